@@ -1,0 +1,97 @@
+// The engine: plans a job's shards and runs them, fetch → map → sink →
+// checkpoint, with retries, dead letters, an error budget, cancellation and
+// progress.
+#ifndef RECOVERY_BACKFILLER_H_
+#define RECOVERY_BACKFILLER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "recovery/checkpoint_store.h"
+#include "recovery/dead_letter_store.h"
+#include "recovery/export.h"
+#include "recovery/job_spec.h"
+#include "recovery/mapper.h"
+#include "recovery/options.h"
+#include "recovery/shard.h"
+#include "recovery/sink.h"
+#include "recovery/source.h"
+
+namespace recovery {
+
+// Components given in code. Each one present replaces the job spec's section
+// of the same name (which may then be absent).
+struct Components {
+  std::unique_ptr<Source> source;
+  std::unique_ptr<Mapper> mapper;
+  std::unique_ptr<Sink> sink;
+  std::unique_ptr<CheckpointStore> checkpoints;
+  std::unique_ptr<DeadLetterStore> dead_letters;
+};
+
+struct BackfillerOptions {
+  ProgressCallback on_progress;  // optional
+  LogCallback on_log;            // optional; silent when unset
+  // Fetch and map, write nothing: no sink, checkpoint or dead-letter writes.
+  // Starts from the stored checkpoints.
+  bool dry_run = false;
+  int concurrency = 0;  // overrides the spec's when > 0
+};
+
+struct ShardReport {
+  Shard shard;
+  ShardState state = ShardState::kPending;
+  Checkpoint checkpoint;  // as stored (or as reached, in a dry run)
+  absl::Status error;     // why the shard stopped, when it failed
+};
+
+struct RunResult {
+  // OK when the run ended normally, even if `complete` is false because
+  // max_records stopped it. kCancelled when cancelled; kResourceExhausted when
+  // the error budget is spent; otherwise the first shard failure (the other
+  // shards still ran). Every non-OK run is resumable by running again.
+  absl::Status status;
+  bool complete = false;  // every shard is done
+  Progress progress;
+  std::vector<ShardReport> shards;
+};
+
+// Run() is called from one thread; Cancel() from any thread at any time.
+class RECOVERY_EXPORT Backfiller {
+ public:
+  // Builds the components the spec names and `components` does not provide.
+  // Does no I/O beyond opening the checkpoint store.
+  static absl::StatusOr<std::unique_ptr<Backfiller>> Create(JobSpec spec, Components components = {},
+                                                            BackfillerOptions options = {});
+  Backfiller(const Backfiller&) = delete;
+  Backfiller& operator=(const Backfiller&) = delete;
+  virtual ~Backfiller() = default;
+
+  // Runs or resumes the job until every shard is done, failed, cancelled or
+  // max_records is reached. Holds the job lock while running.
+  virtual RunResult Run() = 0;
+
+  // Stops every shard after the batch it is delivering commits. Idempotent.
+  virtual void Cancel() = 0;
+
+  // The plan with each shard's stored state.
+  virtual absl::StatusOr<std::vector<ShardReport>> Status() = 0;
+
+  // Forgets the checkpoints of every shard, or of `shard_id` only, so the next
+  // run starts over. Takes the job lock. Sinks that roll back (the file sink)
+  // then rewrite their output from the start.
+  virtual absl::Status Reset(std::optional<std::string> shard_id = std::nullopt) = 0;
+
+  virtual const std::vector<Shard>& plan() const = 0;
+
+ protected:
+  Backfiller() = default;
+};
+
+}  // namespace recovery
+
+#endif  // RECOVERY_BACKFILLER_H_

@@ -1,0 +1,60 @@
+// Where records that cannot be mapped go, with enough context to replay them.
+#ifndef RECOVERY_DEAD_LETTER_STORE_H_
+#define RECOVERY_DEAD_LETTER_STORE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "recovery/export.h"
+#include "recovery/sink.h"
+
+namespace recovery {
+
+struct DeadLetter {
+  std::string_view job;
+  std::string_view shard_id;
+  std::string_view cursor;  // the cursor of the page the record came from
+  size_t index = 0;         // the record's position in that page
+  std::string_view reason;
+  std::string_view raw;  // the raw record as the source returned it
+  absl::Time time;       // when it was rejected
+};
+
+// Like a sink: Add() buffers, Flush() makes everything added durable and
+// returns a commit token stored in the shard's checkpoint. Calls for different
+// shards may come concurrently unless serialize_commits() is true.
+class RECOVERY_EXPORT DeadLetterStore {
+ public:
+  DeadLetterStore() = default;
+  DeadLetterStore(const DeadLetterStore&) = delete;
+  DeadLetterStore& operator=(const DeadLetterStore&) = delete;
+  virtual ~DeadLetterStore() = default;
+
+  virtual absl::Status Open(const SinkOpenContext& context) { return absl::OkStatus(); }
+  virtual absl::Status Add(const DeadLetter& letter) = 0;
+  virtual absl::StatusOr<std::string> Flush() = 0;
+  virtual bool serialize_commits() const { return false; }
+};
+
+// JSON lines: {"time","job","shard","cursor","index","reason","raw"} ("raw_base64"
+// when the raw record is not UTF-8). Exactly once, like the JSON-lines sink.
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLetterStore(std::string path,
+                                                                                        bool fsync = true);
+
+// Keeps dead letters in memory; `sink` (borrowed, may be null) receives a copy
+// of each as it is added. For tests and dry runs.
+struct StoredDeadLetter {
+  std::string shard_id, cursor, reason, raw;
+  size_t index = 0;
+};
+RECOVERY_EXPORT std::unique_ptr<DeadLetterStore> NewMemoryDeadLetterStore(
+    std::vector<StoredDeadLetter>* sink = nullptr);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_DEAD_LETTER_STORE_H_

@@ -1,0 +1,52 @@
+// A whole recovery job as one JSON document (format: docs/job-spec.md).
+#ifndef RECOVERY_JOB_SPEC_H_
+#define RECOVERY_JOB_SPEC_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "recovery/export.h"
+#include "recovery/options.h"
+
+namespace recovery {
+
+// One pluggable section ("source", "mapper", …): its type and its raw JSON,
+// parsed by the component that the type names.
+struct ComponentSpec {
+  std::string type;  // empty when the section is absent
+  std::string json;  // the section as compact JSON
+  bool present() const { return !type.empty(); }
+};
+
+struct JobSpec {
+  std::string name;  // [A-Za-z0-9._-]{1,128}; namespaces the checkpoints
+  absl::Time start;  // window start, inclusive
+  absl::Time end;    // window end, exclusive
+  absl::Duration shard_duration = absl::InfiniteDuration();  // one shard
+  int concurrency = 1;                                       // shards run at once, 1 to 1024
+  int64_t max_records = 0;                                   // stop after about this many records; 0 = all
+  RetryPolicy retry;
+  ErrorBudget error_budget;
+  ComponentSpec source, mapper, sink, checkpoint, dead_letters;
+  // Relative paths in component sections resolve against this directory
+  // (the job file's, when loaded with FromFile; else the working directory).
+  std::string base_dir;
+
+  // Parses and validates strictly: an unknown key, a wrong type, a missing
+  // field or a bad component section is InvalidArgument listing every error
+  // with its JSON path, e.g. `source.batch_size: expected integer, got "100"`.
+  static absl::StatusOr<JobSpec> Parse(std::string_view json);
+  static absl::StatusOr<JobSpec> FromFile(const std::string& path);
+};
+
+// Every error of a job spec, one per entry, each starting with its JSON path.
+// Empty when the spec is valid.
+RECOVERY_EXPORT std::vector<std::string> ValidateJobSpec(std::string_view json);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_JOB_SPEC_H_

@@ -1,0 +1,33 @@
+// Shards: the sub-windows a job's window is split into. Each shard is an
+// independent unit of work with its own checkpoint.
+#ifndef RECOVERY_SHARD_H_
+#define RECOVERY_SHARD_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "recovery/export.h"
+
+namespace recovery {
+
+struct Shard {
+  // Stable across runs: derived from the shard's range, unique within its job
+  // (checkpoints are keyed by job name and shard id). Safe as a file name.
+  std::string id;
+  int index = 0;     // position in the plan, from 0
+  absl::Time start;  // inclusive
+  absl::Time end;    // exclusive
+};
+
+// Splits [start, end) into consecutive shards of `shard_duration` (the last
+// may be shorter). An infinite duration gives one shard. InvalidArgument when
+// end <= start, the duration is not positive or the plan exceeds 1,000,000
+// shards.
+RECOVERY_EXPORT absl::StatusOr<std::vector<Shard>> PlanShards(absl::Time start, absl::Time end,
+                                                              absl::Duration shard_duration);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_SHARD_H_

@@ -1,0 +1,86 @@
+// Sinks receive batches of mapped records and acknowledge them durably.
+#ifndef RECOVERY_SINK_H_
+#define RECOVERY_SINK_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "recovery/export.h"
+#include "recovery/record.h"
+#include "recovery/shard.h"
+
+namespace recovery {
+
+struct SinkOpenContext {
+  // True when the job has run before (some shard has a checkpoint). A sink
+  // must then roll back to what `committed_tokens` says was acknowledged.
+  bool resuming = false;
+  // The commit token stored in each shard checkpoint that has one.
+  std::vector<std::string> committed_tokens;
+};
+
+// Write() may be called concurrently for different shards unless
+// serialize_commits() is true, in which case the engine serializes Write() and
+// the checkpoint save that follows it across all shards.
+class RECOVERY_EXPORT Sink {
+ public:
+  Sink() = default;
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+  virtual ~Sink() = default;
+
+  // Called once before the first Write().
+  virtual absl::Status Open(const SinkOpenContext& context) { return absl::OkStatus(); }
+
+  // Delivers `batch`. OK means every record is durably acknowledged. Returns
+  // a commit token describing the sink's state after this batch (empty when
+  // the sink has none), stored in the shard's checkpoint with the cursor. On
+  // error the sink should undo what it wrote, if it can; a retried batch
+  // carries maybe_redelivered.
+  virtual absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch) = 0;
+
+  // Called once after the last Write().
+  virtual absl::Status Close() { return absl::OkStatus(); }
+
+  // True when commit tokens describe the whole sink rather than one shard
+  // (one shared file), so commits must not interleave.
+  virtual bool serialize_commits() const { return false; }
+};
+
+enum class JsonlFormat {
+  kPayload,   // one mapped payload per line
+  kEnvelope,  // {"key":…,"event_time":…,"maybe_redelivered":…,"data":payload}
+};
+
+struct JsonlFileSinkOptions {
+  std::string path;  // required
+  JsonlFormat format = JsonlFormat::kPayload;
+  // A fresh job refuses to append to a non-empty file unless this is set, in
+  // which case the file is truncated.
+  bool overwrite = false;
+  bool fsync = true;  // fdatasync before acknowledging; off only for tests
+};
+
+// Exactly-once JSON-lines file: the commit token is the file's committed
+// length; on resume the file is truncated to the largest committed length,
+// removing any batch that was written but not checkpointed.
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Sink>> NewJsonlFileSink(JsonlFileSinkOptions options);
+
+using SinkCallback = std::function<absl::Status(const Shard&, absl::Span<const Record>)>;
+
+// Calls `callback` for each batch; returning OK acknowledges it. When
+// `serialize` is true (the default) calls never overlap, so the callback need
+// not be thread-safe.
+RECOVERY_EXPORT std::unique_ptr<Sink> NewCallbackSink(SinkCallback callback, bool serialize = true);
+
+// Acknowledges and discards everything.
+RECOVERY_EXPORT std::unique_ptr<Sink> NewNullSink();
+
+}  // namespace recovery
+
+#endif  // RECOVERY_SINK_H_

@@ -1,0 +1,130 @@
+// Sources pull raw records for one shard at a time, page by page, and say
+// where the next page starts with an opaque cursor that the engine stores in
+// the shard's checkpoint.
+#ifndef RECOVERY_SOURCE_H_
+#define RECOVERY_SOURCE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "recovery/export.h"
+#include "recovery/record.h"
+#include "recovery/shard.h"
+
+namespace recovery {
+
+// Every raw record is followed in memory by this many readable bytes, so
+// parsers that read ahead (simdjson) can use it in place.
+inline constexpr size_t kRawRecordPadding = 64;
+
+struct RawRecord {
+  std::string_view data;
+  // Non-empty when the source already knows the record is unusable (a line
+  // over the size limit, say): it goes to dead letters with this reason and
+  // `data` holds a prefix of it.
+  std::string_view error;
+  // The source knows this record may have been delivered before (an SQS
+  // message received more than once).
+  bool maybe_redelivered = false;
+};
+
+// Raw records of one page, owning their bytes. Not thread-safe.
+class RECOVERY_EXPORT RawBatch {
+ public:
+  void Add(std::string_view data, bool maybe_redelivered = false);
+  void AddError(std::string_view data_prefix, std::string_view error);
+  void Clear();
+  absl::Span<const RawRecord> records() const { return records_; }
+  size_t size() const { return records_.size(); }
+  bool empty() const { return records_.empty(); }
+
+ private:
+  internal::Arena arena_;
+  std::vector<RawRecord> records_;
+};
+
+struct Page {
+  RawBatch records;
+  // Where the page after this one starts. Stored in the checkpoint once this
+  // page is acknowledged; must be valid UTF-8 text or arbitrary bytes (the
+  // checkpoint stores bytes that are not UTF-8 in base64).
+  std::string next_cursor;
+  // True when the source has proved that nothing follows in this shard: no
+  // next cursor, end of file, or sorted data past the shard's end. A short
+  // page alone is not proof.
+  bool exhausted = false;
+  uint64_t bytes = 0;  // bytes read from the source for this page
+  // Fraction of the shard covered once this page is done, in [0, 1], or a
+  // negative value when the source cannot tell (the engine then estimates it
+  // from event times).
+  double progress = -1;
+
+  void Clear() {
+    records.Clear();
+    next_cursor.clear();
+    exhausted = false;
+    bytes = 0;
+    progress = -1;
+  }
+};
+
+// Reads one shard. Used by one thread at a time.
+class RECOVERY_EXPORT ShardReader {
+ public:
+  ShardReader() = default;
+  ShardReader(const ShardReader&) = delete;
+  ShardReader& operator=(const ShardReader&) = delete;
+  virtual ~ShardReader() = default;
+
+  // Fills `page` (cleared by the caller) with the page at the current
+  // position and moves the position to page->next_cursor. On error the
+  // position does not move, so calling again retries the same page.
+  virtual absl::Status Next(Page* page) = 0;
+
+  // Called once the page's records were acknowledged by the sink (or went to
+  // dead letters) and the checkpoint moved past it. Sources that must confirm
+  // consumption (SQS: delete the messages) do it here.
+  virtual absl::Status Commit(const Page& page) { return absl::OkStatus(); }
+};
+
+// A source of raw records. Thread-safe: Open() may be called concurrently for
+// different shards.
+class RECOVERY_EXPORT Source {
+ public:
+  Source() = default;
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+  virtual ~Source() = default;
+
+  // Opens `shard` positioned at `cursor` (empty: the shard's beginning). The
+  // caller owns the reader; it must not outlive this source.
+  virtual absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor) = 0;
+
+  // False when every shard reads the same records (a file export) and only
+  // the window filter splits them. A record that cannot be mapped then has no
+  // known shard: the engine dead-letters it once, in shard 0, not once per shard.
+  virtual bool partitions_by_shard() const { return true; }
+};
+
+struct JsonlFileSourceOptions {
+  std::string path;       // required: a file of JSON records, one per line
+  int batch_size = 1000;  // records per page, 1 to 1,000,000
+  // A longer line goes to dead letters (its first 256 bytes and the reason)
+  // without being held in memory. 1 KiB to 1 GiB.
+  size_t max_record_bytes = 16u << 20;
+};
+
+// Replays a JSON-lines export. The cursor is the byte offset of the next line.
+// Every shard reads the whole file; the engine's window filter keeps each
+// record in the shard its event time belongs to.
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Source>> NewJsonlFileSource(JsonlFileSourceOptions options);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_SOURCE_H_

@@ -1,0 +1,29 @@
+// Status conventions shared by sources, sinks and the engine.
+//
+// kUnavailable and kDeadlineExceeded are transient: the engine retries them
+// with exponential backoff and full jitter. Every other non-OK code is
+// permanent for the shard. A transient status may carry a minimum delay
+// before the next attempt (an HTTP Retry-After, an SQS throttle hint).
+#ifndef RECOVERY_STATUS_H_
+#define RECOVERY_STATUS_H_
+
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "recovery/export.h"
+
+namespace recovery {
+
+// True for the codes the engine retries.
+RECOVERY_EXPORT bool IsTransient(const absl::Status& status);
+
+// Attaches "do not retry before `delay` has passed" to `status`.
+RECOVERY_EXPORT void SetRetryAfter(absl::Status& status, absl::Duration delay);
+
+// The delay attached by SetRetryAfter, if any.
+RECOVERY_EXPORT std::optional<absl::Duration> GetRetryAfter(const absl::Status& status);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_STATUS_H_

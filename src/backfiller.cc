@@ -1,0 +1,659 @@
+// The engine. Per shard: fetch a page, map it, then commit it: mark the batch
+// in flight in the checkpoint, deliver it to the sink, flush dead letters, and
+// save the checkpoint past it. See DESIGN.md, "Delivery contract".
+#include "recovery/backfiller.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <thread>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "components.h"
+#include "json/json_writer.h"
+#include "recovery/status.h"
+#include "util/status_macros.h"
+#include "util/strings.h"
+#include "util/time_format.h"
+
+namespace recovery {
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "unknown";
+}
+
+LogCallback StderrLogger(LogLevel min_level) {
+  return [min_level](const LogEvent& e) {
+    if (e.level < min_level) return;
+    std::string line = FormatRfc3339(absl::Now());
+    StrAppend(&line, " ", LogLevelName(e.level), " ", e.message, " ", e.fields_json, "\n");
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  };
+}
+
+namespace {
+
+// A record rejected while mapping, held until the page commits.
+struct PendingDeadLetter {
+  size_t index;
+  std::string_view raw;  // into the page
+  std::string reason;
+};
+
+struct ShardRun {
+  Shard shard;
+  Checkpoint checkpoint;
+  bool has_checkpoint = false;
+  absl::Status error;
+  absl::Time max_event_time = absl::InfinitePast();
+};
+
+class BackfillerImpl : public Backfiller {
+ public:
+  BackfillerImpl(JobSpec spec, Components components, BackfillerOptions options, std::vector<Shard> plan)
+      : spec_(std::move(spec)),
+        c_(std::move(components)),
+        options_(std::move(options)),
+        plan_(std::move(plan)) {}
+
+  RunResult Run() override;
+  void Cancel() override {
+    cancelled_.store(true);
+    absl::MutexLock lock(&wake_mu_);  // wakes shards sleeping in a backoff
+  }
+  absl::StatusOr<std::vector<ShardReport>> Status() override;
+  absl::Status Reset(std::optional<std::string> shard_id) override;
+  const std::vector<Shard>& plan() const override { return plan_; }
+
+ private:
+  void RunShard(ShardRun& run);
+  absl::Status CommitPage(ShardRun& run, const Page& page, RecordBatch& batch,
+                          const std::vector<PendingDeadLetter>& dead, const ShardCounters& delta,
+                          bool redeliver);
+  // Calls `attempt` until it succeeds, fails permanently, or the retry policy
+  // gives up; `what` names the operation in logs and errors.
+  absl::Status Retry(std::string_view what, const ShardRun& run, ShardCounters* delta,
+                     const std::function<absl::Status()>& attempt);
+  bool Stopping() const { return cancelled_.load() || stop_.load(); }
+  // Sleeps for `d` unless the job stops first; false if it did.
+  bool Sleep(absl::Duration d);
+  void StopJob(absl::Status why);
+  void AfterCommit(ShardRun& run, std::string_view page_cursor, const Page& page, const ShardCounters& delta,
+                   size_t delivered);
+  void CheckBudget();
+  Progress SnapshotProgress() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_);
+  void Log(LogLevel level, std::string_view message, const std::string& fields);
+  double ShardFraction(const ShardRun& run, const Page* page) const;
+
+  const JobSpec spec_;
+  Components c_;
+  const BackfillerOptions options_;
+  const std::vector<Shard> plan_;
+
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> stop_{false};  // the job stops for a reason of its own
+  std::atomic<bool> ran_{false};
+  std::atomic<uint64_t> records_this_run_{0};
+  absl::Mutex wake_mu_;
+  absl::Mutex commit_mu_;  // serializes commits when the sink or dead letters share state
+
+  absl::Mutex job_error_mu_;
+  absl::Status job_error_ ABSL_GUARDED_BY(job_error_mu_);
+
+  absl::Mutex progress_mu_;
+  ShardCounters totals_ ABSL_GUARDED_BY(progress_mu_);
+  std::vector<double> fractions_ ABSL_GUARDED_BY(progress_mu_);
+  std::vector<ShardState> states_ ABSL_GUARDED_BY(progress_mu_);
+  double initial_fraction_ ABSL_GUARDED_BY(progress_mu_) = 0;
+  absl::Time run_start_ ABSL_GUARDED_BY(progress_mu_);
+
+  absl::Mutex log_mu_;
+};
+
+void BackfillerImpl::Log(LogLevel level, std::string_view message, const std::string& fields) {
+  if (!options_.on_log) return;
+  absl::MutexLock lock(&log_mu_);
+  options_.on_log(LogEvent{level, message, fields});
+}
+
+bool BackfillerImpl::Sleep(absl::Duration d) {
+  absl::MutexLock lock(&wake_mu_);
+  auto stopping = [this] { return Stopping(); };
+  return !wake_mu_.AwaitWithTimeout(absl::Condition(&stopping), d);
+}
+
+void BackfillerImpl::StopJob(absl::Status why) {
+  {
+    absl::MutexLock lock(&job_error_mu_);
+    if (job_error_.ok()) job_error_ = std::move(why);
+  }
+  stop_.store(true);
+  absl::MutexLock lock(&wake_mu_);
+}
+
+absl::Status BackfillerImpl::Retry(std::string_view what, const ShardRun& run, ShardCounters* delta,
+                                   const std::function<absl::Status()>& attempt) {
+  const RetryPolicy& policy = spec_.retry;
+  const absl::Time first = absl::Now();
+  thread_local absl::BitGen gen;
+  for (int n = 1;; ++n) {
+    absl::Status status = attempt();
+    if (status.ok() || !IsTransient(status)) return status;
+    const absl::Duration elapsed = absl::Now() - first;
+    absl::Duration ceiling = policy.initial_backoff * std::pow(2.0, std::min(n - 1, 62));
+    ceiling = std::min(ceiling, policy.max_backoff);
+    absl::Duration delay = absl::Microseconds(
+        absl::Uniform<int64_t>(gen, 0, std::max<int64_t>(1, absl::ToInt64Microseconds(ceiling))));
+    if (std::optional<absl::Duration> after = GetRetryAfter(status)) delay = std::max(delay, *after);
+    if (n >= policy.max_attempts || elapsed + delay > policy.max_elapsed) {
+      return absl::UnavailableError(StrCat(what, ": gave up after ", n, n == 1 ? " attempt" : " attempts",
+                                           " over ", absl::FormatDuration(elapsed), ": ", status.message()));
+    }
+    ++delta->retries;
+    std::string fields;
+    JsonObjectWriter(&fields)
+        .Str("shard", run.shard.id)
+        .Str("cursor", run.checkpoint.cursor)
+        .Str("operation", what)
+        .Int("attempt", n)
+        .Double("retry_in_s", absl::ToDoubleSeconds(delay))
+        .Str("error", status.ToString())
+        .Close();
+    Log(LogLevel::kWarning, "transient failure, retrying", fields);
+    if (!Sleep(delay)) return absl::CancelledError(StrCat(what, ": stopped while waiting to retry"));
+  }
+}
+
+double BackfillerImpl::ShardFraction(const ShardRun& run, const Page* page) const {
+  if (run.checkpoint.state == ShardState::kDone) return 1.0;
+  if (page != nullptr && page->progress >= 0) return std::min(1.0, page->progress);
+  if (run.max_event_time > run.shard.start) {
+    double f = absl::FDivDuration(run.max_event_time - run.shard.start, run.shard.end - run.shard.start);
+    return std::clamp(f, run.checkpoint.progress, 1.0);
+  }
+  return run.checkpoint.progress;
+}
+
+Progress BackfillerImpl::SnapshotProgress() {
+  Progress p;
+  p.totals = totals_;
+  p.records_this_run = records_this_run_.load();
+  p.shards_total = static_cast<int>(plan_.size());
+  const double total = absl::ToDoubleSeconds(spec_.end - spec_.start);
+  for (size_t i = 0; i < plan_.size(); ++i) {
+    p.window_fraction += fractions_[i] * absl::ToDoubleSeconds(plan_[i].end - plan_[i].start) / total;
+    p.shards_done += states_[i] == ShardState::kDone;
+    p.shards_failed += states_[i] == ShardState::kFailed;
+    p.shards_running += states_[i] == ShardState::kRunning;
+  }
+  p.window_fraction = std::min(1.0, p.window_fraction);
+  p.elapsed = absl::Now() - run_start_;
+  const double seconds = absl::ToDoubleSeconds(p.elapsed);
+  if (seconds > 0) p.records_per_second = static_cast<double>(p.records_this_run) / seconds;
+  const double gained = p.window_fraction - initial_fraction_;
+  if (gained > 0 && seconds > 0.5) {
+    p.eta = absl::Seconds(seconds * (1.0 - p.window_fraction) / gained);
+  }
+  return p;
+}
+
+void BackfillerImpl::CheckBudget() {
+  const ErrorBudget& b = spec_.error_budget;
+  uint64_t dead, fetched;
+  {
+    absl::MutexLock lock(&progress_mu_);
+    dead = totals_.dead_letters;
+    fetched = totals_.records_fetched;
+  }
+  std::string why;
+  if (b.max_count >= 0 && dead > static_cast<uint64_t>(b.max_count)) {
+    why = StrCat(dead, " dead letters exceed error_budget.max_count (", b.max_count, ")");
+  } else if (fetched > 0 && fetched >= static_cast<uint64_t>(b.min_records) &&
+             static_cast<double>(dead) > b.max_fraction * static_cast<double>(fetched)) {
+    why = StrCat(dead, " dead letters in ", fetched, " records (",
+                 absl::StrFormat("%.2f", 100.0 * dead / fetched), " %) exceed error_budget.max_fraction (",
+                 absl::StrFormat("%.2f", 100.0 * b.max_fraction), " %)");
+  }
+  if (why.empty()) return;
+  StopJob(absl::ResourceExhaustedError(
+      StrCat("error budget spent: ", why,
+             "; every rejected record is in the dead letters with its reason. "
+             "Fix the mapping or raise the budget, then run again to continue")));
+}
+
+void BackfillerImpl::AfterCommit(ShardRun& run, std::string_view page_cursor, const Page& page,
+                                 const ShardCounters& delta, size_t delivered) {
+  records_this_run_.fetch_add(options_.dry_run ? delta.records_fetched : delivered);
+  Progress progress;
+  {
+    absl::MutexLock lock(&progress_mu_);
+    totals_ += delta;
+    fractions_[run.shard.index] = run.checkpoint.state == ShardState::kDone ? 1.0 : run.checkpoint.progress;
+    states_[run.shard.index] = run.checkpoint.state;
+    progress = SnapshotProgress();
+  }
+  std::string resume;
+  JsonObjectWriter(&resume).Str("shard", run.shard.id).Str("cursor", run.checkpoint.cursor).Close();
+  std::string fields;
+  JsonObjectWriter(&fields)
+      .Str("shard", run.shard.id)
+      .Str("cursor", page_cursor)
+      .Str("next_cursor", page.next_cursor)
+      .Uint("fetched", delta.records_fetched)
+      .Uint("delivered", delivered)
+      .Uint("dead_letters", delta.dead_letters)
+      .Uint("dropped", delta.records_dropped)
+      .Uint("out_of_window", delta.records_out_of_window)
+      .Uint("bytes", delta.bytes)
+      .Bool("exhausted", page.exhausted)
+      .Double("shard_progress", run.checkpoint.progress)
+      .Raw("resume", resume)
+      .Close();
+  Log(LogLevel::kInfo, options_.dry_run ? "page mapped (dry run)" : "page committed", fields);
+  CheckBudget();
+  if (options_.on_progress) {
+    absl::MutexLock lock(&log_mu_);
+    options_.on_progress(progress);
+  }
+}
+
+absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordBatch& batch,
+                                        const std::vector<PendingDeadLetter>& dead,
+                                        const ShardCounters& delta, bool redeliver) {
+  Checkpoint& ck = run.checkpoint;
+  ShardCounters retries;  // counted into the checkpoint below
+  auto save = [&] {
+    return Retry("save checkpoint", run, &retries,
+                 [&] { return c_.checkpoints->Save(spec_.name, run.shard.id, ck); });
+  };
+  if (!batch.empty()) {
+    if (!ck.in_flight) {  // from here on a crash redelivers this batch, flagged
+      ck.in_flight = true;
+      ck.updated = absl::Now();
+      RECOVERY_RETURN_IF_ERROR(save());
+    }
+    if (redeliver) batch.MarkRedelivered();
+  }
+
+  const bool serialize = c_.sink->serialize_commits() || c_.dead_letters->serialize_commits();
+  std::optional<absl::MutexLock> lock;
+  if (serialize) lock.emplace(&commit_mu_);
+  // Once a shared sink or dead-letter file holds this page, a failure before
+  // the checkpoint records it must stop every shard: a later commit by another
+  // shard would otherwise vouch for bytes no checkpoint covers.
+  bool shared_state_written = false;
+  auto fail_after_shared_write = [&](absl::Status s) {
+    if (shared_state_written) {
+      StopJob(absl::Status(s.code(), StrCat("shard ", run.shard.id, ": ", s.message(),
+                                            "; stopped every shard so the next run rolls back cleanly")));
+    }
+    return s;
+  };
+
+  if (!batch.empty()) {
+    bool first = true;
+    absl::Status st = Retry("deliver batch to sink", run, &retries, [&]() -> absl::Status {
+      if (!first) batch.MarkRedelivered();  // the failed attempt may have reached the sink
+      first = false;
+      absl::StatusOr<std::string> token = c_.sink->Write(run.shard, batch);
+      if (!token.ok()) return token.status();
+      if (!token->empty()) ck.sink_token = *std::move(token);
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return st;
+    shared_state_written = c_.sink->serialize_commits();
+  }
+  if (!dead.empty()) {
+    const absl::Time now = absl::Now();
+    absl::Status st = Retry("write dead letters", run, &retries, [&]() -> absl::Status {
+      for (const PendingDeadLetter& d : dead) {
+        DeadLetter letter{spec_.name, run.shard.id, ck.cursor, d.index, d.reason, d.raw, now};
+        RECOVERY_RETURN_IF_ERROR(c_.dead_letters->Add(letter));
+      }
+      absl::StatusOr<std::string> token = c_.dead_letters->Flush();
+      if (!token.ok()) return token.status();
+      if (!token->empty()) ck.dead_letter_token = *std::move(token);
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return fail_after_shared_write(st);
+    shared_state_written |= c_.dead_letters->serialize_commits();
+  }
+  ck.cursor = page.next_cursor;
+  ck.in_flight = false;
+  ck.counters += delta;
+  ck.counters.retries += retries.retries;
+  ck.progress = page.exhausted ? 1.0 : ShardFraction(run, &page);
+  ck.state = page.exhausted ? ShardState::kDone : ShardState::kRunning;
+  ck.last_error.clear();
+  ck.updated = absl::Now();
+  absl::Status st = save();
+  if (!st.ok()) return fail_after_shared_write(st);
+  return absl::OkStatus();
+}
+
+void BackfillerImpl::RunShard(ShardRun& run) {
+  Checkpoint& ck = run.checkpoint;
+  bool redeliver = ck.in_flight;
+  {
+    absl::MutexLock lock(&progress_mu_);
+    states_[run.shard.index] = ShardState::kRunning;
+  }
+  auto finish_state = [&](ShardState state) {
+    absl::MutexLock lock(&progress_mu_);
+    states_[run.shard.index] = state;
+  };
+  auto fail = [&](std::string_view step, const absl::Status& s) {
+    if (s.code() == absl::StatusCode::kCancelled && Stopping()) {  // interrupted, not failed
+      finish_state(ck.state == ShardState::kDone ? ShardState::kDone : ShardState::kPending);
+      return;
+    }
+    run.error = absl::Status(s.code(), StrCat("shard ", run.shard.id, " stopped at cursor \"", ck.cursor,
+                                              "\": ", step, ": ", s.message()));
+    ck.state = ShardState::kFailed;
+    ck.last_error = std::string(run.error.message());
+    ck.updated = absl::Now();
+    std::string fields;
+    JsonObjectWriter(&fields)
+        .Str("shard", run.shard.id)
+        .Str("cursor", ck.cursor)
+        .Str("error", run.error.ToString())
+        .Close();
+    Log(LogLevel::kError, "shard failed; its checkpoint is intact and a re-run resumes it", fields);
+    if (!options_.dry_run) (void)c_.checkpoints->Save(spec_.name, run.shard.id, ck);
+    finish_state(ShardState::kFailed);
+  };
+
+  ShardCounters delta;
+  std::unique_ptr<ShardReader> reader;
+  absl::Status st = Retry("open source", run, &delta, [&]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<ShardReader>> r = c_.source->Open(run.shard, ck.cursor);
+    if (!r.ok()) return r.status();
+    reader = *std::move(r);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return fail("open source", st);
+
+  Page page;
+  RecordBatch batch;
+  std::vector<PendingDeadLetter> dead;
+  std::string reason;
+  std::string page_cursor;
+  while (true) {
+    if (Stopping()) return finish_state(ShardState::kPending);
+    if (spec_.max_records > 0 && records_this_run_.load() >= static_cast<uint64_t>(spec_.max_records)) {
+      return finish_state(ShardState::kPending);
+    }
+    st = Retry("fetch page", run, &delta, [&] {
+      page.Clear();
+      return reader->Next(&page);
+    });
+    if (!st.ok()) return fail("fetch page", st);
+
+    batch.Clear();
+    dead.clear();
+    delta.records_fetched += page.records.size();
+    delta.pages += 1;
+    delta.bytes += page.bytes;
+    const auto& records = page.records.records();
+    // See Source::partitions_by_shard().
+    const bool owns_rejects = c_.source->partitions_by_shard() || run.shard.index == 0;
+    auto reject = [&](size_t i, std::string_view data, std::string why) {
+      if (owns_rejects) {
+        dead.push_back({i, data, std::move(why)});
+      } else {
+        ++delta.records_out_of_window;
+      }
+    };
+    for (size_t i = 0; i < records.size(); ++i) {
+      const RawRecord& raw = records[i];
+      if (!raw.error.empty()) {
+        reject(i, raw.data, std::string(raw.error));
+        continue;
+      }
+      reason.clear();
+      switch (c_.mapper->Map(raw, run.shard, &batch, &reason)) {
+        case MapOutcome::kEmitted: {
+          const absl::Time t = batch.back().event_time;
+          if (t != kUnknownEventTime && (t < run.shard.start || t >= run.shard.end)) {
+            batch.PopBack();
+            ++delta.records_out_of_window;
+          } else if (t != kUnknownEventTime) {
+            run.max_event_time = std::max(run.max_event_time, t);
+          }
+          break;
+        }
+        case MapOutcome::kDropped:
+          ++delta.records_dropped;
+          break;
+        case MapOutcome::kRejected:
+          reject(i, raw.data, reason.empty() ? "rejected by the mapper" : reason);
+          break;
+      }
+    }
+    delta.dead_letters += dead.size();
+    const size_t delivered = batch.size();
+    page_cursor = ck.cursor;
+    if (options_.dry_run) {
+      ck.cursor = page.next_cursor;
+      ck.counters += delta;
+      ck.progress = page.exhausted ? 1.0 : ShardFraction(run, &page);
+      if (page.exhausted) ck.state = ShardState::kDone;
+    } else {
+      delta.records_delivered += delivered;
+      st = CommitPage(run, page, batch, dead, delta, redeliver);
+      if (!st.ok()) return fail("commit page", st);
+      redeliver = false;
+      st = Retry("confirm page to source", run, &delta, [&] { return reader->Commit(page); });
+      if (!st.ok()) return fail("confirm page to source", st);
+    }
+    AfterCommit(run, page_cursor, page, delta, delivered);
+    delta = ShardCounters();
+    if (page.exhausted) return finish_state(ShardState::kDone);
+  }
+}
+
+RunResult BackfillerImpl::Run() {
+  RunResult result;
+  if (ran_.exchange(true)) {
+    result.status = absl::FailedPreconditionError("Backfiller::Run() may be called once; create another");
+    return result;
+  }
+  std::unique_ptr<JobLock> lock;
+  if (!options_.dry_run) {
+    absl::StatusOr<std::unique_ptr<JobLock>> l = c_.checkpoints->Lock(spec_.name);
+    if (!l.ok()) {
+      result.status = l.status();
+      return result;
+    }
+    lock = *std::move(l);
+  }
+
+  std::vector<ShardRun> runs(plan_.size());
+  SinkOpenContext sink_context, dead_letter_context;
+  for (size_t i = 0; i < plan_.size(); ++i) {
+    runs[i].shard = plan_[i];
+    absl::StatusOr<std::optional<Checkpoint>> ck = c_.checkpoints->Load(spec_.name, plan_[i].id);
+    if (!ck.ok()) {
+      result.status = ck.status();
+      return result;
+    }
+    if (!ck->has_value()) continue;
+    runs[i].checkpoint = **ck;
+    runs[i].has_checkpoint = true;
+    sink_context.resuming = dead_letter_context.resuming = true;
+    if (!runs[i].checkpoint.sink_token.empty())
+      sink_context.committed_tokens.push_back(runs[i].checkpoint.sink_token);
+    if (!runs[i].checkpoint.dead_letter_token.empty()) {
+      dead_letter_context.committed_tokens.push_back(runs[i].checkpoint.dead_letter_token);
+    }
+  }
+  {
+    absl::MutexLock l(&progress_mu_);
+    fractions_.assign(plan_.size(), 0);
+    states_.assign(plan_.size(), ShardState::kPending);
+    for (const ShardRun& r : runs) {
+      totals_ += r.checkpoint.counters;
+      fractions_[r.shard.index] = r.checkpoint.state == ShardState::kDone ? 1.0 : r.checkpoint.progress;
+      states_[r.shard.index] =
+          r.checkpoint.state == ShardState::kDone ? ShardState::kDone : ShardState::kPending;
+    }
+    run_start_ = absl::Now();
+    initial_fraction_ = SnapshotProgress().window_fraction;
+  }
+  if (!options_.dry_run) {
+    absl::Status s = c_.sink->Open(sink_context);
+    if (s.ok()) s = c_.dead_letters->Open(dead_letter_context);
+    if (!s.ok()) {
+      result.status = s;
+      return result;
+    }
+  }
+  CheckBudget();
+
+  std::vector<ShardRun*> pending;
+  for (ShardRun& r : runs) {
+    if (r.checkpoint.state != ShardState::kDone) pending.push_back(&r);
+  }
+  std::string fields;
+  JsonObjectWriter(&fields)
+      .Str("job", spec_.name)
+      .Int("shards", static_cast<int64_t>(plan_.size()))
+      .Int("pending", static_cast<int64_t>(pending.size()))
+      .Bool("resuming", sink_context.resuming)
+      .Bool("dry_run", options_.dry_run)
+      .Close();
+  Log(LogLevel::kInfo, sink_context.resuming ? "resuming job" : "starting job", fields);
+
+  const int concurrency = options_.concurrency > 0 ? options_.concurrency : spec_.concurrency;
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    while (!Stopping()) {
+      size_t i = next.fetch_add(1);
+      if (i >= pending.size()) return;
+      RunShard(*pending[i]);
+    }
+  };
+  std::vector<std::thread> threads;
+  const int workers = static_cast<int>(std::min<size_t>(concurrency, pending.size()));
+  for (int i = 1; i < workers; ++i) threads.emplace_back(worker);
+  if (workers > 0) worker();
+  for (std::thread& t : threads) t.join();
+
+  if (!options_.dry_run) {
+    absl::Status s = c_.sink->Close();
+    if (!s.ok() && result.status.ok()) result.status = s;
+  }
+
+  result.complete = true;
+  for (ShardRun& r : runs) {
+    ShardReport report;
+    report.shard = r.shard;
+    report.state = r.checkpoint.state == ShardState::kRunning ? ShardState::kPending : r.checkpoint.state;
+    report.checkpoint = r.checkpoint;
+    report.error = r.error;
+    if (report.state != ShardState::kDone) result.complete = false;
+    if (!r.error.ok() && result.status.ok()) result.status = r.error;
+    result.shards.push_back(std::move(report));
+  }
+  {
+    absl::MutexLock l(&job_error_mu_);
+    if (!job_error_.ok()) result.status = job_error_;
+  }
+  if (cancelled_.load() && result.status.ok() && !result.complete) {
+    result.status = absl::CancelledError("cancelled; run again to resume from the checkpoints");
+  }
+  {
+    absl::MutexLock l(&progress_mu_);
+    result.progress = SnapshotProgress();
+  }
+  fields.clear();
+  JsonObjectWriter(&fields)
+      .Str("job", spec_.name)
+      .Bool("complete", result.complete)
+      .Str("status", result.status.ToString())
+      .Uint("delivered_this_run", result.progress.records_this_run)
+      .Uint("delivered_total", result.progress.totals.records_delivered)
+      .Uint("dead_letters_total", result.progress.totals.dead_letters)
+      .Close();
+  Log(result.status.ok() ? LogLevel::kInfo : LogLevel::kError, "run finished", fields);
+  return result;
+}
+
+absl::StatusOr<std::vector<ShardReport>> BackfillerImpl::Status() {
+  std::vector<ShardReport> reports;
+  for (const Shard& shard : plan_) {
+    absl::StatusOr<std::optional<Checkpoint>> ck = c_.checkpoints->Load(spec_.name, shard.id);
+    if (!ck.ok()) return ck.status();
+    ShardReport r;
+    r.shard = shard;
+    if (ck->has_value()) {
+      r.checkpoint = **ck;
+      r.state = r.checkpoint.state;
+      if (!r.checkpoint.last_error.empty()) r.error = absl::UnknownError(r.checkpoint.last_error);
+    }
+    reports.push_back(std::move(r));
+  }
+  return reports;
+}
+
+absl::Status BackfillerImpl::Reset(std::optional<std::string> shard_id) {
+  if (shard_id &&
+      std::none_of(plan_.begin(), plan_.end(), [&](const Shard& s) { return s.id == *shard_id; })) {
+    return absl::NotFoundError(
+        StrCat("no shard \"", *shard_id, "\" in the plan of job \"", spec_.name, "\""));
+  }
+  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobLock> lock, c_.checkpoints->Lock(spec_.name));
+  for (const Shard& shard : plan_) {
+    if (shard_id && shard.id != *shard_id) continue;
+    RECOVERY_RETURN_IF_ERROR(c_.checkpoints->Delete(spec_.name, shard.id));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Components c,
+                                                               BackfillerOptions options) {
+  if (spec.name.empty()) return absl::InvalidArgumentError("name: required but missing");
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan, PlanShards(spec.start, spec.end, spec.shard_duration));
+  if (!c.source) {
+    RECOVERY_ASSIGN_OR_RETURN(c.source, BuildSource(spec));
+  }
+  if (!c.mapper) {
+    RECOVERY_ASSIGN_OR_RETURN(c.mapper, BuildMapper(spec));
+  }
+  if (!c.sink) {
+    if (options.dry_run && !spec.sink.present()) {
+      c.sink = NewNullSink();
+    } else if (options.dry_run && spec.sink.type == "callback") {
+      c.sink = NewNullSink();
+    } else {
+      RECOVERY_ASSIGN_OR_RETURN(c.sink, BuildSink(spec));
+    }
+  }
+  if (!c.checkpoints) {
+    RECOVERY_ASSIGN_OR_RETURN(c.checkpoints, BuildCheckpointStore(spec));
+  }
+  if (!c.dead_letters) {
+    RECOVERY_ASSIGN_OR_RETURN(c.dead_letters, BuildDeadLetterStore(spec));
+  }
+  return std::unique_ptr<Backfiller>(
+      new BackfillerImpl(std::move(spec), std::move(c), std::move(options), std::move(plan)));
+}
+
+}  // namespace recovery

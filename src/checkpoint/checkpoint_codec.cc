@@ -1,0 +1,130 @@
+#include "checkpoint/checkpoint_codec.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "json/json_writer.h"
+#include "json/spec_reader.h"
+#include "util/hash.h"
+#include "util/strings.h"
+#include "util/time_format.h"
+
+namespace recovery {
+namespace {
+
+constexpr char kFormatName[] = "recovery-checkpoint";
+
+// Bytes that are not UTF-8 go to "<key>_base64".
+void PutBytes(JsonObjectWriter& w, std::string_view key, std::string_view bytes) {
+  if (IsValidUtf8(bytes)) {
+    w.Str(key, bytes);
+  } else {
+    w.Str(StrCat(key, "_base64"), absl::Base64Escape(ToAbsl(bytes)));
+  }
+}
+
+std::string GetBytes(SpecObject& o, std::string_view key) {
+  if (auto s = o.String(key)) return *s;
+  std::string b64key = StrCat(key, "_base64");
+  if (auto s = o.String(b64key)) {
+    std::string out;
+    if (!absl::Base64Unescape(*s, &out)) o.errors()->Add(o.PathOf(b64key), "invalid base64");
+    return out;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, const Checkpoint& c) {
+  std::string body;
+  JsonObjectWriter w(&body);
+  w.Str("format", kFormatName)
+      .Int("version", kCheckpointFormatVersion)
+      .Str("job", job)
+      .Str("shard", shard_id)
+      .Str("state", ShardStateName(c.state));
+  PutBytes(w, "cursor", c.cursor);
+  w.Bool("in_flight", c.in_flight);
+  PutBytes(w, "sink_token", c.sink_token);
+  PutBytes(w, "dead_letter_token", c.dead_letter_token);
+  w.Double("progress", c.progress);
+  std::string counters;
+  JsonObjectWriter cw(&counters);
+  cw.Uint("records_fetched", c.counters.records_fetched)
+      .Uint("records_delivered", c.counters.records_delivered)
+      .Uint("records_dropped", c.counters.records_dropped)
+      .Uint("records_out_of_window", c.counters.records_out_of_window)
+      .Uint("dead_letters", c.counters.dead_letters)
+      .Uint("pages", c.counters.pages)
+      .Uint("bytes", c.counters.bytes)
+      .Uint("retries", c.counters.retries);
+  cw.Close();
+  w.Raw("counters", counters);
+  w.Str("last_error", c.last_error);
+  w.Time("updated", c.updated);
+  w.Close();
+  std::string out = body;
+  out.push_back('\n');
+  out.append(Hex64(StableHash64(body)));
+  out.push_back('\n');
+  return out;
+}
+
+absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_view source) {
+  auto corrupt = [&](std::string_view why) {
+    return absl::DataLossError(
+        StrCat("checkpoint ", source, " is corrupt: ", why, "; restore it from a backup or reset the shard"));
+  };
+  size_t newline = bytes.find('\n');
+  if (newline == std::string_view::npos) return corrupt("truncated (no checksum line)");
+  std::string_view body = bytes.substr(0, newline);
+  std::string_view rest = bytes.substr(newline + 1);
+  if (rest.size() != 17 || rest[16] != '\n') return corrupt("truncated or malformed checksum line");
+  if (rest.substr(0, 16) != Hex64(StableHash64(body))) return corrupt("checksum mismatch");
+
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto err = parser.parse(body.data(), body.size()).get(root); err != simdjson::SUCCESS) {
+    return corrupt(StrCat("invalid JSON: ", simdjson::error_message(err)));
+  }
+  SpecErrors errors;
+  SpecObject o(root, "", &errors);
+  if (o.String("format", true).value_or("") != kFormatName) return corrupt("not a checkpoint file");
+  int64_t version = o.Int("version", true, 1, 1 << 30).value_or(0);
+  if (version > kCheckpointFormatVersion) {
+    return absl::FailedPreconditionError(StrCat("checkpoint ", source, " has format version ", version,
+                                                "; this build reads up to ", kCheckpointFormatVersion,
+                                                ": upgrade recovery"));
+  }
+  o.String("job", true);
+  o.String("shard", true);
+  Checkpoint c;
+  static const std::vector<std::string_view> kStates = {"pending", "running", "done", "failed"};
+  c.state = static_cast<ShardState>(o.Enum("state", true, kStates).value_or(0));
+  c.cursor = GetBytes(o, "cursor");
+  c.in_flight = o.Bool("in_flight", true).value_or(false);
+  c.sink_token = GetBytes(o, "sink_token");
+  c.dead_letter_token = GetBytes(o, "dead_letter_token");
+  c.progress = o.Double("progress", true, 0, 1).value_or(0);
+  if (auto counters = o.Object("counters", true)) {
+    auto get = [&](std::string_view key) {
+      return static_cast<uint64_t>(counters->Int(key, true, 0, INT64_MAX).value_or(0));
+    };
+    c.counters.records_fetched = get("records_fetched");
+    c.counters.records_delivered = get("records_delivered");
+    c.counters.records_dropped = get("records_dropped");
+    c.counters.records_out_of_window = get("records_out_of_window");
+    c.counters.dead_letters = get("dead_letters");
+    c.counters.pages = get("pages");
+    c.counters.bytes = get("bytes");
+    c.counters.retries = get("retries");
+    counters->Finish();
+  }
+  c.last_error = o.String("last_error").value_or("");
+  c.updated = o.Time("updated", true).value_or(absl::UnixEpoch());
+  o.Finish();
+  if (!errors.empty()) return corrupt(errors.list().front());
+  return c;
+}
+
+}  // namespace recovery

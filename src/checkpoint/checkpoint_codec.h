@@ -1,0 +1,24 @@
+// The checkpoint file format: one JSON line, then a line holding the stable
+// hash of the first, so a torn or altered file is detected rather than trusted.
+#ifndef RECOVERY_CHECKPOINT_CHECKPOINT_CODEC_H_
+#define RECOVERY_CHECKPOINT_CHECKPOINT_CODEC_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "recovery/checkpoint_store.h"
+
+namespace recovery {
+
+inline constexpr int kCheckpointFormatVersion = 1;
+
+std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, const Checkpoint& checkpoint);
+
+// DataLoss naming `source` (a file name) when the bytes are truncated, altered
+// or not a checkpoint; FailedPrecondition when written by a newer format.
+absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_view source);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_CHECKPOINT_CHECKPOINT_CODEC_H_

@@ -1,0 +1,68 @@
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "recovery/checkpoint_store.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+class MemoryCheckpointStore : public CheckpointStore {
+ public:
+  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view job, std::string_view shard_id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = checkpoints_.find(Key(job, shard_id));
+    if (it == checkpoints_.end()) return std::nullopt;
+    return std::optional<Checkpoint>(it->second);
+  }
+
+  absl::Status Save(std::string_view job, std::string_view shard_id, const Checkpoint& c) override {
+    absl::MutexLock lock(&mu_);
+    checkpoints_[Key(job, shard_id)] = c;
+    return absl::OkStatus();
+  }
+
+  absl::Status Delete(std::string_view job, std::string_view shard_id) override {
+    absl::MutexLock lock(&mu_);
+    checkpoints_.erase(Key(job, shard_id));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) override {
+    absl::MutexLock lock(&mu_);
+    if (!locked_.insert(std::string(job)).second) {
+      return absl::FailedPreconditionError(StrCat("job \"", job, "\" is already running in this process"));
+    }
+    return std::unique_ptr<JobLock>(new Held(this, std::string(job)));
+  }
+
+ private:
+  class Held : public JobLock {
+   public:
+    Held(MemoryCheckpointStore* store, std::string job) : store_(store), job_(std::move(job)) {}
+    ~Held() override {
+      absl::MutexLock lock(&store_->mu_);
+      store_->locked_.erase(job_);
+    }
+
+   private:
+    MemoryCheckpointStore* store_;
+    std::string job_;
+  };
+
+  static std::string Key(std::string_view job, std::string_view shard) { return StrCat(job, "/", shard); }
+
+  absl::Mutex mu_;
+  std::map<std::string, Checkpoint> checkpoints_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> locked_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<CheckpointStore> NewMemoryCheckpointStore() {
+  return std::make_unique<MemoryCheckpointStore>();
+}
+
+}  // namespace recovery

@@ -1,0 +1,191 @@
+#include "components.h"
+
+#include "absl/strings/str_cat.h"
+#include "json/json_mapper.h"
+#include "util/file.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+constexpr char kDefaultStateDir[] = "recovery-state";
+
+// Parses a section and hands it to `build`, which reads it through a SpecObject.
+template <typename T, typename Build>
+absl::StatusOr<std::unique_ptr<T>> WithSection(const ComponentSpec& section, std::string_view name,
+                                               SpecErrors* errors, Build build) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto err = parser.parse(section.json.data(), section.json.size()).get(root)) {
+    errors->Add(name, StrCat("invalid JSON: ", simdjson::error_message(err)));
+    return absl::InvalidArgumentError("unparseable section");
+  }
+  SpecObject o(root, std::string(name), errors);
+  o.String("type");
+  absl::StatusOr<std::unique_ptr<T>> built = build(o);
+  o.Finish();
+  return built;
+}
+
+void UnknownType(SpecObject& o, std::string_view type, std::string_view known) {
+  o.errors()->Add(o.PathOf("type"), StrCat("unknown type \"", type, "\" (known: ", known, ")"));
+}
+
+absl::StatusOr<std::unique_ptr<Source>> SourceFrom(const JobSpec& spec, SpecErrors* errors) {
+  return WithSection<Source>(
+      spec.source, "source", errors, [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<Source>> {
+        if (spec.source.type == "jsonl_file") {
+          JsonlFileSourceOptions options;
+          options.path = ResolvePath(spec.base_dir, o.String("path", true).value_or(""));
+          options.batch_size =
+              static_cast<int>(o.Int("batch_size", false, 1, 1000000).value_or(options.batch_size));
+          options.max_record_bytes =
+              o.Int("max_record_bytes", false, 1024, int64_t{1} << 30).value_or(options.max_record_bytes);
+          if (!errors->empty()) return absl::InvalidArgumentError("invalid source");
+          return NewJsonlFileSource(std::move(options));
+        }
+        UnknownType(o, spec.source.type, "jsonl_file");
+        return absl::InvalidArgumentError("invalid source");
+      });
+}
+
+absl::StatusOr<std::unique_ptr<Mapper>> MapperFrom(const JobSpec& spec, SpecErrors* errors) {
+  return WithSection<Mapper>(spec.mapper, "mapper", errors,
+                             [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<Mapper>> {
+                               if (spec.mapper.type == "json") {
+                                 std::unique_ptr<Mapper> mapper = BuildJsonMapper(o);
+                                 if (mapper == nullptr) return absl::InvalidArgumentError("invalid mapper");
+                                 return mapper;
+                               }
+                               UnknownType(o, spec.mapper.type, "json");
+                               return absl::InvalidArgumentError("invalid mapper");
+                             });
+}
+
+absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* errors) {
+  return WithSection<
+      Sink>(spec.sink, "sink", errors, [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<Sink>> {
+    const std::string& type = spec.sink.type;
+    if (type == "jsonl_file") {
+      JsonlFileSinkOptions options;
+      options.path = ResolvePath(spec.base_dir, o.String("path", true).value_or(""));
+      options.format = static_cast<JsonlFormat>(o.Enum("format", false, {"payload", "envelope"}).value_or(0));
+      options.overwrite = o.Bool("overwrite").value_or(false);
+      options.fsync = o.Bool("fsync").value_or(true);
+      if (!errors->empty()) return absl::InvalidArgumentError("invalid sink");
+      return NewJsonlFileSink(std::move(options));
+    }
+    if (type == "null") return NewNullSink();
+    if (type == "callback") {
+      return absl::InvalidArgumentError(
+          "sink.type: \"callback\" is supplied in code (Components.sink, or the C/Python callback)");
+    }
+    UnknownType(o, type, "jsonl_file, null, callback");
+    return absl::InvalidArgumentError("invalid sink");
+  });
+}
+
+std::string StateDir(const JobSpec& spec, SpecObject* o) {
+  std::string dir = o ? o->String("dir", true).value_or("") : kDefaultStateDir;
+  return ResolvePath(spec.base_dir, dir);
+}
+
+absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointsFrom(const JobSpec& spec, SpecErrors* errors) {
+  if (!spec.checkpoint.present()) return NewFileCheckpointStore(StateDir(spec, nullptr));
+  return WithSection<CheckpointStore>(spec.checkpoint, "checkpoint", errors,
+                                      [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
+                                        if (spec.checkpoint.type == "file") {
+                                          std::string dir = StateDir(spec, &o);
+                                          if (!errors->empty())
+                                            return absl::InvalidArgumentError("invalid checkpoint");
+                                          return NewFileCheckpointStore(dir);
+                                        }
+                                        if (spec.checkpoint.type == "memory")
+                                          return NewMemoryCheckpointStore();
+                                        UnknownType(o, spec.checkpoint.type, "file, memory");
+                                        return absl::InvalidArgumentError("invalid checkpoint");
+                                      });
+}
+
+absl::StatusOr<std::unique_ptr<DeadLetterStore>> DeadLettersFrom(const JobSpec& spec, SpecErrors* errors) {
+  if (!spec.dead_letters.present()) {
+    if (spec.checkpoint.type == "memory") return NewMemoryDeadLetterStore();
+    std::string dir = kDefaultStateDir;
+    if (spec.checkpoint.present()) {
+      SpecErrors ignored;  // the checkpoint section reports its own errors
+      simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      std::string_view d;
+      if (parser.parse(spec.checkpoint.json).get(root) == simdjson::SUCCESS &&
+          root["dir"].get_string().get(d) == simdjson::SUCCESS) {
+        dir = std::string(d);
+      }
+    }
+    return NewFileDeadLetterStore(
+        ResolvePath(spec.base_dir, StrCat(dir, "/", spec.name, "/dead_letters.jsonl")));
+  }
+  return WithSection<DeadLetterStore>(spec.dead_letters, "dead_letters", errors,
+                                      [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<DeadLetterStore>> {
+                                        if (spec.dead_letters.type == "file") {
+                                          std::string path =
+                                              ResolvePath(spec.base_dir, o.String("path", true).value_or(""));
+                                          bool fsync = o.Bool("fsync").value_or(true);
+                                          if (!errors->empty())
+                                            return absl::InvalidArgumentError("invalid dead_letters");
+                                          return NewFileDeadLetterStore(path, fsync);
+                                        }
+                                        UnknownType(o, spec.dead_letters.type, "file");
+                                        return absl::InvalidArgumentError("invalid dead_letters");
+                                      });
+}
+
+template <typename T>
+absl::StatusOr<std::unique_ptr<T>> Finish(absl::StatusOr<std::unique_ptr<T>> built, const SpecErrors& errors,
+                                          std::string_view what) {
+  if (!errors.empty()) return errors.ToStatus(StrCat("invalid ", what));
+  return built;
+}
+
+absl::Status Missing(std::string_view section) {
+  return absl::InvalidArgumentError(StrCat(section, ": missing from the job spec and not given in code"));
+}
+
+}  // namespace
+
+void CheckComponents(const JobSpec& spec, SpecErrors* errors) {
+  if (spec.source.present()) (void)SourceFrom(spec, errors);
+  if (spec.mapper.present()) (void)MapperFrom(spec, errors);
+  if (spec.sink.present() && spec.sink.type != "callback") (void)SinkFrom(spec, errors);
+  if (spec.checkpoint.present()) (void)CheckpointsFrom(spec, errors);
+  if (spec.dead_letters.present()) (void)DeadLettersFrom(spec, errors);
+}
+
+absl::StatusOr<std::unique_ptr<Source>> BuildSource(const JobSpec& spec) {
+  if (!spec.source.present()) return Missing("source");
+  SpecErrors errors;
+  return Finish(SourceFrom(spec, &errors), errors, "source");
+}
+
+absl::StatusOr<std::unique_ptr<Mapper>> BuildMapper(const JobSpec& spec) {
+  if (!spec.mapper.present()) return Missing("mapper");
+  SpecErrors errors;
+  return Finish(MapperFrom(spec, &errors), errors, "mapper");
+}
+
+absl::StatusOr<std::unique_ptr<Sink>> BuildSink(const JobSpec& spec) {
+  if (!spec.sink.present()) return Missing("sink");
+  SpecErrors errors;
+  return Finish(SinkFrom(spec, &errors), errors, "sink");
+}
+
+absl::StatusOr<std::unique_ptr<CheckpointStore>> BuildCheckpointStore(const JobSpec& spec) {
+  SpecErrors errors;
+  return Finish(CheckpointsFrom(spec, &errors), errors, "checkpoint");
+}
+
+absl::StatusOr<std::unique_ptr<DeadLetterStore>> BuildDeadLetterStore(const JobSpec& spec) {
+  SpecErrors errors;
+  return Finish(DeadLettersFrom(spec, &errors), errors, "dead_letters");
+}
+
+}  // namespace recovery

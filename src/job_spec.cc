@@ -1,0 +1,123 @@
+#include "recovery/job_spec.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "components.h"
+#include "json/spec_reader.h"
+#include "util/file.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+bool IsValidJobName(std::string_view name) {
+  if (name.empty() || name.size() > 128 || name == "." || name == "..") return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+void ReadComponent(SpecObject& top, std::string_view key, ComponentSpec* out) {
+  auto value = top.Value(key);
+  if (!value) return;
+  SpecObject section(*value, top.PathOf(key), top.errors());
+  if (!section.valid()) return;
+  auto type = section.String("type", true);
+  if (!type) return;
+  if (type->empty()) {
+    top.errors()->Add(section.PathOf("type"), "must not be empty");
+    return;
+  }
+  out->type = *type;
+  out->json = simdjson::minify(*value);
+  // The other keys belong to the component, which checks them.
+}
+
+// Parses everything but the component sections' contents.
+void ParseTop(std::string_view json, JobSpec* spec, SpecErrors* errors) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto err = parser.parse(json.data(), json.size()).get(root)) {
+    errors->Add("(top level)", StrCat("invalid JSON: ", simdjson::error_message(err)));
+    return;
+  }
+  SpecObject top(root, "", errors);
+  if (!top.valid()) return;
+  top.String("description");
+  if (auto name = top.String("name", true)) {
+    if (IsValidJobName(*name)) {
+      spec->name = *name;
+    } else {
+      errors->Add("name", StrCat("must be 1 to 128 of A-Z a-z 0-9 . _ - (it names checkpoint files), got \"",
+                                 *name, "\""));
+    }
+  }
+  if (auto window = top.Object("window", true)) {
+    auto start = window->Time("start", true);
+    auto end = window->Time("end", true);
+    if (start) spec->start = *start;
+    if (end) spec->end = *end;
+    if (start && end && *end <= *start) errors->Add(window->PathOf("end"), "must be after window.start");
+    window->Finish();
+  }
+  if (auto d = top.Duration("shard_duration", false, absl::Seconds(1))) spec->shard_duration = *d;
+  if (auto c = top.Int("concurrency", false, 1, 1024)) spec->concurrency = static_cast<int>(*c);
+  if (auto m = top.Int("max_records", false, 0, INT64_MAX)) spec->max_records = *m;
+  if (auto retry = top.Object("retry")) {
+    RetryPolicy& r = spec->retry;
+    if (auto v = retry->Duration("initial_backoff", false, absl::Milliseconds(1))) r.initial_backoff = *v;
+    if (auto v = retry->Duration("max_backoff", false, absl::Milliseconds(1))) r.max_backoff = *v;
+    if (auto v = retry->Int("max_attempts", false, 1, 1000000)) r.max_attempts = static_cast<int>(*v);
+    if (auto v = retry->Duration("max_elapsed", false, absl::ZeroDuration())) r.max_elapsed = *v;
+    if (r.max_backoff < r.initial_backoff) {
+      errors->Add(retry->PathOf("max_backoff"), "must be at least retry.initial_backoff");
+    }
+    retry->Finish();
+  }
+  if (auto budget = top.Object("error_budget")) {
+    ErrorBudget& b = spec->error_budget;
+    if (auto v = budget->Int("max_count", false, -1, INT64_MAX)) b.max_count = *v;
+    if (auto v = budget->Double("max_fraction", false, 0, 1)) b.max_fraction = *v;
+    if (auto v = budget->Int("min_records", false, 0, INT64_MAX)) b.min_records = *v;
+    budget->Finish();
+  }
+  ReadComponent(top, "source", &spec->source);
+  ReadComponent(top, "mapper", &spec->mapper);
+  ReadComponent(top, "sink", &spec->sink);
+  ReadComponent(top, "checkpoint", &spec->checkpoint);
+  ReadComponent(top, "dead_letters", &spec->dead_letters);
+  top.Finish();
+}
+
+}  // namespace
+
+std::vector<std::string> ValidateJobSpec(std::string_view json) {
+  JobSpec spec;
+  SpecErrors errors;
+  ParseTop(json, &spec, &errors);
+  CheckComponents(spec, &errors);
+  return errors.list();
+}
+
+absl::StatusOr<JobSpec> JobSpec::Parse(std::string_view json) {
+  JobSpec spec;
+  SpecErrors errors;
+  ParseTop(json, &spec, &errors);
+  CheckComponents(spec, &errors);
+  if (!errors.empty()) return errors.ToStatus("invalid job spec");
+  return spec;
+}
+
+absl::StatusOr<JobSpec> JobSpec::FromFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<JobSpec> spec = Parse(*text);
+  if (!spec.ok()) {
+    return absl::Status(spec.status().code(), StrCat(path, ": ", spec.status().message()));
+  }
+  spec->base_dir = DirName(path);
+  return spec;
+}
+
+}  // namespace recovery

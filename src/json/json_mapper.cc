@@ -1,0 +1,529 @@
+// The declarative JSON mapper. Each record is parsed once with simdjson
+// On-Demand: the configured JSON pointers form a trie that is matched in one
+// forward pass, capturing each wanted value into a slot; unwanted values are
+// skipped without being materialized. Output fields are then written in spec
+// order from the slots.
+#include "json/json_mapper.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "json/json_writer.h"
+#include "json/record_walker.h"
+#include "simdjson.h"
+#include "util/hash.h"
+#include "util/strings.h"
+#include "util/time_format.h"
+
+namespace recovery {
+namespace {
+
+enum class FieldType { kString, kInt64, kDouble, kBool, kDecimal, kTimestamp, kJson };
+const std::vector<std::string_view> kTypeNames = {"string",  "int64",     "double", "bool",
+                                                  "decimal", "timestamp", "json"};
+
+enum class TimeFormat { kRfc3339, kEpochSeconds, kEpochMillis, kEpochMicros };
+const std::vector<std::string_view> kTimeFormats = {"rfc3339", "epoch_s", "epoch_ms", "epoch_us"};
+
+using walk::Kind;
+using walk::PathNode;
+using walk::Slot;
+
+struct FieldSpec {
+  std::string name;
+  std::string pointer;
+  std::string key_json;  // "\"name\":" ready to append
+  FieldType type = FieldType::kString;
+  TimeFormat format = TimeFormat::kRfc3339;
+  bool required = false;
+  int slot = -1;             // -1 for constants
+  std::string literal_json;  // the constant, or the default when has_literal
+  bool has_literal = false;
+};
+
+struct ValueRef {  // a pointer consumed by the key or the event time
+  std::string pointer;
+  int slot = -1;
+};
+
+// Per-thread scratch, reused by every record the thread maps.
+struct Scratch {
+  std::vector<Slot> slots;
+  std::string out;
+  std::string key;
+  std::string minified;
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+std::string Describe(const Slot& s) {
+  switch (s.kind) {
+    case Kind::kMissing:
+      return "nothing";
+    case Kind::kObject:
+      return "an object";
+    case Kind::kArray:
+      return "an array";
+    case Kind::kString: {
+      std::string out;
+      AppendJsonString(s.text.substr(0, 60), &out);
+      if (s.text.size() > 60) out.insert(out.size() - 1, "...");
+      return out;
+    }
+    default:
+      return std::string(s.text.substr(0, 60));
+  }
+}
+
+bool ParseInt64(std::string_view text, int64_t* v) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *v);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+bool ParseDouble(std::string_view text, double* v) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *v);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty() && std::isfinite(*v);
+}
+
+// -?digits(.digits)? : what a decimal kept as a string may look like.
+bool IsPlainDecimal(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && s[i] == '-') ++i;
+  size_t digits = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  if (digits == 0) return false;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t frac = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++frac;
+    if (frac == 0) return false;
+  }
+  return i == s.size();
+}
+
+std::optional<absl::Time> ParseTimeValue(const Slot& s, TimeFormat format) {
+  if (format == TimeFormat::kRfc3339) {
+    if (s.kind != Kind::kString) return std::nullopt;
+    return ParseRfc3339(s.text);
+  }
+  if (s.kind != Kind::kString && s.kind != Kind::kNumber) return std::nullopt;
+  EpochUnit unit = format == TimeFormat::kEpochSeconds  ? EpochUnit::kSeconds
+                   : format == TimeFormat::kEpochMillis ? EpochUnit::kMilliseconds
+                                                        : EpochUnit::kMicroseconds;
+  return ParseEpoch(s.text, unit);
+}
+
+// RFC 6901: "/a/b~1c" -> {"a", "b/c"}; "" is the whole document.
+bool SplitPointer(std::string_view pointer, std::vector<std::string>* tokens) {
+  tokens->clear();
+  if (pointer.empty()) return true;
+  if (pointer[0] != '/') return false;
+  size_t pos = 1;
+  while (true) {
+    size_t next = pointer.find('/', pos);
+    std::string_view raw =
+        pointer.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
+    std::string token;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '~') {
+        if (i + 1 >= raw.size() || (raw[i + 1] != '0' && raw[i + 1] != '1')) return false;
+        token.push_back(raw[i + 1] == '0' ? '~' : '/');
+        ++i;
+      } else {
+        token.push_back(raw[i]);
+      }
+    }
+    tokens->push_back(std::move(token));
+    if (next == std::string_view::npos) return true;
+    pos = next + 1;
+  }
+}
+
+class JsonMapper : public Mapper {
+ public:
+  JsonMapper() { nodes_.emplace_back(); }  // the root
+
+  // Registers `pointer` and returns its slot; -1 with `error` set when the
+  // pointer is malformed or conflicts with another.
+  int AddPointer(std::string_view pointer, std::string* error) {
+    std::vector<std::string> tokens;
+    if (!SplitPointer(pointer, &tokens)) {
+      *error = StrCat("\"", pointer, "\" is not a JSON pointer (RFC 6901: \"\" or \"/a/b\")");
+      return -1;
+    }
+    if (tokens.empty()) {  // the whole record
+      if (whole_slot_ < 0) whole_slot_ = slot_count_++;
+      return whole_slot_;
+    }
+    int node = 0;
+    for (const std::string& token : tokens) {
+      if (nodes_[node].slot >= 0) {
+        *error = StrCat("\"", pointer, "\" lies inside a value another field captures whole");
+        return -1;
+      }
+      int child = -1;
+      for (int c : nodes_[node].children) {
+        if (nodes_[c].key == token) child = c;
+      }
+      if (child < 0) {
+        PathNode n;
+        n.key = token;
+        int64_t index;
+        if (!token.empty() && token.find_first_not_of("0123456789") == std::string::npos &&
+            (token.size() == 1 || token[0] != '0') && ParseInt64(token, &index)) {
+          n.index = index;
+        }
+        child = static_cast<int>(nodes_.size());
+        nodes_.push_back(std::move(n));
+        nodes_[node].children.push_back(child);
+      }
+      node = child;
+    }
+    if (!nodes_[node].children.empty()) {
+      *error = StrCat("\"", pointer, "\" contains values other fields capture; capture those instead");
+      return -1;
+    }
+    if (nodes_[node].slot < 0) nodes_[node].slot = slot_count_++;
+    return nodes_[node].slot;
+  }
+
+  MapOutcome Map(const RawRecord& raw, const Shard& shard, RecordBatch* out,
+                 std::string* reason) const override {
+    if (raw.data.size() > max_record_bytes_) {
+      *reason = StrCat("record is ", raw.data.size(), " bytes, over mapper.max_record_bytes (",
+                       max_record_bytes_, ")");
+      return MapOutcome::kRejected;
+    }
+    Scratch& s = ThreadScratch();
+    s.slots.assign(slot_count_, Slot{});
+    if (whole_slot_ >= 0) s.slots[whole_slot_] = Slot{Kind::kObject, raw.data};
+    const char* error = nullptr;
+    switch (kernel_.walk(raw.data, nodes_, s.slots, &error)) {
+      case walk::Result::kOk:
+        break;
+      case walk::Result::kNotObject:
+        *reason = "record is not a JSON object";
+        return MapOutcome::kRejected;
+      case walk::Result::kInvalidUtf8:
+        *reason = "record is not valid UTF-8";
+        return MapOutcome::kRejected;
+      case walk::Result::kInvalidJson:
+        *reason = StrCat("invalid JSON: ", error);
+        return MapOutcome::kRejected;
+    }
+
+    absl::Time event_time = kUnknownEventTime;
+    if (event_time_.slot >= 0) {
+      const Slot& slot = s.slots[event_time_.slot];
+      if (slot.kind == Kind::kMissing || slot.kind == Kind::kNull) {
+        *reason = StrCat("event_time (", event_time_.pointer, "): required but ",
+                         slot.kind == Kind::kNull ? "null" : "missing");
+        return MapOutcome::kRejected;
+      }
+      std::optional<absl::Time> t = ParseTimeValue(slot, event_time_format_);
+      if (!t) {
+        *reason = StrCat("event_time (", event_time_.pointer, "): expected ",
+                         kTimeFormats[static_cast<int>(event_time_format_)], " time, got ", Describe(slot));
+        return MapOutcome::kRejected;
+      }
+      event_time = *t;
+    }
+
+    s.key.clear();
+    if (key_.empty()) {
+      s.key = StableHash128Hex(raw.data);
+    } else {
+      for (size_t i = 0; i < key_.size(); ++i) {
+        const Slot& slot = s.slots[key_[i].slot];
+        if (slot.kind != Kind::kString && slot.kind != Kind::kNumber && slot.kind != Kind::kBool) {
+          *reason = StrCat("key (", key_[i].pointer, "): expected a string or number, got ",
+                           slot.kind == Kind::kMissing ? "nothing (missing)" : Describe(slot));
+          return MapOutcome::kRejected;
+        }
+        if (i > 0) s.key.push_back('|');
+        if (key_.size() == 1) {
+          s.key.append(slot.text);
+        } else {  // escape the separator so different parts never join alike
+          for (char c : slot.text) {
+            if (c == '|' || c == '\\') s.key.push_back('\\');
+            s.key.push_back(c);
+          }
+        }
+      }
+    }
+
+    s.out.clear();
+    s.out.push_back('{');
+    for (size_t i = 0; i < fields_.size(); ++i) {
+      if (i > 0) s.out.push_back(',');
+      if (!WriteField(fields_[i], s, reason)) return MapOutcome::kRejected;
+    }
+    s.out.push_back('}');
+    out->Add(s.key, event_time, s.out, raw.maybe_redelivered);
+    return MapOutcome::kEmitted;
+  }
+
+  std::vector<FieldSpec> fields_;
+  std::vector<ValueRef> key_;
+  ValueRef event_time_;
+  TimeFormat event_time_format_ = TimeFormat::kRfc3339;
+  size_t max_record_bytes_ = 16u << 20;
+
+ private:
+  bool WriteField(const FieldSpec& f, Scratch& s, std::string* reason) const {
+    s.out.append(f.key_json);
+    if (f.slot < 0) {
+      s.out.append(f.literal_json);
+      return true;
+    }
+    const Slot& slot = s.slots[f.slot];
+    if (slot.kind == Kind::kMissing || slot.kind == Kind::kNull) {
+      if (f.required) {
+        *reason = StrCat("field ", f.name, " (", f.pointer, "): required but ",
+                         slot.kind == Kind::kNull ? "null" : "missing");
+        return false;
+      }
+      s.out.append(f.has_literal ? std::string_view(f.literal_json) : std::string_view("null"));
+      return true;
+    }
+    auto mismatch = [&](std::string_view expected) {
+      *reason = StrCat("field ", f.name, " (", f.pointer, "): expected ", expected, ", got ", Describe(slot));
+      return false;
+    };
+    switch (f.type) {
+      case FieldType::kString:
+        if (slot.kind == Kind::kObject || slot.kind == Kind::kArray) return mismatch("string");
+        AppendJsonString(slot.text, &s.out);
+        return true;
+      case FieldType::kInt64: {
+        int64_t v;
+        if ((slot.kind != Kind::kNumber && slot.kind != Kind::kString) || !ParseInt64(slot.text, &v)) {
+          return mismatch("int64");
+        }
+        char buf[24];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+        s.out.append(buf, end);
+        return true;
+      }
+      case FieldType::kDouble: {
+        double v;
+        if ((slot.kind != Kind::kNumber && slot.kind != Kind::kString) || !ParseDouble(slot.text, &v)) {
+          return mismatch("double");
+        }
+        char buf[32];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+        s.out.append(buf, end);
+        return true;
+      }
+      case FieldType::kBool:
+        if (slot.kind == Kind::kBool ||
+            (slot.kind == Kind::kString && (slot.text == "true" || slot.text == "false"))) {
+          s.out.append(slot.text);
+          return true;
+        }
+        return mismatch("bool");
+      case FieldType::kDecimal:
+        if (slot.kind == Kind::kNumber || (slot.kind == Kind::kString && IsPlainDecimal(slot.text))) {
+          s.out.push_back('"');
+          s.out.append(slot.text);
+          s.out.push_back('"');
+          return true;
+        }
+        return mismatch("decimal");
+      case FieldType::kTimestamp: {
+        std::optional<absl::Time> t = ParseTimeValue(slot, f.format);
+        if (!t) return mismatch(StrCat(kTimeFormats[static_cast<int>(f.format)], " time"));
+        s.out.push_back('"');
+        AppendRfc3339(*t, &s.out);
+        s.out.push_back('"');
+        return true;
+      }
+      case FieldType::kJson:
+        if (slot.kind == Kind::kString) {
+          AppendJsonString(slot.text, &s.out);
+        } else if (slot.kind == Kind::kObject || slot.kind == Kind::kArray) {
+          s.minified.resize(slot.text.size());
+          size_t length = 0;
+          if (simdjson::minify(slot.text.data(), slot.text.size(), s.minified.data(), length) !=
+              simdjson::SUCCESS) {
+            return mismatch("json");
+          }
+          s.out.append(s.minified.data(), length);
+        } else {
+          s.out.append(slot.text);
+        }
+        return true;
+    }
+    return false;
+  }
+
+  const walk::Kernel& kernel_ = walk::BestKernel();
+  std::vector<PathNode> nodes_;
+  int slot_count_ = 0;
+  int whole_slot_ = -1;
+};
+
+// Renders a constant or default for `type`; empty with an error when it does not fit.
+std::string RenderLiteral(simdjson::dom::element value, FieldType type, TimeFormat format, bool is_const,
+                          const std::string& path, SpecErrors* errors) {
+  std::string minified = simdjson::minify(value);
+  if (is_const || type == FieldType::kJson) return minified;
+  auto bad = [&] {
+    errors->Add(
+        path, StrCat("expected a ", kTypeNames[static_cast<int>(type)], " value, got ", DescribeJson(value)));
+    return std::string();
+  };
+  std::string_view str;
+  const bool is_string = value.get_string().get(str) == simdjson::SUCCESS;
+  switch (type) {
+    case FieldType::kString:
+      return is_string ? minified : bad();
+    case FieldType::kInt64:
+      return value.is_int64() ? minified : bad();
+    case FieldType::kDouble:
+      return value.is_number() ? minified : bad();
+    case FieldType::kBool:
+      return value.is_bool() ? minified : bad();
+    case FieldType::kDecimal:
+      if (is_string && IsPlainDecimal(str)) return minified;
+      if (value.is_number()) return StrCat("\"", minified, "\"");
+      return bad();
+    case FieldType::kTimestamp: {
+      if (!is_string) return bad();
+      std::optional<absl::Time> t = ParseRfc3339(str);
+      if (!t) return bad();
+      return StrCat("\"", FormatRfc3339(*t), "\"");
+    }
+    case FieldType::kJson:
+      return minified;
+  }
+  return bad();
+}
+
+}  // namespace
+
+std::unique_ptr<Mapper> BuildJsonMapper(SpecObject& config) {
+  SpecErrors* errors = config.errors();
+  const size_t errors_before = errors->list().size();
+  auto mapper = std::make_unique<JsonMapper>();
+  config.String("type");
+  if (auto max = config.Int("max_record_bytes", false, 64, int64_t{1} << 30))
+    mapper->max_record_bytes_ = *max;
+
+  auto add_pointer = [&](const std::string& pointer, const std::string& path) {
+    std::string error;
+    int slot = mapper->AddPointer(pointer, &error);
+    if (slot < 0) errors->Add(path, error);
+    return slot;
+  };
+
+  if (auto fields = config.Array("fields", true)) {
+    size_t i = 0;
+    std::vector<std::string> names;
+    for (simdjson::dom::element e : *fields) {
+      const std::string path = StrCat(config.PathOf("fields"), "[", i++, "]");
+      SpecObject f(e, path, errors);
+      if (!f.valid()) continue;
+      FieldSpec spec;
+      spec.name = f.String("name", true).value_or("");
+      if (!spec.name.empty()) {
+        if (std::find(names.begin(), names.end(), spec.name) != names.end()) {
+          errors->Add(f.PathOf("name"), StrCat("duplicate output field \"", spec.name, "\""));
+        }
+        names.push_back(spec.name);
+      }
+      AppendJsonString(spec.name, &spec.key_json);
+      spec.key_json.push_back(':');
+      spec.type = static_cast<FieldType>(f.Enum("type", false, kTypeNames).value_or(0));
+      spec.format = static_cast<TimeFormat>(f.Enum("format", false, kTimeFormats).value_or(0));
+      if (f.Has("format") && spec.type != FieldType::kTimestamp) {
+        errors->Add(f.PathOf("format"), "only a timestamp field takes a format");
+      }
+      spec.required = f.Bool("required").value_or(false);
+      const bool has_from = f.Has("from");
+      const bool has_const = f.Has("const");
+      if (has_from == has_const) {
+        errors->Add(path, "needs exactly one of \"from\" (a JSON pointer) or \"const\" (a value)");
+      }
+      if (has_const) {
+        spec.literal_json =
+            RenderLiteral(*f.Value("const"), spec.type, spec.format, true, f.PathOf("const"), errors);
+        spec.has_literal = true;
+      }
+      if (auto from = f.String("from")) {
+        spec.pointer = *from;
+        spec.slot = add_pointer(*from, f.PathOf("from"));
+      }
+      if (auto def = f.Value("default")) {
+        if (spec.required) errors->Add(f.PathOf("default"), "a required field cannot have a default");
+        spec.literal_json = RenderLiteral(*def, spec.type, spec.format, false, f.PathOf("default"), errors);
+        spec.has_literal = true;
+      }
+      f.Finish();
+      mapper->fields_.push_back(std::move(spec));
+    }
+    if (i == 0) errors->Add(config.PathOf("fields"), "must list at least one field");
+  }
+
+  if (auto key = config.Object("key")) {
+    const bool has_from = key->Has("from");
+    const bool hash = key->Bool("hash").value_or(false);
+    if (has_from == hash) {
+      errors->Add(key->path(), "needs either \"from\" (a JSON pointer or a list of them) or \"hash\": true");
+    }
+    if (auto from = key->Value("from")) {
+      std::vector<std::string> pointers;
+      std::string_view one;
+      simdjson::dom::array list;
+      if (from->get_string().get(one) == simdjson::SUCCESS) {
+        pointers.emplace_back(one);
+      } else if (from->get_array().get(list) == simdjson::SUCCESS && list.size() > 0) {
+        for (simdjson::dom::element p : list) {
+          if (p.get_string().get(one) != simdjson::SUCCESS) {
+            errors->Add(key->PathOf("from"), StrCat("expected JSON pointer strings, got ", DescribeJson(p)));
+            break;
+          }
+          pointers.emplace_back(one);
+        }
+      } else {
+        errors->Add(key->PathOf("from"),
+                    StrCat("expected a JSON pointer or a non-empty list of them, got ", DescribeJson(*from)));
+      }
+      for (const std::string& p : pointers) {
+        mapper->key_.push_back({p, add_pointer(p, key->PathOf("from"))});
+      }
+    }
+    key->Finish();
+  }
+
+  if (auto et = config.Object("event_time")) {
+    if (auto from = et->String("from", true)) {
+      mapper->event_time_.pointer = *from;
+      mapper->event_time_.slot = add_pointer(*from, et->PathOf("from"));
+    }
+    mapper->event_time_format_ = static_cast<TimeFormat>(et->Enum("format", false, kTimeFormats).value_or(0));
+    et->Finish();
+  }
+  config.Finish();
+  if (errors->list().size() != errors_before) return nullptr;
+  return mapper;
+}
+
+absl::StatusOr<std::unique_ptr<Mapper>> NewJsonMapper(std::string_view config_json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto err = parser.parse(config_json.data(), config_json.size()).get(root)) {
+    return absl::InvalidArgumentError(StrCat("mapper: invalid JSON: ", simdjson::error_message(err)));
+  }
+  SpecErrors errors;
+  SpecObject config(root, "mapper", &errors);
+  std::unique_ptr<Mapper> mapper = config.valid() ? BuildJsonMapper(config) : nullptr;
+  if (!errors.empty()) return errors.ToStatus("invalid mapper");
+  return mapper;
+}
+
+}  // namespace recovery

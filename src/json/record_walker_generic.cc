@@ -1,0 +1,3 @@
+#define RECOVERY_WALKER_NS generic
+#define RECOVERY_WALKER_NAME "generic"
+#include "json/record_walker_kernel.inc"

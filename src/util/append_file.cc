@@ -1,0 +1,106 @@
+#include "util/append_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "util/file.h"
+#include "util/strings.h"
+#include "util/time_format.h"
+
+namespace recovery {
+
+absl::StatusOr<std::unique_ptr<AppendFile>> AppendFile::Open(std::string path, const SinkOpenContext& context,
+                                                             OnFreshStart fresh, bool fsync,
+                                                             std::string_view what) {
+  if (absl::Status s = MakeDirectories(DirName(path)); !s.ok()) return s;
+  uint64_t committed = 0;
+  for (const std::string& token : context.committed_tokens) {
+    uint64_t length;
+    if (!absl::SimpleAtoi(token, &length)) {
+      return absl::DataLossError(StrCat("a checkpoint holds \"", token, "\" as the committed length of ",
+                                        what, " ", path, ", which is not a length"));
+    }
+    committed = std::max(committed, length);
+  }
+  struct stat st;
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  const uint64_t size = exists ? static_cast<uint64_t>(st.st_size) : 0;
+  if (!context.resuming && size > 0) {
+    switch (fresh) {
+      case OnFreshStart::kFail:
+        return absl::FailedPreconditionError(
+            StrCat(what, " ", path, " already holds ", size,
+                   " bytes but the job has no checkpoint; move it away, or set \"overwrite\": true"));
+      case OnFreshStart::kRotate: {
+        std::string rotated = StrCat(path, ".", FormatCompactUtc(absl::Now()), ".old");
+        if (::rename(path.c_str(), rotated.c_str()) != 0) {
+          return ErrnoError(errno, "rename to " + rotated, path);
+        }
+        break;
+      }
+      case OnFreshStart::kTruncate:
+        break;
+    }
+  }
+  if (context.resuming && size < committed) {
+    return absl::DataLossError(StrCat(what, " ", path, " holds ", size, " bytes but ", committed,
+                                      " were committed: it was truncated or replaced "
+                                      "outside recovery; records are missing from it"));
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError(errno, "open", path);
+  // Drops what a crash left behind after the last commit (or the old content of
+  // an overwritten file).
+  if (::ftruncate(fd, static_cast<off_t>(committed)) != 0) {
+    int e = errno;
+    ::close(fd);
+    return ErrnoError(e, "truncate", path);
+  }
+  if (fsync && ::fdatasync(fd) != 0) {
+    int e = errno;
+    ::close(fd);
+    return ErrnoError(e, "fdatasync", path);
+  }
+  return std::unique_ptr<AppendFile>(new AppendFile(std::move(path), fd, committed, fsync));
+}
+
+AppendFile::~AppendFile() { ::close(fd_); }
+
+absl::Status AppendFile::Append(std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(end_));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, "write", path_);
+    }
+    end_ += static_cast<uint64_t>(n);
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> AppendFile::Commit() {
+  if (fsync_ && end_ != committed_ && ::fdatasync(fd_) != 0) {
+    return ErrnoError(errno, "fdatasync", path_);
+  }
+  committed_ = end_;
+  return StrCat(committed_);
+}
+
+absl::Status AppendFile::Rollback() {
+  if (end_ == committed_) return absl::OkStatus();
+  if (::ftruncate(fd_, static_cast<off_t>(committed_)) != 0) {
+    return ErrnoError(errno, "truncate", path_);
+  }
+  end_ = committed_;
+  return absl::OkStatus();
+}
+
+}  // namespace recovery

@@ -1,0 +1,53 @@
+// An append-only file with a committed length, shared by the JSON-lines sink
+// and the dead-letter file: exactly once by truncating to the committed length
+// stored in the checkpoints.
+#ifndef RECOVERY_UTIL_APPEND_FILE_H_
+#define RECOVERY_UTIL_APPEND_FILE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "recovery/sink.h"
+
+namespace recovery {
+
+class AppendFile {
+ public:
+  // What to do with a non-empty file when the job starts fresh.
+  enum class OnFreshStart { kFail, kTruncate, kRotate };
+
+  // On resume, truncates to the largest committed token (DataLoss when the
+  // file is shorter than that or a token is not a length). `what` names the
+  // file's role in errors ("sink file").
+  static absl::StatusOr<std::unique_ptr<AppendFile>> Open(std::string path, const SinkOpenContext& context,
+                                                          OnFreshStart fresh, bool fsync,
+                                                          std::string_view what);
+  ~AppendFile();
+  AppendFile(const AppendFile&) = delete;
+  AppendFile& operator=(const AppendFile&) = delete;
+
+  absl::Status Append(std::string_view bytes);
+  // Makes everything appended durable; returns the new committed length as a
+  // decimal token.
+  absl::StatusOr<std::string> Commit();
+  // Drops everything appended since the last Commit().
+  absl::Status Rollback();
+  const std::string& path() const { return path_; }
+
+ private:
+  AppendFile(std::string path, int fd, uint64_t committed, bool fsync)
+      : path_(std::move(path)), fd_(fd), committed_(committed), end_(committed), fsync_(fsync) {}
+
+  std::string path_;
+  int fd_;
+  uint64_t committed_;
+  uint64_t end_;
+  bool fsync_;
+};
+
+}  // namespace recovery
+
+#endif  // RECOVERY_UTIL_APPEND_FILE_H_

@@ -1,0 +1,45 @@
+// POSIX file helpers with errors that name the file.
+#ifndef RECOVERY_UTIL_FILE_H_
+#define RECOVERY_UTIL_FILE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace recovery {
+
+// errno turned into a status: "<op> <path>: <strerror>".
+absl::Status ErrnoError(int error, std::string_view op, std::string_view path);
+
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// Writes `content` to `path` so that after a crash the file holds either its
+// old content or `content`: a temp file, fsync, rename, fsync of the directory.
+absl::Status WriteFileAtomically(const std::string& path, std::string_view content);
+
+absl::Status SyncDirectory(const std::string& dir);
+absl::Status MakeDirectories(const std::string& path);  // like mkdir -p
+std::string DirName(const std::string& path);
+// `path` when absolute or `base` is empty, else base/path.
+std::string ResolvePath(const std::string& base, const std::string& path);
+
+// An exclusive flock() on `path`, released when destroyed.
+class FileLock {
+ public:
+  // FailedPrecondition naming the file and the holder's pid when held.
+  static absl::StatusOr<std::unique_ptr<FileLock>> Acquire(const std::string& path, std::string_view what);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace recovery
+
+#endif  // RECOVERY_UTIL_FILE_H_

@@ -1,0 +1,58 @@
+// This machine's abseil (20220623) has its own absl::string_view, so
+// absl::StrCat rejects std::string_view. These forward to absl with every
+// string-like argument converted.
+#ifndef RECOVERY_UTIL_STRINGS_H_
+#define RECOVERY_UTIL_STRINGS_H_
+
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace strings_internal {
+
+template <typename T>
+inline auto Arg(const T& value) {
+  if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    std::string_view s = value;
+    return absl::string_view(s.data(), s.size());
+  } else {
+    return value;
+  }
+}
+
+}  // namespace strings_internal
+
+template <typename... Args>
+std::string StrCat(const Args&... args) {
+  return absl::StrCat(strings_internal::Arg(args)...);
+}
+
+template <typename... Args>
+void StrAppend(std::string* out, const Args&... args) {
+  absl::StrAppend(out, strings_internal::Arg(args)...);
+}
+
+// Joins string-like items with `separator`.
+template <typename Container>
+std::string Join(const Container& items, std::string_view separator) {
+  std::string out;
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) out.append(separator);
+    first = false;
+    out.append(std::string_view(item));
+  }
+  return out;
+}
+
+inline absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+inline std::string_view ToStd(absl::string_view s) { return std::string_view(s.data(), s.size()); }
+
+}  // namespace recovery
+
+#endif  // RECOVERY_UTIL_STRINGS_H_
