@@ -83,8 +83,7 @@ class BackfillerImpl : public Backfiller {
  private:
   void RunShard(ShardRun& run);
   absl::Status CommitPage(ShardRun& run, const Page& page, RecordBatch& batch,
-                          const std::vector<PendingDeadLetter>& dead, const ShardCounters& delta,
-                          bool redeliver);
+                          const std::vector<PendingDeadLetter>& dead, ShardCounters& delta, bool redeliver);
   // Calls `attempt` until it succeeds, fails permanently, or the retry policy
   // gives up; `what` names the operation in logs and errors.
   absl::Status Retry(std::string_view what, const ShardRun& run, ShardCounters* delta,
@@ -273,12 +272,11 @@ void BackfillerImpl::AfterCommit(ShardRun& run, std::string_view page_cursor, co
 }
 
 absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordBatch& batch,
-                                        const std::vector<PendingDeadLetter>& dead,
-                                        const ShardCounters& delta, bool redeliver) {
+                                        const std::vector<PendingDeadLetter>& dead, ShardCounters& delta,
+                                        bool redeliver) {
   Checkpoint& ck = run.checkpoint;
-  ShardCounters retries;  // counted into the checkpoint below
   auto save = [&] {
-    return Retry("save checkpoint", run, &retries,
+    return Retry("save checkpoint", run, &delta,
                  [&] { return c_.checkpoints->Save(spec_.name, run.shard.id, ck); });
   };
   if (!batch.empty()) {
@@ -307,7 +305,7 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordB
 
   if (!batch.empty()) {
     bool first = true;
-    absl::Status st = Retry("deliver batch to sink", run, &retries, [&]() -> absl::Status {
+    absl::Status st = Retry("deliver batch to sink", run, &delta, [&]() -> absl::Status {
       if (!first) batch.MarkRedelivered();  // the failed attempt may have reached the sink
       first = false;
       absl::StatusOr<std::string> token = c_.sink->Write(run.shard, batch);
@@ -320,7 +318,7 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordB
   }
   if (!dead.empty()) {
     const absl::Time now = absl::Now();
-    absl::Status st = Retry("write dead letters", run, &retries, [&]() -> absl::Status {
+    absl::Status st = Retry("write dead letters", run, &delta, [&]() -> absl::Status {
       for (const PendingDeadLetter& d : dead) {
         DeadLetter letter{spec_.name, run.shard.id, ck.cursor, d.index, d.reason, d.raw, now};
         RECOVERY_RETURN_IF_ERROR(c_.dead_letters->Add(letter));
@@ -336,7 +334,6 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordB
   ck.cursor = page.next_cursor;
   ck.in_flight = false;
   ck.counters += delta;
-  ck.counters.retries += retries.retries;
   ck.progress = page.exhausted ? 1.0 : ShardFraction(run, &page);
   ck.state = page.exhausted ? ShardState::kDone : ShardState::kRunning;
   ck.last_error.clear();

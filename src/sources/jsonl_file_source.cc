@@ -64,7 +64,12 @@ class JsonlFileReader : public ShardReader {
       if (newline != nullptr) {
         const size_t line_start = pos - buf_start_;
         const size_t line_end = static_cast<size_t>(newline - buf_.data());
-        AddLine(std::string_view(buf_).substr(line_start, line_end - line_start), page, count);
+        if (line_end - line_start > options_.max_record_bytes) {
+          AddOversize(std::string_view(buf_).substr(line_start, kErrorPrefix), pos, line_end - line_start + 1,
+                      page, count);
+        } else {
+          AddLine(std::string_view(buf_).substr(line_start, line_end - line_start), page, count);
+        }
         return buf_start_ + line_end + 1;
       }
       scanned = buf_.size();
@@ -123,11 +128,14 @@ class JsonlFileReader : public ShardReader {
       at = buf_start_ + buf_.size();
       buf_.clear();
     }
-    page->records.AddError(prefix,
-                           StrCat("line at byte offset ", pos, " is ", at - pos,
-                                  " bytes or more, over max_record_bytes (", options_.max_record_bytes, ")"));
-    ++*count;
+    AddOversize(prefix, pos, at - pos, page, count);
     return at;
+  }
+
+  void AddOversize(std::string_view prefix, uint64_t pos, uint64_t length, Page* page, int* count) const {
+    page->records.AddError(prefix, StrCat("line at byte offset ", pos, " is ", length,
+                                          " bytes, over max_record_bytes (", options_.max_record_bytes, ")"));
+    ++*count;
   }
 
   static void AddLine(std::string_view line, Page* page, int* count) {

