@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages recovery builds and tests with (only the missing ones).
+set -euo pipefail
+packages=(build-essential cmake pkg-config python3 libcurl4-openssl-dev libsimdjson-dev libabsl-dev
+          libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "Installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
