@@ -3,6 +3,8 @@
 // in the same binary and run. Prints the ratio at the end; the target is >= 0.5.
 #include <cstdio>
 #include <map>
+#include <set>
+#include <vector>
 #include <string>
 
 #include "benchmark/benchmark.h"
@@ -91,14 +93,20 @@ class RatioReporter : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
-      if (run.run_type != Run::RT_Iteration) continue;
+      // The median of the repetitions when there are several, else the one run.
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (!median && run.run_type != Run::RT_Iteration) continue;
       auto it = run.counters.find("bytes_per_second");
-      if (it != run.counters.end()) rates_[run.benchmark_name()] = it->second.value;
+      if (it == run.counters.end()) continue;
+      std::string name = run.run_name.str();
+      if (median || !medians_.count(name)) rates_[name] = it->second.value;
+      if (median) medians_.insert(name);
     }
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
     const double base = rates_["BM_RawOnDemand/best"];
+    std::printf("\n(medians of the repetitions)");
     if (base <= 0) return;
     std::printf("\n%-28s %10s %14s %10s\n", "benchmark", "MB/s", "records/s", "vs raw");
     for (const auto& [name, rate] : rates_) {
@@ -109,13 +117,25 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
  private:
   std::map<std::string, double> rates_;
+  std::set<std::string> medians_;
 };
 
 }  // namespace
 }  // namespace recovery
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
+  // The machines are shared and noisy: by default interleave repetitions of the
+  // baseline and the mapper and compare medians.
+  std::vector<char*> args(argv, argv + argc);
+  char repetitions[] = "--benchmark_repetitions=7";
+  char interleave[] = "--benchmark_enable_random_interleaving=true";
+  char min_time[] = "--benchmark_min_time=0.3";
+  char aggregates[] = "--benchmark_report_aggregates_only=true";
+  bool user_set = false;
+  for (int i = 1; i < argc; ++i) user_set |= std::string(argv[i]).rfind("--benchmark_repetitions", 0) == 0;
+  if (!user_set) args.insert(args.begin() + 1, {repetitions, interleave, min_time, aggregates});
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
   recovery::RatioReporter reporter;
   std::printf("records: %d, %.0f bytes on average\n", recovery::kRecords,
               recovery::TotalBytes() / double(recovery::kRecords));
