@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <map>
 #include <set>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "benchmark/benchmark.h"
 #include "json/record_walker.h"
@@ -110,8 +110,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
     if (base <= 0) return;
     std::printf("\n%-28s %10s %14s %10s\n", "benchmark", "MB/s", "records/s", "vs raw");
     for (const auto& [name, rate] : rates_) {
-      std::printf("%-28s %10.0f %14.0f %9.2fx\n", name.c_str(), rate / 1e6, rate / (TotalBytes() / double(kRecords)),
-                  rate / base);
+      std::printf("%-28s %10.0f %14.0f %9.2fx\n", name.c_str(), rate / 1e6,
+                  rate / (TotalBytes() / double(kRecords)), rate / base);
     }
   }
 

@@ -9,8 +9,8 @@ int main(int argc, char** argv) {
   if (!spec.ok()) return std::fprintf(stderr, "%s\n", spec.status().ToString().c_str()), 2;
 
   recovery::Components components;  // inject where live records would arrive
-  components.sink = recovery::NewCallbackSink(
-      [](const recovery::Shard& shard, absl::Span<const recovery::Record> batch) {
+  components.sink =
+      recovery::NewCallbackSink([](const recovery::Shard& shard, absl::Span<const recovery::Record> batch) {
         for (const recovery::Record& r : batch) {
           std::printf("%.*s%s\n", static_cast<int>(r.payload.size()), r.payload.data(),
                       r.maybe_redelivered ? "  (check: may be a redelivery)" : "");

@@ -39,12 +39,13 @@ int WriteExport(const std::string& path, absl::Time start) {
   for (int i = 0; i < total; ++i) {
     const std::string ts = Rfc3339(start + absl::Seconds(i * kEverySeconds));
     char line[640];
-    std::snprintf(line, sizeof line,
-                  R"({"id":"txn-%07d","created_at":"%s","status":"settled","amount":{"value":%u.%02u,"currency":"EUR"},)"
-                  R"("customer":{"id":"cust-%05u","loyalty_number":"LN%09u"},"merchant":{"id":"m-%03u","name":"Store %u"},)"
-                  R"("points":{"earned":%u,"tier":"gold"},"channel":"pos"})",
-                  i, ts.c_str(), 5 + rng() % 200, rng() % 100, rng() % 50000, rng() % 1000000000, rng() % 400,
-                  rng() % 400, rng() % 500);
+    std::snprintf(
+        line, sizeof line,
+        R"({"id":"txn-%07d","created_at":"%s","status":"settled","amount":{"value":%u.%02u,"currency":"EUR"},)"
+        R"("customer":{"id":"cust-%05u","loyalty_number":"LN%09u"},"merchant":{"id":"m-%03u","name":"Store %u"},)"
+        R"("points":{"earned":%u,"tier":"gold"},"channel":"pos"})",
+        i, ts.c_str(), 5 + rng() % 200, rng() % 100, rng() % 50000, rng() % 1000000000, rng() % 400,
+        rng() % 400, rng() % 500);
     out << line << '\n';
     if (i % (total / kBadRecords) == total / (2 * kBadRecords)) {
       out << R"({"id":"txn-broken","created_at":"not a time","amount":{"value":"oops"}})" << '\n';
@@ -57,7 +58,8 @@ std::string JobJson(absl::Time start) {
   return R"({
   "name": "vendor-gap-demo",
   "description": "transactions missing from the vendor queue for four days",
-  "window": {"start": ")" + Rfc3339(start) + R"(", "end": ")" + Rfc3339(start + absl::Hours(24 * kDays)) + R"("},
+  "window": {"start": ")" +
+         Rfc3339(start) + R"(", "end": ")" + Rfc3339(start + absl::Hours(24 * kDays)) + R"("},
   "shard_duration": "1d",
   "concurrency": 4,
   "source": {"type": "jsonl_file", "path": "vendor-export.jsonl", "batch_size": 100},
@@ -87,11 +89,14 @@ void DrawProgress(const recovery::Progress& p, bool tty) {
   const int filled = static_cast<int>(p.window_fraction * 30);
   for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '#' : '.';
   bar[30] = 0;
-  const std::string eta = p.eta == absl::InfiniteDuration() ? "?" : absl::FormatDuration(absl::Trunc(p.eta, absl::Seconds(1)));
-  std::fprintf(stdout, "%s[%s] %5.1f%%  delivered %7llu  pages %5llu  dead letters %llu  %7.0f rec/s  ETA %s   %s",
-               tty ? "\r" : "", bar, p.window_fraction * 100, static_cast<unsigned long long>(p.totals.records_delivered),
-               static_cast<unsigned long long>(p.totals.pages), static_cast<unsigned long long>(p.totals.dead_letters),
-               p.records_per_second, eta.c_str(), tty ? "" : "\n");
+  const std::string eta =
+      p.eta == absl::InfiniteDuration() ? "?" : absl::FormatDuration(absl::Trunc(p.eta, absl::Seconds(1)));
+  std::fprintf(
+      stdout, "%s[%s] %5.1f%%  delivered %7llu  pages %5llu  dead letters %llu  %7.0f rec/s  ETA %s   %s",
+      tty ? "\r" : "", bar, p.window_fraction * 100,
+      static_cast<unsigned long long>(p.totals.records_delivered),
+      static_cast<unsigned long long>(p.totals.pages), static_cast<unsigned long long>(p.totals.dead_letters),
+      p.records_per_second, eta.c_str(), tty ? "" : "\n");
   std::fflush(stdout);
 }
 
@@ -136,17 +141,19 @@ int main(int argc, char** argv) {
               Rfc3339(start + absl::Hours(24 * kDays)).c_str());
   const int expected = WriteExport(dir + "/vendor-export.jsonl", start);
   std::ofstream(dir + "/job.json") << JobJson(start);
-  std::printf("== Export: %d transactions (+%d malformed) in %s/vendor-export.jsonl; job: %s/job.json\n\n", expected,
-              kBadRecords, dir.c_str(), dir.c_str());
+  std::printf("== Export: %d transactions (+%d malformed) in %s/vendor-export.jsonl; job: %s/job.json\n\n",
+              expected, kBadRecords, dir.c_str(), dir.c_str());
 
-  std::printf("== Run 1: recovering into %s/integration-inbox.jsonl (interrupted at ~40%%, as Ctrl-C would)\n",
-              dir.c_str());
+  std::printf(
+      "== Run 1: recovering into %s/integration-inbox.jsonl (interrupted at ~40%%, as Ctrl-C would)\n",
+      dir.c_str());
   recovery::RunResult first = RunOnce(dir + "/job.json", 0.4);
   std::printf("   stopped: %s\n", first.status.ToString().c_str());
   for (const recovery::ShardReport& s : first.shards) {
     std::printf("   shard %s  %-7s  delivered %6llu  resume at cursor \"%s\"\n", s.shard.id.c_str(),
                 std::string(recovery::ShardStateName(s.state)).c_str(),
-                static_cast<unsigned long long>(s.checkpoint.counters.records_delivered), s.checkpoint.cursor.c_str());
+                static_cast<unsigned long long>(s.checkpoint.counters.records_delivered),
+                s.checkpoint.cursor.c_str());
   }
 
   std::printf("\n== Run 2: the same command again resumes from the checkpoints\n");
@@ -156,7 +163,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!second.complete) {
-    std::printf("   interrupted: run the demo's second step again to resume (%s)\n", second.status.ToString().c_str());
+    std::printf("   interrupted: run the demo's second step again to resume (%s)\n",
+                second.status.ToString().c_str());
     return 130;
   }
 
@@ -170,11 +178,12 @@ int main(int argc, char** argv) {
   }
   const size_t duplicates = lines - ids.size();
   const bool complete = static_cast<int>(ids.size()) == expected && duplicates == 0;
-  std::printf("\n== Summary\n   records expected   %d\n   records delivered  %zu\n   duplicates         %zu\n"
-              "   dead letters       %llu (reasons in %s/state/vendor-gap-demo/dead_letters.jsonl)\n"
-              "   window covered     %.0f%%\n   => %s\n",
-              expected, ids.size(), duplicates,
-              static_cast<unsigned long long>(second.progress.totals.dead_letters), dir.c_str(),
-              second.progress.window_fraction * 100, complete ? "COMPLETE: the gap is closed" : "INCOMPLETE");
+  std::printf(
+      "\n== Summary\n   records expected   %d\n   records delivered  %zu\n   duplicates         %zu\n"
+      "   dead letters       %llu (reasons in %s/state/vendor-gap-demo/dead_letters.jsonl)\n"
+      "   window covered     %.0f%%\n   => %s\n",
+      expected, ids.size(), duplicates, static_cast<unsigned long long>(second.progress.totals.dead_letters),
+      dir.c_str(), second.progress.window_fraction * 100,
+      complete ? "COMPLETE: the gap is closed" : "INCOMPLETE");
   return complete ? 0 : 1;
 }

@@ -242,7 +242,8 @@ INSTANTIATE_TEST_SUITE_P(
             "mapper.event_time.format: expected one of \"rfc3339\", \"epoch_s\", \"epoch_ms\", \"epoch_us\", "
             "got \"unix\""},
         BadConfig{R"({"type":"json","fields":[{"name":"a","from":"/a","format":"epoch_s"}]})",
-                  "mapper.fields[0].format: only a timestamp field takes a format"}));
+                  "mapper.fields[0].format: only a timestamp field takes a format"}),
+    [](const ::testing::TestParamInfo<BadConfig>& info) { return "Case" + std::to_string(info.index); });
 
 }  // namespace
 }  // namespace recovery

@@ -145,7 +145,7 @@ class JsonlFileReader : public ShardReader {
     ++*count;
   }
 
-  const JsonlFileSourceOptions& options_;
+  const JsonlFileSourceOptions options_;  // a copy: the reader may outlive its source
   const int fd_;
   uint64_t offset_;
   std::string buf_;  // file bytes [buf_start_, buf_start_ + size), reused
