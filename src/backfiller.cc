@@ -61,6 +61,8 @@ struct ShardRun {
   bool has_checkpoint = false;
   absl::Status error;
   absl::Time max_event_time = absl::InfinitePast();
+  int64_t reported_total = -1;  // the source's last word on the shard's size
+  std::string total_mismatch;
 };
 
 class BackfillerImpl : public Backfiller {
@@ -95,12 +97,25 @@ class BackfillerImpl : public Backfiller {
   void AfterCommit(ShardRun& run, std::string_view page_cursor, const Page& page, const ShardCounters& delta,
                    size_t delivered);
   void CheckBudget();
+  void CheckReportedTotal(ShardRun& run);
   Progress SnapshotProgress() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_);
   void Log(LogLevel level, std::string_view message, const std::string& fields);
   double ShardFraction(const ShardRun& run, const Page* page) const;
 
+  // Lends sources the engine's interruptible sleep.
+  class Context : public ShardContext {
+   public:
+    explicit Context(BackfillerImpl* engine) : engine_(engine) {}
+    bool Sleep(absl::Duration d) const override { return engine_->Sleep(d); }
+    bool Stopping() const override { return engine_->Stopping(); }
+
+   private:
+    BackfillerImpl* engine_;
+  };
+
   const JobSpec spec_;
   Components c_;
+  const Context context_{this};
   const BackfillerOptions options_;
   const std::vector<Shard> plan_;
 
@@ -195,7 +210,9 @@ Progress BackfillerImpl::SnapshotProgress() {
   p.shards_total = static_cast<int>(plan_.size());
   const double total = absl::ToDoubleSeconds(spec_.end - spec_.start);
   for (size_t i = 0; i < plan_.size(); ++i) {
-    p.window_fraction += fractions_[i] * absl::ToDoubleSeconds(plan_[i].end - plan_[i].start) / total;
+    if (!IsOpenEnded(plan_[i]) && total > 0) {  // the open shard of follow mode has no size
+      p.window_fraction += fractions_[i] * absl::ToDoubleSeconds(plan_[i].end - plan_[i].start) / total;
+    }
     p.shards_done += states_[i] == ShardState::kDone;
     p.shards_failed += states_[i] == ShardState::kFailed;
     p.shards_running += states_[i] == ShardState::kRunning;
@@ -233,6 +250,20 @@ void BackfillerImpl::CheckBudget() {
       StrCat("error budget spent: ", why,
              "; every rejected record is in the dead letters with its reason. "
              "Fix the mapping or raise the budget, then run again to continue")));
+}
+
+void BackfillerImpl::CheckReportedTotal(ShardRun& run) {
+  const uint64_t fetched = run.checkpoint.counters.records_fetched;
+  if (run.reported_total < 0 || static_cast<uint64_t>(run.reported_total) == fetched) return;
+  run.total_mismatch = StrCat("the source reported ", run.reported_total, " records for shard ", run.shard.id,
+                              " but ", fetched, " were fetched: its paging may have skipped or repeated records");
+  std::string fields;
+  JsonObjectWriter(&fields)
+      .Str("shard", run.shard.id)
+      .Int("reported_total", run.reported_total)
+      .Uint("fetched", fetched)
+      .Close();
+  Log(LogLevel::kWarning, run.total_mismatch, fields);
 }
 
 void BackfillerImpl::AfterCommit(ShardRun& run, std::string_view page_cursor, const Page& page,
@@ -334,8 +365,9 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordB
   ck.cursor = page.next_cursor;
   ck.in_flight = false;
   ck.counters += delta;
-  ck.progress = page.exhausted ? 1.0 : ShardFraction(run, &page);
-  ck.state = page.exhausted ? ShardState::kDone : ShardState::kRunning;
+  const bool done = page.exhausted && !IsOpenEnded(run.shard);
+  ck.progress = done ? 1.0 : ShardFraction(run, &page);
+  ck.state = done ? ShardState::kDone : ShardState::kRunning;
   ck.last_error.clear();
   ck.updated = absl::Now();
   absl::Status st = save();
@@ -359,6 +391,11 @@ void BackfillerImpl::RunShard(ShardRun& run) {
       finish_state(ck.state == ShardState::kDone ? ShardState::kDone : ShardState::kPending);
       return;
     }
+    if (IsPaused(s)) {  // the source's quota: every shard stops, resumable later
+      StopJob(s);
+      finish_state(ShardState::kPending);
+      return;
+    }
     run.error = absl::Status(s.code(), StrCat("shard ", run.shard.id, " stopped at cursor \"", ck.cursor,
                                               "\": ", step, ": ", s.message()));
     ck.state = ShardState::kFailed;
@@ -378,7 +415,7 @@ void BackfillerImpl::RunShard(ShardRun& run) {
   ShardCounters delta;
   std::unique_ptr<ShardReader> reader;
   absl::Status st = Retry("open source", run, &delta, [&]() -> absl::Status {
-    absl::StatusOr<std::unique_ptr<ShardReader>> r = c_.source->Open(run.shard, ck.cursor);
+    absl::StatusOr<std::unique_ptr<ShardReader>> r = c_.source->Open(run.shard, ck.cursor, context_);
     if (!r.ok()) return r.status();
     reader = *std::move(r);
     return absl::OkStatus();
@@ -448,8 +485,9 @@ void BackfillerImpl::RunShard(ShardRun& run) {
     if (options_.dry_run) {
       ck.cursor = page.next_cursor;
       ck.counters += delta;
-      ck.progress = page.exhausted ? 1.0 : ShardFraction(run, &page);
-      if (page.exhausted) ck.state = ShardState::kDone;
+      const bool done = page.exhausted && !IsOpenEnded(run.shard);
+      ck.progress = done ? 1.0 : ShardFraction(run, &page);
+      if (done) ck.state = ShardState::kDone;
     } else {
       delta.records_delivered += delivered;
       st = CommitPage(run, page, batch, dead, delta, redeliver);
@@ -458,9 +496,16 @@ void BackfillerImpl::RunShard(ShardRun& run) {
       st = Retry("confirm page to source", run, &delta, [&] { return reader->Commit(page); });
       if (!st.ok()) return fail("confirm page to source", st);
     }
+    if (page.reported_total >= 0) run.reported_total = page.reported_total;
     AfterCommit(run, page_cursor, page, delta, delivered);
     delta = ShardCounters();
-    if (page.exhausted) return finish_state(ShardState::kDone);
+    if (!page.exhausted) continue;
+    if (IsOpenEnded(run.shard)) {  // follow mode: caught up, poll again later
+      if (!Sleep(spec_.poll_interval)) return finish_state(ShardState::kPending);
+      continue;
+    }
+    CheckReportedTotal(run);
+    return finish_state(ShardState::kDone);
   }
 }
 
@@ -563,6 +608,7 @@ RunResult BackfillerImpl::Run() {
     report.state = r.checkpoint.state == ShardState::kRunning ? ShardState::kPending : r.checkpoint.state;
     report.checkpoint = r.checkpoint;
     report.error = r.error;
+    report.total_mismatch = r.total_mismatch;
     if (report.state != ShardState::kDone) result.complete = false;
     if (!r.error.ok() && result.status.ok()) result.status = r.error;
     result.shards.push_back(std::move(report));
@@ -571,6 +617,7 @@ RunResult BackfillerImpl::Run() {
     absl::MutexLock l(&job_error_mu_);
     if (!job_error_.ok()) result.status = job_error_;
   }
+  result.paused = IsPaused(result.status);
   if (cancelled_.load() && result.status.ok() && !result.complete) {
     result.status = absl::CancelledError("cancelled; run again to resume from the checkpoints");
   }
@@ -627,7 +674,8 @@ absl::Status BackfillerImpl::Reset(std::optional<std::string> shard_id) {
 absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Components c,
                                                                BackfillerOptions options) {
   if (spec.name.empty()) return absl::InvalidArgumentError("name: required but missing");
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan, PlanShards(spec.start, spec.end, spec.shard_duration));
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan,
+                            PlanShards(spec.start, spec.end, spec.shard_duration, spec.follow));
   if (!c.source) {
     RECOVERY_ASSIGN_OR_RETURN(c.source, BuildSource(spec));
   }

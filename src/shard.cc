@@ -7,8 +7,8 @@
 namespace recovery {
 
 absl::StatusOr<std::vector<Shard>> PlanShards(absl::Time start, absl::Time end,
-                                              absl::Duration shard_duration) {
-  if (end <= start) {
+                                              absl::Duration shard_duration, bool follow) {
+  if (end < start || (end == start && !follow)) {
     return absl::InvalidArgumentError(
         StrCat("window: end ", FormatRfc3339(end), " is not after start ", FormatRfc3339(start)));
   }
@@ -35,6 +35,14 @@ absl::StatusOr<std::vector<Shard>> PlanShards(absl::Time start, absl::Time end,
     shard.id = StrCat(FormatCompactUtc(s), "-", FormatCompactUtc(e));
     shards.push_back(std::move(shard));
     s = e;
+  }
+  if (follow) {
+    Shard open;
+    open.index = static_cast<int>(shards.size());
+    open.start = end;
+    open.end = absl::InfiniteFuture();
+    open.id = StrCat(FormatCompactUtc(end), "-open");
+    shards.push_back(std::move(open));
   }
   return shards;
 }

@@ -8,7 +8,17 @@
 namespace recovery {
 namespace {
 constexpr char kRetryAfterUrl[] = "recovery/retry-after-us";
+constexpr char kPausedUrl[] = "recovery/paused";
+}  // namespace
+
+absl::Status PausedError(std::string_view message) {
+  absl::Status s = absl::ResourceExhaustedError(ToAbsl(message));
+  s.SetPayload(kPausedUrl, absl::Cord("1"));
+  return s;
 }
+
+bool IsPaused(const absl::Status& status) { return status.GetPayload(kPausedUrl).has_value(); }
+
 
 bool IsTransient(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/fakes.h"
 #include "testing/test_util.h"
 
 namespace recovery {
@@ -11,6 +12,8 @@ using ::testing::HasSubstr;
 using testing::T;
 using testing::TempDir;
 using testing::WriteFile;
+
+const testing::TestContext kContext;
 
 Shard AnyShard() { return Shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-15T00:00:00Z")}; }
 
@@ -27,7 +30,7 @@ TEST(JsonlFileSourceTest, PagesByBatchSizeWithByteOffsetCursors) {
   o.batch_size = 2;
   auto source = *NewJsonlFileSource(o);
   EXPECT_FALSE(source->partitions_by_shard());
-  auto reader = *source->Open(AnyShard(), "");
+  auto reader = *source->Open(AnyShard(), "", kContext);
   Page page;
   ASSERT_TRUE(reader->Next(&page).ok());
   EXPECT_THAT(Records(page), ::testing::ElementsAre("{\"a\":1}", "{\"a\":2}"));
@@ -40,7 +43,7 @@ TEST(JsonlFileSourceTest, PagesByBatchSizeWithByteOffsetCursors) {
   EXPECT_EQ(page.progress, 1.0);
 
   // Resuming at a cursor continues exactly there.
-  auto resumed = *source->Open(AnyShard(), "21");
+  auto resumed = *source->Open(AnyShard(), "21", kContext);
   page.Clear();
   ASSERT_TRUE(resumed->Next(&page).ok());
   EXPECT_THAT(Records(page), ::testing::ElementsAre("{\"a\":3}", "{\"a\":4}"));
@@ -49,7 +52,7 @@ TEST(JsonlFileSourceTest, PagesByBatchSizeWithByteOffsetCursors) {
 TEST(JsonlFileSourceTest, RecordsAreFollowedByPadding) {
   TempDir dir;
   WriteFile(dir.File("in.jsonl"), "{}\n");
-  auto reader = *(*NewJsonlFileSource({dir.File("in.jsonl")}))->Open(AnyShard(), "");
+  auto reader = *(*NewJsonlFileSource({dir.File("in.jsonl")}))->Open(AnyShard(), "", kContext);
   Page page;
   ASSERT_TRUE(reader->Next(&page).ok());
   const RawRecord& r = page.records.records()[0];
@@ -62,7 +65,7 @@ TEST(JsonlFileSourceTest, OversizeLinesBecomeErrorsWithoutBeingHeld) {
   WriteFile(dir.File("in.jsonl"), "{\"a\":1}\n" + big + "\n{\"a\":2}\n" + big);
   JsonlFileSourceOptions o{dir.File("in.jsonl")};
   o.max_record_bytes = 1024;
-  auto reader = *(*NewJsonlFileSource(o))->Open(AnyShard(), "");
+  auto reader = *(*NewJsonlFileSource(o))->Open(AnyShard(), "", kContext);
   Page page;
   ASSERT_TRUE(reader->Next(&page).ok());
   auto records = page.records.records();
@@ -80,14 +83,14 @@ TEST(JsonlFileSourceTest, BadCursorsAndMissingFilesAreClearErrors) {
   TempDir dir;
   WriteFile(dir.File("in.jsonl"), "{}\n");
   auto source = *NewJsonlFileSource({dir.File("in.jsonl")});
-  auto r = source->Open(AnyShard(), "abc");
+  auto r = source->Open(AnyShard(), "abc", kContext);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("\"abc\" is not a byte offset"));
-  r = source->Open(AnyShard(), "999");
+  r = source->Open(AnyShard(), "999", kContext);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("past the end"));
   auto missing = *NewJsonlFileSource({dir.File("nope.jsonl")});
-  r = missing->Open(AnyShard(), "");
+  r = missing->Open(AnyShard(), "", kContext);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("nope.jsonl"));
   EXPECT_EQ(NewJsonlFileSource({""}).status().code(), absl::StatusCode::kInvalidArgument);
@@ -100,7 +103,7 @@ TEST(JsonlFileSourceTest, LongLinesAcrossManyChunks) {
   WriteFile(dir.File("in.jsonl"), content);
   JsonlFileSourceOptions o{dir.File("in.jsonl")};
   o.batch_size = 7;
-  auto reader = *(*NewJsonlFileSource(o))->Open(AnyShard(), "");
+  auto reader = *(*NewJsonlFileSource(o))->Open(AnyShard(), "", kContext);
   size_t total = 0, bytes = 0;
   Page page;
   do {

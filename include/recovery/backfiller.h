@@ -47,15 +47,21 @@ struct ShardReport {
   ShardState state = ShardState::kPending;
   Checkpoint checkpoint;  // as stored (or as reached, in a dry run)
   absl::Status error;     // why the shard stopped, when it failed
+  // Set when the source reported a total for the shard that differs from
+  // what was fetched (an API whose paging dropped or repeated records).
+  std::string total_mismatch;
 };
 
 struct RunResult {
   // OK when the run ended normally, even if `complete` is false because
   // max_records stopped it. kCancelled when cancelled; kResourceExhausted when
-  // the error budget is spent; otherwise the first shard failure (the other
+  // the error budget is spent or the job is paused (see `paused`); otherwise the first shard failure (the other
   // shards still ran). Every non-OK run is resumable by running again.
   absl::Status status;
   bool complete = false;  // every shard is done
+  // The source's quota ran out for longer than the job may wait: status is
+  // kResourceExhausted (IsPaused() is true) and a later run resumes.
+  bool paused = false;
   Progress progress;
   std::vector<ShardReport> shards;
 };

@@ -26,6 +26,10 @@ struct JobSpec {
   std::string name;  // [A-Za-z0-9._-]{1,128}; namespaces the checkpoints
   absl::Time start;  // window start, inclusive
   absl::Time end;    // window end, exclusive
+  // Follow mode: after the gap, one more shard keeps polling for new records
+  // every `poll_interval` until cancelled (window.follow, window.poll_interval).
+  bool follow = false;
+  absl::Duration poll_interval = absl::Seconds(30);
   absl::Duration shard_duration = absl::InfiniteDuration();  // one shard
   int concurrency = 1;                                       // shards run at once, 1 to 1024
   int64_t max_records = 0;                                   // stop after about this many records; 0 = all

@@ -22,11 +22,17 @@ struct Shard {
 };
 
 // Splits [start, end) into consecutive shards of `shard_duration` (the last
-// may be shorter). An infinite duration gives one shard. InvalidArgument when
-// end <= start, the duration is not positive or the plan exceeds 1,000,000
-// shards.
+// may be shorter). An infinite duration gives one shard. With `follow`, one
+// more shard [end, InfiniteFuture) keeps polling for new records after the
+// gap is closed (its id ends in "-open"); `end` may then equal `start`.
+// InvalidArgument when the window is empty (without follow), the duration is
+// not positive or the plan exceeds 1,000,000 shards.
 RECOVERY_EXPORT absl::StatusOr<std::vector<Shard>> PlanShards(absl::Time start, absl::Time end,
-                                                              absl::Duration shard_duration);
+                                                              absl::Duration shard_duration,
+                                                              bool follow = false);
+
+// True for the open-ended shard of a follow-mode plan.
+inline bool IsOpenEnded(const Shard& shard) { return shard.end == absl::InfiniteFuture(); }
 
 }  // namespace recovery
 

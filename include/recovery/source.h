@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "recovery/export.h"
 #include "recovery/record.h"
@@ -64,6 +65,10 @@ struct Page {
   // negative value when the source cannot tell (the engine then estimates it
   // from event times).
   double progress = -1;
+  // How many records the source says the shard holds (an X-Total-Count
+  // header, a "total" field), or -1. Compared with what was fetched once the
+  // shard is exhausted; a mismatch is reported.
+  int64_t reported_total = -1;
 
   void Clear() {
     records.Clear();
@@ -71,7 +76,20 @@ struct Page {
     exhausted = false;
     bytes = 0;
     progress = -1;
+    reported_total = -1;
   }
+};
+
+// What the engine lends a shard reader, valid while the reader lives.
+// Thread-safe.
+class RECOVERY_EXPORT ShardContext {
+ public:
+  virtual ~ShardContext() = default;
+  // Waits for `duration` unless the job stops first (cancellation, the error
+  // budget); returns false if it stopped. Sources wait here (rate limits), not
+  // in a plain sleep, so that cancellation is prompt.
+  virtual bool Sleep(absl::Duration duration) const = 0;
+  virtual bool Stopping() const = 0;
 };
 
 // Reads one shard. Used by one thread at a time.
@@ -84,7 +102,9 @@ class RECOVERY_EXPORT ShardReader {
 
   // Fills `page` (cleared by the caller) with the page at the current
   // position and moves the position to page->next_cursor. On error the
-  // position does not move, so calling again retries the same page.
+  // position does not move, so calling again retries the same page. In follow
+  // mode Next() is called again after an exhausted page, to poll for records
+  // that arrived since.
   virtual absl::Status Next(Page* page) = 0;
 
   // Called once the page's records were acknowledged by the sink (or went to
@@ -103,8 +123,9 @@ class RECOVERY_EXPORT Source {
   virtual ~Source() = default;
 
   // Opens `shard` positioned at `cursor` (empty: the shard's beginning). The
-  // caller owns the reader; it must not outlive this source.
-  virtual absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor) = 0;
+  // caller owns the reader; it must not outlive this source or `context`.
+  virtual absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
+                                                            const ShardContext& context) = 0;
 
   // False when every shard reads the same records (a file export) and only
   // the window filter splits them. A record that cannot be mapped then has no

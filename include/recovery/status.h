@@ -8,6 +8,7 @@
 #define RECOVERY_STATUS_H_
 
 #include <optional>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -23,6 +24,12 @@ RECOVERY_EXPORT void SetRetryAfter(absl::Status& status, absl::Duration delay);
 
 // The delay attached by SetRetryAfter, if any.
 RECOVERY_EXPORT std::optional<absl::Duration> GetRetryAfter(const absl::Status& status);
+
+// A source's quota is exhausted for longer than the job may wait: the engine
+// stops every shard cleanly and the run ends "paused" (resumable later),
+// rather than failed. Use with kResourceExhausted.
+RECOVERY_EXPORT absl::Status PausedError(std::string_view message);
+RECOVERY_EXPORT bool IsPaused(const absl::Status& status);
 
 }  // namespace recovery
 

@@ -156,7 +156,8 @@ class JsonlFileSource : public Source {
  public:
   explicit JsonlFileSource(JsonlFileSourceOptions options) : options_(std::move(options)) {}
 
-  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor) override {
+  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
+                                                    const ShardContext&) override {
     uint64_t offset = 0;
     if (!cursor.empty() && !absl::SimpleAtoi(ToAbsl(cursor), &offset)) {
       return absl::DataLossError(

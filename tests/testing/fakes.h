@@ -9,12 +9,23 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
 #include "util/time_format.h"
 
 namespace recovery {
 namespace testing {
+
+// A context that never stops; Sleep() really sleeps.
+class TestContext : public ShardContext {
+ public:
+  bool Sleep(absl::Duration d) const override {
+    absl::SleepFor(d);
+    return true;
+  }
+  bool Stopping() const override { return false; }
+};
 
 // Serves records {"id":"r<i>","ts":"<time>"} with the times given, split by
 // shard, `page_size` per page; the cursor is the index of the next record
@@ -31,7 +42,8 @@ class FakeSource : public Source {
   void set_fetch_hook(FetchHook hook) { hook_ = std::move(hook); }
   void set_bad_record(int index, std::string raw) { bad_[index] = std::move(raw); }
 
-  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor) override {
+  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
+                                                    const ShardContext&) override {
     size_t start = 0;
     if (!cursor.empty() && !absl::SimpleAtoi(absl::string_view(cursor.data(), cursor.size()), &start)) {
       return absl::DataLossError("bad cursor");
