@@ -255,8 +255,9 @@ void BackfillerImpl::CheckBudget() {
 void BackfillerImpl::CheckReportedTotal(ShardRun& run) {
   const uint64_t fetched = run.checkpoint.counters.records_fetched;
   if (run.reported_total < 0 || static_cast<uint64_t>(run.reported_total) == fetched) return;
-  run.total_mismatch = StrCat("the source reported ", run.reported_total, " records for shard ", run.shard.id,
-                              " but ", fetched, " were fetched: its paging may have skipped or repeated records");
+  run.total_mismatch =
+      StrCat("the source reported ", run.reported_total, " records for shard ", run.shard.id, " but ",
+             fetched, " were fetched: its paging may have skipped or repeated records");
   std::string fields;
   JsonObjectWriter(&fields)
       .Str("shard", run.shard.id)
@@ -580,6 +581,7 @@ RunResult BackfillerImpl::Run() {
       .Bool("dry_run", options_.dry_run)
       .Close();
   Log(LogLevel::kInfo, sink_context.resuming ? "resuming job" : "starting job", fields);
+  for (const std::string& warning : c_.source->ConfigWarnings()) Log(LogLevel::kWarning, warning, "{}");
 
   const int concurrency = options_.concurrency > 0 ? options_.concurrency : spec_.concurrency;
   std::atomic<size_t> next{0};

@@ -1,6 +1,7 @@
 #include "components.h"
 
 #include "absl/strings/str_cat.h"
+#include "http/http_source.h"
 #include "json/json_mapper.h"
 #include "util/file.h"
 #include "util/strings.h"
@@ -44,7 +45,12 @@ absl::StatusOr<std::unique_ptr<Source>> SourceFrom(const JobSpec& spec, SpecErro
           if (!errors->empty()) return absl::InvalidArgumentError("invalid source");
           return NewJsonlFileSource(std::move(options));
         }
-        UnknownType(o, spec.source.type, "jsonl_file");
+        if (spec.source.type == "http") {
+          std::unique_ptr<Source> source = BuildHttpSource(o, spec);
+          if (source == nullptr) return absl::InvalidArgumentError("invalid source");
+          return source;
+        }
+        UnknownType(o, spec.source.type, "http, jsonl_file");
         return absl::InvalidArgumentError("invalid source");
       });
 }

@@ -57,12 +57,13 @@ void ParseTop(std::string_view json, JobSpec* spec, SpecErrors* errors) {
     auto start = window->Time("start", true);
     auto end = window->Time("end", true);
     spec->follow = window->Bool("follow").value_or(false);
-    if (auto poll = window->Duration("poll_interval", false, absl::Milliseconds(10))) spec->poll_interval = *poll;
+    if (auto poll = window->Duration("poll_interval", false, absl::Milliseconds(10)))
+      spec->poll_interval = *poll;
     if (start) spec->start = *start;
     if (end) spec->end = *end;
     if (start && end && (*end < *start || (*end == *start && !spec->follow))) {
-      errors->Add(window->PathOf("end"), spec->follow ? "must not be before window.start"
-                                                      : "must be after window.start");
+      errors->Add(window->PathOf("end"),
+                  spec->follow ? "must not be before window.start" : "must be after window.start");
     }
     window->Finish();
   }

@@ -6,8 +6,8 @@
 
 namespace recovery {
 
-absl::StatusOr<std::vector<Shard>> PlanShards(absl::Time start, absl::Time end,
-                                              absl::Duration shard_duration, bool follow) {
+absl::StatusOr<std::vector<Shard>> PlanShards(absl::Time start, absl::Time end, absl::Duration shard_duration,
+                                              bool follow) {
   if (end < start || (end == start && !follow)) {
     return absl::InvalidArgumentError(
         StrCat("window: end ", FormatRfc3339(end), " is not after start ", FormatRfc3339(start)));

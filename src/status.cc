@@ -19,7 +19,6 @@ absl::Status PausedError(std::string_view message) {
 
 bool IsPaused(const absl::Status& status) { return status.GetPayload(kPausedUrl).has_value(); }
 
-
 bool IsTransient(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||
          status.code() == absl::StatusCode::kDeadlineExceeded;

@@ -20,6 +20,7 @@ using testing::Delivered;
 using testing::FakeSource;
 using ::testing::HasSubstr;
 using testing::RecordingSink;
+using testing::SharedStore;
 using testing::T;
 
 constexpr char kMapper[] = R"({"type":"json","fields":[{"name":"id","from":"/id","required":true}],
@@ -66,23 +67,6 @@ class BackfillerTest : public ::testing::Test {
   std::unique_ptr<recovery::Source> Records(int n, int page_size = 10) {
     return std::make_unique<FakeSource>(Times(n), page_size);
   }
-
-  // Lets several Backfillers (runs) share one in-memory store, as runs share a directory.
-  class SharedStore : public CheckpointStore {
-   public:
-    explicit SharedStore(CheckpointStore* s) : s_(s) {}
-    absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
-      return s_->Load(j, s);
-    }
-    absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
-      return s_->Save(j, s, c);
-    }
-    absl::Status Delete(std::string_view j, std::string_view s) override { return s_->Delete(j, s); }
-    absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j) override { return s_->Lock(j); }
-
-   private:
-    CheckpointStore* s_;
-  };
 
   std::unique_ptr<CheckpointStore> store_ = NewMemoryCheckpointStore();
   std::vector<StoredDeadLetter> dead_;

@@ -131,6 +131,10 @@ class RECOVERY_EXPORT Source {
   // the window filter splits them. A record that cannot be mapped then has no
   // known shard: the engine dead-letters it once, in shard 0, not once per shard.
   virtual bool partitions_by_shard() const { return true; }
+
+  // Risky settings the operator should know about (an inline secret, TLS
+  // verification off); the engine logs each as a warning when a run starts.
+  virtual std::vector<std::string> ConfigWarnings() const { return {}; }
 };
 
 struct JsonlFileSourceOptions {

@@ -192,6 +192,27 @@ std::optional<SpecObject> SpecObject::Object(std::string_view key, bool required
   return child;
 }
 
+std::vector<std::pair<std::string, std::string>> SpecObject::StringMap(std::string_view key) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto e = Lookup(key, false);
+  if (!e) return out;
+  simdjson::dom::object object;
+  if (e->get_object().get(object) != simdjson::SUCCESS) {
+    Error(key, StrCat("expected object, got ", DescribeJson(*e)));
+    return out;
+  }
+  for (auto field : object) {
+    std::string_view value;
+    if (field.value.get_string().get(value) != simdjson::SUCCESS) {
+      errors_->Add(StrCat(PathOf(key), ".", field.key),
+                   StrCat("expected string, got ", DescribeJson(field.value)));
+      continue;
+    }
+    out.emplace_back(std::string(field.key), std::string(value));
+  }
+  return out;
+}
+
 std::optional<simdjson::dom::array> SpecObject::Array(std::string_view key, bool required) {
   auto e = Lookup(key, required);
   if (!e) return std::nullopt;

@@ -54,6 +54,8 @@ class SpecObject {
   // One of `choices`; returns its index.
   std::optional<int> Enum(std::string_view key, bool required, const std::vector<std::string_view>& choices);
   std::optional<SpecObject> Object(std::string_view key, bool required = false);
+  // An object of free-form names to strings (query parameters, headers), in order.
+  std::vector<std::pair<std::string, std::string>> StringMap(std::string_view key);
   std::optional<simdjson::dom::array> Array(std::string_view key, bool required = false);
 
   void Finish();

@@ -10,12 +10,31 @@
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "recovery/checkpoint_store.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
 #include "util/time_format.h"
 
 namespace recovery {
 namespace testing {
+
+// Borrows a store, so that several runs (Backfillers) share one, as runs share
+// a directory.
+class SharedStore : public CheckpointStore {
+ public:
+  explicit SharedStore(CheckpointStore* s) : s_(s) {}
+  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
+    return s_->Load(j, s);
+  }
+  absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
+    return s_->Save(j, s, c);
+  }
+  absl::Status Delete(std::string_view j, std::string_view s) override { return s_->Delete(j, s); }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j) override { return s_->Lock(j); }
+
+ private:
+  CheckpointStore* s_;
+};
 
 // A context that never stops; Sleep() really sleeps.
 class TestContext : public ShardContext {

@@ -46,7 +46,8 @@ std::vector<std::string> ReadLines(const std::string& path) {
 }
 
 std::string TransactionJson(int64_t id, absl::Time event_time) {
-  static const char* kMerchants[] = {"Café Rouge", "Tesco Express", "Shell Station 42", "Boots \\\"Pharmacy\\\""};
+  static const char* kMerchants[] = {"Café Rouge", "Tesco Express", "Shell Station 42",
+                                     "Boots \\\"Pharmacy\\\""};
   static const char* kCurrencies[] = {"EUR", "GBP", "USD"};
   const std::string ts = FormatRfc3339(event_time);
   return absl::StrFormat(

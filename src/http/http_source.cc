@@ -1,0 +1,803 @@
+// Pages records out of a vendor's REST API. One reader per shard, each with
+// its own connection; the rate limit is shared by all of a job's shards.
+#include "http/http_source.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "http/http_client.h"
+#include "json/json_writer.h"
+#include "recovery/status.h"
+#include "simdjson.h"
+#include "util/file.h"
+#include "util/redact.h"
+#include "util/strings.h"
+#include "util/time_format.h"
+
+namespace recovery {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+enum class Paging { kPage, kOffset, kCursor, kCursorHeader, kLink, kNextUrl, kKeyset };
+const std::vector<std::string_view> kPagingNames = {"page", "offset",   "cursor", "cursor_header",
+                                                    "link", "next_url", "keyset"};
+enum class TimeFormat { kRfc3339, kEpochSeconds, kEpochMillis };
+const std::vector<std::string_view> kTimeFormats = {"rfc3339", "epoch_s", "epoch_ms"};
+const std::vector<std::string_view> kPlaceholders = {"start",  "end",   "cursor",     "page",
+                                                     "offset", "limit", "after_time", "after_id"};
+
+struct Config {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> query;  // templates
+  std::vector<HttpHeader> headers;                         // values are templates
+  std::string body;
+  TimeFormat time_format = TimeFormat::kRfc3339;
+  std::string records_pointer;
+  int64_t page_size = 100;
+  Paging paging = Paging::kPage;
+  int64_t first_page = 1;
+  bool short_page_ends = false;
+  std::string cursor_pointer;  // cursor, next_url
+  std::string cursor_header;   // cursor_header
+  std::string keyset_time, keyset_id;
+  std::string sorted_pointer;  // records ascending by this time: stop past the shard's end
+  TimeFormat sorted_format = TimeFormat::kRfc3339;
+  std::string total_header, total_pointer;
+  std::set<long> retry_statuses = {408, 425, 429, 500, 502, 503, 504};
+  HttpClientOptions client;
+  double rate = 0;  // requests per second, 0 = unlimited
+  double burst = 1;
+  absl::Duration max_wait = absl::Minutes(5);
+  std::string reset_header;
+  std::string credential_query_name, credential_query_value;
+  Redactor redactor;
+  std::vector<std::string> warnings;
+};
+
+std::string RenderTime(absl::Time t, TimeFormat f) {
+  if (t == absl::InfiniteFuture() || t == absl::InfinitePast()) return "";
+  switch (f) {
+    case TimeFormat::kRfc3339:
+      return FormatRfc3339(t);
+    case TimeFormat::kEpochSeconds:
+      return StrCat(absl::ToUnixSeconds(t));
+    case TimeFormat::kEpochMillis:
+      return StrCat(absl::ToUnixMillis(t));
+  }
+  return "";
+}
+
+std::optional<absl::Time> ParseTime(std::string_view text, TimeFormat f) {
+  switch (f) {
+    case TimeFormat::kRfc3339:
+      return ParseRfc3339(text);
+    case TimeFormat::kEpochSeconds:
+      return ParseEpoch(text, EpochUnit::kSeconds);
+    case TimeFormat::kEpochMillis:
+      return ParseEpoch(text, EpochUnit::kMilliseconds);
+  }
+  return std::nullopt;
+}
+
+// Checks that every {placeholder} in `text` is known.
+void CheckTemplate(std::string_view text, const std::string& path, SpecErrors* errors) {
+  size_t pos = 0;
+  while ((pos = text.find('{', pos)) != std::string_view::npos) {
+    const size_t close = text.find('}', pos);
+    if (close == std::string_view::npos) return;
+    std::string_view name = text.substr(pos + 1, close - pos - 1);
+    if (std::find(kPlaceholders.begin(), kPlaceholders.end(), name) == kPlaceholders.end()) {
+      errors->Add(path,
+                  StrCat("unknown placeholder {", name, "} (known: {", Join(kPlaceholders, "}, {"), "})"));
+    }
+    pos = close + 1;
+  }
+}
+
+std::string Render(std::string_view text, const std::map<std::string_view, std::string>& values) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t open = text.find('{', pos);
+    const size_t close = open == std::string_view::npos ? open : text.find('}', open);
+    if (close == std::string_view::npos) break;
+    out.append(text.substr(pos, open - pos));
+    auto it = values.find(text.substr(open + 1, close - open - 1));
+    if (it != values.end()) {
+      out.append(it->second);
+    } else {
+      out.append(text.substr(open, close - open + 1));
+    }
+    pos = close + 1;
+  }
+  if (pos < text.size()) out.append(text.substr(pos));
+  return out;
+}
+
+// The rel="next" target of an RFC 8288 Link header, or "".
+std::string NextLink(std::string_view header) {
+  size_t pos = 0;
+  while (pos < header.size()) {
+    const size_t open = header.find('<', pos);
+    if (open == std::string_view::npos) return "";
+    const size_t close = header.find('>', open);
+    if (close == std::string_view::npos) return "";
+    const std::string_view target = header.substr(open + 1, close - open - 1);
+    size_t end = header.find('<', close);
+    std::string_view params = header.substr(close + 1, end == std::string_view::npos ? end : end - close - 1);
+    const size_t rel = params.find("rel=");
+    if (rel != std::string_view::npos) {
+      std::string_view value = params.substr(rel + 4);
+      value = value.substr(0, value.find(';'));
+      std::string v(value);
+      v.erase(std::remove(v.begin(), v.end(), '"'), v.end());
+      for (std::string_view word : {std::string_view(v)}) {
+        size_t p = 0;
+        while (p <= word.size()) {
+          size_t space = word.find_first_of(" ,", p);
+          if (space == std::string_view::npos) space = word.size();
+          if (word.substr(p, space - p) == "next") return std::string(target);
+          p = space + 1;
+        }
+      }
+    }
+    pos = end == std::string_view::npos ? header.size() : end;
+  }
+  return "";
+}
+
+// Seconds or an HTTP-date, as Retry-After allows.
+std::optional<absl::Duration> ParseRetryAfter(const std::string& value) {
+  int64_t seconds;
+  if (absl::SimpleAtoi(value, &seconds)) return absl::Seconds(std::max<int64_t>(0, seconds));
+  const time_t when = curl_getdate(value.c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  return std::max(absl::ZeroDuration(), absl::FromTimeT(when) - absl::Now());
+}
+
+// A reset header holds seconds to wait, or (if it looks like one) an epoch time.
+std::optional<absl::Duration> ParseReset(const std::string& value) {
+  double v;
+  if (!absl::SimpleAtod(value, &v) || v < 0) return std::nullopt;
+  if (v > 1e9)
+    return std::max(absl::ZeroDuration(), absl::FromUnixSeconds(static_cast<int64_t>(v)) - absl::Now());
+  return absl::Seconds(v);
+}
+
+// A token bucket shared by a job's shards; waits are reserved in arrival order.
+class RateLimiter {
+ public:
+  RateLimiter(double rate, double burst, absl::Duration max_wait)
+      : rate_(rate), burst_(burst), max_wait_(max_wait), tokens_(burst) {}
+
+  absl::Status Acquire(const ShardContext& context) {
+    if (rate_ <= 0) return absl::OkStatus();
+    absl::Duration wait;
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Time now = absl::Now();
+      tokens_ = std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * rate_);
+      last_ = now;
+      tokens_ -= 1;
+      wait = tokens_ < 0 ? absl::Seconds(-tokens_ / rate_) : absl::ZeroDuration();
+      if (wait > max_wait_) tokens_ += 1;
+    }
+    if (wait > max_wait_) {
+      return PausedError(StrCat("rate limit: the next request may leave in ", absl::FormatDuration(wait),
+                                ", over rate_limit.max_wait (", absl::FormatDuration(max_wait_),
+                                "); paused, run again later to resume"));
+    }
+    if (wait > absl::ZeroDuration() && !context.Sleep(wait)) return absl::CancelledError("stopped");
+    return absl::OkStatus();
+  }
+
+ private:
+  const double rate_, burst_;
+  const absl::Duration max_wait_;
+  absl::Mutex mu_;
+  double tokens_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::Now();
+};
+
+// Where a shard reader is; serialised as the checkpoint cursor.
+struct Position {
+  int64_t page = 0;
+  int64_t offset = 0;
+  std::string token;  // cursor, cursor_header: the token; link, next_url: the URL
+  std::string after_time, after_id;
+  bool started = false;  // token paging: false before the first request
+};
+
+class HttpSource;
+
+class HttpReader : public ShardReader {
+ public:
+  HttpReader(HttpSource* source, const Config& config, const Shard& shard, Position position,
+             const ShardContext& context)
+      : source_(source),
+        config_(config),
+        shard_(shard),
+        position_(std::move(position)),
+        context_(context),
+        client_(config.client) {}
+
+  absl::Status Next(Page* page) override;
+
+ private:
+  HttpRequest BuildRequest() const;
+  std::string Encode(const Position& p) const;
+  absl::Status Classify(const HttpRequest& request, const HttpResponse& response);
+  absl::Status ParsePage(const HttpRequest& request, HttpResponse& response, Page* page, Position* next);
+  std::string Excerpt(const HttpResponse& response) const;
+
+  HttpSource* source_;
+  const Config& config_;
+  const Shard shard_;
+  Position position_;
+  const ShardContext& context_;
+  HttpClient client_;
+  HttpResponse response_;  // reused: its body buffer grows once
+  od::parser parser_;
+  od::parser record_parser_;
+  std::set<std::string> seen_tokens_;  // a cursor that comes back would loop forever
+};
+
+class HttpSource : public Source {
+ public:
+  explicit HttpSource(Config config)
+      : config_(std::move(config)), limiter_(config_.rate, config_.burst, config_.max_wait) {}
+
+  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
+                                                    const ShardContext& context) override {
+    absl::StatusOr<Position> p = Decode(cursor, shard);
+    if (!p.ok()) return p.status();
+    return std::unique_ptr<ShardReader>(new HttpReader(this, config_, shard, *std::move(p), context));
+  }
+
+  std::vector<std::string> ConfigWarnings() const override { return config_.warnings; }
+  RateLimiter& limiter() { return limiter_; }
+  std::atomic<uint64_t> invalid_json{0};
+
+ private:
+  absl::StatusOr<Position> Decode(std::string_view cursor, const Shard& shard) const {
+    Position p;
+    p.page = config_.first_page;
+    if (cursor.empty()) return p;
+    p.started = true;
+    auto bad = [&] {
+      return absl::DataLossError(StrCat("shard ", shard.id, ": cursor \"", config_.redactor.Redact(cursor),
+                                        "\" is not a ", kPagingNames[static_cast<int>(config_.paging)],
+                                        " cursor; was the pagination type changed? Reset the shard"));
+    };
+    switch (config_.paging) {
+      case Paging::kPage:
+        if (!absl::SimpleAtoi(ToAbsl(cursor), &p.page)) return bad();
+        return p;
+      case Paging::kOffset:
+        if (!absl::SimpleAtoi(ToAbsl(cursor), &p.offset)) return bad();
+        return p;
+      case Paging::kKeyset: {
+        simdjson::dom::parser parser;
+        simdjson::dom::element e;
+        std::string_view t, id;
+        if (parser.parse(cursor.data(), cursor.size()).get(e) || e["after_time"].get_string().get(t) ||
+            e["after_id"].get_string().get(id)) {
+          return bad();
+        }
+        p.after_time = std::string(t);
+        p.after_id = std::string(id);
+        return p;
+      }
+      default:
+        p.token = std::string(cursor);
+        return p;
+    }
+  }
+
+  const Config config_;
+  RateLimiter limiter_;
+};
+
+std::string HttpReader::Encode(const Position& p) const {
+  switch (config_.paging) {
+    case Paging::kPage:
+      return StrCat(p.page);
+    case Paging::kOffset:
+      return StrCat(p.offset);
+    case Paging::kKeyset: {
+      if (p.after_time.empty() && p.after_id.empty()) return "";
+      std::string out;
+      JsonObjectWriter(&out).Str("after_time", p.after_time).Str("after_id", p.after_id).Close();
+      return out;
+    }
+    case Paging::kLink:
+    case Paging::kNextUrl:  // never store a credential carried in the URL
+      return RemoveQueryParam(p.token, config_.credential_query_name);
+    default:
+      return p.token;
+  }
+}
+
+HttpRequest HttpReader::BuildRequest() const {
+  const std::map<std::string_view, std::string> values = {
+      {"start", RenderTime(shard_.start, config_.time_format)},
+      {"end", RenderTime(shard_.end, config_.time_format)},
+      {"cursor", position_.token},
+      {"page", StrCat(position_.page)},
+      {"offset", StrCat(position_.offset)},
+      {"limit", StrCat(config_.page_size)},
+      {"after_time", position_.after_time},
+      {"after_id", position_.after_id}};
+  HttpRequest request;
+  request.method = config_.method;
+  request.credential_query_param = config_.credential_query_name;
+  const bool url_cursor =
+      (config_.paging == Paging::kLink || config_.paging == Paging::kNextUrl) && position_.started;
+  if (url_cursor) {
+    request.url = position_.token;  // the server's own next URL, as given
+  } else {
+    request.url = Render(config_.url, values);
+    for (const auto& [name, value] : config_.query) {
+      std::string rendered = Render(value, values);
+      if (!rendered.empty()) request.url = AddQueryParam(request.url, name, rendered);  // empty: omitted
+    }
+  }
+  if (!config_.credential_query_name.empty()) {
+    request.url = AddQueryParam(RemoveQueryParam(request.url, config_.credential_query_name),
+                                config_.credential_query_name, config_.credential_query_value);
+  }
+  for (const HttpHeader& h : config_.headers)
+    request.headers.push_back({h.name, Render(h.value, values), h.credential});
+  request.body = Render(config_.body, values);
+  return request;
+}
+
+std::string HttpReader::Excerpt(const HttpResponse& response) const {
+  std::string body = config_.redactor.Redact(std::string_view(response.body).substr(0, 512));
+  std::string out;
+  AppendJsonStringLossy(body, &out);
+  return out;
+}
+
+absl::Status HttpReader::Classify(const HttpRequest& request, const HttpResponse& response) {
+  const long status = response.status;
+  if (status >= 200 && status < 300) return absl::OkStatus();
+  const std::string what = StrCat(request.method, " ", config_.redactor.Redact(request.url),
+                                  " returned HTTP ", status, "; body starts ", Excerpt(response));
+  if (config_.retry_statuses.count(status)) {
+    std::optional<absl::Duration> wait;
+    if (const std::string* h = response.Header("retry-after")) wait = ParseRetryAfter(*h);
+    if (!config_.reset_header.empty()) {
+      if (const std::string* h = response.Header(config_.reset_header)) {
+        std::optional<absl::Duration> reset = ParseReset(*h);
+        if (reset && (!wait || *reset > *wait)) wait = reset;
+      }
+    }
+    if (status == 429 && wait && *wait > config_.max_wait) {
+      return PausedError(StrCat(what, "; the quota resets in ", absl::FormatDuration(*wait),
+                                ", over rate_limit.max_wait (", absl::FormatDuration(config_.max_wait),
+                                "); paused, run again later to resume"));
+    }
+    absl::Status s = absl::UnavailableError(ToAbsl(what));
+    if (wait) SetRetryAfter(s, *wait);
+    return s;
+  }
+  switch (status) {
+    case 400:
+      return absl::InvalidArgumentError(ToAbsl(what));
+    case 401:
+      return absl::UnauthenticatedError(ToAbsl(StrCat(what, "; check source.auth")));
+    case 403:
+      return absl::PermissionDeniedError(ToAbsl(StrCat(what, "; check source.auth")));
+    case 404:
+      return absl::NotFoundError(ToAbsl(what));
+    default:
+      return absl::FailedPreconditionError(ToAbsl(what));
+  }
+}
+
+// Reads the string or number at `pointer` as text.
+bool TextAt(od::document& doc, const std::string& pointer, std::string* out) {
+  od::value v;
+  if (doc.at_pointer(pointer).get(v)) return false;
+  od::json_type type;
+  if (v.type().get(type)) return false;
+  if (type == od::json_type::string) {
+    std::string_view s;
+    if (v.get_string().get(s)) return false;
+    *out = std::string(s);
+    return true;
+  }
+  if (type == od::json_type::number) {
+    std::string_view token = v.raw_json_token();
+    while (!token.empty() &&
+           (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' || token.back() == '\t')) {
+      token.remove_suffix(1);
+    }
+    *out = std::string(token);
+    return true;
+  }
+  return false;
+}
+
+absl::Status HttpReader::ParsePage(const HttpRequest& request, HttpResponse& response, Page* page,
+                                   Position* next) {
+  const std::string where = StrCat(request.method, " ", config_.redactor.Redact(request.url));
+  auto invalid = [&](std::string_view why) {
+    source_->invalid_json.fetch_add(1);
+    return absl::UnavailableError(ToAbsl(StrCat(where, ": HTTP ", response.status, " with an unusable body (",
+                                                why, "); body starts ", Excerpt(response))));
+  };
+  od::document doc;
+  simdjson::padded_string_view view(response.body.data(), response.body.size(), response.body.capacity());
+  if (auto err = parser_.iterate(view).get(doc)) return invalid(simdjson::error_message(err));
+  od::array array;
+  simdjson::error_code err;
+  if (config_.records_pointer.empty()) {
+    err = doc.get_array().get(array);
+  } else {
+    od::value v;
+    err = doc.at_pointer(config_.records_pointer).get(v);
+    if (err == simdjson::NO_SUCH_FIELD || err == simdjson::INVALID_JSON_POINTER ||
+        err == simdjson::INDEX_OUT_OF_BOUNDS) {
+      return absl::FailedPreconditionError(
+          ToAbsl(StrCat(where, ": no records at source.records \"", config_.records_pointer,
+                        "\"; body starts ", Excerpt(response))));
+    }
+    if (!err) err = v.get_array().get(array);
+  }
+  if (err == simdjson::INCORRECT_TYPE) {
+    return absl::FailedPreconditionError(
+        ToAbsl(StrCat(where, ": source.records \"", config_.records_pointer,
+                      "\" is not an array; body starts ", Excerpt(response))));
+  }
+  if (err) return invalid(simdjson::error_message(err));
+  int64_t count = 0;
+  std::string_view last;
+  for (auto element : array) {
+    od::value v;
+    if (auto e = element.get(v)) return invalid(simdjson::error_message(e));
+    od::json_type type;
+    if (auto e = v.type().get(type)) return invalid(simdjson::error_message(e));
+    std::string_view raw;
+    if (type == od::json_type::object) {
+      od::object o;
+      if (auto e = v.get_object().get(o); e || (e = o.raw_json().get(raw)))
+        return invalid(simdjson::error_message(e));
+    } else if (type == od::json_type::array) {
+      od::array a;
+      if (auto e = v.get_array().get(a); e || (e = a.raw_json().get(raw)))
+        return invalid(simdjson::error_message(e));
+    } else {
+      raw = v.raw_json_token();
+    }
+    ++count;
+    page->records.Add(raw);
+    last = page->records.records().back().data;
+  }
+  const int64_t fresh = static_cast<int64_t>(page->records.size());
+
+  // The next position, and whether the source proved the shard exhausted.
+  *next = position_;
+  next->started = true;
+  bool exhausted = false;
+  switch (config_.paging) {
+    case Paging::kPage:  // a short page alone proves nothing: servers cap page sizes silently
+      next->page = count > 0 ? position_.page + 1 : position_.page;
+      exhausted = count == 0 || (config_.short_page_ends && count < config_.page_size);
+      break;
+    case Paging::kOffset:
+      next->offset = position_.offset + count;
+      exhausted = count == 0 || (config_.short_page_ends && count < config_.page_size);
+      break;
+    case Paging::kKeyset:
+      exhausted = count == 0;
+      break;
+    case Paging::kCursor:
+    case Paging::kNextUrl: {
+      std::string token;
+      if (!TextAt(doc, config_.cursor_pointer, &token) || token.empty()) {
+        exhausted = true;
+      } else {
+        next->token = config_.paging == Paging::kNextUrl ? ResolveUrl(response.url, token) : token;
+      }
+      break;
+    }
+    case Paging::kCursorHeader: {
+      const std::string* h = response.Header(config_.cursor_header);
+      if (h == nullptr || h->empty()) {
+        exhausted = true;
+      } else {
+        next->token = *h;
+      }
+      break;
+    }
+    case Paging::kLink: {
+      const std::string* h = response.Header("link");
+      std::string link = h ? NextLink(*h) : "";
+      if (link.empty()) {
+        exhausted = true;
+      } else {
+        next->token = ResolveUrl(response.url, link);
+      }
+      break;
+    }
+  }
+  if (!exhausted && next->token != position_.token && !next->token.empty()) {
+    const std::string key = Encode(*next);
+    if (!seen_tokens_.insert(key).second) {
+      return absl::DataLossError(
+          ToAbsl(StrCat(where, ": the server returned cursor \"", config_.redactor.Redact(key),
+                        "\" a second time; following it would loop")));
+    }
+  } else if (!exhausted && (config_.paging == Paging::kCursor || config_.paging == Paging::kCursorHeader ||
+                            config_.paging == Paging::kLink || config_.paging == Paging::kNextUrl)) {
+    return absl::DataLossError(ToAbsl(StrCat(where,
+                                             ": the server returned the cursor it was asked for as the next "
+                                             "one; following it would loop")));
+  }
+
+  if (config_.total_pointer.size() || config_.total_header.size()) {
+    std::string total;
+    if (config_.total_header.size()) {
+      if (const std::string* h = response.Header(config_.total_header)) total = *h;
+    } else {
+      TextAt(doc, config_.total_pointer, &total);
+    }
+    int64_t n;
+    if (absl::SimpleAtoi(total, &n)) page->reported_total = n;
+  }
+
+  // Sorted data (keyset, or sorted_by): the last record tells how far the shard is covered.
+  const std::string& time_pointer =
+      config_.paging == Paging::kKeyset ? config_.keyset_time : config_.sorted_pointer;
+  if (!time_pointer.empty() && !last.empty()) {
+    od::document rec;
+    std::string t, id;
+    simdjson::padded_string_view rv(last.data(), last.size(), last.size() + kRawRecordPadding);
+    if (record_parser_.iterate(rv).get(rec) == simdjson::SUCCESS && TextAt(rec, time_pointer, &t)) {
+      if (config_.paging == Paging::kKeyset) {
+        if (!TextAt(rec, config_.keyset_id, &id)) {
+          return absl::FailedPreconditionError(
+              ToAbsl(StrCat(where, ": the last record has no keyset id at \"", config_.keyset_id, "\"")));
+        }
+        next->after_time = t;
+        next->after_id = id;
+        if (t == position_.after_time && id == position_.after_id) {
+          return absl::DataLossError(ToAbsl(StrCat(where,
+                                                   ": the page ends with the record the request asked to "
+                                                   "start after (",
+                                                   config_.redactor.Redact(id),
+                                                   "); the server "
+                                                   "ignores the keyset and following it would loop")));
+        }
+      }
+      std::optional<absl::Time> when = ParseTime(t, config_.sorted_format);
+      if (when && !IsOpenEnded(shard_)) {
+        if (*when >= shard_.end) exhausted = true;  // sorted: nothing after this belongs to the shard
+        page->progress =
+            std::clamp(absl::FDivDuration(*when - shard_.start, shard_.end - shard_.start), 0.0, 1.0);
+      }
+    } else if (config_.paging == Paging::kKeyset) {
+      return absl::FailedPreconditionError(
+          ToAbsl(StrCat(where, ": the last record has no keyset time at \"", time_pointer, "\"")));
+    }
+  }
+  page->exhausted = exhausted;
+  page->bytes = response.body.size();
+  return absl::OkStatus();
+}
+
+absl::Status HttpReader::Next(Page* page) {
+  if (absl::Status s = source_->limiter().Acquire(context_); !s.ok()) return s;
+  const HttpRequest request = BuildRequest();
+  if (absl::Status s = client_.Perform(request, &response_, config_.redactor); !s.ok()) return s;
+  if (absl::Status s = Classify(request, response_); !s.ok()) return s;
+  Position next;
+  if (absl::Status s = ParsePage(request, response_, page, &next); !s.ok()) {
+    page->Clear();
+    return s;
+  }
+  position_ = std::move(next);
+  page->next_cursor = Encode(position_);
+  return absl::OkStatus();
+}
+
+// Reads a secret from the environment variable `<key>_env`, or inline from
+// `<key>` (with a warning). Empty when neither is given.
+std::string Secret(SpecObject& o, std::string_view key, bool required, Config* config) {
+  const std::string env_key = StrCat(key, "_env");
+  auto env = o.String(env_key);
+  auto inline_value = o.String(key);
+  if (env && inline_value) {
+    o.errors()->Add(o.PathOf(key), StrCat("give either \"", key, "\" or \"", env_key, "\", not both"));
+    return "";
+  }
+  if (env) {
+    const char* v = std::getenv(env->c_str());
+    if (v == nullptr || *v == '\0') {
+      o.errors()->Add(o.PathOf(env_key), StrCat("environment variable ", *env, " is not set"));
+      return "";
+    }
+    config->redactor.Add(v);
+    return v;
+  }
+  if (inline_value) {
+    config->warnings.push_back(StrCat(o.PathOf(key), " holds a secret inline in the job spec; prefer \"",
+                                      env_key, "\" naming an environment variable"));
+    config->redactor.Add(*inline_value);
+    return *inline_value;
+  }
+  if (required) o.errors()->Add(o.PathOf(env_key), "required: the environment variable holding the secret");
+  return "";
+}
+
+std::string Base64(std::string_view s) { return absl::Base64Escape(ToAbsl(s)); }
+
+void ReadAuth(SpecObject& auth, Config* config) {
+  const int type = auth.Enum("type", true, {"bearer", "header", "basic", "query"}).value_or(-1);
+  switch (type) {
+    case 0: {
+      std::string token = Secret(auth, "token", true, config);
+      config->headers.push_back({"Authorization", StrCat("Bearer ", token), true});
+      break;
+    }
+    case 1: {
+      std::string name = auth.String("name", true).value_or("");
+      std::string value = Secret(auth, "value", true, config);
+      config->headers.push_back({name, value, true});
+      break;
+    }
+    case 2: {
+      std::string user = auth.String("username", true).value_or("");
+      std::string password = Secret(auth, "password", true, config);
+      const std::string encoded = Base64(StrCat(user, ":", password));
+      config->redactor.Add(encoded);
+      config->headers.push_back({"Authorization", StrCat("Basic ", encoded), true});
+      break;
+    }
+    case 3: {
+      config->credential_query_name = auth.String("name", true).value_or("");
+      config->credential_query_value = Secret(auth, "value", true, config);
+      break;
+    }
+    default:
+      break;
+  }
+  auth.Finish();
+}
+
+std::optional<std::string> Pointer(SpecObject& o, std::string_view key, bool required) {
+  auto p = o.String(key, required);
+  if (p && !p->empty() && (*p)[0] != '/') {
+    o.errors()->Add(o.PathOf(key), StrCat("\"", *p, "\" is not a JSON pointer (RFC 6901: \"\" or \"/a/b\")"));
+  }
+  return p;
+}
+
+}  // namespace
+
+std::unique_ptr<Source> BuildHttpSource(SpecObject& o, const JobSpec& spec) {
+  SpecErrors* errors = o.errors();
+  const size_t errors_before = errors->list().size();
+  Config c;
+  c.method = o.String("method").value_or("GET");
+  if (c.method != "GET" && c.method != "POST" && c.method != "PUT" && c.method != "PATCH") {
+    errors->Add(o.PathOf("method"), StrCat("expected GET, POST, PUT or PATCH, got \"", c.method, "\""));
+  }
+  c.url = o.String("url", true).value_or("");
+  CheckTemplate(c.url, o.PathOf("url"), errors);
+  if (!c.url.empty() && c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0) {
+    errors->Add(o.PathOf("url"), StrCat("must start with http:// or https://, got \"", c.url, "\""));
+  }
+  c.query = o.StringMap("query");
+  for (const auto& [name, value] : c.query)
+    CheckTemplate(value, StrCat(o.PathOf("query"), ".", name), errors);
+  for (auto& [name, value] : o.StringMap("headers")) {
+    CheckTemplate(value, StrCat(o.PathOf("headers"), ".", name), errors);
+    c.headers.push_back({name, value, false});
+  }
+  c.body = o.String("body").value_or("");
+  CheckTemplate(c.body, o.PathOf("body"), errors);
+  c.time_format = static_cast<TimeFormat>(o.Enum("time_format", false, kTimeFormats).value_or(0));
+  c.records_pointer = Pointer(o, "records", false).value_or("");
+  c.page_size = o.Int("page_size", false, 1, 100000).value_or(c.page_size);
+
+  if (auto p = o.Object("pagination", true)) {
+    c.paging = static_cast<Paging>(p->Enum("type", true, kPagingNames).value_or(0));
+    switch (c.paging) {
+      case Paging::kPage:
+        c.first_page = p->Int("first", false, 0, 1).value_or(1);
+        c.short_page_ends = p->Bool("short_page_ends").value_or(false);
+        break;
+      case Paging::kOffset:
+        c.short_page_ends = p->Bool("short_page_ends").value_or(false);
+        break;
+      case Paging::kCursor:
+      case Paging::kNextUrl:
+        c.cursor_pointer = Pointer(*p, "from", true).value_or("");
+        break;
+      case Paging::kCursorHeader:
+        c.cursor_header = p->String("header", true).value_or("");
+        break;
+      case Paging::kLink:
+        break;
+      case Paging::kKeyset:
+        c.keyset_time = Pointer(*p, "time", true).value_or("");
+        c.keyset_id = Pointer(*p, "id", true).value_or("");
+        c.sorted_format = static_cast<TimeFormat>(p->Enum("time_format", false, kTimeFormats).value_or(0));
+        break;
+    }
+    p->Finish();
+    if (spec.follow && c.paging != Paging::kOffset && c.paging != Paging::kKeyset) {
+      errors->Add(p->PathOf("type"),
+                  "window.follow polls from where the data ended, which needs offset or keyset "
+                  "pagination");
+    }
+  }
+  if (auto sorted = o.Object("sorted_by")) {
+    if (c.paging == Paging::kKeyset)
+      errors->Add(sorted->path(), "keyset pagination is sorted by its own time");
+    c.sorted_pointer = Pointer(*sorted, "from", true).value_or("");
+    c.sorted_format = static_cast<TimeFormat>(sorted->Enum("format", false, kTimeFormats).value_or(0));
+    sorted->Finish();
+  }
+  if (auto total = o.Object("total")) {
+    c.total_header = total->String("header").value_or("");
+    c.total_pointer = Pointer(*total, "from", false).value_or("");
+    if (c.total_header.empty() == c.total_pointer.empty()) {
+      errors->Add(total->path(), "needs exactly one of \"header\" or \"from\" (a JSON pointer)");
+    }
+    total->Finish();
+  }
+  if (auto auth = o.Object("auth")) ReadAuth(*auth, &c);
+  if (auto t = o.Duration("timeout", false, absl::Milliseconds(1))) c.client.timeout = *t;
+  if (auto t = o.Duration("connect_timeout", false, absl::Milliseconds(1))) c.client.connect_timeout = *t;
+  c.client.max_response_bytes =
+      o.Int("max_response_bytes", false, 1024, int64_t{1} << 32).value_or(c.client.max_response_bytes);
+  c.client.max_redirects =
+      static_cast<int>(o.Int("max_redirects", false, 0, 50).value_or(c.client.max_redirects));
+  if (auto tls = o.Object("tls")) {
+    c.client.verify_tls = tls->Bool("verify").value_or(true);
+    c.client.ca_file = ResolvePath(spec.base_dir, tls->String("ca_file").value_or(""));
+    if (!c.client.verify_tls) {
+      c.warnings.push_back(StrCat(tls->PathOf("verify"),
+                                  " is false: TLS certificates are not checked, so anyone on "
+                                  "the path can read the credentials and forge the data"));
+    }
+    tls->Finish();
+  }
+  if (auto list = o.Array("retry_statuses")) {
+    c.retry_statuses.clear();
+    for (simdjson::dom::element e : *list) {
+      int64_t code;
+      if (e.get_int64().get(code) || code < 100 || code > 599) {
+        errors->Add(o.PathOf("retry_statuses"), StrCat("expected HTTP status codes, got ", DescribeJson(e)));
+        break;
+      }
+      c.retry_statuses.insert(static_cast<long>(code));
+    }
+  }
+  if (auto rl = o.Object("rate_limit")) {
+    c.rate = rl->Double("requests_per_second", false, 0.001, 1e6).value_or(0);
+    c.burst = rl->Double("burst", false, 1, 1e6).value_or(std::max(1.0, c.rate));
+    if (auto w = rl->Duration("max_wait", false, absl::ZeroDuration())) c.max_wait = *w;
+    c.reset_header = rl->String("reset_header").value_or("");
+    rl->Finish();
+  }
+  if (errors->list().size() != errors_before) return nullptr;
+  return std::make_unique<HttpSource>(std::move(c));
+}
+
+}  // namespace recovery

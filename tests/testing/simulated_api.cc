@@ -1,0 +1,259 @@
+#include "testing/simulated_api.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "httplib.h"
+#include "testing/test_util.h"
+#include "util/time_format.h"
+
+namespace recovery {
+namespace testing {
+namespace {
+
+std::string SmallRecord(int64_t i, absl::Time t) {
+  return absl::StrFormat(R"({"id":"txn-%08d","created_at":"%s","amount":{"value":%d.%02d,"currency":"EUR"},)"
+                         R"("customer":{"loyalty_number":"LN%010d"},"status":"settled"})",
+                         i, FormatRfc3339(t), 5 + i % 300, i % 100, i);
+}
+
+int64_t Param(const httplib::Request& req, const char* name, int64_t fallback) {
+  int64_t v;
+  if (req.has_param(name) && absl::SimpleAtoi(req.get_param_value(name), &v)) return v;
+  return fallback;
+}
+
+absl::Time TimeParam(const httplib::Request& req, const char* name, absl::Time fallback) {
+  if (!req.has_param(name)) return fallback;
+  std::optional<absl::Time> t = ParseRfc3339(req.get_param_value(name));
+  return t ? *t : fallback;
+}
+
+// Cursors are opaque to clients; here they are the index of the next record.
+std::string EncodeCursor(int64_t index) { return absl::StrCat("c", index * 7 + 3); }
+int64_t DecodeCursor(const std::string& c) {
+  int64_t v = 0;
+  if (c.size() < 2 || !absl::SimpleAtoi(c.substr(1), &v)) return 0;
+  return (v - 3) / 7;
+}
+
+}  // namespace
+
+SimulatedApi::SimulatedApi(SimulatedApiOptions options) : options_(std::move(options)) {
+  {
+    absl::MutexLock lock(&mu_);
+    Build(0, options_.records, options_.start,
+          (options_.end - options_.start) / std::max<int64_t>(1, options_.records));
+  }
+  server_ = std::make_unique<httplib::Server>();
+  const int threads = options_.threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  for (const char* style : {"page", "offset", "cursor", "cursor-header", "link", "next-url", "keyset"}) {
+    std::string s = style;
+    server_->Get(absl::StrCat("/v1/", s),
+                 [this, s](const httplib::Request& req, httplib::Response& res) { Handle(s, &req, &res); });
+  }
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  if (port_ <= 0) throw std::runtime_error("simulated API: cannot bind 127.0.0.1");
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  while (!server_->is_running()) absl::SleepFor(absl::Milliseconds(1));
+}
+
+SimulatedApi::~SimulatedApi() {
+  server_->stop();
+  thread_.join();
+}
+
+std::string SimulatedApi::base_url() const { return absl::StrCat("http://127.0.0.1:", port_); }
+
+void SimulatedApi::Build(int64_t first, int64_t n, absl::Time t0, absl::Duration spacing) {
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t i = first + k;
+    const int64_t group = k / std::max(1, options_.same_time_group) * std::max(1, options_.same_time_group);
+    // Microsecond precision, as RFC 3339 in the records carries.
+    const absl::Time t = absl::FromUnixMicros(absl::ToUnixMicros(t0 + spacing * group));
+    Rec r{t, absl::StrFormat("txn-%08d", i),
+          options_.small_records ? SmallRecord(i, t) : TransactionJson(i, t)};
+    records_.push_back(std::move(r));
+  }
+}
+
+void SimulatedApi::Script(std::vector<Fault> faults) {
+  absl::MutexLock lock(&mu_);
+  for (Fault& f : faults) script_.push_back(std::move(f));
+}
+
+void SimulatedApi::Append(int64_t n, absl::Duration spacing) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time last = records_.empty() ? options_.start : records_.back().time;
+  Build(static_cast<int64_t>(records_.size()), n, last + spacing, spacing);
+}
+
+std::vector<RequestRecord> SimulatedApi::requests() const {
+  absl::MutexLock lock(&mu_);
+  return log_;
+}
+
+int64_t SimulatedApi::record_count() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(records_.size());
+}
+
+std::vector<std::string> SimulatedApi::Ids(absl::Time from, absl::Time to) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  for (const Rec& r : records_) {
+    if (r.time >= from && r.time < to) ids.push_back(r.id);
+  }
+  return ids;
+}
+
+void SimulatedApi::Handle(const std::string& style, const void* request, void* response) {
+  const auto& req = *static_cast<const httplib::Request*>(request);
+  auto& res = *static_cast<httplib::Response*>(response);
+  if (options_.latency > absl::ZeroDuration()) absl::SleepFor(options_.latency);
+  RequestRecord logged{absl::Now(), req.path, "", req.get_header_value("Authorization"), 200};
+  for (const auto& [k, v] : req.params)
+    absl::StrAppend(&logged.query, logged.query.empty() ? "" : "&", k, "=", v);
+  auto finish = [&](int status) {
+    logged.status = status;
+    absl::MutexLock lock(&mu_);
+    log_.push_back(logged);
+  };
+
+  std::optional<Fault> fault;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!script_.empty()) {
+      fault = script_.front();
+      script_.pop_front();
+    } else if (options_.p500 > 0 || options_.p429 > 0) {
+      rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
+      const double u = static_cast<double>(rng_ >> 11) / static_cast<double>(1ULL << 53);
+      if (u < options_.p500) {
+        fault = Fault{Fault::k500};
+      } else if (u < options_.p500 + options_.p429) {
+        fault = Fault{Fault::k429, options_.retry_after_seconds};
+      }
+    }
+  }
+  if (!options_.bearer_token.empty() &&
+      req.get_header_value("Authorization") != "Bearer " + options_.bearer_token) {
+    res.status = 401;
+    res.set_content(R"({"error":"unauthorized"})", "application/json");
+    return finish(401);
+  }
+  if (fault) {
+    switch (fault->kind) {
+      case Fault::k500:
+        res.status = 500;
+        res.set_content(R"({"error":"internal"})", "application/json");
+        return finish(500);
+      case Fault::k429:
+        res.status = 429;
+        res.set_header("Retry-After", std::to_string(fault->retry_after_seconds));
+        res.set_content(R"({"error":"slow down"})", "application/json");
+        return finish(429);
+      case Fault::k401:
+        res.status = 401;
+        res.set_content(R"({"error":"token expired"})", "application/json");
+        return finish(401);
+      case Fault::kReset:
+      case Fault::kTruncate: {
+        // Promise 4 KB, send a part, then drop the connection.
+        const bool reset = fault->kind == Fault::kReset;
+        res.set_content_provider(4096, "application/json",
+                                 [reset](size_t offset, size_t, httplib::DataSink& sink) {
+                                   if (offset == 0) sink.write(R"({"data":[{"id":"part)", reset ? 10 : 20);
+                                   return false;
+                                 });
+        return finish(200);
+      }
+      case Fault::kInvalidJson:
+        res.set_content(R"({"data":[{"id":"x",]})", "application/json");
+        return finish(200);
+      case Fault::kStall:
+        absl::SleepFor(fault->stall);
+        break;
+      case Fault::kRedirect:
+        res.set_redirect(fault->location + req.path + "?" + logged.query, 302);
+        return finish(302);
+      case Fault::kHuge:
+        res.set_content(std::string(fault->bytes, ' ') + R"({"data":[]})", "application/json");
+        return finish(200);
+      default:
+        break;
+    }
+  }
+
+  const absl::Time from = TimeParam(req, "from", absl::InfinitePast());
+  const absl::Time to = TimeParam(req, "to", absl::InfiniteFuture());
+  const int64_t limit = std::min<int64_t>(Param(req, "limit", 100), options_.max_page_size);
+  absl::MutexLock lock(&mu_);
+  auto first_at = [&](absl::Time t) {
+    return std::lower_bound(records_.begin(), records_.end(), t,
+                            [](const Rec& r, absl::Time x) { return r.time < x; }) -
+           records_.begin();
+  };
+  const int64_t lo = first_at(from);
+  const int64_t hi = first_at(to);
+  const int64_t total = hi - lo;
+  int64_t begin = lo;  // index of the first record served
+  if (style == "page") {
+    begin = lo + (Param(req, "page", 1) - 1) * limit;
+  } else if (style == "offset") {
+    begin = lo + Param(req, "offset", 0);
+  } else if (style == "keyset") {
+    if (req.has_param("after_time")) {
+      const absl::Time at = TimeParam(req, "after_time", absl::InfinitePast());
+      const std::string aid = req.get_param_value("after_id");
+      begin = std::upper_bound(records_.begin() + lo, records_.begin() + hi, std::make_pair(at, aid),
+                               [](const std::pair<absl::Time, std::string>& k, const Rec& r) {
+                                 return k.first < r.time || (k.first == r.time && k.second < r.id);
+                               }) -
+              records_.begin();
+    }
+  } else if (req.has_param("cursor")) {
+    begin = DecodeCursor(req.get_param_value("cursor"));
+  } else if (style == "cursor-header" && req.has_header("X-Cursor")) {
+    begin = DecodeCursor(req.get_header_value("X-Cursor"));
+  }
+  begin = std::clamp(begin, lo, hi);
+  const int64_t end = std::min(hi, begin + limit);
+  std::string body = "{\"data\":[";
+  for (int64_t i = begin; i < end; ++i) {
+    if (i > begin) body.push_back(',');
+    body += records_[i].json;
+  }
+  body += "]";
+  const bool more = end < hi;
+  int64_t next_index = end;
+  if (fault && fault->kind == Fault::kRepeatCursor) next_index = begin;
+  const std::string window =
+      absl::StrCat("&from=", req.get_param_value("from"), "&to=", req.get_param_value("to"));
+  if (style == "cursor" && more)
+    absl::StrAppend(&body, ",\"next_cursor\":\"", EncodeCursor(next_index), "\"");
+  if (style == "next-url" && more) {
+    absl::StrAppend(&body, ",\"links\":{\"next\":\"/v1/next-url?cursor=", EncodeCursor(next_index),
+                    "&limit=", limit, window, "\"}");
+  }
+  if (style == "cursor-header" && more) res.set_header("X-Next-Cursor", EncodeCursor(next_index));
+  if (style == "link" && more) {
+    res.set_header(
+        "Link", absl::StrCat("<", base_url(), "/v1/link?cursor=", EncodeCursor(next_index), "&limit=", limit,
+                             window, ">; rel=\"next\", <", base_url(), "/v1/link>; rel=\"first\""));
+  }
+  const int64_t reported = fault && fault->kind == Fault::kWrongTotal ? total + 5 : total;
+  absl::StrAppend(&body, ",\"total\":", reported, "}");
+  res.set_header("X-Total-Count", std::to_string(reported));
+  res.set_content(body, "application/json");
+  logged.status = 200;
+  log_.push_back(logged);
+}
+
+}  // namespace testing
+}  // namespace recovery

@@ -1,0 +1,120 @@
+// A simulated third-party transactions API on a loopback port (cpp-httplib),
+// for tests, the demo and the benchmark. Records are sorted by (created_at, id)
+// and every pagination style is served under /v1/<style>:
+//   page       ?page=&limit=&from=&to=            {"data":[...],"total":N} + X-Total-Count
+//   offset     ?offset=&limit=&from=&to=          likewise
+//   cursor     ?cursor=&limit=&from=&to=          {"data":[...],"next_cursor":"..."}
+//   cursor-header                                  X-Next-Cursor header
+//   link                                           Link: <...>; rel="next"
+//   next-url                                       {"data":[...],"links":{"next":"/v1/next-url?..."}}
+//   keyset     ?after_time=&after_id=&limit=&from=&to=
+// `from`/`to` are RFC 3339; records in [from, to) are served.
+#ifndef RECOVERY_TESTS_TESTING_SIMULATED_API_H_
+#define RECOVERY_TESTS_TESTING_SIMULATED_API_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace recovery {
+namespace testing {
+
+struct SimulatedApiOptions {
+  absl::Time start;
+  absl::Time end;
+  int64_t records = 1000;                         // spread evenly over [start, end)
+  int same_time_group = 1;                        // this many consecutive records share a timestamp
+  int max_page_size = 1000;                       // the server caps `limit` silently, as real APIs do
+  absl::Duration latency = absl::ZeroDuration();  // added to every response
+  std::string bearer_token;                       // when set, required on every request
+  // Random faults (the demo): probability per request, deterministic seed.
+  double p500 = 0;
+  double p429 = 0;
+  int retry_after_seconds = 1;
+  int threads = 16;
+  bool small_records = false;  // ~200-byte records instead of ~1 KB
+};
+
+struct Fault {
+  enum Kind {
+    k500,
+    k429,
+    kReset,
+    kTruncate,
+    kInvalidJson,
+    kStall,
+    kRedirect,
+    kHuge,
+    kRepeatCursor,
+    kWrongTotal,
+    k401
+  };
+  Kind kind;
+  int retry_after_seconds = 0;  // k429
+  absl::Duration stall;         // kStall
+  std::string location;         // kRedirect
+  size_t bytes = 0;             // kHuge
+};
+
+struct RequestRecord {
+  absl::Time time;
+  std::string path;
+  std::string query;
+  std::string authorization;
+  int status = 0;
+};
+
+class SimulatedApi {
+ public:
+  explicit SimulatedApi(SimulatedApiOptions options);
+  ~SimulatedApi();  // stops the server
+  SimulatedApi(const SimulatedApi&) = delete;
+  SimulatedApi& operator=(const SimulatedApi&) = delete;
+
+  std::string base_url() const;  // http://127.0.0.1:<port>
+  int port() const { return port_; }
+
+  // The next requests fail as scripted, in order.
+  void Script(std::vector<Fault> faults);
+  // Appends `n` records after the current last one, `spacing` apart (follow mode).
+  void Append(int64_t n, absl::Duration spacing);
+  std::vector<RequestRecord> requests() const;
+  int64_t record_count() const;
+  // The ids of every record in [from, to).
+  std::vector<std::string> Ids(absl::Time from, absl::Time to) const;
+
+ private:
+  struct Rec {
+    absl::Time time;
+    std::string id;
+    std::string json;
+  };
+  void Handle(const std::string& style, const void* request, void* response);
+  void Build(int64_t first, int64_t n, absl::Time t0, absl::Duration spacing)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  SimulatedApiOptions options_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  mutable absl::Mutex mu_;
+  std::vector<Rec> records_ ABSL_GUARDED_BY(mu_);
+  std::deque<Fault> script_ ABSL_GUARDED_BY(mu_);
+  std::vector<RequestRecord> log_ ABSL_GUARDED_BY(mu_);
+  uint64_t rng_ ABSL_GUARDED_BY(mu_) = 42;
+};
+
+}  // namespace testing
+}  // namespace recovery
+
+#endif  // RECOVERY_TESTS_TESTING_SIMULATED_API_H_
