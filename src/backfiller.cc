@@ -636,7 +636,10 @@ RunResult BackfillerImpl::Run() {
       .Uint("delivered_total", result.progress.totals.records_delivered)
       .Uint("dead_letters_total", result.progress.totals.dead_letters)
       .Close();
-  Log(result.status.ok() ? LogLevel::kInfo : LogLevel::kError, "run finished", fields);
+  const LogLevel level = result.status.ok() || result.status.code() == absl::StatusCode::kCancelled ? LogLevel::kInfo
+                         : result.paused                                                          ? LogLevel::kWarning
+                                                                                                  : LogLevel::kError;
+  Log(level, "run finished", fields);
   return result;
 }
 

@@ -119,6 +119,13 @@ TEST_F(HttpSourceTest, EveryPaginationStyleDeliversEveryRecordOnce) {
   }
 }
 
+TEST_F(HttpSourceTest, CompressedResponsesAreDecoded) {
+  SimulatedApiOptions options = Api(120);
+  options.compress = true;
+  SimulatedApi api(options);
+  ExpectExactlyOnce(Run(Job(api, "offset", R"({"type":"offset"})")), api);
+}
+
 TEST_F(HttpSourceTest, TiesOnTheBoundaryTimestampAreNeitherLostNorDuplicated) {
   SimulatedApiOptions options = Api(400);
   options.same_time_group = 7;  // pages of 10 cut through groups of equal timestamps

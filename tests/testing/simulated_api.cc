@@ -250,7 +250,8 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
   const int64_t reported = fault && fault->kind == Fault::kWrongTotal ? total + 5 : total;
   absl::StrAppend(&body, ",\"total\":", reported, "}");
   res.set_header("X-Total-Count", std::to_string(reported));
-  res.set_content(body, "application/json");
+  // httplib compresses only an exact "application/json".
+  res.set_content(body, options_.compress ? "application/json" : "application/json; charset=utf-8");
   logged.status = 200;
   log_.push_back(logged);
 }

@@ -43,6 +43,9 @@ struct SimulatedApiOptions {
   int retry_after_seconds = 1;
   int threads = 16;
   bool small_records = false;  // ~200-byte records instead of ~1 KB
+  // Compress responses (brotli or gzip, as the client accepts). Off by
+  // default: the server's compression costs more CPU than everything else.
+  bool compress = false;
 };
 
 struct Fault {
