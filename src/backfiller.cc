@@ -320,7 +320,10 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordB
     if (redeliver) batch.MarkRedelivered();
   }
 
-  const bool serialize = c_.sink->serialize_commits() || c_.dead_letters->serialize_commits();
+  // Only a page that writes to a sink or dead-letter store with a shared commit
+  // token must not interleave with others; the rest commit concurrently.
+  const bool serialize =
+      (!batch.empty() && c_.sink->serialize_commits()) || (!dead.empty() && c_.dead_letters->serialize_commits());
   std::optional<absl::MutexLock> lock;
   if (serialize) lock.emplace(&commit_mu_);
   // Once a shared sink or dead-letter file holds this page, a failure before

@@ -1,5 +1,9 @@
 #include "testing/simulated_api.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -41,6 +45,25 @@ int64_t DecodeCursor(const std::string& c) {
   return (v - 3) / 7;
 }
 
+// This httplib build listens with a backlog of 5: a burst of connects from
+// many shards overflows it, and each dropped SYN costs a 1 s retransmit. Real
+// servers use hundreds; calling listen() again on the socket raises it.
+void RaiseListenBacklog(int port) {
+  for (int fd = 3; fd < 1024; ++fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    int listening = 0;
+    socklen_t optlen = sizeof listening;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sin_family != AF_INET ||
+        ntohs(addr.sin_port) != port || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 ||
+        !listening) {
+      continue;
+    }
+    ::listen(fd, 512);
+    return;
+  }
+}
+
 }  // namespace
 
 SimulatedApi::SimulatedApi(SimulatedApiOptions options) : options_(std::move(options)) {
@@ -52,6 +75,7 @@ SimulatedApi::SimulatedApi(SimulatedApiOptions options) : options_(std::move(opt
   server_ = std::make_unique<httplib::Server>();
   const int threads = options_.threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_tcp_nodelay(true);  // else Nagle + delayed ACK add ~40 ms to kept-alive responses
   for (const char* style : {"page", "offset", "cursor", "cursor-header", "link", "next-url", "keyset"}) {
     std::string s = style;
     server_->Get(absl::StrCat("/v1/", s),
@@ -59,6 +83,7 @@ SimulatedApi::SimulatedApi(SimulatedApiOptions options) : options_(std::move(opt
   }
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) throw std::runtime_error("simulated API: cannot bind 127.0.0.1");
+  RaiseListenBacklog(port_);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   while (!server_->is_running()) absl::SleepFor(absl::Milliseconds(1));
 }
