@@ -84,19 +84,24 @@ Result RunClient(int port, int concurrency, double rate) {
     close(fds[0]);
     testing::TempDir dir;
     const std::string rate_limit =
-        rate > 0 ? StrCat(R"(,"rate_limit":{"requests_per_second":)", rate, R"(,"burst":)", concurrency, "}") : "";
-    const std::string job = StrCat(R"({"name":"bench","window":{"start":")", FormatRfc3339(kStart), R"(","end":")",
-                                   FormatRfc3339(kStart + absl::Hours(24)), R"("},
-      "shard_duration":")", 86400 / concurrency, R"(s","concurrency":)", concurrency, R"(,
-      "source":{"type":"http","url":"http://127.0.0.1:)", port, R"(/v1/keyset",
+        rate > 0 ? StrCat(R"(,"rate_limit":{"requests_per_second":)", rate, R"(,"burst":)", concurrency, "}")
+                 : "";
+    const std::string job =
+        StrCat(R"({"name":"bench","window":{"start":")", FormatRfc3339(kStart), R"(","end":")",
+               FormatRfc3339(kStart + absl::Hours(24)), R"("},
+      "shard_duration":")",
+               86400 / concurrency, R"(s","concurrency":)", concurrency, R"(,
+      "source":{"type":"http","url":"http://127.0.0.1:)",
+               port, R"(/v1/keyset",
         "query":{"from":"{start}","to":"{end}","limit":"{limit}","after_time":"{after_time}","after_id":"{after_id}"},
-        "records":"/data","page_size":)", kPage, R"(,"pagination":{"type":"keyset","time":"/created_at","id":"/id"})",
-                                   rate_limit, R"(},
+        "records":"/data","page_size":)",
+               kPage, R"(,"pagination":{"type":"keyset","time":"/created_at","id":"/id"})", rate_limit, R"(},
       "mapper":{"type":"json","fields":[{"name":"transaction_id","from":"/id","required":true},
         {"name":"occurred_at","from":"/created_at","type":"timestamp"},
         {"name":"amount","from":"/amount/value","type":"decimal"},{"name":"currency","from":"/amount/currency"}],
         "key":{"from":"/id"},"event_time":{"from":"/created_at"}},
-      "checkpoint":{"type":"file","dir":")", dir.path(), R"("}})");
+      "checkpoint":{"type":"file","dir":")",
+               dir.path(), R"("}})");
     auto spec = *JobSpec::Parse(job);
     std::atomic<uint64_t> delivered{0};
     Components c;
@@ -126,9 +131,9 @@ Result RunClient(int port, int concurrency, double rate) {
 }
 
 double PythonBaseline(int port, int pages) {
-  const std::string cmd = StrCat("python3 ", RECOVERY_SOURCE_DIR, "/benchmarks/sequential_baseline.py http://127.0.0.1:",
-                                 port, " ", FormatRfc3339(kStart), " ", FormatRfc3339(kStart + absl::Hours(24)), " ",
-                                 pages);
+  const std::string cmd =
+      StrCat("python3 ", RECOVERY_SOURCE_DIR, "/benchmarks/sequential_baseline.py http://127.0.0.1:", port,
+             " ", FormatRfc3339(kStart), " ", FormatRfc3339(kStart + absl::Hours(24)), " ", pages);
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return 0;
   double rps = 0;
@@ -151,10 +156,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   const int pages_per_shard = quick ? 10 : 40;
-  std::printf("HTTP source, loopback API: %d records/page, %lld ms latency per request, ~200-byte records\n\n", kPage,
-              static_cast<long long>(absl::ToInt64Milliseconds(kLatency)));
-  std::printf("%-12s %-12s %14s %14s %10s %12s\n", "concurrency", "rate limit", "bound rec/s", "library rec/s",
-              "of bound", "peak RSS MB");
+  std::printf(
+      "HTTP source, loopback API: %d records/page, %lld ms latency per request, ~200-byte records\n\n", kPage,
+      static_cast<long long>(absl::ToInt64Milliseconds(kLatency)));
+  std::printf("%-12s %-12s %14s %14s %10s %12s\n", "concurrency", "rate limit", "bound rec/s",
+              "library rec/s", "of bound", "peak RSS MB");
   struct Config {
     int concurrency;
     double rate;
@@ -174,8 +180,9 @@ int main(int argc, char** argv) {
   Server server = StartServer(20 * kPage, 4);
   const double python = PythonBaseline(server.port, 20);
   StopServer(server);
-  std::printf("%-12s %-12s %14.0f %14.0f %9.1f%%   (sequential Python urllib loop, same server)\n", "python", "none",
-              kPage / absl::ToDoubleSeconds(kLatency), python, 100 * python / (kPage / absl::ToDoubleSeconds(kLatency)));
+  std::printf("%-12s %-12s %14.0f %14.0f %9.1f%%   (sequential Python urllib loop, same server)\n", "python",
+              "none", kPage / absl::ToDoubleSeconds(kLatency), python,
+              100 * python / (kPage / absl::ToDoubleSeconds(kLatency)));
 
   std::printf("\nPeak RSS as the gap grows (concurrency 16):\n");
   for (int scale : {1, 10}) {
@@ -183,8 +190,8 @@ int main(int argc, char** argv) {
     Server s = StartServer(records, 24);
     Result r = RunClient(s.port, 16, 0);
     StopServer(s);
-    std::printf("  %8llu records: %6.1f MB peak RSS, %8.0f records/s\n", static_cast<unsigned long long>(r.records),
-                r.max_rss_kb / 1024.0, r.records_per_second);
+    std::printf("  %8llu records: %6.1f MB peak RSS, %8.0f records/s\n",
+                static_cast<unsigned long long>(r.records), r.max_rss_kb / 1024.0, r.records_per_second);
   }
   return 0;
 }

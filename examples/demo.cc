@@ -38,14 +38,16 @@ std::string JobJson(const std::string& api, absl::Time start) {
   return recovery::StrCat(R"({
   "name": "vendor-gap-demo",
   "description": "transactions missing from the vendor queue for four days",
-  "window": {"start": ")", recovery::FormatRfc3339(start), R"(", "end": ")",
+  "window": {"start": ")",
+                          recovery::FormatRfc3339(start), R"(", "end": ")",
                           recovery::FormatRfc3339(start + absl::Hours(24 * kDays)), R"("},
   "shard_duration": "1d",
   "concurrency": 4,
   "retry": {"initial_backoff": "100ms", "max_backoff": "5s", "max_attempts": 10},
   "source": {
     "type": "http",
-    "url": ")", api, R"(/v1/keyset",
+    "url": ")",
+                          api, R"(/v1/keyset",
     "query": {"from": "{start}", "to": "{end}", "limit": "{limit}",
               "after_time": "{after_time}", "after_id": "{after_id}"},
     "auth": {"type": "bearer", "token_env": "DEMO_VENDOR_TOKEN"},
@@ -85,8 +87,9 @@ void DrawProgress(const recovery::Progress& p, bool tty) {
   std::printf("%s[%s] %5.1f%%  delivered %6llu  pages %4llu  retries %3llu  %6.0f rec/s  ETA %-6s%s",
               tty ? "\r" : "   ", bar, p.window_fraction * 100,
               static_cast<unsigned long long>(p.totals.records_delivered),
-              static_cast<unsigned long long>(p.totals.pages), static_cast<unsigned long long>(p.totals.retries),
-              p.records_per_second, eta.c_str(), tty ? "" : "\n");
+              static_cast<unsigned long long>(p.totals.pages),
+              static_cast<unsigned long long>(p.totals.retries), p.records_per_second, eta.c_str(),
+              tty ? "" : "\n");
   std::fflush(stdout);
 }
 
@@ -159,11 +162,13 @@ int main(int argc, char** argv) {
   std::printf("== The vendor queue was silent from %s to %s: %d transactions are missing.\n",
               recovery::FormatRfc3339(start).c_str(),
               recovery::FormatRfc3339(start + absl::Hours(24 * kDays)).c_str(), kRecords);
-  std::printf("== Its API (simulated at %s) pages them 100 at a time, with random 500s and 429s.\n", api.base_url().c_str());
+  std::printf("== Its API (simulated at %s) pages them 100 at a time, with random 500s and 429s.\n",
+              api.base_url().c_str());
   std::printf("== Job: %s/job.json (token from $DEMO_VENDOR_TOKEN, never logged)\n\n", dir.c_str());
 
-  std::printf("== Run 1: recovering into %s/integration-inbox.jsonl (interrupted at ~40%%, as Ctrl-C would)\n",
-              dir.c_str());
+  std::printf(
+      "== Run 1: recovering into %s/integration-inbox.jsonl (interrupted at ~40%%, as Ctrl-C would)\n",
+      dir.c_str());
   recovery::RunResult first = RunOnce(dir + "/job.json", 0.4);
   std::printf("   stopped: %s\n", first.status.ToString().c_str());
   PrintShards(first);
@@ -193,11 +198,12 @@ int main(int argc, char** argv) {
     throttled += r.status == 429;
     failed += r.status == 500;
   }
-  std::printf("\n== Summary\n   records expected   %zu\n   records delivered  %zu\n   duplicates         %zu\n"
-              "   requests           %zu (%d answered 500, %d answered 429: all retried)\n"
-              "   dead letters       %llu\n   => %s\n",
-              expected.size(), ids.size(), duplicates, api.requests().size(), failed, throttled,
-              static_cast<unsigned long long>(second.progress.totals.dead_letters),
-              complete ? "COMPLETE: the gap is closed" : "INCOMPLETE");
+  std::printf(
+      "\n== Summary\n   records expected   %zu\n   records delivered  %zu\n   duplicates         %zu\n"
+      "   requests           %zu (%d answered 500, %d answered 429: all retried)\n"
+      "   dead letters       %llu\n   => %s\n",
+      expected.size(), ids.size(), duplicates, api.requests().size(), failed, throttled,
+      static_cast<unsigned long long>(second.progress.totals.dead_letters),
+      complete ? "COMPLETE: the gap is closed" : "INCOMPLETE");
   return complete ? 0 : 1;
 }

@@ -54,8 +54,13 @@ class Url {
 struct Transfer {
   HttpResponse* response;
   size_t max_bytes;
+  const std::atomic<bool>* aborted;
   bool too_big = false;
 };
+
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<Transfer*>(user)->aborted->load() ? 1 : 0;  // non-zero aborts the transfer
+}
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -160,7 +165,7 @@ absl::Status HttpClient::PerformOnce(const HttpRequest& request, HttpResponse* r
   response->status = 0;
   response->headers.clear();
   response->body.clear();
-  Transfer transfer{response, options_.max_response_bytes};
+  Transfer transfer{response, options_.max_response_bytes, &aborted_};
   char error[CURL_ERROR_SIZE] = {};
   curl_slist* headers = nullptr;
   for (const HttpHeader& h : request.headers)
@@ -183,6 +188,9 @@ absl::Status HttpClient::PerformOnce(const HttpRequest& request, HttpResponse* r
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   if (request.method == "POST") {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.c_str());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
@@ -205,6 +213,9 @@ absl::Status HttpClient::PerformOnce(const HttpRequest& request, HttpResponse* r
       StrCat(request.method, " ", redactor.Redact(request.url), ": ", curl_easy_strerror(code),
              error[0] ? StrCat(" (", redactor.Redact(error), ")") : "");
   switch (code) {
+    case CURLE_ABORTED_BY_CALLBACK:
+      return absl::CancelledError(
+          ToAbsl(StrCat(request.method, " ", redactor.Redact(request.url), ": aborted")));
     case CURLE_WRITE_ERROR:
       if (transfer.too_big) {
         return absl::OutOfRangeError(StrCat(request.method, " ", redactor.Redact(request.url),

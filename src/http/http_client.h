@@ -4,6 +4,7 @@
 #ifndef RECOVERY_HTTP_HTTP_CLIENT_H_
 #define RECOVERY_HTTP_HTTP_CLIENT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -66,11 +67,16 @@ class HttpClient {
   // Messages show URLs through `redactor`.
   absl::Status Perform(const HttpRequest& request, HttpResponse* response, const Redactor& redactor);
 
+  // Makes a Perform() running on another thread give up promptly (kCancelled).
+  // Thread-safe; permanent for this client.
+  void Abort() { aborted_.store(true); }
+
  private:
   absl::Status PerformOnce(const HttpRequest& request, HttpResponse* response, const Redactor& redactor);
 
   HttpClientOptions options_;
   void* curl_;  // CURL*
+  std::atomic<bool> aborted_{false};
 };
 
 // `url` resolved against `base` (a Location header).

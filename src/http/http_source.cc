@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <set>
 
@@ -221,6 +222,14 @@ struct Position {
 
 class HttpSource;
 
+// One request and its answer; made on the reader's thread, or ahead of time on
+// a prefetch thread.
+struct Fetched {
+  absl::Status status;
+  HttpRequest request;
+  HttpResponse response;
+};
+
 class HttpReader : public ShardReader {
  public:
   HttpReader(HttpSource* source, const Config& config, const Shard& shard, Position position,
@@ -231,11 +240,20 @@ class HttpReader : public ShardReader {
         position_(std::move(position)),
         context_(context),
         client_(config.client) {}
+  ~HttpReader() override {
+    if (prefetch_.valid()) {  // do not wait out a slow server: abort the request
+      client_.Abort();
+      prefetch_.wait();
+    }
+  }
 
   absl::Status Next(Page* page) override;
 
  private:
-  HttpRequest BuildRequest() const;
+  // Rate limit, request, transport and HTTP status. Touches only the client
+  // and immutable state, so it may run on the prefetch thread.
+  Fetched Fetch(const Position& position);
+  HttpRequest BuildRequest(const Position& position) const;
   std::string Encode(const Position& p) const;
   absl::Status Classify(const HttpRequest& request, const HttpResponse& response);
   absl::Status ParsePage(const HttpRequest& request, HttpResponse& response, Page* page, Position* next);
@@ -247,7 +265,8 @@ class HttpReader : public ShardReader {
   Position position_;
   const ShardContext& context_;
   HttpClient client_;
-  HttpResponse response_;  // reused: its body buffer grows once
+  // The next page, requested while the engine commits the current one.
+  std::future<Fetched> prefetch_;
   od::parser parser_;
   od::parser record_parser_;
   std::set<std::string> seen_tokens_;  // a cursor that comes back would loop forever
@@ -329,7 +348,7 @@ std::string HttpReader::Encode(const Position& p) const {
   }
 }
 
-HttpRequest HttpReader::BuildRequest() const {
+HttpRequest HttpReader::BuildRequest(const Position& position_) const {
   const std::map<std::string_view, std::string> values = {
       {"start", RenderTime(shard_.start, config_.time_format)},
       {"end", RenderTime(shard_.end, config_.time_format)},
@@ -599,18 +618,30 @@ absl::Status HttpReader::ParsePage(const HttpRequest& request, HttpResponse& res
   return absl::OkStatus();
 }
 
+Fetched HttpReader::Fetch(const Position& position) {
+  Fetched f;
+  f.status = source_->limiter().Acquire(context_);
+  if (!f.status.ok()) return f;
+  f.request = BuildRequest(position);
+  f.status = client_.Perform(f.request, &f.response, config_.redactor);
+  if (f.status.ok()) f.status = Classify(f.request, f.response);
+  return f;
+}
+
 absl::Status HttpReader::Next(Page* page) {
-  if (absl::Status s = source_->limiter().Acquire(context_); !s.ok()) return s;
-  const HttpRequest request = BuildRequest();
-  if (absl::Status s = client_.Perform(request, &response_, config_.redactor); !s.ok()) return s;
-  if (absl::Status s = Classify(request, response_); !s.ok()) return s;
+  Fetched f = prefetch_.valid() ? prefetch_.get() : Fetch(position_);
+  if (!f.status.ok()) return f.status;  // the position did not move: the engine's retry asks again
   Position next;
-  if (absl::Status s = ParsePage(request, response_, page, &next); !s.ok()) {
+  if (absl::Status s = ParsePage(f.request, f.response, page, &next); !s.ok()) {
     page->Clear();
     return s;
   }
   position_ = std::move(next);
   page->next_cursor = Encode(position_);
+  // Pipeline: fetch the following page while the engine maps and commits this one.
+  if (!page->exhausted && !context_.Stopping()) {
+    prefetch_ = std::async(std::launch::async, [this, position = position_] { return Fetch(position); });
+  }
   return absl::OkStatus();
 }
 
