@@ -1,0 +1,687 @@
+// The C ABI (include/recovery/c.h): thin wrappers over the C++ API. Every
+// entry point catches everything; plug-in vtables become adapters owned by
+// the job and lent to each run.
+#include "recovery/c.h"
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "checkpoint/checkpoint_codec.h"
+#include "recovery/backfiller.h"
+#include "recovery/status.h"
+#include "recovery/version.h"
+#include "util/strings.h"
+
+struct recovery_error_t {
+  std::string message;
+};
+
+struct recovery_map_output_t {
+  recovery::RecordBatch* out;
+  bool set = false;
+};
+
+struct recovery_page_t {
+  recovery::Page* page;
+  bool next_set = false;
+};
+
+struct recovery_bytes_t {
+  std::string data;
+  bool set = false;
+};
+
+namespace recovery {
+namespace {
+
+void SetErr(char** errptr, std::string_view message) {
+  if (errptr == nullptr) return;
+  char* copy = static_cast<char*>(std::malloc(message.size() + 1));
+  if (copy == nullptr) return;
+  std::memcpy(copy, message.data(), message.size());
+  copy[message.size()] = '\0';
+  *errptr = copy;
+}
+
+int Fail(char** errptr, int code, std::string_view message) {
+  SetErr(errptr, message);
+  return code;
+}
+
+int FromStatus(const absl::Status& s, char** errptr) {
+  if (s.ok()) return RECOVERY_OK;
+  SetErr(errptr, ToStd(s.message()));
+  return static_cast<int>(s.code());
+}
+
+// Runs `body`, turning any escaped exception into RECOVERY_INTERNAL.
+template <typename Body>
+int Guard(char** errptr, Body body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return Fail(errptr, RECOVERY_INTERNAL, StrCat("internal error: ", e.what()));
+  } catch (...) {
+    return Fail(errptr, RECOVERY_INTERNAL, "internal error: unknown exception");
+  }
+}
+
+// A status from a callback's return code and message.
+absl::Status CallbackStatus(int code, const recovery_error_t& error, std::string_view what) {
+  if (code == RECOVERY_OK) return absl::OkStatus();
+  const std::string message = StrCat(what, " callback returned ", recovery_status_name(code),
+                                     error.message.empty() ? "" : ": ", error.message);
+  if (code > 0 && code <= 16) return absl::Status(static_cast<absl::StatusCode>(code), ToAbsl(message));
+  if (code == RECOVERY_PAUSED) return PausedError(message);
+  return absl::UnknownError(ToAbsl(message));
+}
+
+int64_t Micros(absl::Time t) {
+  if (t == absl::InfiniteFuture()) return INT64_MAX;
+  if (t == absl::InfinitePast()) return INT64_MIN;
+  return absl::ToUnixMicros(t);
+}
+
+// Owns a vtable's user_data: destroy() runs once, when this goes.
+template <typename VTable>
+class Plugin {
+ public:
+  explicit Plugin(const VTable& v) : v_(v) {}
+  ~Plugin() {
+    if (v_.destroy != nullptr) v_.destroy(v_.user_data);
+  }
+  Plugin(const Plugin&) = delete;
+  Plugin& operator=(const Plugin&) = delete;
+  const VTable& v() const { return v_; }
+
+ private:
+  VTable v_;
+};
+
+class CSink : public Sink {
+ public:
+  explicit CSink(const recovery_sink_vtable_t& v) : plugin_(v) {}
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch) override {
+    absl::MutexLock lock(&mu_);
+    records_.clear();
+    for (const Record& r : batch.records()) {
+      records_.push_back({r.key.data(), r.key.size(), Micros(r.event_time), r.payload.data(),
+                          r.payload.size(), static_cast<uint8_t>(r.maybe_redelivered)});
+    }
+    recovery_error_t error;
+    const int code =
+        plugin_.v().write(plugin_.v().user_data, shard.id.c_str(), records_.data(), records_.size(), &error);
+    absl::Status s = CallbackStatus(code, error, "sink");
+    if (!s.ok()) return s;
+    return std::string();
+  }
+
+ private:
+  Plugin<recovery_sink_vtable_t> plugin_;
+  absl::Mutex mu_;
+  std::vector<recovery_record_t> records_ ABSL_GUARDED_BY(mu_);
+};
+
+class CMapper : public Mapper {
+ public:
+  explicit CMapper(const recovery_mapper_vtable_t& v) : plugin_(v) {}
+  MapOutcome Map(const RawRecord& raw, const Shard& shard, RecordBatch* out,
+                 std::string* reason) const override {
+    recovery_map_output_t output{out};
+    recovery_error_t error;
+    const int code = plugin_.v().map(plugin_.v().user_data, shard.id.c_str(), raw.data.data(),
+                                     raw.data.size(), &output, &error);
+    if (code == RECOVERY_MAP_EMIT && output.set) return MapOutcome::kEmitted;
+    if (output.set) out->PopBack();
+    if (code == RECOVERY_MAP_DROP) return MapOutcome::kDropped;
+    if (code == RECOVERY_MAP_EMIT) {
+      *reason = "mapper callback returned RECOVERY_MAP_EMIT without calling recovery_map_output_set";
+    } else if (code == RECOVERY_MAP_REJECT) {
+      *reason = error.message.empty() ? "rejected by the mapper callback" : error.message;
+    } else {
+      *reason = StrCat("mapper callback returned ", code, error.message.empty() ? "" : ": ", error.message);
+    }
+    return MapOutcome::kRejected;
+  }
+
+ private:
+  Plugin<recovery_mapper_vtable_t> plugin_;
+};
+
+class CSource : public Source {
+ public:
+  explicit CSource(const recovery_source_vtable_t& v) : plugin_(v) {}
+
+  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
+                                                    const ShardContext&) override {
+    return std::unique_ptr<ShardReader>(new Reader(plugin_.v(), shard, std::string(cursor)));
+  }
+
+ private:
+  class Reader : public ShardReader {
+   public:
+    Reader(const recovery_source_vtable_t& v, Shard shard, std::string cursor)
+        : v_(v), shard_(std::move(shard)), cursor_(std::move(cursor)) {}
+    absl::Status Next(Page* page) override {
+      recovery_page_t handle{page};
+      recovery_error_t error;
+      const int code = v_.fetch(v_.user_data, shard_.id.c_str(), Micros(shard_.start), Micros(shard_.end),
+                                cursor_.data(), cursor_.size(), &handle, &error);
+      if (absl::Status s = CallbackStatus(code, error, "source"); !s.ok()) return s;
+      if (!handle.next_set) page->next_cursor = cursor_;
+      if (!page->exhausted && page->next_cursor == cursor_) {
+        return absl::DataLossError(ToAbsl(StrCat("source callback: shard ", shard_.id,
+                                                 " is not exhausted but the next "
+                                                 "cursor is the one it was given (\"",
+                                                 cursor_,
+                                                 "\"); following it "
+                                                 "would loop")));
+      }
+      cursor_ = page->next_cursor;
+      return absl::OkStatus();
+    }
+
+   private:
+    const recovery_source_vtable_t& v_;
+    const Shard shard_;
+    std::string cursor_;
+  };
+
+  Plugin<recovery_source_vtable_t> plugin_;
+};
+
+class CCheckpointStore : public CheckpointStore {
+ public:
+  explicit CCheckpointStore(const recovery_checkpoint_store_vtable_t& v) : plugin_(v) {}
+
+  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view job, std::string_view shard_id) override {
+    const std::string j(job), s(shard_id);
+    recovery_bytes_t bytes;
+    recovery_error_t error;
+    const int code = plugin_.v().load(plugin_.v().user_data, j.c_str(), s.c_str(), &bytes, &error);
+    if (code == RECOVERY_NOT_FOUND) return std::nullopt;
+    if (absl::Status st = CallbackStatus(code, error, "checkpoint load"); !st.ok()) return st;
+    absl::StatusOr<Checkpoint> c =
+        DecodeCheckpoint(bytes.data, StrCat("(checkpoint store callback) ", j, "/", s));
+    if (!c.ok()) return c.status();
+    return std::optional<Checkpoint>(*std::move(c));
+  }
+  absl::Status Save(std::string_view job, std::string_view shard_id, const Checkpoint& checkpoint) override {
+    const std::string j(job), s(shard_id), bytes = EncodeCheckpoint(job, shard_id, checkpoint);
+    recovery_error_t error;
+    const int code =
+        plugin_.v().save(plugin_.v().user_data, j.c_str(), s.c_str(), bytes.data(), bytes.size(), &error);
+    return CallbackStatus(code, error, "checkpoint save");
+  }
+  absl::Status Delete(std::string_view job, std::string_view shard_id) override {
+    const std::string j(job), s(shard_id);
+    recovery_error_t error;
+    const int code = plugin_.v().remove(plugin_.v().user_data, j.c_str(), s.c_str(), &error);
+    return code == RECOVERY_NOT_FOUND ? absl::OkStatus() : CallbackStatus(code, error, "checkpoint remove");
+  }
+  // Within this process only: a shared store needs its own locking (leases).
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) override {
+    absl::MutexLock lock(&mu_);
+    if (!locked_.insert(std::string(job)).second) {
+      return absl::FailedPreconditionError(
+          ToAbsl(StrCat("job \"", job, "\" is already running in this process")));
+    }
+    return std::unique_ptr<JobLock>(new Held(this, std::string(job)));
+  }
+
+ private:
+  class Held : public JobLock {
+   public:
+    Held(CCheckpointStore* s, std::string job) : s_(s), job_(std::move(job)) {}
+    ~Held() override {
+      absl::MutexLock lock(&s_->mu_);
+      s_->locked_.erase(job_);
+    }
+
+   private:
+    CCheckpointStore* s_;
+    std::string job_;
+  };
+  Plugin<recovery_checkpoint_store_vtable_t> plugin_;
+  absl::Mutex mu_;
+  std::set<std::string> locked_ ABSL_GUARDED_BY(mu_);
+};
+
+// Lend a job-owned plug-in to one run.
+class BorrowedSink : public Sink {
+ public:
+  explicit BorrowedSink(Sink* s) : s_(s) {}
+  absl::Status Open(const SinkOpenContext& c) override { return s_->Open(c); }
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& b) override {
+    return s_->Write(shard, b);
+  }
+  absl::Status Close() override { return s_->Close(); }
+  bool serialize_commits() const override { return s_->serialize_commits(); }
+
+ private:
+  Sink* s_;
+};
+
+class BorrowedMapper : public Mapper {
+ public:
+  explicit BorrowedMapper(const Mapper* m) : m_(m) {}
+  MapOutcome Map(const RawRecord& raw, const Shard& shard, RecordBatch* out,
+                 std::string* reason) const override {
+    return m_->Map(raw, shard, out, reason);
+  }
+
+ private:
+  const Mapper* m_;
+};
+
+class BorrowedSource : public Source {
+ public:
+  explicit BorrowedSource(Source* s) : s_(s) {}
+  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
+                                                    const ShardContext& context) override {
+    return s_->Open(shard, cursor, context);
+  }
+  bool partitions_by_shard() const override { return s_->partitions_by_shard(); }
+
+ private:
+  Source* s_;
+};
+
+class BorrowedStore : public CheckpointStore {
+ public:
+  explicit BorrowedStore(CheckpointStore* s) : s_(s) {}
+  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
+    return s_->Load(j, s);
+  }
+  absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
+    return s_->Save(j, s, c);
+  }
+  absl::Status Delete(std::string_view j, std::string_view s) override { return s_->Delete(j, s); }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j) override { return s_->Lock(j); }
+
+ private:
+  CheckpointStore* s_;
+};
+
+recovery_progress_t ToC(const Progress& p) {
+  recovery_progress_t c{};
+  c.records_fetched = p.totals.records_fetched;
+  c.records_delivered = p.totals.records_delivered;
+  c.records_dropped = p.totals.records_dropped;
+  c.records_out_of_window = p.totals.records_out_of_window;
+  c.dead_letters = p.totals.dead_letters;
+  c.pages = p.totals.pages;
+  c.bytes = p.totals.bytes;
+  c.retries = p.totals.retries;
+  c.records_this_run = p.records_this_run;
+  c.shards_total = p.shards_total;
+  c.shards_done = p.shards_done;
+  c.shards_failed = p.shards_failed;
+  c.shards_running = p.shards_running;
+  c.window_fraction = p.window_fraction;
+  c.records_per_second = p.records_per_second;
+  c.elapsed_us = absl::ToInt64Microseconds(p.elapsed);
+  c.eta_us = p.eta == absl::InfiniteDuration() ? -1 : absl::ToInt64Microseconds(p.eta);
+  return c;
+}
+
+}  // namespace
+}  // namespace recovery
+
+struct recovery_job_t {
+  recovery::JobSpec spec;
+  std::unique_ptr<recovery::Sink> sink;
+  std::unique_ptr<recovery::Mapper> mapper;
+  std::unique_ptr<recovery::Source> source;
+  std::unique_ptr<recovery::CheckpointStore> store;
+  recovery_log_fn log_fn = nullptr;
+  void* log_user_data = nullptr;
+  recovery_progress_fn progress_fn = nullptr;
+  void* progress_user_data = nullptr;
+  bool dry_run = false;
+
+  absl::Mutex mu;
+  recovery::Backfiller* running ABSL_GUARDED_BY(mu) = nullptr;
+  bool cancel_requested ABSL_GUARDED_BY(mu) = false;
+  recovery_progress_t progress ABSL_GUARDED_BY(mu) = {};
+  std::thread thread;  // a started run
+  std::unique_ptr<absl::Notification> done;
+  int result = RECOVERY_OK;
+  std::string result_message;
+};
+
+namespace recovery {
+namespace {
+
+int RunJob(recovery_job_t* job, std::string* message) {
+  // A stored checkpoint store must outlive runs; without one, the spec's is built per run.
+  Components c;
+  if (job->sink) c.sink = std::make_unique<BorrowedSink>(job->sink.get());
+  if (job->mapper) c.mapper = std::make_unique<BorrowedMapper>(job->mapper.get());
+  if (job->source) c.source = std::make_unique<BorrowedSource>(job->source.get());
+  if (job->store) c.checkpoints = std::make_unique<BorrowedStore>(job->store.get());
+  BackfillerOptions options;
+  options.dry_run = job->dry_run;
+  if (job->log_fn != nullptr) {
+    options.on_log = [job](const LogEvent& e) {
+      job->log_fn(job->log_user_data, static_cast<int>(e.level), e.message.data(), e.message.size(),
+                  e.fields_json.data(), e.fields_json.size());
+    };
+  }
+  options.on_progress = [job](const Progress& p) {
+    const recovery_progress_t snapshot = ToC(p);
+    {
+      absl::MutexLock lock(&job->mu);
+      job->progress = snapshot;
+    }
+    if (job->progress_fn != nullptr) job->progress_fn(job->progress_user_data, &snapshot);
+  };
+  absl::StatusOr<std::unique_ptr<Backfiller>> b =
+      Backfiller::Create(job->spec, std::move(c), std::move(options));
+  if (!b.ok()) {
+    *message = std::string(ToStd(b.status().message()));
+    return static_cast<int>(b.status().code());
+  }
+  {
+    absl::MutexLock lock(&job->mu);
+    job->running = b->get();
+    if (job->cancel_requested) (*b)->Cancel();
+  }
+  RunResult r = (*b)->Run();
+  {
+    absl::MutexLock lock(&job->mu);
+    job->running = nullptr;
+    job->cancel_requested = false;
+    job->progress = ToC(r.progress);
+  }
+  if (r.status.ok()) {
+    if (!r.complete) *message = "stopped at max_records; run again to continue";
+    return r.complete ? RECOVERY_OK : RECOVERY_INCOMPLETE;
+  }
+  *message = std::string(ToStd(r.status.message()));
+  return r.paused ? RECOVERY_PAUSED : static_cast<int>(r.status.code());
+}
+
+bool Running(recovery_job_t* job) { return job->thread.joinable(); }
+
+template <typename VTable, typename Adapter, typename Slot>
+int Install(recovery_job_t* job, const VTable* v, uint32_t version, bool ok_functions, Slot& slot,
+            const char* what, char** errptr) {
+  if (v == nullptr) return Fail(errptr, RECOVERY_INVALID_ARGUMENT, StrCat(what, ": the vtable is NULL"));
+  // From here on the plug-in's destroy() runs exactly once, whatever happens.
+  auto adapter = std::make_unique<Adapter>(*v);
+  if (job == nullptr) return Fail(errptr, RECOVERY_INVALID_ARGUMENT, StrCat(what, ": the job is NULL"));
+  if (v->version != version) {
+    return Fail(
+        errptr, RECOVERY_INVALID_ARGUMENT,
+        StrCat(what, ": vtable version ", v->version, " is not supported (this library has ", version, ")"));
+  }
+  if (!ok_functions)
+    return Fail(errptr, RECOVERY_INVALID_ARGUMENT, StrCat(what, ": a required function is NULL"));
+  if (Running(job)) return Fail(errptr, RECOVERY_FAILED_PRECONDITION, StrCat(what, ": the job is running"));
+  slot = std::move(adapter);
+  return RECOVERY_OK;
+}
+
+}  // namespace
+}  // namespace recovery
+
+using recovery::Fail;
+using recovery::Guard;
+
+extern "C" {
+
+const char* recovery_version(void) { return RECOVERY_VERSION_STRING; }
+
+const char* recovery_status_name(int code) {
+  static const char* const kNames[] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
+  if (code >= 0 && code <= 16) return kNames[code];
+  if (code == RECOVERY_PAUSED) return "PAUSED";
+  if (code == RECOVERY_INCOMPLETE) return "INCOMPLETE";
+  return "UNRECOGNIZED";
+}
+
+void recovery_free(void* p) { std::free(p); }
+
+void recovery_error_set(recovery_error_t* error, const char* message, size_t message_len) {
+  if (error == nullptr || (message == nullptr && message_len > 0)) return;
+  try {
+    error->message.assign(message == nullptr ? "" : message, message_len);
+  } catch (...) {
+  }
+}
+
+void recovery_map_output_set(recovery_map_output_t* out, const char* key, size_t key_len,
+                             int64_t event_time_us, const char* data, size_t data_len) {
+  if (out == nullptr || out->set || (key == nullptr && key_len > 0) || (data == nullptr && data_len > 0))
+    return;
+  try {
+    const absl::Time t =
+        event_time_us == INT64_MIN ? recovery::kUnknownEventTime : absl::FromUnixMicros(event_time_us);
+    out->out->Add(std::string_view(key ? key : "", key_len), t, std::string_view(data ? data : "", data_len));
+    out->set = true;
+  } catch (...) {
+  }
+}
+
+void recovery_page_add(recovery_page_t* page, const char* raw, size_t raw_len) {
+  if (page == nullptr || (raw == nullptr && raw_len > 0)) return;
+  try {
+    page->page->records.Add(std::string_view(raw ? raw : "", raw_len));
+    page->page->bytes += raw_len;
+  } catch (...) {
+  }
+}
+
+void recovery_page_set_next_cursor(recovery_page_t* page, const char* cursor, size_t cursor_len) {
+  if (page == nullptr || (cursor == nullptr && cursor_len > 0)) return;
+  try {
+    page->page->next_cursor.assign(cursor ? cursor : "", cursor_len);
+    page->next_set = true;
+  } catch (...) {
+  }
+}
+
+void recovery_page_set_exhausted(recovery_page_t* page, uint8_t exhausted) {
+  if (page != nullptr) page->page->exhausted = exhausted != 0;
+}
+
+void recovery_bytes_set(recovery_bytes_t* out, const char* data, size_t len) {
+  if (out == nullptr || (data == nullptr && len > 0)) return;
+  try {
+    out->data.assign(data ? data : "", len);
+    out->set = true;
+  } catch (...) {
+  }
+}
+
+int recovery_job_create(const char* spec_json, size_t spec_len, const char* base_dir, recovery_job_t** job,
+                        char** errptr) {
+  return Guard(errptr, [&] {
+    if (job == nullptr) return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_create: job is NULL");
+    *job = nullptr;
+    if (spec_json == nullptr)
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_create: spec_json is NULL");
+    absl::StatusOr<recovery::JobSpec> spec = recovery::JobSpec::Parse(std::string_view(spec_json, spec_len));
+    if (!spec.ok()) return recovery::FromStatus(spec.status(), errptr);
+    if (base_dir != nullptr) spec->base_dir = base_dir;
+    auto created = std::make_unique<recovery_job_t>();
+    created->spec = *std::move(spec);
+    *job = created.release();
+    return RECOVERY_OK;
+  });
+}
+
+int recovery_job_create_from_file(const char* path, recovery_job_t** job, char** errptr) {
+  return Guard(errptr, [&] {
+    if (job == nullptr)
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_create_from_file: job is NULL");
+    *job = nullptr;
+    if (path == nullptr)
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_create_from_file: path is NULL");
+    absl::StatusOr<recovery::JobSpec> spec = recovery::JobSpec::FromFile(path);
+    if (!spec.ok()) return recovery::FromStatus(spec.status(), errptr);
+    auto created = std::make_unique<recovery_job_t>();
+    created->spec = *std::move(spec);
+    *job = created.release();
+    return RECOVERY_OK;
+  });
+}
+
+void recovery_job_destroy(recovery_job_t* job) {
+  if (job == nullptr) return;
+  try {
+    if (job->thread.joinable()) job->thread.join();
+    delete job;
+  } catch (...) {
+  }
+}
+
+int recovery_job_set_sink(recovery_job_t* job, const recovery_sink_vtable_t* sink, char** errptr) {
+  std::unique_ptr<recovery::Sink> scratch;
+  return Guard(errptr, [&] {
+    return recovery::Install<recovery_sink_vtable_t, recovery::CSink>(
+        job, sink, RECOVERY_SINK_VTABLE_VERSION, sink && sink->write, job ? job->sink : scratch,
+        "recovery_job_set_sink", errptr);
+  });
+}
+
+int recovery_job_set_mapper(recovery_job_t* job, const recovery_mapper_vtable_t* mapper, char** errptr) {
+  std::unique_ptr<recovery::Mapper> scratch;
+  return Guard(errptr, [&] {
+    return recovery::Install<recovery_mapper_vtable_t, recovery::CMapper>(
+        job, mapper, RECOVERY_MAPPER_VTABLE_VERSION, mapper && mapper->map, job ? job->mapper : scratch,
+        "recovery_job_set_mapper", errptr);
+  });
+}
+
+int recovery_job_set_source(recovery_job_t* job, const recovery_source_vtable_t* source, char** errptr) {
+  std::unique_ptr<recovery::Source> scratch;
+  return Guard(errptr, [&] {
+    return recovery::Install<recovery_source_vtable_t, recovery::CSource>(
+        job, source, RECOVERY_SOURCE_VTABLE_VERSION, source && source->fetch, job ? job->source : scratch,
+        "recovery_job_set_source", errptr);
+  });
+}
+
+int recovery_job_set_checkpoint_store(recovery_job_t* job, const recovery_checkpoint_store_vtable_t* store,
+                                      char** errptr) {
+  std::unique_ptr<recovery::CheckpointStore> scratch;
+  return Guard(errptr, [&] {
+    return recovery::Install<recovery_checkpoint_store_vtable_t, recovery::CCheckpointStore>(
+        job, store, RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION,
+        store && store->load && store->save && store->remove, job ? job->store : scratch,
+        "recovery_job_set_checkpoint_store", errptr);
+  });
+}
+
+int recovery_job_set_log_callback(recovery_job_t* job, recovery_log_fn fn, void* user_data) {
+  if (job == nullptr) return RECOVERY_INVALID_ARGUMENT;
+  if (recovery::Running(job)) return RECOVERY_FAILED_PRECONDITION;
+  job->log_fn = fn;
+  job->log_user_data = user_data;
+  return RECOVERY_OK;
+}
+
+int recovery_job_set_progress_callback(recovery_job_t* job, recovery_progress_fn fn, void* user_data) {
+  if (job == nullptr) return RECOVERY_INVALID_ARGUMENT;
+  if (recovery::Running(job)) return RECOVERY_FAILED_PRECONDITION;
+  job->progress_fn = fn;
+  job->progress_user_data = user_data;
+  return RECOVERY_OK;
+}
+
+int recovery_job_set_dry_run(recovery_job_t* job, uint8_t dry_run) {
+  if (job == nullptr) return RECOVERY_INVALID_ARGUMENT;
+  if (recovery::Running(job)) return RECOVERY_FAILED_PRECONDITION;
+  job->dry_run = dry_run != 0;
+  return RECOVERY_OK;
+}
+
+int recovery_job_run(recovery_job_t* job, char** errptr) {
+  return Guard(errptr, [&] {
+    if (job == nullptr) return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_run: job is NULL");
+    if (recovery::Running(job)) {
+      return Fail(errptr, RECOVERY_FAILED_PRECONDITION,
+                  "recovery_job_run: the job was started and not waited for");
+    }
+    std::string message;
+    const int code = recovery::RunJob(job, &message);
+    if (code != RECOVERY_OK) recovery::SetErr(errptr, message);
+    return code;
+  });
+}
+
+int recovery_job_start(recovery_job_t* job, char** errptr) {
+  return Guard(errptr, [&] {
+    if (job == nullptr) return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_start: job is NULL");
+    if (recovery::Running(job)) {
+      return Fail(errptr, RECOVERY_FAILED_PRECONDITION,
+                  "recovery_job_start: the job was started and not waited for");
+    }
+    job->done = std::make_unique<absl::Notification>();
+    job->thread = std::thread([job] {
+      try {
+        job->result = recovery::RunJob(job, &job->result_message);
+      } catch (const std::exception& e) {
+        job->result = RECOVERY_INTERNAL;
+        job->result_message = recovery::StrCat("internal error: ", e.what());
+      } catch (...) {
+        job->result = RECOVERY_INTERNAL;
+        job->result_message = "internal error: unknown exception";
+      }
+      job->done->Notify();
+    });
+    return RECOVERY_OK;
+  });
+}
+
+int recovery_job_wait_for(recovery_job_t* job, int64_t timeout_us, char** errptr) {
+  return Guard(errptr, [&] {
+    if (job == nullptr) return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_wait: job is NULL");
+    if (!recovery::Running(job))
+      return Fail(errptr, RECOVERY_FAILED_PRECONDITION, "recovery_job_wait: not started");
+    if (timeout_us >= 0 && !job->done->WaitForNotificationWithTimeout(absl::Microseconds(timeout_us))) {
+      return Fail(errptr, RECOVERY_DEADLINE_EXCEEDED, "recovery_job_wait_for: still running");
+    }
+    job->thread.join();
+    if (job->result != RECOVERY_OK) recovery::SetErr(errptr, job->result_message);
+    return job->result;
+  });
+}
+
+int recovery_job_wait(recovery_job_t* job, char** errptr) { return recovery_job_wait_for(job, -1, errptr); }
+
+int recovery_job_cancel(recovery_job_t* job) {
+  if (job == nullptr) return RECOVERY_INVALID_ARGUMENT;
+  try {
+    absl::MutexLock lock(&job->mu);
+    job->cancel_requested = true;
+    if (job->running != nullptr) job->running->Cancel();
+    return RECOVERY_OK;
+  } catch (...) {
+    return RECOVERY_INTERNAL;
+  }
+}
+
+int recovery_job_stats(recovery_job_t* job, recovery_progress_t* out) {
+  if (job == nullptr || out == nullptr) return RECOVERY_INVALID_ARGUMENT;
+  absl::MutexLock lock(&job->mu);
+  *out = job->progress;
+  return RECOVERY_OK;
+}
+
+}  // extern "C"

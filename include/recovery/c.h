@@ -1,0 +1,227 @@
+/* The C ABI of recovery: run a data-gap recovery in-process from C, or from
+ * anything that can call C (the Python wrapper in examples/python uses ctypes).
+ *
+ * Conventions (they never change once shipped):
+ *  - Opaque handles, recovery_<object>_<verb> names; every create has a
+ *    destroy, and destroy accepts NULL.
+ *  - Fallible calls return an int status code (RECOVERY_OK = 0) and take an
+ *    optional trailing `char** errptr`: when not NULL and the call fails, it
+ *    receives a malloc'd message, freed with recovery_free().
+ *  - Bytes are (const char*, size_t); booleans are uint8_t; times are int64_t
+ *    microseconds since the Unix epoch. No varargs.
+ *  - Plug-ins (source, mapper, sink, checkpoint store) are versioned vtables
+ *    with user_data first; `destroy(user_data)` runs exactly once, even when
+ *    installing the plug-in fails. Callbacks return a status code and may
+ *    describe a failure with recovery_error_set().
+ *  - Every entry point is safe to call with NULL handles (it returns
+ *    RECOVERY_INVALID_ARGUMENT) and never lets a C++ exception escape.
+ */
+#ifndef RECOVERY_C_H_
+#define RECOVERY_C_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define RECOVERY_C_EXPORT
+#else
+#define RECOVERY_C_EXPORT __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RECOVERY_C_VERSION_MAJOR 0
+#define RECOVERY_C_VERSION_MINOR 1
+#define RECOVERY_C_VERSION_PATCH 0
+
+/* Status codes. 0-16 match abseil's status codes. */
+#define RECOVERY_OK 0
+#define RECOVERY_CANCELLED 1
+#define RECOVERY_UNKNOWN 2
+#define RECOVERY_INVALID_ARGUMENT 3
+#define RECOVERY_DEADLINE_EXCEEDED 4
+#define RECOVERY_NOT_FOUND 5
+#define RECOVERY_ALREADY_EXISTS 6
+#define RECOVERY_PERMISSION_DENIED 7
+#define RECOVERY_RESOURCE_EXHAUSTED 8
+#define RECOVERY_FAILED_PRECONDITION 9
+#define RECOVERY_ABORTED 10
+#define RECOVERY_OUT_OF_RANGE 11
+#define RECOVERY_UNIMPLEMENTED 12
+#define RECOVERY_INTERNAL 13
+#define RECOVERY_UNAVAILABLE 14 /* transient: a callback returning it is retried */
+#define RECOVERY_DATA_LOSS 15
+#define RECOVERY_UNAUTHENTICATED 16
+#define RECOVERY_PAUSED 100 /* the source's quota ran out; run again later to resume */
+#define RECOVERY_INCOMPLETE 101 /* the run stopped at max_records; run again to continue */
+
+/* "0.1.0" */
+RECOVERY_C_EXPORT const char* recovery_version(void);
+/* "OK", "INVALID_ARGUMENT", ...; "UNRECOGNIZED" for other numbers. Static storage. */
+RECOVERY_C_EXPORT const char* recovery_status_name(int code);
+/* Frees a message returned through an errptr. Accepts NULL. */
+RECOVERY_C_EXPORT void recovery_free(void* p);
+
+/* ---- Callback helpers ---------------------------------------------------- */
+
+/* Lets a callback say why it failed. Valid only during the callback. */
+typedef struct recovery_error_t recovery_error_t;
+RECOVERY_C_EXPORT void recovery_error_set(recovery_error_t* error, const char* message, size_t message_len);
+
+/* ---- Sink ---------------------------------------------------------------- */
+
+typedef struct {
+  const char* key; /* idempotency key */
+  size_t key_len;
+  int64_t event_time_us; /* INT64_MIN when the mapping has no event time */
+  const char* data;      /* the mapped record, compact JSON for built-in mappers */
+  size_t data_len;
+  uint8_t maybe_redelivered; /* 1 only for a batch that may have been delivered before */
+} recovery_record_t;
+
+#define RECOVERY_SINK_VTABLE_VERSION 1
+typedef struct {
+  uint32_t version; /* RECOVERY_SINK_VTABLE_VERSION */
+  void* user_data;
+  /* Delivers `count` records (borrowed for the call). Return RECOVERY_OK to
+   * acknowledge the batch durably; RECOVERY_UNAVAILABLE to have it retried;
+   * anything else stops the shard. Calls never overlap. */
+  int (*write)(void* user_data, const char* shard_id, const recovery_record_t* records, size_t count,
+               recovery_error_t* error);
+  void (*destroy)(void* user_data); /* may be NULL */
+} recovery_sink_vtable_t;
+
+/* ---- Mapper -------------------------------------------------------------- */
+
+typedef struct recovery_map_output_t recovery_map_output_t;
+/* The mapped record; call once from `map` before returning RECOVERY_MAP_EMIT. */
+RECOVERY_C_EXPORT void recovery_map_output_set(recovery_map_output_t* out, const char* key, size_t key_len,
+                                               int64_t event_time_us, const char* data, size_t data_len);
+
+#define RECOVERY_MAP_EMIT 0
+#define RECOVERY_MAP_DROP 1
+#define RECOVERY_MAP_REJECT 2 /* the record goes to dead letters with the error's message */
+
+#define RECOVERY_MAPPER_VTABLE_VERSION 1
+typedef struct {
+  uint32_t version; /* RECOVERY_MAPPER_VTABLE_VERSION */
+  void* user_data;
+  /* Maps one raw record; may be called from several threads at once. */
+  int (*map)(void* user_data, const char* shard_id, const char* raw, size_t raw_len, recovery_map_output_t* out,
+             recovery_error_t* error);
+  void (*destroy)(void* user_data); /* may be NULL */
+} recovery_mapper_vtable_t;
+
+/* ---- Source -------------------------------------------------------------- */
+
+typedef struct recovery_page_t recovery_page_t;
+RECOVERY_C_EXPORT void recovery_page_add(recovery_page_t* page, const char* raw, size_t raw_len);
+/* Where the page after this one starts (stored in the checkpoint). */
+RECOVERY_C_EXPORT void recovery_page_set_next_cursor(recovery_page_t* page, const char* cursor, size_t cursor_len);
+/* Nothing follows this page in the shard. */
+RECOVERY_C_EXPORT void recovery_page_set_exhausted(recovery_page_t* page, uint8_t exhausted);
+
+#define RECOVERY_SOURCE_VTABLE_VERSION 1
+typedef struct {
+  uint32_t version; /* RECOVERY_SOURCE_VTABLE_VERSION */
+  void* user_data;
+  /* Fetches the page of shard [start_us, end_us) that starts at `cursor`
+   * (empty: the shard's beginning). Called again with the same cursor after a
+   * failure. May be called from several threads at once (different shards). */
+  int (*fetch)(void* user_data, const char* shard_id, int64_t start_us, int64_t end_us, const char* cursor,
+               size_t cursor_len, recovery_page_t* page, recovery_error_t* error);
+  void (*destroy)(void* user_data); /* may be NULL */
+} recovery_source_vtable_t;
+
+/* ---- Checkpoint store ----------------------------------------------------- */
+
+typedef struct recovery_bytes_t recovery_bytes_t;
+RECOVERY_C_EXPORT void recovery_bytes_set(recovery_bytes_t* out, const char* data, size_t len);
+
+#define RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION 1
+typedef struct {
+  uint32_t version; /* RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION */
+  void* user_data;
+  /* Stores opaque bytes per (job, shard). `load` calls recovery_bytes_set and
+   * returns RECOVERY_OK, or returns RECOVERY_NOT_FOUND; `save` must replace
+   * atomically. Called from several threads at once. */
+  int (*load)(void* user_data, const char* job, const char* shard_id, recovery_bytes_t* out, recovery_error_t* error);
+  int (*save)(void* user_data, const char* job, const char* shard_id, const char* data, size_t len,
+              recovery_error_t* error);
+  int (*remove)(void* user_data, const char* job, const char* shard_id, recovery_error_t* error);
+  void (*destroy)(void* user_data); /* may be NULL */
+} recovery_checkpoint_store_vtable_t;
+
+/* ---- Observing ------------------------------------------------------------ */
+
+#define RECOVERY_LOG_DEBUG 0
+#define RECOVERY_LOG_INFO 1
+#define RECOVERY_LOG_WARNING 2
+#define RECOVERY_LOG_ERROR 3
+/* `fields_json` is one JSON object: shard, cursor, counts, resume point. */
+typedef void (*recovery_log_fn)(void* user_data, int level, const char* message, size_t message_len,
+                                const char* fields_json, size_t fields_len);
+
+typedef struct {
+  uint64_t records_fetched, records_delivered, records_dropped, records_out_of_window;
+  uint64_t dead_letters, pages, bytes, retries;
+  uint64_t records_this_run;
+  int32_t shards_total, shards_done, shards_failed, shards_running;
+  double window_fraction;    /* 0..1 */
+  double records_per_second; /* this run */
+  int64_t elapsed_us;
+  int64_t eta_us; /* -1 when unknown */
+} recovery_progress_t;
+typedef void (*recovery_progress_fn)(void* user_data, const recovery_progress_t* progress);
+
+/* ---- Jobs ------------------------------------------------------------------ */
+
+typedef struct recovery_job_t recovery_job_t;
+
+/* A job from a JSON job spec (docs/job-spec.md). Relative paths in it resolve
+ * against `base_dir` (NULL: the working directory). */
+RECOVERY_C_EXPORT int recovery_job_create(const char* spec_json, size_t spec_len, const char* base_dir,
+                                          recovery_job_t** job, char** errptr);
+RECOVERY_C_EXPORT int recovery_job_create_from_file(const char* path, recovery_job_t** job, char** errptr);
+/* Waits for a started run to finish first. Accepts NULL. */
+RECOVERY_C_EXPORT void recovery_job_destroy(recovery_job_t* job);
+
+/* Plug-ins replace the spec's section of the same name (which may then be
+ * absent). Set before running; the vtable is copied. */
+RECOVERY_C_EXPORT int recovery_job_set_sink(recovery_job_t* job, const recovery_sink_vtable_t* sink, char** errptr);
+RECOVERY_C_EXPORT int recovery_job_set_mapper(recovery_job_t* job, const recovery_mapper_vtable_t* mapper,
+                                              char** errptr);
+RECOVERY_C_EXPORT int recovery_job_set_source(recovery_job_t* job, const recovery_source_vtable_t* source,
+                                              char** errptr);
+RECOVERY_C_EXPORT int recovery_job_set_checkpoint_store(recovery_job_t* job,
+                                                        const recovery_checkpoint_store_vtable_t* store,
+                                                        char** errptr);
+/* Either may be NULL to remove it. Calls are serialized. */
+RECOVERY_C_EXPORT int recovery_job_set_log_callback(recovery_job_t* job, recovery_log_fn fn, void* user_data);
+RECOVERY_C_EXPORT int recovery_job_set_progress_callback(recovery_job_t* job, recovery_progress_fn fn, void* user_data);
+/* Fetch and map, write nothing. */
+RECOVERY_C_EXPORT int recovery_job_set_dry_run(recovery_job_t* job, uint8_t dry_run);
+
+/* Runs or resumes the job and blocks until it ends. RECOVERY_OK when every
+ * shard is done; RECOVERY_CANCELLED, RECOVERY_PAUSED and RECOVERY_INCOMPLETE
+ * are resumable by running again; other codes name the failure. */
+RECOVERY_C_EXPORT int recovery_job_run(recovery_job_t* job, char** errptr);
+/* Runs on a background thread; recovery_job_wait returns what run would. */
+RECOVERY_C_EXPORT int recovery_job_start(recovery_job_t* job, char** errptr);
+RECOVERY_C_EXPORT int recovery_job_wait(recovery_job_t* job, char** errptr);
+/* Like wait, but gives up after `timeout_us` with RECOVERY_DEADLINE_EXCEEDED
+ * (the run goes on): a caller whose callback hangs can still get control back. */
+RECOVERY_C_EXPORT int recovery_job_wait_for(recovery_job_t* job, int64_t timeout_us, char** errptr);
+/* Stops every shard after the batch it is delivering commits. Thread-safe,
+ * callable from any thread (including callbacks) at any time. */
+RECOVERY_C_EXPORT int recovery_job_cancel(recovery_job_t* job);
+/* The latest progress (all zeros before the first page). */
+RECOVERY_C_EXPORT int recovery_job_stats(recovery_job_t* job, recovery_progress_t* out);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* RECOVERY_C_H_ */
