@@ -270,13 +270,11 @@ void BackfillerImpl::CheckReportedTotal(ShardRun& run) {
 void BackfillerImpl::AfterCommit(ShardRun& run, std::string_view page_cursor, const Page& page,
                                  const ShardCounters& delta, size_t delivered) {
   records_this_run_.fetch_add(options_.dry_run ? delta.records_fetched : delivered);
-  Progress progress;
   {
     absl::MutexLock lock(&progress_mu_);
     totals_ += delta;
     fractions_[run.shard.index] = run.checkpoint.state == ShardState::kDone ? 1.0 : run.checkpoint.progress;
     states_[run.shard.index] = run.checkpoint.state;
-    progress = SnapshotProgress();
   }
   std::string resume;
   JsonObjectWriter(&resume).Str("shard", run.shard.id).Str("cursor", run.checkpoint.cursor).Close();
@@ -298,7 +296,13 @@ void BackfillerImpl::AfterCommit(ShardRun& run, std::string_view page_cursor, co
   Log(LogLevel::kInfo, options_.dry_run ? "page mapped (dry run)" : "page committed", fields);
   CheckBudget();
   if (options_.on_progress) {
+    // Snapshot under the lock that orders the callbacks, so progress never goes backwards.
     absl::MutexLock lock(&log_mu_);
+    Progress progress;
+    {
+      absl::MutexLock plock(&progress_mu_);
+      progress = SnapshotProgress();
+    }
     options_.on_progress(progress);
   }
 }
@@ -322,8 +326,8 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordB
 
   // Only a page that writes to a sink or dead-letter store with a shared commit
   // token must not interleave with others; the rest commit concurrently.
-  const bool serialize =
-      (!batch.empty() && c_.sink->serialize_commits()) || (!dead.empty() && c_.dead_letters->serialize_commits());
+  const bool serialize = (!batch.empty() && c_.sink->serialize_commits()) ||
+                         (!dead.empty() && c_.dead_letters->serialize_commits());
   std::optional<absl::MutexLock> lock;
   if (serialize) lock.emplace(&commit_mu_);
   // Once a shared sink or dead-letter file holds this page, a failure before
@@ -639,9 +643,10 @@ RunResult BackfillerImpl::Run() {
       .Uint("delivered_total", result.progress.totals.records_delivered)
       .Uint("dead_letters_total", result.progress.totals.dead_letters)
       .Close();
-  const LogLevel level = result.status.ok() || result.status.code() == absl::StatusCode::kCancelled ? LogLevel::kInfo
-                         : result.paused                                                          ? LogLevel::kWarning
-                                                                                                  : LogLevel::kError;
+  const LogLevel level = result.status.ok() || result.status.code() == absl::StatusCode::kCancelled
+                             ? LogLevel::kInfo
+                         : result.paused ? LogLevel::kWarning
+                                         : LogLevel::kError;
   Log(level, "run finished", fields);
   return result;
 }

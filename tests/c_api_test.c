@@ -12,14 +12,14 @@
 #include "recovery/c.h"
 
 static int passed = 0, failed = 0;
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    if (cond) {                                                      \
-      ++passed;                                                      \
-    } else {                                                         \
-      ++failed;                                                      \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (cond) {                                                                \
+      ++passed;                                                                \
+    } else {                                                                   \
+      ++failed;                                                                \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                \
+    }                                                                          \
   } while (0)
 
 static void sleep_ms(int ms) {
@@ -30,9 +30,9 @@ static void sleep_ms(int ms) {
 /* ---- a sink that counts, optionally fails or blocks ---- */
 typedef struct {
   atomic_int records, flagged, destroyed, calls;
-  int fail_code;          /* returned when non-zero */
-  atomic_int block;       /* while 1, write() waits */
-  atomic_int blocked_in;  /* set once write() is waiting */
+  int fail_code;              /* returned when non-zero */
+  atomic_int block;           /* while 1, write() waits */
+  atomic_int blocked_in;      /* set once write() is waiting */
   recovery_job_t* cancel_job; /* cancelled after the first batch when set */
 } Sink;
 
@@ -87,7 +87,8 @@ static int store_find(Store* s, const char* job, const char* shard) {
   }
   return -1;
 }
-static int store_load(void* ud, const char* job, const char* shard, recovery_bytes_t* out, recovery_error_t* e) {
+static int store_load(void* ud, const char* job, const char* shard, recovery_bytes_t* out,
+                      recovery_error_t* e) {
   (void)e;
   Store* s = (Store*)ud;
   int i = store_find(s, job, shard);
@@ -95,7 +96,8 @@ static int store_load(void* ud, const char* job, const char* shard, recovery_byt
   recovery_bytes_set(out, s->data[i], s->len[i]);
   return RECOVERY_OK;
 }
-static int store_save(void* ud, const char* job, const char* shard, const char* data, size_t len, recovery_error_t* e) {
+static int store_save(void* ud, const char* job, const char* shard, const char* data, size_t len,
+                      recovery_error_t* e) {
   (void)e;
   Store* s = (Store*)ud;
   int i = store_find(s, job, shard);
@@ -147,8 +149,8 @@ static int source_fetch(void* ud, const char* shard_id, int64_t start_us, int64_
 }
 
 /* ---- a mapper: drops every 10th record, rejects number 7, emits the rest ---- */
-static int mapper_map(void* ud, const char* shard_id, const char* raw, size_t raw_len, recovery_map_output_t* out,
-                      recovery_error_t* error) {
+static int mapper_map(void* ud, const char* shard_id, const char* raw, size_t raw_len,
+                      recovery_map_output_t* out, recovery_error_t* error) {
   (void)ud;
   char buf[128], key[64];
   if (raw_len >= sizeof buf) return RECOVERY_MAP_REJECT;
@@ -173,7 +175,8 @@ static void on_progress(void* ud, const recovery_progress_t* p) {
   if (p->window_fraction >= 0 && p->window_fraction <= 1) ++progress_calls;
 }
 static int log_lines = 0;
-static void on_log(void* ud, int level, const char* msg, size_t msg_len, const char* fields, size_t fields_len) {
+static void on_log(void* ud, int level, const char* msg, size_t msg_len, const char* fields,
+                   size_t fields_len) {
   (void)ud;
   (void)msg;
   if (level >= RECOVERY_LOG_DEBUG && msg_len > 0 && fields_len > 1 && fields[0] == '{') ++log_lines;
@@ -195,8 +198,8 @@ static recovery_job_t* make_job(const char* dir, Sink* sink, Store* store) {
   CHECK(recovery_job_set_source(job, &src, NULL) == RECOVERY_OK);
   recovery_mapper_vtable_t mv = {RECOVERY_MAPPER_VTABLE_VERSION, NULL, mapper_map, NULL};
   CHECK(recovery_job_set_mapper(job, &mv, NULL) == RECOVERY_OK);
-  recovery_checkpoint_store_vtable_t cv = {RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION, store, store_load, store_save,
-                                           store_remove, store_destroy};
+  recovery_checkpoint_store_vtable_t cv = {
+      RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION, store, store_load, store_save, store_remove, store_destroy};
   CHECK(recovery_job_set_checkpoint_store(job, &cv, NULL) == RECOVERY_OK);
   return job;
 }
@@ -245,10 +248,13 @@ int main(void) {
   recovery_bytes_set(NULL, "x", 1);
 
   /* A bad spec names the path. */
-  const char* bad = "{\"name\":\"x\",\"window\":{\"start\":\"2026-11-14\",\"end\":\"2026-11-16T00:00:00Z\"},\"concurency\":2}";
+  const char* bad =
+      "{\"name\":\"x\",\"window\":{\"start\":\"2026-11-14\",\"end\":\"2026-11-16T00:00:00Z\"},\"concurency\":"
+      "2}";
   CHECK(recovery_job_create(bad, strlen(bad), NULL, &job, &err) == RECOVERY_INVALID_ARGUMENT);
   CHECK(job == NULL);
-  CHECK(err != NULL && strstr(err, "window.start") != NULL && strstr(err, "did you mean \"concurrency\"") != NULL);
+  CHECK(err != NULL && strstr(err, "window.start") != NULL &&
+        strstr(err, "did you mean \"concurrency\"") != NULL);
   recovery_free(err);
   err = NULL;
   CHECK(recovery_job_create_from_file("/nonexistent/job.json", &job, &err) == RECOVERY_NOT_FOUND);

@@ -1,0 +1,195 @@
+"""The Python bindings (examples/python/recovery.py) against the real library.
+Standard library only; run by ctest with RECOVERY_C_LIBRARY set."""
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python"))
+import recovery  # noqa: E402
+
+START = 1763078400  # 2025-11-14T00:00:00Z
+
+
+def write_export(path, n, bad=()):
+    with open(path, "w") as f:
+        for i in range(n):
+            if i in bad:
+                f.write('{"id": "broken", "ts": "not a time"}\n')
+                continue
+            ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + i * 86400 * 2 // n))
+            f.write(json.dumps({"id": f"t{i}", "ts": ts, "amount": {"value": "12.30"}}) + "\n")
+
+
+def spec(name, concurrency=2, batch_size=50, with_mapper=True):
+    s = {
+        "name": name,
+        "window": {"start": "2025-11-14T00:00:00Z", "end": "2025-11-16T00:00:00Z"},
+        "shard_duration": "1d",
+        "concurrency": concurrency,
+        "error_budget": {"max_fraction": 1},
+        "source": {"type": "jsonl_file", "path": "export.jsonl", "batch_size": batch_size},
+        "checkpoint": {"type": "file", "dir": "state"},
+    }
+    if with_mapper:
+        s["mapper"] = {"type": "json", "fields": [{"name": "id", "from": "/id", "required": True},
+                                                  {"name": "amount", "from": "/amount/value", "type": "decimal"}],
+                       "key": {"from": "/id"}, "event_time": {"from": "/ts"}}
+    return s
+
+
+class Collector:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.keys = []
+        self.flagged = []
+
+    def __call__(self, shard_id, records):
+        with self.lock:
+            for r in records:
+                self.keys.append(r.key)
+                if r.maybe_redelivered:
+                    self.flagged.append(r.key)
+
+
+class RecoveryTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.path = self.dir.name
+        write_export(os.path.join(self.path, "export.jsonl"), 500, bad={13, 377})
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_version_and_status_names(self):
+        self.assertEqual(recovery.version(), "0.1.0")
+        self.assertEqual(recovery.status_name(3), "INVALID_ARGUMENT")
+        self.assertEqual(recovery.status_name(100), "PAUSED")
+
+    def test_bad_spec_raises_with_the_json_path(self):
+        with self.assertRaises(recovery.RecoveryError) as cm:
+            recovery.Job({"name": "x", "window": {"start": "2025-11-14", "end": "2025-11-16T00:00:00Z"}})
+        self.assertEqual(cm.exception.status_name, "INVALID_ARGUMENT")
+        self.assertIn("window.start", cm.exception.message)
+        with self.assertRaises(recovery.RecoveryError) as cm:
+            recovery.Job.from_file(os.path.join(self.path, "missing.json"))
+        self.assertEqual(cm.exception.status_name, "NOT_FOUND")
+
+    def test_recovers_into_a_python_callable_with_progress_and_logs(self):
+        sink, progress, logs = Collector(), [], []
+        with recovery.Job(spec("py-run"), base_dir=self.path) as job:
+            job.set_sink(sink)
+            job.on_progress(progress.append)
+            job.on_log(lambda level, message, fields: logs.append((level, message, fields)))
+            job.run()
+            stats = job.stats()
+        self.assertEqual(sorted(sink.keys), sorted(f"t{i}" for i in range(500) if i not in (13, 377)))
+        self.assertEqual(sink.flagged, [])
+        self.assertEqual(stats.records_delivered, 498)
+        self.assertEqual(stats.dead_letters, 2)
+        self.assertAlmostEqual(progress[-1].window_fraction, 1.0)
+        pages = [f for level, message, f in logs if message == "page committed"]
+        self.assertTrue(pages and "resume" in pages[0] and "shard" in pages[0])
+
+    def test_a_python_mapper(self):
+        def mapper(shard_id, raw):
+            record = json.loads(raw)
+            if record["id"] == "broken":
+                raise ValueError("no usable timestamp")
+            if record["id"].endswith("7"):
+                return None  # drop
+            t = time.strptime(record["ts"], "%Y-%m-%dT%H:%M:%SZ")
+            return record["id"], int(time.mktime(t) - time.timezone) * 1000000, {"txn": record["id"]}
+
+        sink = Collector()
+        with recovery.Job(spec("py-mapper", with_mapper=False), base_dir=self.path) as job:
+            job.set_mapper(mapper)
+            job.set_sink(sink)
+            job.run()
+            stats = job.stats()
+        expected = [f"t{i}" for i in range(500) if i not in (13, 377) and not str(i).endswith("7")]
+        self.assertEqual(sorted(sink.keys), sorted(expected))
+        self.assertEqual(stats.dead_letters, 2)
+        with open(os.path.join(self.path, "state", "py-mapper", "dead_letters.jsonl")) as f:
+            reasons = [json.loads(line)["reason"] for line in f]
+        self.assertEqual(reasons, ["ValueError: no usable timestamp"] * 2)
+
+    def test_a_raising_sink_fails_the_batch_and_a_rerun_redelivers_it_flagged(self):
+        calls = {"n": 0}
+
+        def flaky(shard_id, records):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("integration database is down")
+
+        with recovery.Job(spec("py-fail", concurrency=1), base_dir=self.path) as job:
+            job.set_sink(flaky)
+            with self.assertRaises(recovery.RecoveryError) as cm:
+                job.run()
+        self.assertEqual(cm.exception.status_name, "INTERNAL")
+        self.assertIn("RuntimeError: integration database is down", cm.exception.message)
+
+        sink = Collector()
+        with recovery.Job(spec("py-fail", concurrency=1), base_dir=self.path) as job:
+            job.set_sink(sink)
+            job.run()
+        self.assertEqual(len(sink.flagged), 50)  # exactly the batch that failed
+        self.assertTrue(set(sink.flagged) <= set(sink.keys))
+
+    def test_cancel_from_another_thread_then_resume_exactly_once(self):
+        first = Collector()
+
+        def slow(shard_id, records):
+            first(shard_id, records)
+            time.sleep(0.02)
+
+        with recovery.Job(spec("py-cancel", batch_size=10), base_dir=self.path) as job:
+            job.set_sink(slow)
+            threading.Timer(0.15, job.cancel).start()
+            with self.assertRaises(recovery.RecoveryError) as cm:
+                job.run()
+        self.assertEqual(cm.exception.status_name, "CANCELLED")
+        self.assertTrue(cm.exception.resumable)
+        second = Collector()
+        with recovery.Job(spec("py-cancel", batch_size=10), base_dir=self.path) as job:
+            job.set_sink(second)
+            job.run()
+        everything = first.keys + second.keys
+        self.assertEqual(len(everything), 498)
+        self.assertEqual(len(set(everything)), 498)
+
+    def test_keyboard_interrupt_stops_after_the_current_batch(self):
+        sink = Collector()
+
+        def slow(shard_id, records):
+            sink(shard_id, records)
+            time.sleep(0.02)
+
+        with recovery.Job(spec("py-sigint", batch_size=10), base_dir=self.path) as job:
+            job.set_sink(slow)
+            threading.Timer(0.15, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+            with self.assertRaises(KeyboardInterrupt):
+                job.run()
+        delivered = len(sink.keys)
+        self.assertGreater(delivered, 0)
+        self.assertLess(delivered, 498)
+        with recovery.Job(spec("py-sigint", batch_size=10), base_dir=self.path) as job:
+            job.set_sink(sink)
+            job.run()
+        self.assertEqual(len(sink.keys), 498)
+        self.assertEqual(len(set(sink.keys)), 498)
+
+    def test_closed_jobs_refuse_calls(self):
+        job = recovery.Job(spec("py-closed"), base_dir=self.path)
+        job.close()
+        job.close()
+        with self.assertRaises(recovery.RecoveryError):
+            job.run()
+
+
+if __name__ == "__main__":
+    unittest.main()
