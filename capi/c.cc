@@ -8,14 +8,15 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "borrowed.h"
 #include "checkpoint/checkpoint_codec.h"
+#include "checkpoint/process_locks.h"
 #include "recovery/backfiller.h"
 #include "recovery/status.h"
 #include "recovery/version.h"
@@ -229,87 +230,11 @@ class CCheckpointStore : public CheckpointStore {
     return code == RECOVERY_NOT_FOUND ? absl::OkStatus() : CallbackStatus(code, error, "checkpoint remove");
   }
   // Within this process only: a shared store needs its own locking (leases).
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) override {
-    absl::MutexLock lock(&mu_);
-    if (!locked_.insert(std::string(job)).second) {
-      return absl::FailedPreconditionError(
-          ToAbsl(StrCat("job \"", job, "\" is already running in this process")));
-    }
-    return std::unique_ptr<JobLock>(new Held(this, std::string(job)));
-  }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) override { return locks_.Lock(job); }
 
  private:
-  class Held : public JobLock {
-   public:
-    Held(CCheckpointStore* s, std::string job) : s_(s), job_(std::move(job)) {}
-    ~Held() override {
-      absl::MutexLock lock(&s_->mu_);
-      s_->locked_.erase(job_);
-    }
-
-   private:
-    CCheckpointStore* s_;
-    std::string job_;
-  };
   Plugin<recovery_checkpoint_store_vtable_t> plugin_;
-  absl::Mutex mu_;
-  std::set<std::string> locked_ ABSL_GUARDED_BY(mu_);
-};
-
-// Lend a job-owned plug-in to one run.
-class BorrowedSink : public Sink {
- public:
-  explicit BorrowedSink(Sink* s) : s_(s) {}
-  absl::Status Open(const SinkOpenContext& c) override { return s_->Open(c); }
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& b) override {
-    return s_->Write(shard, b);
-  }
-  absl::Status Close() override { return s_->Close(); }
-  bool serialize_commits() const override { return s_->serialize_commits(); }
-
- private:
-  Sink* s_;
-};
-
-class BorrowedMapper : public Mapper {
- public:
-  explicit BorrowedMapper(const Mapper* m) : m_(m) {}
-  MapOutcome Map(const RawRecord& raw, const Shard& shard, RecordBatch* out,
-                 std::string* reason) const override {
-    return m_->Map(raw, shard, out, reason);
-  }
-
- private:
-  const Mapper* m_;
-};
-
-class BorrowedSource : public Source {
- public:
-  explicit BorrowedSource(Source* s) : s_(s) {}
-  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
-                                                    const ShardContext& context) override {
-    return s_->Open(shard, cursor, context);
-  }
-  bool partitions_by_shard() const override { return s_->partitions_by_shard(); }
-
- private:
-  Source* s_;
-};
-
-class BorrowedStore : public CheckpointStore {
- public:
-  explicit BorrowedStore(CheckpointStore* s) : s_(s) {}
-  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
-    return s_->Load(j, s);
-  }
-  absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
-    return s_->Save(j, s, c);
-  }
-  absl::Status Delete(std::string_view j, std::string_view s) override { return s_->Delete(j, s); }
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j) override { return s_->Lock(j); }
-
- private:
-  CheckpointStore* s_;
+  ProcessLocks locks_;
 };
 
 recovery_progress_t ToC(const Progress& p) {
@@ -368,7 +293,7 @@ int RunJob(recovery_job_t* job, std::string* message) {
   if (job->sink) c.sink = std::make_unique<BorrowedSink>(job->sink.get());
   if (job->mapper) c.mapper = std::make_unique<BorrowedMapper>(job->mapper.get());
   if (job->source) c.source = std::make_unique<BorrowedSource>(job->source.get());
-  if (job->store) c.checkpoints = std::make_unique<BorrowedStore>(job->store.get());
+  if (job->store) c.checkpoints = std::make_unique<BorrowedCheckpointStore>(job->store.get());
   BackfillerOptions options;
   options.dry_run = job->dry_run;
   if (job->log_fn != nullptr) {

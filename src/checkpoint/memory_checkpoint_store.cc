@@ -1,8 +1,8 @@
 #include <map>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "checkpoint/process_locks.h"
 #include "recovery/checkpoint_store.h"
 #include "util/strings.h"
 
@@ -30,33 +30,14 @@ class MemoryCheckpointStore : public CheckpointStore {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) override {
-    absl::MutexLock lock(&mu_);
-    if (!locked_.insert(std::string(job)).second) {
-      return absl::FailedPreconditionError(StrCat("job \"", job, "\" is already running in this process"));
-    }
-    return std::unique_ptr<JobLock>(new Held(this, std::string(job)));
-  }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) override { return locks_.Lock(job); }
 
  private:
-  class Held : public JobLock {
-   public:
-    Held(MemoryCheckpointStore* store, std::string job) : store_(store), job_(std::move(job)) {}
-    ~Held() override {
-      absl::MutexLock lock(&store_->mu_);
-      store_->locked_.erase(job_);
-    }
-
-   private:
-    MemoryCheckpointStore* store_;
-    std::string job_;
-  };
-
   static std::string Key(std::string_view job, std::string_view shard) { return StrCat(job, "/", shard); }
 
   absl::Mutex mu_;
   std::map<std::string, Checkpoint> checkpoints_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> locked_ ABSL_GUARDED_BY(mu_);
+  ProcessLocks locks_;
 };
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "recovery/checkpoint_store.h"
+#include "borrowed.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
 #include "util/time_format.h"
@@ -18,23 +18,8 @@
 namespace recovery {
 namespace testing {
 
-// Borrows a store, so that several runs (Backfillers) share one, as runs share
-// a directory.
-class SharedStore : public CheckpointStore {
- public:
-  explicit SharedStore(CheckpointStore* s) : s_(s) {}
-  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
-    return s_->Load(j, s);
-  }
-  absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
-    return s_->Save(j, s, c);
-  }
-  absl::Status Delete(std::string_view j, std::string_view s) override { return s_->Delete(j, s); }
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j) override { return s_->Lock(j); }
-
- private:
-  CheckpointStore* s_;
-};
+// Several runs (Backfillers) share one store, as runs share a directory.
+using SharedStore = BorrowedCheckpointStore;
 
 // A context that never stops; Sleep() really sleeps.
 class TestContext : public ShardContext {

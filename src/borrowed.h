@@ -1,0 +1,72 @@
+// Components that forward to one owned elsewhere, so an owner can lend its
+// component to a Backfiller (which takes ownership of what it is given) and
+// keep it across runs.
+#ifndef RECOVERY_BORROWED_H_
+#define RECOVERY_BORROWED_H_
+
+#include "recovery/checkpoint_store.h"
+#include "recovery/mapper.h"
+#include "recovery/sink.h"
+#include "recovery/source.h"
+
+namespace recovery {
+
+class BorrowedSource : public Source {
+ public:
+  explicit BorrowedSource(Source* s) : s_(s) {}
+  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
+                                                    const ShardContext& context) override {
+    return s_->Open(shard, cursor, context);
+  }
+  bool partitions_by_shard() const override { return s_->partitions_by_shard(); }
+  std::vector<std::string> ConfigWarnings() const override { return s_->ConfigWarnings(); }
+
+ private:
+  Source* s_;
+};
+
+class BorrowedMapper : public Mapper {
+ public:
+  explicit BorrowedMapper(const Mapper* m) : m_(m) {}
+  MapOutcome Map(const RawRecord& raw, const Shard& shard, RecordBatch* out,
+                 std::string* reason) const override {
+    return m_->Map(raw, shard, out, reason);
+  }
+
+ private:
+  const Mapper* m_;
+};
+
+class BorrowedSink : public Sink {
+ public:
+  explicit BorrowedSink(Sink* s) : s_(s) {}
+  absl::Status Open(const SinkOpenContext& c) override { return s_->Open(c); }
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& b) override {
+    return s_->Write(shard, b);
+  }
+  absl::Status Close() override { return s_->Close(); }
+  bool serialize_commits() const override { return s_->serialize_commits(); }
+
+ private:
+  Sink* s_;
+};
+
+class BorrowedCheckpointStore : public CheckpointStore {
+ public:
+  explicit BorrowedCheckpointStore(CheckpointStore* s) : s_(s) {}
+  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
+    return s_->Load(j, s);
+  }
+  absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
+    return s_->Save(j, s, c);
+  }
+  absl::Status Delete(std::string_view j, std::string_view s) override { return s_->Delete(j, s); }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j) override { return s_->Lock(j); }
+
+ private:
+  CheckpointStore* s_;
+};
+
+}  // namespace recovery
+
+#endif  // RECOVERY_BORROWED_H_
