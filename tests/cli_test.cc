@@ -1,0 +1,141 @@
+// The `recovery` binary end to end against the simulated API on loopback:
+// validate, run, interrupt with SIGTERM, status, resume, reset.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+#include <string>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "simdjson.h"
+#include "testing/simulated_api.h"
+#include "testing/test_util.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs the CLI; when `term_after_ms` >= 0 sends SIGTERM after that long.
+Result Cli(std::vector<std::string> args, int term_after_ms = -1) {
+  testing::TempDir capture;
+  const std::string out = capture.File("out"), err = capture.File("err");
+  pid_t pid = fork();
+  if (pid == 0) {
+    int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
+        e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int in = open("/dev/null", O_RDONLY);
+    dup2(o, 1);
+    dup2(e, 2);
+    dup2(in, 0);
+    std::vector<char*> argv = {const_cast<char*>(RECOVERY_CLI)};
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(RECOVERY_CLI, argv.data());
+    _exit(127);
+  }
+  if (term_after_ms >= 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(term_after_ms));
+    kill(pid, SIGTERM);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  Result r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = testing::ReadFileOrEmpty(out);
+  r.err = testing::ReadFileOrEmpty(err);
+  return r;
+}
+
+TEST(CliTest, ValidateReportsEveryErrorWithItsPath) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("job.json"),
+                     R"({"name":"x","window":{"start":"yesterday","end":"2026-11-16T00:00:00Z"},
+    "concurency":2,"source":{"type":"http","url":"ftp://x"}})");
+  Result r = Cli({"validate", dir.File("job.json")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.out, HasSubstr("window.start: expected an RFC 3339 time"));
+  EXPECT_THAT(r.out, HasSubstr("concurency: unknown key (did you mean \"concurrency\"?)"));
+  EXPECT_THAT(r.out, HasSubstr("source.url: must start with http:// or https://"));
+  EXPECT_THAT(r.out, HasSubstr("source.pagination: required but missing"));
+  EXPECT_EQ(Cli({"run", dir.File("job.json")}).exit_code, 2);
+  EXPECT_EQ(Cli({"frobnicate", dir.File("job.json")}).exit_code, 2);
+  EXPECT_EQ(Cli({"run", dir.File("job.json"), "--no-such-flag"}).exit_code, 2);
+  EXPECT_EQ(Cli({"--help"}).exit_code, 0);
+}
+
+TEST(CliTest, RunInterruptStatusResumeAndReset) {
+  testing::SimulatedApiOptions options;
+  options.start = testing::T("2026-11-14T00:00:00Z");
+  options.end = testing::T("2026-11-18T00:00:00Z");
+  options.records = 4000;
+  options.small_records = true;
+  options.latency = absl::Milliseconds(15);
+  options.bearer_token = "cli-secret-token";
+  testing::SimulatedApi api(options);
+  setenv("CLI_TEST_TOKEN", "cli-secret-token", 1);
+  testing::TempDir dir;
+  testing::WriteFile(
+      dir.File("job.json"),
+      StrCat(R"({"name":"cli","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-18T00:00:00Z"},
+    "shard_duration":"1d","concurrency":2,
+    "source":{"type":"http","url":")",
+             api.base_url(), R"(/v1/offset",
+      "query":{"from":"{start}","to":"{end}","offset":"{offset}","limit":"{limit}"},
+      "auth":{"type":"bearer","token_env":"CLI_TEST_TOKEN"},"records":"/data","page_size":50,
+      "pagination":{"type":"offset"}},
+    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+    "sink":{"type":"jsonl_file","path":"out.jsonl"},
+    "checkpoint":{"type":"file","dir":"state"}})"));
+  const std::string job = dir.File("job.json");
+  EXPECT_EQ(Cli({"validate", job}).exit_code, 0);
+
+  Result interrupted = Cli({"run", job, "--log-format", "json", "--log-level", "info"}, 400);
+  EXPECT_EQ(interrupted.exit_code, 3) << interrupted.err;
+  EXPECT_THAT(interrupted.err, HasSubstr("stopping after the current batch commits"));
+  EXPECT_THAT(interrupted.err, HasSubstr("resume with: recovery run " + job));
+  EXPECT_THAT(interrupted.err, HasSubstr("\"message\":\"page committed\""));
+  EXPECT_EQ(interrupted.err.find("cli-secret-token"), std::string::npos);
+
+  Result status = Cli({"status", job});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_THAT(status.out, HasSubstr("to resume: recovery run " + job));
+  EXPECT_THAT(status.out, HasSubstr("20261114T000000Z-20261115T000000Z"));
+
+  Result resumed = Cli({"run", job, "--quiet"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  std::set<std::string> keys;
+  size_t lines = 0;
+  simdjson::dom::parser parser;
+  for (const std::string& line : testing::ReadLines(dir.File("out.jsonl"))) {
+    ++lines;
+    keys.insert(std::string(parser.parse(line)["id"].get_string().value()));
+  }
+  EXPECT_EQ(lines, 4000u);
+  EXPECT_EQ(keys.size(), 4000u);
+  Result done = Cli({"status", job});
+  EXPECT_THAT(done.out, HasSubstr("4 of 4 shards done"));
+  EXPECT_EQ(done.out.find("to resume"), std::string::npos);
+
+  EXPECT_EQ(Cli({"reset", job}).exit_code, 2);  // no terminal, no --yes: refused
+  EXPECT_EQ(Cli({"reset", job, "--shard", "nope", "--yes"}).exit_code, 2);
+  EXPECT_EQ(Cli({"reset", job, "--shard", "20261115T000000Z-20261116T000000Z", "--yes"}).exit_code, 0);
+  Result plan = Cli({"plan", job});
+  EXPECT_THAT(plan.out,
+              ::testing::ContainsRegex(
+                  "20261115T000000Z-20261116T000000Z +2026-11-15T00:00:00Z +2026-11-16T00:00:00Z +pending"));
+}
+
+}  // namespace
+}  // namespace recovery
