@@ -2,7 +2,8 @@
 # Installs the Debian packages recovery builds and tests with (only the missing ones).
 set -euo pipefail
 packages=(build-essential cmake pkg-config python3 libcurl4-openssl-dev libsimdjson-dev libabsl-dev
-          libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev)
+          libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
+          prometheus)  # prometheus: promtool checks the metrics exposition in the tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

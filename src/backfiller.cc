@@ -98,6 +98,8 @@ class BackfillerImpl : public Backfiller {
                    size_t delivered);
   void CheckBudget();
   void CheckReportedTotal(ShardRun& run);
+  void RecordMetrics(const ShardCounters& delta);
+  void RecordGauges(const Progress& p);
   Progress SnapshotProgress() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress_mu_);
   void Log(LogLevel level, std::string_view message, const std::string& fields);
   double ShardFraction(const ShardRun& run, const Page* page) const;
@@ -108,6 +110,15 @@ class BackfillerImpl : public Backfiller {
     explicit Context(BackfillerImpl* engine) : engine_(engine) {}
     bool Sleep(absl::Duration d) const override { return engine_->Sleep(d); }
     bool Stopping() const override { return engine_->Stopping(); }
+    void ObserveRequest(absl::Duration latency, int http_status) const override {
+      Metrics* m = engine_->options_.metrics;
+      if (m == nullptr) return;
+      m->Observe("recovery_request_duration_seconds", engine_->job_labels_, absl::ToDoubleSeconds(latency));
+      static constexpr const char* kClasses[] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
+      const int cls = http_status >= 100 && http_status < 600 ? http_status / 100 : 0;
+      m->AddCounter("recovery_http_responses_total",
+                    Metrics::Labels(engine_->spec_.name, "class", kClasses[cls]), 1);
+    }
 
    private:
     BackfillerImpl* engine_;
@@ -116,6 +127,7 @@ class BackfillerImpl : public Backfiller {
   const JobSpec spec_;
   Components c_;
   const Context context_{this};
+  const std::string job_labels_ = Metrics::Labels(spec_.name);
   const BackfillerOptions options_;
   const std::vector<Shard> plan_;
 
@@ -179,6 +191,10 @@ absl::Status BackfillerImpl::Retry(std::string_view what, const ShardRun& run, S
                                            " over ", absl::FormatDuration(elapsed), ": ", status.message()));
     }
     ++delta->retries;
+    if (options_.metrics != nullptr) {
+      options_.metrics->AddCounter("recovery_retries_total", Metrics::Labels(spec_.name, "operation", what),
+                                   1);
+    }
     std::string fields;
     JsonObjectWriter(&fields)
         .Str("shard", run.shard.id)
@@ -252,6 +268,34 @@ void BackfillerImpl::CheckBudget() {
              "Fix the mapping or raise the budget, then run again to continue")));
 }
 
+void BackfillerImpl::RecordMetrics(const ShardCounters& delta) {
+  Metrics& m = *options_.metrics;
+  m.AddCounter("recovery_records_fetched_total", job_labels_, delta.records_fetched);
+  m.AddCounter("recovery_records_delivered_total", job_labels_, delta.records_delivered);
+  m.AddCounter("recovery_records_dropped_total", job_labels_, delta.records_dropped);
+  m.AddCounter("recovery_records_out_of_window_total", job_labels_, delta.records_out_of_window);
+  m.AddCounter("recovery_dead_letters_total", job_labels_, delta.dead_letters);
+  m.AddCounter("recovery_pages_total", job_labels_, delta.pages);
+  m.AddCounter("recovery_bytes_total", job_labels_, delta.bytes);
+  Progress p;
+  {
+    absl::MutexLock lock(&progress_mu_);
+    p = SnapshotProgress();
+  }
+  RecordGauges(p);
+}
+
+void BackfillerImpl::RecordGauges(const Progress& p) {
+  Metrics& m = *options_.metrics;
+  const int pending = p.shards_total - p.shards_done - p.shards_failed - p.shards_running;
+  m.SetGauge("recovery_shards", Metrics::Labels(spec_.name, "state", "done"), p.shards_done);
+  m.SetGauge("recovery_shards", Metrics::Labels(spec_.name, "state", "failed"), p.shards_failed);
+  m.SetGauge("recovery_shards", Metrics::Labels(spec_.name, "state", "running"), p.shards_running);
+  m.SetGauge("recovery_shards", Metrics::Labels(spec_.name, "state", "pending"), pending);
+  m.SetGauge("recovery_window_coverage_ratio", job_labels_, p.window_fraction);
+  m.SetGauge("recovery_records_per_second", job_labels_, p.records_per_second);
+}
+
 void BackfillerImpl::CheckReportedTotal(ShardRun& run) {
   const uint64_t fetched = run.checkpoint.counters.records_fetched;
   if (run.reported_total < 0 || static_cast<uint64_t>(run.reported_total) == fetched) return;
@@ -295,6 +339,7 @@ void BackfillerImpl::AfterCommit(ShardRun& run, std::string_view page_cursor, co
       .Close();
   Log(LogLevel::kInfo, options_.dry_run ? "page mapped (dry run)" : "page committed", fields);
   CheckBudget();
+  if (options_.metrics != nullptr) RecordMetrics(delta);
   if (options_.on_progress) {
     // Snapshot under the lock that orders the callbacks, so progress never goes backwards.
     absl::MutexLock lock(&log_mu_);
@@ -498,7 +543,14 @@ void BackfillerImpl::RunShard(ShardRun& run) {
       if (done) ck.state = ShardState::kDone;
     } else {
       delta.records_delivered += delivered;
+      const absl::Time commit_start = absl::Now();
       st = CommitPage(run, page, batch, dead, delta, redeliver);
+      if (st.ok() && options_.metrics != nullptr) {
+        const absl::Time now = absl::Now();
+        options_.metrics->Observe("recovery_batch_duration_seconds", job_labels_,
+                                  absl::ToDoubleSeconds(now - commit_start));
+        options_.metrics->CheckpointSaved(spec_.name, now);
+      }
       if (!st.ok()) return fail("commit page", st);
       redeliver = false;
       st = Retry("confirm page to source", run, &delta, [&] { return reader->Commit(page); });
@@ -634,6 +686,7 @@ RunResult BackfillerImpl::Run() {
     absl::MutexLock l(&progress_mu_);
     result.progress = SnapshotProgress();
   }
+  if (options_.metrics != nullptr) RecordGauges(result.progress);
   fields.clear();
   JsonObjectWriter(&fields)
       .Str("job", spec_.name)

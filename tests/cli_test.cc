@@ -1,11 +1,15 @@
 // The `recovery` binary end to end against the simulated API on loopback:
 // validate, run, interrupt with SIGTERM, status, resume, reset.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -27,8 +31,9 @@ struct Result {
   std::string out, err;
 };
 
-// Runs the CLI; when `term_after_ms` >= 0 sends SIGTERM after that long.
-Result Cli(std::vector<std::string> args, int term_after_ms = -1) {
+// Runs the CLI; when `term_after_ms` >= 0 sends SIGTERM after that long,
+// calling `during` halfway there.
+Result Cli(std::vector<std::string> args, int term_after_ms = -1, std::function<void()> during = nullptr) {
   testing::TempDir capture;
   const std::string out = capture.File("out"), err = capture.File("err");
   pid_t pid = fork();
@@ -46,7 +51,9 @@ Result Cli(std::vector<std::string> args, int term_after_ms = -1) {
     _exit(127);
   }
   if (term_after_ms >= 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(term_after_ms));
+    std::this_thread::sleep_for(std::chrono::milliseconds(term_after_ms / 2));
+    if (during) during();
+    std::this_thread::sleep_for(std::chrono::milliseconds(term_after_ms / 2));
     kill(pid, SIGTERM);
   }
   int status = 0;
@@ -56,6 +63,29 @@ Result Cli(std::vector<std::string> args, int term_after_ms = -1) {
   r.out = testing::ReadFileOrEmpty(out);
   r.err = testing::ReadFileOrEmpty(err);
   return r;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string Shell(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
 }
 
 TEST(CliTest, ValidateReportsEveryErrorWithItsPath) {
@@ -101,7 +131,15 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
   const std::string job = dir.File("job.json");
   EXPECT_EQ(Cli({"validate", job}).exit_code, 0);
 
-  Result interrupted = Cli({"run", job, "--log-format", "json", "--log-level", "info"}, 400);
+  const int port = FreePort();
+  std::string scraped;
+  Result interrupted =
+      Cli({"run", job, "--log-format", "json", "--log-level", "info", "--metrics-listen",
+           StrCat("127.0.0.1:", port)},
+          600, [&] { scraped = Shell(StrCat("curl -s http://127.0.0.1:", port, "/metrics")); });
+  EXPECT_THAT(scraped, HasSubstr("# TYPE recovery_pages_total counter"));
+  EXPECT_THAT(scraped, HasSubstr("recovery_request_duration_seconds_bucket{job=\"cli\",le=\"+Inf\"}"));
+  EXPECT_THAT(scraped, HasSubstr("recovery_http_responses_total{job=\"cli\",class=\"2xx\"}"));
   EXPECT_EQ(interrupted.exit_code, 3) << interrupted.err;
   EXPECT_THAT(interrupted.err, HasSubstr("stopping after the current batch commits"));
   EXPECT_THAT(interrupted.err, HasSubstr("resume with: recovery run " + job));
@@ -113,8 +151,16 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
   EXPECT_THAT(status.out, HasSubstr("to resume: recovery run " + job));
   EXPECT_THAT(status.out, HasSubstr("20261114T000000Z-20261115T000000Z"));
 
-  Result resumed = Cli({"run", job, "--quiet"});
+  Result resumed = Cli({"run", job, "--quiet", "--metrics-file", dir.File("recovery.prom")});
   EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  const std::string metrics = testing::ReadFileOrEmpty(dir.File("recovery.prom"));
+  EXPECT_THAT(metrics, HasSubstr("recovery_window_coverage_ratio{job=\"cli\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("recovery_shards{job=\"cli\",state=\"done\"} 4"));
+  // Prometheus' own parser accepts the exposition.
+  EXPECT_EQ(
+      system(StrCat("promtool check metrics < ", dir.File("recovery.prom"), " > /dev/null 2>&1").c_str()), 0)
+      << "promtool (Debian package prometheus) rejected the metrics or is missing:\n"
+      << metrics;
   std::set<std::string> keys;
   size_t lines = 0;
   simdjson::dom::parser parser;

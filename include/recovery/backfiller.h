@@ -16,6 +16,7 @@
 #include "recovery/export.h"
 #include "recovery/job_spec.h"
 #include "recovery/mapper.h"
+#include "recovery/metrics.h"
 #include "recovery/options.h"
 #include "recovery/shard.h"
 #include "recovery/sink.h"
@@ -40,6 +41,8 @@ struct BackfillerOptions {
   // Starts from the stored checkpoints.
   bool dry_run = false;
   int concurrency = 0;  // overrides the spec's when > 0
+  // Receives the run's metrics when set. Borrowed: must outlive the Backfiller.
+  Metrics* metrics = nullptr;
 };
 
 struct ShardReport {

@@ -90,6 +90,9 @@ class RECOVERY_EXPORT ShardContext {
   // in a plain sleep, so that cancellation is prompt.
   virtual bool Sleep(absl::Duration duration) const = 0;
   virtual bool Stopping() const = 0;
+  // Records one request to the source for the metrics: its latency and HTTP
+  // status (0 when there was no response).
+  virtual void ObserveRequest(absl::Duration latency, int http_status) const {}
 };
 
 // Reads one shard. Used by one thread at a time.

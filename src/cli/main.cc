@@ -23,11 +23,15 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "cli/metrics_server.h"
 #include "json/json_writer.h"
 #include "recovery/backfiller.h"
+#include "recovery/metrics.h"
 #include "recovery/status.h"
 #include "recovery/version.h"
+#include "util/file.h"
 #include "util/strings.h"
 #include "util/time_format.h"
 
@@ -48,6 +52,9 @@ commands:
                --log-level L          debug, info, warning, error (default: warning on a
                                       terminal, where a progress line shows; info otherwise)
                --quiet                no progress line or status lines
+               --metrics-file PATH    Prometheus metrics, rewritten atomically every 5 s
+                                      (for node_exporter's textfile collector)
+               --metrics-listen H:P   serve them at http://H:P/metrics (e.g. 127.0.0.1:9464)
   validate   check the job spec and print every error with its JSON path
   plan       list the shards, their windows and what is already done
   status     per shard: state, records, pages, cursor, last error; how to resume
@@ -67,8 +74,9 @@ struct Args {
 
 bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
   static const std::map<std::string, bool> kTakesValue = {
-      {"--dry-run", false}, {"--concurrency", true}, {"--log-format", true}, {"--log-level", true},
-      {"--quiet", false},   {"--shard", true},       {"--yes", false},       {"--help", false}};
+      {"--dry-run", false},     {"--concurrency", true},   {"--log-format", true}, {"--log-level", true},
+      {"--quiet", false},       {"--shard", true},         {"--yes", false},       {"--help", false},
+      {"--metrics-file", true}, {"--metrics-listen", true}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0) {
@@ -210,6 +218,13 @@ void WatchSignals(std::string resume) {
 }
 
 int Run(const Args& args) {
+  // Signals go to the watcher thread only: blocked before any thread exists,
+  // so every thread started from here on inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   absl::StatusOr<JobSpec> spec = LoadSpec(args.job_path);
   if (!spec.ok()) return BadSpec(spec.status());
   const bool tty = isatty(STDERR_FILENO);
@@ -242,21 +257,45 @@ int Run(const Args& args) {
   }
   ProgressLine progress(tty, quiet);
   options.on_log = MakeLogger(format, level, &progress);
+  Metrics metrics;
+  options.metrics = &metrics;
+  std::unique_ptr<MetricsServer> server;
+  if (auto it = args.flags.find("--metrics-listen"); it != args.flags.end()) {
+    auto started = MetricsServer::Start(it->second, [&metrics] { return metrics.RenderPrometheus(); });
+    if (!started.ok()) return BadSpec(started.status());
+    server = *std::move(started);
+    progress.Clear();
+    std::fprintf(stderr, "metrics at http://%s/metrics\n",
+                 StrCat(it->second.substr(0, it->second.rfind(':')), ":", server->port()).c_str());
+  }
+  const std::string metrics_file = args.flags.count("--metrics-file") ? args.flags.at("--metrics-file") : "";
+  absl::Notification run_done;
+  std::thread metrics_writer;
+  auto write_metrics = [&] {
+    if (metrics_file.empty()) return;
+    absl::Status s = WriteFileAtomically(metrics_file, metrics.RenderPrometheus());
+    if (!s.ok()) {
+      progress.Clear();
+      std::fprintf(stderr, "warning: %s\n", std::string(ToStd(s.message())).c_str());
+    }
+  };
+  if (!metrics_file.empty()) {
+    metrics_writer = std::thread([&] {
+      while (!run_done.WaitForNotificationWithTimeout(absl::Seconds(5))) write_metrics();
+    });
+  }
   options.on_progress = [&progress](const Progress& p) { progress.Update(p); };
 
   auto backfiller = Backfiller::Create(*spec, {}, options);
   if (!backfiller.ok()) return BadSpec(backfiller.status());
 
-  // Signals go to the watcher thread only (blocked here, inherited by workers).
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread(WatchSignals, ResumeCommand(args)).detach();
   g_running.store(backfiller->get());
   RunResult r = (*backfiller)->Run();
   g_running.store(nullptr);
+  run_done.Notify();
+  if (metrics_writer.joinable()) metrics_writer.join();
+  write_metrics();
   progress.Finish();
 
   const Progress& p = r.progress;

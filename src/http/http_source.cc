@@ -623,7 +623,9 @@ Fetched HttpReader::Fetch(const Position& position) {
   f.status = source_->limiter().Acquire(context_);
   if (!f.status.ok()) return f;
   f.request = BuildRequest(position);
+  const absl::Time started = absl::Now();
   f.status = client_.Perform(f.request, &f.response, config_.redactor);
+  context_.ObserveRequest(absl::Now() - started, f.status.ok() ? static_cast<int>(f.response.status) : 0);
   if (f.status.ok()) f.status = Classify(f.request, f.response);
   return f;
 }
