@@ -418,6 +418,12 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordB
   ck.cursor = page.next_cursor;
   ck.in_flight = false;
   ck.counters += delta;
+  for (const Record& r : batch.records()) {
+    if (r.event_time == kUnknownEventTime) continue;
+    const int64_t s = absl::ToUnixSeconds(r.event_time);
+    ++ck.coverage[s - ((s % kCoverageBucketSeconds) + kCoverageBucketSeconds) % kCoverageBucketSeconds];
+  }
+  if (page.reported_total >= 0) ck.reported_total = page.reported_total;
   const bool done = page.exhausted && !IsOpenEnded(run.shard);
   ck.progress = done ? 1.0 : ShardFraction(run, &page);
   ck.state = done ? ShardState::kDone : ShardState::kRunning;

@@ -20,6 +20,7 @@
 #include "testing/simulated_api.h"
 #include "testing/test_util.h"
 #include "util/strings.h"
+#include "util/time_format.h"
 
 namespace recovery {
 namespace {
@@ -181,6 +182,46 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
   EXPECT_THAT(plan.out,
               ::testing::ContainsRegex(
                   "20261115T000000Z-20261116T000000Z +2026-11-15T00:00:00Z +2026-11-16T00:00:00Z +pending"));
+}
+
+TEST(CliTest, VerifyFlagsAHoleAndPassesCompleteCoverage) {
+  testing::TempDir dir;
+  std::string complete, holed;
+  const absl::Time start = testing::T("2026-11-14T00:00:00Z");
+  for (int i = 0; i < 24 * 12; ++i) {  // one record every 5 minutes for a day
+    const absl::Time t = start + absl::Minutes(5 * i);
+    const std::string line = StrCat("{\"id\":\"r", i, "\",\"ts\":\"", FormatRfc3339(t), "\"}\n");
+    complete += line;
+    if (t < testing::T("2026-11-14T10:00:00Z") || t >= testing::T("2026-11-14T13:00:00Z")) holed += line;
+  }
+  for (const auto& [name, data] : {std::make_pair("complete", complete), std::make_pair("holed", holed)}) {
+    testing::WriteFile(dir.File(StrCat(name, ".jsonl")), data);
+    testing::WriteFile(dir.File(StrCat(name, ".json")),
+                       StrCat(R"({"name":")", name,
+                              R"(","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+      "shard_duration":"6h","source":{"type":"jsonl_file","path":")",
+                              name, R"(.jsonl"},
+      "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/ts"}},
+      "sink":{"type":"null"},"checkpoint":{"type":"file","dir":"state"}})"));
+  }
+  Result before = Cli({"verify", dir.File("complete.json")});
+  EXPECT_EQ(before.exit_code, 1);  // nothing recovered yet
+  EXPECT_THAT(before.out, HasSubstr("is pending: its window is not covered yet"));
+  ASSERT_EQ(Cli({"run", dir.File("complete.json"), "--quiet"}).exit_code, 0);
+  Result ok = Cli({"verify", dir.File("complete.json")});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_THAT(ok.out, HasSubstr("288 records in 24 buckets of 1h (median 12); 0 empty, 0 thin"));
+  EXPECT_THAT(ok.out, HasSubstr("coverage OK"));
+  EXPECT_THAT(Cli({"verify", dir.File("complete.json"), "--bucket", "6h"}).out,
+              HasSubstr("in 4 buckets of 6h"));
+
+  ASSERT_EQ(Cli({"run", dir.File("holed.json"), "--quiet"}).exit_code, 0);
+  Result hole = Cli({"verify", dir.File("holed.json")});
+  EXPECT_EQ(hole.exit_code, 1);
+  EXPECT_THAT(hole.out, ::testing::ContainsRegex("2026-11-14T10:00:00Z +0  EMPTY"));
+  EXPECT_THAT(hole.out, ::testing::ContainsRegex("2026-11-14T12:00:00Z +0  EMPTY"));
+  EXPECT_THAT(hole.out, HasSubstr("3 empty buckets: a hole in the recovered data"));
+  EXPECT_THAT(hole.out, HasSubstr("coverage NOT OK"));
 }
 
 }  // namespace

@@ -36,6 +36,8 @@ Checkpoint Sample() {
   c.counters.retries = 7;
   c.last_error = "boom";
   c.updated = T("2026-11-20T10:00:00.5Z");
+  c.coverage = {{1763078400, 12}, {1763082000, 7}};
+  c.reported_total = 19;
   return c;
 }
 
@@ -52,6 +54,8 @@ void ExpectSame(const Checkpoint& a, const Checkpoint& b) {
   EXPECT_EQ(a.counters.retries, b.counters.retries);
   EXPECT_EQ(a.last_error, b.last_error);
   EXPECT_EQ(a.updated, b.updated);
+  EXPECT_EQ(a.coverage, b.coverage);
+  EXPECT_EQ(a.reported_total, b.reported_total);
 }
 
 TEST(CheckpointCodecTest, RoundTripsIncludingBinaryCursors) {

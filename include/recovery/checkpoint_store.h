@@ -3,6 +3,7 @@
 #define RECOVERY_CHECKPOINT_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,7 +45,16 @@ struct Checkpoint {
   ShardCounters counters;
   std::string last_error;  // why the shard failed, if it did
   absl::Time updated = absl::UnixEpoch();
+  // Records delivered per hour of event time: unix seconds of the hour's start
+  // -> count (records without an event time are not counted). For coverage
+  // reports (`recovery verify`).
+  std::map<int64_t, uint64_t> coverage;
+  // The source's last word on how many records the shard holds, or -1.
+  int64_t reported_total = -1;
 };
+
+// Coverage buckets are this wide.
+inline constexpr int64_t kCoverageBucketSeconds = 3600;
 
 // Held while a job runs so two processes cannot run the same job at once.
 class RECOVERY_EXPORT JobLock {

@@ -1,6 +1,7 @@
 #include "checkpoint/checkpoint_codec.h"
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "json/json_writer.h"
 #include "json/spec_reader.h"
@@ -62,6 +63,14 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   w.Raw("counters", counters);
   w.Str("last_error", c.last_error);
   w.Time("updated", c.updated);
+  if (c.reported_total >= 0) w.Int("reported_total", c.reported_total);
+  if (!c.coverage.empty()) {
+    std::string coverage;
+    JsonObjectWriter cov(&coverage);
+    for (const auto& [hour, count] : c.coverage) cov.Uint(StrCat(hour), count);
+    cov.Close();
+    w.Raw("coverage", coverage);
+  }
   w.Close();
   std::string out = body;
   out.push_back('\n');
@@ -122,6 +131,24 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   }
   c.last_error = o.String("last_error").value_or("");
   c.updated = o.Time("updated", true).value_or(absl::UnixEpoch());
+  c.reported_total = o.Int("reported_total", false, 0, INT64_MAX).value_or(-1);
+  if (auto coverage = o.Value("coverage")) {
+    simdjson::dom::object buckets;
+    if (coverage->get_object().get(buckets) != simdjson::SUCCESS) {
+      errors.Add("coverage", "expected object");
+    } else {
+      for (auto field : buckets) {
+        int64_t hour;
+        uint64_t count;
+        if (!absl::SimpleAtoi(absl::string_view(field.key.data(), field.key.size()), &hour) ||
+            field.value.get_uint64().get(count) != simdjson::SUCCESS) {
+          errors.Add("coverage", "expected hour -> count");
+          break;
+        }
+        c.coverage[hour] = count;
+      }
+    }
+  }
   o.Finish();
   if (!errors.empty()) return corrupt(errors.list().front());
   return c;

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -58,6 +59,11 @@ commands:
   validate   check the job spec and print every error with its JSON path
   plan       list the shards, their windows and what is already done
   status     per shard: state, records, pages, cursor, last error; how to resume
+  verify     coverage report: delivered records per time bucket across the window,
+             empty and thin buckets flagged, totals compared with what the source
+             reported; exits 1 on a hole
+               --bucket D             bucket width, whole hours (default 1h)
+               --thin F               flag buckets under F x the median (default 0.1)
   reset      forget checkpoints so the next run starts over
                --shard ID             only this shard
                --yes                  do not ask for confirmation
@@ -74,9 +80,9 @@ struct Args {
 
 bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
   static const std::map<std::string, bool> kTakesValue = {
-      {"--dry-run", false},     {"--concurrency", true},   {"--log-format", true}, {"--log-level", true},
-      {"--quiet", false},       {"--shard", true},         {"--yes", false},       {"--help", false},
-      {"--metrics-file", true}, {"--metrics-listen", true}};
+      {"--dry-run", false},     {"--concurrency", true},    {"--log-format", true}, {"--log-level", true},
+      {"--quiet", false},       {"--shard", true},          {"--yes", false},       {"--help", false},
+      {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},     {"--thin", true}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0) {
@@ -401,6 +407,87 @@ int Status(const Args& args) {
   return kExitDone;
 }
 
+int Verify(const Args& args) {
+  auto b = Open(args);
+  if (!b.ok()) return BadSpec(b.status());
+  auto reports = (*b)->Status();
+  if (!reports.ok()) return BadSpec(reports.status());
+  absl::StatusOr<JobSpec> spec = LoadSpec(args.job_path);
+  if (!spec.ok()) return BadSpec(spec.status());
+  int64_t width = kCoverageBucketSeconds;
+  if (auto it = args.flags.find("--bucket"); it != args.flags.end()) {
+    std::optional<absl::Duration> d = ParseDurationText(it->second);
+    width = d ? absl::ToInt64Seconds(*d) : 0;
+    if (width <= 0 || width % kCoverageBucketSeconds != 0) {
+      return BadSpec(absl::InvalidArgumentError("--bucket: expected whole hours such as 1h, 6h or 1d"));
+    }
+  }
+  double thin = 0.1;
+  if (auto it = args.flags.find("--thin"); it != args.flags.end()) {
+    thin = std::atof(it->second.c_str());
+    if (!(thin >= 0 && thin <= 1))
+      return BadSpec(absl::InvalidArgumentError("--thin: expected a number in [0, 1]"));
+  }
+
+  std::map<int64_t, uint64_t> hours;
+  int not_done = 0;
+  std::vector<std::string> problems;
+  for (const ShardReport& r : *reports) {
+    for (const auto& [hour, count] : r.checkpoint.coverage) hours[hour] += count;
+    if (r.state != ShardState::kDone && !IsOpenEnded(r.shard)) {
+      ++not_done;
+      problems.push_back(
+          StrCat("shard ", r.shard.id, " is ", ShardStateName(r.state), ": its window is not covered yet"));
+    }
+    const int64_t reported = r.checkpoint.reported_total;
+    if (reported >= 0 && static_cast<uint64_t>(reported) != r.checkpoint.counters.records_fetched) {
+      problems.push_back(StrCat("shard ", r.shard.id, ": the source reported ", reported, " records, ",
+                                r.checkpoint.counters.records_fetched, " were fetched"));
+    }
+  }
+  // Buckets over the window (the gap part of a follow-mode window).
+  const int64_t start = absl::ToUnixSeconds(spec->start);
+  const int64_t end = absl::ToUnixSeconds(spec->end);
+  const int64_t first = start - ((start % width) + width) % width;
+  std::vector<std::pair<int64_t, uint64_t>> buckets;
+  for (int64_t t = first; t < end; t += width) {
+    uint64_t n = 0;
+    for (auto it = hours.lower_bound(t); it != hours.end() && it->first < t + width; ++it) n += it->second;
+    buckets.emplace_back(t, n);
+  }
+  std::vector<uint64_t> nonzero;
+  for (const auto& [t, n] : buckets) {
+    if (n > 0) nonzero.push_back(n);
+  }
+  std::sort(nonzero.begin(), nonzero.end());
+  const double median = nonzero.empty() ? 0 : static_cast<double>(nonzero[nonzero.size() / 2]);
+  int empty = 0, thin_count = 0;
+  uint64_t total = 0;
+  const bool all_rows = buckets.size() <= 200;
+  std::printf("%-22s %10s\n", "BUCKET START", "RECORDS");
+  for (const auto& [t, n] : buckets) {
+    total += n;
+    const char* flag = n == 0 ? "EMPTY" : static_cast<double>(n) < thin * median ? "thin" : "";
+    empty += n == 0;
+    thin_count += flag[0] == 't';
+    if (all_rows || flag[0] != '\0') {
+      std::printf("%-22s %10llu  %s\n", FormatRfc3339(absl::FromUnixSeconds(t)).c_str(),
+                  static_cast<unsigned long long>(n), flag);
+    }
+  }
+  std::printf(
+      "%llu records in %zu buckets of %s (median %.0f); %d empty, %d thin (under %.0f%% of the median)\n",
+      static_cast<unsigned long long>(total), buckets.size(),
+      absl::FormatDuration(absl::Seconds(width)).c_str(), median, empty, thin_count, thin * 100);
+  for (const std::string& p : problems) std::printf("problem: %s\n", p.c_str());
+  if (empty > 0)
+    std::printf("problem: %d empty bucket%s: a hole in the recovered data\n", empty, empty == 1 ? "" : "s");
+  const bool ok = empty == 0 && problems.empty();
+  std::printf("%s\n", ok ? "coverage OK" : "coverage NOT OK");
+  if (not_done > 0) std::printf("to resume: %s\n", ResumeCommand(args).c_str());
+  return ok ? kExitDone : kExitFailed;
+}
+
 int Reset(const Args& args) {
   auto b = Open(args);
   if (!b.ok()) return BadSpec(b.status());
@@ -453,6 +540,7 @@ int Main(int argc, char** argv) {
   if (args.command == "plan") return Plan(args);
   if (args.command == "status") return Status(args);
   if (args.command == "reset") return Reset(args);
+  if (args.command == "verify") return Verify(args);
   std::fprintf(stderr, "recovery: unknown command \"%s\"\n\n%s", args.command.c_str(), kUsage);
   return kExitUsage;
 }
