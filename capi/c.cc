@@ -230,7 +230,9 @@ class CCheckpointStore : public CheckpointStore {
     return code == RECOVERY_NOT_FOUND ? absl::OkStatus() : CallbackStatus(code, error, "checkpoint remove");
   }
   // Within this process only: a shared store needs its own locking (leases).
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) override { return locks_.Lock(job); }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) override {
+    return locks_.Lock(job, scope);
+  }
 
  private:
   Plugin<recovery_checkpoint_store_vtable_t> plugin_;

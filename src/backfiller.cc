@@ -91,6 +91,10 @@ class BackfillerImpl : public Backfiller {
   absl::Status Retry(std::string_view what, const ShardRun& run, ShardCounters* delta,
                      const std::function<absl::Status()>& attempt);
   bool Stopping() const { return cancelled_.load() || stop_.load(); }
+  bool InSlice(const Shard& s) const { return s.index % options_.slices == options_.slice - 1; }
+  std::string SliceScope() const {
+    return options_.slices == 1 ? "" : StrCat("slice-", options_.slice, "-of-", options_.slices);
+  }
   // Sleeps for `d` unless the job stops first; false if it did.
   bool Sleep(absl::Duration d);
   void StopJob(absl::Status why);
@@ -583,7 +587,7 @@ RunResult BackfillerImpl::Run() {
   }
   std::unique_ptr<JobLock> lock;
   if (!options_.dry_run) {
-    absl::StatusOr<std::unique_ptr<JobLock>> l = c_.checkpoints->Lock(spec_.name);
+    absl::StatusOr<std::unique_ptr<JobLock>> l = c_.checkpoints->Lock(spec_.name, SliceScope());
     if (!l.ok()) {
       result.status = l.status();
       return result;
@@ -635,7 +639,7 @@ RunResult BackfillerImpl::Run() {
 
   std::vector<ShardRun*> pending;
   for (ShardRun& r : runs) {
-    if (r.checkpoint.state != ShardState::kDone) pending.push_back(&r);
+    if (r.checkpoint.state != ShardState::kDone && InSlice(r.shard)) pending.push_back(&r);
   }
   std::string fields;
   JsonObjectWriter(&fields)
@@ -676,7 +680,7 @@ RunResult BackfillerImpl::Run() {
     report.checkpoint = r.checkpoint;
     report.error = r.error;
     report.total_mismatch = r.total_mismatch;
-    if (report.state != ShardState::kDone) result.complete = false;
+    if (report.state != ShardState::kDone && InSlice(r.shard)) result.complete = false;
     if (!r.error.ok() && result.status.ok()) result.status = r.error;
     result.shards.push_back(std::move(report));
   }
@@ -733,7 +737,7 @@ absl::Status BackfillerImpl::Reset(std::optional<std::string> shard_id) {
     return absl::NotFoundError(
         StrCat("no shard \"", *shard_id, "\" in the plan of job \"", spec_.name, "\""));
   }
-  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobLock> lock, c_.checkpoints->Lock(spec_.name));
+  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobLock> lock, c_.checkpoints->Lock(spec_.name, ""));
   for (const Shard& shard : plan_) {
     if (shard_id && shard.id != *shard_id) continue;
     RECOVERY_RETURN_IF_ERROR(c_.checkpoints->Delete(spec_.name, shard.id));
@@ -746,6 +750,10 @@ absl::Status BackfillerImpl::Reset(std::optional<std::string> shard_id) {
 absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Components c,
                                                                BackfillerOptions options) {
   if (spec.name.empty()) return absl::InvalidArgumentError("name: required but missing");
+  if (options.slices < 1 || options.slice < 1 || options.slice > options.slices) {
+    return absl::InvalidArgumentError(
+        ToAbsl(StrCat("slice ", options.slice, " of ", options.slices, ": expected 1 <= slice <= slices")));
+  }
   RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan,
                             PlanShards(spec.start, spec.end, spec.shard_duration, spec.follow));
   if (!c.source) {

@@ -61,7 +61,9 @@ class BorrowedCheckpointStore : public CheckpointStore {
     return s_->Save(j, s, c);
   }
   absl::Status Delete(std::string_view j, std::string_view s) override { return s_->Delete(j, s); }
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j) override { return s_->Lock(j); }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j, std::string_view scope) override {
+    return s_->Lock(j, scope);
+  }
 
  private:
   CheckpointStore* s_;

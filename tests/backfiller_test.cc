@@ -361,11 +361,36 @@ TEST_F(BackfillerTest, StatusAndReset) {
 }
 
 TEST_F(BackfillerTest, ASecondRunOfTheSameJobIsRefusedWhileTheFirstHoldsTheLock) {
-  auto lock = store_->Lock("test-job");
+  auto lock = store_->Lock("test-job", "");
   ASSERT_TRUE(lock.ok());
   RunResult r = Run(Spec(), Records(10), std::make_unique<RecordingSink>(&delivered_));
   EXPECT_EQ(r.status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(delivered_.empty());
+}
+
+TEST_F(BackfillerTest, SlicesSplitThePlanAndHoldTheirOwnLocks) {
+  BackfillerOptions first;
+  first.slice = 1;
+  first.slices = 2;
+  auto held = store_->Lock("test-job", "slice-2-of-2");  // another process runs slice 2
+  ASSERT_TRUE(held.ok());
+  RunResult r = Run(Spec(), Records(100), std::make_unique<RecordingSink>(&delivered_), first);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_TRUE(r.complete);  // the slice is done
+  EXPECT_EQ(delivered_.size(), 50u);
+  EXPECT_EQ(r.shards[0].state, ShardState::kDone);
+  EXPECT_EQ(r.shards[1].state, ShardState::kPending);
+  held->reset();
+  BackfillerOptions second = first;
+  second.slice = 2;
+  r = Run(Spec(), Records(100), std::make_unique<RecordingSink>(&delivered_), second);
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(UniqueKeys(delivered_), AllKeys(100));
+  EXPECT_EQ(delivered_.size(), 100u);
+  BackfillerOptions bad;
+  bad.slice = 3;
+  bad.slices = 2;
+  EXPECT_FALSE(Backfiller::Create(Spec(), {}, bad).ok());
 }
 
 TEST_F(BackfillerTest, RunTwiceOnOneBackfillerIsAnError) {

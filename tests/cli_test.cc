@@ -184,6 +184,32 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
                   "20261115T000000Z-20261116T000000Z +2026-11-15T00:00:00Z +2026-11-16T00:00:00Z +pending"));
 }
 
+TEST(CliTest, SlicesOfThePlanRunInSeparateProcessesAtOnce) {
+  testing::TempDir dir;
+  std::string data;
+  for (int i = 0; i < 2000; ++i) {
+    data += StrCat("{\"id\":\"r", i, "\",\"ts\":\"",
+                   FormatRfc3339(testing::T("2026-11-14T00:00:00Z") + absl::Seconds(86400.0 * i / 2000)),
+                   "\"}\n");
+  }
+  testing::WriteFile(dir.File("in.jsonl"), data);
+  testing::WriteFile(
+      dir.File("job.json"),
+      R"({"name":"sliced","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+    "shard_duration":"3h","source":{"type":"jsonl_file","path":"in.jsonl","batch_size":25},
+    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/ts"}},
+    "sink":{"type":"null"},"checkpoint":{"type":"file","dir":"state"}})");
+  Result a, b;
+  std::thread first([&] { a = Cli({"run", dir.File("job.json"), "--shard", "1/2", "--quiet"}); });
+  b = Cli({"run", dir.File("job.json"), "--shard", "2/2", "--quiet"});
+  first.join();
+  EXPECT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(b.exit_code, 0) << b.err;
+  Result status = Cli({"status", dir.File("job.json")});
+  EXPECT_THAT(status.out, HasSubstr("total: 2000 records delivered, 0 dead letters, 8 of 8 shards done"));
+  EXPECT_EQ(Cli({"verify", dir.File("job.json")}).exit_code, 0);
+}
+
 TEST(CliTest, VerifyFlagsAHoleAndPassesCompleteCoverage) {
   testing::TempDir dir;
   std::string complete, holed;
@@ -215,6 +241,7 @@ TEST(CliTest, VerifyFlagsAHoleAndPassesCompleteCoverage) {
   EXPECT_THAT(Cli({"verify", dir.File("complete.json"), "--bucket", "6h"}).out,
               HasSubstr("in 4 buckets of 6h"));
 
+  EXPECT_EQ(Cli({"run", dir.File("holed.json"), "--shard", "3/2"}).exit_code, 2);
   ASSERT_EQ(Cli({"run", dir.File("holed.json"), "--quiet"}).exit_code, 0);
   Result hole = Cli({"verify", dir.File("holed.json")});
   EXPECT_EQ(hole.exit_code, 1);

@@ -131,12 +131,12 @@ TEST(FileCheckpointStoreTest, CorruptFileIsDataLossNamingIt) {
 TEST(FileCheckpointStoreTest, LockIsExclusiveAcrossProcesses) {
   TempDir dir;
   auto store = *NewFileCheckpointStore(dir.path());
-  auto held = store->Lock("job");
+  auto held = store->Lock("job", "");
   ASSERT_TRUE(held.ok()) << held.status();
   pid_t child = fork();
   if (child == 0) {
     auto other = *NewFileCheckpointStore(dir.path());
-    auto r = other->Lock("job");
+    auto r = other->Lock("job", "");
     const bool ok = !r.ok() && r.status().code() == absl::StatusCode::kFailedPrecondition &&
                     r.status().message().find("is already running") != absl::string_view::npos &&
                     r.status().message().find(std::to_string(getppid())) != absl::string_view::npos;
@@ -145,18 +145,18 @@ TEST(FileCheckpointStoreTest, LockIsExclusiveAcrossProcesses) {
   int status = 0;
   waitpid(child, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  EXPECT_TRUE(store->Lock("other-job").ok());
+  EXPECT_TRUE(store->Lock("other-job", "").ok());
   held->reset();
-  EXPECT_TRUE(store->Lock("job").ok());
+  EXPECT_TRUE(store->Lock("job", "").ok());
 }
 
 TEST(MemoryCheckpointStoreTest, BehavesLikeAStore) {
   auto store = NewMemoryCheckpointStore();
   ASSERT_TRUE(store->Save("j", "s", Sample()).ok());
   ExpectSame(**store->Load("j", "s"), Sample());
-  auto lock = store->Lock("j");
+  auto lock = store->Lock("j", "");
   ASSERT_TRUE(lock.ok());
-  EXPECT_EQ(store->Lock("j").status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->Lock("j", "").status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 Shard TestShard() { return Shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-15T00:00:00Z")}; }

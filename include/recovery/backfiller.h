@@ -43,6 +43,11 @@ struct BackfillerOptions {
   int concurrency = 0;  // overrides the spec's when > 0
   // Receives the run's metrics when set. Borrowed: must outlive the Backfiller.
   Metrics* metrics = nullptr;
+  // Runs only slice `slice` (1-based) of `slices`: the shards whose index
+  // modulo `slices` is `slice` - 1, so several hosts can split a plan. Each
+  // slice holds its own lock; `complete` then means the slice is done.
+  int slice = 1;
+  int slices = 1;
 };
 
 struct ShardReport {
@@ -58,8 +63,8 @@ struct ShardReport {
 struct RunResult {
   // OK when the run ended normally, even if `complete` is false because
   // max_records stopped it. kCancelled when cancelled; kResourceExhausted when
-  // the error budget is spent or the job is paused (see `paused`); otherwise the first shard failure (the other
-  // shards still ran). Every non-OK run is resumable by running again.
+  // the error budget is spent or the job is paused (see `paused`); otherwise the first shard failure (the
+  // other shards still ran). Every non-OK run is resumable by running again.
   absl::Status status;
   bool complete = false;  // every shard is done
   // The source's quota ran out for longer than the job may wait: status is

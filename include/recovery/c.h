@@ -54,7 +54,7 @@ extern "C" {
 #define RECOVERY_UNAVAILABLE 14 /* transient: a callback returning it is retried */
 #define RECOVERY_DATA_LOSS 15
 #define RECOVERY_UNAUTHENTICATED 16
-#define RECOVERY_PAUSED 100 /* the source's quota ran out; run again later to resume */
+#define RECOVERY_PAUSED 100     /* the source's quota ran out; run again later to resume */
 #define RECOVERY_INCOMPLETE 101 /* the run stopped at max_records; run again to continue */
 
 /* "0.1.0" */
@@ -109,8 +109,8 @@ typedef struct {
   uint32_t version; /* RECOVERY_MAPPER_VTABLE_VERSION */
   void* user_data;
   /* Maps one raw record; may be called from several threads at once. */
-  int (*map)(void* user_data, const char* shard_id, const char* raw, size_t raw_len, recovery_map_output_t* out,
-             recovery_error_t* error);
+  int (*map)(void* user_data, const char* shard_id, const char* raw, size_t raw_len,
+             recovery_map_output_t* out, recovery_error_t* error);
   void (*destroy)(void* user_data); /* may be NULL */
 } recovery_mapper_vtable_t;
 
@@ -119,7 +119,8 @@ typedef struct {
 typedef struct recovery_page_t recovery_page_t;
 RECOVERY_C_EXPORT void recovery_page_add(recovery_page_t* page, const char* raw, size_t raw_len);
 /* Where the page after this one starts (stored in the checkpoint). */
-RECOVERY_C_EXPORT void recovery_page_set_next_cursor(recovery_page_t* page, const char* cursor, size_t cursor_len);
+RECOVERY_C_EXPORT void recovery_page_set_next_cursor(recovery_page_t* page, const char* cursor,
+                                                     size_t cursor_len);
 /* Nothing follows this page in the shard. */
 RECOVERY_C_EXPORT void recovery_page_set_exhausted(recovery_page_t* page, uint8_t exhausted);
 
@@ -147,7 +148,8 @@ typedef struct {
   /* Stores opaque bytes per (job, shard). `load` calls recovery_bytes_set and
    * returns RECOVERY_OK, or returns RECOVERY_NOT_FOUND; `save` must replace
    * atomically. Called from several threads at once. */
-  int (*load)(void* user_data, const char* job, const char* shard_id, recovery_bytes_t* out, recovery_error_t* error);
+  int (*load)(void* user_data, const char* job, const char* shard_id, recovery_bytes_t* out,
+              recovery_error_t* error);
   int (*save)(void* user_data, const char* job, const char* shard_id, const char* data, size_t len,
               recovery_error_t* error);
   int (*remove)(void* user_data, const char* job, const char* shard_id, recovery_error_t* error);
@@ -190,7 +192,8 @@ RECOVERY_C_EXPORT void recovery_job_destroy(recovery_job_t* job);
 
 /* Plug-ins replace the spec's section of the same name (which may then be
  * absent). Set before running; the vtable is copied. */
-RECOVERY_C_EXPORT int recovery_job_set_sink(recovery_job_t* job, const recovery_sink_vtable_t* sink, char** errptr);
+RECOVERY_C_EXPORT int recovery_job_set_sink(recovery_job_t* job, const recovery_sink_vtable_t* sink,
+                                            char** errptr);
 RECOVERY_C_EXPORT int recovery_job_set_mapper(recovery_job_t* job, const recovery_mapper_vtable_t* mapper,
                                               char** errptr);
 RECOVERY_C_EXPORT int recovery_job_set_source(recovery_job_t* job, const recovery_source_vtable_t* source,
@@ -200,7 +203,8 @@ RECOVERY_C_EXPORT int recovery_job_set_checkpoint_store(recovery_job_t* job,
                                                         char** errptr);
 /* Either may be NULL to remove it. Calls are serialized. */
 RECOVERY_C_EXPORT int recovery_job_set_log_callback(recovery_job_t* job, recovery_log_fn fn, void* user_data);
-RECOVERY_C_EXPORT int recovery_job_set_progress_callback(recovery_job_t* job, recovery_progress_fn fn, void* user_data);
+RECOVERY_C_EXPORT int recovery_job_set_progress_callback(recovery_job_t* job, recovery_progress_fn fn,
+                                                         void* user_data);
 /* Fetch and map, write nothing. */
 RECOVERY_C_EXPORT int recovery_job_set_dry_run(recovery_job_t* job, uint8_t dry_run);
 

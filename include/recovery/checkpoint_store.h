@@ -78,9 +78,10 @@ class RECOVERY_EXPORT CheckpointStore {
                             const Checkpoint& checkpoint) = 0;
   // Removes the shard's checkpoint; OK when there is none.
   virtual absl::Status Delete(std::string_view job, std::string_view shard_id) = 0;
-  // Takes the job's exclusive lock, held until the returned object is
-  // destroyed. FailedPrecondition when another holder has it.
-  virtual absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) = 0;
+  // Takes an exclusive lock on `job` (with `scope` empty) or on one slice of
+  // it (`scope` names the slice, e.g. "slice-2-of-4"), held until the returned
+  // object is destroyed. FailedPrecondition when another holder has it.
+  virtual absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) = 0;
 };
 
 // One file per shard under `directory`/<job>/, written atomically (temp file,

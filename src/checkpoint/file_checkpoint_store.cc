@@ -76,9 +76,11 @@ class FileCheckpointStore : public CheckpointStore {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) override {
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) override {
     if (absl::Status s = EnsureJobDir(job); !s.ok()) return s;
-    auto lock = FileLock::Acquire(StrCat(JobDir(job), "/LOCK"), StrCat("job \"", job, "\""));
+    const std::string what = StrCat("job \"", job, "\"", scope.empty() ? "" : StrCat(" (", scope, ")"));
+    auto lock =
+        FileLock::Acquire(StrCat(JobDir(job), "/LOCK", scope.empty() ? "" : StrCat(".", scope)), what);
     if (!lock.ok()) return lock.status();
     return std::unique_ptr<JobLock>(new FileJobLock(*std::move(lock)));
   }

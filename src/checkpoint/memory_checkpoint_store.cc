@@ -30,7 +30,9 @@ class MemoryCheckpointStore : public CheckpointStore {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) override { return locks_.Lock(job); }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) override {
+    return locks_.Lock(job, scope);
+  }
 
  private:
   static std::string Key(std::string_view job, std::string_view shard) { return StrCat(job, "/", shard); }

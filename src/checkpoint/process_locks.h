@@ -18,13 +18,15 @@ namespace recovery {
 // Thread-safe; must outlive the locks it hands out.
 class ProcessLocks {
  public:
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job) {
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) {
+    const std::string key = StrCat(job, "/", scope);
     absl::MutexLock lock(&mu_);
-    if (!held_.insert(std::string(job)).second) {
+    if (!held_.insert(key).second) {
       return absl::FailedPreconditionError(
-          ToAbsl(StrCat("job \"", job, "\" is already running in this process")));
+          ToAbsl(StrCat("job \"", job, "\"", scope.empty() ? "" : StrCat(" (", scope, ")"),
+                        " is already running in this process")));
     }
-    return std::unique_ptr<JobLock>(new Held(this, std::string(job)));
+    return std::unique_ptr<JobLock>(new Held(this, key));
   }
 
  private:

@@ -48,6 +48,8 @@ usage: recovery <command> JOB.json [flags]
 commands:
   run        run the job, or resume it from its checkpoints
                --dry-run              fetch and map, write nothing
+               --shard I/N            run only the I-th of N slices of the plan (I from 1),
+                                      so N hosts or processes can split the job
                --concurrency N        shards at once (overrides the spec)
                --log-format text|json (default text)
                --log-level L          debug, info, warning, error (default: warning on a
@@ -131,7 +133,11 @@ std::string Shell(const std::string& s) {  // quoted for a copy-and-paste comman
   return out + "'";
 }
 
-std::string ResumeCommand(const Args& args) { return StrCat("recovery run ", Shell(args.job_path)); }
+std::string ResumeCommand(const Args& args) {
+  auto slice = args.flags.find("--shard");
+  return StrCat("recovery run ", Shell(args.job_path),
+                slice != args.flags.end() && args.command == "run" ? StrCat(" --shard ", slice->second) : "");
+}
 
 // ---- run -----------------------------------------------------------------
 
@@ -260,6 +266,17 @@ int Run(const Args& args) {
     if (options.concurrency < 1 || options.concurrency > 1024) {
       return BadSpec(absl::InvalidArgumentError("--concurrency: expected 1 to 1024"));
     }
+  }
+  if (auto it = args.flags.find("--shard"); it != args.flags.end()) {
+    const size_t slash = it->second.find('/');
+    const int slice = std::atoi(it->second.substr(0, slash).c_str());
+    const int slices = slash == std::string::npos ? 0 : std::atoi(it->second.substr(slash + 1).c_str());
+    if (slash == std::string::npos || slices < 1 || slice < 1 || slice > slices) {
+      return BadSpec(absl::InvalidArgumentError(
+          ToAbsl(StrCat("--shard: expected I/N with 1 <= I <= N, got \"", it->second, "\""))));
+    }
+    options.slice = slice;
+    options.slices = slices;
   }
   ProgressLine progress(tty, quiet);
   options.on_log = MakeLogger(format, level, &progress);

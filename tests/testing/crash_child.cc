@@ -73,7 +73,9 @@ class KillingStore : public CheckpointStore {
     return st;
   }
   absl::Status Delete(std::string_view j, std::string_view s) override { return inner_->Delete(j, s); }
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j) override { return inner_->Lock(j); }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j, std::string_view scope) override {
+    return inner_->Lock(j, scope);
+  }
 
  private:
   std::unique_ptr<CheckpointStore> inner_;
