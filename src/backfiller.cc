@@ -324,24 +324,26 @@ void BackfillerImpl::AfterCommit(ShardRun& run, std::string_view page_cursor, co
     fractions_[run.shard.index] = run.checkpoint.state == ShardState::kDone ? 1.0 : run.checkpoint.progress;
     states_[run.shard.index] = run.checkpoint.state;
   }
-  std::string resume;
-  JsonObjectWriter(&resume).Str("shard", run.shard.id).Str("cursor", run.checkpoint.cursor).Close();
-  std::string fields;
-  JsonObjectWriter(&fields)
-      .Str("shard", run.shard.id)
-      .Str("cursor", page_cursor)
-      .Str("next_cursor", page.next_cursor)
-      .Uint("fetched", delta.records_fetched)
-      .Uint("delivered", delivered)
-      .Uint("dead_letters", delta.dead_letters)
-      .Uint("dropped", delta.records_dropped)
-      .Uint("out_of_window", delta.records_out_of_window)
-      .Uint("bytes", delta.bytes)
-      .Bool("exhausted", page.exhausted)
-      .Double("shard_progress", run.checkpoint.progress)
-      .Raw("resume", resume)
-      .Close();
-  Log(LogLevel::kInfo, options_.dry_run ? "page mapped (dry run)" : "page committed", fields);
+  if (options_.on_log) {  // the page line is built only for someone to read
+    std::string resume;
+    JsonObjectWriter(&resume).Str("shard", run.shard.id).Str("cursor", run.checkpoint.cursor).Close();
+    std::string fields;
+    JsonObjectWriter(&fields)
+        .Str("shard", run.shard.id)
+        .Str("cursor", page_cursor)
+        .Str("next_cursor", page.next_cursor)
+        .Uint("fetched", delta.records_fetched)
+        .Uint("delivered", delivered)
+        .Uint("dead_letters", delta.dead_letters)
+        .Uint("dropped", delta.records_dropped)
+        .Uint("out_of_window", delta.records_out_of_window)
+        .Uint("bytes", delta.bytes)
+        .Bool("exhausted", page.exhausted)
+        .Double("shard_progress", run.checkpoint.progress)
+        .Raw("resume", resume)
+        .Close();
+    Log(LogLevel::kInfo, options_.dry_run ? "page mapped (dry run)" : "page committed", fields);
+  }
   CheckBudget();
   if (options_.metrics != nullptr) RecordMetrics(delta);
   if (options_.on_progress) {

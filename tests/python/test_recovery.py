@@ -43,10 +43,13 @@ def spec(name, concurrency=2, batch_size=50, with_mapper=True):
 
 
 class Collector:
-    def __init__(self):
+    """A sink that remembers keys; `delay` seconds per batch make runs interruptible."""
+
+    def __init__(self, delay=0):
         self.lock = threading.Lock()
         self.keys = []
         self.flagged = []
+        self.delay = delay
 
     def __call__(self, shard_id, records):
         with self.lock:
@@ -54,6 +57,8 @@ class Collector:
                 self.keys.append(r.key)
                 if r.maybe_redelivered:
                     self.flagged.append(r.key)
+        if self.delay:
+            time.sleep(self.delay)
 
 
 class RecoveryTest(unittest.TestCase):
@@ -141,14 +146,9 @@ class RecoveryTest(unittest.TestCase):
         self.assertTrue(set(sink.flagged) <= set(sink.keys))
 
     def test_cancel_from_another_thread_then_resume_exactly_once(self):
-        first = Collector()
-
-        def slow(shard_id, records):
-            first(shard_id, records)
-            time.sleep(0.02)
-
+        first = Collector(delay=0.02)
         with recovery.Job(spec("py-cancel", batch_size=10), base_dir=self.path) as job:
-            job.set_sink(slow)
+            job.set_sink(first)
             threading.Timer(0.15, job.cancel).start()
             with self.assertRaises(recovery.RecoveryError) as cm:
                 job.run()
@@ -163,14 +163,9 @@ class RecoveryTest(unittest.TestCase):
         self.assertEqual(len(set(everything)), 498)
 
     def test_keyboard_interrupt_stops_after_the_current_batch(self):
-        sink = Collector()
-
-        def slow(shard_id, records):
-            sink(shard_id, records)
-            time.sleep(0.02)
-
+        sink = Collector(delay=0.02)
         with recovery.Job(spec("py-sigint", batch_size=10), base_dir=self.path) as job:
-            job.set_sink(slow)
+            job.set_sink(sink)
             threading.Timer(0.15, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
             with self.assertRaises(KeyboardInterrupt):
                 job.run()
