@@ -111,7 +111,8 @@ class Plugin {
 class CSink : public Sink {
  public:
   explicit CSink(const recovery_sink_vtable_t& v) : plugin_(v) {}
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch) override {
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>*) override {
     absl::MutexLock lock(&mu_);
     records_.clear();
     for (const Record& r : batch.records()) {

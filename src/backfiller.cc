@@ -53,6 +53,24 @@ struct PendingDeadLetter {
   size_t index;
   std::string_view raw;  // into the page
   std::string reason;
+  std::string_view source_id;  // into the page
+};
+
+// One page on its way through the engine: what the mapper made of it.
+struct MappedPage {
+  RecordBatch batch;
+  std::vector<uint32_t> origin;         // batch record -> index of its raw record
+  std::vector<RecordOutcome> outcomes;  // per raw record, told to the source at commit
+  std::vector<PendingDeadLetter> dead;
+  std::vector<SinkRejection> rejected;
+
+  void Clear(size_t raw_records) {
+    batch.Clear();
+    origin.clear();
+    outcomes.assign(raw_records, RecordOutcome::kDelivered);
+    dead.clear();
+    rejected.clear();
+  }
 };
 
 struct ShardRun {
@@ -84,8 +102,8 @@ class BackfillerImpl : public Backfiller {
 
  private:
   void RunShard(ShardRun& run);
-  absl::Status CommitPage(ShardRun& run, const Page& page, RecordBatch& batch,
-                          const std::vector<PendingDeadLetter>& dead, ShardCounters& delta, bool redeliver);
+  absl::Status CommitPage(ShardRun& run, const Page& page, MappedPage& mapped, ShardCounters& delta,
+                          bool redeliver);
   // Calls `attempt` until it succeeds, fails permanently, or the retry policy
   // gives up; `what` names the operation in logs and errors.
   absl::Status Retry(std::string_view what, const ShardRun& run, ShardCounters* delta,
@@ -358,10 +376,11 @@ void BackfillerImpl::AfterCommit(ShardRun& run, std::string_view page_cursor, co
   }
 }
 
-absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordBatch& batch,
-                                        const std::vector<PendingDeadLetter>& dead, ShardCounters& delta,
-                                        bool redeliver) {
+absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, MappedPage& mapped,
+                                        ShardCounters& delta, bool redeliver) {
   Checkpoint& ck = run.checkpoint;
+  RecordBatch& batch = mapped.batch;
+  std::vector<PendingDeadLetter>& dead = mapped.dead;
   auto save = [&] {
     return Retry("save checkpoint", run, &delta,
                  [&] { return c_.checkpoints->Save(spec_.name, run.shard.id, ck); });
@@ -377,8 +396,10 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordB
 
   // Only a page that writes to a sink or dead-letter store with a shared commit
   // token must not interleave with others; the rest commit concurrently.
+  // (A sink that rejects records adds dead letters after the fact, hence
+  // the lock whenever the batch is non-empty and dead letters serialize.)
   const bool serialize = (!batch.empty() && c_.sink->serialize_commits()) ||
-                         (!dead.empty() && c_.dead_letters->serialize_commits());
+                         ((!dead.empty() || !batch.empty()) && c_.dead_letters->serialize_commits());
   std::optional<absl::MutexLock> lock;
   if (serialize) lock.emplace(&commit_mu_);
   // Once a shared sink or dead-letter file holds this page, a failure before
@@ -398,19 +419,32 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordB
     absl::Status st = Retry("deliver batch to sink", run, &delta, [&]() -> absl::Status {
       if (!first) batch.MarkRedelivered();  // the failed attempt may have reached the sink
       first = false;
-      absl::StatusOr<std::string> token = c_.sink->Write(run.shard, batch);
+      mapped.rejected.clear();
+      absl::StatusOr<std::string> token = c_.sink->Write(run.shard, batch, &mapped.rejected);
       if (!token.ok()) return token.status();
       if (!token->empty()) ck.sink_token = *std::move(token);
       return absl::OkStatus();
     });
     if (!st.ok()) return st;
     shared_state_written = c_.sink->serialize_commits();
+    for (SinkRejection& r : mapped.rejected) {  // the sink will never take these: dead letters
+      if (r.index >= mapped.origin.size()) {
+        return fail_after_shared_write(absl::InternalError(
+            StrCat("the sink rejected record ", r.index, " of a batch of ", mapped.origin.size())));
+      }
+      const uint32_t i = mapped.origin[r.index];
+      const RawRecord& raw = page.records.records()[i];
+      mapped.outcomes[i] = RecordOutcome::kDeadLettered;
+      dead.push_back({i, raw.data, StrCat("rejected by the sink: ", r.reason), raw.id});
+    }
+    delta.records_delivered -= mapped.rejected.size();
+    delta.dead_letters += mapped.rejected.size();
   }
   if (!dead.empty()) {
     const absl::Time now = absl::Now();
     absl::Status st = Retry("write dead letters", run, &delta, [&]() -> absl::Status {
       for (const PendingDeadLetter& d : dead) {
-        DeadLetter letter{spec_.name, run.shard.id, ck.cursor, d.index, d.reason, d.raw, now};
+        DeadLetter letter{spec_.name, run.shard.id, ck.cursor, d.index, d.reason, d.raw, d.source_id, now};
         RECOVERY_RETURN_IF_ERROR(c_.dead_letters->Add(letter));
       }
       absl::StatusOr<std::string> token = c_.dead_letters->Flush();
@@ -424,8 +458,10 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, RecordB
   ck.cursor = page.next_cursor;
   ck.in_flight = false;
   ck.counters += delta;
-  for (const Record& r : batch.records()) {
+  for (size_t j = 0; j < batch.size(); ++j) {
+    const Record& r = batch.records()[j];
     if (r.event_time == kUnknownEventTime) continue;
+    if (!mapped.rejected.empty() && mapped.outcomes[mapped.origin[j]] != RecordOutcome::kDelivered) continue;
     const int64_t s = absl::ToUnixSeconds(r.event_time);
     ++ck.coverage[s - ((s % kCoverageBucketSeconds) + kCoverageBucketSeconds) % kCoverageBucketSeconds];
   }
@@ -488,8 +524,9 @@ void BackfillerImpl::RunShard(ShardRun& run) {
   if (!st.ok()) return fail("open source", st);
 
   Page page;
-  RecordBatch batch;
-  std::vector<PendingDeadLetter> dead;
+  MappedPage mapped;
+  RecordBatch& batch = mapped.batch;
+  std::vector<PendingDeadLetter>& dead = mapped.dead;
   std::string reason;
   std::string page_cursor;
   while (true) {
@@ -503,25 +540,26 @@ void BackfillerImpl::RunShard(ShardRun& run) {
     });
     if (!st.ok()) return fail("fetch page", st);
 
-    batch.Clear();
-    dead.clear();
+    mapped.Clear(page.records.size());
     delta.records_fetched += page.records.size();
     delta.pages += 1;
     delta.bytes += page.bytes;
     const auto& records = page.records.records();
     // See Source::partitions_by_shard().
     const bool owns_rejects = c_.source->partitions_by_shard() || run.shard.index == 0;
-    auto reject = [&](size_t i, std::string_view data, std::string why) {
+    auto reject = [&](size_t i, const RawRecord& raw, std::string why) {
       if (owns_rejects) {
-        dead.push_back({i, data, std::move(why)});
+        dead.push_back({i, raw.data, std::move(why), raw.id});
+        mapped.outcomes[i] = RecordOutcome::kDeadLettered;
       } else {
         ++delta.records_out_of_window;
+        mapped.outcomes[i] = RecordOutcome::kOutOfWindow;
       }
     };
     for (size_t i = 0; i < records.size(); ++i) {
       const RawRecord& raw = records[i];
       if (!raw.error.empty()) {
-        reject(i, raw.data, std::string(raw.error));
+        reject(i, raw, std::string(raw.error));
         continue;
       }
       reason.clear();
@@ -531,21 +569,23 @@ void BackfillerImpl::RunShard(ShardRun& run) {
           if (t != kUnknownEventTime && (t < run.shard.start || t >= run.shard.end)) {
             batch.PopBack();
             ++delta.records_out_of_window;
-          } else if (t != kUnknownEventTime) {
-            run.max_event_time = std::max(run.max_event_time, t);
+            mapped.outcomes[i] = RecordOutcome::kOutOfWindow;
+          } else {
+            if (t != kUnknownEventTime) run.max_event_time = std::max(run.max_event_time, t);
+            mapped.origin.push_back(static_cast<uint32_t>(i));
           }
           break;
         }
         case MapOutcome::kDropped:
           ++delta.records_dropped;
+          mapped.outcomes[i] = RecordOutcome::kDropped;
           break;
         case MapOutcome::kRejected:
-          reject(i, raw.data, reason.empty() ? "rejected by the mapper" : reason);
+          reject(i, raw, reason.empty() ? "rejected by the mapper" : reason);
           break;
       }
     }
     delta.dead_letters += dead.size();
-    const size_t delivered = batch.size();
     page_cursor = ck.cursor;
     if (options_.dry_run) {
       ck.cursor = page.next_cursor;
@@ -554,9 +594,9 @@ void BackfillerImpl::RunShard(ShardRun& run) {
       ck.progress = done ? 1.0 : ShardFraction(run, &page);
       if (done) ck.state = ShardState::kDone;
     } else {
-      delta.records_delivered += delivered;
+      delta.records_delivered += batch.size();
       const absl::Time commit_start = absl::Now();
-      st = CommitPage(run, page, batch, dead, delta, redeliver);
+      st = CommitPage(run, page, mapped, delta, redeliver);
       if (st.ok() && options_.metrics != nullptr) {
         const absl::Time now = absl::Now();
         options_.metrics->Observe("recovery_batch_duration_seconds", job_labels_,
@@ -565,11 +605,12 @@ void BackfillerImpl::RunShard(ShardRun& run) {
       }
       if (!st.ok()) return fail("commit page", st);
       redeliver = false;
-      st = Retry("confirm page to source", run, &delta, [&] { return reader->Commit(page); });
+      st =
+          Retry("confirm page to source", run, &delta, [&] { return reader->Commit(page, mapped.outcomes); });
       if (!st.ok()) return fail("confirm page to source", st);
     }
     if (page.reported_total >= 0) run.reported_total = page.reported_total;
-    AfterCommit(run, page_cursor, page, delta, delivered);
+    AfterCommit(run, page_cursor, page, delta, batch.size() - mapped.rejected.size());
     delta = ShardCounters();
     if (!page.exhausted) continue;
     if (IsOpenEnded(run.shard)) {  // follow mode: caught up, poll again later
@@ -749,6 +790,25 @@ absl::Status BackfillerImpl::Reset(std::optional<std::string> shard_id) {
 
 }  // namespace
 
+namespace {
+
+absl::StatusOr<std::vector<Shard>> PlanFor(const JobSpec& spec, const Source& source) {
+  if (!source.plans_one_shard()) return PlanShards(spec.start, spec.end, spec.shard_duration, spec.follow);
+  // A queue: the whole window is one shard, open-ended when following.
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan,
+                            PlanShards(spec.start, spec.end, absl::InfiniteDuration(), spec.follow));
+  if (spec.follow) {
+    Shard open = plan.back();
+    open.index = 0;
+    open.start = spec.start;
+    open.id = StrCat(FormatCompactUtc(spec.start), "-open");
+    plan = {std::move(open)};
+  }
+  return plan;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Components c,
                                                                BackfillerOptions options) {
   if (spec.name.empty()) return absl::InvalidArgumentError("name: required but missing");
@@ -756,11 +816,10 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
     return absl::InvalidArgumentError(
         ToAbsl(StrCat("slice ", options.slice, " of ", options.slices, ": expected 1 <= slice <= slices")));
   }
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan,
-                            PlanShards(spec.start, spec.end, spec.shard_duration, spec.follow));
   if (!c.source) {
     RECOVERY_ASSIGN_OR_RETURN(c.source, BuildSource(spec));
   }
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan, PlanFor(spec, *c.source));
   if (!c.mapper) {
     RECOVERY_ASSIGN_OR_RETURN(c.mapper, BuildMapper(spec));
   }

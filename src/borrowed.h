@@ -41,8 +41,9 @@ class BorrowedSink : public Sink {
  public:
   explicit BorrowedSink(Sink* s) : s_(s) {}
   absl::Status Open(const SinkOpenContext& c) override { return s_->Open(c); }
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& b) override {
-    return s_->Write(shard, b);
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& b,
+                                    std::vector<SinkRejection>* rejected) override {
+    return s_->Write(shard, b, rejected);
   }
   absl::Status Close() override { return s_->Close(); }
   bool serialize_commits() const override { return s_->serialize_commits(); }

@@ -61,17 +61,19 @@ void RecordBatch::Clear() {
   arena_.Clear();
 }
 
-void RawBatch::Add(std::string_view data, bool maybe_redelivered) {
+void RawBatch::Add(std::string_view data, bool maybe_redelivered, std::string_view id) {
   RawRecord r;
   r.data = arena_.Copy(data, kRawRecordPadding);
   r.maybe_redelivered = maybe_redelivered;
+  if (!id.empty()) r.id = arena_.Copy(id);
   records_.push_back(r);
 }
 
-void RawBatch::AddError(std::string_view data_prefix, std::string_view error) {
+void RawBatch::AddError(std::string_view data_prefix, std::string_view error, std::string_view id) {
   RawRecord r;
   r.data = arena_.Copy(data_prefix, kRawRecordPadding);
   r.error = arena_.Copy(error);
+  if (!id.empty()) r.id = arena_.Copy(id);
   records_.push_back(r);
 }
 

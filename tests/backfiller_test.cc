@@ -287,6 +287,112 @@ TEST_F(BackfillerTest, RecordsOutsideTheShardAreDroppedAndCounted) {
   EXPECT_EQ(delivered_.size(), 20u);
 }
 
+// A queue-like source: one page of fixed messages with ids, every outcome it
+// is told at commit remembered.
+class QueueSource : public recovery::Source {
+ public:
+  explicit QueueSource(std::vector<std::string> bodies) : bodies_(std::move(bodies)) {}
+  bool plans_one_shard() const override { return true; }
+  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view,
+                                                    const ShardContext&) override {
+    shards.push_back(shard);
+    return std::unique_ptr<ShardReader>(new Reader(this));
+  }
+  std::vector<Shard> shards;
+  std::vector<RecordOutcome> outcomes;
+
+ private:
+  class Reader : public ShardReader {
+   public:
+    explicit Reader(QueueSource* q) : q_(q) {}
+    absl::Status Next(Page* page) override {
+      for (size_t i = 0; i < q_->bodies_.size(); ++i) {
+        if (q_->bodies_[i] == "poison") {
+          page->records.AddError("poison", "received 9 times", "m" + std::to_string(i));
+        } else {
+          page->records.Add(q_->bodies_[i], false, "m" + std::to_string(i));
+        }
+      }
+      page->exhausted = true;
+      return absl::OkStatus();
+    }
+    absl::Status Commit(const Page&, absl::Span<const RecordOutcome> outcomes) override {
+      q_->outcomes.assign(outcomes.begin(), outcomes.end());
+      return absl::OkStatus();
+    }
+
+   private:
+    QueueSource* q_;
+  };
+  std::vector<std::string> bodies_;
+};
+
+// Rejects the record whose key is "r2", as a destination's size limit would.
+class RejectingSink : public Sink {
+ public:
+  explicit RejectingSink(std::vector<Delivered>* out) : out_(out) {}
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>* rejected) override {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Record& r = batch.records()[i];
+      if (r.key == "r2") {
+        rejected->push_back({i, "over the 1 MiB limit"});
+      } else {
+        out_->push_back({shard.id, std::string(r.key), r.maybe_redelivered});
+      }
+    }
+    return std::string();
+  }
+
+ private:
+  std::vector<Delivered>* out_;
+};
+
+TEST_F(BackfillerTest, AQueueIsOneShardAndLearnsEveryRecordsOutcomeIncludingSinkRejections) {
+  auto queue = std::make_unique<QueueSource>(std::vector<std::string>{
+      R"({"id":"r0","ts":"2026-11-14T01:00:00Z"})",  // delivered
+      R"({"id":"r1","ts":"2026-11-20T01:00:00Z"})",  // outside the window
+      R"({"id":"r2","ts":"2026-11-14T02:00:00Z"})",  // rejected by the sink
+      "poison",                                      // the source's own verdict
+      R"({"ts":"2026-11-14T03:00:00Z"})",            // unmappable: no id
+      R"({"id":"r5","ts":"2026-11-14T04:00:00Z"})",  // delivered
+  });
+  QueueSource* q = queue.get();
+  RunResult r = Run(Spec(), std::move(queue), std::make_unique<RejectingSink>(&delivered_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(q->shards.size(), 1u);
+  EXPECT_EQ(q->shards[0].start, T("2026-11-14T00:00:00Z"));
+  EXPECT_EQ(q->shards[0].end, T("2026-11-15T00:00:00Z"));
+  EXPECT_EQ(Keys(delivered_), (std::multiset<std::string>{"r0", "r5"}));
+  using O = RecordOutcome;
+  EXPECT_THAT(q->outcomes, ::testing::ElementsAre(O::kDelivered, O::kOutOfWindow, O::kDeadLettered,
+                                                  O::kDeadLettered, O::kDeadLettered, O::kDelivered));
+  ASSERT_EQ(dead_.size(), 3u);
+  EXPECT_EQ(dead_[0].source_id, "m3");
+  EXPECT_EQ(dead_[0].reason, "received 9 times");
+  EXPECT_EQ(dead_[1].source_id, "m4");
+  EXPECT_EQ(dead_[2].source_id, "m2");
+  EXPECT_EQ(dead_[2].reason, "rejected by the sink: over the 1 MiB limit");
+  EXPECT_EQ(dead_[2].raw, R"({"id":"r2","ts":"2026-11-14T02:00:00Z"})");
+  EXPECT_EQ(r.progress.totals.records_delivered, 2u);
+  EXPECT_EQ(r.progress.totals.dead_letters, 3u);
+  EXPECT_EQ(r.progress.totals.records_out_of_window, 1u);
+
+  // Following a queue keeps one open-ended shard.
+  JobSpec follow = Spec();
+  follow.follow = true;
+  Components c;
+  c.source = std::make_unique<QueueSource>(std::vector<std::string>{});
+  c.mapper = *NewJsonMapper(kMapper);
+  c.sink = NewNullSink();
+  c.checkpoints = NewMemoryCheckpointStore();
+  auto b = Backfiller::Create(follow, std::move(c), {});
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ((*b)->plan().size(), 1u);
+  EXPECT_EQ((*b)->plan()[0].id, "20261114T000000Z-open");
+  EXPECT_TRUE(IsOpenEnded((*b)->plan()[0]));
+}
+
 TEST_F(BackfillerTest, CancelStopsAfterTheCurrentBatchAndARerunResumes) {
   Backfiller** self = new Backfiller*(nullptr);
   std::atomic<int> writes{0};

@@ -161,6 +161,8 @@ TEST(MemoryCheckpointStoreTest, BehavesLikeAStore) {
 
 Shard TestShard() { return Shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-15T00:00:00Z")}; }
 
+std::vector<SinkRejection> rejected;  // the JSON-lines sink rejects nothing
+
 RecordBatch Batch(std::initializer_list<const char*> payloads) {
   RecordBatch b;
   int i = 0;
@@ -172,7 +174,7 @@ TEST(JsonlFileSinkTest, AppendsAndReturnsTheCommittedLength) {
   TempDir dir;
   auto sink = *NewJsonlFileSink({dir.File("out/x.jsonl")});
   ASSERT_TRUE(sink->Open({}).ok());
-  auto token = sink->Write(TestShard(), Batch({"{\"a\":1}", "{\"a\":2}"}));
+  auto token = sink->Write(TestShard(), Batch({"{\"a\":1}", "{\"a\":2}"}), &rejected);
   ASSERT_TRUE(token.ok());
   EXPECT_EQ(*token, "16");
   EXPECT_EQ(ReadFileOrEmpty(dir.File("out/x.jsonl")), "{\"a\":1}\n{\"a\":2}\n");
@@ -186,7 +188,7 @@ TEST(JsonlFileSinkTest, ResumeTruncatesToTheLargestCommittedLength) {
   auto sink = *NewJsonlFileSink({path});
   ASSERT_TRUE(sink->Open({true, {"8", "16"}}).ok());
   EXPECT_EQ(ReadFileOrEmpty(path), "{\"a\":1}\n{\"a\":2}\n");
-  ASSERT_TRUE(sink->Write(TestShard(), Batch({"{\"a\":3}"})).ok());
+  ASSERT_TRUE(sink->Write(TestShard(), Batch({"{\"a\":3}"}), &rejected).ok());
   EXPECT_EQ(ReadLines(path).size(), 3u);
 }
 
@@ -226,7 +228,7 @@ TEST(JsonlFileSinkTest, EnvelopeCarriesKeyTimeAndRedeliveryFlag) {
   ASSERT_TRUE(sink->Open({}).ok());
   RecordBatch b = Batch({"{\"a\":1}"});
   b.Add("k\"q", kUnknownEventTime, "[]", true);
-  ASSERT_TRUE(sink->Write(TestShard(), b).ok());
+  ASSERT_TRUE(sink->Write(TestShard(), b, &rejected).ok());
   EXPECT_EQ(ReadFileOrEmpty(dir.File("x.jsonl")),
             "{\"key\":\"k0\",\"event_time\":\"2026-11-14T01:00:00Z\",\"maybe_redelivered\":false,\"data\":{"
             "\"a\":1}}\n"
@@ -239,15 +241,17 @@ TEST(FileDeadLetterStoreTest, WritesReasonsAndRawBytesAndKeepsOldFilesOfAFreshJo
   WriteFile(path, "from an earlier, reset run\n");
   auto store = *NewFileDeadLetterStore(path);
   ASSERT_TRUE(store->Open({}).ok());
-  ASSERT_TRUE(store->Add({"job", "s1", "42", 3, "bad field", "{\"a\":", T("2026-11-20T00:00:00Z")}).ok());
-  ASSERT_TRUE(store->Add({"job", "s1", "42", 4, "not UTF-8", "\xff\xfe", T("2026-11-20T00:00:00Z")}).ok());
+  ASSERT_TRUE(store->Add({"job", "s1", "42", 3, "bad field", "{\"a\":", "", T("2026-11-20T00:00:00Z")}).ok());
+  ASSERT_TRUE(
+      store->Add({"job", "s1", "42", 4, "not UTF-8", "\xff\xfe", "msg-7", T("2026-11-20T00:00:00Z")}).ok());
   auto token = store->Flush();
   ASSERT_TRUE(token.ok());
   std::vector<std::string> lines = ReadLines(path);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0], R"({"time":"2026-11-20T00:00:00Z","job":"job","shard":"s1","cursor":"42","index":3,)"
                       R"("reason":"bad field","raw":"{\"a\":"})");
-  EXPECT_THAT(lines[1], HasSubstr(R"("raw_base64":"//4=")"));
+  EXPECT_THAT(lines[1],
+              HasSubstr(R"("index":4,"source_id":"msg-7","reason":"not UTF-8","raw_base64":"//4=")"));
   int rotated = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
     rotated += entry.path().filename().string().rfind("dead.jsonl.", 0) == 0;

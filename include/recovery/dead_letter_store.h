@@ -21,8 +21,9 @@ struct DeadLetter {
   std::string_view cursor;  // the cursor of the page the record came from
   size_t index = 0;         // the record's position in that page
   std::string_view reason;
-  std::string_view raw;  // the raw record as the source returned it
-  absl::Time time;       // when it was rejected
+  std::string_view raw;        // the raw record as the source returned it
+  std::string_view source_id;  // the source's name for it (an SQS message id), or empty
+  absl::Time time;             // when it was rejected
 };
 
 // Like a sink: Add() buffers, Flush() makes everything added durable and
@@ -41,15 +42,16 @@ class RECOVERY_EXPORT DeadLetterStore {
   virtual bool serialize_commits() const { return false; }
 };
 
-// JSON lines: {"time","job","shard","cursor","index","reason","raw"} ("raw_base64"
-// when the raw record is not UTF-8). Exactly once, like the JSON-lines sink.
+// JSON lines: {"time","job","shard","cursor","index","source_id","reason","raw"}
+// ("raw_base64" when the raw record is not UTF-8; "source_id" only when known). Exactly once, like the
+// JSON-lines sink.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLetterStore(std::string path,
                                                                                         bool fsync = true);
 
 // Keeps dead letters in memory; `sink` (borrowed, may be null) receives a copy
 // of each as it is added. For tests and dry runs.
 struct StoredDeadLetter {
-  std::string shard_id, cursor, reason, raw;
+  std::string shard_id, cursor, reason, raw, source_id;
   size_t index = 0;
 };
 RECOVERY_EXPORT std::unique_ptr<DeadLetterStore> NewMemoryDeadLetterStore(

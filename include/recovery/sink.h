@@ -24,6 +24,14 @@ struct SinkOpenContext {
   std::vector<std::string> committed_tokens;
 };
 
+// A record the destination will never accept (over its size limit, against a
+// constraint). It goes to dead letters with `reason`; the rest of its batch
+// counts as delivered.
+struct SinkRejection {
+  size_t index = 0;  // into the batch
+  std::string reason;
+};
+
 // Write() may be called concurrently for different shards unless
 // serialize_commits() is true, in which case the engine serializes Write() and
 // the checkpoint save that follows it across all shards.
@@ -37,12 +45,14 @@ class RECOVERY_EXPORT Sink {
   // Called once before the first Write().
   virtual absl::Status Open(const SinkOpenContext& context) { return absl::OkStatus(); }
 
-  // Delivers `batch`. OK means every record is durably acknowledged. Returns
-  // a commit token describing the sink's state after this batch (empty when
-  // the sink has none), stored in the shard's checkpoint with the cursor. On
-  // error the sink should undo what it wrote, if it can; a retried batch
-  // carries maybe_redelivered.
-  virtual absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch) = 0;
+  // Delivers `batch`. OK means every record is durably acknowledged, except
+  // those the sink appended to `rejected` (empty on entry). Returns a commit
+  // token describing the sink's state after this batch (empty when the sink
+  // has none), stored in the shard's checkpoint with the cursor. On error the
+  // sink should undo what it wrote, if it can; a retried batch carries
+  // maybe_redelivered.
+  virtual absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                            std::vector<SinkRejection>* rejected) = 0;
 
   // Called once after the last Write().
   virtual absl::Status Close() { return absl::OkStatus(); }

@@ -33,13 +33,24 @@ struct RawRecord {
   // The source knows this record may have been delivered before (an SQS
   // message received more than once).
   bool maybe_redelivered = false;
+  // The source's own name for the record (an SQS message id), or empty.
+  // Carried into dead letters.
+  std::string_view id;
+};
+
+// What became of each raw record of a page, told to ShardReader::Commit().
+enum class RecordOutcome : uint8_t {
+  kDelivered,     // acknowledged by the sink
+  kDeadLettered,  // unusable: in the dead letters with its reason
+  kDropped,       // the mapper's filter dropped it on purpose
+  kOutOfWindow,   // its event time is outside the shard's window
 };
 
 // Raw records of one page, owning their bytes. Not thread-safe.
 class RECOVERY_EXPORT RawBatch {
  public:
-  void Add(std::string_view data, bool maybe_redelivered = false);
-  void AddError(std::string_view data_prefix, std::string_view error);
+  void Add(std::string_view data, bool maybe_redelivered = false, std::string_view id = {});
+  void AddError(std::string_view data_prefix, std::string_view error, std::string_view id = {});
   void Clear();
   absl::Span<const RawRecord> records() const { return records_; }
   size_t size() const { return records_.size(); }
@@ -111,9 +122,12 @@ class RECOVERY_EXPORT ShardReader {
   virtual absl::Status Next(Page* page) = 0;
 
   // Called once the page's records were acknowledged by the sink (or went to
-  // dead letters) and the checkpoint moved past it. Sources that must confirm
-  // consumption (SQS: delete the messages) do it here.
-  virtual absl::Status Commit(const Page& page) { return absl::OkStatus(); }
+  // dead letters) and the checkpoint moved past it, with one outcome per raw
+  // record. Sources that must confirm consumption (SQS: delete the messages)
+  // do it here.
+  virtual absl::Status Commit(const Page& page, absl::Span<const RecordOutcome> outcomes) {
+    return absl::OkStatus();
+  }
 };
 
 // A source of raw records. Thread-safe: Open() may be called concurrently for
@@ -134,6 +148,12 @@ class RECOVERY_EXPORT Source {
   // the window filter splits them. A record that cannot be mapped then has no
   // known shard: the engine dead-letters it once, in shard 0, not once per shard.
   virtual bool partitions_by_shard() const { return true; }
+
+  // True for a queue: it has no ranges to split, so the engine plans the
+  // job's window as one shard (open-ended in follow mode) and the source reads
+  // in parallel on its own. The window filter still applies, and Commit()
+  // learns which records fell outside it.
+  virtual bool plans_one_shard() const { return false; }
 
   // Risky settings the operator should know about (an inline secret, TLS
   // verification off); the engine logs each as a warning when a run starts.

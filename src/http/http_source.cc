@@ -505,7 +505,6 @@ absl::Status HttpReader::ParsePage(const HttpRequest& request, HttpResponse& res
     page->records.Add(raw);
     last = page->records.records().back().data;
   }
-  const int64_t fresh = static_cast<int64_t>(page->records.size());
 
   // The next position, and whether the source proved the shard exhausted.
   *next = position_;

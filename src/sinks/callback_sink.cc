@@ -9,7 +9,8 @@ class CallbackSink : public Sink {
   CallbackSink(SinkCallback callback, bool serialize)
       : callback_(std::move(callback)), serialize_(serialize) {}
 
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch) override {
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>*) override {
     absl::Status status;
     if (serialize_) {
       absl::MutexLock lock(&mu_);
@@ -29,7 +30,9 @@ class CallbackSink : public Sink {
 
 class NullSink : public Sink {
  public:
-  absl::StatusOr<std::string> Write(const Shard&, const RecordBatch&) override { return std::string(); }
+  absl::StatusOr<std::string> Write(const Shard&, const RecordBatch&, std::vector<SinkRejection>*) override {
+    return std::string();
+  }
 };
 
 }  // namespace

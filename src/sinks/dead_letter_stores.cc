@@ -27,7 +27,9 @@ class FileDeadLetterStore : public DeadLetterStore {
     std::string line;
     JsonObjectWriter w(&line);
     w.Time("time", d.time).Str("job", d.job).Str("shard", d.shard_id).Str("cursor", d.cursor);
-    w.Uint("index", d.index).Str("reason", d.reason);
+    w.Uint("index", d.index);
+    if (!d.source_id.empty()) w.Str("source_id", d.source_id);
+    w.Str("reason", d.reason);
     if (IsValidUtf8(d.raw)) {
       w.Str("raw", d.raw);
     } else {
@@ -66,7 +68,7 @@ class MemoryDeadLetterStore : public DeadLetterStore {
     ++count_;
     if (out_ != nullptr) {
       out_->push_back({std::string(d.shard_id), std::string(d.cursor), std::string(d.reason),
-                       std::string(d.raw), d.index});
+                       std::string(d.raw), std::string(d.source_id), d.index});
     }
     return absl::OkStatus();
   }

@@ -22,7 +22,8 @@ class JsonlFileSink : public Sink {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch) override {
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>*) override {
     if (file_ == nullptr) return absl::FailedPreconditionError("jsonl_file sink: Write() before Open()");
     buffer_.clear();
     for (const Record& r : batch.records()) {

@@ -35,13 +35,14 @@ class KillingSink : public Sink {
   KillingSink(std::unique_ptr<Sink> inner, std::string path)
       : inner_(std::move(inner)), path_(std::move(path)) {}
   absl::Status Open(const SinkOpenContext& c) override { return inner_->Open(c); }
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch) override {
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>* rejected) override {
     const int n = ++writes_;
     if (g_mode == "torn-sink" && n == g_when) {
       AppendRaw(path_, "{\"key\":\"torn\",\"event_time\":\"2026-11-14T0");
       Die();
     }
-    auto token = inner_->Write(shard, batch);
+    auto token = inner_->Write(shard, batch, rejected);
     if (g_mode == "after-sink" && n == g_when) Die();
     return token;
   }

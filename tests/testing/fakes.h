@@ -113,7 +113,8 @@ class RecordingSink : public Sink {
   explicit RecordingSink(std::vector<Delivered>* out, WriteHook hook = nullptr)
       : out_(out), hook_(std::move(hook)) {}
 
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch) override {
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>*) override {
     int n;
     {
       absl::MutexLock lock(&mu_);
