@@ -1,6 +1,9 @@
 #include "components.h"
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
+#include "aws/sqs.h"
 #include "http/http_source.h"
 #include "json/json_mapper.h"
 #include "util/file.h"
@@ -28,6 +31,8 @@ absl::StatusOr<std::unique_ptr<T>> WithSection(const ComponentSpec& section, std
   return built;
 }
 
+const char* ProcessEnv(const char* name) { return std::getenv(name); }
+
 void UnknownType(SpecObject& o, std::string_view type, std::string_view known) {
   o.errors()->Add(o.PathOf("type"), StrCat("unknown type \"", type, "\" (known: ", known, ")"));
 }
@@ -50,7 +55,12 @@ absl::StatusOr<std::unique_ptr<Source>> SourceFrom(const JobSpec& spec, SpecErro
           if (source == nullptr) return absl::InvalidArgumentError("invalid source");
           return source;
         }
-        UnknownType(o, spec.source.type, "http, jsonl_file");
+        if (spec.source.type == "sqs") {
+          std::unique_ptr<Source> source = BuildSqsSource(o, spec, ProcessEnv);
+          if (source == nullptr) return absl::InvalidArgumentError("invalid source");
+          return source;
+        }
+        UnknownType(o, spec.source.type, "http, jsonl_file, sqs");
         return absl::InvalidArgumentError("invalid source");
       });
 }
@@ -82,11 +92,16 @@ absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* 
       return NewJsonlFileSink(std::move(options));
     }
     if (type == "null") return NewNullSink();
+    if (type == "sqs") {
+      std::unique_ptr<Sink> sink = BuildSqsSink(o, spec, ProcessEnv);
+      if (sink == nullptr) return absl::InvalidArgumentError("invalid sink");
+      return sink;
+    }
     if (type == "callback") {
       return absl::InvalidArgumentError(
           "sink.type: \"callback\" is supplied in code (Components.sink, or the C/Python callback)");
     }
-    UnknownType(o, type, "jsonl_file, null, callback");
+    UnknownType(o, type, "jsonl_file, null, sqs, callback");
     return absl::InvalidArgumentError("invalid sink");
   });
 }

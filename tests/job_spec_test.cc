@@ -88,7 +88,16 @@ TEST(JobSpecTest, ReportsEveryErrorWithItsPath) {
           "source.batch_size: expected integer, got \"100\"",
           "mapper.fields[0].type: expected one of \"string\", \"int64\", \"double\", \"bool\", \"decimal\", "
           "\"timestamp\", \"json\", got \"strng\"",
-          "sink.type: unknown type \"kafka\" (known: jsonl_file, null, callback)"));
+          "sink.type: unknown type \"kafka\" (known: jsonl_file, null, sqs, callback)"));
+}
+
+TEST(JobSpecTest, AKeyGivenTwiceIsAnError) {
+  // JSON allows it and only one would count: a config never means that.
+  std::vector<std::string> errors = ValidateJobSpec(
+      R"({"name":"j","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+          "source":{"type":"jsonl_file","path":"a","batch_size":10,"batch_size":20},
+          "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}]},"sink":{"type":"null"}})");
+  EXPECT_THAT(errors, ElementsAre("source.batch_size: duplicate key: given more than once"));
 }
 
 TEST(JobSpecTest, ParseFailsWithInvalidArgumentListingErrors) {

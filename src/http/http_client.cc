@@ -174,12 +174,18 @@ absl::Status HttpClient::PerformOnce(const HttpRequest& request, HttpResponse* r
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // every encoding this libcurl decodes
+  if (!request.aws_sigv4.empty()) {                  // signs the method, URL, headers given here and the body
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, request.aws_sigv4.c_str());
+    curl_easy_setopt(c, CURLOPT_USERNAME, request.aws_access_key_id.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, request.aws_secret_access_key.c_str());
+  }
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(options_.timeout)));
+  const absl::Duration timeout = request.timeout > absl::ZeroDuration() ? request.timeout : options_.timeout;
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
   if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
@@ -258,6 +264,9 @@ absl::Status HttpClient::Perform(const HttpRequest& request, HttpResponse* respo
                                            [](const HttpHeader& h) { return h.credential; }),
                             current.headers.end());
       next = RemoveQueryParam(next, current.credential_query_param);
+      current.aws_sigv4.clear();
+      current.aws_access_key_id.clear();
+      current.aws_secret_access_key.clear();
     }
     if (response->status == 303 ||
         ((response->status == 301 || response->status == 302) && current.method == "POST")) {

@@ -40,6 +40,13 @@ struct HttpRequest {
   // A query parameter that carries a credential: removed when a redirect
   // leaves the origin.
   std::string credential_query_param;
+  // AWS Signature Version 4, computed by libcurl: "aws:amz:REGION:SERVICE"
+  // and the key pair. Dropped when a redirect leaves the origin.
+  std::string aws_sigv4;
+  std::string aws_access_key_id;
+  std::string aws_secret_access_key;
+  // Overrides the client's whole-request timeout when positive.
+  absl::Duration timeout = absl::ZeroDuration();
 };
 
 struct HttpResponse {

@@ -29,7 +29,9 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }  // namespace
 
 void SpecErrors::Add(std::string_view path, std::string_view message) {
-  list_.push_back(StrCat(path, ": ", message));
+  std::string error = StrCat(path, ": ", message);
+  // A section may be read twice (by the job and by its component): say it once.
+  if (std::find(list_.begin(), list_.end(), error) == list_.end()) list_.push_back(std::move(error));
 }
 
 absl::Status SpecErrors::ToStatus(std::string_view what) const {
@@ -59,6 +61,15 @@ SpecObject::SpecObject(simdjson::dom::element value, std::string path, SpecError
     return;
   }
   valid_ = true;
+  // JSON allows a key twice; a config never means it (only one would count).
+  std::vector<std::string_view> keys;
+  for (auto field : object_) keys.push_back(field.key);
+  std::sort(keys.begin(), keys.end());
+  for (size_t i = 1; i < keys.size(); ++i) {
+    if (keys[i] == keys[i - 1] && (i == 1 || keys[i - 2] != keys[i])) {
+      errors_->Add(PathOf(keys[i]), "duplicate key: given more than once");
+    }
+  }
 }
 
 std::string SpecObject::PathOf(std::string_view key) const {

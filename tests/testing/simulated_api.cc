@@ -45,25 +45,6 @@ int64_t DecodeCursor(const std::string& c) {
   return (v - 3) / 7;
 }
 
-// This httplib build listens with a backlog of 5: a burst of connects from
-// many shards overflows it, and each dropped SYN costs a 1 s retransmit. Real
-// servers use hundreds; calling listen() again on the socket raises it.
-void RaiseListenBacklog(int port) {
-  for (int fd = 3; fd < 1024; ++fd) {
-    sockaddr_in addr{};
-    socklen_t len = sizeof addr;
-    int listening = 0;
-    socklen_t optlen = sizeof listening;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sin_family != AF_INET ||
-        ntohs(addr.sin_port) != port || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 ||
-        !listening) {
-      continue;
-    }
-    ::listen(fd, 512);
-    return;
-  }
-}
-
 }  // namespace
 
 SimulatedApi::SimulatedApi(SimulatedApiOptions options) : options_(std::move(options)) {

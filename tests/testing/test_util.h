@@ -36,6 +36,14 @@ std::string TransactionExport(int64_t count, absl::Time start, absl::Time end);
 
 absl::Time T(const char* rfc3339);
 
+// This httplib build listens with a backlog of 5: a burst of connects from
+// many clients overflows it, and each dropped SYN costs a 1 s retransmit.
+// Raises the backlog of the listening socket on 127.0.0.1:`port` to 512.
+void RaiseListenBacklog(int port);
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreeLoopbackPort();
+
 }  // namespace testing
 }  // namespace recovery
 

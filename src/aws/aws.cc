@@ -1,0 +1,290 @@
+#include "aws/aws.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "simdjson.h"
+#include "util/file.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::string Env(const GetEnv& getenv, const char* name) {
+  const char* v = getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+// The key/value pairs of `[profile]` in an AWS INI file.
+std::vector<std::pair<std::string, std::string>> IniSection(std::string_view text, std::string_view profile,
+                                                            bool* found) {
+  std::vector<std::pair<std::string, std::string>> out;
+  bool in = false;
+  *found = false;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = Trim(text.substr(0, nl));
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      in = Trim(line.substr(1, line.size() - 2)) == profile;
+      *found |= in;
+      continue;
+    }
+    const size_t eq = line.find('=');
+    if (in && eq != std::string_view::npos) {
+      out.emplace_back(std::string(Trim(line.substr(0, eq))), std::string(Trim(line.substr(eq + 1))));
+    }
+  }
+  return out;
+}
+
+// The text between <tag> and </tag>, or empty.
+std::string XmlElement(std::string_view body, std::string_view tag) {
+  const std::string open = StrCat("<", tag, ">"), close = StrCat("</", tag, ">");
+  const size_t a = body.find(open);
+  if (a == std::string_view::npos) return "";
+  const size_t b = body.find(close, a + open.size());
+  if (b == std::string_view::npos) return "";
+  return std::string(body.substr(a + open.size(), b - a - open.size()));
+}
+
+}  // namespace
+
+absl::StatusOr<AwsCredentials> ResolveAwsCredentials(const AwsCredentialLookup& lookup,
+                                                     const GetEnv& getenv) {
+  std::vector<std::string> looked;
+  AwsCredentials c;
+  // 1. Named in the job spec.
+  if (!lookup.access_key_id_env.empty() || !lookup.secret_access_key_env.empty()) {
+    c.access_key_id = Env(getenv, lookup.access_key_id_env.c_str());
+    c.secret_access_key = Env(getenv, lookup.secret_access_key_env.c_str());
+    if (!lookup.session_token_env.empty()) c.session_token = Env(getenv, lookup.session_token_env.c_str());
+    if (c.access_key_id.empty() || c.secret_access_key.empty() ||
+        (!lookup.session_token_env.empty() && c.session_token.empty())) {
+      std::vector<std::string> unset;
+      if (c.access_key_id.empty()) unset.push_back(lookup.access_key_id_env);
+      if (c.secret_access_key.empty()) unset.push_back(lookup.secret_access_key_env);
+      if (!lookup.session_token_env.empty() && c.session_token.empty())
+        unset.push_back(lookup.session_token_env);
+      return absl::NotFoundError(
+          StrCat("AWS credentials: the job spec names environment variables that are "
+                 "not set: ",
+                 Join(unset, ", ")));
+    }
+    c.origin = StrCat("environment variables ", lookup.access_key_id_env, "/", lookup.secret_access_key_env,
+                      " (named in the job spec)");
+    return c;
+  }
+  // 2. The standard environment variables.
+  c.access_key_id = Env(getenv, "AWS_ACCESS_KEY_ID");
+  c.secret_access_key = Env(getenv, "AWS_SECRET_ACCESS_KEY");
+  if (!c.access_key_id.empty() && !c.secret_access_key.empty()) {
+    c.session_token = Env(getenv, "AWS_SESSION_TOKEN");
+    c.origin = "environment variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY";
+    return c;
+  }
+  looked.push_back(c.access_key_id.empty() && c.secret_access_key.empty()
+                       ? "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (not set)"
+                       : "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (only one of them is set)");
+  // 3. The shared credentials file.
+  std::string path = Env(getenv, "AWS_SHARED_CREDENTIALS_FILE");
+  if (path.empty()) {
+    const std::string home = Env(getenv, "HOME");
+    path = home.empty() ? "" : StrCat(home, "/.aws/credentials");
+  }
+  std::string profile = lookup.profile;
+  if (profile.empty()) profile = Env(getenv, "AWS_PROFILE");
+  if (profile.empty()) profile = "default";
+  if (path.empty()) {
+    looked.push_back("~/.aws/credentials (HOME is not set)");
+  } else {
+    absl::StatusOr<std::string> text = ReadFile(path);
+    if (!text.ok()) {
+      looked.push_back(StrCat(path, " (", text.status().message(), ")"));
+    } else {
+      bool found = false;
+      for (auto& [k, v] : IniSection(*text, profile, &found)) {
+        if (k == "aws_access_key_id") c.access_key_id = v;
+        if (k == "aws_secret_access_key") c.secret_access_key = v;
+        if (k == "aws_session_token") c.session_token = v;
+      }
+      if (found && !c.access_key_id.empty() && !c.secret_access_key.empty()) {
+        c.origin = StrCat(path, " profile \"", profile, "\"");
+        return c;
+      }
+      looked.push_back(StrCat(path, found ? " (profile \"" : " (no profile \"", profile,
+                              found ? "\" lacks aws_access_key_id or aws_secret_access_key)" : "\")"));
+    }
+  }
+  return absl::NotFoundError(
+      StrCat("no AWS credentials found; looked in: ", Join(looked, "; "),
+             ". Set them there, or name the variables in credentials.access_key_id_env "
+             "and credentials.secret_access_key_env"));
+}
+
+absl::StatusOr<std::string> ResolveAwsRegion(std::string_view configured, const GetEnv& getenv) {
+  if (!configured.empty()) return std::string(configured);
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    std::string v = Env(getenv, name);
+    if (!v.empty()) return v;
+  }
+  return absl::NotFoundError(
+      "no AWS region: set \"region\" in the job spec, or AWS_REGION or AWS_DEFAULT_REGION");
+}
+
+AwsError ParseAwsError(std::string_view body, const std::string* query_error_header) {
+  AwsError e;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (!body.empty() && body.front() == '{' &&
+      parser.parse(body.data(), body.size()).get(root) == simdjson::SUCCESS) {
+    std::string_view type, message;
+    if (root["__type"].get_string().get(type) == simdjson::SUCCESS) {
+      const size_t hash = type.rfind('#');
+      e.code = std::string(hash == std::string_view::npos ? type : type.substr(hash + 1));
+    } else if (root["code"].get_string().get(type) == simdjson::SUCCESS) {
+      e.code = std::string(type);
+    }
+    if (root["message"].get_string().get(message) == simdjson::SUCCESS ||
+        root["Message"].get_string().get(message) == simdjson::SUCCESS) {
+      e.message = std::string(message);
+    }
+  } else if (body.find("<Code>") != std::string_view::npos) {
+    e.code = XmlElement(body, "Code");
+    e.message = XmlElement(body, "Message");
+  }
+  if (e.code.empty() && query_error_header != nullptr) {  // "AWS.SimpleQueueService.NonExistentQueue;Sender"
+    e.code = query_error_header->substr(0, query_error_header->find(';'));
+  }
+  return e;
+}
+
+bool IsAwsThrottling(std::string_view code) {
+  static constexpr std::string_view kCodes[] = {"Throttling",
+                                                "ThrottlingException",
+                                                "ThrottledException",
+                                                "RequestThrottled",
+                                                "RequestThrottledException",
+                                                "TooManyRequestsException",
+                                                "RequestLimitExceeded",
+                                                "SlowDown",
+                                                "ProvisionedThroughputExceededException",
+                                                "AWS.SimpleQueueService.RequestThrottled"};
+  for (std::string_view c : kCodes) {
+    if (code == c) return true;
+  }
+  return false;
+}
+
+void ReadAwsConfig(SpecObject& o, const GetEnv& getenv, AwsConfig* config,
+                   std::vector<std::string>* warnings) {
+  AwsCredentialLookup lookup;
+  if (std::optional<SpecObject> c = o.Object("credentials")) {
+    lookup.access_key_id_env = c->String("access_key_id_env", true).value_or("");
+    lookup.secret_access_key_env = c->String("secret_access_key_env", true).value_or("");
+    lookup.session_token_env = c->String("session_token_env").value_or("");
+    c->Finish();
+  }
+  lookup.profile = o.String("profile").value_or("");
+  const std::string configured_region = o.String("region").value_or("");
+  config->endpoint = o.String("endpoint").value_or("");
+  if (std::optional<absl::Duration> d = o.Duration("connect_timeout", false, absl::Milliseconds(1))) {
+    config->http.connect_timeout = *d;
+  }
+  if (std::optional<SpecObject> tls = o.Object("tls")) {
+    config->http.ca_file = tls->String("ca_file").value_or("");
+    tls->Finish();
+  }
+  if (!config->endpoint.empty() && config->endpoint.rfind("https://", 0) != 0 &&
+      config->endpoint.rfind("http://", 0) != 0) {
+    o.errors()->Add(o.PathOf("endpoint"),
+                    StrCat("expected an http:// or https:// URL, got \"", config->endpoint, "\""));
+  }
+  if (config->endpoint.rfind("http://", 0) == 0 &&
+      config->endpoint.find("://127.0.0.1") == std::string::npos &&
+      config->endpoint.find("://localhost") == std::string::npos) {
+    warnings->push_back(
+        StrCat(o.PathOf("endpoint"), " is plain http: requests are signed but not encrypted"));
+  }
+  absl::StatusOr<std::string> region = ResolveAwsRegion(configured_region, getenv);
+  if (!region.ok()) {
+    o.errors()->Add(o.PathOf("region"), ToStd(region.status().message()));
+  } else {
+    config->region = *region;
+    for (char ch : config->region) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-') {
+        o.errors()->Add(o.PathOf("region"), StrCat("\"", config->region, "\" is not a region name"));
+        break;
+      }
+    }
+  }
+  if (config->endpoint.empty() && region.ok()) {
+    config->endpoint = StrCat("https://", config->service, ".", config->region, ".amazonaws.com/");
+  }
+  absl::StatusOr<AwsCredentials> credentials = ResolveAwsCredentials(lookup, getenv);
+  if (!credentials.ok()) {
+    o.errors()->Add(o.PathOf("credentials"), ToStd(credentials.status().message()));
+    return;
+  }
+  config->credentials = *std::move(credentials);
+  config->redactor.Add(config->credentials.secret_access_key);
+  config->redactor.Add(config->credentials.session_token);
+}
+
+AwsJsonClient::AwsJsonClient(const AwsConfig* config) : config_(config), http_(config->http) {
+  request_.method = "POST";
+  request_.url = config->endpoint;
+  request_.aws_sigv4 = StrCat("aws:amz:", config->region, ":", config->service);
+  request_.aws_access_key_id = config->credentials.access_key_id;
+  request_.aws_secret_access_key = config->credentials.secret_access_key;
+}
+
+absl::StatusOr<std::string> AwsJsonClient::Call(std::string_view action, std::string body,
+                                                absl::Duration timeout) {
+  request_.headers.clear();
+  // Exactly this content type: application/json is refused, none means the old XML protocol.
+  request_.headers.push_back({"Content-Type", "application/x-amz-json-1.0", false});
+  request_.headers.push_back({"X-Amz-Target", StrCat(config_->target_prefix, ".", action), false});
+  if (!config_->credentials.session_token.empty()) {
+    request_.headers.push_back({"X-Amz-Security-Token", config_->credentials.session_token, true});
+  }
+  request_.body = std::move(body);
+  request_.timeout = timeout;
+  const std::string what = StrCat(config_->service, " ", action);
+  absl::Status s = http_.Perform(request_, &response_, config_->redactor);
+  if (!s.ok()) return absl::Status(s.code(), StrCat(what, ": ", s.message()));
+  const long status = response_.status;
+  if (status == 200) return std::move(response_.body);
+
+  AwsError e = ParseAwsError(response_.body, response_.Header("x-amzn-query-error"));
+  std::string detail = StrCat(what, ": HTTP ", status);
+  if (!e.code.empty()) StrAppend(&detail, " ", e.code);
+  if (!e.message.empty()) StrAppend(&detail, ": ", config_->redactor.Redact(e.message));
+  if (e.code.empty() && e.message.empty() && !response_.body.empty()) {
+    StrAppend(&detail, ": ", config_->redactor.Redact(std::string_view(response_.body).substr(0, 200)));
+  }
+  if (status >= 500 || status == 429 || IsAwsThrottling(e.code)) {
+    return absl::UnavailableError(detail);
+  }
+  if (status == 403 || e.code == "SignatureDoesNotMatch" || e.code == "InvalidClientTokenId" ||
+      e.code == "UnrecognizedClientException" || e.code == "AccessDenied" ||
+      e.code == "AccessDeniedException" || e.code == "ExpiredToken" || e.code == "IncompleteSignature" ||
+      e.code == "MissingAuthenticationToken") {
+    return absl::PermissionDeniedError(StrCat(detail, " (credentials from ", config_->credentials.origin,
+                                              ", region ", config_->region, ")"));
+  }
+  if (e.code == "QueueDoesNotExist" || e.code == "AWS.SimpleQueueService.NonExistentQueue") {
+    return absl::NotFoundError(detail);
+  }
+  return absl::InvalidArgumentError(detail);
+}
+
+}  // namespace recovery
