@@ -142,6 +142,12 @@ class BackfillerImpl : public Backfiller {
                     Metrics::Labels(engine_->spec_.name, "class", kClasses[cls]), 1);
     }
 
+    void CountEvent(std::string_view event, uint64_t n) const override {
+      Metrics* m = engine_->options_.metrics;
+      if (m == nullptr || n == 0) return;
+      m->AddCounter("recovery_source_events_total", Metrics::Labels(engine_->spec_.name, "event", event), n);
+    }
+
    private:
     BackfillerImpl* engine_;
   };

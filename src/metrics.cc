@@ -28,6 +28,8 @@ constexpr Help kHelp[] = {
     {"recovery_bytes_total", "counter", "Bytes read from the source."},
     {"recovery_retries_total", "counter", "Transient failures retried, by operation."},
     {"recovery_http_responses_total", "counter", "HTTP responses from the source, by status class."},
+    {"recovery_source_events_total", "counter",
+     "Source-specific events: SQS messages deleted, released, extended, skipped as already delivered."},
     {"recovery_request_duration_seconds", "histogram", "Source request latency."},
     {"recovery_batch_duration_seconds", "histogram",
      "Time to commit a page: sink write, dead letters, checkpoint."},

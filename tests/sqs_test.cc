@@ -24,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recovery/backfiller.h"
+#include "recovery/metrics.h"
 #include "simdjson.h"
 #include "testing/fake_sqs.h"
 #include "testing/moto.h"
@@ -135,7 +136,9 @@ class SqsTest : public ::testing::Test {
     if (!spec.ok()) return {};
     Components c;
     c.sink = std::move(sink);
-    auto b = Backfiller::Create(*std::move(spec), std::move(c), {});
+    BackfillerOptions options;
+    options.metrics = &metrics_;
+    auto b = Backfiller::Create(*std::move(spec), std::move(c), std::move(options));
     EXPECT_TRUE(b.ok()) << b.status();
     if (!b.ok()) return {};
     return (*b)->Run();
@@ -165,6 +168,7 @@ class SqsTest : public ::testing::Test {
   }
 
   static MotoServer* moto_;
+  Metrics metrics_;
   std::unique_ptr<SqsAdmin> admin_;
   TempDir dir_;
   absl::Mutex mu_;
@@ -192,6 +196,9 @@ TEST_F(SqsTest, DrainsEveryMessageOnceDeletingOnlyAfterTheSinkAcknowledged) {
   EXPECT_EQ(Count(url, "ApproximateNumberOfMessages"), 0);
   EXPECT_EQ(Count(url, "ApproximateNumberOfMessagesNotVisible"), 0);
   for (const Delivered& d : delivered_) EXPECT_FALSE(d.maybe_redelivered) << d.key;
+  const std::string metrics = metrics_.RenderPrometheus();
+  EXPECT_THAT(metrics, HasSubstr(R"(recovery_source_events_total{job="sqs-test",event="sqs_deleted"} 30)"));
+  EXPECT_THAT(metrics, HasSubstr(R"(recovery_records_delivered_total{job="sqs-test"} 30)"));
 }
 
 TEST_F(SqsTest, AMessageWhoseVisibilityLapsedComesBackAndIsFlaggedRedelivered) {

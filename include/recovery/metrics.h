@@ -21,7 +21,8 @@ namespace recovery {
 //
 // Counters: recovery_records_{fetched,delivered,dropped,out_of_window}_total,
 // recovery_dead_letters_total, recovery_pages_total, recovery_bytes_total,
-// recovery_retries_total{operation}, recovery_http_responses_total{class}.
+// recovery_retries_total{operation}, recovery_http_responses_total{class},
+// recovery_source_events_total{event}.
 // Histograms: recovery_request_duration_seconds, recovery_batch_duration_seconds.
 // Gauges: recovery_shards{state}, recovery_window_coverage_ratio,
 // recovery_checkpoint_age_seconds, recovery_records_per_second.

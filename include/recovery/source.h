@@ -104,6 +104,9 @@ class RECOVERY_EXPORT ShardContext {
   // Records one request to the source for the metrics: its latency and HTTP
   // status (0 when there was no response).
   virtual void ObserveRequest(absl::Duration latency, int http_status) const {}
+  // Counts `n` occurrences of a source-specific event ("sqs_deleted",
+  // "sqs_visibility_extended", ...) for the metrics.
+  virtual void CountEvent(std::string_view event, uint64_t n) const {}
 };
 
 // Reads one shard. Used by one thread at a time.

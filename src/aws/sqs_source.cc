@@ -332,6 +332,7 @@ bool SqsReader::Admit(Message& m) {
     return false;
   }
   if (resumed_.count(m.id) > 0 || done_.Contains(m.id)) {  // delivered before: delete it, never twice
+    context_.CountEvent("sqs_redelivery_skipped", 1);
     unconfirmed_[m.id] = m.receipt;
     Enqueue(Task::kDelete, {{m.id, m.receipt}});
     return false;
@@ -384,7 +385,9 @@ void SqsReader::ReceiveLoop(AwsJsonClient& client) {
     }
     const absl::Time started = absl::Now();
     absl::StatusOr<std::string> response = client.Call("ReceiveMessage", request, timeout);
-    context_.ObserveRequest(absl::Now() - started, response.ok() ? 200 : 0);
+    if (response.status().code() != absl::StatusCode::kCancelled) {  // not our own abort at the end
+      context_.ObserveRequest(absl::Now() - started, response.ok() ? 200 : 0);
+    }
     absl::Status parsed = response.ok() ? ParseMessages(parser, *response, &messages) : response.status();
     {
       absl::MutexLock lock(&mu_);
@@ -412,6 +415,7 @@ void SqsReader::ReceiveLoop(AwsJsonClient& client) {
           }
         }
         consecutive_empty_ = admitted > 0 ? 0 : consecutive_empty_ + 1;
+        if (messages.empty()) context_.CountEvent("sqs_empty_receives", 1);
         receive_errors_.clear();
         continue;
       }
@@ -463,6 +467,7 @@ absl::Status SqsReader::RunTask(AwsJsonClient& client, Task& task) {
         retry.push_back(task.entries[n]);
       }
     }
+    context_.CountEvent("sqs_released", released->size());
     task.entries = std::move(retry);
     return absl::OkStatus();
   }
@@ -497,6 +502,7 @@ absl::Status SqsReader::RunTask(AwsJsonClient& client, Task& task) {
           "DeleteMessageBatch refused message ", task.entries[n].first, ": ", f.code, ": ", f.message));
     }
   }
+  context_.CountEvent("sqs_deleted", ok.size());
   std::vector<std::pair<std::string, std::string>> retry;
   absl::MutexLock lock(&mu_);
   for (size_t n = 0; n < task.entries.size(); ++n) {
@@ -580,6 +586,7 @@ void SqsReader::HeartbeatLoop(AwsJsonClient& client) {
         }
         break;  // the next tick tries again, well before the deadline
       }
+      context_.CountEvent("sqs_visibility_extended", extended->size());
       absl::MutexLock lock(&mu_);
       for (const std::string& id : *extended) {
         if (auto it = held_.find(id); it != held_.end()) it->second.deadline = sent + vt;
@@ -673,6 +680,7 @@ absl::Status SqsReader::Next(Page* page) {
     page->bytes += m.body.size();
     cursor.unconfirmed.push_back(m.id);
     if (config_.max_receive_count > 0 && m.receive_count > config_.max_receive_count) {
+      context_.CountEvent("sqs_poison", 1);
       page->records.AddError(m.body,
                              StrCat("poison message: received ", m.receive_count,
                                     " times, more than max_receive_count ", config_.max_receive_count),

@@ -30,7 +30,8 @@ std::string Error(int* status, int code, std::string_view type, std::string_view
 
 }  // namespace
 
-FakeSqs::FakeSqs(std::string queue_name, int threads) : name_(std::move(queue_name)) {
+FakeSqs::FakeSqs(std::string queue_name, int threads, absl::Duration latency)
+    : name_(std::move(queue_name)), latency_(latency) {
   server_ = std::make_unique<httplib::Server>();
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_->set_tcp_nodelay(true);
@@ -40,6 +41,7 @@ FakeSqs::FakeSqs(std::string queue_name, int threads) : name_(std::move(queue_na
     const std::string action = dot == std::string::npos ? target : target.substr(dot + 1);
     int status = 200;
     std::string body;
+    if (latency_ > absl::ZeroDuration()) absl::SleepFor(latency_);
     {
       absl::MutexLock lock(&mu_);
       ++calls_[action];

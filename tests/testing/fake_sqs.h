@@ -28,7 +28,9 @@ namespace testing {
 
 class FakeSqs {
  public:
-  explicit FakeSqs(std::string queue_name = "fake", int threads = 32);
+  // `latency` is added to every answer, as a network and a real service would.
+  explicit FakeSqs(std::string queue_name = "fake", int threads = 32,
+                   absl::Duration latency = absl::ZeroDuration());
   ~FakeSqs();
   FakeSqs(const FakeSqs&) = delete;
   FakeSqs& operator=(const FakeSqs&) = delete;
@@ -64,6 +66,7 @@ class FakeSqs {
   bool TakeEntryFault(std::string* code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string name_;
+  const absl::Duration latency_;
   std::unique_ptr<httplib::Server> server_;
   int port_ = 0;
   std::thread thread_;
