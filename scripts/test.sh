@@ -16,3 +16,5 @@ run_suite tests
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite asan -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
+echo "== fuzzing: each libFuzzer target for 15 s from its seed corpus (clang, ASan + UBSan)"
+./scripts/fuzz.sh 15 build/fuzz

@@ -91,6 +91,24 @@ TEST_F(MapperTest, CoercesTypes) {
             R"("j":{"a":[1,2]},"js":"x\ty"})");
 }
 
+TEST_F(MapperTest, AJsonFieldWhoseRawTextIsMalformedIsRejectedNotCopied) {
+  // Found by fuzz/mapper_fuzzer: On-Demand does not check what it skips, so
+  // `[1t {...}]` used to be copied into the payload as invalid JSON.
+  Use(R"({"type":"json","fields":[{"name":"j","from":"/j","type":"json"}]})");
+  EXPECT_EQ(Reason(R"({"j":{"k":[1t {"z":null}]}})"), R"(field j (/j): expected json, got an object)");
+  EXPECT_EQ(Payload(R"({"j":{"k":[1, {"z":null}]}})"), R"({"j":{"k":[1,{"z":null}]}})");
+}
+
+TEST_F(MapperTest, AMalformedNumberIsInvalidJsonNotCopied) {
+  // Found by fuzz/mapper_fuzzer: a number's raw token was copied unchecked
+  // into "decimal" fields.
+  Use(R"({"type":"json","fields":[{"name":"a","from":"/a","type":"decimal"},{"name":"j","from":"/j","type":"json"}]})");
+  EXPECT_THAT(Reason(R"({"a":12". 30"})"), HasSubstr("invalid JSON"));
+  EXPECT_THAT(Reason(R"({"a":1.5,"j":01})"), HasSubstr("invalid JSON"));
+  EXPECT_THAT(Reason(R"({"a":-})"), HasSubstr("invalid JSON"));
+  EXPECT_EQ(Payload(R"({"a":-0.5e+3,"j":0})"), R"({"a":"-0.5e+3","j":0})");
+}
+
 TEST_F(MapperTest, TimestampsInEveryFormatComeOutAsRfc3339Utc) {
   Use(R"({"type":"json","fields":[
       {"name":"a","from":"/a","type":"timestamp"},

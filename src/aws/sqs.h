@@ -10,11 +10,13 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "aws/aws.h"
 #include "json/spec_reader.h"
 #include "recovery/job_spec.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
+#include "simdjson.h"
 
 namespace recovery {
 
@@ -46,6 +48,29 @@ struct SqsBatchFailure {
 // A 200 can carry failures: callers check `failed` every time.
 absl::Status ParseSqsBatchResult(std::string_view body, std::vector<std::string>* successful,
                                  std::vector<SqsBatchFailure>* failed);
+
+// One message of a ReceiveMessage answer.
+struct SqsReceivedMessage {
+  std::string id;
+  std::string receipt;
+  std::string body;
+  int receive_count = 1;  // ApproximateReceiveCount
+  int64_t sent_ms = -1;   // SentTimestamp, or -1
+};
+
+// Reads a ReceiveMessage answer ({} when empty); DataLoss naming what is missing.
+absl::Status ParseSqsMessages(simdjson::dom::parser& parser, std::string_view body,
+                              std::vector<SqsReceivedMessage>* out);
+
+// The SQS source's checkpoint cursor: ids of delivered messages whose deletion
+// is not confirmed, and the time by which any of them still undeleted is
+// visible again. Empty text for none.
+struct SqsCursor {
+  std::vector<std::string> unconfirmed;
+  absl::Time visible_by = absl::InfinitePast();
+};
+std::string EncodeSqsCursor(const SqsCursor& cursor);
+absl::StatusOr<SqsCursor> DecodeSqsCursor(std::string_view text);
 
 // True for batch-entry failures worth retrying (throttling, internal errors).
 bool IsRetryableEntryFailure(const SqsBatchFailure& f);

@@ -24,38 +24,10 @@
 #include "util/strings.h"
 
 namespace recovery {
-namespace {
-
-enum class Disposal { kDelete, kRelease };
-
-struct Config {
-  AwsConfig aws;
-  std::vector<std::string> warnings;
-  int receivers = 4;
-  int max_messages = 10;                         // per ReceiveMessage, 1..10
-  int max_page_records = 100;                    // per page handed to the engine
-  absl::Duration wait_time = absl::Seconds(20);  // long polling, 0..20 s
-  absl::Duration visibility_timeout = absl::Seconds(60);
-  bool heartbeat = true;
-  int max_receive_count = 5;  // above it a message is poison; 0: no limit
-  Disposal on_poison = Disposal::kDelete;
-  bool window_by_sent_time = false;  // else the mapper's event time decides
-  Disposal outside_window = Disposal::kRelease;
-  int drain_after_empty_receives = 3;
-  bool wait_for_in_flight = true;
-  std::string request_prefix;  // {"QueueUrl":"...", (built once the URL is known)
-};
-
-struct Message {
-  std::string id;
-  std::string receipt;
-  std::string body;
-  int receive_count = 1;
-  int64_t sent_ms = -1;
-};
 
 // Reads a ReceiveMessage answer.
-absl::Status ParseMessages(simdjson::dom::parser& parser, std::string_view body, std::vector<Message>* out) {
+absl::Status ParseSqsMessages(simdjson::dom::parser& parser, std::string_view body,
+                              std::vector<SqsReceivedMessage>* out) {
   out->clear();
   simdjson::dom::object root;
   if (auto err = parser.parse(body.data(), body.size()).get_object().get(root)) {
@@ -65,7 +37,7 @@ absl::Status ParseMessages(simdjson::dom::parser& parser, std::string_view body,
   simdjson::dom::array messages;
   if (root["Messages"].get_array().get(messages) != simdjson::SUCCESS) return absl::OkStatus();  // empty: {}
   for (simdjson::dom::element e : messages) {
-    Message m;
+    SqsReceivedMessage m;
     std::string_view s;
     if (e["MessageId"].get_string().get(s) != simdjson::SUCCESS) {
       return absl::DataLossError("ReceiveMessage: a message without MessageId");
@@ -93,14 +65,7 @@ absl::Status ParseMessages(simdjson::dom::parser& parser, std::string_view body,
   return absl::OkStatus();
 }
 
-// The cursor: ids of delivered messages whose deletion is not confirmed, and
-// the time by which any of them still undeleted is visible again.
-struct Cursor {
-  std::vector<std::string> unconfirmed;
-  absl::Time visible_by = absl::InfinitePast();
-};
-
-std::string EncodeCursor(const Cursor& c) {
+std::string EncodeSqsCursor(const SqsCursor& c) {
   if (c.unconfirmed.empty()) return "";
   std::string out = "{\"unconfirmed\":[";
   for (size_t i = 0; i < c.unconfirmed.size(); ++i) {
@@ -111,8 +76,8 @@ std::string EncodeCursor(const Cursor& c) {
   return out;
 }
 
-absl::StatusOr<Cursor> DecodeCursor(std::string_view text) {
-  Cursor c;
+absl::StatusOr<SqsCursor> DecodeSqsCursor(std::string_view text) {
+  SqsCursor c;
   if (text.empty()) return c;
   simdjson::dom::parser parser;
   simdjson::dom::object root;
@@ -133,6 +98,28 @@ absl::StatusOr<Cursor> DecodeCursor(std::string_view text) {
   c.visible_by = absl::FromUnixMillis(ms);
   return c;
 }
+
+namespace {
+
+enum class Disposal { kDelete, kRelease };
+
+struct Config {
+  AwsConfig aws;
+  std::vector<std::string> warnings;
+  int receivers = 4;
+  int max_messages = 10;                         // per ReceiveMessage, 1..10
+  int max_page_records = 100;                    // per page handed to the engine
+  absl::Duration wait_time = absl::Seconds(20);  // long polling, 0..20 s
+  absl::Duration visibility_timeout = absl::Seconds(60);
+  bool heartbeat = true;
+  int max_receive_count = 5;  // above it a message is poison; 0: no limit
+  Disposal on_poison = Disposal::kDelete;
+  bool window_by_sent_time = false;  // else the mapper's event time decides
+  Disposal outside_window = Disposal::kRelease;
+  int drain_after_empty_receives = 3;
+  bool wait_for_in_flight = true;
+  std::string request_prefix;  // {"QueueUrl":"...", (built once the URL is known)
+};
 
 // Ids seen recently, bounded: the oldest are forgotten first.
 class RecentIds {
@@ -158,7 +145,7 @@ class SqsSource;
 
 class SqsReader : public ShardReader {
  public:
-  SqsReader(SqsSource* source, Shard shard, Cursor resumed, const ShardContext& context);
+  SqsReader(SqsSource* source, Shard shard, SqsCursor resumed, const ShardContext& context);
   ~SqsReader() override;
   absl::Status Start();
   absl::Status Next(Page* page) override;
@@ -178,7 +165,7 @@ class SqsReader : public ShardReader {
   void WorkLoop(AwsJsonClient& client);
   void HeartbeatLoop(AwsJsonClient& client);
   // Sorts one received message; returns true when it goes into a page.
-  bool Admit(Message& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Admit(SqsReceivedMessage& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Enqueue(Task::Kind kind, std::vector<std::pair<std::string, std::string>> entries)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs one delete or release batch (≤ 10 entries), leaving in `task` the
@@ -206,7 +193,7 @@ class SqsReader : public ShardReader {
   bool flushing_ ABSL_GUARDED_BY(mu_) = false;   // stop once the work queue is empty
   absl::Status permanent_ ABSL_GUARDED_BY(mu_);  // a failure no retry can fix
   std::deque<absl::Status> receive_errors_ ABSL_GUARDED_BY(mu_);
-  std::deque<Message> ready_ ABSL_GUARDED_BY(mu_);                   // received, not yet in a page
+  std::deque<SqsReceivedMessage> ready_ ABSL_GUARDED_BY(mu_);        // received, not yet in a page
   std::unordered_map<std::string, Held> held_ ABSL_GUARDED_BY(mu_);  // received, not yet resolved
   std::unordered_map<std::string, std::string> unconfirmed_ ABSL_GUARDED_BY(mu_);  // id -> receipt
   std::unordered_set<std::string> resumed_ ABSL_GUARDED_BY(mu_);  // unconfirmed at the last run's end
@@ -229,7 +216,7 @@ class SqsSource : public Source {
 
   absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
                                                     const ShardContext& context) override {
-    absl::StatusOr<Cursor> resumed = DecodeCursor(cursor);
+    absl::StatusOr<SqsCursor> resumed = DecodeSqsCursor(cursor);
     if (!resumed.ok()) return resumed.status();
     auto reader = std::make_unique<SqsReader>(this, shard, *std::move(resumed), context);
     if (absl::Status s = reader->Start(); !s.ok()) return s;
@@ -245,7 +232,7 @@ class SqsSource : public Source {
   SqsQueue queue_;
 };
 
-SqsReader::SqsReader(SqsSource* source, Shard shard, Cursor resumed, const ShardContext& context)
+SqsReader::SqsReader(SqsSource* source, Shard shard, SqsCursor resumed, const ShardContext& context)
     : source_(source),
       config_(source->config()),
       shard_(std::move(shard)),
@@ -320,7 +307,7 @@ void SqsReader::Enqueue(Task::Kind kind, std::vector<std::pair<std::string, std:
   }
 }
 
-bool SqsReader::Admit(Message& m) {
+bool SqsReader::Admit(SqsReceivedMessage& m) {
   if (auto it = held_.find(m.id); it != held_.end()) {  // ours already: its visibility lapsed
     it->second.receipt = m.receipt;
     it->second.deadline = absl::Now() + config_.visibility_timeout;
@@ -360,7 +347,7 @@ bool SqsReader::Admit(Message& m) {
 
 void SqsReader::ReceiveLoop(AwsJsonClient& client) {
   simdjson::dom::parser parser;
-  std::vector<Message> messages;
+  std::vector<SqsReceivedMessage> messages;
   const size_t max_ready = static_cast<size_t>(std::max(config_.max_page_records * 2, config_.max_messages));
   const std::string request =
       Request(StrCat("\"MaxNumberOfMessages\":", config_.max_messages,
@@ -388,12 +375,12 @@ void SqsReader::ReceiveLoop(AwsJsonClient& client) {
     if (response.status().code() != absl::StatusCode::kCancelled) {  // not our own abort at the end
       context_.ObserveRequest(absl::Now() - started, response.ok() ? 200 : 0);
     }
-    absl::Status parsed = response.ok() ? ParseMessages(parser, *response, &messages) : response.status();
+    absl::Status parsed = response.ok() ? ParseSqsMessages(parser, *response, &messages) : response.status();
     {
       absl::MutexLock lock(&mu_);
       if (parsed.ok() && (stop_ || flushing_)) {  // too late to deliver: leave them for the next run
         std::vector<std::pair<std::string, std::string>> release;
-        for (Message& m : messages) release.emplace_back(m.id, m.receipt);
+        for (SqsReceivedMessage& m : messages) release.emplace_back(m.id, m.receipt);
         if (!release.empty() && !stop_) Enqueue(Task::kRelease, std::move(release));
         return;
       }
@@ -408,7 +395,7 @@ void SqsReader::ReceiveLoop(AwsJsonClient& client) {
       } else {
         backoff = absl::Milliseconds(100);
         int admitted = 0;
-        for (Message& m : messages) {
+        for (SqsReceivedMessage& m : messages) {
           if (Admit(m)) {
             ready_.push_back(std::move(m));
             ++admitted;
@@ -644,10 +631,10 @@ absl::Status SqsReader::Next(Page* page) {
       if (*drained && ready_.empty()) {
         page->exhausted = true;
         if (config_.wait_for_in_flight || absl::Now() >= resumed_visible_by_) resumed_.clear();
-        Cursor cursor;
+        SqsCursor cursor;
         cursor.unconfirmed.assign(resumed_.begin(), resumed_.end());
         cursor.visible_by = resumed_visible_by_;
-        page->next_cursor = EncodeCursor(cursor);
+        page->next_cursor = EncodeSqsCursor(cursor);
         return absl::OkStatus();
       }
       continue;
@@ -668,7 +655,7 @@ absl::Status SqsReader::Next(Page* page) {
     }
   }
   const absl::Time now = absl::Now();
-  Cursor cursor;
+  SqsCursor cursor;
   cursor.unconfirmed.reserve(unconfirmed_.size() + resumed_.size() + config_.max_page_records);
   for (const auto& [id, receipt] : unconfirmed_) cursor.unconfirmed.push_back(id);
   for (const std::string& id : resumed_) {
@@ -676,7 +663,7 @@ absl::Status SqsReader::Next(Page* page) {
   }
   cursor.visible_by = std::max(resumed_visible_by_, now + config_.visibility_timeout);
   for (int n = 0; n < config_.max_page_records && !ready_.empty(); ++n) {
-    Message& m = ready_.front();
+    SqsReceivedMessage& m = ready_.front();
     page->bytes += m.body.size();
     cursor.unconfirmed.push_back(m.id);
     if (config_.max_receive_count > 0 && m.receive_count > config_.max_receive_count) {
@@ -690,7 +677,7 @@ absl::Status SqsReader::Next(Page* page) {
     }
     ready_.pop_front();
   }
-  page->next_cursor = EncodeCursor(cursor);
+  page->next_cursor = EncodeSqsCursor(cursor);
   return absl::OkStatus();
 }
 

@@ -21,6 +21,7 @@
 #include "simdjson.h"
 #include "util/file.h"
 #include "util/redact.h"
+#include "util/status_macros.h"
 #include "util/strings.h"
 #include "util/time_format.h"
 
@@ -250,6 +251,9 @@ class HttpReader : public ShardReader {
   absl::Status Next(Page* page) override;
 
  private:
+  friend absl::Status recovery::ParseHttpPageForTesting(
+      Source&, const Shard&, std::string_view, const std::vector<std::pair<std::string, std::string>>&,
+      Page*);
   // Rate limit, request, transport and HTTP status. Touches only the client
   // and immutable state, so it may run on the prefetch thread.
   Fetched Fetch(const Position& position);
@@ -830,6 +834,33 @@ std::unique_ptr<Source> BuildHttpSource(SpecObject& o, const JobSpec& spec) {
   }
   if (errors->list().size() != errors_before) return nullptr;
   return std::make_unique<HttpSource>(std::move(c));
+}
+
+absl::Status ParseHttpPageForTesting(Source& source, const Shard& shard, std::string_view body,
+                                     const std::vector<std::pair<std::string, std::string>>& headers,
+                                     Page* page) {
+  auto* http = dynamic_cast<HttpSource*>(&source);
+  if (http == nullptr) return absl::InvalidArgumentError("not an http source");
+  class Idle : public ShardContext {
+   public:
+    bool Sleep(absl::Duration) const override { return true; }
+    bool Stopping() const override { return false; }
+  };
+  static const Idle idle;
+  absl::StatusOr<std::unique_ptr<ShardReader>> opened = http->Open(shard, "", idle);
+  if (!opened.ok()) return opened.status();
+  auto* reader = static_cast<HttpReader*>(opened->get());
+  HttpRequest request = reader->BuildRequest(reader->position_);
+  HttpResponse response;
+  response.status = 200;
+  response.url = request.url;
+  response.headers = headers;
+  response.body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  response.body.assign(body.data(), body.size());
+  Position next;
+  RECOVERY_RETURN_IF_ERROR(reader->ParsePage(request, response, page, &next));
+  page->next_cursor = reader->Encode(next);
+  return absl::OkStatus();
 }
 
 }  // namespace recovery

@@ -3,6 +3,10 @@
 #define RECOVERY_HTTP_HTTP_SOURCE_H_
 
 #include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "json/spec_reader.h"
 #include "recovery/job_spec.h"
@@ -12,6 +16,14 @@ namespace recovery {
 
 // Null (with errors added to `config`'s error list) when the section is invalid.
 std::unique_ptr<Source> BuildHttpSource(SpecObject& config, const JobSpec& spec);
+
+// Parses `body` (with `headers`, names lower-case) as the answer to the first
+// request of `shard`, exactly as a reader of `source` (built by
+// BuildHttpSource) would: the records, the next cursor, whether the shard is
+// exhausted. No request is made. For fuzzing and tests.
+absl::Status ParseHttpPageForTesting(Source& source, const Shard& shard, std::string_view body,
+                                     const std::vector<std::pair<std::string, std::string>>& headers,
+                                     Page* page);
 
 }  // namespace recovery
 

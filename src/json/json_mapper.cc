@@ -52,7 +52,7 @@ struct Scratch {
   std::vector<Slot> slots;
   std::string out;
   std::string key;
-  std::string minified;
+  simdjson::dom::parser json_values;  // validates "json" fields
 };
 
 Scratch& ThreadScratch() {
@@ -342,21 +342,20 @@ class JsonMapper : public Mapper {
         s.out.push_back('"');
         return true;
       }
-      case FieldType::kJson:
+      case FieldType::kJson: {
         if (slot.kind == Kind::kString) {
           AppendJsonString(slot.text, &s.out);
-        } else if (slot.kind == Kind::kObject || slot.kind == Kind::kArray) {
-          s.minified.resize(slot.text.size());
-          size_t length = 0;
-          if (simdjson::minify(slot.text.data(), slot.text.size(), s.minified.data(), length) !=
-              simdjson::SUCCESS) {
-            return mismatch("json");
-          }
-          s.out.append(s.minified.data(), length);
-        } else {
-          s.out.append(slot.text);
+          return true;
         }
+        // On-Demand checks only what it visits: the raw text of a value it
+        // skipped may be malformed (`[1t]`), so it is parsed before it is copied.
+        simdjson::dom::element value;
+        if (s.json_values.parse(slot.text.data(), slot.text.size()).get(value) != simdjson::SUCCESS) {
+          return mismatch("json");
+        }
+        s.out.append(simdjson::minify(value));
         return true;
+      }
     }
     return false;
   }
