@@ -4,7 +4,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config python3 libcurl4-openssl-dev libsimdjson-dev libabsl-dev
           libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
           prometheus         # promtool checks the metrics exposition in the tests
-          clang libclang-rt-14-dev)  # libFuzzer targets (scripts/fuzz.sh)
+          clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
+          openssl)                  # a self-signed HTTPS server in the TLS test
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

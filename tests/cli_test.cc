@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
+#include "testing/cli_runner.h"
 #include "testing/simulated_api.h"
 #include "testing/test_util.h"
 #include "util/strings.h"
@@ -26,67 +27,17 @@ namespace recovery {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::Shell;
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
+using Result = testing::CliResult;
 
 // Runs the CLI; when `term_after_ms` >= 0 sends SIGTERM after that long,
 // calling `during` halfway there.
 Result Cli(std::vector<std::string> args, int term_after_ms = -1, std::function<void()> during = nullptr) {
-  testing::TempDir capture;
-  const std::string out = capture.File("out"), err = capture.File("err");
-  pid_t pid = fork();
-  if (pid == 0) {
-    int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
-        e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int in = open("/dev/null", O_RDONLY);
-    dup2(o, 1);
-    dup2(e, 2);
-    dup2(in, 0);
-    std::vector<char*> argv = {const_cast<char*>(RECOVERY_CLI)};
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(RECOVERY_CLI, argv.data());
-    _exit(127);
-  }
-  if (term_after_ms >= 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(term_after_ms / 2));
-    if (during) during();
-    std::this_thread::sleep_for(std::chrono::milliseconds(term_after_ms / 2));
-    kill(pid, SIGTERM);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  Result r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = testing::ReadFileOrEmpty(out);
-  r.err = testing::ReadFileOrEmpty(err);
-  return r;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
+  testing::CliOptions options;
+  options.term_after_ms = term_after_ms;
+  options.during = std::move(during);
+  return testing::RunCli(RECOVERY_CLI, std::move(args), options);
 }
 
 TEST(CliTest, ValidateReportsEveryErrorWithItsPath) {
@@ -132,7 +83,7 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
   const std::string job = dir.File("job.json");
   EXPECT_EQ(Cli({"validate", job}).exit_code, 0);
 
-  const int port = FreePort();
+  const int port = testing::FreeLoopbackPort();
   std::string scraped;
   Result interrupted =
       Cli({"run", job, "--log-format", "json", "--log-level", "info", "--metrics-listen",

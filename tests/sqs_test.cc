@@ -37,6 +37,7 @@ using testing::FakeSqs;
 using ::testing::HasSubstr;
 using testing::MotoServer;
 using testing::ReadLines;
+using testing::Shell;
 using testing::SqsAdmin;
 using testing::SqsMessage;
 using testing::TempDir;
@@ -511,17 +512,6 @@ TEST_F(SqsTest, SigkillMidBatchThenRerunDeliversEverythingExactlyOnce) {
 }
 
 // ---- signatures, against a moto that checks them --------------------------------
-
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
 
 std::string JsonField(const std::string& json, const char* pointer) {
   simdjson::dom::parser parser;

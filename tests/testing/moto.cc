@@ -17,20 +17,6 @@
 
 namespace recovery {
 namespace testing {
-namespace {
-
-bool Accepts(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
-}  // namespace
 
 MotoServer::MotoServer(std::vector<std::string> env) {
   const int port = FreeLoopbackPort();
@@ -58,11 +44,10 @@ MotoServer::MotoServer(std::vector<std::string> env) {
       error_ = "moto_server exited at start (is it installed? pip's moto[server])";
       return;
     }
-    if (Accepts(port)) {
+    if (WaitForLoopbackPort(port, absl::Milliseconds(50))) {
       endpoint_ = absl::StrCat("http://127.0.0.1:", port);
       return;
     }
-    absl::SleepFor(absl::Milliseconds(50));
   }
   error_ = "moto_server did not listen within 60 s";
 }

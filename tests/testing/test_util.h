@@ -41,8 +41,14 @@ absl::Time T(const char* rfc3339);
 // Raises the backlog of the listening socket on 127.0.0.1:`port` to 512.
 void RaiseListenBacklog(int port);
 
+// Runs `command` with /bin/sh and returns what it printed on stdout.
+std::string Shell(const std::string& command);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreeLoopbackPort();
+
+// True once something accepts connections on 127.0.0.1:`port`, false after `timeout`.
+bool WaitForLoopbackPort(int port, absl::Duration timeout);
 
 }  // namespace testing
 }  // namespace recovery
