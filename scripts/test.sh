@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test twice: a normal build
-# and one with AddressSanitizer + UndefinedBehaviorSanitizer (README, second command).
+# Installs what is missing, builds, and runs every test three ways (README,
+# second command):
+#   1. g++, the whole suite;
+#   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite,
+#      then each libFuzzer target for a fixed time from its seed corpus;
+#   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP and SQS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 jobs="$(nproc)"
-run_suite() {  # name, extra cmake flags...
-  local dir="build/$1"; shift
+configure() {  # dir, extra cmake flags...
+  local dir="$1"; shift
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-  cmake --build "$dir" -j"$jobs"
-  (cd "$dir" && ctest --output-on-failure -j"$jobs")
 }
 echo "== tests"
-run_suite tests
-echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite asan -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
-echo "== fuzzing: each libFuzzer target for 15 s from its seed corpus (clang, ASan + UBSan)"
-./scripts/fuzz.sh 15 build/fuzz
+configure build/tests
+cmake --build build/tests -j"$jobs"
+(cd build/tests && ctest --output-on-failure -j"$jobs")
+
+echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang), then fuzzing"
+CC=clang CXX=clang++ configure build/asan -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_FUZZERS=ON \
+  -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
+cmake --build build/asan -j"$jobs"
+(cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --output-on-failure -j"$jobs")
+./scripts/fuzz.sh 12 build/asan
+
+echo "== concurrency tests under ThreadSanitizer"
+configure build/tsan -DRECOVERY_SANITIZE=thread -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
+cmake --build build/tsan -j"$jobs" --target recovery_tests sqs_test recovery_cli
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp"
+build/tsan/tests/recovery_tests --gtest_brief=1
+build/tsan/tests/sqs_test --gtest_brief=1

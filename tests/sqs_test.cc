@@ -472,14 +472,16 @@ TEST_F(SqsTest, MessagesCheckpointedButNotDeletedBeforeACrashAreNotDeliveredTwic
 
 TEST_F(SqsTest, SigkillMidBatchThenRerunDeliversEverythingExactlyOnce) {
   const std::string url = Queue();
-  constexpr int kMessages = 60;
+  constexpr int kMessages = 90;  // moto slows down with depth: keep it under ~100
   ASSERT_TRUE(admin_->Send(url, Bodies(kMessages)).ok());
   const std::string job_path = dir_.File("job.json");
   WriteFile(job_path, Job(Source(url, R"("visibility_timeout":"2s","max_page_records":4,"receivers":2)"),
                           R"({"type":"jsonl_file","path":")" + dir_.File("out.jsonl") + "\"}"));
   std::mt19937 rng(7);
   int kills = 0;
-  for (int run = 0; run < 12; ++run) {
+  const char* profile = std::getenv("RECOVERY_TORTURE");
+  const int kKills = profile != nullptr && std::string(profile) == "long" ? 50 : 10;
+  for (int run = 0; run < kKills + 8; ++run) {
     const pid_t pid = fork();
     if (pid == 0) {
       const int null = open("/dev/null", O_WRONLY);
@@ -487,9 +489,9 @@ TEST_F(SqsTest, SigkillMidBatchThenRerunDeliversEverythingExactlyOnce) {
       execl(RECOVERY_CLI, RECOVERY_CLI, "run", job_path.c_str(), nullptr);
       _exit(127);
     }
-    const bool kill_it = run < 4;
+    const bool kill_it = run < kKills;
     if (kill_it) {
-      absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(150, 600)(rng)));
+      absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(100, 500)(rng)));
       kill(pid, SIGKILL);
     }
     int status;
@@ -497,7 +499,7 @@ TEST_F(SqsTest, SigkillMidBatchThenRerunDeliversEverythingExactlyOnce) {
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ++kills;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) break;
   }
-  EXPECT_GE(kills, 1);
+  EXPECT_GE(kills, kKills - 2);  // a run may finish before its kill
   std::vector<std::string> ids = Ids(ReadLines(dir_.File("out.jsonl")));
   std::multiset<std::string> counted(ids.begin(), ids.end());
   int duplicates = 0;
@@ -507,8 +509,8 @@ TEST_F(SqsTest, SigkillMidBatchThenRerunDeliversEverythingExactlyOnce) {
   EXPECT_EQ(duplicates, 0);
   EXPECT_EQ(Count(url, "ApproximateNumberOfMessages") + Count(url, "ApproximateNumberOfMessagesNotVisible"),
             0);
-  std::printf("sqs kill -9: kills=%d records=%d delivered=%zu duplicates=%d\n", kills, kMessages, ids.size(),
-              duplicates);
+  std::printf("sqs: kills=%d records=%d lost=%d duplicates=%d\n", kills, kMessages,
+              kMessages - static_cast<int>(std::set<std::string>(ids.begin(), ids.end()).size()), duplicates);
 }
 
 // ---- signatures, against a moto that checks them --------------------------------

@@ -84,6 +84,10 @@ void SimulatedApi::Build(int64_t first, int64_t n, absl::Time t0, absl::Duration
     const absl::Time t = absl::FromUnixMicros(absl::ToUnixMicros(t0 + spacing * group));
     Rec r{t, absl::StrFormat("txn-%08d", i),
           options_.small_records ? SmallRecord(i, t) : TransactionJson(i, t)};
+    if (options_.bad_every > 0 && i % options_.bad_every == options_.bad_every - 1) {
+      r.json = absl::StrFormat(R"({"id":"txn-%08d","created_at":"%s","amount":{"value":"12,30"}})", i,
+                               FormatRfc3339(t));
+    }
     records_.push_back(std::move(r));
   }
 }
@@ -107,6 +111,15 @@ std::vector<RequestRecord> SimulatedApi::requests() const {
 int64_t SimulatedApi::record_count() const {
   absl::MutexLock lock(&mu_);
   return static_cast<int64_t>(records_.size());
+}
+
+std::vector<std::string> SimulatedApi::BadIds() const {
+  std::vector<std::string> ids;
+  absl::MutexLock lock(&mu_);
+  if (options_.bad_every <= 0) return ids;
+  for (size_t i = options_.bad_every - 1; i < records_.size(); i += options_.bad_every)
+    ids.push_back(records_[i].id);
+  return ids;
 }
 
 std::vector<std::string> SimulatedApi::Ids(absl::Time from, absl::Time to) const {
@@ -137,13 +150,20 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
     if (!script_.empty()) {
       fault = script_.front();
       script_.pop_front();
-    } else if (options_.p500 > 0 || options_.p429 > 0) {
+    } else if (options_.p500 + options_.p429 + options_.p_reset + options_.p_truncate + options_.p_stall >
+               0) {
       rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
-      const double u = static_cast<double>(rng_ >> 11) / static_cast<double>(1ULL << 53);
-      if (u < options_.p500) {
+      double u = static_cast<double>(rng_ >> 11) / static_cast<double>(1ULL << 53);
+      if ((u -= options_.p500) < 0) {
         fault = Fault{Fault::k500};
-      } else if (u < options_.p500 + options_.p429) {
+      } else if ((u -= options_.p429) < 0) {
         fault = Fault{Fault::k429, options_.retry_after_seconds};
+      } else if ((u -= options_.p_reset) < 0) {
+        fault = Fault{Fault::kReset};
+      } else if ((u -= options_.p_truncate) < 0) {
+        fault = Fault{Fault::kTruncate};
+      } else if ((u -= options_.p_stall) < 0) {
+        fault = Fault{Fault::kStall, 0, options_.stall};
       }
     }
   }

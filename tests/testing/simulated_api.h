@@ -41,6 +41,13 @@ struct SimulatedApiOptions {
   double p500 = 0;
   double p429 = 0;
   int retry_after_seconds = 1;
+  double p_reset = 0;     // the connection drops mid-body
+  double p_truncate = 0;  // the body ends early
+  double p_stall = 0;     // the answer comes `stall` late
+  absl::Duration stall = absl::Milliseconds(300);
+  // Every record whose index % bad_every == bad_every - 1 has an amount the
+  // mapper cannot read ("12,30"): deliberately bad, for dead letters. 0: none.
+  int bad_every = 0;
   int threads = 16;
   bool small_records = false;  // ~200-byte records instead of ~1 KB
   // Compress responses (brotli or gzip, as the client accepts). Off by
@@ -93,6 +100,8 @@ class SimulatedApi {
   void Append(int64_t n, absl::Duration spacing);
   std::vector<RequestRecord> requests() const;
   int64_t record_count() const;
+  // The ids of the deliberately bad records (SimulatedApiOptions::bad_every).
+  std::vector<std::string> BadIds() const;
   // The ids of every record in [from, to).
   std::vector<std::string> Ids(absl::Time from, absl::Time to) const;
 

@@ -3,13 +3,15 @@
 // and its checkpoint, mid checkpoint save — and resumed each time. At the end
 // the sink file must hold every record exactly once, and the redelivery flag
 // must be on exactly the records of the batches in flight at a kill.
-// Two sources: a 100,000-record JSON-lines export, and the HTTP source
-// against the simulated API (with 500s and 429s) on loopback.
+// Two sources: a 100,000-record JSON-lines export, and 200,000 records from
+// the HTTP source against the simulated API on loopback, through fault storms.
+// RECOVERY_TORTURE=long raises the kills from 10+ to 50+ per profile.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <random>
@@ -48,6 +50,12 @@ int RunChild(const std::string& job, const std::string& mode, int when, int kill
   return status;
 }
 
+// RECOVERY_TORTURE=long multiplies the kills (the CI runs the short profile).
+int Kills(int short_profile, int long_profile) {
+  const char* p = std::getenv("RECOVERY_TORTURE");
+  return p != nullptr && std::string(p) == "long" ? long_profile : short_profile;
+}
+
 struct Torture {
   std::string dir;  // holds job.json; the child writes out.jsonl and state/ there
   std::string job_name;
@@ -55,8 +63,11 @@ struct Torture {
   std::vector<std::string> all_ids;  // every record of the window
   // The keys of the batch that starts at `cursor` in `shard`.
   std::function<std::vector<std::string>(const Shard&, const std::string&)> batch_at;
-  int min_kills = 20;
+  int min_kills = Kills(20, 50);
   int max_external_delay_ms = 150;
+  // When set: the dead-letter file must hold exactly these records, once each.
+  std::string dead_letters_path;
+  std::vector<std::string> bad_ids;
 };
 
 void RunTorture(const Torture& t) {
@@ -68,10 +79,13 @@ void RunTorture(const Torture& t) {
   int kills = 0, runs = 0;
   while (true) {
     ASSERT_LT(++runs, 500) << "no progress";
-    const bool last = kills >= t.min_kills + 10;  // enough: let it finish
-    const std::string mode = last ? "none" : kModes[rng() % 5];
-    const int when = 1 + static_cast<int>(rng() % 6);
-    const int delay = mode == "external" ? static_cast<int>(rng() % t.max_external_delay_ms) : -1;
+    const bool last = kills >= t.min_kills + t.min_kills / 2;   // enough: let it finish
+    const std::string mode = last ? "none" : kModes[runs % 5];  // every mode, in turn
+    // The long profile kills sooner, so that 50 kills fit in one recovery.
+    const bool long_profile = t.min_kills >= 50;
+    const int when = 1 + static_cast<int>(rng() % (long_profile ? 2 : 6));
+    const int max_delay = long_profile ? t.max_external_delay_ms / 5 + 1 : t.max_external_delay_ms;
+    const int delay = mode == "external" ? static_cast<int>(rng() % max_delay) : -1;
     const int status = RunChild(t.dir + "/job.json", mode == "external" ? "none" : mode, when, delay);
     if (WIFEXITED(status)) {
       ASSERT_EQ(WEXITSTATUS(status), 0) << "child failed in mode " << mode;
@@ -113,6 +127,23 @@ void RunTorture(const Torture& t) {
   EXPECT_EQ(duplicates, 0);
   EXPECT_EQ(seen.size(), t.all_ids.size());
   EXPECT_EQ(flagged, expected_flagged);
+  if (t.dead_letters_path.empty()) return;
+  std::map<std::string, int> dead;
+  for (const std::string& line : testing::ReadLines(t.dead_letters_path)) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << "torn dead letter survived: " << line;
+    std::string_view raw = e["raw"].get_string().value();
+    simdjson::dom::parser inner;
+    ++dead[std::string(inner.parse(std::string(raw))["id"].get_string().value())];
+  }
+  int dead_twice = 0;
+  for (const auto& [id, n] : dead) dead_twice += n > 1;
+  std::printf("%s: dead letters=%zu (expected %zu) twice=%d\n", t.job_name.c_str(), dead.size(),
+              t.bad_ids.size(), dead_twice);
+  EXPECT_EQ(dead_twice, 0);
+  std::set<std::string> dead_ids;
+  for (const auto& [id, n] : dead) dead_ids.insert(id);
+  EXPECT_EQ(dead_ids, std::set<std::string>(t.bad_ids.begin(), t.bad_ids.end()));
 }
 
 TEST(CrashTest, JsonLinesExportThroughRepeatedSigkills) {
@@ -164,28 +195,39 @@ TEST(CrashTest, JsonLinesExportThroughRepeatedSigkills) {
   RunTorture(t);
 }
 
-TEST(CrashTest, HttpApiThroughRepeatedSigkills) {
-  constexpr int kRecords = 12000;
-  constexpr int kPage = 100;
+// 200,000 records from the HTTP source through 500s, 429s with Retry-After,
+// connection resets, truncated bodies and stalls, with deliberately bad
+// records among them, into the file sink and the dead-letter file.
+TEST(CrashTest, HttpApiThroughFaultStormsAndRepeatedSigkills) {
+  constexpr int kRecords = 200000;
+  constexpr int kPage = 500;
   testing::SimulatedApiOptions options;
   options.start = T("2026-11-14T00:00:00Z");
   options.end = T("2026-11-18T00:00:00Z");
   options.records = kRecords;
   options.small_records = true;
-  options.p500 = 0.05;
-  options.p429 = 0.03;
-  options.retry_after_seconds = 0;
+  options.max_page_size = kPage;
+  options.p500 = 0.02;
+  options.p429 = 0.004;
+  options.retry_after_seconds = 1;
+  options.p_reset = 0.01;
+  options.p_truncate = 0.01;
+  options.p_stall = 0.01;
+  options.stall = absl::Milliseconds(200);
+  options.bad_every = 997;
   testing::SimulatedApi api(options);
   testing::TempDir dir;
-  testing::WriteFile(dir.File("job.json"), StrCat(R"({
+  testing::WriteFile(dir.File("job.json"),
+                     StrCat(R"({
     "name": "crash-http", "window": {"start": "2026-11-14T00:00:00Z", "end": "2026-11-18T00:00:00Z"},
-    "shard_duration": "1d", "concurrency": 3,
-    "retry": {"initial_backoff": "1ms", "max_backoff": "10ms", "max_attempts": 20},
+    "shard_duration": "1d", "concurrency": 4,
+    "retry": {"initial_backoff": "1ms", "max_backoff": "10ms", "max_attempts": 30},
+    "error_budget": {"max_fraction": 0.01},
     "source": {"type": "http", "url": ")",
-                                                  api.base_url(), R"(/v1/page",
+                            api.base_url(), R"(/v1/page",
                "query": {"from": "{start}", "to": "{end}", "page": "{page}", "limit": "{limit}"},
                "records": "/data", "page_size": )",
-                                                  kPage, R"(, "pagination": {"type": "page"}},
+                            kPage, R"(, "timeout": "5s", "pagination": {"type": "page"}},
     "mapper": {"type": "json", "fields": [{"name": "id", "from": "/id", "required": true},
                                           {"name": "amount", "from": "/amount/value", "type": "decimal"}],
                "key": {"from": "/id"}, "event_time": {"from": "/created_at"}},
@@ -194,18 +236,99 @@ TEST(CrashTest, HttpApiThroughRepeatedSigkills) {
   t.dir = dir.path();
   t.job_name = "crash-http";
   t.plan = *PlanShards(options.start, options.end, absl::Hours(24));
-  t.all_ids = api.Ids(options.start, options.end);
-  t.min_kills = 12;
-  t.max_external_delay_ms = 60;
+  t.bad_ids = api.BadIds();
+  const std::set<std::string> bad(t.bad_ids.begin(), t.bad_ids.end());
+  for (const std::string& id : api.Ids(options.start, options.end)) {
+    if (!bad.count(id)) t.all_ids.push_back(id);
+  }
+  t.dead_letters_path = dir.File("state/crash-http/dead_letters.jsonl");
+  t.min_kills = Kills(10, 50);
+  t.max_external_delay_ms = 400;
   t.batch_at = [&](const Shard& shard, const std::string& cursor) {
     int64_t page = 1;
     if (!cursor.empty()) EXPECT_TRUE(absl::SimpleAtoi(cursor, &page));
     std::vector<std::string> ids = api.Ids(shard.start, shard.end);
     const size_t from = std::min(ids.size(), static_cast<size_t>((page - 1) * kPage));
     const size_t to = std::min(ids.size(), from + kPage);
-    return std::vector<std::string>(ids.begin() + from, ids.begin() + to);
+    std::vector<std::string> keys;
+    for (size_t i = from; i < to; ++i) {
+      if (!bad.count(ids[i])) keys.push_back(ids[i]);  // bad ones are dead letters, never delivered
+    }
+    return keys;
   };
   RunTorture(t);
+  std::map<int, int> by_status;
+  for (const testing::RequestRecord& r : api.requests()) ++by_status[r.status];
+  std::printf("crash-http: requests 200=%d 500=%d 429=%d (resets, truncations and stalls answer 200)\n",
+              by_status[200], by_status[500], by_status[429]);
+  EXPECT_GT(by_status[500], 0);
+  EXPECT_GT(by_status[429], 0);
+}
+
+// The same export through the C ABI into a C callback sink that cannot roll
+// back: every record arrives, and a record that arrives twice is flagged the
+// second time.
+TEST(CrashTest, CAbiCallbackSinkThroughRepeatedSigkills) {
+  constexpr int kRecords = 50000;
+  testing::TempDir dir;
+  std::string input;
+  const absl::Time start = T("2026-11-14T00:00:00Z");
+  for (int i = 0; i < kRecords; ++i) {
+    input += StrCat("{\"id\":\"r", i, "\",\"ts\":\"", FormatRfc3339(start + absl::Seconds(6.9 * i)), "\"}\n");
+  }
+  testing::WriteFile(dir.File("in.jsonl"), input);
+  testing::WriteFile(dir.File("job.json"), R"({
+    "name": "crash-c", "window": {"start": "2026-11-14T00:00:00Z", "end": "2026-11-18T00:00:00Z"},
+    "shard_duration": "1d", "concurrency": 2,
+    "source": {"type": "jsonl_file", "path": "in.jsonl", "batch_size": 200},
+    "mapper": {"type": "json", "fields": [{"name": "id", "from": "/id", "required": true}],
+               "key": {"from": "/id"}, "event_time": {"from": "/ts"}},
+    "sink": {"type": "callback"},
+    "checkpoint": {"type": "file", "dir": "state"}})");
+  std::mt19937 rng(7);
+  const int min_kills = Kills(10, 50);
+  int kills = 0, runs = 0;
+  while (true) {
+    ASSERT_LT(++runs, 500) << "no progress";
+    const pid_t pid = fork();
+    if (pid == 0) {
+      execl(RECOVERY_C_CALLBACK_CHILD, RECOVERY_C_CALLBACK_CHILD, dir.File("job.json").c_str(),
+            dir.File("out.txt").c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    if (kills < min_kills) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (min_kills >= 50 ? 15 : 60)));
+      kill(pid, SIGKILL);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) {
+      ASSERT_EQ(WEXITSTATUS(status), 0);
+      break;
+    }
+    ++kills;
+  }
+  std::map<std::string, std::vector<int>> arrivals;  // key -> flags, in order
+  for (const std::string& line : testing::ReadLines(dir.File("out.txt"))) {
+    const size_t space = line.find(' ');
+    ASSERT_NE(space, std::string::npos) << line;
+    arrivals[line.substr(0, space)].push_back(line.substr(space + 1) == "1");
+  }
+  int lost = 0, unflagged_duplicates = 0, duplicates = 0;
+  size_t flagged = 0;
+  for (int i = 0; i < kRecords; ++i) {
+    const std::vector<int>& flags = arrivals[StrCat("r", i)];
+    lost += flags.empty();
+    duplicates += flags.size() > 1;
+    for (size_t k = 1; k < flags.size(); ++k) unflagged_duplicates += flags[k] == 0;
+    for (int f : flags) flagged += f;
+  }
+  std::printf("crash-c-callback: kills=%d records=%d lost=%d duplicates=%d (all flagged: %s) flagged=%zu\n",
+              kills, kRecords, lost, duplicates, unflagged_duplicates == 0 ? "yes" : "no", flagged);
+  EXPECT_GE(kills, min_kills);
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(unflagged_duplicates, 0);
+  EXPECT_EQ(arrivals.size(), static_cast<size_t>(kRecords));
 }
 
 }  // namespace
