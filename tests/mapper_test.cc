@@ -95,7 +95,8 @@ TEST_F(MapperTest, AJsonFieldWhoseRawTextIsMalformedIsRejectedNotCopied) {
   // Found by fuzz/mapper_fuzzer: On-Demand does not check what it skips, so
   // `[1t {...}]` used to be copied into the payload as invalid JSON.
   Use(R"({"type":"json","fields":[{"name":"j","from":"/j","type":"json"}]})");
-  EXPECT_EQ(Reason(R"({"j":{"k":[1t {"z":null}]}})"), R"(field j (/j): expected json, got an object)");
+  EXPECT_THAT(Reason(R"({"j":{"k":[1t {"z":null}]}})"),
+              HasSubstr("field j (/j): expected json, got an object that is not valid JSON ("));
   EXPECT_EQ(Payload(R"({"j":{"k":[1, {"z":null}]}})"), R"({"j":{"k":[1,{"z":null}]}})");
 }
 

@@ -350,8 +350,13 @@ class JsonMapper : public Mapper {
         // On-Demand checks only what it visits: the raw text of a value it
         // skipped may be malformed (`[1t]`), so it is parsed before it is copied.
         simdjson::dom::element value;
-        if (s.json_values.parse(slot.text.data(), slot.text.size()).get(value) != simdjson::SUCCESS) {
-          return mismatch("json");
+        if (auto err = s.json_values.parse(slot.text.data(), slot.text.size()).get(value)) {
+          *reason =
+              StrCat("field ", f.name, " (", f.pointer, "): expected json, got ", Describe(slot), " that ",
+                     err == simdjson::DEPTH_ERROR
+                         ? "nests deeper than 1024 levels"
+                         : StrCat("is not valid JSON (", simdjson::error_message(err), ")"));
+          return false;
         }
         s.out.append(simdjson::minify(value));
         return true;
