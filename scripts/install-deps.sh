@@ -5,6 +5,7 @@ packages=(build-essential cmake pkg-config python3 libcurl4-openssl-dev libsimdj
           libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
           prometheus         # promtool checks the metrics exposition in the tests
           clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
+          clang-tidy                # scripts/lint.sh
           openssl)                  # a self-signed HTTPS server in the TLS test
 missing=()
 for p in "${packages[@]}"; do

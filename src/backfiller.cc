@@ -830,9 +830,7 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
     RECOVERY_ASSIGN_OR_RETURN(c.mapper, BuildMapper(spec));
   }
   if (!c.sink) {
-    if (options.dry_run && !spec.sink.present()) {
-      c.sink = NewNullSink();
-    } else if (options.dry_run && spec.sink.type == "callback") {
+    if (options.dry_run && (!spec.sink.present() || spec.sink.type == "callback")) {
       c.sink = NewNullSink();
     } else {
       RECOVERY_ASSIGN_OR_RETURN(c.sink, BuildSink(spec));

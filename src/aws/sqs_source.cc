@@ -380,6 +380,7 @@ void SqsReader::ReceiveLoop(AwsJsonClient& client) {
       absl::MutexLock lock(&mu_);
       if (parsed.ok() && (stop_ || flushing_)) {  // too late to deliver: leave them for the next run
         std::vector<std::pair<std::string, std::string>> release;
+        release.reserve(messages.size());
         for (SqsReceivedMessage& m : messages) release.emplace_back(m.id, m.receipt);
         if (!release.empty() && !stop_) Enqueue(Task::kRelease, std::move(release));
         return;

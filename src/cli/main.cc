@@ -210,7 +210,7 @@ std::atomic<Backfiller*> g_running{nullptr};
 
 // Waits for SIGINT/SIGTERM on its own thread: the first stops after the
 // current batch commits, a second exits at once (checkpoints are atomic).
-void WatchSignals(std::string resume) {
+void WatchSignals(const std::string& resume) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);

@@ -60,6 +60,7 @@ class JsonlFileReader : public ShardReader {
     size_t scanned = pos - buf_start_;  // bytes of the buffer known to hold no newline
     while (true) {
       const char* begin = buf_.data() + scanned;
+      // NOLINTNEXTLINE(bugprone-not-null-terminated-result): a search, not a copy
       const char* newline = static_cast<const char*>(std::memchr(begin, '\n', buf_.size() - scanned));
       if (newline != nullptr) {
         const size_t line_start = pos - buf_start_;

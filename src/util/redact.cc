@@ -8,7 +8,7 @@ namespace recovery {
 
 void Redactor::Add(std::string_view secret) {
   if (secret.size() < 4) return;
-  for (std::string form : {std::string(secret), UrlEncode(secret)}) {
+  for (const std::string& form : {std::string(secret), UrlEncode(secret)}) {
     if (std::find(secrets_.begin(), secrets_.end(), form) == secrets_.end()) secrets_.push_back(form);
   }
   // Longest first, so a secret containing another is replaced whole.

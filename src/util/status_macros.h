@@ -17,9 +17,12 @@
 #define RECOVERY_ASSIGN_OR_RETURN(lhs, rexpr) \
   RECOVERY_ASSIGN_OR_RETURN_IMPL_(RECOVERY_CONCAT_(recovery_statusor_, __LINE__), lhs, rexpr)
 
+// `lhs` may be a declaration ("auto x"), so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define RECOVERY_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                    \
   if (!statusor.ok()) return std::move(statusor).status();    \
   lhs = *std::move(statusor)
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // RECOVERY_UTIL_STATUS_MACROS_H_
