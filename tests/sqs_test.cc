@@ -652,6 +652,50 @@ TEST(SqsFakeTest, FailedBatchEntriesAndThrottlingAreRetriedEntryByEntry) {
   EXPECT_GE(target.calls()["SendMessageBatch"], 4);
 }
 
+TEST(SqsFakeTest, FollowModeKeepsReceivingUntilCancelled) {
+  FakeSqs fake("live");
+  setenv("AWS_ACCESS_KEY_ID", "test", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "test", 1);
+  for (int i = 0; i < 10; ++i) fake.Send(Body(i));
+  absl::StatusOr<JobSpec> spec = JobSpec::Parse(
+      R"({"name":"follow","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z",
+          "follow":true,"poll_interval":"50ms"},
+        "source":{"type":"sqs","queue_url":")" +
+      fake.queue_url() + R"(","endpoint":")" + fake.endpoint() +
+      R"(","region":"us-east-1","wait_time":"0s","drain_after_empty_receives":1},
+        "mapper":)" + std::string(kMapper) + R"(,"checkpoint":{"type":"memory"}})");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::Mutex mu;
+  std::multiset<std::string> keys;
+  Components c;
+  c.sink = NewCallbackSink([&](const Shard&, absl::Span<const Record> records) {
+    absl::MutexLock lock(&mu);
+    for (const Record& r : records) keys.insert(std::string(r.key));
+    return absl::OkStatus();
+  });
+  auto b = Backfiller::Create(*spec, std::move(c), {});
+  ASSERT_TRUE(b.ok()) << b.status();
+  RunResult result;
+  std::thread run([&] { result = (*b)->Run(); });
+  auto wait_for = [&](size_t n) {
+    absl::MutexLock lock(&mu);
+    auto enough = [&] { return keys.size() >= n; };
+    return mu.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
+  };
+  EXPECT_TRUE(wait_for(10));
+  for (int i = 10; i < 15; ++i) fake.Send(Body(i));  // the feed is live again
+  EXPECT_TRUE(wait_for(15));
+  (*b)->Cancel();
+  run.join();
+  EXPECT_EQ(result.status.code(), absl::StatusCode::kCancelled) << result.status;
+  EXPECT_EQ(keys, [] {
+    std::multiset<std::string> all;
+    for (int i = 0; i < 15; ++i) all.insert("m" + std::to_string(i));
+    return all;
+  }());
+  EXPECT_EQ(fake.size(), 0u);  // all deleted
+}
+
 // ---- configuration and protocol details, no server ------------------------------
 
 TEST(AwsConfigTest, CredentialsAreFoundInTheUsualOrderAndAMissingOneNamesWhereItLooked) {
