@@ -650,6 +650,24 @@ TEST(SqsFakeTest, FailedBatchEntriesAndThrottlingAreRetriedEntryByEntry) {
   std::vector<std::string> ids = Ids(sent);
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), Expected(23));
   EXPECT_GE(target.calls()["SendMessageBatch"], 4);
+
+  // A whole SendMessageBatch refused after the first of three went through:
+  // the engine retries the batch, and the sink sends only what SQS lacks.
+  FakeSqs target2("target");
+  const std::string job2 = std::string(sink_job).replace(sink_job.find(target.endpoint()),
+                                                         target.endpoint().size(), target2.endpoint());
+  target2.Throttle(1, /*after=*/2);  // GetQueueUrl, the first batch of 10, then a throttle
+  spec = JobSpec::Parse(job2);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  b = Backfiller::Create(*spec, {}, {});
+  ASSERT_TRUE(b.ok()) << b.status();
+  r = (*b)->Run();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.progress.totals.retries, 1u);
+  sent = target2.sent();
+  ids = Ids(sent);
+  EXPECT_EQ(sent.size(), 23u);  // not 33: the 10 sent before the throttle were skipped
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), Expected(23));
 }
 
 TEST(SqsFakeTest, FollowModeKeepsReceivingUntilCancelled) {
@@ -663,7 +681,8 @@ TEST(SqsFakeTest, FollowModeKeepsReceivingUntilCancelled) {
         "source":{"type":"sqs","queue_url":")" +
       fake.queue_url() + R"(","endpoint":")" + fake.endpoint() +
       R"(","region":"us-east-1","wait_time":"0s","drain_after_empty_receives":1},
-        "mapper":)" + std::string(kMapper) + R"(,"checkpoint":{"type":"memory"}})");
+        "mapper":)" +
+      std::string(kMapper) + R"(,"checkpoint":{"type":"memory"}})");
   ASSERT_TRUE(spec.ok()) << spec.status();
   absl::Mutex mu;
   std::multiset<std::string> keys;

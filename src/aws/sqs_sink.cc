@@ -74,13 +74,16 @@ class SqsSink : public Sink {
       if (it != sent_by_failed_write_.end()) already = std::move(it->second);
       sent_by_failed_write_.erase(shard.id);
     }
-    std::unordered_set<std::string> sent;
+    // Which records SQS took; turned into keys only if the write fails.
+    std::vector<bool> sent(batch.size(), false);
     absl::Status s = Send(*client, *url, batch, already, &sent, rejected);
     ReturnClient(std::move(client));
     if (!s.ok()) {
-      sent.insert(already.begin(), already.end());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (sent[i]) already.insert(std::string(batch.records()[i].key));
+      }
       absl::MutexLock lock(&mu_);
-      sent_by_failed_write_[shard.id] = std::move(sent);
+      sent_by_failed_write_[shard.id] = std::move(already);
       return s;
     }
     return std::string();
@@ -169,7 +172,7 @@ class SqsSink : public Sink {
 
   // Sends one SendMessageBatch; entries that failed retryably stay in `entries`.
   absl::Status SendBatch(AwsJsonClient& client, const std::string& url, const RecordBatch& batch,
-                         std::vector<Entry>& entries, std::unordered_set<std::string>* sent,
+                         std::vector<Entry>& entries, std::vector<bool>* sent,
                          std::vector<SinkRejection>* rejected) {
     std::string body = "{\"QueueUrl\":";
     AppendJsonString(url, &body);
@@ -191,7 +194,7 @@ class SqsSink : public Sink {
       size_t n;
       if (absl::SimpleAtoi(ToAbsl(id), &n) && n < entries.size()) {
         done[n] = true;
-        sent->insert(std::string(batch.records()[entries[n].index].key));
+        (*sent)[entries[n].index] = true;
       }
     }
     for (const SqsBatchFailure& f : failed) {
@@ -211,7 +214,7 @@ class SqsSink : public Sink {
   }
 
   absl::Status Send(AwsJsonClient& client, const std::string& url, const RecordBatch& batch,
-                    const std::unordered_set<std::string>& already, std::unordered_set<std::string>* sent,
+                    const std::unordered_set<std::string>& already, std::vector<bool>* sent,
                     std::vector<SinkRejection>* rejected) {
     simdjson::dom::parser parser;
     std::vector<Entry> pending;
@@ -234,7 +237,7 @@ class SqsSink : public Sink {
     for (size_t i = 0; i < batch.size(); ++i) {
       const Record& r = batch.records()[i];
       if (!already.empty() && already.count(std::string(r.key)) > 0) {
-        sent->insert(std::string(r.key));
+        (*sent)[i] = true;
         continue;
       }
       absl::StatusOr<Entry> e = MakeEntry(parser, r, i);

@@ -47,7 +47,7 @@ FakeSqs::FakeSqs(std::string queue_name, int threads, absl::Duration latency)
       ++calls_[action];
       if (req.get_header_value("Content-Type") != "application/x-amz-json-1.0") {
         body = Error(&status, 400, "InvalidContentType", "expected application/x-amz-json-1.0");
-      } else if (throttles_ > 0) {
+      } else if (throttles_ > 0 && throttle_after_-- <= 0) {
         --throttles_;
         body = Error(&status, 400, "ThrottlingException", "Rate exceeded");
       } else {
@@ -124,9 +124,10 @@ void FakeSqs::FailEntries(int count, std::string code) {
   entry_fault_code_ = std::move(code);
 }
 
-void FakeSqs::Throttle(int count) {
+void FakeSqs::Throttle(int count, int after) {
   absl::MutexLock lock(&mu_);
   throttles_ = count;
+  throttle_after_ = after;
 }
 
 bool FakeSqs::TakeEntryFault(std::string* code) {

@@ -49,8 +49,8 @@ class FakeSqs {
   // The next `count` batch entries (Delete/ChangeVisibility/SendMessageBatch)
   // fail with `code` inside a 200 answer (SenderFault false: retryable).
   void FailEntries(int count, std::string code = "InternalError");
-  // The next `count` requests answer 400 ThrottlingException.
-  void Throttle(int count);
+  // `count` requests, after the next `after` ones, answer 400 ThrottlingException.
+  void Throttle(int count, int after = 0);
 
  private:
   struct Message {
@@ -77,6 +77,7 @@ class FakeSqs {
   int entry_faults_ ABSL_GUARDED_BY(mu_) = 0;
   std::string entry_fault_code_ ABSL_GUARDED_BY(mu_);
   int throttles_ ABSL_GUARDED_BY(mu_) = 0;
+  int throttle_after_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
