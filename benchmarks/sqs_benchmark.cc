@@ -38,7 +38,8 @@ Server StartFake(int messages, absl::Duration latency) {
     close(fds[0]);
     testing::FakeSqs fake("bench", 64, latency);
     for (int i = 0; i < messages; ++i) {
-      fake.Send(StrCat(R"({"id":"m)", i, R"(","ts":"2026-11-14T01:00:00Z","amount":"12.50","currency":"EUR"})"));
+      fake.Send(
+          StrCat(R"({"id":"m)", i, R"(","ts":"2026-11-14T01:00:00Z","amount":"12.50","currency":"EUR"})"));
     }
     const std::string endpoint = fake.endpoint();
     const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
@@ -132,8 +133,8 @@ int main(int argc, char** argv) {
       server = StartFake(messages, latency);
       const double rate = Drain(server.port, receivers, messages);
       Stop(server);
-      std::printf("%-10s %-10d %10d %14.0f %11.1fx\n", StrCat(latency_ms, " ms").c_str(), receivers, messages, rate,
-                  boto > 0 ? rate / boto : 0.0);
+      std::printf("%-10s %-10d %10d %14.0f %11.1fx\n", StrCat(latency_ms, " ms").c_str(), receivers, messages,
+                  rate, boto > 0 ? rate / boto : 0.0);
     }
     std::printf("%-10s %-10s %10d %14.0f %11.1fx   (sequential boto3 receive/delete loop, same fake)\n",
                 StrCat(latency_ms, " ms").c_str(), "boto3", boto_messages, boto, 1.0);
