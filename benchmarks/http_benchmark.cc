@@ -134,12 +134,7 @@ double PythonBaseline(int port, int pages) {
   const std::string cmd =
       StrCat("python3 ", RECOVERY_SOURCE_DIR, "/benchmarks/sequential_baseline.py http://127.0.0.1:", port,
              " ", FormatRfc3339(kStart), " ", FormatRfc3339(kStart + absl::Hours(24)), " ", pages);
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return 0;
-  double rps = 0;
-  if (std::fscanf(p, "%lf", &rps) != 1) rps = 0;
-  pclose(p);
-  return rps;
+  return std::atof(testing::Shell(cmd).c_str());  // records/s; 0 when it failed
 }
 
 }  // namespace

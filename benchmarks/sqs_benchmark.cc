@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "recovery/backfiller.h"
 #include "testing/fake_sqs.h"
+#include "testing/test_util.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -105,11 +106,7 @@ double Drain(int port, int receivers, int messages) {
 double Boto3(int port) {
   const std::string cmd = StrCat("python3 ", RECOVERY_SOURCE_DIR, "/benchmarks/sqs_boto3_baseline.py ",
                                  Endpoint(port), " ", Endpoint(port), "/123456789012/bench");
-  FILE* p = popen(cmd.c_str(), "r");
-  double rate = 0;
-  if (p == nullptr || std::fscanf(p, "%lf", &rate) != 1) rate = 0;
-  if (p != nullptr) pclose(p);
-  return rate;
+  return std::atof(testing::Shell(cmd).c_str());  // "RATE COUNT"; 0 when it failed
 }
 
 }  // namespace
