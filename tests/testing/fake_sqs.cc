@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "json/json_writer.h"
 #include "simdjson.h"
+#include "testing/loopback_server.h"
 #include "testing/test_util.h"
 
 namespace recovery {
@@ -77,11 +78,7 @@ FakeSqs::FakeSqs(std::string queue_name, int threads, absl::Duration latency)
     res.status = status;
     res.set_content(body, "application/x-amz-json-1.0");
   });
-  port_ = server_->bind_to_any_port("127.0.0.1");
-  if (port_ <= 0) throw std::runtime_error("fake SQS: cannot bind 127.0.0.1");
-  RaiseListenBacklog(port_);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  while (!server_->is_running()) absl::SleepFor(absl::Milliseconds(1));
+  port_ = StartLoopbackServer(*server_, &thread_, "fake SQS");
 }
 
 FakeSqs::~FakeSqs() {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "httplib.h"
+#include "testing/loopback_server.h"
 #include "testing/test_util.h"
 #include "util/time_format.h"
 
@@ -62,11 +63,7 @@ SimulatedApi::SimulatedApi(SimulatedApiOptions options) : options_(std::move(opt
     server_->Get(absl::StrCat("/v1/", s),
                  [this, s](const httplib::Request& req, httplib::Response& res) { Handle(s, &req, &res); });
   }
-  port_ = server_->bind_to_any_port("127.0.0.1");
-  if (port_ <= 0) throw std::runtime_error("simulated API: cannot bind 127.0.0.1");
-  RaiseListenBacklog(port_);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  while (!server_->is_running()) absl::SleepFor(absl::Milliseconds(1));
+  port_ = StartLoopbackServer(*server_, &thread_, "simulated API");
 }
 
 SimulatedApi::~SimulatedApi() {
