@@ -6,7 +6,9 @@ packages=(build-essential cmake pkg-config python3 libcurl4-openssl-dev libsimdj
           prometheus         # promtool checks the metrics exposition in the tests
           clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
           clang-tidy                # scripts/lint.sh
-          openssl)                  # a self-signed HTTPS server in the TLS test
+          openssl                   # a self-signed HTTPS server in the TLS test
+          libpq-dev                 # the PostgreSQL checkpoint store and sink
+          postgresql redis-server python3-celery python3-redis)  # their tests, the Celery example
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

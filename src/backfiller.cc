@@ -77,6 +77,8 @@ struct ShardRun {
   Shard shard;
   Checkpoint checkpoint;
   bool has_checkpoint = false;
+  std::unique_ptr<ShardLease> lease;  // held while running, with a leasing store
+  bool leased_elsewhere = false;
   absl::Status error;
   absl::Time max_event_time = absl::InfinitePast();
   int64_t reported_total = -1;  // the source's last word on the shard's size
@@ -109,7 +111,21 @@ class BackfillerImpl : public Backfiller {
   absl::Status Retry(std::string_view what, const ShardRun& run, ShardCounters* delta,
                      const std::function<absl::Status()>& attempt);
   bool Stopping() const { return cancelled_.load() || stop_.load(); }
-  bool InSlice(const Shard& s) const { return s.index % options_.slices == options_.slice - 1; }
+  bool InSlice(const Shard& s) const {
+    if (!options_.shard_ids.empty() &&
+        std::find(options_.shard_ids.begin(), options_.shard_ids.end(), s.id) == options_.shard_ids.end()) {
+      return false;
+    }
+    return s.index % options_.slices == options_.slice - 1;
+  }
+  absl::Status SaveCheckpoint(const ShardRun& run) {
+    if (run.lease) return run.lease->Save(run.checkpoint);
+    return c_.checkpoints->Save(spec_.name, run.shard.id, run.checkpoint);
+  }
+  // Claims the shard's lease and reloads its checkpoint, which another worker
+  // may have moved since the run started. False when the shard is not to run
+  // (leased elsewhere, done meanwhile, or the claim failed: see run.error).
+  bool ClaimShard(ShardRun& run);
   std::string SliceScope() const {
     return options_.slices == 1 ? "" : StrCat("slice-", options_.slice, "-of-", options_.slices);
   }
@@ -387,10 +403,8 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, MappedP
   Checkpoint& ck = run.checkpoint;
   RecordBatch& batch = mapped.batch;
   std::vector<PendingDeadLetter>& dead = mapped.dead;
-  auto save = [&] {
-    return Retry("save checkpoint", run, &delta,
-                 [&] { return c_.checkpoints->Save(spec_.name, run.shard.id, ck); });
-  };
+  auto save = [&] { return Retry("save checkpoint", run, &delta, [&] { return SaveCheckpoint(run); }); };
+  if (run.lease) RECOVERY_RETURN_IF_ERROR(run.lease->Check());  // a lost shard writes nothing more
   if (!batch.empty()) {
     if (!ck.in_flight) {  // from here on a crash redelivers this batch, flagged
       ck.in_flight = true;
@@ -482,6 +496,60 @@ absl::Status BackfillerImpl::CommitPage(ShardRun& run, const Page& page, MappedP
   return absl::OkStatus();
 }
 
+bool BackfillerImpl::ClaimShard(ShardRun& run) {
+  ShardCounters ignored;
+  absl::StatusOr<std::unique_ptr<ShardLease>> lease;
+  absl::Status st = Retry("claim shard", run, &ignored, [&] {
+    lease = c_.checkpoints->ClaimShard(spec_.name, run.shard.id);
+    return lease.status();
+  });
+  std::string fields;
+  if (!st.ok()) {
+    if (st.code() == absl::StatusCode::kFailedPrecondition) {  // another worker has it
+      run.leased_elsewhere = true;
+      JsonObjectWriter(&fields).Str("shard", run.shard.id).Str("holder", ToStd(st.message())).Close();
+      Log(LogLevel::kInfo, "shard leased by another worker; skipped", fields);
+    } else {
+      run.error = absl::Status(st.code(), StrCat("shard ", run.shard.id, ": claim: ", st.message()));
+      JsonObjectWriter(&fields).Str("shard", run.shard.id).Str("error", run.error.ToString()).Close();
+      Log(LogLevel::kError, "could not claim shard", fields);
+    }
+    return false;
+  }
+  run.lease = *std::move(lease);
+  absl::StatusOr<std::optional<Checkpoint>> ck;
+  st = Retry("load checkpoint", run, &ignored, [&] {
+    ck = c_.checkpoints->Load(spec_.name, run.shard.id);
+    return ck.status();
+  });
+  if (!st.ok()) {
+    run.error = absl::Status(st.code(), StrCat("shard ", run.shard.id, ": ", st.message()));
+    run.lease.reset();
+    return false;
+  }
+  Checkpoint fresh = ck->value_or(Checkpoint());
+  {
+    absl::MutexLock lock(&progress_mu_);  // count what the other worker did, once
+    totals_ -= run.checkpoint.counters;   // wraps harmlessly when a reset shrank them
+    totals_ += fresh.counters;
+    fractions_[run.shard.index] = fresh.state == ShardState::kDone ? 1.0 : fresh.progress;
+    states_[run.shard.index] = fresh.state == ShardState::kDone ? ShardState::kDone : ShardState::kPending;
+  }
+  run.checkpoint = std::move(fresh);
+  run.has_checkpoint = ck->has_value();
+  JsonObjectWriter(&fields)
+      .Str("shard", run.shard.id)
+      .Int("fencing_token", run.lease->fencing_token())
+      .Str("cursor", run.checkpoint.cursor)
+      .Close();
+  Log(LogLevel::kInfo, "shard claimed", fields);
+  if (run.checkpoint.state == ShardState::kDone) {  // finished by another worker meanwhile
+    run.lease.reset();
+    return false;
+  }
+  return true;
+}
+
 void BackfillerImpl::RunShard(ShardRun& run) {
   Checkpoint& ck = run.checkpoint;
   bool redeliver = ck.in_flight;
@@ -503,6 +571,15 @@ void BackfillerImpl::RunShard(ShardRun& run) {
       finish_state(ShardState::kPending);
       return;
     }
+    if (IsLeaseLost(s)) {  // another worker owns the shard now: stop, write nothing
+      run.error = LeaseLostError(StrCat("shard ", run.shard.id, ": ", step, ": ", s.message()));
+      std::string fields;
+      JsonObjectWriter(&fields).Str("shard", run.shard.id).Str("error", run.error.ToString()).Close();
+      Log(LogLevel::kWarning, "lease lost: another worker took the shard over; stopped it without writing",
+          fields);
+      finish_state(ShardState::kPending);
+      return;
+    }
     run.error = absl::Status(s.code(), StrCat("shard ", run.shard.id, " stopped at cursor \"", ck.cursor,
                                               "\": ", step, ": ", s.message()));
     ck.state = ShardState::kFailed;
@@ -515,7 +592,7 @@ void BackfillerImpl::RunShard(ShardRun& run) {
         .Str("error", run.error.ToString())
         .Close();
     Log(LogLevel::kError, "shard failed; its checkpoint is intact and a re-run resumes it", fields);
-    if (!options_.dry_run) (void)c_.checkpoints->Save(spec_.name, run.shard.id, ck);
+    if (!options_.dry_run) (void)SaveCheckpoint(run);
     finish_state(ShardState::kFailed);
   };
 
@@ -635,7 +712,8 @@ RunResult BackfillerImpl::Run() {
     return result;
   }
   std::unique_ptr<JobLock> lock;
-  if (!options_.dry_run) {
+  const bool leasing = !options_.dry_run && c_.checkpoints->leases_shards();
+  if (!options_.dry_run && !leasing) {
     absl::StatusOr<std::unique_ptr<JobLock>> l = c_.checkpoints->Lock(spec_.name, SliceScope());
     if (!l.ok()) {
       result.status = l.status();
@@ -707,7 +785,10 @@ RunResult BackfillerImpl::Run() {
     while (!Stopping()) {
       size_t i = next.fetch_add(1);
       if (i >= pending.size()) return;
-      RunShard(*pending[i]);
+      ShardRun& run = *pending[i];
+      if (leasing && !ClaimShard(run)) continue;
+      RunShard(run);
+      run.lease.reset();  // released at once, so another worker need not wait for it to expire
     }
   };
   std::vector<std::thread> threads;
@@ -729,6 +810,7 @@ RunResult BackfillerImpl::Run() {
     report.checkpoint = r.checkpoint;
     report.error = r.error;
     report.total_mismatch = r.total_mismatch;
+    report.leased_elsewhere = r.leased_elsewhere;
     if (report.state != ShardState::kDone && InSlice(r.shard)) result.complete = false;
     if (!r.error.ok() && result.status.ok()) result.status = r.error;
     result.shards.push_back(std::move(report));
@@ -764,6 +846,7 @@ RunResult BackfillerImpl::Run() {
 }
 
 absl::StatusOr<std::vector<ShardReport>> BackfillerImpl::Status() {
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<LeaseInfo> leases, c_.checkpoints->Leases(spec_.name));
   std::vector<ShardReport> reports;
   for (const Shard& shard : plan_) {
     absl::StatusOr<std::optional<Checkpoint>> ck = c_.checkpoints->Load(spec_.name, shard.id);
@@ -774,6 +857,9 @@ absl::StatusOr<std::vector<ShardReport>> BackfillerImpl::Status() {
       r.checkpoint = **ck;
       r.state = r.checkpoint.state;
       if (!r.checkpoint.last_error.empty()) r.error = absl::UnknownError(r.checkpoint.last_error);
+    }
+    for (LeaseInfo& l : leases) {
+      if (l.shard_id == shard.id) r.lease = std::move(l);
     }
     reports.push_back(std::move(r));
   }
@@ -826,6 +912,13 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
     RECOVERY_ASSIGN_OR_RETURN(c.source, BuildSource(spec));
   }
   RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan, PlanFor(spec, *c.source));
+  for (const std::string& id : options.shard_ids) {
+    if (std::none_of(plan.begin(), plan.end(), [&](const Shard& s) { return s.id == id; })) {
+      return absl::InvalidArgumentError(
+          ToAbsl(StrCat("shard \"", id, "\" is not in the plan of job \"", spec.name, "\" (", plan.size(),
+                        " shards, from ", plan.front().id, " to ", plan.back().id, ")")));
+    }
+  }
   if (!c.mapper) {
     RECOVERY_ASSIGN_OR_RETURN(c.mapper, BuildMapper(spec));
   }

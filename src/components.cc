@@ -33,6 +33,26 @@ absl::StatusOr<std::unique_ptr<T>> WithSection(const ComponentSpec& section, std
 
 const char* ProcessEnv(const char* name) { return std::getenv(name); }
 
+// "dsn" in the section, or the variable "dsn_env" names (keeps a password
+// out of the job file); exactly one of them.
+std::string ReadDsn(SpecObject& o) {
+  std::optional<std::string> dsn = o.String("dsn");
+  std::optional<std::string> env = o.String("dsn_env");
+  if (dsn.has_value() == env.has_value()) {
+    o.errors()->Add(o.PathOf("dsn"),
+                    "expected exactly one of \"dsn\" (a libpq connection string) or "
+                    "\"dsn_env\" (the environment variable holding one)");
+    return "";
+  }
+  if (dsn) return *dsn;
+  const char* value = ProcessEnv(env->c_str());
+  if (value == nullptr || *value == '\0') {
+    o.errors()->Add(o.PathOf("dsn_env"), StrCat("environment variable ", *env, " is not set"));
+    return "";
+  }
+  return value;
+}
+
 void UnknownType(SpecObject& o, std::string_view type, std::string_view known) {
   o.errors()->Add(o.PathOf("type"), StrCat("unknown type \"", type, "\" (known: ", known, ")"));
 }
@@ -97,11 +117,38 @@ absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* 
       if (sink == nullptr) return absl::InvalidArgumentError("invalid sink");
       return sink;
     }
+    if (type == "postgres") {
+      PostgresSinkOptions options;
+      options.dsn = ReadDsn(o);
+      options.table = o.String("table", true).value_or("");
+      for (auto& [name, from] : o.StringMap("columns")) options.columns.push_back({name, from});
+      if (!o.Has("columns")) o.errors()->Add(o.PathOf("columns"), "required but missing");
+      if (auto a = o.Array("conflict_columns")) {
+        for (simdjson::dom::element e : *a) {
+          std::string_view name;
+          if (e.get_string().get(name) != simdjson::SUCCESS) {
+            o.errors()->Add(o.PathOf("conflict_columns"), "expected an array of column names");
+            break;
+          }
+          options.conflict_columns.emplace_back(name);
+        }
+      }
+      options.on_conflict =
+          static_cast<PostgresConflict>(o.Enum("on_conflict", false, {"nothing", "update"}).value_or(0));
+      options.rows_per_statement =
+          static_cast<int>(o.Int("rows_per_statement", false, 1, 10000).value_or(options.rows_per_statement));
+      options.connect_timeout =
+          o.Duration("connect_timeout", false, absl::Seconds(1)).value_or(options.connect_timeout);
+      options.statement_timeout =
+          o.Duration("statement_timeout", false, absl::Seconds(1)).value_or(options.statement_timeout);
+      if (!errors->empty()) return absl::InvalidArgumentError("invalid sink");
+      return NewPostgresSink(std::move(options));
+    }
     if (type == "callback") {
       return absl::InvalidArgumentError(
           "sink.type: \"callback\" is supplied in code (Components.sink, or the C/Python callback)");
     }
-    UnknownType(o, type, "jsonl_file, null, sqs, callback");
+    UnknownType(o, type, "jsonl_file, null, postgres, sqs, callback");
     return absl::InvalidArgumentError("invalid sink");
   });
 }
@@ -109,6 +156,18 @@ absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* 
 std::string StateDir(const JobSpec& spec, SpecObject* o) {
   std::string dir = o ? o->String("dir", true).value_or("") : kDefaultStateDir;
   return ResolvePath(spec.base_dir, dir);
+}
+
+absl::StatusOr<std::unique_ptr<CheckpointStore>> PostgresFrom(SpecObject& o, SpecErrors* errors) {
+  PostgresCheckpointOptions options;
+  options.dsn = ReadDsn(o);
+  options.schema = o.String("schema").value_or(options.schema);
+  options.lease = o.Duration("lease", false, absl::Seconds(1)).value_or(options.lease);
+  options.owner = o.String("owner").value_or("");
+  options.connect_timeout =
+      o.Duration("connect_timeout", false, absl::Seconds(1)).value_or(options.connect_timeout);
+  if (!errors->empty()) return absl::InvalidArgumentError("invalid checkpoint");
+  return NewPostgresCheckpointStore(std::move(options));
 }
 
 absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointsFrom(const JobSpec& spec, SpecErrors* errors) {
@@ -123,14 +182,33 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointsFrom(const JobSpec& 
                                         }
                                         if (spec.checkpoint.type == "memory")
                                           return NewMemoryCheckpointStore();
-                                        UnknownType(o, spec.checkpoint.type, "file, memory");
+                                        if (spec.checkpoint.type == "postgres")
+                                          return PostgresFrom(o, errors);
+                                        UnknownType(o, spec.checkpoint.type, "file, memory, postgres");
                                         return absl::InvalidArgumentError("invalid checkpoint");
                                       });
+}
+
+absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresDeadLettersFrom(SpecObject& o, SpecErrors* errors) {
+  PostgresCheckpointOptions options;
+  options.dsn = ReadDsn(o);
+  options.schema = o.String("schema").value_or(options.schema);
+  if (!errors->empty()) return absl::InvalidArgumentError("invalid dead_letters");
+  return NewPostgresDeadLetterStore(std::move(options));
 }
 
 absl::StatusOr<std::unique_ptr<DeadLetterStore>> DeadLettersFrom(const JobSpec& spec, SpecErrors* errors) {
   if (!spec.dead_letters.present()) {
     if (spec.checkpoint.type == "memory") return NewMemoryDeadLetterStore();
+    if (spec.checkpoint.type == "postgres") {  // beside the checkpoints, shared by every worker
+      SpecErrors ignored;                      // the checkpoint section reports its own errors
+      return WithSection<DeadLetterStore>(spec.checkpoint, "checkpoint", &ignored, [&](SpecObject& o) {
+        o.Duration("lease", false, absl::Seconds(1));
+        o.String("owner");
+        o.Duration("connect_timeout", false, absl::Seconds(1));
+        return PostgresDeadLettersFrom(o, &ignored);
+      });
+    }
     std::string dir = kDefaultStateDir;
     if (spec.checkpoint.present()) {
       SpecErrors ignored;  // the checkpoint section reports its own errors
@@ -155,7 +233,10 @@ absl::StatusOr<std::unique_ptr<DeadLetterStore>> DeadLettersFrom(const JobSpec& 
                                             return absl::InvalidArgumentError("invalid dead_letters");
                                           return NewFileDeadLetterStore(path, fsync);
                                         }
-                                        UnknownType(o, spec.dead_letters.type, "file");
+                                        if (spec.dead_letters.type == "postgres") {
+                                          return PostgresDeadLettersFrom(o, errors);
+                                        }
+                                        UnknownType(o, spec.dead_letters.type, "file, postgres");
                                         return absl::InvalidArgumentError("invalid dead_letters");
                                       });
 }

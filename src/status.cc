@@ -9,6 +9,7 @@ namespace recovery {
 namespace {
 constexpr char kRetryAfterUrl[] = "recovery/retry-after-us";
 constexpr char kPausedUrl[] = "recovery/paused";
+constexpr char kLeaseLostUrl[] = "recovery/lease-lost";
 }  // namespace
 
 absl::Status PausedError(std::string_view message) {
@@ -18,6 +19,14 @@ absl::Status PausedError(std::string_view message) {
 }
 
 bool IsPaused(const absl::Status& status) { return status.GetPayload(kPausedUrl).has_value(); }
+
+absl::Status LeaseLostError(std::string_view message) {
+  absl::Status s = absl::AbortedError(ToAbsl(message));
+  s.SetPayload(kLeaseLostUrl, absl::Cord("1"));
+  return s;
+}
+
+bool IsLeaseLost(const absl::Status& status) { return status.GetPayload(kLeaseLostUrl).has_value(); }
 
 bool IsTransient(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||

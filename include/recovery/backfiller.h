@@ -48,6 +48,10 @@ struct BackfillerOptions {
   // slice holds its own lock; `complete` then means the slice is done.
   int slice = 1;
   int slices = 1;
+  // Runs only these shards (ids from the plan), e.g. one shard per task of a
+  // task queue; empty: every shard of the slice. An id not in the plan is
+  // InvalidArgument at Create().
+  std::vector<std::string> shard_ids;
 };
 
 struct ShardReport {
@@ -58,6 +62,10 @@ struct ShardReport {
   // Set when the source reported a total for the shard that differs from
   // what was fetched (an API whose paging dropped or repeated records).
   std::string total_mismatch;
+  // The shard's lease, with a store that leases shards and has one on record.
+  std::optional<LeaseInfo> lease;
+  // This run skipped the shard because another worker holds its lease.
+  bool leased_elsewhere = false;
 };
 
 struct RunResult {
@@ -86,7 +94,10 @@ class RECOVERY_EXPORT Backfiller {
   virtual ~Backfiller() = default;
 
   // Runs or resumes the job until every shard is done, failed, cancelled or
-  // max_records is reached. Holds the job lock while running.
+  // max_records is reached. Holds the job lock while running, or, with a
+  // store that leases shards, each shard's lease while running it: shards
+  // leased by another worker are skipped (`complete` is then false), and a
+  // lease lost mid-shard stops that shard with an IsLeaseLost() status.
   virtual RunResult Run() = 0;
 
   // Stops every shard after the batch it is delivering commits. Idempotent.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,6 +29,7 @@ struct ShardCounters {
   uint64_t retries = 0;
 
   ShardCounters& operator+=(const ShardCounters& other);
+  ShardCounters& operator-=(const ShardCounters& other);
 };
 
 enum class ShardState { kPending, kRunning, kDone, kFailed };
@@ -62,6 +64,39 @@ class RECOVERY_EXPORT JobLock {
   virtual ~JobLock() = default;
 };
 
+// One worker's claim on one shard of a store shared by several processes or
+// hosts (CheckpointStore::ClaimShard). The store renews it in the background
+// while it is held; destroying it releases the shard. Thread-safe.
+//
+// Every claim takes a fencing token larger than any before it for that shard,
+// and every write through the lease is conditional on the token still being
+// the newest: a worker that stalled past its lease (a pause, a partition) and
+// was taken over can no longer write, however late it wakes up.
+class RECOVERY_EXPORT ShardLease {
+ public:
+  ShardLease() = default;
+  ShardLease(const ShardLease&) = delete;
+  ShardLease& operator=(const ShardLease&) = delete;
+  virtual ~ShardLease() = default;
+
+  // Like CheckpointStore::Save, if this lease still holds the shard; a lost
+  // lease writes nothing and returns LeaseLostError.
+  virtual absl::Status Save(const Checkpoint& checkpoint) = 0;
+  // OK while the lease is believed held; LeaseLostError once a renewal found
+  // it taken over or it expired unrenewed. Cheap: no I/O.
+  virtual absl::Status Check() const = 0;
+  virtual int64_t fencing_token() const = 0;
+};
+
+// Who holds a shard of a job, as the store saw it.
+struct LeaseInfo {
+  std::string shard_id;
+  std::string owner;  // e.g. "host:pid:nonce"
+  absl::Time expires = absl::InfinitePast();
+  int64_t fencing_token = 0;
+  bool live = false;  // not expired, by the store's clock
+};
+
 // Thread-safe: shards save concurrently.
 class RECOVERY_EXPORT CheckpointStore {
  public:
@@ -82,6 +117,19 @@ class RECOVERY_EXPORT CheckpointStore {
   // it (`scope` names the slice, e.g. "slice-2-of-4"), held until the returned
   // object is destroyed. FailedPrecondition when another holder has it.
   virtual absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) = 0;
+
+  // True for stores shared by several processes or hosts. The engine then
+  // takes no job lock for a run: it claims each shard with ClaimShard() just
+  // before running it, skips shards another worker holds, and saves through
+  // the lease.
+  virtual bool leases_shards() const { return false; }
+  // Claims `shard_id` for this store's owner. FailedPrecondition naming the
+  // holder and the expiry when another live lease holds it.
+  virtual absl::StatusOr<std::unique_ptr<ShardLease>> ClaimShard(std::string_view job,
+                                                                 std::string_view shard_id);
+  // The leases recorded for `job`'s shards, live or expired; empty for
+  // stores that do not lease.
+  virtual absl::StatusOr<std::vector<LeaseInfo>> Leases(std::string_view job);
 };
 
 // One file per shard under `directory`/<job>/, written atomically (temp file,
@@ -89,6 +137,29 @@ class RECOVERY_EXPORT CheckpointStore {
 // lock is an flock() on `directory`/<job>/LOCK.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<CheckpointStore>> NewFileCheckpointStore(
     std::string directory);
+
+struct PostgresCheckpointOptions {
+  // libpq connection string ("host=… dbname=…" or "postgresql://…"), required.
+  // A password in it never appears in messages.
+  std::string dsn;
+  // Schema of the store's tables (recovery_meta, recovery_checkpoints); it
+  // must exist. Default "public".
+  std::string schema = "public";
+  // A claimed shard is the claimer's until this long after its last renewal;
+  // renewed every lease / 3. >= 1 s.
+  absl::Duration lease = absl::Seconds(30);
+  // Names this worker in leases; default "<hostname>:<pid>:<random>".
+  std::string owner;
+  absl::Duration connect_timeout = absl::Seconds(10);
+};
+
+// Every job's checkpoints in one PostgreSQL table, shared by any number of
+// workers on any number of hosts, with per-shard leases and fencing tokens
+// (see ShardLease). The tables are created on first use, under a versioned
+// schema (recovery_meta.schema_version); a newer schema than this library
+// knows is refused. Connects on first use, so creating it does no I/O.
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<CheckpointStore>> NewPostgresCheckpointStore(
+    PostgresCheckpointOptions options);
 
 // Volatile; for tests and dry runs.
 RECOVERY_EXPORT std::unique_ptr<CheckpointStore> NewMemoryCheckpointStore();

@@ -31,6 +31,11 @@ RECOVERY_EXPORT std::optional<absl::Duration> GetRetryAfter(const absl::Status& 
 RECOVERY_EXPORT absl::Status PausedError(std::string_view message);
 RECOVERY_EXPORT bool IsPaused(const absl::Status& status);
 
+// A worker lost its shard to another (ShardLease): kAborted, marked so the
+// engine stops the shard without writing and without calling it failed.
+RECOVERY_EXPORT absl::Status LeaseLostError(std::string_view message);
+RECOVERY_EXPORT bool IsLeaseLost(const absl::Status& status);
+
 }  // namespace recovery
 
 #endif  // RECOVERY_STATUS_H_

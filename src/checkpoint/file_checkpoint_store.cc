@@ -24,6 +24,27 @@ ShardCounters& ShardCounters::operator+=(const ShardCounters& o) {
   return *this;
 }
 
+absl::StatusOr<std::unique_ptr<ShardLease>> CheckpointStore::ClaimShard(std::string_view job,
+                                                                        std::string_view shard_id) {
+  return absl::UnimplementedError("this checkpoint store does not lease shards: it locks whole jobs");
+}
+
+absl::StatusOr<std::vector<LeaseInfo>> CheckpointStore::Leases(std::string_view job) {
+  return std::vector<LeaseInfo>();
+}
+
+ShardCounters& ShardCounters::operator-=(const ShardCounters& o) {
+  records_fetched -= o.records_fetched;
+  records_delivered -= o.records_delivered;
+  records_dropped -= o.records_dropped;
+  records_out_of_window -= o.records_out_of_window;
+  dead_letters -= o.dead_letters;
+  pages -= o.pages;
+  bytes -= o.bytes;
+  retries -= o.retries;
+  return *this;
+}
+
 std::string_view ShardStateName(ShardState state) {
   switch (state) {
     case ShardState::kPending:

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -48,6 +49,8 @@ usage: recovery <command> JOB.json [flags]
 commands:
   run        run the job, or resume it from its checkpoints
                --dry-run              fetch and map, write nothing
+               --shard ID[,ID...]     run only these shards (ids as `plan` lists them), e.g.
+                                      one per task of a task queue
                --shard I/N            run only the I-th of N slices of the plan (I from 1),
                                       so N hosts or processes can split the job
                --concurrency N        shards at once (overrides the spec)
@@ -267,7 +270,11 @@ int Run(const Args& args) {
       return BadSpec(absl::InvalidArgumentError("--concurrency: expected 1 to 1024"));
     }
   }
-  if (auto it = args.flags.find("--shard"); it != args.flags.end()) {
+  if (auto it = args.flags.find("--shard");
+      it != args.flags.end() && it->second.find('/') == std::string::npos) {
+    options.shard_ids =
+        absl::StrSplit(it->second, ',', absl::SkipEmpty());  // shard ids, as `plan` lists them
+  } else if (it != args.flags.end()) {
     const size_t slash = it->second.find('/');
     const int slice = std::atoi(it->second.substr(0, slash).c_str());
     const int slices = slash == std::string::npos ? 0 : std::atoi(it->second.substr(slash + 1).c_str());
@@ -331,8 +338,14 @@ int Run(const Args& args) {
                static_cast<unsigned long long>(p.records_this_run),
                static_cast<unsigned long long>(p.totals.records_delivered),
                static_cast<unsigned long long>(p.totals.dead_letters), p.shards_done, p.shards_total);
+  int leased_elsewhere = 0;
   for (const ShardReport& s : r.shards) {
     if (!s.total_mismatch.empty()) std::fprintf(stderr, "warning: %s\n", s.total_mismatch.c_str());
+    leased_elsewhere += s.leased_elsewhere;
+  }
+  if (leased_elsewhere > 0) {
+    std::fprintf(stderr, "%d shard%s leased by another worker: `recovery status` shows by whom\n",
+                 leased_elsewhere, leased_elsewhere == 1 ? " is" : "s are");
   }
   if (r.complete && r.status.ok()) return kExitDone;
   if (!r.status.ok()) std::fprintf(stderr, "%s\n", std::string(ToStd(r.status.message())).c_str());
@@ -407,9 +420,13 @@ int Status(const Args& args) {
   for (const ShardReport& r : *reports) {
     totals += r.checkpoint.counters;
     not_done += r.state != ShardState::kDone;
-    const std::string detail = r.checkpoint.last_error.empty()
-                                   ? (r.checkpoint.cursor.empty() ? "-" : Ellipsis(r.checkpoint.cursor, 80))
-                                   : Ellipsis(r.checkpoint.last_error, 160);
+    std::string detail = r.checkpoint.last_error.empty()
+                             ? (r.checkpoint.cursor.empty() ? "-" : Ellipsis(r.checkpoint.cursor, 80))
+                             : Ellipsis(r.checkpoint.last_error, 160);
+    if (r.lease && r.lease->live && r.state != ShardState::kDone) {
+      detail = StrCat("leased by ", r.lease->owner, " until ", FormatRfc3339(r.lease->expires), " (token ",
+                      r.lease->fencing_token, "); ", detail);
+    }
     std::printf("%-36s %-8s %10llu %7llu %7llu  %s\n", r.shard.id.c_str(),
                 std::string(ShardStateName(r.state)).c_str(),
                 static_cast<unsigned long long>(r.checkpoint.counters.records_delivered),

@@ -1,0 +1,451 @@
+// The PostgreSQL sink: each batch is one transaction of multi-row INSERT …
+// ON CONFLICT statements. A batch the database refuses because of one row's
+// values (SQLSTATE class 22 or 23) is rolled back and sent again under
+// savepoints, halving the refused chunks until the bad rows stand alone: they
+// go to dead letters with the database's message, the rest commits.
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_join.h"
+#include "postgres/pg.h"
+#include "recovery/sink.h"
+#include "simdjson.h"
+#include "util/status_macros.h"
+#include "util/strings.h"
+#include "util/time_format.h"
+
+namespace recovery {
+namespace {
+
+// PostgreSQL caps a statement at 65535 parameters.
+constexpr size_t kMaxParams = 65535;
+
+enum class From { kPointer, kKey, kEventTime, kRecord };
+
+struct Column {
+  std::string name;
+  std::string from;  // as configured
+  From kind = From::kPointer;
+  // From the catalog, at Open():
+  std::string type;   // format_type(), e.g. "numeric(12,2)"
+  char category = 0;  // pg_type.typcategory: S string, N numeric, B bool, D date/time, U user, …
+  bool json = false;  // json or jsonb: takes any JSON value as JSON text
+  bool not_null = false;
+};
+
+// One batch turned into rows: every value's text in `text`, located by
+// (offset, length), or absent for NULL.
+struct Rows {
+  std::string text;
+  std::vector<std::optional<std::pair<size_t, size_t>>> values;  // row-major
+  std::vector<size_t> index;                                     // row -> index in the batch
+  void Clear() {
+    text.clear();
+    values.clear();
+    index.clear();
+  }
+};
+
+class PostgresSink : public Sink {
+ public:
+  explicit PostgresSink(PostgresSinkOptions options)
+      : options_(std::move(options)),
+        pool_(pg::ConnectOptions{options_.dsn, options_.connect_timeout, options_.statement_timeout}) {
+    for (const PostgresColumn& c : options_.columns) {
+      Column col;
+      col.name = c.name;
+      col.from = c.from;
+      col.kind = c.from == "$key"          ? From::kKey
+                 : c.from == "$event_time" ? From::kEventTime
+                 : c.from == "$record"     ? From::kRecord
+                                           : From::kPointer;
+      columns_.push_back(std::move(col));
+    }
+    if (options_.conflict_columns.empty()) {
+      for (const Column& c : columns_) {
+        if (c.kind == From::kKey) options_.conflict_columns.push_back(c.name);
+      }
+    }
+    for (const Column& c : columns_) {
+      is_conflict_.push_back(std::find(options_.conflict_columns.begin(), options_.conflict_columns.end(),
+                                       c.name) != options_.conflict_columns.end());
+    }
+  }
+
+  absl::Status Open(const SinkOpenContext&) override {
+    RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
+    absl::Status s = Inspect(*c.operator->());
+    if (!s.ok())
+      return absl::Status(s.code(), StrCat("sink (", pg::Describe(options_.dsn), "): ", s.message()));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>* rejected) override {
+    thread_local Rows rows;
+    rows.Clear();
+    BuildRows(batch, &rows, rejected);
+    if (rows.index.empty()) return std::string();
+    RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
+    absl::Status s = Send(*c.operator->(), rows, rejected);
+    if (!s.ok()) {
+      return absl::Status(s.code(), StrCat("sink ", table_, " (", pg::Describe(options_.dsn), "), shard ",
+                                           shard.id, ": ", s.message()));
+    }
+    return std::string();  // the table itself dedupes: no commit token needed
+  }
+
+ private:
+  // Reads the table's columns and unique indexes, and checks the options
+  // against them, so a typo fails before the first batch.
+  absl::Status Inspect(pg::Connection& c) {
+    absl::StatusOr<pg::Result> name = c.Exec("SELECT $1::regclass::text", {options_.table});
+    if (!name.ok()) return absl::Status(name.status().code(), StrCat("table: ", name.status().message()));
+    table_ = std::string(name->Get(0, 0));
+    RECOVERY_ASSIGN_OR_RETURN(
+        pg::Result cols,
+        c.Exec(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typcategory, t.typname, a.attnotnull"
+            " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+            " WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+            {table_}));
+    std::vector<std::string> errors;
+    for (Column& col : columns_) {
+      int found = -1;
+      for (int i = 0; i < cols.rows(); ++i) {
+        if (cols.Get(i, 0) == col.name) found = i;
+      }
+      if (found < 0) {
+        errors.push_back(StrCat("columns.", col.name, ": table ", table_, " has no such column"));
+        continue;
+      }
+      col.type = std::string(cols.Get(found, 1));
+      col.category = cols.Get(found, 2).empty() ? 0 : cols.Get(found, 2)[0];
+      col.json = cols.Get(found, 3) == "json" || cols.Get(found, 3) == "jsonb";
+      col.not_null = cols.Get(found, 4) == "t";
+      const char k = col.category;
+      if (col.kind == From::kKey && !(k == 'S' || k == 'N' || k == 'U') && !col.json) {
+        errors.push_back(
+            StrCat("columns.", col.name, ": \"$key\" is text; column type ", col.type, " cannot hold it"));
+      }
+      if (col.kind == From::kEventTime && !(k == 'D' || k == 'S')) {
+        errors.push_back(StrCat("columns.", col.name, ": \"$event_time\" is a timestamp; column type ",
+                                col.type, " cannot hold it"));
+      }
+      if (col.kind == From::kRecord && !(col.json || k == 'S')) {
+        errors.push_back(StrCat("columns.", col.name, ": \"$record\" is a JSON object; column type ",
+                                col.type, " cannot hold it (use json or jsonb)"));
+      }
+    }
+    if (options_.conflict_columns.empty()) {
+      errors.push_back(
+          "conflict_columns: none given and no column is filled from \"$key\": the sink upserts on the "
+          "idempotency key, so it needs one of them");
+    }
+    for (const std::string& name : options_.conflict_columns) {
+      if (std::none_of(columns_.begin(), columns_.end(), [&](const Column& c) { return c.name == name; })) {
+        errors.push_back(StrCat("conflict_columns: \"", name, "\" is not one of the sink's columns"));
+      }
+    }
+    if (!options_.conflict_columns.empty()) {
+      std::vector<std::string> want = options_.conflict_columns;
+      std::sort(want.begin(), want.end());
+      const std::string wanted = Join(want, ",");
+      RECOVERY_ASSIGN_OR_RETURN(
+          pg::Result idx,
+          c.Exec(
+              "SELECT string_agg(a.attname::text, ',' ORDER BY a.attname::text)"
+              " FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+              " WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indpred IS NULL"
+              " AND i.indexprs IS NULL GROUP BY i.indexrelid",
+              {table_}));
+      bool found = false;
+      for (int i = 0; i < idx.rows(); ++i) found |= idx.Get(i, 0) == wanted;
+      if (!found) {
+        std::vector<std::string> quoted;
+        for (const std::string& n : options_.conflict_columns) quoted.push_back(pg::QuoteIdent(n));
+        errors.push_back(StrCat("conflict_columns: table ", table_, " has no unique index on exactly (",
+                                wanted, "), which ON CONFLICT needs: CREATE UNIQUE INDEX ON ", table_, " (",
+                                Join(quoted, ", "), ")"));
+      }
+    }
+    if (!errors.empty()) return absl::InvalidArgumentError(ToAbsl(Join(errors, "; ")));
+    BuildStatementParts();
+    return absl::OkStatus();
+  }
+
+  void BuildStatementParts() {
+    std::vector<std::string> names;
+    for (const Column& c : columns_) names.push_back(pg::QuoteIdent(c.name));
+    insert_prefix_ = StrCat("INSERT INTO ", table_, " (", Join(names, ", "), ") VALUES ");
+    std::vector<std::string> target, updates;
+    for (const std::string& n : options_.conflict_columns) target.push_back(pg::QuoteIdent(n));
+    for (const Column& c : columns_) {
+      if (std::find(options_.conflict_columns.begin(), options_.conflict_columns.end(), c.name) ==
+          options_.conflict_columns.end()) {
+        updates.push_back(StrCat(pg::QuoteIdent(c.name), " = EXCLUDED.", pg::QuoteIdent(c.name)));
+      }
+    }
+    insert_suffix_ = StrCat(" ON CONFLICT (", Join(target, ", "), ") DO ");
+    if (options_.on_conflict == PostgresConflict::kUpdate && !updates.empty()) {
+      StrAppend(&insert_suffix_, "UPDATE SET ", Join(updates, ", "));
+    } else {
+      StrAppend(&insert_suffix_, "NOTHING");
+    }
+  }
+
+  // Why a value of JSON type `t` cannot go into `col`, or "" when it can.
+  static std::string Mismatch(const Column& col, simdjson::ondemand::json_type t) {
+    using T = simdjson::ondemand::json_type;
+    if (col.json) return "";
+    const char k = col.category;
+    switch (t) {
+      case T::string:
+        return "";  // the database parses it (and says so when it cannot)
+      case T::number:
+        return k == 'N' || k == 'S' ? "" : "a number";
+      case T::boolean:
+        return k == 'B' || k == 'S' ? "" : "a boolean";
+      case T::object:
+        return k == 'S' ? "" : "an object";
+      case T::array:
+        return k == 'S' ? "" : "an array";
+      case T::null:
+        return "";
+    }
+    return "";
+  }
+
+  // Turns the batch into rows; records that can never fit become rejections.
+  // Later copies of a key in the same batch are dropped (ON CONFLICT cannot
+  // touch a row twice in one statement): with DO UPDATE the last one is kept.
+  void BuildRows(const RecordBatch& batch, Rows* rows, std::vector<SinkRejection>* rejected) {
+    thread_local simdjson::ondemand::parser parser;
+    thread_local std::string padded;
+    const bool need_json = std::any_of(columns_.begin(), columns_.end(),
+                                       [](const Column& c) { return c.kind == From::kPointer; });
+    std::map<std::string, size_t> row_of_key;  // conflict values -> row
+    std::string key;
+    std::vector<std::optional<std::pair<size_t, size_t>>> row(columns_.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Record& r = batch.records()[i];
+      const size_t text_start = rows->text.size();
+      std::string why;
+      simdjson::ondemand::document doc;
+      if (need_json) {
+        padded.assign(r.payload);
+        padded.append(simdjson::SIMDJSON_PADDING, '\0');
+        if (parser.iterate(padded.data(), r.payload.size(), padded.size()).get(doc) != simdjson::SUCCESS) {
+          why = "the mapped record is not JSON";
+        }
+      }
+      for (size_t j = 0; j < columns_.size() && why.empty(); ++j) {
+        why = Value(columns_[j], r, doc, rows, &row[j]);
+      }
+      if (!why.empty()) {
+        rows->text.resize(text_start);
+        rejected->push_back({i, std::move(why)});
+        continue;
+      }
+      key.clear();
+      for (size_t j = 0; j < columns_.size(); ++j) {
+        if (!is_conflict_[j]) continue;
+        if (row[j]) key.append(rows->text, row[j]->first, row[j]->second);
+        key.push_back('\x1f');
+      }
+      auto [it, inserted] = row_of_key.emplace(key, rows->index.size());
+      if (!inserted) {
+        if (options_.on_conflict == PostgresConflict::kUpdate) {  // the newer copy replaces the older
+          std::copy(row.begin(), row.end(), rows->values.begin() + it->second * columns_.size());
+        }
+        continue;
+      }
+      rows->index.push_back(i);
+      rows->values.insert(rows->values.end(), row.begin(), row.end());
+    }
+  }
+
+  // Sets `out` to the column's value for record `r` (nullopt: NULL), or
+  // returns why the record cannot have one.
+  std::string Value(const Column& col, const Record& r, simdjson::ondemand::document& doc, Rows* rows,
+                    std::optional<std::pair<size_t, size_t>>* out) {
+    auto put = [&](std::string_view s) {
+      *out = std::make_pair(rows->text.size(), s.size());
+      rows->text.append(s);
+    };
+    *out = std::nullopt;
+    switch (col.kind) {
+      case From::kKey:
+        put(r.key);
+        return "";
+      case From::kEventTime:
+        if (r.event_time != kUnknownEventTime) put(FormatRfc3339(r.event_time));
+        break;
+      case From::kRecord:
+        put(r.payload);
+        return "";
+      case From::kPointer: {
+        simdjson::ondemand::value v;
+        const auto err = doc.at_pointer(col.from).get(v);
+        if (err == simdjson::NO_SUCH_FIELD || err == simdjson::INDEX_OUT_OF_BOUNDS) break;
+        simdjson::ondemand::json_type t;
+        if (err != simdjson::SUCCESS || v.type().get(t) != simdjson::SUCCESS) {
+          return StrCat("column ", col.name, " (", col.from, "): ", simdjson::error_message(err));
+        }
+        if (t == simdjson::ondemand::json_type::null) break;
+        if (std::string m = Mismatch(col, t); !m.empty()) {
+          return StrCat("column ", col.name, " (", col.type, ") cannot take ", m, " (", col.from, ")");
+        }
+        using T = simdjson::ondemand::json_type;
+        std::string_view text;
+        simdjson::error_code e = simdjson::SUCCESS;
+        if (t == T::object) {
+          simdjson::ondemand::object obj;
+          e = v.get_object().get(obj);
+          if (e == simdjson::SUCCESS) e = obj.raw_json().get(text);
+        } else if (t == T::array) {
+          simdjson::ondemand::array arr;
+          e = v.get_array().get(arr);
+          if (e == simdjson::SUCCESS) e = arr.raw_json().get(text);
+        } else if (t == T::string && !col.json) {
+          e = v.get_string().get(text);
+          if (e == simdjson::SUCCESS && text.find('\0') != std::string_view::npos) {
+            return StrCat("column ", col.name, " (", col.from,
+                          "): the text holds a NUL character, which PostgreSQL cannot store");
+          }
+        } else {  // numbers keep their digits exactly; strings for json columns keep their quotes
+          text = v.raw_json_token();
+          while (!text.empty() &&
+                 (text.back() == ' ' || text.back() == '\n' || text.back() == '\t' || text.back() == '\r')) {
+            text.remove_suffix(1);
+          }
+        }
+        if (e != simdjson::SUCCESS) {
+          return StrCat("column ", col.name, " (", col.from, "): ", simdjson::error_message(e));
+        }
+        put(text);
+        return "";
+      }
+    }
+    if (!out->has_value() && col.not_null) {
+      return StrCat("column ", col.name, " is NOT NULL but the record has no value for it (", col.from, ")");
+    }
+    return "";
+  }
+
+  std::string InsertSql(size_t count) const {
+    std::string sql = insert_prefix_;
+    size_t p = 0;
+    for (size_t i = 0; i < count; ++i) {
+      sql += i == 0 ? "(" : ", (";
+      for (size_t j = 0; j < columns_.size(); ++j) {
+        StrAppend(&sql, j == 0 ? "" : ", ", "$", ++p, "::", columns_[j].type);
+      }
+      sql += ")";
+    }
+    sql += insert_suffix_;
+    return sql;
+  }
+
+  absl::Status Insert(pg::Connection& c, const Rows& rows, size_t first, size_t count) {
+    std::vector<pg::Param> params;
+    params.reserve(count * columns_.size());
+    for (size_t i = first * columns_.size(); i < (first + count) * columns_.size(); ++i) {
+      const auto& v = rows.values[i];
+      params.push_back(v ? pg::Param(std::string_view(rows.text).substr(v->first, v->second)) : std::nullopt);
+    }
+    return c.Exec(InsertSql(count), params).status();
+  }
+
+  size_t ChunkRows() const {
+    return std::max<size_t>(1, std::min<size_t>(options_.rows_per_statement, kMaxParams / columns_.size()));
+  }
+
+  absl::Status Send(pg::Connection& c, const Rows& rows, std::vector<SinkRejection>* rejected) {
+    const size_t n = rows.index.size();
+    absl::Status s = c.Run("BEGIN");
+    for (size_t first = 0; s.ok() && first < n; first += ChunkRows()) {
+      s = Insert(c, rows, first, std::min(ChunkRows(), n - first));
+    }
+    if (s.ok()) s = c.Run("COMMIT");
+    if (s.ok()) return s;
+    (void)c.Run("ROLLBACK");
+    if (!pg::IsRowError(s)) return s;
+    return SendIsolating(c, rows, rejected);
+  }
+
+  // Sends the batch again with every chunk under a savepoint, splitting
+  // refused chunks in half until each bad row is alone.
+  absl::Status SendIsolating(pg::Connection& c, const Rows& rows, std::vector<SinkRejection>* rejected) {
+    const size_t before = rejected->size();
+    RECOVERY_RETURN_IF_ERROR(c.Run("BEGIN"));
+    std::vector<std::pair<size_t, size_t>> todo;  // (first, count), processed from the back
+    for (size_t first = 0; first < rows.index.size(); first += ChunkRows()) {
+      todo.emplace_back(first, std::min(ChunkRows(), rows.index.size() - first));
+    }
+    std::reverse(todo.begin(), todo.end());
+    absl::Status s;
+    while (!todo.empty() && s.ok()) {
+      auto [first, count] = todo.back();
+      todo.pop_back();
+      s = c.Run("SAVEPOINT recovery_chunk");
+      if (!s.ok()) break;
+      absl::Status st = Insert(c, rows, first, count);
+      if (st.ok()) {
+        s = c.Run("RELEASE SAVEPOINT recovery_chunk");
+        continue;
+      }
+      if (!pg::IsRowError(st)) {
+        s = st;
+        break;
+      }
+      s = c.Run("ROLLBACK TO SAVEPOINT recovery_chunk");
+      if (count == 1) {
+        rejected->push_back({rows.index[first], std::string(st.message())});
+      } else {
+        todo.emplace_back(first + count / 2, count - count / 2);
+        todo.emplace_back(first, count / 2);
+      }
+    }
+    if (s.ok()) s = c.Run("COMMIT");
+    if (!s.ok()) {
+      (void)c.Run("ROLLBACK");
+      rejected->resize(before);
+      return s;
+    }
+    return absl::OkStatus();
+  }
+
+  PostgresSinkOptions options_;
+  pg::Pool pool_;
+  std::vector<Column> columns_;
+  std::vector<bool> is_conflict_;
+  std::string table_;  // canonical, quoted as needed, from Open()
+  std::string insert_prefix_, insert_suffix_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Sink>> NewPostgresSink(PostgresSinkOptions options) {
+  std::vector<std::string> errors;
+  if (options.dsn.empty()) errors.push_back("dsn: required but missing");
+  if (options.table.empty()) errors.push_back("table: required but missing");
+  if (options.columns.empty()) errors.push_back("columns: at least one column is required");
+  for (const PostgresColumn& c : options.columns) {
+    if (c.from.empty() ||
+        (c.from[0] != '/' && c.from != "$key" && c.from != "$event_time" && c.from != "$record")) {
+      errors.push_back(StrCat("columns.", c.name,
+                              ": expected a JSON pointer such as \"/amount\", or \"$key\", "
+                              "\"$event_time\" or \"$record\", got \"",
+                              c.from, "\""));
+    }
+  }
+  if (options.rows_per_statement < 1 || options.rows_per_statement > 10000) {
+    errors.push_back(StrCat("rows_per_statement: expected 1 to 10000, got ", options.rows_per_statement));
+  }
+  if (!errors.empty()) return absl::InvalidArgumentError(ToAbsl(StrCat("sink: ", Join(errors, "; "))));
+  auto sink = std::make_unique<PostgresSink>(std::move(options));
+  return std::unique_ptr<Sink>(std::move(sink));
+}
+
+}  // namespace recovery

@@ -1,0 +1,531 @@
+// The PostgreSQL checkpoint store (leases, fencing, schema versioning), the
+// PostgreSQL sink (upserts, type checks, constraint violations to dead
+// letters) and both under the engine and the CLI, against a throwaway
+// cluster the suite starts on a loopback port.
+#include "testing/postgres.h"
+
+#include <thread>
+
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "recovery/backfiller.h"
+#include "recovery/status.h"
+#include "testing/cli_runner.h"
+#include "testing/simulated_api.h"
+#include "testing/test_util.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::PostgresServer;
+using testing::T;
+
+class PostgresTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto s = PostgresServer::Start();
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = s->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    schema_ = StrCat("t_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    for (char& c : schema_) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    ASSERT_TRUE(
+        server_->Exec(StrCat("DROP SCHEMA IF EXISTS ", schema_, " CASCADE; CREATE SCHEMA ", schema_)).ok());
+  }
+
+  PostgresCheckpointOptions StoreOptions(std::string owner, absl::Duration lease = absl::Seconds(30)) {
+    PostgresCheckpointOptions o;
+    o.dsn = server_->dsn();
+    o.schema = schema_;
+    o.owner = std::move(owner);
+    o.lease = lease;
+    return o;
+  }
+  std::unique_ptr<CheckpointStore> Store(std::string owner, absl::Duration lease = absl::Seconds(30)) {
+    return *NewPostgresCheckpointStore(StoreOptions(std::move(owner), lease));
+  }
+  std::string Q(const std::string& sql) {
+    std::vector<std::string> rows = server_->Query(sql);
+    return Join(rows, ",");
+  }
+  void CreateTransactions() {
+    ASSERT_TRUE(server_
+                    ->Exec(StrCat("CREATE TABLE ", schema_, R"(.transactions (
+                        transaction_id text NOT NULL UNIQUE,
+                        occurred_at timestamptz NOT NULL,
+                        amount numeric(12,2) NOT NULL CHECK (amount > 0),
+                        points integer,
+                        extra jsonb,
+                        recovered_key text))"))
+                    .ok());
+  }
+  std::string SinkJson(std::string_view on_conflict = "nothing") {
+    return StrCat(R"({"type":"postgres","dsn":")", server_->dsn(), R"(","table":")", schema_,
+                  R"(.transactions","on_conflict":")", on_conflict, R"(","columns":{
+        "transaction_id":"/transaction_id","occurred_at":"$event_time","amount":"/amount",
+        "points":"/points","extra":"/extra"},"conflict_columns":["transaction_id"]})");
+  }
+  // A job over `api` with 4 shards of 6 h, into the transactions table, with
+  // checkpoints and dead letters in PostgreSQL.
+  std::string JobJson(const testing::SimulatedApi& api, std::string_view extra = "") {
+    return StrCat(R"({"name":"pg-job","window":{"start":"2026-11-01T00:00:00Z","end":"2026-11-02T00:00:00Z"},
+      "shard_duration":"6h","concurrency":2,)",
+                  extra, R"("retry":{"initial_backoff":"10ms","max_backoff":"100ms"},
+      "source":{"type":"http","url":")",
+                  api.base_url(), R"(/v1/keyset",
+        "query":{"from":"{start}","to":"{end}","limit":"{limit}","after_time":"{after_time}","after_id":"{after_id}"},
+        "records":"/data","page_size":50,"pagination":{"type":"keyset","time":"/created_at","id":"/id"}},
+      "mapper":{"type":"json","fields":[{"name":"transaction_id","from":"/id"},
+        {"name":"amount","from":"/amount/value","type":"decimal"},{"name":"points","from":"/points/earned","type":"int64"}],
+        "key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+      "sink":)",
+                  SinkJson(), R"(,
+      "checkpoint":{"type":"postgres","dsn":")",
+                  server_->dsn(), R"(","schema":")", schema_, R"(","lease":"5s"}})");
+  }
+  static testing::SimulatedApiOptions Api(int64_t records) {
+    testing::SimulatedApiOptions o;
+    o.start = T("2026-11-01T00:00:00Z");
+    o.end = T("2026-11-02T00:00:00Z");
+    o.records = records;
+    o.small_records = true;
+    return o;
+  }
+
+  static PostgresServer* server_;
+  std::string schema_;
+};
+
+PostgresServer* PostgresTest::server_ = nullptr;
+
+Checkpoint AtCursor(std::string cursor) {
+  Checkpoint c;
+  c.state = ShardState::kRunning;
+  c.cursor = std::move(cursor);
+  c.counters.records_delivered = 7;
+  c.progress = 0.25;
+  return c;
+}
+
+// ---- checkpoint store ------------------------------------------------------
+
+TEST_F(PostgresTest, CreatesVersionedSchemaOnFirstUseAndRoundTrips) {
+  auto store = Store("a");
+  auto none = store->Load("job", "s1");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(
+      Q(StrCat("SELECT value FROM ", schema_, ".recovery_meta WHERE key = 'checkpoint_schema_version'")),
+      "1");
+
+  ASSERT_TRUE(store->Save("job", "s1", AtCursor("c-1")).ok());
+  auto loaded = store->Load("job", "s1");
+  ASSERT_TRUE(loaded.ok() && loaded->has_value()) << loaded.status();
+  EXPECT_EQ((*loaded)->cursor, "c-1");
+  EXPECT_EQ((*loaded)->counters.records_delivered, 7u);
+  // Operators can query progress in SQL.
+  EXPECT_EQ(Q(StrCat("SELECT state || ' ' || records_delivered FROM ", schema_, ".recovery_checkpoints")),
+            "running 7");
+
+  ASSERT_TRUE(store->Delete("job", "s1").ok());
+  EXPECT_FALSE(store->Load("job", "s1")->has_value());
+  EXPECT_TRUE(store->Delete("job", "never-saved").ok());
+}
+
+TEST_F(PostgresTest, RefusesASchemaNewerThanItKnows) {
+  ASSERT_TRUE(Store("a")->Load("job", "s").ok());
+  ASSERT_TRUE(server_
+                  ->Exec(StrCat("UPDATE ", schema_,
+                                ".recovery_meta SET value = '9' WHERE key = 'checkpoint_schema_version'"))
+                  .ok());
+  auto r = Store("b")->Load("job", "s");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.status().message(), HasSubstr("schema version 9, newer than this library's (1)"));
+}
+
+TEST_F(PostgresTest, CorruptCheckpointIsDataLossNamingTheRow) {
+  auto store = Store("a");
+  ASSERT_TRUE(store->Save("job", "s1", AtCursor("c")).ok());
+  ASSERT_TRUE(
+      server_->Exec(StrCat("UPDATE ", schema_, ".recovery_checkpoints SET checkpoint = 'garbage'")).ok());
+  auto r = store->Load("job", "s1");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(r.status().message(), HasSubstr("(job, s1)"));
+}
+
+TEST_F(PostgresTest, OneLiveLeasePerShardAndFencingStopsTheStaleHolder) {
+  auto a = Store("worker-a");
+  auto b = Store("worker-b");
+  auto la = a->ClaimShard("job", "s1");
+  ASSERT_TRUE(la.ok()) << la.status();
+  EXPECT_EQ((*la)->fencing_token(), 1);
+  ASSERT_TRUE((*la)->Save(AtCursor("a-1")).ok());
+
+  auto lb = b->ClaimShard("job", "s1");
+  EXPECT_EQ(lb.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(lb.status().message(), HasSubstr("leased by worker-a until"));
+  // A plain save must not overwrite a shard someone holds, either.
+  EXPECT_EQ(b->Save("job", "s1", AtCursor("b-plain")).code(), absl::StatusCode::kFailedPrecondition);
+
+  // Worker A stalls past its lease (simulated by expiring it); B takes over.
+  ASSERT_TRUE(server_
+                  ->Exec(StrCat("UPDATE ", schema_,
+                                ".recovery_checkpoints SET lease_expires = now() - interval '1s'"))
+                  .ok());
+  lb = b->ClaimShard("job", "s1");
+  ASSERT_TRUE(lb.ok()) << lb.status();
+  EXPECT_EQ((*lb)->fencing_token(), 2);
+  EXPECT_EQ((*b->Load("job", "s1"))->cursor, "a-1");  // B resumes where A got
+
+  // A wakes up: its write is refused and nothing of it lands.
+  absl::Status stale = (*la)->Save(AtCursor("a-2"));
+  EXPECT_TRUE(IsLeaseLost(stale)) << stale;
+  EXPECT_THAT(stale.message(), HasSubstr("lease lost: shard s1 of job job (fencing token 1)"));
+  EXPECT_TRUE(IsLeaseLost((*la)->Check()));
+  ASSERT_TRUE((*lb)->Save(AtCursor("b-1")).ok());
+  EXPECT_EQ((*a->Load("job", "s1"))->cursor, "b-1");
+
+  // Releasing A's stale lease must not free B's shard.
+  la->reset();
+  EXPECT_EQ(a->ClaimShard("job", "s1").status().code(), absl::StatusCode::kFailedPrecondition);
+  auto leases = a->Leases("job");
+  ASSERT_TRUE(leases.ok());
+  ASSERT_EQ(leases->size(), 1u);
+  EXPECT_EQ((*leases)[0].owner, "worker-b");
+  EXPECT_TRUE((*leases)[0].live);
+  EXPECT_EQ((*leases)[0].fencing_token, 2);
+
+  // Released: claimable at once, with a newer token.
+  lb->reset();
+  auto again = a->ClaimShard("job", "s1");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->fencing_token(), 3);
+}
+
+TEST_F(PostgresTest, ALeaseIsRenewedWhileHeld) {
+  auto a = Store("worker-a", absl::Seconds(1));
+  auto b = Store("worker-b", absl::Seconds(1));
+  auto la = a->ClaimShard("job", "s1");
+  ASSERT_TRUE(la.ok()) << la.status();
+  for (int i = 0; i < 5; ++i) {  // 2.5 lease lengths
+    absl::SleepFor(absl::Milliseconds(500));
+    EXPECT_EQ(b->ClaimShard("job", "s1").status().code(), absl::StatusCode::kFailedPrecondition) << i;
+  }
+  EXPECT_TRUE((*la)->Check().ok());
+}
+
+TEST_F(PostgresTest, ResetBumpsTheFencingTokenSoAStaleWorkerCannotWriteAfterIt) {
+  auto a = Store("worker-a");
+  auto la = *a->ClaimShard("job", "s1");
+  ASSERT_TRUE(la->Save(AtCursor("a-1")).ok());
+  ASSERT_TRUE(server_
+                  ->Exec(StrCat("UPDATE ", schema_,
+                                ".recovery_checkpoints SET lease_expires = now() - interval '1s'"))
+                  .ok());
+  ASSERT_TRUE(a->Delete("job", "s1").ok());
+  EXPECT_TRUE(IsLeaseLost(la->Save(AtCursor("a-2"))));
+  EXPECT_FALSE(a->Load("job", "s1")->has_value());
+}
+
+TEST_F(PostgresTest, UnreachableDatabaseIsRetryableAndNeverShowsThePassword) {
+  PostgresCheckpointOptions o = StoreOptions("a");
+  o.dsn =
+      StrCat("host=127.0.0.1 port=", testing::FreeLoopbackPort(), " dbname=x user=u password=hunter2-secret");
+  o.connect_timeout = absl::Seconds(2);
+  auto r = (*NewPostgresCheckpointStore(o))->Load("job", "s");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("127.0.0.1"));
+  EXPECT_THAT(r.status().message(), Not(HasSubstr("hunter2")));
+}
+
+// ---- sink ------------------------------------------------------------------
+
+PostgresSinkOptions SinkOptions(const std::string& dsn, const std::string& schema) {
+  PostgresSinkOptions o;
+  o.dsn = dsn;
+  o.table = StrCat(schema, ".transactions");
+  o.columns = {{"transaction_id", "/transaction_id"},
+               {"occurred_at", "$event_time"},
+               {"amount", "/amount"},
+               {"points", "/points"},
+               {"extra", "/extra"},
+               {"recovered_key", "$key"}};
+  o.conflict_columns = {"transaction_id"};
+  return o;
+}
+
+void AddTxn(RecordBatch* batch, int i, std::string_view amount, std::string_view extra = "null") {
+  batch->Add(StrCat("k", i), T("2026-11-01T00:00:00Z") + absl::Minutes(i),
+             StrCat(R"({"transaction_id":"t)", i, R"(","amount":)", amount, R"(,"points":)", i,
+                    R"(,"extra":)", extra, "}"));
+}
+
+TEST_F(PostgresTest, SinkUpsertsSoRedeliveryIsHarmless) {
+  CreateTransactions();
+  auto sink = *NewPostgresSink(SinkOptions(server_->dsn(), schema_));
+  ASSERT_TRUE(sink->Open({}).ok());
+  RecordBatch batch;
+  for (int i = 0; i < 250; ++i) AddTxn(&batch, i, "\"12.30\"", R"({"tags":["a","b"]})");
+  std::vector<SinkRejection> rejected;
+  Shard shard{"s", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")};
+  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  EXPECT_TRUE(rejected.empty());
+  batch.MarkRedelivered();
+  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());  // the batch in flight at a crash
+  const std::string t = StrCat(schema_, ".transactions");
+  EXPECT_EQ(Q(StrCat("SELECT count(*) || ' ' || count(DISTINCT transaction_id) FROM ", t)), "250 250");
+  EXPECT_EQ(Q(StrCat("SELECT amount::text || ' ' || points || ' ' || (extra->'tags'->>1) || ' ' || "
+                     "recovered_key || ' ' || "
+                     "to_char(occurred_at AT TIME ZONE 'UTC', 'HH24:MI') FROM ",
+                     t, " WHERE transaction_id = 't61'")),
+            "12.30 61 b k61 01:01");
+}
+
+TEST_F(PostgresTest, SinkOnConflictUpdateKeepsTheLatestCopy) {
+  CreateTransactions();
+  PostgresSinkOptions o = SinkOptions(server_->dsn(), schema_);
+  o.on_conflict = PostgresConflict::kUpdate;
+  auto sink = *NewPostgresSink(o);
+  ASSERT_TRUE(sink->Open({}).ok());
+  Shard shard{"s", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")};
+  RecordBatch batch;
+  AddTxn(&batch, 1, "1.00");
+  AddTxn(&batch, 1, "2.00");  // the same key twice in one batch: ON CONFLICT cannot touch a row twice
+  std::vector<SinkRejection> rejected;
+  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  batch.Clear();
+  AddTxn(&batch, 1, "3.00");
+  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  EXPECT_EQ(Q(StrCat("SELECT count(*) || ' ' || max(amount) FROM ", schema_, ".transactions")), "1 3.00");
+}
+
+TEST_F(PostgresTest, SinkSendsRowsTheDatabaseRefusesToDeadLettersAndCommitsTheRest) {
+  CreateTransactions();
+  auto sink = *NewPostgresSink(SinkOptions(server_->dsn(), schema_));
+  ASSERT_TRUE(sink->Open({}).ok());
+  Shard shard{"s", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")};
+  RecordBatch batch;
+  for (int i = 0; i < 100; ++i) {
+    if (i == 10) {
+      AddTxn(&batch, i, "-5");  // CHECK (amount > 0)
+    } else if (i == 50) {
+      AddTxn(&batch, i, "\"12,30\"");  // numeric input syntax
+    } else if (i == 77) {
+      batch.Add("k77", T("2026-11-01T00:00:00Z"), R"({"amount":1})");  // transaction_id NOT NULL
+    } else if (i == 90) {
+      AddTxn(&batch, i, "true");  // the sink's own type check
+    } else if (i == 95) {
+      AddTxn(&batch, i, "99999999999999");  // numeric(12,2) overflow
+    } else {
+      AddTxn(&batch, i, "1.50");
+    }
+  }
+  std::vector<SinkRejection> rejected;
+  auto token = sink->Write(shard, batch, &rejected);
+  ASSERT_TRUE(token.ok()) << token.status();
+  std::map<size_t, std::string> why;
+  for (const SinkRejection& r : rejected) why[r.index] = r.reason;
+  ASSERT_EQ(why.size(), 5u);
+  EXPECT_THAT(why[10], HasSubstr("violates check constraint \"transactions_amount_check\""));
+  EXPECT_THAT(why[10], HasSubstr("SQLSTATE 23514"));
+  EXPECT_THAT(why[50], HasSubstr("invalid input syntax for type numeric: \"12,30\""));
+  EXPECT_THAT(why[77], HasSubstr("column transaction_id is NOT NULL but the record has no value for it"));
+  EXPECT_THAT(why[90], HasSubstr("column amount (numeric(12,2)) cannot take a boolean (/amount)"));
+  EXPECT_THAT(why[95], HasSubstr("numeric field overflow"));
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")), "95");
+}
+
+TEST_F(PostgresTest, SinkChecksTheTableWhenOpened) {
+  CreateTransactions();
+  PostgresSinkOptions o = SinkOptions(server_->dsn(), schema_);
+  o.table = StrCat(schema_, ".missing");
+  absl::Status s = (*NewPostgresSink(o))->Open({});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("table: postgres: relation \"" + schema_ + ".missing\" does not exist"));
+
+  o = SinkOptions(server_->dsn(), schema_);
+  o.columns.push_back({"amout", "/amount"});
+  o.columns.push_back({"points", "$event_time"});
+  o.conflict_columns = {"points"};
+  s = (*NewPostgresSink(o))->Open({});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("columns.amout: table " + schema_ + ".transactions has no such column"));
+  EXPECT_THAT(
+      s.message(),
+      HasSubstr("columns.points: \"$event_time\" is a timestamp; column type integer cannot hold it"));
+  EXPECT_THAT(s.message(), HasSubstr("conflict_columns: table " + schema_ +
+                                     ".transactions has no unique index on exactly (points)"));
+}
+
+TEST_F(PostgresTest, SinkRetriesAfterTheDatabaseComesBack) {
+  CreateTransactions();
+  auto sink = *NewPostgresSink(SinkOptions(server_->dsn(), schema_));
+  ASSERT_TRUE(sink->Open({}).ok());
+  Shard shard{"s", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")};
+  RecordBatch batch;
+  AddTxn(&batch, 1, "1.00");
+  std::vector<SinkRejection> rejected;
+  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());  // a pooled connection now exists
+  server_->Kill();
+  auto down = sink->Write(shard, batch, &rejected);
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable) << down.status();
+  ASSERT_TRUE(server_->Restart().ok());
+  AddTxn(&batch, 2, "2.00");
+  auto up = sink->Write(shard, batch, &rejected);
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")), "2");
+}
+
+// ---- engine ----------------------------------------------------------------
+
+TEST_F(PostgresTest, TwoWorkersShareAJobAndTheTableHoldsEveryRecordOnce) {
+  CreateTransactions();
+  testing::SimulatedApiOptions ao = Api(2000);
+  ao.latency = absl::Milliseconds(2);
+  testing::SimulatedApi api(ao);
+  auto spec = *JobSpec::Parse(JobJson(api));
+  std::vector<RunResult> results(2);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 2; ++w) {
+    workers.emplace_back([&, w] {
+      auto b = Backfiller::Create(spec);
+      ASSERT_TRUE(b.ok()) << b.status();
+      results[w] = (*b)->Run();
+    });
+  }
+  for (auto& t : workers) t.join();
+  int ran = 0;
+  for (const RunResult& r : results) {
+    EXPECT_TRUE(r.status.ok()) << r.status;
+    for (const ShardReport& s : r.shards) ran += s.state == ShardState::kDone && !s.leased_elsewhere;
+  }
+  EXPECT_GE(ran, 4);
+  const std::string t = StrCat(schema_, ".transactions");
+  EXPECT_EQ(Q(StrCat("SELECT count(*) || ' ' || count(DISTINCT transaction_id) FROM ", t)), "2000 2000");
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_,
+                     ".recovery_checkpoints WHERE state = 'done' AND lease_owner IS NULL")),
+            "4");
+  // A third run finds everything done.
+  RunResult again = (*Backfiller::Create(spec))->Run();
+  EXPECT_TRUE(again.complete);
+  EXPECT_EQ(again.progress.records_this_run, 0u);
+}
+
+TEST_F(PostgresTest, AWorkerWhoseLeaseIsTakenStopsWithoutWritingAndAnotherFinishes) {
+  CreateTransactions();
+  testing::SimulatedApi api(Api(400));
+  std::string job = JobJson(api, R"("max_records":0,)");
+  auto spec = *JobSpec::Parse(job);
+  spec.concurrency = 1;
+  spec.shard_duration = absl::InfiniteDuration();  // one shard
+  // Worker A: after its third batch, another worker takes the shard over.
+  std::atomic<int> batches{0};
+  std::string thief_sql = StrCat("UPDATE ", schema_,
+                                 ".recovery_checkpoints SET lease_owner = 'thief', "
+                                 "fencing_token = fencing_token + 1");
+  Components c;
+  c.sink = NewCallbackSink([&](const Shard& shard, absl::Span<const Record> records) {
+    if (++batches == 3) EXPECT_TRUE(server_->Exec(thief_sql).ok());
+    return absl::OkStatus();
+  });
+  auto a = *Backfiller::Create(spec, std::move(c));
+  RunResult ra = a->Run();
+  EXPECT_TRUE(IsLeaseLost(ra.status)) << ra.status;
+  EXPECT_THAT(ToStd(ra.status.message()), HasSubstr("lease lost"));
+  EXPECT_EQ(batches.load(), 3);  // nothing after the loss reached the sink
+  // Its checkpoint stopped at the second batch (the third was marked in flight
+  // before the theft, then refused).
+  EXPECT_EQ(Q(StrCat("SELECT state FROM ", schema_, ".recovery_checkpoints")), "running");
+
+  // The thief's lease expires; worker B resumes and finishes into the table.
+  ASSERT_TRUE(server_
+                  ->Exec(StrCat("UPDATE ", schema_,
+                                ".recovery_checkpoints SET lease_expires = now() - interval '1s'"))
+                  .ok());
+  auto b = *Backfiller::Create(spec);
+  auto status = b->Status();
+  ASSERT_TRUE(status.ok());
+  ASSERT_TRUE((*status)[0].lease.has_value());
+  EXPECT_EQ((*status)[0].lease->owner, "thief");
+  EXPECT_FALSE((*status)[0].lease->live);
+  RunResult rb = b->Run();
+  EXPECT_TRUE(rb.status.ok()) << rb.status;
+  EXPECT_TRUE(rb.complete);
+  EXPECT_EQ(rb.progress.records_this_run, 400u - 100u);  // A's two committed batches of 50 stay done
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")), "300");
+}
+
+TEST_F(PostgresTest, ConstraintViolationsLandInThePostgresDeadLetters) {
+  CreateTransactions();
+  ASSERT_TRUE(
+      server_->Exec(StrCat("ALTER TABLE ", schema_, ".transactions ADD CHECK (transaction_id NOT LIKE '%7')"))
+          .ok());
+  testing::SimulatedApi api(Api(300));
+  auto spec = *JobSpec::Parse(JobJson(api));
+  RunResult r = (*Backfiller::Create(spec))->Run();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+
+  const std::string dead =
+      Q(StrCat("SELECT count(*) FROM ", schema_,
+               ".recovery_dead_letters WHERE reason LIKE "
+               "'rejected by the sink: postgres: new row for relation%violates check constraint%'"));
+  EXPECT_EQ(dead, "30");  // every id ending in 7
+  EXPECT_EQ(StrCat(r.progress.totals.dead_letters), dead);
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")),
+            StrCat(300 - r.progress.totals.dead_letters));
+  // The raw record is kept, byte for byte.
+  EXPECT_THAT(Q(StrCat("SELECT convert_from(raw, 'UTF8') FROM ", schema_, ".recovery_dead_letters LIMIT 1")),
+              HasSubstr("7\",\"created_at\""));
+}
+
+TEST_F(PostgresTest, CliRunsOneShardAndShowsLeasesInStatus) {
+  CreateTransactions();
+  testing::SimulatedApi api(Api(400));
+  testing::TempDir dir;
+  const std::string path = dir.File("job.json");
+  testing::WriteFile(path, JobJson(api));
+  auto plan = testing::RunCli(RECOVERY_CLI, {"plan", path});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_THAT(plan.out, HasSubstr("20261101T060000Z-20261101T120000Z"));
+
+  auto one =
+      testing::RunCli(RECOVERY_CLI, {"run", path, "--shard", "20261101T060000Z-20261101T120000Z", "--quiet"});
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")), "100");
+
+  ASSERT_TRUE(server_
+                  ->Exec(StrCat(
+                      "INSERT INTO ", schema_,
+                      ".recovery_checkpoints (job, shard, lease_owner, "
+                      "lease_expires, fencing_token) VALUES ('pg-job', '20261101T000000Z-20261101T060000Z', "
+                      "'host-b:42:abc', now() + interval '1 hour', 5)"))
+                  .ok());
+  auto status = testing::RunCli(RECOVERY_CLI, {"status", path});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("leased by host-b:42:abc until"));
+  EXPECT_THAT(status.out, HasSubstr("1 of 4 shards done"));
+
+  auto bad = testing::RunCli(RECOVERY_CLI, {"run", path, "--shard", "20261101T070000Z-nope"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("shard \"20261101T070000Z-nope\" is not in the plan of job \"pg-job\""));
+
+  // The rest: the leased shard is skipped, the others run.
+  auto rest = testing::RunCli(RECOVERY_CLI, {"run", path, "--quiet"});
+  EXPECT_THAT(rest.err, HasSubstr("1 shard is leased by another worker"));
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")), "300");
+}
+
+}  // namespace
+}  // namespace recovery
