@@ -17,9 +17,11 @@
 #include "borrowed.h"
 #include "checkpoint/checkpoint_codec.h"
 #include "checkpoint/process_locks.h"
+#include "json/json_writer.h"
 #include "recovery/backfiller.h"
 #include "recovery/status.h"
 #include "recovery/version.h"
+#include "util/status_macros.h"
 #include "util/strings.h"
 
 struct recovery_error_t {
@@ -276,6 +278,7 @@ struct recovery_job_t {
   recovery_progress_fn progress_fn = nullptr;
   void* progress_user_data = nullptr;
   bool dry_run = false;
+  std::vector<std::string> shard_ids;
 
   absl::Mutex mu;
   recovery::Backfiller* running ABSL_GUARDED_BY(mu) = nullptr;
@@ -299,6 +302,7 @@ int RunJob(recovery_job_t* job, std::string* message) {
   if (job->store) c.checkpoints = std::make_unique<BorrowedCheckpointStore>(job->store.get());
   BackfillerOptions options;
   options.dry_run = job->dry_run;
+  options.shard_ids = job->shard_ids;
   if (job->log_fn != nullptr) {
     options.on_log = [job](const LogEvent& e) {
       job->log_fn(job->log_user_data, static_cast<int>(e.level), e.message.data(), e.message.size(),
@@ -332,14 +336,69 @@ int RunJob(recovery_job_t* job, std::string* message) {
     job->progress = ToC(r.progress);
   }
   if (r.status.ok()) {
-    if (!r.complete) *message = "stopped at max_records; run again to continue";
-    return r.complete ? RECOVERY_OK : RECOVERY_INCOMPLETE;
+    if (r.complete) return RECOVERY_OK;
+    std::vector<std::string> leased;
+    for (const ShardReport& s : r.shards) {
+      if (s.leased_elsewhere) leased.push_back(s.shard.id);
+    }
+    if (!leased.empty()) {
+      *message = StrCat("leased by another worker, run again later: ", Join(leased, ", "));
+      return RECOVERY_LEASED;
+    }
+    *message = "stopped at max_records; run again to continue";
+    return RECOVERY_INCOMPLETE;
   }
   *message = std::string(ToStd(r.status.message()));
   return r.paused ? RECOVERY_PAUSED : static_cast<int>(r.status.code());
 }
 
 bool Running(recovery_job_t* job) { return job->thread.joinable(); }
+
+absl::StatusOr<std::string> StatusJson(recovery_job_t* job) {
+  Components c;  // inspecting needs no sink; the spec's checkpoint store unless one was set
+  c.sink = NewNullSink();
+  if (job->source) c.source = std::make_unique<BorrowedSource>(job->source.get());
+  if (job->mapper) c.mapper = std::make_unique<BorrowedMapper>(job->mapper.get());
+  if (job->store) c.checkpoints = std::make_unique<BorrowedCheckpointStore>(job->store.get());
+  BackfillerOptions options;
+  options.dry_run = true;
+  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<Backfiller> b,
+                            Backfiller::Create(job->spec, std::move(c), std::move(options)));
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<ShardReport> reports, b->Status());
+  std::string shards = "[";
+  for (const ShardReport& r : reports) {
+    if (shards.size() > 1) shards += ',';
+    JsonObjectWriter w(&shards);
+    w.Str("id", r.shard.id).Time("start", r.shard.start);
+    if (IsOpenEnded(r.shard)) {
+      w.Raw("end", "null");
+    } else {
+      w.Time("end", r.shard.end);
+    }
+    w.Str("state", ShardStateName(r.state))
+        .Uint("records_delivered", r.checkpoint.counters.records_delivered)
+        .Uint("dead_letters", r.checkpoint.counters.dead_letters)
+        .Uint("pages", r.checkpoint.counters.pages)
+        .Double("progress", r.state == ShardState::kDone ? 1.0 : r.checkpoint.progress)
+        .Str("cursor", r.checkpoint.cursor)
+        .Str("last_error", r.checkpoint.last_error);
+    if (r.lease) {
+      std::string lease;
+      JsonObjectWriter(&lease)
+          .Str("owner", r.lease->owner)
+          .Time("expires", r.lease->expires)
+          .Int("fencing_token", r.lease->fencing_token)
+          .Bool("live", r.lease->live)
+          .Close();
+      w.Raw("lease", lease);
+    }
+    w.Close();
+  }
+  shards += ']';
+  std::string out;
+  JsonObjectWriter(&out).Str("job", job->spec.name).Raw("shards", shards).Close();
+  return out;
+}
 
 template <typename VTable, typename Adapter, typename Slot>
 int Install(recovery_job_t* job, const VTable* v, uint32_t version, bool ok_functions, Slot& slot,
@@ -379,6 +438,7 @@ const char* recovery_status_name(int code) {
   if (code >= 0 && code <= 16) return kNames[code];
   if (code == RECOVERY_PAUSED) return "PAUSED";
   if (code == RECOVERY_INCOMPLETE) return "INCOMPLETE";
+  if (code == RECOVERY_LEASED) return "LEASED";
   return "UNRECOGNIZED";
 }
 
@@ -537,6 +597,39 @@ int recovery_job_set_dry_run(recovery_job_t* job, uint8_t dry_run) {
   if (recovery::Running(job)) return RECOVERY_FAILED_PRECONDITION;
   job->dry_run = dry_run != 0;
   return RECOVERY_OK;
+}
+
+int recovery_job_add_shard(recovery_job_t* job, const char* shard_id, size_t shard_id_len, char** errptr) {
+  return Guard(errptr, [&] {
+    if (job == nullptr) return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_add_shard: job is NULL");
+    if (shard_id == nullptr || shard_id_len == 0) {
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_add_shard: shard_id is empty");
+    }
+    if (recovery::Running(job)) {
+      return Fail(errptr, RECOVERY_FAILED_PRECONDITION, "recovery_job_add_shard: the job is running");
+    }
+    job->shard_ids.emplace_back(shard_id, shard_id_len);
+    return RECOVERY_OK;
+  });
+}
+
+int recovery_job_status_json(recovery_job_t* job, char** json, size_t* json_len, char** errptr) {
+  return Guard(errptr, [&] {
+    if (job == nullptr)
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_status_json: job is NULL");
+    if (json == nullptr)
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_status_json: json is NULL");
+    *json = nullptr;
+    absl::StatusOr<std::string> doc = recovery::StatusJson(job);
+    if (!doc.ok()) return recovery::FromStatus(doc.status(), errptr);
+    char* copy = static_cast<char*>(std::malloc(doc->size() + 1));
+    if (copy == nullptr)
+      return Fail(errptr, RECOVERY_RESOURCE_EXHAUSTED, "recovery_job_status_json: out of memory");
+    std::memcpy(copy, doc->data(), doc->size() + 1);
+    *json = copy;
+    if (json_len != nullptr) *json_len = doc->size();
+    return RECOVERY_OK;
+  });
 }
 
 int recovery_job_run(recovery_job_t* job, char** errptr) {

@@ -21,12 +21,13 @@ import os
 import pathlib
 from collections import namedtuple
 
-__all__ = ["Job", "Record", "Progress", "RecoveryError", "Retry", "version", "status_name"]
+__all__ = ["Job", "Record", "Progress", "RecoveryError", "Retry", "version", "status_name",
+           "ABORTED", "LEASED"]
 
 OK, CANCELLED, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, INTERNAL, UNAVAILABLE = 0, 1, 3, 4, 5, 13, 14
-PAUSED, INCOMPLETE = 100, 101
+ABORTED, PAUSED, INCOMPLETE, LEASED = 10, 100, 101, 102
 MAP_EMIT, MAP_DROP, MAP_REJECT = 0, 1, 2
-_RESUMABLE = {CANCELLED, PAUSED, INCOMPLETE}
+_RESUMABLE = {CANCELLED, PAUSED, INCOMPLETE, LEASED}
 
 
 class RecoveryError(Exception):
@@ -122,6 +123,8 @@ def _load():
         "recovery_job_set_log_callback": (c_int, [c_void_p, _LOG, c_void_p]),
         "recovery_job_set_progress_callback": (c_int, [c_void_p, _PROGRESS, c_void_p]),
         "recovery_job_set_dry_run": (c_int, [c_void_p, ctypes.c_uint8]),
+        "recovery_job_add_shard": (c_int, [c_void_p, c_char_p, c_size_t, errptr]),
+        "recovery_job_status_json": (c_int, [c_void_p, ctypes.POINTER(c_void_p), ctypes.POINTER(c_size_t), errptr]),
         "recovery_job_run": (c_int, [c_void_p, errptr]),
         "recovery_job_start": (c_int, [c_void_p, errptr]),
         "recovery_job_wait": (c_int, [c_void_p, errptr]),
@@ -270,6 +273,26 @@ class Job:
 
     def set_dry_run(self, dry_run=True):
         _lib.recovery_job_set_dry_run(self._live(), 1 if dry_run else 0)
+
+    def add_shard(self, shard_id):
+        """Runs only the shards added (ids as status() lists them), e.g. one per
+        task of a task queue. With a checkpoint store that leases shards
+        (PostgreSQL), a shard another worker holds raises RecoveryError with
+        code LEASED (resumable: try again later), and a lease taken over
+        mid-run raises it with code ABORTED."""
+        data = shard_id.encode()
+        _call(_lib.recovery_job_add_shard, self._live(), data, len(data))
+
+    def status(self):
+        """The plan with each shard's stored state: a dict {"job", "shards": [{"id",
+        "start", "end", "state", "records_delivered", "dead_letters", "pages",
+        "progress", "cursor", "last_error", "lease"?}]}. Reads the checkpoint store."""
+        out, size = ctypes.c_void_p(), ctypes.c_size_t()
+        _call(_lib.recovery_job_status_json, self._live(), ctypes.byref(out), ctypes.byref(size))
+        try:
+            return json.loads(ctypes.string_at(out.value, size.value))
+        finally:
+            _lib.recovery_free(out)
 
     def run(self):
         """Runs or resumes the job. Raises RecoveryError unless every shard is done

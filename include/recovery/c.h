@@ -56,6 +56,7 @@ extern "C" {
 #define RECOVERY_UNAUTHENTICATED 16
 #define RECOVERY_PAUSED 100     /* the source's quota ran out; run again later to resume */
 #define RECOVERY_INCOMPLETE 101 /* the run stopped at max_records; run again to continue */
+#define RECOVERY_LEASED 102     /* a shard to run is leased by another worker; run again later */
 
 /* "0.1.0" */
 RECOVERY_C_EXPORT const char* recovery_version(void);
@@ -207,10 +208,28 @@ RECOVERY_C_EXPORT int recovery_job_set_progress_callback(recovery_job_t* job, re
                                                          void* user_data);
 /* Fetch and map, write nothing. */
 RECOVERY_C_EXPORT int recovery_job_set_dry_run(recovery_job_t* job, uint8_t dry_run);
+/* Runs only the shards added (ids as recovery_job_status_json lists them),
+ * e.g. one per task of a task queue; none added: every shard. An id not in
+ * the plan fails the run with RECOVERY_INVALID_ARGUMENT. */
+RECOVERY_C_EXPORT int recovery_job_add_shard(recovery_job_t* job, const char* shard_id, size_t shard_id_len,
+                                             char** errptr);
+/* The plan with each shard's stored state, as one JSON document (malloc'd,
+ * NUL-terminated, freed with recovery_free):
+ *   {"job":"…","shards":[{"id":"…","start":"…","end":"…","state":"done",
+ *     "records_delivered":N,"dead_letters":N,"pages":N,"progress":0.5,
+ *     "cursor":"…","last_error":"…",
+ *     "lease":{"owner":"…","expires":"…","fencing_token":N,"live":true}}]}
+ * ("end" is null for the open shard of follow mode; "lease" only with a
+ * store that leases shards and has one on record). Reads the checkpoint
+ * store; safe while a run is going. */
+RECOVERY_C_EXPORT int recovery_job_status_json(recovery_job_t* job, char** json, size_t* json_len,
+                                               char** errptr);
 
 /* Runs or resumes the job and blocks until it ends. RECOVERY_OK when every
- * shard is done; RECOVERY_CANCELLED, RECOVERY_PAUSED and RECOVERY_INCOMPLETE
- * are resumable by running again; other codes name the failure. */
+ * shard is done; RECOVERY_CANCELLED, RECOVERY_PAUSED, RECOVERY_INCOMPLETE
+ * and RECOVERY_LEASED are resumable by running again; RECOVERY_ABORTED means
+ * another worker took a shard's lease over mid-run (the shard stopped
+ * without writing; whoever holds it finishes it); other codes name the failure. */
 RECOVERY_C_EXPORT int recovery_job_run(recovery_job_t* job, char** errptr);
 /* Runs on a background thread; recovery_job_wait returns what run would. */
 RECOVERY_C_EXPORT int recovery_job_start(recovery_job_t* job, char** errptr);

@@ -100,6 +100,31 @@ class RecoveryTest(unittest.TestCase):
         pages = [f for level, message, f in logs if message == "page committed"]
         self.assertTrue(pages and "resume" in pages[0] and "shard" in pages[0])
 
+    def test_runs_chosen_shards_and_reports_status(self):
+        sink = Collector()
+        with recovery.Job(spec("py-shards"), base_dir=self.path) as job:
+            before = job.status()
+            self.assertEqual(before["job"], "py-shards")
+            ids = [s["id"] for s in before["shards"]]
+            self.assertEqual(ids, ["20251114T000000Z-20251115T000000Z", "20251115T000000Z-20251116T000000Z"])
+            self.assertEqual({s["state"] for s in before["shards"]}, {"pending"})
+            job.set_sink(sink)
+            job.add_shard(ids[1])
+            job.run()
+            after = {s["id"]: s for s in job.status()["shards"]}
+        self.assertEqual(after[ids[0]]["state"], "pending")
+        self.assertEqual(after[ids[1]]["state"], "done")
+        self.assertEqual(after[ids[1]]["records_delivered"], len(sink.keys))
+        self.assertEqual(after[ids[1]]["progress"], 1.0)
+        self.assertTrue(all(int(k[1:]) >= 250 for k in sink.keys))
+        with recovery.Job(spec("py-shards"), base_dir=self.path) as job:
+            job.set_sink(sink)
+            job.add_shard("20251114T000000Z-nope")
+            with self.assertRaises(recovery.RecoveryError) as e:
+                job.run()
+        self.assertEqual(e.exception.status_name, "INVALID_ARGUMENT")
+        self.assertIn('shard "20251114T000000Z-nope" is not in the plan', e.exception.message)
+
     def test_a_python_mapper(self):
         def mapper(shard_id, raw):
             record = json.loads(raw)
