@@ -1,0 +1,65 @@
+// The simulated vendor API as a process of its own, for tests and benchmarks
+// written in other languages (the Celery example's test and benchmark):
+//
+//   recovery_fixture_api [--records N] [--latency-ms MS] [--start RFC3339] [--end RFC3339]
+//
+// Listens on a free 127.0.0.1 port, prints its base URL on the first line of
+// stdout, and serves until stdin closes or SIGTERM (and dies with its parent).
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "testing/simulated_api.h"
+#include "util/time_format.h"
+
+int main(int argc, char** argv) {
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  recovery::testing::SimulatedApiOptions o;
+  o.start = *recovery::ParseRfc3339("2026-11-01T00:00:00Z");
+  o.end = *recovery::ParseRfc3339("2026-11-02T00:00:00Z");
+  o.records = 10000;
+  o.small_records = true;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--records") {
+      o.records = std::atoll(value.c_str());
+    } else if (flag == "--latency-ms") {
+      o.latency = absl::Milliseconds(std::atoi(value.c_str()));
+    } else if (flag == "--start" && recovery::ParseRfc3339(value)) {
+      o.start = *recovery::ParseRfc3339(value);
+    } else if (flag == "--end" && recovery::ParseRfc3339(value)) {
+      o.end = *recovery::ParseRfc3339(value);
+    } else {
+      std::fprintf(stderr, "recovery_fixture_api: unknown flag or bad value: %s %s\n", flag.c_str(),
+                   value.c_str());
+      return 2;
+    }
+  }
+  if (o.records < 1 || o.end <= o.start) {
+    std::fprintf(stderr, "recovery_fixture_api: need --records >= 1 and --start < --end\n");
+    return 2;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // the server's threads inherit the mask
+  recovery::testing::SimulatedApi api(o);
+  std::printf("%s\n", api.base_url().c_str());
+  std::fflush(stdout);
+  std::thread([] {  // stdin closing (the parent is gone) stops the server too
+    char buf[256];
+    while (read(STDIN_FILENO, buf, sizeof buf) > 0) {
+    }
+    kill(getpid(), SIGTERM);
+  })
+      .detach();
+  int sig = 0;
+  sigwait(&set, &sig);
+  return 0;
+}
