@@ -4,7 +4,7 @@
 #   1. g++, the whole suite;
 #   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite,
 #      then each libFuzzer target for a fixed time from its seed corpus;
-#   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP and SQS);
+#   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP, SQS and PostgreSQL);
 #   4. clang-tidy on src/ and capi/ (scripts/lint.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,12 +30,14 @@ cmake --build build/asan -j"$jobs"
 
 echo "== concurrency tests under ThreadSanitizer"
 configure build/tsan -DRECOVERY_SANITIZE=thread -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
-cmake --build build/tsan -j"$jobs" --target recovery_tests sqs_test recovery_cli
+cmake --build build/tsan -j"$jobs" --target recovery_tests sqs_test postgres_test recovery_cli
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp"
 build/tsan/tests/recovery_tests --gtest_brief=1
 # The SQS tests that exercise every thread of the source (receivers, workers,
 # heartbeats, the CLI under kill -9); the rest repeat them against moto slowly.
 build/tsan/tests/sqs_test --gtest_brief=1 --gtest_filter='SqsFakeTest.*:SqsTest.Drains*:SqsTest.Heartbeats*:SqsTest.MessagesCheckpointed*:SqsTest.Sigkill*'
+# Lease renewal threads, concurrent shards on one store, two engines sharing a job.
+build/tsan/tests/postgres_test --gtest_brief=1
 
 echo "== clang-tidy"
 ./scripts/lint.sh build/lint
