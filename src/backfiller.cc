@@ -778,6 +778,13 @@ RunResult BackfillerImpl::Run() {
       .Close();
   Log(LogLevel::kInfo, sink_context.resuming ? "resuming job" : "starting job", fields);
   for (const std::string& warning : c_.source->ConfigWarnings()) Log(LogLevel::kWarning, warning, "{}");
+  if (leasing && c_.sink->serialize_commits()) {
+    Log(LogLevel::kWarning,
+        "the sink is one file for every shard, but the checkpoint store lets other processes run this "
+        "job's shards: run one process per job with this sink, or use a sink every worker can share "
+        "(postgres)",
+        "{}");
+  }
 
   const int concurrency = options_.concurrency > 0 ? options_.concurrency : spec_.concurrency;
   std::atomic<size_t> next{0};
