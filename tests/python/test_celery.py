@@ -2,7 +2,8 @@
 shards with checkpoints in PostgreSQL and a Redis broker; one worker is
 killed with SIGKILL in the middle of a shard; after its lease expires the
 other worker resumes that shard from its checkpoint, and the table holds every
-record exactly once. Needs Debian's python3-celery, python3-redis,
+record exactly once. RECOVERY_TEST_KEEP=DIR keeps the workers' logs there.
+Needs Debian's python3-celery, python3-redis,
 redis-server and postgresql; run by ctest with /usr/bin/python3."""
 import json
 import os
