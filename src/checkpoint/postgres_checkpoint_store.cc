@@ -80,7 +80,7 @@ class Core {
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
     absl::MutexLock lock(&schema_mu_);
     if (!schema_ready_) {
-      RECOVERY_RETURN_IF_ERROR(EnsureSchema(*c.operator->()));
+      RECOVERY_RETURN_IF_ERROR(EnsureSchema(*c));
       schema_ready_ = true;
     }
     return c;
@@ -315,7 +315,7 @@ class PostgresCheckpointStore : public CheckpointStore {
                    " records_delivered = EXCLUDED.records_delivered, progress = EXCLUDED.progress,"
                    " updated = now() WHERE t.lease_expires IS NULL OR t.lease_expires < now() RETURNING 1"),
             {job, shard_id, row.encoded, row.state, row.delivered, row.progress}));
-    if (r.rows() == 0) return HeldBy(*c.operator->(), job, shard_id);
+    if (r.rows() == 0) return HeldBy(*c, job, shard_id);
     return absl::OkStatus();
   }
 
@@ -333,7 +333,7 @@ class PostgresCheckpointStore : public CheckpointStore {
                        " AND (lease_expires IS NULL OR lease_expires < now()) RETURNING 1"),
                 {job, shard_id}));
     if (r.rows() > 0) return absl::OkStatus();
-    absl::Status held = HeldBy(*c.operator->(), job, shard_id);
+    absl::Status held = HeldBy(*c, job, shard_id);
     return held.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : held;
   }
 
@@ -367,7 +367,7 @@ class PostgresCheckpointStore : public CheckpointStore {
                        " lease_expires = EXCLUDED.lease_expires, fencing_token = t.fencing_token + 1"
                        " WHERE t.lease_expires IS NULL OR t.lease_expires < now() RETURNING fencing_token"),
                 {job, shard_id, owner(), Millis(core_->options().lease)}));
-    if (r.rows() == 0) return HeldBy(*c.operator->(), job, shard_id);
+    if (r.rows() == 0) return HeldBy(*c, job, shard_id);
     auto state = std::make_shared<Core::LeaseState>();
     state->job = std::string(job);
     state->shard = std::string(shard_id);

@@ -87,6 +87,7 @@ class Pool {
       if (c_ != nullptr) pool_->Return(std::move(c_));
     }
     Connection* operator->() const { return c_.get(); }
+    Connection& operator*() const { return *c_; }
 
    private:
     Pool* pool_;

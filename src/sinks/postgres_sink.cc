@@ -74,7 +74,7 @@ class PostgresSink : public Sink {
 
   absl::Status Open(const SinkOpenContext&) override {
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
-    absl::Status s = Inspect(*c.operator->());
+    absl::Status s = Inspect(*c);
     if (!s.ok())
       return absl::Status(s.code(), StrCat("sink (", pg::Describe(options_.dsn), "): ", s.message()));
     return absl::OkStatus();
@@ -87,7 +87,7 @@ class PostgresSink : public Sink {
     BuildRows(batch, &rows, rejected);
     if (rows.index.empty()) return std::string();
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
-    absl::Status s = Send(*c.operator->(), rows, rejected);
+    absl::Status s = Send(*c, rows, rejected);
     if (!s.ok()) {
       return absl::Status(s.code(), StrCat("sink ", table_, " (", pg::Describe(options_.dsn), "), shard ",
                                            shard.id, ": ", s.message()));
