@@ -291,6 +291,12 @@ TEST_F(PostgresTest, SinkUpsertsSoRedeliveryIsHarmless) {
                      "to_char(occurred_at AT TIME ZONE 'UTC', 'HH24:MI') FROM ",
                      t, " WHERE transaction_id = 't61'")),
             "12.30 61 b k61 01:01");
+  // DO NOTHING: within one batch, the first copy of a key wins too.
+  batch.Clear();
+  AddTxn(&batch, 900, "7.00");
+  AddTxn(&batch, 900, "8.00");
+  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  EXPECT_EQ(Q(StrCat("SELECT amount FROM ", t, " WHERE transaction_id = 't900'")), "7.00");
 }
 
 TEST_F(PostgresTest, SinkOnConflictUpdateKeepsTheLatestCopy) {
@@ -305,6 +311,7 @@ TEST_F(PostgresTest, SinkOnConflictUpdateKeepsTheLatestCopy) {
   AddTxn(&batch, 1, "2.00");  // the same key twice in one batch: ON CONFLICT cannot touch a row twice
   std::vector<SinkRejection> rejected;
   ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  EXPECT_EQ(Q(StrCat("SELECT count(*) || ' ' || max(amount) FROM ", schema_, ".transactions")), "1 2.00");
   batch.Clear();
   AddTxn(&batch, 1, "3.00");
   ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());

@@ -4,7 +4,7 @@
 // savepoints, halving the refused chunks until the bad rows stand alone: they
 // go to dead letters with the database's message, the rest commits.
 #include <algorithm>
-#include <map>
+#include <numeric>
 
 #include "absl/strings/str_join.h"
 #include "postgres/pg.h"
@@ -224,8 +224,6 @@ class PostgresSink : public Sink {
     thread_local std::string padded;
     const bool need_json = std::any_of(columns_.begin(), columns_.end(),
                                        [](const Column& c) { return c.kind == From::kPointer; });
-    std::map<std::string, size_t> row_of_key;  // conflict values -> row
-    std::string key;
     std::vector<std::optional<std::pair<size_t, size_t>>> row(columns_.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       const Record& r = batch.records()[i];
@@ -247,22 +245,57 @@ class PostgresSink : public Sink {
         rejected->push_back({i, std::move(why)});
         continue;
       }
-      key.clear();
-      for (size_t j = 0; j < columns_.size(); ++j) {
-        if (!is_conflict_[j]) continue;
-        if (row[j]) key.append(rows->text, row[j]->first, row[j]->second);
-        key.push_back('\x1f');
-      }
-      auto [it, inserted] = row_of_key.emplace(key, rows->index.size());
-      if (!inserted) {
-        if (options_.on_conflict == PostgresConflict::kUpdate) {  // the newer copy replaces the older
-          std::copy(row.begin(), row.end(), rows->values.begin() + it->second * columns_.size());
-        }
-        continue;
-      }
       rows->index.push_back(i);
       rows->values.insert(rows->values.end(), row.begin(), row.end());
     }
+    DropRepeatedKeys(rows);
+  }
+
+  // Keeps one row per conflict key: the first with DO NOTHING, the last with
+  // DO UPDATE. Sorting row numbers allocates nothing per record.
+  void DropRepeatedKeys(Rows* rows) const {
+    const size_t n = rows->index.size(), width = columns_.size();
+    if (n < 2) return;
+    auto value = [&](size_t row, size_t col) -> std::optional<std::string_view> {
+      const auto& v = rows->values[row * width + col];
+      if (!v) return std::nullopt;
+      return std::string_view(rows->text).substr(v->first, v->second);
+    };
+    auto key_less = [&](uint32_t a, uint32_t b) {
+      for (size_t j = 0; j < width; ++j) {
+        if (!is_conflict_[j]) continue;
+        const auto va = value(a, j), vb = value(b, j);
+        if (va != vb) return va < vb;
+      }
+      return false;
+    };
+    auto has_null = [&](size_t row) {
+      for (size_t j = 0; j < width; ++j) {
+        if (is_conflict_[j] && !value(row, j)) return true;
+      }
+      return false;
+    };
+    thread_local std::vector<uint32_t> order;
+    order.resize(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), key_less);  // equal keys stay in batch order
+    thread_local std::vector<char> keep;
+    keep.assign(n, 1);
+    const bool keep_last = options_.on_conflict == PostgresConflict::kUpdate;
+    for (size_t i = 1; i < n; ++i) {
+      if (key_less(order[i - 1], order[i])) continue;  // a new key
+      if (has_null(order[i])) continue;                // NULLs never conflict in a unique index
+      keep[keep_last ? order[i - 1] : order[i]] = 0;
+    }
+    size_t out = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (!keep[i]) continue;
+      rows->index[out] = rows->index[i];
+      std::copy_n(rows->values.begin() + i * width, width, rows->values.begin() + out * width);
+      ++out;
+    }
+    rows->index.resize(out);
+    rows->values.resize(out * width);
   }
 
   // Sets `out` to the column's value for record `r` (nullopt: NULL), or
