@@ -14,7 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "components.h"
+#include "spec/components.h"
 #include "json/json_writer.h"
 #include "recovery/status.h"
 #include "util/status_macros.h"

@@ -7,7 +7,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "http/http_source.h"
-#include "json/spec_reader.h"
+#include "spec/http_section.h"
+#include "spec/spec_reader.h"
 #include "recovery/job_spec.h"
 #include "recovery/mapper.h"
 #include "simdjson.h"
@@ -71,7 +72,7 @@ std::unique_ptr<Source> HttpSource(const std::string& extra = "") {
   SpecObject o(parser.parse(section).value(), "source", &errors);
   o.String("type");
   JobSpec spec;
-  std::unique_ptr<Source> source = BuildHttpSource(o, spec);
+  std::unique_ptr<Source> source = BuildHttpSource(ReadHttpSource(o, spec), o.path(), o.errors());
   o.Finish();
   EXPECT_TRUE(errors.empty()) << errors.list()[0];
   return source;

@@ -43,12 +43,15 @@ struct JobSpec {
   // Parses and validates strictly: an unknown key, a wrong type, a missing
   // field or a bad component section is InvalidArgument listing every error
   // with its JSON path, e.g. `source.batch_size: expected integer, got "100"`.
+  // Reads nothing but the text: secrets, AWS credentials and regions named by
+  // the spec are resolved when its components are created.
   static absl::StatusOr<JobSpec> Parse(std::string_view json);
   static absl::StatusOr<JobSpec> FromFile(const std::string& path);
 };
 
 // Every error of a job spec, one per entry, each starting with its JSON path.
-// Empty when the spec is valid.
+// Empty when the spec is valid. Unlike Parse, also resolves what creating the
+// components needs, so a missing secret is reported naming its variable or file.
 RECOVERY_EXPORT std::vector<std::string> ValidateJobSpec(std::string_view json);
 
 }  // namespace recovery

@@ -184,7 +184,20 @@ bool IsAwsThrottling(std::string_view code) {
   return false;
 }
 
-void ReadAwsConfig(SpecObject& o, const GetEnv& getenv, AwsConfig* config,
+namespace {
+
+void CheckRegionName(SpecObject& o, std::string_view region) {
+  for (char ch : region) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-') {
+      o.errors()->Add(o.PathOf("region"), StrCat("\"", region, "\" is not a region name"));
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void ReadAwsConfig(SpecObject& o, const GetEnv& getenv, bool resolve, AwsConfig* config,
                    std::vector<std::string>* warnings) {
   AwsCredentialLookup lookup;
   if (std::optional<SpecObject> c = o.Object("credentials")) {
@@ -214,17 +227,16 @@ void ReadAwsConfig(SpecObject& o, const GetEnv& getenv, AwsConfig* config,
     warnings->push_back(
         StrCat(o.PathOf("endpoint"), " is plain http: requests are signed but not encrypted"));
   }
+  if (!resolve) {  // parsing: the environment and the credentials file are read at creation
+    CheckRegionName(o, configured_region);
+    return;
+  }
   absl::StatusOr<std::string> region = ResolveAwsRegion(configured_region, getenv);
   if (!region.ok()) {
     o.errors()->Add(o.PathOf("region"), ToStd(region.status().message()));
   } else {
     config->region = *region;
-    for (char ch : config->region) {
-      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-') {
-        o.errors()->Add(o.PathOf("region"), StrCat("\"", config->region, "\" is not a region name"));
-        break;
-      }
-    }
+    CheckRegionName(o, config->region);
   }
   if (config->endpoint.empty() && region.ok()) {
     config->endpoint = StrCat("https://", config->service, ".", config->region, ".amazonaws.com/");

@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "http/http_client.h"
-#include "json/spec_reader.h"
+#include "spec/spec_reader.h"
 #include "util/redact.h"
 
 namespace recovery {
@@ -69,10 +69,11 @@ struct AwsConfig {
 
 // Reads "region", "endpoint", "profile", "credentials" {"access_key_id_env",
 // "secret_access_key_env", "session_token_env"}, "connect_timeout" and
-// "tls" {"ca_file"} from a source or sink section, resolving credentials and
-// region; problems are added to the section's errors. `warnings` gets the
-// risky settings.
-void ReadAwsConfig(SpecObject& o, const GetEnv& getenv, AwsConfig* config,
+// "tls" {"ca_file"} from a source or sink section; with `resolve`, also finds
+// the credentials and the region (environment, credentials file), else reads
+// nothing outside the section. Problems are added to the section's errors.
+// `warnings` gets the risky settings.
+void ReadAwsConfig(SpecObject& o, const GetEnv& getenv, bool resolve, AwsConfig* config,
                    std::vector<std::string>* warnings);
 
 // Calls AWS JSON 1.0 actions. Not thread-safe: one per thread. Keeps its

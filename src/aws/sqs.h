@@ -12,7 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aws/aws.h"
-#include "json/spec_reader.h"
+#include "spec/spec_reader.h"
 #include "recovery/job_spec.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
@@ -76,9 +76,12 @@ absl::StatusOr<SqsCursor> DecodeSqsCursor(std::string_view text);
 bool IsRetryableEntryFailure(const SqsBatchFailure& f);
 
 // The SQS source (type "sqs") and sink (type "sqs"), built from their spec
-// sections; null (with errors in the section) when invalid.
-std::unique_ptr<Source> BuildSqsSource(SpecObject& config, const JobSpec& spec, const GetEnv& getenv);
-std::unique_ptr<Sink> BuildSqsSink(SpecObject& config, const JobSpec& spec, const GetEnv& getenv);
+// sections; null (with errors in the section) when invalid. Without
+// `resolve`, only the section is read (for parsing: no environment, no
+// credentials file) and the result must not be used.
+std::unique_ptr<Source> BuildSqsSource(SpecObject& config, const JobSpec& spec, const GetEnv& getenv,
+                                       bool resolve);
+std::unique_ptr<Sink> BuildSqsSink(SpecObject& config, const JobSpec& spec, const GetEnv& getenv, bool resolve);
 
 }  // namespace recovery
 

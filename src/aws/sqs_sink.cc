@@ -90,7 +90,7 @@ class SqsSink : public Sink {
   }
 
  private:
-  friend std::unique_ptr<Sink> recovery::BuildSqsSink(SpecObject&, const JobSpec&, const GetEnv&);
+  friend std::unique_ptr<Sink> recovery::BuildSqsSink(SpecObject&, const JobSpec&, const GetEnv&, bool);
 
   std::unique_ptr<AwsJsonClient> TakeClient() {
     absl::MutexLock lock(&mu_);
@@ -263,11 +263,11 @@ class SqsSink : public Sink {
 
 }  // namespace
 
-std::unique_ptr<Sink> BuildSqsSink(SpecObject& o, const JobSpec& spec, const GetEnv& getenv) {
+std::unique_ptr<Sink> BuildSqsSink(SpecObject& o, const JobSpec& spec, const GetEnv& getenv, bool resolve) {
   auto sink = std::make_unique<SqsSink>();
   SinkConfig& config = sink->config_;
   std::vector<std::string> warnings;  // sinks have no warning channel yet; sources log theirs
-  ReadAwsConfig(o, getenv, &config.aws, &warnings);
+  ReadAwsConfig(o, getenv, resolve, &config.aws, &warnings);
   sink->queue_.Read(o);
   config.group_pointer = o.String("message_group_id_from").value_or("");
   config.group_value = o.String("message_group_id").value_or("");

@@ -227,7 +227,7 @@ class SqsSource : public Source {
   SqsQueue& queue() { return queue_; }
 
  private:
-  friend std::unique_ptr<Source> recovery::BuildSqsSource(SpecObject&, const JobSpec&, const GetEnv&);
+  friend std::unique_ptr<Source> recovery::BuildSqsSource(SpecObject&, const JobSpec&, const GetEnv&, bool);
   Config config_;
   SqsQueue queue_;
 };
@@ -711,9 +711,9 @@ absl::Status SqsReader::Commit(const Page& page, absl::Span<const RecordOutcome>
 
 }  // namespace
 
-std::unique_ptr<Source> BuildSqsSource(SpecObject& o, const JobSpec& spec, const GetEnv& getenv) {
+std::unique_ptr<Source> BuildSqsSource(SpecObject& o, const JobSpec& spec, const GetEnv& getenv, bool resolve) {
   Config config;
-  ReadAwsConfig(o, getenv, &config.aws, &config.warnings);
+  ReadAwsConfig(o, getenv, resolve, &config.aws, &config.warnings);
   auto source = std::make_unique<SqsSource>(Config());
   source->queue_.Read(o);
   config.receivers = static_cast<int>(o.Int("receivers", false, 1, 64).value_or(config.receivers));

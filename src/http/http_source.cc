@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "http/http_client.h"
+#include "recovery/secret.h"
 #include "json/json_writer.h"
 #include "recovery/status.h"
 #include "simdjson.h"
@@ -30,16 +31,17 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-enum class Paging { kPage, kOffset, kCursor, kCursorHeader, kLink, kNextUrl, kKeyset };
+using Paging = HttpPaging;
+using TimeFormat = HttpTimeFormat;
 const std::vector<std::string_view> kPagingNames = {"page", "offset",   "cursor", "cursor_header",
                                                     "link", "next_url", "keyset"};
-enum class TimeFormat { kRfc3339, kEpochSeconds, kEpochMillis };
-const std::vector<std::string_view> kTimeFormats = {"rfc3339", "epoch_s", "epoch_ms"};
 const std::vector<std::string_view> kPlaceholders = {"start",  "end",   "cursor",     "page",
                                                      "offset", "limit", "after_time", "after_id"};
 
+// The options as the readers use them: secrets resolved into headers or the
+// query, every secret known to the redactor.
 struct Config {
-  std::string method = "GET";
+  std::string method;
   std::string url;
   std::vector<std::pair<std::string, std::string>> query;  // templates
   std::vector<HttpHeader> headers;                         // values are templates
@@ -56,11 +58,11 @@ struct Config {
   std::string sorted_pointer;  // records ascending by this time: stop past the shard's end
   TimeFormat sorted_format = TimeFormat::kRfc3339;
   std::string total_header, total_pointer;
-  std::set<long> retry_statuses = {408, 425, 429, 500, 502, 503, 504};
+  std::set<long> retry_statuses;
   HttpClientOptions client;
   double rate = 0;  // requests per second, 0 = unlimited
   double burst = 1;
-  absl::Duration max_wait = absl::Minutes(5);
+  absl::Duration max_wait;
   std::string reset_header;
   std::string credential_query_name, credential_query_value;
   Redactor redactor;
@@ -93,7 +95,7 @@ std::optional<absl::Time> ParseTime(std::string_view text, TimeFormat f) {
 }
 
 // Checks that every {placeholder} in `text` is known.
-void CheckTemplate(std::string_view text, const std::string& path, SpecErrors* errors) {
+void CheckTemplate(std::string_view text, const std::string& path, FieldErrors* errors) {
   size_t pos = 0;
   while ((pos = text.find('{', pos)) != std::string_view::npos) {
     const size_t close = text.find('}', pos);
@@ -650,190 +652,226 @@ absl::Status HttpReader::Next(Page* page) {
   return absl::OkStatus();
 }
 
-// Reads a secret from the environment variable `<key>_env`, or inline from
-// `<key>` (with a warning). Empty when neither is given.
-std::string Secret(SpecObject& o, std::string_view key, bool required, Config* config) {
-  const std::string env_key = StrCat(key, "_env");
-  auto env = o.String(env_key);
-  auto inline_value = o.String(key);
-  if (env && inline_value) {
-    o.errors()->Add(o.PathOf(key), StrCat("give either \"", key, "\" or \"", env_key, "\", not both"));
-    return "";
+void CheckPointer(std::string_view pointer, const std::string& path, FieldErrors* errors) {
+  if (!pointer.empty() && pointer[0] != '/') {
+    errors->Add(path, StrCat("\"", pointer, "\" is not a JSON pointer (RFC 6901: \"\" or \"/a/b\")"));
   }
-  if (env) {
-    const char* v = std::getenv(env->c_str());
-    if (v == nullptr || *v == '\0') {
-      o.errors()->Add(o.PathOf(env_key), StrCat("environment variable ", *env, " is not set"));
-      return "";
+}
+
+void CheckRequired(std::string_view value, const std::string& path, FieldErrors* errors) {
+  if (value.empty()) errors->Add(path, "required but missing");
+}
+
+// The job-spec key of the auth secret, for messages.
+std::string_view SecretKey(HttpAuthType type) {
+  switch (type) {
+    case HttpAuthType::kBearer:
+      return "token";
+    case HttpAuthType::kBasic:
+      return "password";
+    default:
+      return "value";
+  }
+}
+
+// "auth.token_env", "auth.token_file" or "auth.token": the key that gave the secret.
+std::string SecretPath(std::string_view path, const HttpAuth& auth) {
+  const std::string key = StrCat("auth.", SecretKey(auth.type));
+  if (!auth.secret.env.empty()) return JoinPath(path, StrCat(key, "_env"));
+  if (!auth.secret.file.empty()) return JoinPath(path, StrCat(key, "_file"));
+  return JoinPath(path, key);
+}
+
+void CheckPagination(const HttpPagination& p, std::string_view path, FieldErrors* errors) {
+  const std::string at = JoinPath(path, "pagination");
+  switch (p.type) {
+    case Paging::kPage:
+      if (p.first_page < 0 || p.first_page > 1) errors->Add(JoinPath(at, "first"), "must be 0 or 1");
+      break;
+    case Paging::kCursor:
+    case Paging::kNextUrl:
+      CheckRequired(p.cursor_from, JoinPath(at, "from"), errors);
+      CheckPointer(p.cursor_from, JoinPath(at, "from"), errors);
+      break;
+    case Paging::kCursorHeader:
+      CheckRequired(p.cursor_header, JoinPath(at, "header"), errors);
+      break;
+    case Paging::kKeyset:
+      CheckRequired(p.keyset_time, JoinPath(at, "time"), errors);
+      CheckRequired(p.keyset_id, JoinPath(at, "id"), errors);
+      CheckPointer(p.keyset_time, JoinPath(at, "time"), errors);
+      CheckPointer(p.keyset_id, JoinPath(at, "id"), errors);
+      break;
+    case Paging::kOffset:
+    case Paging::kLink:
+      break;
+  }
+}
+
+void CheckAuth(const HttpAuth& auth, std::string_view path, FieldErrors* errors) {
+  if (auth.type == HttpAuthType::kNone) return;
+  if ((auth.type == HttpAuthType::kHeader || auth.type == HttpAuthType::kQuery)) {
+    CheckRequired(auth.name, JoinPath(path, "auth.name"), errors);
+  }
+  if (auth.type == HttpAuthType::kBasic) CheckRequired(auth.username, JoinPath(path, "auth.username"), errors);
+  const int given = !auth.secret.env.empty() + !auth.secret.file.empty() + !auth.secret.value.empty();
+  const std::string key = StrCat("auth.", SecretKey(auth.type));
+  if (given == 0) {
+    errors->Add(JoinPath(path, StrCat(key, "_env")),
+                "required: the environment variable holding the secret (or a file, with _file)");
+  } else if (given > 1) {
+    errors->Add(JoinPath(path, key), StrCat("give one of \"", SecretKey(auth.type), "\", \"", SecretKey(auth.type),
+                                            "_env\" or \"", SecretKey(auth.type), "_file\""));
+  }
+}
+
+void CheckLimits(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors) {
+  if (o.page_size < 1 || o.page_size > 100000) errors->Add(JoinPath(path, "page_size"), "must be 1 to 100000");
+  if (o.timeout < absl::Milliseconds(1)) errors->Add(JoinPath(path, "timeout"), "must be at least 1ms");
+  if (o.connect_timeout < absl::Milliseconds(1)) {
+    errors->Add(JoinPath(path, "connect_timeout"), "must be at least 1ms");
+  }
+  if (o.max_response_bytes < 1024 || o.max_response_bytes > (int64_t{1} << 32)) {
+    errors->Add(JoinPath(path, "max_response_bytes"), "must be 1024 to 4294967296");
+  }
+  if (o.max_redirects < 0 || o.max_redirects > 50) errors->Add(JoinPath(path, "max_redirects"), "must be 0 to 50");
+  for (int code : o.retry_statuses) {
+    if (code < 100 || code > 599) {
+      errors->Add(JoinPath(path, "retry_statuses"), StrCat("expected HTTP status codes, got ", code));
+      break;
     }
-    config->redactor.Add(v);
-    return v;
   }
-  if (inline_value) {
-    config->warnings.push_back(StrCat(o.PathOf(key), " holds a secret inline in the job spec; prefer \"",
-                                      env_key, "\" naming an environment variable"));
-    config->redactor.Add(*inline_value);
-    return *inline_value;
+  const HttpRateLimit& rl = o.rate_limit;
+  if (rl.requests_per_second != 0 && (rl.requests_per_second < 0.001 || rl.requests_per_second > 1e6)) {
+    errors->Add(JoinPath(path, "rate_limit.requests_per_second"), "must be 0.001 to 1000000");
   }
-  if (required) o.errors()->Add(o.PathOf(env_key), "required: the environment variable holding the secret");
-  return "";
+  if (rl.burst != 0 && (rl.burst < 1 || rl.burst > 1e6)) {
+    errors->Add(JoinPath(path, "rate_limit.burst"), "must be 1 to 1000000");
+  }
+  if (rl.max_wait < absl::ZeroDuration()) errors->Add(JoinPath(path, "rate_limit.max_wait"), "must not be negative");
 }
 
 std::string Base64(std::string_view s) { return absl::Base64Escape(ToAbsl(s)); }
 
-void ReadAuth(SpecObject& auth, Config* config) {
-  const int type = auth.Enum("type", true, {"bearer", "header", "basic", "query"}).value_or(-1);
-  switch (type) {
-    case 0: {
-      std::string token = Secret(auth, "token", true, config);
-      config->headers.push_back({"Authorization", StrCat("Bearer ", token), true});
+// The options as readers use them, with the auth secret resolved.
+std::optional<Config> ConfigFrom(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors) {
+  Config c;
+  c.method = o.method;
+  c.url = o.url;
+  c.query = o.query;
+  for (const auto& [name, value] : o.headers) c.headers.push_back({name, value, false});
+  c.body = o.body;
+  c.time_format = o.time_format;
+  c.records_pointer = o.records;
+  c.page_size = o.page_size;
+  c.paging = o.pagination.type;
+  c.first_page = o.pagination.first_page;
+  c.short_page_ends = o.pagination.short_page_ends;
+  c.cursor_pointer = o.pagination.cursor_from;
+  c.cursor_header = o.pagination.cursor_header;
+  c.keyset_time = o.pagination.keyset_time;
+  c.keyset_id = o.pagination.keyset_id;
+  c.sorted_pointer = o.sorted_by;
+  c.sorted_format = c.paging == Paging::kKeyset ? o.pagination.keyset_time_format : o.sorted_by_format;
+  c.total_header = o.total_header;
+  c.total_pointer = o.total_from;
+  c.retry_statuses = std::set<long>(o.retry_statuses.begin(), o.retry_statuses.end());
+  c.client.timeout = o.timeout;
+  c.client.connect_timeout = o.connect_timeout;
+  c.client.max_response_bytes = static_cast<size_t>(o.max_response_bytes);
+  c.client.max_redirects = o.max_redirects;
+  c.client.verify_tls = o.verify_tls;
+  c.client.ca_file = o.ca_file;
+  c.rate = o.rate_limit.requests_per_second;
+  c.burst = o.rate_limit.burst > 0 ? o.rate_limit.burst : std::max(1.0, c.rate);
+  c.max_wait = o.rate_limit.max_wait;
+  c.reset_header = o.rate_limit.reset_header;
+  if (!o.verify_tls) {
+    c.warnings.push_back(StrCat(JoinPath(path, "tls.verify"),
+                                " is false: TLS certificates are not checked, so anyone on "
+                                "the path can read the credentials and forge the data"));
+  }
+  if (o.auth.type == HttpAuthType::kNone) return c;
+  absl::StatusOr<std::string> secret = ResolveSecret(o.auth.secret);
+  if (!secret.ok()) {
+    errors->Add(SecretPath(path, o.auth), ToStd(secret.status().message()));
+    return std::nullopt;
+  }
+  if (!o.auth.secret.value.empty()) {
+    const std::string key = std::string(SecretKey(o.auth.type));
+    c.warnings.push_back(StrCat(JoinPath(path, StrCat("auth.", key)), " holds a secret inline; prefer \"", key,
+                                "_env\" naming an environment variable, or \"", key, "_file\""));
+  }
+  c.redactor.Add(*secret);
+  switch (o.auth.type) {
+    case HttpAuthType::kBearer:
+      c.headers.push_back({"Authorization", StrCat("Bearer ", *secret), true});
+      break;
+    case HttpAuthType::kHeader:
+      c.headers.push_back({o.auth.name, *secret, true});
+      break;
+    case HttpAuthType::kBasic: {
+      const std::string encoded = Base64(StrCat(o.auth.username, ":", *secret));
+      c.redactor.Add(encoded);
+      c.headers.push_back({"Authorization", StrCat("Basic ", encoded), true});
       break;
     }
-    case 1: {
-      std::string name = auth.String("name", true).value_or("");
-      std::string value = Secret(auth, "value", true, config);
-      config->headers.push_back({name, value, true});
+    case HttpAuthType::kQuery:
+      c.credential_query_name = o.auth.name;
+      c.credential_query_value = *secret;
       break;
-    }
-    case 2: {
-      std::string user = auth.String("username", true).value_or("");
-      std::string password = Secret(auth, "password", true, config);
-      const std::string encoded = Base64(StrCat(user, ":", password));
-      config->redactor.Add(encoded);
-      config->headers.push_back({"Authorization", StrCat("Basic ", encoded), true});
-      break;
-    }
-    case 3: {
-      config->credential_query_name = auth.String("name", true).value_or("");
-      config->credential_query_value = Secret(auth, "value", true, config);
-      break;
-    }
-    default:
+    case HttpAuthType::kNone:
       break;
   }
-  auth.Finish();
-}
-
-std::optional<std::string> Pointer(SpecObject& o, std::string_view key, bool required) {
-  auto p = o.String(key, required);
-  if (p && !p->empty() && (*p)[0] != '/') {
-    o.errors()->Add(o.PathOf(key), StrCat("\"", *p, "\" is not a JSON pointer (RFC 6901: \"\" or \"/a/b\")"));
-  }
-  return p;
+  return c;
 }
 
 }  // namespace
 
-std::unique_ptr<Source> BuildHttpSource(SpecObject& o, const JobSpec& spec) {
-  SpecErrors* errors = o.errors();
-  const size_t errors_before = errors->list().size();
-  Config c;
-  c.method = o.String("method").value_or("GET");
-  if (c.method != "GET" && c.method != "POST" && c.method != "PUT" && c.method != "PATCH") {
-    errors->Add(o.PathOf("method"), StrCat("expected GET, POST, PUT or PATCH, got \"", c.method, "\""));
+void CheckHttpSourceOptions(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors) {
+  if (o.method != "GET" && o.method != "POST" && o.method != "PUT" && o.method != "PATCH") {
+    errors->Add(JoinPath(path, "method"), StrCat("expected GET, POST, PUT or PATCH, got \"", o.method, "\""));
   }
-  c.url = o.String("url", true).value_or("");
-  CheckTemplate(c.url, o.PathOf("url"), errors);
-  if (!c.url.empty() && c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0) {
-    errors->Add(o.PathOf("url"), StrCat("must start with http:// or https://, got \"", c.url, "\""));
+  CheckRequired(o.url, JoinPath(path, "url"), errors);
+  CheckTemplate(o.url, JoinPath(path, "url"), errors);
+  if (!o.url.empty() && o.url.rfind("http://", 0) != 0 && o.url.rfind("https://", 0) != 0) {
+    errors->Add(JoinPath(path, "url"), StrCat("must start with http:// or https://, got \"", o.url, "\""));
   }
-  c.query = o.StringMap("query");
-  for (const auto& [name, value] : c.query)
-    CheckTemplate(value, StrCat(o.PathOf("query"), ".", name), errors);
-  for (auto& [name, value] : o.StringMap("headers")) {
-    CheckTemplate(value, StrCat(o.PathOf("headers"), ".", name), errors);
-    c.headers.push_back({name, value, false});
+  for (const auto& [name, value] : o.query) CheckTemplate(value, JoinPath(path, StrCat("query.", name)), errors);
+  for (const auto& [name, value] : o.headers) {
+    CheckTemplate(value, JoinPath(path, StrCat("headers.", name)), errors);
   }
-  c.body = o.String("body").value_or("");
-  CheckTemplate(c.body, o.PathOf("body"), errors);
-  c.time_format = static_cast<TimeFormat>(o.Enum("time_format", false, kTimeFormats).value_or(0));
-  c.records_pointer = Pointer(o, "records", false).value_or("");
-  c.page_size = o.Int("page_size", false, 1, 100000).value_or(c.page_size);
+  CheckTemplate(o.body, JoinPath(path, "body"), errors);
+  CheckPointer(o.records, JoinPath(path, "records"), errors);
+  CheckPagination(o.pagination, path, errors);
+  if (!o.sorted_by.empty() && o.pagination.type == Paging::kKeyset) {
+    errors->Add(JoinPath(path, "sorted_by"), "keyset pagination is sorted by its own time");
+  }
+  CheckPointer(o.sorted_by, JoinPath(path, "sorted_by.from"), errors);
+  if (!o.total_header.empty() && !o.total_from.empty()) {
+    errors->Add(JoinPath(path, "total"), "needs exactly one of \"header\" or \"from\" (a JSON pointer)");
+  }
+  CheckPointer(o.total_from, JoinPath(path, "total.from"), errors);
+  CheckAuth(o.auth, path, errors);
+  CheckLimits(o, path, errors);
+}
 
-  if (auto p = o.Object("pagination", true)) {
-    c.paging = static_cast<Paging>(p->Enum("type", true, kPagingNames).value_or(0));
-    switch (c.paging) {
-      case Paging::kPage:
-        c.first_page = p->Int("first", false, 0, 1).value_or(1);
-        c.short_page_ends = p->Bool("short_page_ends").value_or(false);
-        break;
-      case Paging::kOffset:
-        c.short_page_ends = p->Bool("short_page_ends").value_or(false);
-        break;
-      case Paging::kCursor:
-      case Paging::kNextUrl:
-        c.cursor_pointer = Pointer(*p, "from", true).value_or("");
-        break;
-      case Paging::kCursorHeader:
-        c.cursor_header = p->String("header", true).value_or("");
-        break;
-      case Paging::kLink:
-        break;
-      case Paging::kKeyset:
-        c.keyset_time = Pointer(*p, "time", true).value_or("");
-        c.keyset_id = Pointer(*p, "id", true).value_or("");
-        c.sorted_format = static_cast<TimeFormat>(p->Enum("time_format", false, kTimeFormats).value_or(0));
-        break;
-    }
-    p->Finish();
-    if (spec.follow && c.paging != Paging::kOffset && c.paging != Paging::kKeyset) {
-      errors->Add(p->PathOf("type"),
-                  "window.follow polls from where the data ended, which needs offset or keyset "
-                  "pagination");
-    }
-  }
-  if (auto sorted = o.Object("sorted_by")) {
-    if (c.paging == Paging::kKeyset)
-      errors->Add(sorted->path(), "keyset pagination is sorted by its own time");
-    c.sorted_pointer = Pointer(*sorted, "from", true).value_or("");
-    c.sorted_format = static_cast<TimeFormat>(sorted->Enum("format", false, kTimeFormats).value_or(0));
-    sorted->Finish();
-  }
-  if (auto total = o.Object("total")) {
-    c.total_header = total->String("header").value_or("");
-    c.total_pointer = Pointer(*total, "from", false).value_or("");
-    if (c.total_header.empty() == c.total_pointer.empty()) {
-      errors->Add(total->path(), "needs exactly one of \"header\" or \"from\" (a JSON pointer)");
-    }
-    total->Finish();
-  }
-  if (auto auth = o.Object("auth")) ReadAuth(*auth, &c);
-  if (auto t = o.Duration("timeout", false, absl::Milliseconds(1))) c.client.timeout = *t;
-  if (auto t = o.Duration("connect_timeout", false, absl::Milliseconds(1))) c.client.connect_timeout = *t;
-  c.client.max_response_bytes =
-      o.Int("max_response_bytes", false, 1024, int64_t{1} << 32).value_or(c.client.max_response_bytes);
-  c.client.max_redirects =
-      static_cast<int>(o.Int("max_redirects", false, 0, 50).value_or(c.client.max_redirects));
-  if (auto tls = o.Object("tls")) {
-    c.client.verify_tls = tls->Bool("verify").value_or(true);
-    c.client.ca_file = ResolvePath(spec.base_dir, tls->String("ca_file").value_or(""));
-    if (!c.client.verify_tls) {
-      c.warnings.push_back(StrCat(tls->PathOf("verify"),
-                                  " is false: TLS certificates are not checked, so anyone on "
-                                  "the path can read the credentials and forge the data"));
-    }
-    tls->Finish();
-  }
-  if (auto list = o.Array("retry_statuses")) {
-    c.retry_statuses.clear();
-    for (simdjson::dom::element e : *list) {
-      int64_t code;
-      if (e.get_int64().get(code) || code < 100 || code > 599) {
-        errors->Add(o.PathOf("retry_statuses"), StrCat("expected HTTP status codes, got ", DescribeJson(e)));
-        break;
-      }
-      c.retry_statuses.insert(static_cast<long>(code));
-    }
-  }
-  if (auto rl = o.Object("rate_limit")) {
-    c.rate = rl->Double("requests_per_second", false, 0.001, 1e6).value_or(0);
-    c.burst = rl->Double("burst", false, 1, 1e6).value_or(std::max(1.0, c.rate));
-    if (auto w = rl->Duration("max_wait", false, absl::ZeroDuration())) c.max_wait = *w;
-    c.reset_header = rl->String("reset_header").value_or("");
-    rl->Finish();
-  }
-  if (errors->list().size() != errors_before) return nullptr;
-  return std::make_unique<HttpSource>(std::move(c));
+std::unique_ptr<Source> BuildHttpSource(const HttpSourceOptions& options, std::string_view path,
+                                        FieldErrors* errors) {
+  const size_t before = errors->size();
+  CheckHttpSourceOptions(options, path, errors);
+  std::optional<Config> config = ConfigFrom(options, path, errors);  // reports a missing secret too
+  if (!config || errors->size() != before) return nullptr;
+  return std::make_unique<HttpSource>(*std::move(config));
+}
+
+absl::StatusOr<std::unique_ptr<Source>> NewHttpSource(HttpSourceOptions options) {
+  FieldErrors errors;
+  CheckHttpSourceOptions(options, "", &errors);
+  RECOVERY_RETURN_IF_ERROR(errors.ToStatus("http source"));
+  std::optional<Config> config = ConfigFrom(options, "", &errors);
+  if (!config) return absl::NotFoundError(errors.list().front());  // the secret
+  return std::unique_ptr<Source>(new HttpSource(*std::move(config)));
 }
 
 absl::Status ParseHttpPageForTesting(Source& source, const Shard& shard, std::string_view body,

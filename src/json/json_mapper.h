@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "json/spec_reader.h"
+#include "spec/spec_reader.h"
 #include "recovery/mapper.h"
 
 namespace recovery {

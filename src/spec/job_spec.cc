@@ -2,8 +2,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "components.h"
-#include "json/spec_reader.h"
+#include "spec/components.h"
+#include "spec/spec_reader.h"
 #include "util/file.h"
 #include "util/strings.h"
 
@@ -102,7 +102,7 @@ std::vector<std::string> ValidateJobSpec(std::string_view json) {
   JobSpec spec;
   SpecErrors errors;
   ParseTop(json, &spec, &errors);
-  CheckComponents(spec, &errors);
+  CheckComponents(spec, &errors, /*resolve=*/true);
   return errors.list();
 }
 
@@ -110,7 +110,7 @@ absl::StatusOr<JobSpec> JobSpec::Parse(std::string_view json) {
   JobSpec spec;
   SpecErrors errors;
   ParseTop(json, &spec, &errors);
-  CheckComponents(spec, &errors);
+  CheckComponents(spec, &errors, /*resolve=*/false);
   if (!errors.empty()) return errors.ToStatus("invalid job spec");
   return spec;
 }

@@ -1,4 +1,4 @@
-#include "json/spec_reader.h"
+#include "spec/spec_reader.h"
 
 #include <algorithm>
 #include <cmath>
@@ -27,18 +27,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
-
-void SpecErrors::Add(std::string_view path, std::string_view message) {
-  std::string error = StrCat(path, ": ", message);
-  // A section may be read twice (by the job and by its component): say it once.
-  if (std::find(list_.begin(), list_.end(), error) == list_.end()) list_.push_back(std::move(error));
-}
-
-absl::Status SpecErrors::ToStatus(std::string_view what) const {
-  if (list_.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      StrCat(what, ": ", list_.size() == 1 ? "" : StrCat(list_.size(), " errors:\n"), Join(list_, "\n")));
-}
 
 std::string DescribeJson(simdjson::dom::element value) {
   switch (value.type()) {

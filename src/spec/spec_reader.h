@@ -12,20 +12,12 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "simdjson.h"
+#include "util/field_errors.h"
 
 namespace recovery {
 
-class SpecErrors {
- public:
-  void Add(std::string_view path, std::string_view message);
-  bool empty() const { return list_.empty(); }
-  const std::vector<std::string>& list() const { return list_; }
-  // InvalidArgument listing every error, one per line; OK when none.
-  absl::Status ToStatus(std::string_view what) const;
-
- private:
-  std::vector<std::string> list_;
-};
+// A job spec's errors, each naming its JSON path.
+using SpecErrors = FieldErrors;
 
 // A short description of a JSON value for "expected X, got Y" messages:
 // scalars as their JSON text (truncated), containers as "an object"/"an array".

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "json/spec_reader.h"
+#include "spec/spec_reader.h"
 #include "recovery/checkpoint_store.h"
 #include "recovery/dead_letter_store.h"
 #include "recovery/job_spec.h"
@@ -17,7 +17,10 @@
 namespace recovery {
 
 // Checks every present component section, adding errors with JSON paths.
-void CheckComponents(const JobSpec& spec, SpecErrors* errors);
+// With `resolve`, also resolves what creating them needs (secrets, AWS
+// credentials and region), reporting what is missing; without, reads nothing
+// but the spec.
+void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve);
 
 // Each builds the component its section names; InvalidArgument when the
 // section is absent (or names a type that only code can supply).

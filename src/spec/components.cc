@@ -1,4 +1,4 @@
-#include "components.h"
+#include "spec/components.h"
 
 #include <cstdlib>
 
@@ -6,6 +6,8 @@
 #include "aws/sqs.h"
 #include "http/http_source.h"
 #include "json/json_mapper.h"
+#include "recovery/secret.h"
+#include "spec/http_section.h"
 #include "util/file.h"
 #include "util/strings.h"
 
@@ -33,31 +35,38 @@ absl::StatusOr<std::unique_ptr<T>> WithSection(const ComponentSpec& section, std
 
 const char* ProcessEnv(const char* name) { return std::getenv(name); }
 
-// "dsn" in the section, or the variable "dsn_env" names (keeps a password
-// out of the job file); exactly one of them.
-std::string ReadDsn(SpecObject& o) {
-  std::optional<std::string> dsn = o.String("dsn");
-  std::optional<std::string> env = o.String("dsn_env");
-  if (dsn.has_value() == env.has_value()) {
+// "dsn" in the section, or the variable "dsn_env" names, or the file
+// "dsn_file" names (keeps a password out of the job file); exactly one of
+// them. Resolved only when `resolve` is set (creating, not parsing).
+std::string ReadDsn(SpecObject& o, bool resolve) {
+  SecretRef ref;
+  ref.value = o.String("dsn").value_or("");
+  ref.env = o.String("dsn_env").value_or("");
+  ref.file = o.String("dsn_file").value_or("");
+  if (!ref.value.empty() + !ref.env.empty() + !ref.file.empty() != 1) {
     o.errors()->Add(o.PathOf("dsn"),
-                    "expected exactly one of \"dsn\" (a libpq connection string) or "
-                    "\"dsn_env\" (the environment variable holding one)");
+                    "expected exactly one of \"dsn\" (a libpq connection string), \"dsn_env\" (the "
+                    "environment variable holding one) or \"dsn_file\" (a file holding one)");
     return "";
   }
-  if (dsn) return *dsn;
-  const char* value = ProcessEnv(env->c_str());
-  if (value == nullptr || *value == '\0') {
-    o.errors()->Add(o.PathOf("dsn_env"), StrCat("environment variable ", *env, " is not set"));
+  if (!resolve) return "";
+  absl::StatusOr<std::string> dsn = ResolveSecret(ref);
+  if (!dsn.ok()) {
+    o.errors()->Add(o.PathOf(!ref.env.empty() ? "dsn_env" : !ref.file.empty() ? "dsn_file" : "dsn"),
+                    ToStd(dsn.status().message()));
     return "";
   }
-  return value;
+  return *std::move(dsn);
 }
 
 void UnknownType(SpecObject& o, std::string_view type, std::string_view known) {
   o.errors()->Add(o.PathOf("type"), StrCat("unknown type \"", type, "\" (known: ", known, ")"));
 }
 
-absl::StatusOr<std::unique_ptr<Source>> SourceFrom(const JobSpec& spec, SpecErrors* errors) {
+// Each *From reads a section and checks it. With `resolve` it also builds the
+// component (reading the secrets it needs); without, it reads nothing outside
+// the job spec and returns null.
+absl::StatusOr<std::unique_ptr<Source>> SourceFrom(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   return WithSection<Source>(
       spec.source, "source", errors, [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<Source>> {
         if (spec.source.type == "jsonl_file") {
@@ -71,12 +80,14 @@ absl::StatusOr<std::unique_ptr<Source>> SourceFrom(const JobSpec& spec, SpecErro
           return NewJsonlFileSource(std::move(options));
         }
         if (spec.source.type == "http") {
-          std::unique_ptr<Source> source = BuildHttpSource(o, spec);
+          HttpSourceOptions options = ReadHttpSource(o, spec);
+          if (!resolve) return std::unique_ptr<Source>();
+          std::unique_ptr<Source> source = BuildHttpSource(options, o.path(), errors);
           if (source == nullptr) return absl::InvalidArgumentError("invalid source");
           return source;
         }
         if (spec.source.type == "sqs") {
-          std::unique_ptr<Source> source = BuildSqsSource(o, spec, ProcessEnv);
+          std::unique_ptr<Source> source = BuildSqsSource(o, spec, ProcessEnv, resolve);
           if (source == nullptr) return absl::InvalidArgumentError("invalid source");
           return source;
         }
@@ -98,7 +109,7 @@ absl::StatusOr<std::unique_ptr<Mapper>> MapperFrom(const JobSpec& spec, SpecErro
                              });
 }
 
-absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* errors) {
+absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   return WithSection<
       Sink>(spec.sink, "sink", errors, [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<Sink>> {
     const std::string& type = spec.sink.type;
@@ -113,13 +124,13 @@ absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* 
     }
     if (type == "null") return NewNullSink();
     if (type == "sqs") {
-      std::unique_ptr<Sink> sink = BuildSqsSink(o, spec, ProcessEnv);
+      std::unique_ptr<Sink> sink = BuildSqsSink(o, spec, ProcessEnv, resolve);
       if (sink == nullptr) return absl::InvalidArgumentError("invalid sink");
       return sink;
     }
     if (type == "postgres") {
       PostgresSinkOptions options;
-      options.dsn = ReadDsn(o);
+      options.dsn = ReadDsn(o, resolve);
       options.table = o.String("table", true).value_or("");
       for (auto& [name, from] : o.StringMap("columns")) options.columns.push_back({name, from});
       if (!o.Has("columns")) o.errors()->Add(o.PathOf("columns"), "required but missing");
@@ -142,6 +153,7 @@ absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* 
       options.statement_timeout =
           o.Duration("statement_timeout", false, absl::Seconds(1)).value_or(options.statement_timeout);
       if (!errors->empty()) return absl::InvalidArgumentError("invalid sink");
+      if (!resolve) return std::unique_ptr<Sink>();
       return NewPostgresSink(std::move(options));
     }
     if (type == "callback") {
@@ -158,19 +170,21 @@ std::string StateDir(const JobSpec& spec, SpecObject* o) {
   return ResolvePath(spec.base_dir, dir);
 }
 
-absl::StatusOr<std::unique_ptr<CheckpointStore>> PostgresFrom(SpecObject& o, SpecErrors* errors) {
+absl::StatusOr<std::unique_ptr<CheckpointStore>> PostgresFrom(SpecObject& o, SpecErrors* errors, bool resolve) {
   PostgresCheckpointOptions options;
-  options.dsn = ReadDsn(o);
+  options.dsn = ReadDsn(o, resolve);
   options.schema = o.String("schema").value_or(options.schema);
   options.lease = o.Duration("lease", false, absl::Seconds(1)).value_or(options.lease);
   options.owner = o.String("owner").value_or("");
   options.connect_timeout =
       o.Duration("connect_timeout", false, absl::Seconds(1)).value_or(options.connect_timeout);
   if (!errors->empty()) return absl::InvalidArgumentError("invalid checkpoint");
+  if (!resolve) return std::unique_ptr<CheckpointStore>();
   return NewPostgresCheckpointStore(std::move(options));
 }
 
-absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointsFrom(const JobSpec& spec, SpecErrors* errors) {
+absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointsFrom(const JobSpec& spec, SpecErrors* errors,
+                                                                  bool resolve) {
   if (!spec.checkpoint.present()) return NewFileCheckpointStore(StateDir(spec, nullptr));
   return WithSection<CheckpointStore>(spec.checkpoint, "checkpoint", errors,
                                       [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
@@ -183,21 +197,24 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointsFrom(const JobSpec& 
                                         if (spec.checkpoint.type == "memory")
                                           return NewMemoryCheckpointStore();
                                         if (spec.checkpoint.type == "postgres")
-                                          return PostgresFrom(o, errors);
+                                          return PostgresFrom(o, errors, resolve);
                                         UnknownType(o, spec.checkpoint.type, "file, memory, postgres");
                                         return absl::InvalidArgumentError("invalid checkpoint");
                                       });
 }
 
-absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresDeadLettersFrom(SpecObject& o, SpecErrors* errors) {
+absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresDeadLettersFrom(SpecObject& o, SpecErrors* errors,
+                                                                          bool resolve) {
   PostgresCheckpointOptions options;
-  options.dsn = ReadDsn(o);
+  options.dsn = ReadDsn(o, resolve);
   options.schema = o.String("schema").value_or(options.schema);
   if (!errors->empty()) return absl::InvalidArgumentError("invalid dead_letters");
+  if (!resolve) return std::unique_ptr<DeadLetterStore>();
   return NewPostgresDeadLetterStore(std::move(options));
 }
 
-absl::StatusOr<std::unique_ptr<DeadLetterStore>> DeadLettersFrom(const JobSpec& spec, SpecErrors* errors) {
+absl::StatusOr<std::unique_ptr<DeadLetterStore>> DeadLettersFrom(const JobSpec& spec, SpecErrors* errors,
+                                                                  bool resolve) {
   if (!spec.dead_letters.present()) {
     if (spec.checkpoint.type == "memory") return NewMemoryDeadLetterStore();
     if (spec.checkpoint.type == "postgres") {  // beside the checkpoints, shared by every worker
@@ -206,7 +223,7 @@ absl::StatusOr<std::unique_ptr<DeadLetterStore>> DeadLettersFrom(const JobSpec& 
         o.Duration("lease", false, absl::Seconds(1));
         o.String("owner");
         o.Duration("connect_timeout", false, absl::Seconds(1));
-        return PostgresDeadLettersFrom(o, &ignored);
+        return PostgresDeadLettersFrom(o, &ignored, resolve);
       });
     }
     std::string dir = kDefaultStateDir;
@@ -234,7 +251,7 @@ absl::StatusOr<std::unique_ptr<DeadLetterStore>> DeadLettersFrom(const JobSpec& 
                                           return NewFileDeadLetterStore(path, fsync);
                                         }
                                         if (spec.dead_letters.type == "postgres") {
-                                          return PostgresDeadLettersFrom(o, errors);
+                                          return PostgresDeadLettersFrom(o, errors, resolve);
                                         }
                                         UnknownType(o, spec.dead_letters.type, "file, postgres");
                                         return absl::InvalidArgumentError("invalid dead_letters");
@@ -254,18 +271,18 @@ absl::Status Missing(std::string_view section) {
 
 }  // namespace
 
-void CheckComponents(const JobSpec& spec, SpecErrors* errors) {
-  if (spec.source.present()) (void)SourceFrom(spec, errors);
+void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
+  if (spec.source.present()) (void)SourceFrom(spec, errors, resolve);
   if (spec.mapper.present()) (void)MapperFrom(spec, errors);
-  if (spec.sink.present() && spec.sink.type != "callback") (void)SinkFrom(spec, errors);
-  if (spec.checkpoint.present()) (void)CheckpointsFrom(spec, errors);
-  if (spec.dead_letters.present()) (void)DeadLettersFrom(spec, errors);
+  if (spec.sink.present() && spec.sink.type != "callback") (void)SinkFrom(spec, errors, resolve);
+  if (spec.checkpoint.present()) (void)CheckpointsFrom(spec, errors, resolve);
+  if (spec.dead_letters.present()) (void)DeadLettersFrom(spec, errors, resolve);
 }
 
 absl::StatusOr<std::unique_ptr<Source>> BuildSource(const JobSpec& spec) {
   if (!spec.source.present()) return Missing("source");
   SpecErrors errors;
-  return Finish(SourceFrom(spec, &errors), errors, "source");
+  return Finish(SourceFrom(spec, &errors, true), errors, "source");
 }
 
 absl::StatusOr<std::unique_ptr<Mapper>> BuildMapper(const JobSpec& spec) {
@@ -277,17 +294,17 @@ absl::StatusOr<std::unique_ptr<Mapper>> BuildMapper(const JobSpec& spec) {
 absl::StatusOr<std::unique_ptr<Sink>> BuildSink(const JobSpec& spec) {
   if (!spec.sink.present()) return Missing("sink");
   SpecErrors errors;
-  return Finish(SinkFrom(spec, &errors), errors, "sink");
+  return Finish(SinkFrom(spec, &errors, true), errors, "sink");
 }
 
 absl::StatusOr<std::unique_ptr<CheckpointStore>> BuildCheckpointStore(const JobSpec& spec) {
   SpecErrors errors;
-  return Finish(CheckpointsFrom(spec, &errors), errors, "checkpoint");
+  return Finish(CheckpointsFrom(spec, &errors, true), errors, "checkpoint");
 }
 
 absl::StatusOr<std::unique_ptr<DeadLetterStore>> BuildDeadLetterStore(const JobSpec& spec) {
   SpecErrors errors;
-  return Finish(DeadLettersFrom(spec, &errors), errors, "dead_letters");
+  return Finish(DeadLettersFrom(spec, &errors, true), errors, "dead_letters");
 }
 
 }  // namespace recovery

@@ -1,0 +1,151 @@
+#include "spec/http_section.h"
+
+#include "util/file.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+const std::vector<std::string_view> kPagingNames = {"page", "offset",   "cursor", "cursor_header",
+                                                    "link", "next_url", "keyset"};
+const std::vector<std::string_view> kTimeFormats = {"rfc3339", "epoch_s", "epoch_ms"};
+
+HttpTimeFormat TimeFormatAt(SpecObject& o, std::string_view key) {
+  return static_cast<HttpTimeFormat>(o.Enum(key, false, kTimeFormats).value_or(0));
+}
+
+// "<key>_env", "<key>_file" or "<key>" (inline); the checks say which one is missing.
+SecretRef ReadSecret(SpecObject& o, std::string_view key) {
+  SecretRef ref;
+  ref.env = o.String(StrCat(key, "_env")).value_or("");
+  ref.file = o.String(StrCat(key, "_file")).value_or("");
+  ref.value = o.String(key).value_or("");
+  return ref;
+}
+
+void ReadPagination(SpecObject& p, HttpPagination* out) {
+  out->type = static_cast<HttpPaging>(p.Enum("type", true, kPagingNames).value_or(0));
+  switch (out->type) {
+    case HttpPaging::kPage:
+      out->first_page = p.Int("first", false, 0, 1).value_or(1);
+      out->short_page_ends = p.Bool("short_page_ends").value_or(false);
+      break;
+    case HttpPaging::kOffset:
+      out->short_page_ends = p.Bool("short_page_ends").value_or(false);
+      break;
+    case HttpPaging::kCursor:
+    case HttpPaging::kNextUrl:
+      out->cursor_from = p.String("from", true).value_or("");
+      break;
+    case HttpPaging::kCursorHeader:
+      out->cursor_header = p.String("header", true).value_or("");
+      break;
+    case HttpPaging::kLink:
+      break;
+    case HttpPaging::kKeyset:
+      out->keyset_time = p.String("time", true).value_or("");
+      out->keyset_id = p.String("id", true).value_or("");
+      out->keyset_time_format = TimeFormatAt(p, "time_format");
+      break;
+  }
+  p.Finish();
+}
+
+void ReadAuth(SpecObject& auth, HttpAuth* out) {
+  const int type = auth.Enum("type", true, {"bearer", "header", "basic", "query"}).value_or(-1);
+  switch (type) {
+    case 0:
+      out->type = HttpAuthType::kBearer;
+      out->secret = ReadSecret(auth, "token");
+      break;
+    case 1:
+      out->type = HttpAuthType::kHeader;
+      out->name = auth.String("name", true).value_or("");
+      out->secret = ReadSecret(auth, "value");
+      break;
+    case 2:
+      out->type = HttpAuthType::kBasic;
+      out->username = auth.String("username", true).value_or("");
+      out->secret = ReadSecret(auth, "password");
+      break;
+    case 3:
+      out->type = HttpAuthType::kQuery;
+      out->name = auth.String("name", true).value_or("");
+      out->secret = ReadSecret(auth, "value");
+      break;
+    default:
+      break;
+  }
+  auth.Finish();
+}
+
+void ReadClient(SpecObject& o, const JobSpec& spec, HttpSourceOptions* c) {
+  if (auto t = o.Duration("timeout", false, absl::Milliseconds(1))) c->timeout = *t;
+  if (auto t = o.Duration("connect_timeout", false, absl::Milliseconds(1))) c->connect_timeout = *t;
+  c->max_response_bytes = o.Int("max_response_bytes", false, 1024, int64_t{1} << 32).value_or(c->max_response_bytes);
+  c->max_redirects = static_cast<int>(o.Int("max_redirects", false, 0, 50).value_or(c->max_redirects));
+  if (auto tls = o.Object("tls")) {
+    c->verify_tls = tls->Bool("verify").value_or(true);
+    c->ca_file = ResolvePath(spec.base_dir, tls->String("ca_file").value_or(""));
+    tls->Finish();
+  }
+  if (auto list = o.Array("retry_statuses")) {
+    c->retry_statuses.clear();
+    for (simdjson::dom::element e : *list) {
+      int64_t code;
+      if (e.get_int64().get(code) || code < 100 || code > 599) {
+        o.errors()->Add(o.PathOf("retry_statuses"), StrCat("expected HTTP status codes, got ", DescribeJson(e)));
+        break;
+      }
+      c->retry_statuses.push_back(static_cast<int>(code));
+    }
+  }
+  if (auto rl = o.Object("rate_limit")) {
+    c->rate_limit.requests_per_second = rl->Double("requests_per_second", false, 0.001, 1e6).value_or(0);
+    c->rate_limit.burst = rl->Double("burst", false, 1, 1e6).value_or(0);
+    if (auto w = rl->Duration("max_wait", false, absl::ZeroDuration())) c->rate_limit.max_wait = *w;
+    c->rate_limit.reset_header = rl->String("reset_header").value_or("");
+    rl->Finish();
+  }
+}
+
+}  // namespace
+
+HttpSourceOptions ReadHttpSource(SpecObject& o, const JobSpec& spec) {
+  HttpSourceOptions c;
+  c.method = o.String("method").value_or("GET");
+  c.url = o.String("url", true).value_or("");
+  c.query = o.StringMap("query");
+  c.headers = o.StringMap("headers");
+  c.body = o.String("body").value_or("");
+  c.time_format = TimeFormatAt(o, "time_format");
+  c.records = o.String("records").value_or("");
+  c.page_size = o.Int("page_size", false, 1, 100000).value_or(c.page_size);
+  if (auto p = o.Object("pagination", true)) {
+    ReadPagination(*p, &c.pagination);
+    if (spec.follow && c.pagination.type != HttpPaging::kOffset && c.pagination.type != HttpPaging::kKeyset) {
+      o.errors()->Add(p->PathOf("type"),
+                      "window.follow polls from where the data ended, which needs offset or keyset "
+                      "pagination");
+    }
+  }
+  if (auto sorted = o.Object("sorted_by")) {
+    c.sorted_by = sorted->String("from", true).value_or("");
+    c.sorted_by_format = TimeFormatAt(*sorted, "format");
+    sorted->Finish();
+  }
+  if (auto total = o.Object("total")) {
+    c.total_header = total->String("header").value_or("");
+    c.total_from = total->String("from").value_or("");
+    if (c.total_header.empty() && c.total_from.empty()) {
+      o.errors()->Add(total->path(), "needs exactly one of \"header\" or \"from\" (a JSON pointer)");
+    }
+    total->Finish();
+  }
+  if (auto auth = o.Object("auth")) ReadAuth(*auth, &c.auth);
+  ReadClient(o, spec, &c);
+  CheckHttpSourceOptions(c, o.path(), o.errors());
+  return c;
+}
+
+}  // namespace recovery
