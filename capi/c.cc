@@ -355,16 +355,13 @@ int RunJob(recovery_job_t* job, std::string* message) {
 bool Running(recovery_job_t* job) { return job->thread.joinable(); }
 
 absl::StatusOr<std::string> StatusJson(recovery_job_t* job) {
-  Components c;  // inspecting needs no sink; the spec's checkpoint store unless one was set
-  c.sink = NewNullSink();
-  if (job->source) c.source = std::make_unique<BorrowedSource>(job->source.get());
-  if (job->mapper) c.mapper = std::make_unique<BorrowedMapper>(job->mapper.get());
-  if (job->store) c.checkpoints = std::make_unique<BorrowedCheckpointStore>(job->store.get());
-  BackfillerOptions options;
-  options.dry_run = true;
-  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<Backfiller> b,
-                            Backfiller::Create(job->spec, std::move(c), std::move(options)));
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<ShardReport> reports, b->Status());
+  // The stored state alone: no source or sink is built, so no secret is read.
+  std::unique_ptr<CheckpointStore> store;
+  if (job->store) store = std::make_unique<BorrowedCheckpointStore>(job->store.get());
+  std::optional<bool> one_shard;
+  if (job->source) one_shard = job->source->plans_one_shard();
+  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobState> state, JobState::Open(job->spec, std::move(store), one_shard));
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<ShardReport> reports, state->Status());
   std::string shards = "[";
   for (const ShardReport& r : reports) {
     if (shards.size() > 1) shards += ',';

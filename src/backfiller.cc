@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "engine/stored_state.h"
 #include "spec/components.h"
 #include "json/json_writer.h"
 #include "recovery/status.h"
@@ -853,57 +854,11 @@ RunResult BackfillerImpl::Run() {
 }
 
 absl::StatusOr<std::vector<ShardReport>> BackfillerImpl::Status() {
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<LeaseInfo> leases, c_.checkpoints->Leases(spec_.name));
-  std::vector<ShardReport> reports;
-  for (const Shard& shard : plan_) {
-    absl::StatusOr<std::optional<Checkpoint>> ck = c_.checkpoints->Load(spec_.name, shard.id);
-    if (!ck.ok()) return ck.status();
-    ShardReport r;
-    r.shard = shard;
-    if (ck->has_value()) {
-      r.checkpoint = **ck;
-      r.state = r.checkpoint.state;
-      if (!r.checkpoint.last_error.empty()) r.error = absl::UnknownError(r.checkpoint.last_error);
-    }
-    for (LeaseInfo& l : leases) {
-      if (l.shard_id == shard.id) r.lease = std::move(l);
-    }
-    reports.push_back(std::move(r));
-  }
-  return reports;
+  return LoadShardReports(*c_.checkpoints, spec_.name, plan_);
 }
 
 absl::Status BackfillerImpl::Reset(std::optional<std::string> shard_id) {
-  if (shard_id &&
-      std::none_of(plan_.begin(), plan_.end(), [&](const Shard& s) { return s.id == *shard_id; })) {
-    return absl::NotFoundError(
-        StrCat("no shard \"", *shard_id, "\" in the plan of job \"", spec_.name, "\""));
-  }
-  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobLock> lock, c_.checkpoints->Lock(spec_.name, ""));
-  for (const Shard& shard : plan_) {
-    if (shard_id && shard.id != *shard_id) continue;
-    RECOVERY_RETURN_IF_ERROR(c_.checkpoints->Delete(spec_.name, shard.id));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-namespace {
-
-absl::StatusOr<std::vector<Shard>> PlanFor(const JobSpec& spec, const Source& source) {
-  if (!source.plans_one_shard()) return PlanShards(spec.start, spec.end, spec.shard_duration, spec.follow);
-  // A queue: the whole window is one shard, open-ended when following.
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan,
-                            PlanShards(spec.start, spec.end, absl::InfiniteDuration(), spec.follow));
-  if (spec.follow) {
-    Shard open = plan.back();
-    open.index = 0;
-    open.start = spec.start;
-    open.id = StrCat(FormatCompactUtc(spec.start), "-open");
-    plan = {std::move(open)};
-  }
-  return plan;
+  return ResetShards(*c_.checkpoints, spec_.name, plan_, shard_id);
 }
 
 }  // namespace
@@ -918,7 +873,7 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
   if (!c.source) {
     RECOVERY_ASSIGN_OR_RETURN(c.source, BuildSource(spec));
   }
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan, PlanFor(spec, *c.source));
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan, PlanJob(spec, c.source->plans_one_shard()));
   for (const std::string& id : options.shard_ids) {
     if (std::none_of(plan.begin(), plan.end(), [&](const Shard& s) { return s.id == id; })) {
       return absl::InvalidArgumentError(

@@ -1,6 +1,8 @@
 // Components that forward to one owned elsewhere, so an owner can lend its
 // component to a Backfiller (which takes ownership of what it is given) and
-// keep it across runs.
+// keep it across runs. Each forwards every virtual method of its interface:
+// one that did not would silently fall back to the default (a leasing store
+// that stops leasing); tests/borrowed_test.cc checks each.
 #ifndef RECOVERY_BORROWED_H_
 #define RECOVERY_BORROWED_H_
 
@@ -19,6 +21,7 @@ class BorrowedSource : public Source {
     return s_->Open(shard, cursor, context);
   }
   bool partitions_by_shard() const override { return s_->partitions_by_shard(); }
+  bool plans_one_shard() const override { return s_->plans_one_shard(); }
   std::vector<std::string> ConfigWarnings() const override { return s_->ConfigWarnings(); }
 
  private:
@@ -65,6 +68,11 @@ class BorrowedCheckpointStore : public CheckpointStore {
   absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j, std::string_view scope) override {
     return s_->Lock(j, scope);
   }
+  bool leases_shards() const override { return s_->leases_shards(); }
+  absl::StatusOr<std::unique_ptr<ShardLease>> ClaimShard(std::string_view j, std::string_view s) override {
+    return s_->ClaimShard(j, s);
+  }
+  absl::StatusOr<std::vector<LeaseInfo>> Leases(std::string_view j) override { return s_->Leases(j); }
 
  private:
   CheckpointStore* s_;

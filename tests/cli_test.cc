@@ -135,6 +135,56 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
                   "20261115T000000Z-20261116T000000Z +2026-11-15T00:00:00Z +2026-11-16T00:00:00Z +pending"));
 }
 
+// plan, status, verify and reset read the spec and the checkpoints: no secret,
+// no AWS credentials or region, no request.
+TEST(CliTest, ReadingStateNeedsNoSecrets) {
+  testing::SimulatedApiOptions options;
+  options.start = testing::T("2026-11-14T00:00:00Z");
+  options.end = testing::T("2026-11-15T00:00:00Z");
+  options.records = 300;
+  options.small_records = true;
+  options.bearer_token = "state-secret-token";
+  testing::SimulatedApi api(options);
+  testing::TempDir dir;
+  testing::WriteFile(
+      dir.File("job.json"),
+      StrCat(R"({"name":"state","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+    "shard_duration":"6h","source":{"type":"http","url":")",
+             api.base_url(), R"(/v1/offset",
+      "query":{"from":"{start}","to":"{end}","offset":"{offset}","limit":"{limit}"},
+      "auth":{"type":"bearer","token_env":"STATE_TEST_TOKEN"},"records":"/data","page_size":50,
+      "pagination":{"type":"offset"}},
+    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+    "sink":{"type":"jsonl_file","path":"out.jsonl"},"checkpoint":{"type":"file","dir":"state"}})"));
+  testing::WriteFile(dir.File("queue.json"),
+                     R"({"name":"queue","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+    "source":{"type":"sqs","queue_name":"feed","credentials":{"access_key_id_env":"STATE_TEST_KEY",
+              "secret_access_key_env":"STATE_TEST_SECRET"}},
+    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}]},
+    "sink":{"type":"null"},"checkpoint":{"type":"file","dir":"state"}})");
+  const std::string job = dir.File("job.json");
+  setenv("STATE_TEST_TOKEN", "state-secret-token", 1);
+  ASSERT_EQ(Cli({"run", job, "--quiet"}).exit_code, 0);
+  unsetenv("STATE_TEST_TOKEN");
+  Result validate = Cli({"validate", job});  // validate still checks the secret
+  EXPECT_EQ(validate.exit_code, 2);
+  EXPECT_THAT(validate.out, HasSubstr("source.auth.token_env: environment variable STATE_TEST_TOKEN is not set"));
+  Result plan = Cli({"plan", job});
+  EXPECT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_THAT(plan.out, HasSubstr("20261114T180000Z-20261115T000000Z"));
+  Result status = Cli({"status", job});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("4 of 4 shards done"));
+  Result verify = Cli({"verify", job});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_EQ(Cli({"reset", job, "--shard", "20261114T000000Z-20261114T060000Z", "--yes"}).exit_code, 0);
+  EXPECT_THAT(Cli({"status", job}).out, HasSubstr("3 of 4 shards done"));
+  // A queue job: planned as one shard without credentials, a region or a request.
+  Result queue = Cli({"status", dir.File("queue.json")}, -1);
+  EXPECT_EQ(queue.exit_code, 0) << queue.out << queue.err;
+  EXPECT_THAT(Cli({"plan", dir.File("queue.json")}).out, HasSubstr("20261114T000000Z-20261115T000000Z"));
+}
+
 TEST(CliTest, SlicesOfThePlanRunInSeparateProcessesAtOnce) {
   testing::TempDir dir;
   std::string data;

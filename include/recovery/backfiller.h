@@ -15,6 +15,7 @@
 #include "recovery/dead_letter_store.h"
 #include "recovery/export.h"
 #include "recovery/job_spec.h"
+#include "recovery/job_state.h"
 #include "recovery/mapper.h"
 #include "recovery/metrics.h"
 #include "recovery/options.h"
@@ -52,20 +53,6 @@ struct BackfillerOptions {
   // task queue; empty: every shard of the slice. An id not in the plan is
   // InvalidArgument at Create().
   std::vector<std::string> shard_ids;
-};
-
-struct ShardReport {
-  Shard shard;
-  ShardState state = ShardState::kPending;
-  Checkpoint checkpoint;  // as stored (or as reached, in a dry run)
-  absl::Status error;     // why the shard stopped, when it failed
-  // Set when the source reported a total for the shard that differs from
-  // what was fetched (an API whose paging dropped or repeated records).
-  std::string total_mismatch;
-  // The shard's lease, with a store that leases shards and has one on record.
-  std::optional<LeaseInfo> lease;
-  // This run skipped the shard because another worker holds its lease.
-  bool leased_elsewhere = false;
 };
 
 struct RunResult {

@@ -379,14 +379,11 @@ int Validate(const Args& args) {
   return kExitUsage;
 }
 
-absl::StatusOr<std::unique_ptr<Backfiller>> Open(const Args& args) {
+// The job's stored state: needs no secret and makes no request.
+absl::StatusOr<std::unique_ptr<JobState>> Open(const Args& args) {
   absl::StatusOr<JobSpec> spec = LoadSpec(args.job_path);
   if (!spec.ok()) return spec.status();
-  BackfillerOptions options;
-  options.dry_run = true;  // inspecting needs no sink
-  Components c;
-  c.sink = NewNullSink();
-  return Backfiller::Create(*spec, std::move(c), options);
+  return JobState::Open(*spec);
 }
 
 std::string Ellipsis(const std::string& s, size_t n) {

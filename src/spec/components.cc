@@ -271,6 +271,8 @@ absl::Status Missing(std::string_view section) {
 
 }  // namespace
 
+bool SourcePlansOneShard(const JobSpec& spec) { return spec.source.type == "sqs"; }
+
 void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   if (spec.source.present()) (void)SourceFrom(spec, errors, resolve);
   if (spec.mapper.present()) (void)MapperFrom(spec, errors);

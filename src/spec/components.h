@@ -22,6 +22,10 @@ namespace recovery {
 // but the spec.
 void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve);
 
+// Whether the source the spec names reads a queue, which the engine plans as
+// one shard: what its Source::plans_one_shard() says once built.
+bool SourcePlansOneShard(const JobSpec& spec);
+
 // Each builds the component its section names; InvalidArgument when the
 // section is absent (or names a type that only code can supply).
 absl::StatusOr<std::unique_ptr<Source>> BuildSource(const JobSpec& spec);

@@ -1,0 +1,73 @@
+// A job's plan and stored progress, read from its spec and checkpoint store
+// alone: no source, sink or mapper is built, so no secret is read and no
+// request is made. What `recovery plan`, `status`, `verify` and `reset` use.
+#ifndef RECOVERY_JOB_STATE_H_
+#define RECOVERY_JOB_STATE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "recovery/checkpoint_store.h"
+#include "recovery/export.h"
+#include "recovery/job_spec.h"
+#include "recovery/shard.h"
+
+namespace recovery {
+
+struct ShardReport {
+  Shard shard;
+  ShardState state = ShardState::kPending;
+  Checkpoint checkpoint;  // as stored (or as reached, in a dry run)
+  absl::Status error;     // why the shard stopped, when it failed
+  // Set when the source reported a total for the shard that differs from
+  // what was fetched (an API whose paging dropped or repeated records).
+  std::string total_mismatch;
+  // The shard's lease, with a store that leases shards and has one on record.
+  std::optional<LeaseInfo> lease;
+  // This run skipped the shard because another worker holds its lease.
+  bool leased_elsewhere = false;
+};
+
+// The job's shards: its window split by shard_duration (plus the open shard
+// of follow mode), or, for a source that reads a queue (`one_shard`), the
+// whole window as one shard.
+RECOVERY_EXPORT absl::StatusOr<std::vector<Shard>> PlanJob(const JobSpec& spec, bool one_shard);
+
+// Not thread-safe; one per thread.
+class RECOVERY_EXPORT JobState {
+ public:
+  // `checkpoints`: the store to read (null: the one the spec names, or its
+  // default). `one_shard`: whether the job's source reads a queue (unset:
+  // judged from the spec's source type).
+  static absl::StatusOr<std::unique_ptr<JobState>> Open(const JobSpec& spec,
+                                                        std::unique_ptr<CheckpointStore> checkpoints = nullptr,
+                                                        std::optional<bool> one_shard = std::nullopt);
+  JobState(const JobState&) = delete;
+  JobState& operator=(const JobState&) = delete;
+  ~JobState();
+
+  const std::vector<Shard>& plan() const { return plan_; }
+
+  // Each shard of the plan with its stored checkpoint and lease.
+  absl::StatusOr<std::vector<ShardReport>> Status();
+
+  // Forgets the checkpoints of every shard, or of `shard_id` only (NotFound
+  // when it is not in the plan), so the next run starts over. Takes the job
+  // lock: FailedPrecondition while the job runs.
+  absl::Status Reset(std::optional<std::string> shard_id = std::nullopt);
+
+ private:
+  JobState(std::string job, std::vector<Shard> plan, std::unique_ptr<CheckpointStore> checkpoints);
+
+  std::string job_;
+  std::vector<Shard> plan_;
+  std::unique_ptr<CheckpointStore> checkpoints_;
+};
+
+}  // namespace recovery
+
+#endif  // RECOVERY_JOB_STATE_H_

@@ -1,0 +1,24 @@
+// Reading and forgetting a job's checkpoints: shared by JobState and the
+// Backfiller.
+#ifndef RECOVERY_ENGINE_STORED_STATE_H_
+#define RECOVERY_ENGINE_STORED_STATE_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "recovery/checkpoint_store.h"
+#include "recovery/job_state.h"
+
+namespace recovery {
+
+absl::StatusOr<std::vector<ShardReport>> LoadShardReports(CheckpointStore& store, std::string_view job,
+                                                          const std::vector<Shard>& plan);
+
+absl::Status ResetShards(CheckpointStore& store, std::string_view job, const std::vector<Shard>& plan,
+                         const std::optional<std::string>& shard_id);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_ENGINE_STORED_STATE_H_

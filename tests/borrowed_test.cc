@@ -1,0 +1,120 @@
+// A borrowed component behaves exactly as the one it borrows: every optional
+// capability (leasing, planning one shard) survives the lending.
+#include "borrowed.h"
+
+#include <atomic>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "recovery/backfiller.h"
+#include "recovery/job_state.h"
+#include "testing/fakes.h"
+#include "testing/test_util.h"
+
+namespace recovery {
+namespace {
+
+using testing::FakeSource;
+using testing::T;
+
+JobSpec DaySpec() {
+  JobSpec spec;
+  spec.name = "borrowed";
+  spec.start = T("2026-11-14T00:00:00Z");
+  spec.end = T("2026-11-15T00:00:00Z");
+  spec.shard_duration = absl::Hours(6);
+  return spec;
+}
+
+// A memory store that claims to be shared: it leases shards and counts claims.
+class LeasingStore : public CheckpointStore {
+ public:
+  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
+    return inner_->Load(j, s);
+  }
+  absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
+    return inner_->Save(j, s, c);
+  }
+  absl::Status Delete(std::string_view j, std::string_view s) override { return inner_->Delete(j, s); }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view, std::string_view) override {
+    return absl::FailedPreconditionError("a leasing store is never locked whole");
+  }
+  bool leases_shards() const override { return true; }
+  absl::StatusOr<std::unique_ptr<ShardLease>> ClaimShard(std::string_view j, std::string_view s) override {
+    ++claims;
+    return std::unique_ptr<ShardLease>(new Lease(this, std::string(j), std::string(s)));
+  }
+  absl::StatusOr<std::vector<LeaseInfo>> Leases(std::string_view) override {
+    LeaseInfo info;
+    info.shard_id = "20261114T000000Z-20261114T060000Z";
+    info.owner = "elsewhere";
+    return std::vector<LeaseInfo>{info};
+  }
+  std::atomic<int> claims{0};
+
+ private:
+  class Lease : public ShardLease {
+   public:
+    Lease(LeasingStore* store, std::string job, std::string shard)
+        : store_(store), job_(std::move(job)), shard_(std::move(shard)) {}
+    absl::Status Save(const Checkpoint& c) override { return store_->Save(job_, shard_, c); }
+    absl::Status Check() const override { return absl::OkStatus(); }
+    int64_t fencing_token() const override { return 1; }
+
+   private:
+    LeasingStore* store_;
+    std::string job_, shard_;
+  };
+  std::unique_ptr<CheckpointStore> inner_ = NewMemoryCheckpointStore();
+};
+
+class QueueSource : public FakeSource {
+ public:
+  using FakeSource::FakeSource;
+  bool plans_one_shard() const override { return true; }
+  bool partitions_by_shard() const override { return false; }
+};
+
+TEST(BorrowedTest, ABorrowedLeasingStoreStillLeases) {
+  LeasingStore store;
+  BorrowedCheckpointStore borrowed(&store);
+  EXPECT_TRUE(borrowed.leases_shards());
+  Components c;
+  c.source = std::make_unique<FakeSource>(std::vector<absl::Time>{T("2026-11-14T01:00:00Z")}, 10);
+  c.mapper = *NewJsonMapper(R"({"type":"json","fields":[{"name":"id","from":"/id"}],"event_time":{"from":"/ts"}})");
+  c.sink = NewNullSink();
+  c.checkpoints = std::make_unique<BorrowedCheckpointStore>(&store);
+  c.dead_letters = NewMemoryDeadLetterStore();
+  auto b = Backfiller::Create(DaySpec(), std::move(c));
+  ASSERT_TRUE(b.ok()) << b.status();
+  RunResult r = (*b)->Run();
+  EXPECT_TRUE(r.status.ok()) << r.status;  // no job lock was taken: the store refuses one
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(store.claims.load(), 4);  // one claim per shard, through the borrowed store
+
+  auto state = JobState::Open(DaySpec(), std::make_unique<BorrowedCheckpointStore>(&store), false);
+  ASSERT_TRUE(state.ok()) << state.status();
+  auto reports = (*state)->Status();
+  ASSERT_TRUE(reports.ok());
+  ASSERT_TRUE((*reports)[0].lease.has_value());  // the leases, read through the borrowed store
+  EXPECT_EQ((*reports)[0].lease->owner, "elsewhere");
+}
+
+TEST(BorrowedTest, ABorrowedQueueSourceIsStillPlannedAsOneShard) {
+  QueueSource source(std::vector<absl::Time>{T("2026-11-14T01:00:00Z")}, 10);
+  BorrowedSource borrowed(&source);
+  EXPECT_TRUE(borrowed.plans_one_shard());
+  EXPECT_FALSE(borrowed.partitions_by_shard());
+  Components c;
+  c.source = std::make_unique<BorrowedSource>(&source);
+  c.mapper = *NewJsonMapper(R"({"type":"json","fields":[{"name":"id","from":"/id"}]})");
+  c.sink = NewNullSink();
+  c.checkpoints = NewMemoryCheckpointStore();
+  c.dead_letters = NewMemoryDeadLetterStore();
+  auto b = Backfiller::Create(DaySpec(), std::move(c));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->plan().size(), 1u);
+}
+
+}  // namespace
+}  // namespace recovery
