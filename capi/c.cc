@@ -293,6 +293,45 @@ struct recovery_job_t {
 namespace recovery {
 namespace {
 
+// The C status code of a run that ended so; `status` supplies the code of a
+// failure.
+int CodeOf(RunOutcome outcome, const absl::Status& status) {
+  switch (outcome) {
+    case RunOutcome::kDone:
+      return RECOVERY_OK;
+    case RunOutcome::kIncomplete:
+      return RECOVERY_INCOMPLETE;
+    case RunOutcome::kInterrupted:
+      return RECOVERY_CANCELLED;
+    case RunOutcome::kPaused:
+      return RECOVERY_PAUSED;
+    case RunOutcome::kLeased:
+      return RECOVERY_LEASED;
+    case RunOutcome::kLeaseLost:
+    case RunOutcome::kFailed:
+      return status.ok() ? RECOVERY_INTERNAL : static_cast<int>(status.code());
+  }
+  return RECOVERY_INTERNAL;
+}
+
+std::string Describe(const RunResult& r) {
+  switch (r.outcome) {
+    case RunOutcome::kDone:
+      return "";
+    case RunOutcome::kIncomplete:
+      return "stopped at max_records; run again to continue";
+    case RunOutcome::kLeased: {
+      std::vector<std::string> leased;
+      for (const ShardReport& s : r.shards) {
+        if (s.leased_elsewhere) leased.push_back(s.shard.id);
+      }
+      return StrCat("leased by another worker, run again later: ", Join(leased, ", "));
+    }
+    default:
+      return std::string(ToStd(r.status.message()));
+  }
+}
+
 int RunJob(recovery_job_t* job, std::string* message) {
   // A stored checkpoint store must outlive runs; without one, the spec's is built per run.
   Components c;
@@ -335,21 +374,8 @@ int RunJob(recovery_job_t* job, std::string* message) {
     job->cancel_requested = false;
     job->progress = ToC(r.progress);
   }
-  if (r.status.ok()) {
-    if (r.complete) return RECOVERY_OK;
-    std::vector<std::string> leased;
-    for (const ShardReport& s : r.shards) {
-      if (s.leased_elsewhere) leased.push_back(s.shard.id);
-    }
-    if (!leased.empty()) {
-      *message = StrCat("leased by another worker, run again later: ", Join(leased, ", "));
-      return RECOVERY_LEASED;
-    }
-    *message = "stopped at max_records; run again to continue";
-    return RECOVERY_INCOMPLETE;
-  }
-  *message = std::string(ToStd(r.status.message()));
-  return r.paused ? RECOVERY_PAUSED : static_cast<int>(r.status.code());
+  *message = Describe(r);
+  return CodeOf(r.outcome, r.status);
 }
 
 bool Running(recovery_job_t* job) { return job->thread.joinable(); }
@@ -425,6 +451,18 @@ using recovery::Guard;
 extern "C" {
 
 const char* recovery_version(void) { return RECOVERY_VERSION_STRING; }
+
+uint32_t recovery_version_number(void) { return RECOVERY_VERSION_NUMBER; }
+
+uint8_t recovery_code_resumable(int code) {
+  using recovery::RunOutcome;
+  for (RunOutcome o : {RunOutcome::kIncomplete, RunOutcome::kInterrupted, RunOutcome::kPaused,
+                       RunOutcome::kLeased, RunOutcome::kDone, RunOutcome::kLeaseLost, RunOutcome::kFailed}) {
+    // Only the resumable outcomes have codes of their own; a failure's code is its status's.
+    if (recovery::IsResumable(o) && recovery::CodeOf(o, absl::OkStatus()) == code) return 1;
+  }
+  return 0;
+}
 
 const char* recovery_status_name(int code) {
   static const char* const kNames[] = {

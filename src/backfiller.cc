@@ -47,7 +47,58 @@ LogCallback StderrLogger(LogLevel min_level) {
   };
 }
 
+std::string_view RunOutcomeName(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::kDone:
+      return "done";
+    case RunOutcome::kIncomplete:
+      return "incomplete";
+    case RunOutcome::kInterrupted:
+      return "interrupted";
+    case RunOutcome::kPaused:
+      return "paused";
+    case RunOutcome::kLeased:
+      return "leased";
+    case RunOutcome::kLeaseLost:
+      return "lease lost";
+    case RunOutcome::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+bool IsResumable(RunOutcome outcome) {
+  return outcome == RunOutcome::kIncomplete || outcome == RunOutcome::kInterrupted ||
+         outcome == RunOutcome::kPaused || outcome == RunOutcome::kLeased;
+}
+
 namespace {
+
+// What the run's status, completeness and skipped shards mean, said once.
+RunOutcome OutcomeOf(const RunResult& r) {
+  if (r.status.ok()) {
+    if (r.complete) return RunOutcome::kDone;
+    const bool leased = std::any_of(r.shards.begin(), r.shards.end(),
+                                    [](const ShardReport& s) { return s.leased_elsewhere; });
+    return leased ? RunOutcome::kLeased : RunOutcome::kIncomplete;
+  }
+  if (IsPaused(r.status)) return RunOutcome::kPaused;
+  if (r.status.code() == absl::StatusCode::kCancelled) return RunOutcome::kInterrupted;
+  if (IsLeaseLost(r.status)) return RunOutcome::kLeaseLost;
+  return RunOutcome::kFailed;
+}
+
+LogLevel FinalLogLevel(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::kPaused:
+      return LogLevel::kWarning;
+    case RunOutcome::kLeaseLost:
+    case RunOutcome::kFailed:
+      return LogLevel::kError;
+    default:
+      return LogLevel::kInfo;
+  }
+}
 
 // A record rejected while mapping, held until the page commits.
 struct PendingDeadLetter {
@@ -827,10 +878,11 @@ RunResult BackfillerImpl::Run() {
     absl::MutexLock l(&job_error_mu_);
     if (!job_error_.ok()) result.status = job_error_;
   }
-  result.paused = IsPaused(result.status);
   if (cancelled_.load() && result.status.ok() && !result.complete) {
     result.status = absl::CancelledError("cancelled; run again to resume from the checkpoints");
   }
+  result.outcome = OutcomeOf(result);
+  result.paused = result.outcome == RunOutcome::kPaused;
   {
     absl::MutexLock l(&progress_mu_);
     result.progress = SnapshotProgress();
@@ -839,17 +891,14 @@ RunResult BackfillerImpl::Run() {
   fields.clear();
   JsonObjectWriter(&fields)
       .Str("job", spec_.name)
+      .Str("outcome", RunOutcomeName(result.outcome))
       .Bool("complete", result.complete)
       .Str("status", result.status.ToString())
       .Uint("delivered_this_run", result.progress.records_this_run)
       .Uint("delivered_total", result.progress.totals.records_delivered)
       .Uint("dead_letters_total", result.progress.totals.dead_letters)
       .Close();
-  const LogLevel level = result.status.ok() || result.status.code() == absl::StatusCode::kCancelled
-                             ? LogLevel::kInfo
-                         : result.paused ? LogLevel::kWarning
-                                         : LogLevel::kError;
-  Log(level, "run finished", fields);
+  Log(FinalLogLevel(result.outcome), "run finished", fields);
   return result;
 }
 

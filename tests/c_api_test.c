@@ -213,6 +213,11 @@ int main(void) {
 
   /* Basics. */
   CHECK(strcmp(recovery_version(), "0.1.0") == 0);
+  CHECK(recovery_version_number() == RECOVERY_VERSION_NUMBER);
+  CHECK(recovery_code_resumable(RECOVERY_CANCELLED) && recovery_code_resumable(RECOVERY_PAUSED) &&
+        recovery_code_resumable(RECOVERY_INCOMPLETE) && recovery_code_resumable(RECOVERY_LEASED));
+  CHECK(!recovery_code_resumable(RECOVERY_OK) && !recovery_code_resumable(RECOVERY_ABORTED) &&
+        !recovery_code_resumable(RECOVERY_INVALID_ARGUMENT) && !recovery_code_resumable(12345));
   CHECK(strcmp(recovery_status_name(RECOVERY_INVALID_ARGUMENT), "INVALID_ARGUMENT") == 0);
   CHECK(strcmp(recovery_status_name(RECOVERY_PAUSED), "PAUSED") == 0);
   CHECK(strcmp(recovery_status_name(12345), "UNRECOGNIZED") == 0);

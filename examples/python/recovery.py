@@ -27,7 +27,6 @@ __all__ = ["Job", "Record", "Progress", "RecoveryError", "Retry", "version", "st
 OK, CANCELLED, INVALID_ARGUMENT, DEADLINE_EXCEEDED, NOT_FOUND, INTERNAL, UNAVAILABLE = 0, 1, 3, 4, 5, 13, 14
 ABORTED, PAUSED, INCOMPLETE, LEASED = 10, 100, 101, 102
 MAP_EMIT, MAP_DROP, MAP_REJECT = 0, 1, 2
-_RESUMABLE = {CANCELLED, PAUSED, INCOMPLETE, LEASED}
 
 
 class RecoveryError(Exception):
@@ -41,8 +40,8 @@ class RecoveryError(Exception):
 
     @property
     def resumable(self):
-        """True when running the job again continues where it stopped."""
-        return self.code in _RESUMABLE
+        """True when running the job again continues where it stopped (the library decides)."""
+        return bool(_lib.recovery_code_resumable(self.code))
 
 
 class Retry(Exception):
@@ -111,6 +110,8 @@ def _load():
     errptr = ctypes.POINTER(ctypes.c_void_p)
     signatures = {
         "recovery_version": (c_char_p, []),
+        "recovery_version_number": (ctypes.c_uint32, []),
+        "recovery_code_resumable": (ctypes.c_uint8, [c_int]),
         "recovery_status_name": (c_char_p, [c_int]),
         "recovery_free": (None, [c_void_p]),
         "recovery_error_set": (None, [c_void_p, c_char_p, c_size_t]),

@@ -55,7 +55,27 @@ struct BackfillerOptions {
   std::vector<std::string> shard_ids;
 };
 
+// How a run ended, decided once by the engine. The CLI's exit code, the C
+// ABI's status code and Python's exceptions are each mapped from it.
+enum class RunOutcome {
+  kDone,         // every shard to run is done
+  kIncomplete,   // stopped at max_records; running again continues
+  kInterrupted,  // cancelled; running again resumes from the checkpoints
+  kPaused,       // the source's quota ran out for longer than the job may wait; run again later
+  kLeased,       // a shard to run is leased by another worker; run again later
+  kLeaseLost,    // another worker took a shard over mid-run; that worker finishes it
+  kFailed,       // a shard failed, or the error budget is spent: `status` says why
+};
+
+RECOVERY_EXPORT std::string_view RunOutcomeName(RunOutcome outcome);
+
+// True when running again, with nothing fixed, continues the job: incomplete,
+// interrupted, paused and leased runs.
+RECOVERY_EXPORT bool IsResumable(RunOutcome outcome);
+
 struct RunResult {
+  RunOutcome outcome = RunOutcome::kFailed;
+  bool resumable() const { return IsResumable(outcome); }
   // OK when the run ended normally, even if `complete` is false because
   // max_records stopped it. kCancelled when cancelled; kResourceExhausted when
   // the error budget is spent or the job is paused (see `paused`); otherwise the first shard failure (the

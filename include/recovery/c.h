@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recovery/version.h" /* RECOVERY_VERSION_NUMBER, to compare with recovery_version_number() */
+
 #if defined(_WIN32)
 #define RECOVERY_C_EXPORT
 #else
@@ -60,6 +62,13 @@ extern "C" {
 
 /* "0.1.0" */
 RECOVERY_C_EXPORT const char* recovery_version(void);
+/* The library's RECOVERY_VERSION_NUMBER (major * 10000 + minor * 100 +
+ * patch), to compare with the header a caller was built against. */
+RECOVERY_C_EXPORT uint32_t recovery_version_number(void);
+/* 1 when a recovery_job_run code means "run again, with nothing fixed, to
+ * continue" (RECOVERY_CANCELLED, RECOVERY_PAUSED, RECOVERY_INCOMPLETE,
+ * RECOVERY_LEASED), else 0. The engine decides it; callers need no table. */
+RECOVERY_C_EXPORT uint8_t recovery_code_resumable(int code);
 /* "OK", "INVALID_ARGUMENT", ...; "UNRECOGNIZED" for other numbers. Static storage. */
 RECOVERY_C_EXPORT const char* recovery_status_name(int code);
 /* Frees a message returned through an errptr. Accepts NULL. */

@@ -42,6 +42,39 @@ namespace {
 
 constexpr int kExitDone = 0, kExitFailed = 1, kExitUsage = 2, kExitInterrupted = 3, kExitPaused = 4;
 
+// The exit code of a run that ended so.
+int ExitCode(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::kDone:
+      return kExitDone;
+    case RunOutcome::kIncomplete:
+    case RunOutcome::kInterrupted:
+    case RunOutcome::kLeased:
+      return kExitInterrupted;
+    case RunOutcome::kPaused:
+      return kExitPaused;
+    case RunOutcome::kLeaseLost:
+    case RunOutcome::kFailed:
+      return kExitFailed;
+  }
+  return kExitFailed;
+}
+
+// The summary line's first word: the resumable ends that are not a pause
+// read as "interrupted", as the exit code says.
+const char* OutcomeLabel(RunOutcome outcome) {
+  switch (ExitCode(outcome)) {
+    case kExitDone:
+      return "done";
+    case kExitPaused:
+      return "paused";
+    case kExitInterrupted:
+      return "interrupted";
+    default:
+      return "failed";
+  }
+}
+
 constexpr char kUsage[] = R"(recovery — recover a gap of missing data, exactly once and resumably
 
 usage: recovery <command> JOB.json [flags]
@@ -331,10 +364,7 @@ int Run(const Args& args) {
   const Progress& p = r.progress;
   std::fprintf(stderr,
                "%s: %llu records delivered this run (%llu in all), %llu dead letters, %d/%d shards done\n",
-               r.complete                                                         ? "done"
-               : r.paused                                                         ? "paused"
-               : r.status.ok() || r.status.code() == absl::StatusCode::kCancelled ? "interrupted"
-                                                                                  : "failed",
+               OutcomeLabel(r.outcome),
                static_cast<unsigned long long>(p.records_this_run),
                static_cast<unsigned long long>(p.totals.records_delivered),
                static_cast<unsigned long long>(p.totals.dead_letters), p.shards_done, p.shards_total);
@@ -347,12 +377,10 @@ int Run(const Args& args) {
     std::fprintf(stderr, "%d shard%s leased by another worker: `recovery status` shows by whom\n",
                  leased_elsewhere, leased_elsewhere == 1 ? " is" : "s are");
   }
-  if (r.complete && r.status.ok()) return kExitDone;
+  if (r.outcome == RunOutcome::kDone) return kExitDone;
   if (!r.status.ok()) std::fprintf(stderr, "%s\n", std::string(ToStd(r.status.message())).c_str());
   std::fprintf(stderr, "resume with: %s\n", ResumeCommand(args).c_str());
-  if (r.paused) return kExitPaused;
-  if (r.status.ok() || r.status.code() == absl::StatusCode::kCancelled) return kExitInterrupted;
-  return kExitFailed;
+  return ExitCode(r.outcome);
 }
 
 // ---- validate, plan, status, reset ---------------------------------------
