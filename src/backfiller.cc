@@ -1,6 +1,6 @@
 // The engine. Per shard: fetch a page, map it, then commit it: mark the batch
 // in flight in the checkpoint, deliver it to the sink, flush dead letters, and
-// save the checkpoint past it. See DESIGN.md, "Delivery contract".
+// save the checkpoint past it. See docs/architecture.md, "The commit protocol".
 #include "recovery/backfiller.h"
 
 #include <algorithm>
