@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/time/clock.h"
+#include "engine/metric_names.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -19,24 +20,24 @@ struct Help {
 };
 
 constexpr Help kHelp[] = {
-    {"recovery_records_fetched_total", "counter", "Raw records read from the source."},
-    {"recovery_records_delivered_total", "counter", "Records acknowledged by the sink."},
-    {"recovery_records_dropped_total", "counter", "Records the mapper dropped on purpose."},
-    {"recovery_records_out_of_window_total", "counter", "Records whose event time lies outside their shard."},
-    {"recovery_dead_letters_total", "counter", "Records that could not be mapped, kept with the reason."},
-    {"recovery_pages_total", "counter", "Pages committed."},
-    {"recovery_bytes_total", "counter", "Bytes read from the source."},
-    {"recovery_retries_total", "counter", "Transient failures retried, by operation."},
-    {"recovery_http_responses_total", "counter", "HTTP responses from the source, by status class."},
-    {"recovery_source_events_total", "counter",
+    {metric::kRecordsFetched, "counter", "Raw records read from the source."},
+    {metric::kRecordsDelivered, "counter", "Records acknowledged by the sink."},
+    {metric::kRecordsDropped, "counter", "Records the mapper dropped on purpose."},
+    {metric::kRecordsOutOfWindow, "counter", "Records whose event time lies outside their shard."},
+    {metric::kDeadLetters, "counter", "Records that could not be mapped, kept with the reason."},
+    {metric::kPages, "counter", "Pages committed."},
+    {metric::kBytes, "counter", "Bytes read from the source."},
+    {metric::kRetries, "counter", "Transient failures retried, by operation."},
+    {metric::kHttpResponses, "counter", "HTTP responses from the source, by status class."},
+    {metric::kSourceEvents, "counter",
      "Source-specific events: SQS messages deleted, released, extended, skipped as already delivered."},
-    {"recovery_request_duration_seconds", "histogram", "Source request latency."},
-    {"recovery_batch_duration_seconds", "histogram",
+    {metric::kRequestDuration, "histogram", "Source request latency."},
+    {metric::kBatchDuration, "histogram",
      "Time to commit a page: sink write, dead letters, checkpoint."},
-    {"recovery_shards", "gauge", "Shards of the plan by state."},
-    {"recovery_window_coverage_ratio", "gauge", "Fraction of the job's window covered, 0 to 1."},
-    {"recovery_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint was saved."},
-    {"recovery_records_per_second", "gauge", "Delivery rate of the current run."},
+    {metric::kShards, "gauge", "Shards of the plan by state."},
+    {metric::kWindowCoverage, "gauge", "Fraction of the job's window covered, 0 to 1."},
+    {metric::kCheckpointAge, "gauge", "Seconds since the last checkpoint was saved."},
+    {metric::kRecordsPerSecond, "gauge", "Delivery rate of the current run."},
 };
 
 std::string Number(double v) {
@@ -113,7 +114,7 @@ std::string Metrics::RenderPrometheus() const {
   std::map<std::string, std::map<std::string, double>> gauges = gauges_;
   const absl::Time now = absl::Now();
   for (const auto& [job, when] : last_checkpoint_) {
-    gauges["recovery_checkpoint_age_seconds"][Labels(job)] = absl::ToDoubleSeconds(now - when);
+    gauges[metric::kCheckpointAge][Labels(job)] = absl::ToDoubleSeconds(now - when);
   }
   std::string out;
   for (const Help& h : kHelp) {

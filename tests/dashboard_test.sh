@@ -3,7 +3,7 @@
 set -eu
 src="$1"
 used=$(grep -o 'recovery_[a-z_]*' "$src/examples/grafana/recovery.json" | sed 's/_bucket$//' | sort -u)
-known=$(grep -o '"recovery_[a-z_]*"' "$src/src/metrics.cc" | tr -d '"' | sort -u)
+known=$(grep -o '"recovery_[a-z_]*"' "$src/src/engine/metric_names.h" | tr -d '"' | sort -u)
 missing=$(printf '%s\n' "$used" | while read -r m; do printf '%s\n' "$known" | grep -qx "$m" || echo "$m"; done)
 if [ -n "$missing" ]; then
   echo "dashboard uses unknown metrics: $missing"

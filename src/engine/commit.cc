@@ -1,0 +1,124 @@
+#include "engine/commit.h"
+
+#include <optional>
+
+#include "absl/time/clock.h"
+#include "util/status_macros.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+// Everything but the retries, derived once from the outcomes.
+void CountPage(const Page& page, const MappedPage& mapped, bool dry_run, ShardCounters* counters) {
+  const uint64_t retries = counters->retries;
+  *counters = PageCounters(page, mapped, dry_run);
+  counters->retries = retries;
+}
+
+// The checkpoint once `page` is done, whatever wrote it.
+void MovePast(ShardRun& run, const Page& page, const ShardCounters& counters) {
+  Checkpoint& ck = run.checkpoint;
+  ck.cursor = page.next_cursor;
+  ck.in_flight = false;
+  ck.counters += counters;
+  if (page.reported_total >= 0) ck.reported_total = page.reported_total;
+  const bool done = page.exhausted && !IsOpenEnded(run.shard);
+  ck.progress = done ? 1.0 : ShardFraction(run.shard, ck, run.max_event_time, &page);
+  ck.state = done ? ShardState::kDone : ShardState::kRunning;
+  ck.updated = absl::Now();
+}
+
+// Delivers the batch, retrying; a retried attempt is flagged as a possible
+// redelivery. Fills the sink's rejections and its commit token.
+absl::Status Deliver(Engine& engine, ShardRun& run, MappedPage& mapped, ShardCounters* counters) {
+  bool first = true;
+  return engine.Retry("deliver batch to sink", run, counters, [&]() -> absl::Status {
+    if (!first) mapped.batch.MarkRedelivered();  // the failed attempt may have reached the sink
+    first = false;
+    mapped.rejected.clear();
+    absl::StatusOr<std::string> token = engine.components().sink->Write(run.shard, mapped.batch, &mapped.rejected);
+    if (!token.ok()) return token.status();
+    if (!token->empty()) run.checkpoint.sink_token = *std::move(token);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status WriteDeadLetters(Engine& engine, ShardRun& run, const MappedPage& mapped, ShardCounters* counters) {
+  DeadLetterStore& store = *engine.components().dead_letters;
+  const absl::Time now = absl::Now();
+  return engine.Retry("write dead letters", run, counters, [&]() -> absl::Status {
+    for (const PendingDeadLetter& d : mapped.dead) {
+      DeadLetter letter{engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index, d.reason, d.raw,
+                        d.source_id,        now};
+      RECOVERY_RETURN_IF_ERROR(store.Add(letter));
+    }
+    absl::StatusOr<std::string> token = store.Flush();
+    if (!token.ok()) return token.status();
+    if (!token->empty()) run.checkpoint.dead_letter_token = *std::move(token);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
+                        ShardCounters* counters) {
+  const Components& c = engine.components();
+  Checkpoint& ck = run.checkpoint;
+  auto save = [&] { return engine.Retry("save checkpoint", run, counters, [&] { return engine.SaveCheckpoint(run); }); };
+  if (run.lease) RECOVERY_RETURN_IF_ERROR(run.lease->Check());  // a lost shard writes nothing more
+  const bool delivering = !mapped.batch.empty();
+  if (delivering) {
+    if (!ck.in_flight) {  // from here on a crash redelivers this batch, flagged
+      ck.in_flight = true;
+      ck.updated = absl::Now();
+      RECOVERY_RETURN_IF_ERROR(save());
+    }
+    if (redeliver) mapped.batch.MarkRedelivered();
+  }
+
+  // Only a page that writes to a sink or dead-letter store with a shared commit
+  // token must not interleave with others; the rest commit concurrently. (A
+  // sink that rejects records adds dead letters after the fact, hence the lock
+  // whenever the batch is non-empty and dead letters serialize.)
+  const bool serialize = (delivering && c.sink->serialize_commits()) ||
+                         ((!mapped.dead.empty() || delivering) && c.dead_letters->serialize_commits());
+  std::optional<absl::MutexLock> lock;
+  if (serialize) lock.emplace(&engine.commit_mutex());
+  // Once a shared sink or dead-letter file holds this page, a failure before
+  // the checkpoint records it must stop every shard: a later commit by another
+  // shard would otherwise vouch for bytes no checkpoint covers.
+  bool shared_state_written = false;
+  auto fail_after_shared_write = [&](absl::Status s) {
+    if (shared_state_written) {
+      engine.StopJob(absl::Status(s.code(), StrCat("shard ", run.shard.id, ": ", s.message(),
+                                                   "; stopped every shard so the next run rolls back cleanly")));
+    }
+    return s;
+  };
+
+  if (delivering) {
+    RECOVERY_RETURN_IF_ERROR(Deliver(engine, run, mapped, counters));
+    shared_state_written = c.sink->serialize_commits();
+    // The sink will never take its rejections: they join the dead letters.
+    if (absl::Status s = ApplySinkRejections(page.records, &mapped); !s.ok()) return fail_after_shared_write(s);
+  }
+  if (!mapped.dead.empty()) {
+    if (absl::Status s = WriteDeadLetters(engine, run, mapped, counters); !s.ok()) return fail_after_shared_write(s);
+    shared_state_written |= c.dead_letters->serialize_commits();
+  }
+  CountPage(page, mapped, /*dry_run=*/false, counters);
+  AddCoverage(mapped, &ck.coverage);
+  MovePast(run, page, *counters);
+  ck.last_error.clear();
+  if (absl::Status s = save(); !s.ok()) return fail_after_shared_write(s);
+  return absl::OkStatus();
+}
+
+void AdvanceDryRun(ShardRun& run, const Page& page, const MappedPage& mapped, ShardCounters* counters) {
+  CountPage(page, mapped, /*dry_run=*/true, counters);
+  MovePast(run, page, *counters);
+}
+
+}  // namespace recovery

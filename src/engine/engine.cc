@@ -1,0 +1,91 @@
+#include "engine/engine.h"
+
+#include "absl/time/clock.h"
+#include "engine/retry.h"
+#include "json/json_writer.h"
+#include "util/strings.h"
+
+namespace recovery {
+
+Engine::Engine(JobSpec spec, Components components, BackfillerOptions options, std::vector<Shard> plan)
+    : spec_(std::move(spec)),
+      c_(std::move(components)),
+      options_(std::move(options)),
+      plan_(std::move(plan)),
+      progress_(plan_, spec_.start, spec_.end),
+      metrics_(options_.metrics, spec_.name) {}
+
+void Engine::Cancel() {
+  cancelled_.store(true);
+  absl::MutexLock lock(&wake_mu_);  // wakes shards sleeping in a backoff
+}
+
+void Engine::StopJob(absl::Status why) {
+  {
+    absl::MutexLock lock(&error_mu_);
+    if (job_error_.ok()) job_error_ = std::move(why);
+  }
+  stopped_.store(true);
+  absl::MutexLock lock(&wake_mu_);
+}
+
+absl::Status Engine::job_error() const {
+  absl::MutexLock lock(&error_mu_);
+  return job_error_;
+}
+
+bool Engine::Sleep(absl::Duration d) {
+  absl::MutexLock lock(&wake_mu_);
+  auto stopping = [this] { return Stopping(); };
+  return !wake_mu_.AwaitWithTimeout(absl::Condition(&stopping), d);
+}
+
+void Engine::Log(LogLevel level, std::string_view message, std::string_view fields_json) {
+  if (!options_.on_log) return;
+  absl::MutexLock lock(&log_mu_);
+  options_.on_log(LogEvent{level, message, fields_json});
+}
+
+absl::Status Engine::Retry(std::string_view what, const ShardRun& run, ShardCounters* counters,
+                           const std::function<absl::Status()>& attempt) {
+  RetryEnv env = SystemRetryEnv([this](absl::Duration d) { return Sleep(d); });
+  env.on_retry = [&](int n, absl::Duration delay, const absl::Status& failure) {
+    ++counters->retries;
+    metrics_.Retry(what);
+    std::string fields;
+    JsonObjectWriter(&fields)
+        .Str("shard", run.shard.id)
+        .Str("cursor", run.checkpoint.cursor)
+        .Str("operation", what)
+        .Int("attempt", n)
+        .Double("retry_in_s", absl::ToDoubleSeconds(delay))
+        .Str("error", failure.ToString())
+        .Close();
+    Log(LogLevel::kWarning, "transient failure, retrying", fields);
+  };
+  return RetryWithBackoff(spec_.retry, what, env, attempt);
+}
+
+void Engine::CheckBudget() {
+  std::optional<std::string> why = BudgetSpent(spec_.error_budget, progress_.totals());
+  if (!why) return;
+  StopJob(absl::ResourceExhaustedError(
+      StrCat("error budget spent: ", *why,
+             "; every rejected record is in the dead letters with its reason. "
+             "Fix the mapping or raise the budget, then run again to continue")));
+}
+
+void Engine::ReportProgress() {
+  if (options_.metrics != nullptr) metrics_.Gauges(progress_.Snapshot(absl::Now()));
+  if (!options_.on_progress) return;
+  // Snapshot under the lock that orders the callbacks, so progress never goes backwards.
+  absl::MutexLock lock(&log_mu_);
+  options_.on_progress(progress_.Snapshot(absl::Now()));
+}
+
+absl::Status Engine::SaveCheckpoint(const ShardRun& run) {
+  if (run.lease) return run.lease->Save(run.checkpoint);
+  return c_.checkpoints->Save(spec_.name, run.shard.id, run.checkpoint);
+}
+
+}  // namespace recovery

@@ -1,0 +1,107 @@
+// What every shard of one run shares: the components, the stop flags, the
+// logger, retries, progress and metrics. The page loop (shard_runner.h) and
+// the commit protocol (commit.h) work through it; Backfiller::Run
+// (src/backfiller.cc) schedules the shards.
+#ifndef RECOVERY_ENGINE_ENGINE_H_
+#define RECOVERY_ENGINE_ENGINE_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/accounting.h"
+#include "engine/engine_metrics.h"
+#include "recovery/backfiller.h"
+
+namespace recovery {
+
+// One shard's run: its checkpoint as it moves, and how it ended.
+struct ShardRun {
+  Shard shard;
+  Checkpoint checkpoint;
+  bool has_checkpoint = false;
+  std::unique_ptr<ShardLease> lease;  // held while running, with a leasing store
+  bool leased_elsewhere = false;
+  absl::Status error;
+  absl::Time max_event_time = absl::InfinitePast();  // of the records delivered so far
+  int64_t reported_total = -1;  // the source's last word on the shard's size
+  std::string total_mismatch;
+};
+
+class Engine {
+ public:
+  Engine(JobSpec spec, Components components, BackfillerOptions options, std::vector<Shard> plan);
+
+  const JobSpec& spec() const { return spec_; }
+  const Components& components() const { return c_; }
+  const BackfillerOptions& options() const { return options_; }
+  const std::vector<Shard>& plan() const { return plan_; }
+  ProgressTracker& progress() { return progress_; }
+  EngineMetrics& metrics() { return metrics_; }
+  // Lent to shard readers: the engine's sleep, stop flag and metrics.
+  const ShardContext& source_context() const { return context_; }
+  // Serializes commits when the sink or the dead letters are one shared file.
+  absl::Mutex& commit_mutex() { return commit_mu_; }
+
+  bool Stopping() const { return cancelled_.load() || stopped_.load(); }
+  bool cancelled() const { return cancelled_.load(); }
+  // Stops every shard after its current batch. Thread-safe, idempotent.
+  void Cancel();
+  // Stops every shard for a reason of the job's own; the first reason is kept.
+  void StopJob(absl::Status why);
+  absl::Status job_error() const;
+  // Sleeps for `d` unless the job stops first; false if it did.
+  bool Sleep(absl::Duration d);
+
+  void Log(LogLevel level, std::string_view message, std::string_view fields_json);
+  // Calls `attempt` with the job's retry policy, counting retries in
+  // `counters` and logging each with the shard and cursor.
+  absl::Status Retry(std::string_view what, const ShardRun& run, ShardCounters* counters,
+                     const std::function<absl::Status()>& attempt);
+  // Stops the job when the dead letters have spent the error budget.
+  void CheckBudget();
+  // The progress callback and gauges, after a page or at the end.
+  void ReportProgress();
+  // The saved checkpoint of `run`, through its lease when it holds one.
+  absl::Status SaveCheckpoint(const ShardRun& run);
+
+ private:
+  class Context : public ShardContext {
+   public:
+    explicit Context(Engine* engine) : engine_(engine) {}
+    bool Sleep(absl::Duration d) const override { return engine_->Sleep(d); }
+    bool Stopping() const override { return engine_->Stopping(); }
+    void ObserveRequest(absl::Duration latency, int http_status) const override {
+      engine_->metrics_.Request(latency, http_status);
+    }
+    void CountEvent(std::string_view event, uint64_t n) const override { engine_->metrics_.SourceEvent(event, n); }
+
+   private:
+    Engine* engine_;
+  };
+
+  const JobSpec spec_;
+  const Components c_;
+  const BackfillerOptions options_;
+  const std::vector<Shard> plan_;
+  const Context context_{this};
+  ProgressTracker progress_;
+  EngineMetrics metrics_;
+
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> stopped_{false};  // the job stops for a reason of its own
+  absl::Mutex wake_mu_;               // sleepers wait on it; taken after a flag changes, to wake them
+  absl::Mutex commit_mu_;
+  mutable absl::Mutex error_mu_;
+  absl::Status job_error_ ABSL_GUARDED_BY(error_mu_);
+  absl::Mutex log_mu_;  // orders log and progress callbacks
+};
+
+}  // namespace recovery
+
+#endif  // RECOVERY_ENGINE_ENGINE_H_

@@ -1,0 +1,74 @@
+#include "engine/page_mapper.h"
+
+#include <algorithm>
+
+#include "util/strings.h"
+
+namespace recovery {
+
+void MappedPage::Clear(size_t raw_records) {
+  batch.Clear();
+  origin.clear();
+  outcomes.assign(raw_records, RecordOutcome::kDelivered);
+  dead.clear();
+  rejected.clear();
+  max_event_time = absl::InfinitePast();
+}
+
+void MapPage(const Mapper& mapper, const Shard& shard, const RawBatch& records, bool owns_rejects,
+             MappedPage* out) {
+  out->Clear(records.size());
+  thread_local std::string reason;  // reused: no allocation per record
+  auto reject = [&](size_t i, const RawRecord& raw, std::string why) {
+    if (owns_rejects) {
+      out->dead.push_back({i, raw.data, std::move(why), raw.id});
+      out->outcomes[i] = RecordOutcome::kDeadLettered;
+    } else {
+      out->outcomes[i] = RecordOutcome::kOutOfWindow;
+    }
+  };
+  const auto& raw_records = records.records();
+  for (size_t i = 0; i < raw_records.size(); ++i) {
+    const RawRecord& raw = raw_records[i];
+    if (!raw.error.empty()) {
+      reject(i, raw, std::string(raw.error));
+      continue;
+    }
+    reason.clear();
+    switch (mapper.Map(raw, shard, &out->batch, &reason)) {
+      case MapOutcome::kEmitted: {
+        const absl::Time t = out->batch.back().event_time;
+        if (t != kUnknownEventTime && (t < shard.start || t >= shard.end)) {
+          out->batch.PopBack();
+          out->outcomes[i] = RecordOutcome::kOutOfWindow;
+        } else {
+          if (t != kUnknownEventTime) out->max_event_time = std::max(out->max_event_time, t);
+          out->origin.push_back(static_cast<uint32_t>(i));
+        }
+        break;
+      }
+      case MapOutcome::kDropped:
+        out->outcomes[i] = RecordOutcome::kDropped;
+        break;
+      case MapOutcome::kRejected:
+        reject(i, raw, reason.empty() ? "rejected by the mapper" : reason);
+        break;
+    }
+  }
+}
+
+absl::Status ApplySinkRejections(const RawBatch& records, MappedPage* page) {
+  for (const SinkRejection& r : page->rejected) {
+    if (r.index >= page->origin.size()) {
+      return absl::InternalError(
+          StrCat("the sink rejected record ", r.index, " of a batch of ", page->origin.size()));
+    }
+    const uint32_t i = page->origin[r.index];
+    const RawRecord& raw = records.records()[i];
+    page->outcomes[i] = RecordOutcome::kDeadLettered;
+    page->dead.push_back({i, raw.data, StrCat("rejected by the sink: ", r.reason), raw.id});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace recovery

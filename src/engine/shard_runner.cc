@@ -1,0 +1,218 @@
+#include "engine/shard_runner.h"
+
+#include "absl/time/clock.h"
+#include "engine/commit.h"
+#include "engine/page_mapper.h"
+#include "json/json_writer.h"
+#include "recovery/status.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+void CheckReportedTotal(Engine& engine, ShardRun& run) {
+  const uint64_t fetched = run.checkpoint.counters.records_fetched;
+  if (run.reported_total < 0 || static_cast<uint64_t>(run.reported_total) == fetched) return;
+  run.total_mismatch =
+      StrCat("the source reported ", run.reported_total, " records for shard ", run.shard.id, " but ", fetched,
+             " were fetched: its paging may have skipped or repeated records");
+  std::string fields;
+  JsonObjectWriter(&fields)
+      .Str("shard", run.shard.id)
+      .Int("reported_total", run.reported_total)
+      .Uint("fetched", fetched)
+      .Close();
+  engine.Log(LogLevel::kWarning, run.total_mismatch, fields);
+}
+
+// The page line, built only for someone to read.
+void LogPage(Engine& engine, const ShardRun& run, std::string_view page_cursor, const Page& page,
+             const ShardCounters& counters) {
+  if (!engine.options().on_log) return;
+  std::string resume;
+  JsonObjectWriter(&resume).Str("shard", run.shard.id).Str("cursor", run.checkpoint.cursor).Close();
+  std::string fields;
+  JsonObjectWriter(&fields)
+      .Str("shard", run.shard.id)
+      .Str("cursor", page_cursor)
+      .Str("next_cursor", page.next_cursor)
+      .Uint("fetched", counters.records_fetched)
+      .Uint("delivered", counters.records_delivered)
+      .Uint("dead_letters", counters.dead_letters)
+      .Uint("dropped", counters.records_dropped)
+      .Uint("out_of_window", counters.records_out_of_window)
+      .Uint("bytes", counters.bytes)
+      .Bool("exhausted", page.exhausted)
+      .Double("shard_progress", run.checkpoint.progress)
+      .Raw("resume", resume)
+      .Close();
+  engine.Log(LogLevel::kInfo, engine.options().dry_run ? "page mapped (dry run)" : "page committed", fields);
+}
+
+// Counts, logs and reports a page once its checkpoint moved past it.
+void AfterPage(Engine& engine, ShardRun& run, std::string_view page_cursor, const Page& page,
+               const ShardCounters& counters) {
+  const bool dry_run = engine.options().dry_run;
+  engine.progress().AddPage(run.shard.index, counters, run.checkpoint,
+                            dry_run ? counters.records_fetched : counters.records_delivered);
+  LogPage(engine, run, page_cursor, page, counters);
+  engine.CheckBudget();
+  engine.metrics().Page(counters);
+  engine.ReportProgress();
+}
+
+// How the shard ended when a step failed: interrupted, paused, taken over, or failed.
+void Stop(Engine& engine, ShardRun& run, std::string_view step, const absl::Status& s) {
+  Checkpoint& ck = run.checkpoint;
+  const int index = run.shard.index;
+  if (s.code() == absl::StatusCode::kCancelled && engine.Stopping()) {  // interrupted, not failed
+    engine.progress().SetState(index, ck.state == ShardState::kDone ? ShardState::kDone : ShardState::kPending);
+    return;
+  }
+  if (IsPaused(s)) {  // the source's quota: every shard stops, resumable later
+    engine.StopJob(s);
+    engine.progress().SetState(index, ShardState::kPending);
+    return;
+  }
+  std::string fields;
+  if (IsLeaseLost(s)) {  // another worker owns the shard now: stop, write nothing
+    run.error = LeaseLostError(StrCat("shard ", run.shard.id, ": ", step, ": ", s.message()));
+    JsonObjectWriter(&fields).Str("shard", run.shard.id).Str("error", run.error.ToString()).Close();
+    engine.Log(LogLevel::kWarning, "lease lost: another worker took the shard over; stopped it without writing",
+               fields);
+    engine.progress().SetState(index, ShardState::kPending);
+    return;
+  }
+  run.error = absl::Status(
+      s.code(), StrCat("shard ", run.shard.id, " stopped at cursor \"", ck.cursor, "\": ", step, ": ", s.message()));
+  ck.state = ShardState::kFailed;
+  ck.last_error = std::string(run.error.message());
+  ck.updated = absl::Now();
+  JsonObjectWriter(&fields)
+      .Str("shard", run.shard.id)
+      .Str("cursor", ck.cursor)
+      .Str("error", run.error.ToString())
+      .Close();
+  engine.Log(LogLevel::kError, "shard failed; its checkpoint is intact and a re-run resumes it", fields);
+  if (!engine.options().dry_run) (void)engine.SaveCheckpoint(run);
+  engine.progress().SetState(index, ShardState::kFailed);
+}
+
+bool ReachedMaxRecords(Engine& engine) {
+  const int64_t max = engine.spec().max_records;
+  return max > 0 && engine.progress().records_this_run() >= static_cast<uint64_t>(max);
+}
+
+}  // namespace
+
+void RunShard(Engine& engine, ShardRun& run) {
+  const Components& c = engine.components();
+  const int index = run.shard.index;
+  engine.progress().SetState(index, ShardState::kRunning);
+  auto pause = [&] { engine.progress().SetState(index, ShardState::kPending); };
+  bool redeliver = run.checkpoint.in_flight;
+  ShardCounters counters;  // of the page under way; retries count from the open
+  std::unique_ptr<ShardReader> reader;
+  absl::Status st = engine.Retry("open source", run, &counters, [&]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<ShardReader>> r = c.source->Open(run.shard, run.checkpoint.cursor,
+                                                                     engine.source_context());
+    if (!r.ok()) return r.status();
+    reader = *std::move(r);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return Stop(engine, run, "open source", st);
+
+  // See Source::partitions_by_shard().
+  const bool owns_rejects = c.source->partitions_by_shard() || index == 0;
+  Page page;
+  MappedPage mapped;
+  std::string page_cursor;
+  while (true) {
+    if (engine.Stopping() || ReachedMaxRecords(engine)) return pause();
+    st = engine.Retry("fetch page", run, &counters, [&] {
+      page.Clear();
+      return reader->Next(&page);
+    });
+    if (!st.ok()) return Stop(engine, run, "fetch page", st);
+
+    MapPage(*c.mapper, run.shard, page.records, owns_rejects, &mapped);
+    run.max_event_time = std::max(run.max_event_time, mapped.max_event_time);
+    page_cursor = run.checkpoint.cursor;
+    if (engine.options().dry_run) {
+      AdvanceDryRun(run, page, mapped, &counters);
+    } else {
+      const absl::Time commit_start = absl::Now();
+      st = CommitPage(engine, run, page, mapped, redeliver, &counters);
+      if (!st.ok()) return Stop(engine, run, "commit page", st);
+      const absl::Time now = absl::Now();
+      engine.metrics().Committed(now - commit_start, now);
+      redeliver = false;
+      st = engine.Retry("confirm page to source", run, &counters,
+                        [&] { return reader->Commit(page, mapped.outcomes); });
+      if (!st.ok()) return Stop(engine, run, "confirm page to source", st);
+    }
+    if (page.reported_total >= 0) run.reported_total = page.reported_total;
+    AfterPage(engine, run, page_cursor, page, counters);
+    counters = ShardCounters();
+    if (!page.exhausted) continue;
+    if (IsOpenEnded(run.shard)) {  // follow mode: caught up, poll again later
+      if (!engine.Sleep(engine.spec().poll_interval)) return pause();
+      continue;
+    }
+    CheckReportedTotal(engine, run);
+    engine.progress().SetState(index, ShardState::kDone);
+    return;
+  }
+}
+
+bool ClaimShard(Engine& engine, ShardRun& run) {
+  CheckpointStore& store = *engine.components().checkpoints;
+  const std::string& job = engine.spec().name;
+  ShardCounters ignored;
+  absl::StatusOr<std::unique_ptr<ShardLease>> lease;
+  absl::Status st = engine.Retry("claim shard", run, &ignored, [&] {
+    lease = store.ClaimShard(job, run.shard.id);
+    return lease.status();
+  });
+  std::string fields;
+  if (!st.ok()) {
+    if (st.code() == absl::StatusCode::kFailedPrecondition) {  // another worker has it
+      run.leased_elsewhere = true;
+      JsonObjectWriter(&fields).Str("shard", run.shard.id).Str("holder", ToStd(st.message())).Close();
+      engine.Log(LogLevel::kInfo, "shard leased by another worker; skipped", fields);
+    } else {
+      run.error = absl::Status(st.code(), StrCat("shard ", run.shard.id, ": claim: ", st.message()));
+      JsonObjectWriter(&fields).Str("shard", run.shard.id).Str("error", run.error.ToString()).Close();
+      engine.Log(LogLevel::kError, "could not claim shard", fields);
+    }
+    return false;
+  }
+  run.lease = *std::move(lease);
+  absl::StatusOr<std::optional<Checkpoint>> ck;
+  st = engine.Retry("load checkpoint", run, &ignored, [&] {
+    ck = store.Load(job, run.shard.id);
+    return ck.status();
+  });
+  if (!st.ok()) {
+    run.error = absl::Status(st.code(), StrCat("shard ", run.shard.id, ": ", st.message()));
+    run.lease.reset();
+    return false;
+  }
+  Checkpoint fresh = ck->value_or(Checkpoint());
+  engine.progress().Replace(run.shard.index, run.checkpoint, fresh);  // count what the other worker did, once
+  run.checkpoint = std::move(fresh);
+  run.has_checkpoint = ck->has_value();
+  JsonObjectWriter(&fields)
+      .Str("shard", run.shard.id)
+      .Int("fencing_token", run.lease->fencing_token())
+      .Str("cursor", run.checkpoint.cursor)
+      .Close();
+  engine.Log(LogLevel::kInfo, "shard claimed", fields);
+  if (run.checkpoint.state == ShardState::kDone) {  // finished by another worker meanwhile
+    run.lease.reset();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace recovery
