@@ -1,7 +1,7 @@
 #include <cstdio>
 
 #include "absl/time/clock.h"
-#include "recovery/options.h"
+#include "recovery/logging.h"
 #include "util/strings.h"
 #include "util/time_format.h"
 

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recovery/backfiller.h"
+#include "recovery/postgres.h"
 #include "recovery/status.h"
 #include "testing/cli_runner.h"
 #include "testing/simulated_api.h"

@@ -1,9 +1,10 @@
-// Durable per-shard progress.
+// Durable per-shard progress: the store interface, job locks and shard
+// leases. The checkpoint itself is in checkpoint.h; the PostgreSQL store in
+// postgres.h.
 #ifndef RECOVERY_CHECKPOINT_STORE_H_
 #define RECOVERY_CHECKPOINT_STORE_H_
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,50 +14,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "recovery/checkpoint.h"
 #include "recovery/export.h"
 
 namespace recovery {
-
-// Cumulative counters of one shard across every run.
-struct ShardCounters {
-  uint64_t records_fetched = 0;        // raw records read from the source
-  uint64_t records_delivered = 0;      // acknowledged by the sink
-  uint64_t records_dropped = 0;        // dropped by the mapper
-  uint64_t records_out_of_window = 0;  // event time outside the shard
-  uint64_t dead_letters = 0;
-  uint64_t pages = 0;
-  uint64_t bytes = 0;
-  uint64_t retries = 0;
-
-  ShardCounters& operator+=(const ShardCounters& other);
-  ShardCounters& operator-=(const ShardCounters& other);
-};
-
-enum class ShardState { kPending, kRunning, kDone, kFailed };
-
-struct Checkpoint {
-  ShardState state = ShardState::kPending;
-  // Where the next page starts; empty for the shard's beginning.
-  std::string cursor;
-  // A batch starting at `cursor` was being handed to the sink. Its records are
-  // redelivered with maybe_redelivered set.
-  bool in_flight = false;
-  std::string sink_token;         // the sink's commit token after the last batch
-  std::string dead_letter_token;  // the dead-letter store's, likewise
-  double progress = 0;            // fraction of the shard covered, [0, 1]
-  ShardCounters counters;
-  std::string last_error;  // why the shard failed, if it did
-  absl::Time updated = absl::UnixEpoch();
-  // Records delivered per hour of event time: unix seconds of the hour's start
-  // -> count (records without an event time are not counted). For coverage
-  // reports (`recovery verify`).
-  std::map<int64_t, uint64_t> coverage;
-  // The source's last word on how many records the shard holds, or -1.
-  int64_t reported_total = -1;
-};
-
-// Coverage buckets are this wide.
-inline constexpr int64_t kCoverageBucketSeconds = 3600;
 
 // Held while a job runs so two processes cannot run the same job at once.
 class RECOVERY_EXPORT JobLock {
@@ -138,33 +99,8 @@ class RECOVERY_EXPORT CheckpointStore {
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<CheckpointStore>> NewFileCheckpointStore(
     std::string directory);
 
-struct PostgresCheckpointOptions {
-  // libpq connection string ("host=… dbname=…" or "postgresql://…"), required.
-  // A password in it never appears in messages.
-  std::string dsn;
-  // Schema of the store's tables (recovery_meta, recovery_checkpoints); it
-  // must exist. Default "public".
-  std::string schema = "public";
-  // A claimed shard is the claimer's until this long after its last renewal;
-  // renewed every lease / 3. >= 1 s.
-  absl::Duration lease = absl::Seconds(30);
-  // Names this worker in leases; default "<hostname>:<pid>:<random>".
-  std::string owner;
-  absl::Duration connect_timeout = absl::Seconds(10);
-};
-
-// Every job's checkpoints in one PostgreSQL table, shared by any number of
-// workers on any number of hosts, with per-shard leases and fencing tokens
-// (see ShardLease). The tables are created on first use, under a versioned
-// schema (recovery_meta.schema_version); a newer schema than this library
-// knows is refused. Connects on first use, so creating it does no I/O.
-RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<CheckpointStore>> NewPostgresCheckpointStore(
-    PostgresCheckpointOptions options);
-
 // Volatile; for tests and dry runs.
 RECOVERY_EXPORT std::unique_ptr<CheckpointStore> NewMemoryCheckpointStore();
-
-RECOVERY_EXPORT std::string_view ShardStateName(ShardState state);
 
 }  // namespace recovery
 

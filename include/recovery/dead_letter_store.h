@@ -10,7 +10,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "recovery/checkpoint_store.h"
 #include "recovery/export.h"
 #include "recovery/sink.h"
 
@@ -48,14 +47,6 @@ class RECOVERY_EXPORT DeadLetterStore {
 // JSON-lines sink.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLetterStore(std::string path,
                                                                                         bool fsync = true);
-
-// Dead letters in the table recovery_dead_letters of a PostgreSQL database
-// (created on first use, like the checkpoint store's tables; uses `dsn` and
-// `schema` of the options), keyed by (job, shard, cursor, index) so a
-// redelivered page adds its letters once. Shared by every worker; the default
-// for jobs whose checkpoints are in PostgreSQL.
-RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewPostgresDeadLetterStore(
-    PostgresCheckpointOptions options);
 
 // Keeps dead letters in memory; `sink` (borrowed, may be null) receives a copy
 // of each as it is added. For tests and dry runs.

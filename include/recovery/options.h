@@ -1,14 +1,11 @@
-// Plain option structs shared by the job spec and the engine.
+// How the engine retries and how many bad records a job tolerates: plain
+// structs, set in a JobSpec.
 #ifndef RECOVERY_OPTIONS_H_
 #define RECOVERY_OPTIONS_H_
 
 #include <cstdint>
-#include <functional>
-#include <string_view>
 
 #include "absl/time/time.h"
-#include "recovery/checkpoint_store.h"
-#include "recovery/export.h"
 
 namespace recovery {
 
@@ -33,41 +30,6 @@ struct ErrorBudget {
   // first bad record of a run does not count as 100 %.
   int64_t min_records = 1000;
 };
-
-enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
-
-struct LogEvent {
-  LogLevel level;
-  std::string_view message;
-  // The event's structured fields as one JSON object, e.g.
-  // {"shard":"…","cursor":"…","records":100,"resume":{…}}.
-  std::string_view fields_json;
-};
-
-// Called from engine threads; calls are serialized.
-using LogCallback = std::function<void(const LogEvent&)>;
-
-RECOVERY_EXPORT std::string_view LogLevelName(LogLevel level);
-
-// Writes "time level message fields" lines to stderr for events at or above
-// `min_level`.
-RECOVERY_EXPORT LogCallback StderrLogger(LogLevel min_level = LogLevel::kInfo);
-
-struct Progress {
-  ShardCounters totals;           // cumulative across runs, all shards
-  uint64_t records_this_run = 0;  // records delivered (or mapped, in a dry run)
-  int shards_total = 0;
-  int shards_done = 0;
-  int shards_failed = 0;
-  int shards_running = 0;
-  double window_fraction = 0;                     // of the job's window covered, [0, 1]
-  double records_per_second = 0;                  // this run
-  absl::Duration elapsed;                         // this run
-  absl::Duration eta = absl::InfiniteDuration();  // unknown until measurable
-};
-
-// Called after every committed page, from engine threads; calls are serialized.
-using ProgressCallback = std::function<void(const Progress&)>;
 
 }  // namespace recovery
 

@@ -89,43 +89,6 @@ using SinkCallback = std::function<absl::Status(const Shard&, absl::Span<const R
 // not be thread-safe.
 RECOVERY_EXPORT std::unique_ptr<Sink> NewCallbackSink(SinkCallback callback, bool serialize = true);
 
-struct PostgresColumn {
-  std::string name;  // the table's column
-  // Where the value comes from: a JSON pointer into the mapped record
-  // ("/amount"; missing or null is SQL NULL), or "$key" (the idempotency
-  // key), "$event_time" (RFC 3339, NULL when unknown), "$record" (the whole
-  // mapped record, for a json/jsonb column).
-  std::string from;
-};
-
-enum class PostgresConflict {
-  kNothing,  // ON CONFLICT DO NOTHING: the first delivery of a key wins
-  kUpdate,   // ON CONFLICT DO UPDATE: the latest delivery of a key wins
-};
-
-struct PostgresSinkOptions {
-  std::string dsn;    // libpq connection string, required; its password never appears in messages
-  std::string table;  // "name" or "schema.name", required; must exist
-  std::vector<PostgresColumn> columns;  // at least one
-  // The columns of the unique index that identifies a record (the ON
-  // CONFLICT target). Default: the column filled from "$key".
-  std::vector<std::string> conflict_columns;
-  PostgresConflict on_conflict = PostgresConflict::kNothing;
-  int rows_per_statement = 1000;  // multi-row INSERTs of at most this many rows, 1 to 10000
-  absl::Duration connect_timeout = absl::Seconds(10);
-  absl::Duration statement_timeout = absl::Minutes(1);
-};
-
-// Upserts each batch into a table in one transaction (multi-row INSERT …
-// ON CONFLICT on the idempotency key), so redelivery after a crash is
-// harmless: exactly once at the table. Open() checks that the table, the
-// columns and a unique index on the conflict columns exist, and each value's
-// JSON type against its column's type. A row the database refuses (a
-// constraint, bad input syntax, out of range) goes to dead letters with the
-// database's message while the rest of its batch commits. Write() may be
-// called concurrently.
-RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Sink>> NewPostgresSink(PostgresSinkOptions options);
-
 // Acknowledges and discards everything.
 RECOVERY_EXPORT std::unique_ptr<Sink> NewNullSink();
 

@@ -19,6 +19,7 @@
 #include "postgres/pg.h"
 #include "recovery/checkpoint_store.h"
 #include "recovery/dead_letter_store.h"
+#include "recovery/postgres.h"
 #include "recovery/status.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
@@ -482,12 +483,13 @@ class PostgresDeadLetterStore : public DeadLetterStore {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewPostgresDeadLetterStore(
-    PostgresCheckpointOptions options) {
+absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewPostgresDeadLetterStore(PostgresDeadLetterOptions options) {
   if (options.dsn.empty()) return absl::InvalidArgumentError("dead_letters.dsn: required but missing");
-  if (options.schema.empty()) options.schema = "public";
-  return std::unique_ptr<DeadLetterStore>(
-      new PostgresDeadLetterStore(std::make_shared<Core>(std::move(options))));
+  PostgresCheckpointOptions core;  // the connection and the schema; no leases
+  core.dsn = std::move(options.dsn);
+  core.schema = options.schema.empty() ? "public" : std::move(options.schema);
+  core.connect_timeout = options.connect_timeout;
+  return std::unique_ptr<DeadLetterStore>(new PostgresDeadLetterStore(std::make_shared<Core>(std::move(core))));
 }
 
 absl::StatusOr<std::unique_ptr<CheckpointStore>> NewPostgresCheckpointStore(

@@ -14,6 +14,7 @@
 #include "engine/page_mapper.h"
 #include "recovery/checkpoint_store.h"
 #include "recovery/options.h"
+#include "recovery/progress.h"
 #include "recovery/shard.h"
 
 namespace recovery {

@@ -12,6 +12,7 @@
 #include "recovery/checkpoint_store.h"
 #include "recovery/metrics.h"
 #include "recovery/options.h"
+#include "recovery/progress.h"
 
 namespace recovery {
 

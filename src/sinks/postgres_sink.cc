@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_join.h"
 #include "postgres/pg.h"
+#include "recovery/postgres.h"
 #include "recovery/sink.h"
 #include "simdjson.h"
 #include "util/status_macros.h"

@@ -6,6 +6,7 @@
 #include "aws/sqs.h"
 #include "http/http_source.h"
 #include "json/json_mapper.h"
+#include "recovery/postgres.h"
 #include "recovery/secret.h"
 #include "spec/http_section.h"
 #include "util/file.h"
@@ -205,7 +206,7 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointsFrom(const JobSpec& 
 
 absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresDeadLettersFrom(SpecObject& o, SpecErrors* errors,
                                                                           bool resolve) {
-  PostgresCheckpointOptions options;
+  PostgresDeadLetterOptions options;
   options.dsn = ReadDsn(o, resolve);
   options.schema = o.String("schema").value_or(options.schema);
   if (!errors->empty()) return absl::InvalidArgumentError("invalid dead_letters");

@@ -1,0 +1,61 @@
+// What a shard's checkpoint records: where it stands, what it has counted,
+// and what the sinks acknowledged. Stored by a CheckpointStore.
+#ifndef RECOVERY_CHECKPOINT_H_
+#define RECOVERY_CHECKPOINT_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "recovery/export.h"
+
+namespace recovery {
+
+// Cumulative counters of one shard across every run.
+struct ShardCounters {
+  uint64_t records_fetched = 0;        // raw records read from the source
+  uint64_t records_delivered = 0;      // acknowledged by the sink
+  uint64_t records_dropped = 0;        // dropped by the mapper
+  uint64_t records_out_of_window = 0;  // event time outside the shard
+  uint64_t dead_letters = 0;
+  uint64_t pages = 0;
+  uint64_t bytes = 0;
+  uint64_t retries = 0;
+
+  ShardCounters& operator+=(const ShardCounters& other);
+  ShardCounters& operator-=(const ShardCounters& other);
+};
+
+enum class ShardState { kPending, kRunning, kDone, kFailed };
+
+struct Checkpoint {
+  ShardState state = ShardState::kPending;
+  // Where the next page starts; empty for the shard's beginning.
+  std::string cursor;
+  // A batch starting at `cursor` was being handed to the sink. Its records are
+  // redelivered with maybe_redelivered set.
+  bool in_flight = false;
+  std::string sink_token;         // the sink's commit token after the last batch
+  std::string dead_letter_token;  // the dead-letter store's, likewise
+  double progress = 0;            // fraction of the shard covered, [0, 1]
+  ShardCounters counters;
+  std::string last_error;  // why the shard failed, if it did
+  absl::Time updated = absl::UnixEpoch();
+  // Records delivered per hour of event time: unix seconds of the hour's start
+  // -> count (records without an event time are not counted). For coverage
+  // reports (`recovery verify`).
+  std::map<int64_t, uint64_t> coverage;
+  // The source's last word on how many records the shard holds, or -1.
+  int64_t reported_total = -1;
+};
+
+// Coverage buckets are this wide.
+inline constexpr int64_t kCoverageBucketSeconds = 3600;
+
+RECOVERY_EXPORT std::string_view ShardStateName(ShardState state);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_CHECKPOINT_H_

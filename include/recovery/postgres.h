@@ -1,0 +1,96 @@
+// The PostgreSQL built-ins: a sink that upserts into a table, a checkpoint
+// store shared by workers on many hosts (leases and fencing tokens), and a
+// dead-letter table. Each connects on first use, so creating one does no I/O.
+#ifndef RECOVERY_POSTGRES_H_
+#define RECOVERY_POSTGRES_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "recovery/checkpoint_store.h"
+#include "recovery/dead_letter_store.h"
+#include "recovery/export.h"
+#include "recovery/sink.h"
+
+namespace recovery {
+
+struct PostgresColumn {
+  std::string name;  // the table's column
+  // Where the value comes from: a JSON pointer into the mapped record
+  // ("/amount"; missing or null is SQL NULL), or "$key" (the idempotency
+  // key), "$event_time" (RFC 3339, NULL when unknown), "$record" (the whole
+  // mapped record, for a json/jsonb column).
+  std::string from;
+};
+
+enum class PostgresConflict {
+  kNothing,  // ON CONFLICT DO NOTHING: the first delivery of a key wins
+  kUpdate,   // ON CONFLICT DO UPDATE: the latest delivery of a key wins
+};
+
+struct PostgresSinkOptions {
+  std::string dsn;    // libpq connection string, required; its password never appears in messages
+  std::string table;  // "name" or "schema.name", required; must exist
+  std::vector<PostgresColumn> columns;  // at least one
+  // The columns of the unique index that identifies a record (the ON
+  // CONFLICT target). Default: the column filled from "$key".
+  std::vector<std::string> conflict_columns;
+  PostgresConflict on_conflict = PostgresConflict::kNothing;
+  int rows_per_statement = 1000;  // multi-row INSERTs of at most this many rows, 1 to 10000
+  absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration statement_timeout = absl::Minutes(1);
+};
+
+// Upserts each batch into a table in one transaction (multi-row INSERT …
+// ON CONFLICT on the idempotency key), so redelivery after a crash is
+// harmless: exactly once at the table. Open() checks that the table, the
+// columns and a unique index on the conflict columns exist, and each value's
+// JSON type against its column's type. A row the database refuses (a
+// constraint, bad input syntax, out of range) goes to dead letters with the
+// database's message while the rest of its batch commits. Write() may be
+// called concurrently.
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Sink>> NewPostgresSink(PostgresSinkOptions options);
+
+struct PostgresCheckpointOptions {
+  // libpq connection string ("host=… dbname=…" or "postgresql://…"), required.
+  // A password in it never appears in messages.
+  std::string dsn;
+  // Schema of the store's tables (recovery_meta, recovery_checkpoints); it
+  // must exist. Default "public".
+  std::string schema = "public";
+  // A claimed shard is the claimer's until this long after its last renewal;
+  // renewed every lease / 3. >= 1 s.
+  absl::Duration lease = absl::Seconds(30);
+  // Names this worker in leases; default "<hostname>:<pid>:<random>".
+  std::string owner;
+  absl::Duration connect_timeout = absl::Seconds(10);
+};
+
+// Every job's checkpoints in one PostgreSQL table, shared by any number of
+// workers on any number of hosts, with per-shard leases and fencing tokens
+// (see ShardLease). The tables are created on first use, under a versioned
+// schema (recovery_meta.schema_version); a newer schema than this library
+// knows is refused. Connects on first use, so creating it does no I/O.
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<CheckpointStore>> NewPostgresCheckpointStore(
+    PostgresCheckpointOptions options);
+
+struct PostgresDeadLetterOptions {
+  std::string dsn;                  // libpq connection string, required; its password never appears in messages
+  std::string schema = "public";    // of the table recovery_dead_letters; must exist
+  absl::Duration connect_timeout = absl::Seconds(10);
+};
+
+// Dead letters in the table recovery_dead_letters (created on first use,
+// under the same versioned schema as the checkpoint store's tables), keyed by
+// (job, shard, cursor, index) so a redelivered page adds its letters once.
+// Shared by every worker; the default for jobs whose checkpoints are in
+// PostgreSQL.
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewPostgresDeadLetterStore(
+    PostgresDeadLetterOptions options);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_POSTGRES_H_
