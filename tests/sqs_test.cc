@@ -21,6 +21,8 @@
 #include "absl/time/clock.h"
 #include "aws/aws.h"
 #include "spec/components.h"
+#include "testing/loopback_server.h"
+#include "absl/cleanup/cleanup.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recovery/backfiller.h"
@@ -797,6 +799,59 @@ TEST(AwsConfigTest, ErrorsAreReadFromJsonXmlOrTheQueryErrorHeader) {
   EXPECT_TRUE(e.code.empty());
   EXPECT_TRUE(IsAwsThrottling("ThrottlingException"));
   EXPECT_FALSE(IsAwsThrottling("QueueDoesNotExist"));
+}
+
+// A rotated key is picked up without a restart: AWS refuses the old one as
+// expired, the client looks the credentials up again and retries once.
+TEST(AwsConfigTest, RefusedCredentialsAreLookedUpAgainOnce) {
+  httplib::Server server;
+  std::atomic<int> requests{0};
+  server.Post("/", [&](const httplib::Request& req, httplib::Response& res) {
+    ++requests;
+    if (req.get_header_value("Authorization").find("Credential=NEWKEY/") != std::string::npos) {
+      res.set_content(R"({"QueueUrls":[]})", "application/x-amz-json-1.0");
+      return;
+    }
+    res.status = 403;
+    res.set_content(R"({"__type":"com.amazonaws.sqs#ExpiredToken","message":"The security token has expired"})",
+                    "application/x-amz-json-1.0");
+  });
+  std::thread thread;
+  const int port = testing::StartLoopbackServer(server, &thread, "credentials server");
+  absl::Cleanup stop_server = [&] {
+    server.stop();
+    thread.join();
+  };
+  std::map<std::string, std::string> env = {{"ROT_KEY", "OLDKEY"}, {"ROT_SECRET", "old-secret-value"}};
+  GetEnv getenv = [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  AwsOptions options;
+  options.region = "us-east-1";
+  options.endpoint = "http://127.0.0.1:" + std::to_string(port) + "/";
+  options.access_key_id_env = "ROT_KEY";
+  options.secret_access_key_env = "ROT_SECRET";
+  FieldErrors errors;
+  std::optional<AwsConfig> config = ResolveAwsConfig(options, "source", getenv, &errors);
+  ASSERT_TRUE(config.has_value()) << errors.list()[0];
+  auto client = std::make_unique<AwsJsonClient>(&*config);
+  // The key has not changed yet: refused once, with no second try.
+  absl::StatusOr<std::string> r = client->Call("ListQueues", "{}", absl::Seconds(10));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(requests.load(), 1);
+  EXPECT_EQ(std::string(r.status().message()).find("old-secret-value"), std::string::npos);
+  // Rotated: the next refusal looks them up again and the retry goes through.
+  env["ROT_KEY"] = "NEWKEY";
+  env["ROT_SECRET"] = "new-secret-value";
+  r = client->Call("ListQueues", "{}", absl::Seconds(10));
+  EXPECT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(requests.load(), 3);
+  auto other = std::make_unique<AwsJsonClient>(&*config);  // every client of the source shares the fresh key
+  EXPECT_TRUE(other->Call("ListQueues", "{}", absl::Seconds(10)).ok());
+  EXPECT_EQ(requests.load(), 4);
+  client.reset();  // closes the kept-alive connections, so the server stops at once
+  other.reset();
 }
 
 TEST(AwsConfigTest, BadSqsSectionsAreNamed) {

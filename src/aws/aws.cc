@@ -1,6 +1,8 @@
 #include "aws/aws.h"
 
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -184,94 +186,152 @@ bool IsAwsThrottling(std::string_view code) {
   return false;
 }
 
-namespace {
+const char* ProcessEnv(const char* name) { return std::getenv(name); }
 
-void CheckRegionName(SpecObject& o, std::string_view region) {
-  for (char ch : region) {
+AwsCredentialSource::AwsCredentialSource(AwsCredentialLookup lookup, GetEnv getenv, AwsCredentials initial)
+    : lookup_(std::move(lookup)), getenv_(std::move(getenv)), current_(std::move(initial)) {
+  redactor_.Add(current_.secret_access_key);
+  redactor_.Add(current_.session_token);
+}
+
+std::shared_ptr<AwsCredentialSource> AwsCredentialSource::Fixed(AwsCredentials credentials) {
+  GetEnv nothing = [](const char*) -> const char* { return nullptr; };
+  return std::make_shared<AwsCredentialSource>(AwsCredentialLookup(), std::move(nothing), std::move(credentials));
+}
+
+AwsCredentials AwsCredentialSource::Current(uint64_t* generation, Redactor* redactor) const {
+  absl::MutexLock lock(&mu_);
+  *generation = generation_;
+  if (redactor != nullptr) *redactor = redactor_;
+  return current_;
+}
+
+uint64_t AwsCredentialSource::generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
+}
+
+bool AwsCredentialSource::Refresh(uint64_t seen) {
+  absl::MutexLock lock(&mu_);
+  if (generation_ != seen) return true;  // another client refreshed them meanwhile
+  absl::StatusOr<AwsCredentials> fresh = ResolveAwsCredentials(lookup_, getenv_);
+  if (!fresh.ok() || (fresh->access_key_id == current_.access_key_id &&
+                      fresh->secret_access_key == current_.secret_access_key &&
+                      fresh->session_token == current_.session_token)) {
+    return false;  // nothing new to try
+  }
+  current_ = *std::move(fresh);
+  redactor_.Add(current_.secret_access_key);
+  redactor_.Add(current_.session_token);
+  ++generation_;
+  return true;
+}
+
+void CheckAwsOptions(const AwsOptions& o, std::string_view path, FieldErrors* errors,
+                     std::vector<std::string>* warnings) {
+  for (char ch : o.region) {
     if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-') {
-      o.errors()->Add(o.PathOf("region"), StrCat("\"", region, "\" is not a region name"));
-      return;
+      errors->Add(JoinPath(path, "region"), StrCat("\"", o.region, "\" is not a region name"));
+      break;
     }
   }
+  if (!o.endpoint.empty() && o.endpoint.rfind("https://", 0) != 0 && o.endpoint.rfind("http://", 0) != 0) {
+    errors->Add(JoinPath(path, "endpoint"), StrCat("expected an http:// or https:// URL, got \"", o.endpoint, "\""));
+  }
+  if (o.endpoint.rfind("http://", 0) == 0 && o.endpoint.find("://127.0.0.1") == std::string::npos &&
+      o.endpoint.find("://localhost") == std::string::npos) {
+    warnings->push_back(StrCat(JoinPath(path, "endpoint"), " is plain http: requests are signed but not encrypted"));
+  }
+  if (o.access_key_id_env.empty() != o.secret_access_key_env.empty()) {
+    errors->Add(JoinPath(path, "credentials"), "name both access_key_id_env and secret_access_key_env, or neither");
+  }
+  if (o.connect_timeout < absl::Milliseconds(1)) {
+    errors->Add(JoinPath(path, "connect_timeout"), "must be at least 1ms");
+  }
+}
+
+std::optional<AwsConfig> ResolveAwsConfig(const AwsOptions& o, std::string_view path, const GetEnv& getenv,
+                                          FieldErrors* errors) {
+  AwsConfig config;
+  config.http.connect_timeout = o.connect_timeout;
+  config.http.ca_file = o.ca_file;
+  config.endpoint = o.endpoint;
+  absl::StatusOr<std::string> region = ResolveAwsRegion(o.region, getenv);
+  if (!region.ok()) {
+    errors->Add(JoinPath(path, "region"), ToStd(region.status().message()));
+  } else {
+    config.region = *region;
+    if (config.endpoint.empty()) {
+      config.endpoint = StrCat("https://", config.service, ".", config.region, ".amazonaws.com/");
+    }
+  }
+  AwsCredentialLookup lookup;
+  lookup.access_key_id_env = o.access_key_id_env;
+  lookup.secret_access_key_env = o.secret_access_key_env;
+  lookup.session_token_env = o.session_token_env;
+  lookup.profile = o.profile;
+  absl::StatusOr<AwsCredentials> credentials = ResolveAwsCredentials(lookup, getenv);
+  if (!credentials.ok()) {
+    errors->Add(JoinPath(path, "credentials"), ToStd(credentials.status().message()));
+    return std::nullopt;
+  }
+  if (!region.ok()) return std::nullopt;
+  config.credentials = std::make_shared<AwsCredentialSource>(lookup, getenv, *std::move(credentials));
+  return config;
+}
+
+namespace {
+
+// Codes with which AWS refuses credentials that a fresh lookup may replace.
+bool IsStaleCredentials(std::string_view code) {
+  return code == "ExpiredToken" || code == "ExpiredTokenException" || code == "InvalidClientTokenId" ||
+         code == "UnrecognizedClientException" || code == "RequestExpired" || code == "InvalidAccessKeyId" ||
+         code == "SignatureDoesNotMatch";
 }
 
 }  // namespace
-
-void ReadAwsConfig(SpecObject& o, const GetEnv& getenv, bool resolve, AwsConfig* config,
-                   std::vector<std::string>* warnings) {
-  AwsCredentialLookup lookup;
-  if (std::optional<SpecObject> c = o.Object("credentials")) {
-    lookup.access_key_id_env = c->String("access_key_id_env", true).value_or("");
-    lookup.secret_access_key_env = c->String("secret_access_key_env", true).value_or("");
-    lookup.session_token_env = c->String("session_token_env").value_or("");
-    c->Finish();
-  }
-  lookup.profile = o.String("profile").value_or("");
-  const std::string configured_region = o.String("region").value_or("");
-  config->endpoint = o.String("endpoint").value_or("");
-  if (std::optional<absl::Duration> d = o.Duration("connect_timeout", false, absl::Milliseconds(1))) {
-    config->http.connect_timeout = *d;
-  }
-  if (std::optional<SpecObject> tls = o.Object("tls")) {
-    config->http.ca_file = tls->String("ca_file").value_or("");
-    tls->Finish();
-  }
-  if (!config->endpoint.empty() && config->endpoint.rfind("https://", 0) != 0 &&
-      config->endpoint.rfind("http://", 0) != 0) {
-    o.errors()->Add(o.PathOf("endpoint"),
-                    StrCat("expected an http:// or https:// URL, got \"", config->endpoint, "\""));
-  }
-  if (config->endpoint.rfind("http://", 0) == 0 &&
-      config->endpoint.find("://127.0.0.1") == std::string::npos &&
-      config->endpoint.find("://localhost") == std::string::npos) {
-    warnings->push_back(
-        StrCat(o.PathOf("endpoint"), " is plain http: requests are signed but not encrypted"));
-  }
-  if (!resolve) {  // parsing: the environment and the credentials file are read at creation
-    CheckRegionName(o, configured_region);
-    return;
-  }
-  absl::StatusOr<std::string> region = ResolveAwsRegion(configured_region, getenv);
-  if (!region.ok()) {
-    o.errors()->Add(o.PathOf("region"), ToStd(region.status().message()));
-  } else {
-    config->region = *region;
-    CheckRegionName(o, config->region);
-  }
-  if (config->endpoint.empty() && region.ok()) {
-    config->endpoint = StrCat("https://", config->service, ".", config->region, ".amazonaws.com/");
-  }
-  absl::StatusOr<AwsCredentials> credentials = ResolveAwsCredentials(lookup, getenv);
-  if (!credentials.ok()) {
-    o.errors()->Add(o.PathOf("credentials"), ToStd(credentials.status().message()));
-    return;
-  }
-  config->credentials = *std::move(credentials);
-  config->redactor.Add(config->credentials.secret_access_key);
-  config->redactor.Add(config->credentials.session_token);
-}
 
 AwsJsonClient::AwsJsonClient(const AwsConfig* config) : config_(config), http_(config->http) {
   request_.method = "POST";
   request_.url = config->endpoint;
   request_.aws_sigv4 = StrCat("aws:amz:", config->region, ":", config->service);
-  request_.aws_access_key_id = config->credentials.access_key_id;
-  request_.aws_secret_access_key = config->credentials.secret_access_key;
+  Sync();
+}
+
+void AwsJsonClient::Sync() {
+  if (config_->credentials->generation() == generation_) return;
+  credentials_ = config_->credentials->Current(&generation_, &redactor_);
+  request_.aws_access_key_id = credentials_.access_key_id;
+  request_.aws_secret_access_key = credentials_.secret_access_key;
 }
 
 absl::StatusOr<std::string> AwsJsonClient::Call(std::string_view action, std::string body,
                                                 absl::Duration timeout) {
+  Sync();
+  absl::StatusOr<std::string> answer = CallOnce(action, body, timeout);
+  // Refused credentials may have been rotated: look them up again, try once more.
+  if (!answer.ok() && answer.status().code() == absl::StatusCode::kPermissionDenied &&
+      last_error_stale_ && config_->credentials->Refresh(generation_)) {
+    Sync();
+    answer = CallOnce(action, std::move(body), timeout);
+  }
+  return answer;
+}
+
+absl::StatusOr<std::string> AwsJsonClient::CallOnce(std::string_view action, std::string body,
+                                                    absl::Duration timeout) {
+  last_error_stale_ = false;
   request_.headers.clear();
   // Exactly this content type: application/json is refused, none means the old XML protocol.
   request_.headers.push_back({"Content-Type", "application/x-amz-json-1.0", false});
   request_.headers.push_back({"X-Amz-Target", StrCat(config_->target_prefix, ".", action), false});
-  if (!config_->credentials.session_token.empty()) {
-    request_.headers.push_back({"X-Amz-Security-Token", config_->credentials.session_token, true});
+  if (!credentials_.session_token.empty()) {
+    request_.headers.push_back({"X-Amz-Security-Token", credentials_.session_token, true});
   }
   request_.body = std::move(body);
   request_.timeout = timeout;
   const std::string what = StrCat(config_->service, " ", action);
-  absl::Status s = http_.Perform(request_, &response_, config_->redactor);
+  absl::Status s = http_.Perform(request_, &response_, redactor_);
   if (!s.ok()) return absl::Status(s.code(), StrCat(what, ": ", s.message()));
   const long status = response_.status;
   if (status == 200) return std::move(response_.body);
@@ -279,9 +339,9 @@ absl::StatusOr<std::string> AwsJsonClient::Call(std::string_view action, std::st
   AwsError e = ParseAwsError(response_.body, response_.Header("x-amzn-query-error"));
   std::string detail = StrCat(what, ": HTTP ", status);
   if (!e.code.empty()) StrAppend(&detail, " ", e.code);
-  if (!e.message.empty()) StrAppend(&detail, ": ", config_->redactor.Redact(e.message));
+  if (!e.message.empty()) StrAppend(&detail, ": ", redactor_.Redact(e.message));
   if (e.code.empty() && e.message.empty() && !response_.body.empty()) {
-    StrAppend(&detail, ": ", config_->redactor.Redact(std::string_view(response_.body).substr(0, 200)));
+    StrAppend(&detail, ": ", redactor_.Redact(std::string_view(response_.body).substr(0, 200)));
   }
   if (status >= 500 || status == 429 || IsAwsThrottling(e.code)) {
     return absl::UnavailableError(detail);
@@ -290,7 +350,8 @@ absl::StatusOr<std::string> AwsJsonClient::Call(std::string_view action, std::st
       e.code == "UnrecognizedClientException" || e.code == "AccessDenied" ||
       e.code == "AccessDeniedException" || e.code == "ExpiredToken" || e.code == "IncompleteSignature" ||
       e.code == "MissingAuthenticationToken") {
-    return absl::PermissionDeniedError(StrCat(detail, " (credentials from ", config_->credentials.origin,
+    last_error_stale_ = IsStaleCredentials(e.code);
+    return absl::PermissionDeniedError(StrCat(detail, " (credentials from ", credentials_.origin,
                                               ", region ", config_->region, ")"));
   }
   if (e.code == "QueueDoesNotExist" || e.code == "AWS.SimpleQueueService.NonExistentQueue") {

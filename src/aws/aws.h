@@ -5,6 +5,7 @@
 #define RECOVERY_AWS_AWS_H_
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,7 +14,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "http/http_client.h"
-#include "spec/spec_reader.h"
+#include "absl/synchronization/mutex.h"
+#include "recovery/sqs.h"
+#include "util/field_errors.h"
 #include "util/redact.h"
 
 namespace recovery {
@@ -56,25 +59,54 @@ AwsError ParseAwsError(std::string_view body, const std::string* query_error_hea
 // True for the codes AWS documents as throttling.
 bool IsAwsThrottling(std::string_view code);
 
+// Credentials that can be looked up again: when AWS refuses them as expired
+// or unknown, a client asks for fresh ones (a rotated session token, a
+// rewritten credentials file). Thread-safe.
+class AwsCredentialSource {
+ public:
+  AwsCredentialSource(AwsCredentialLookup lookup, GetEnv getenv, AwsCredentials initial);
+  // Credentials that are never looked up again (tests, tools).
+  static std::shared_ptr<AwsCredentialSource> Fixed(AwsCredentials credentials);
+
+  // The current credentials and their generation; `redactor` (optional) gets
+  // a redactor that knows every secret seen so far.
+  AwsCredentials Current(uint64_t* generation, Redactor* redactor) const;
+  uint64_t generation() const;
+  // Looks the credentials up again unless a newer generation than `seen`
+  // exists already. True when there are credentials newer than `seen`.
+  bool Refresh(uint64_t seen);
+
+ private:
+  const AwsCredentialLookup lookup_;
+  const GetEnv getenv_;
+  mutable absl::Mutex mu_;
+  AwsCredentials current_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
+  Redactor redactor_ ABSL_GUARDED_BY(mu_);
+};
+
 // Everything needed to call one AWS service.
 struct AwsConfig {
   std::string service = "sqs";
   std::string target_prefix = "AmazonSQS";  // X-Amz-Target: <prefix>.<Action>
   std::string region;
   std::string endpoint;  // "https://sqs.<region>.amazonaws.com/" unless overridden
-  AwsCredentials credentials;
   HttpClientOptions http;
-  Redactor redactor;  // knows the secret key and the session token
+  std::shared_ptr<AwsCredentialSource> credentials;
 };
 
-// Reads "region", "endpoint", "profile", "credentials" {"access_key_id_env",
-// "secret_access_key_env", "session_token_env"}, "connect_timeout" and
-// "tls" {"ca_file"} from a source or sink section; with `resolve`, also finds
-// the credentials and the region (environment, credentials file), else reads
-// nothing outside the section. Problems are added to the section's errors.
-// `warnings` gets the risky settings.
-void ReadAwsConfig(SpecObject& o, const GetEnv& getenv, bool resolve, AwsConfig* config,
-                   std::vector<std::string>* warnings);
+// Adds the problems of `options` to `errors` under `path` and the risky
+// settings to `warnings`. Reads no environment.
+void CheckAwsOptions(const AwsOptions& options, std::string_view path, FieldErrors* errors,
+                     std::vector<std::string>* warnings);
+
+// The config for `options`, with the region and the credentials resolved;
+// nullopt with the problems added under `path` ("region", "credentials").
+std::optional<AwsConfig> ResolveAwsConfig(const AwsOptions& options, std::string_view path, const GetEnv& getenv,
+                                          FieldErrors* errors);
+
+// The process's environment, as a GetEnv.
+const char* ProcessEnv(const char* name);
 
 // Calls AWS JSON 1.0 actions. Not thread-safe: one per thread. Keeps its
 // connection alive between calls.
@@ -94,7 +126,15 @@ class AwsJsonClient {
   void Abort() { http_.Abort(); }
 
  private:
+  absl::StatusOr<std::string> CallOnce(std::string_view action, std::string body, absl::Duration timeout);
+  // Takes the newest credentials when the source has refreshed them.
+  void Sync();
+
   const AwsConfig* config_;
+  uint64_t generation_ = 0;  // of `credentials_`
+  AwsCredentials credentials_;
+  Redactor redactor_;
+  bool last_error_stale_ = false;  // the last call's credentials were refused as stale
   HttpClient http_;
   HttpRequest request_;
   HttpResponse response_;

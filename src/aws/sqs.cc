@@ -6,28 +6,25 @@
 
 namespace recovery {
 
-void SqsQueue::Read(SpecObject& o) {
-  std::optional<std::string> url = o.String("queue_url");
-  std::optional<std::string> name = o.String("queue_name");
-  if (url.has_value() == name.has_value()) {
-    o.errors()->Add(o.PathOf("queue_url"), "give exactly one of \"queue_url\" or \"queue_name\"");
+namespace {
+
+bool IsFifo(std::string_view name) { return name.size() > 5 && name.substr(name.size() - 5) == ".fifo"; }
+
+}  // namespace
+
+void CheckSqsQueue(std::string_view url, std::string_view name, std::string_view path, FieldErrors* errors) {
+  if (url.empty() == name.empty()) {
+    errors->Add(JoinPath(path, "queue_url"), "give exactly one of \"queue_url\" or \"queue_name\"");
     return;
   }
-  if (url) {
-    if (url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0) {
-      o.errors()->Add(o.PathOf("queue_url"), StrCat("expected an http(s) URL, got \"", *url, "\""));
-    }
-    absl::MutexLock lock(&mu_);
-    url_ = *url;
-    fifo_ = url->size() > 5 && url->compare(url->size() - 5, 5, ".fifo") == 0;
-  } else {
-    if (name->empty() || name->size() > 80) {
-      o.errors()->Add(o.PathOf("queue_name"), "must be 1 to 80 characters");
-    }
-    name_ = *name;
-    fifo_ = name->size() > 5 && name->compare(name->size() - 5, 5, ".fifo") == 0;
+  if (!url.empty() && url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
+    errors->Add(JoinPath(path, "queue_url"), StrCat("expected an http(s) URL, got \"", url, "\""));
   }
+  if (!name.empty() && name.size() > 80) errors->Add(JoinPath(path, "queue_name"), "must be 1 to 80 characters");
 }
+
+SqsQueue::SqsQueue(std::string url, std::string name)
+    : name_(std::move(name)), fifo_(IsFifo(url.empty() ? name_ : url)), url_(std::move(url)) {}
 
 absl::StatusOr<std::string> SqsQueue::Url(AwsJsonClient& client) {
   absl::MutexLock lock(&mu_);

@@ -12,20 +12,22 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aws/aws.h"
-#include "spec/spec_reader.h"
-#include "recovery/job_spec.h"
+#include "recovery/sqs.h"
+#include "util/field_errors.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
 #include "simdjson.h"
 
 namespace recovery {
 
-// The queue a section names by "queue_url" or "queue_name" (looked up with
-// GetQueueUrl on first use). Thread-safe.
+// Adds the problems of a queue named by `url` or `name` (exactly one) under `path`.
+void CheckSqsQueue(std::string_view url, std::string_view name, std::string_view path, FieldErrors* errors);
+
+// The queue named by its URL or its name (looked up with GetQueueUrl on first
+// use). Thread-safe.
 class SqsQueue {
  public:
-  // Reads the keys, adding errors to the section.
-  void Read(SpecObject& o);
+  SqsQueue(std::string url, std::string name);
   bool fifo() const { return fifo_; }
   // The URL, resolving the name once.
   absl::StatusOr<std::string> Url(AwsJsonClient& client);
@@ -75,13 +77,19 @@ absl::StatusOr<SqsCursor> DecodeSqsCursor(std::string_view text);
 // True for batch-entry failures worth retrying (throttling, internal errors).
 bool IsRetryableEntryFailure(const SqsBatchFailure& f);
 
-// The SQS source (type "sqs") and sink (type "sqs"), built from their spec
-// sections; null (with errors in the section) when invalid. Without
-// `resolve`, only the section is read (for parsing: no environment, no
-// credentials file) and the result must not be used.
-std::unique_ptr<Source> BuildSqsSource(SpecObject& config, const JobSpec& spec, const GetEnv& getenv,
-                                       bool resolve);
-std::unique_ptr<Sink> BuildSqsSink(SpecObject& config, const JobSpec& spec, const GetEnv& getenv, bool resolve);
+// Add every problem of the options to `errors`, each under `path`. Read no
+// environment.
+// `warnings` (optional) gets the risky settings.
+void CheckSqsSourceOptions(const SqsSourceOptions& options, std::string_view path, FieldErrors* errors,
+                           std::vector<std::string>* warnings = nullptr);
+void CheckSqsSinkOptions(const SqsSinkOptions& options, std::string_view path, FieldErrors* errors);
+
+// Check the options, resolve the region and the credentials with `getenv`,
+// and build; null with every problem added under `path` when they cannot.
+std::unique_ptr<Source> BuildSqsSource(const SqsSourceOptions& options, std::string_view path,
+                                       const GetEnv& getenv, FieldErrors* errors);
+std::unique_ptr<Sink> BuildSqsSink(const SqsSinkOptions& options, std::string_view path, const GetEnv& getenv,
+                                   FieldErrors* errors);
 
 }  // namespace recovery
 

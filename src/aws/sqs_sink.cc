@@ -56,6 +56,7 @@ std::string DeduplicationId(std::string_view key) {
 
 class SqsSink : public Sink {
  public:
+  SqsSink(std::string queue_url, std::string queue_name) : queue_(std::move(queue_url), std::move(queue_name)) {}
   bool serialize_commits() const override { return false; }
 
   absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
@@ -90,7 +91,8 @@ class SqsSink : public Sink {
   }
 
  private:
-  friend std::unique_ptr<Sink> recovery::BuildSqsSink(SpecObject&, const JobSpec&, const GetEnv&, bool);
+  friend std::unique_ptr<Sink> recovery::BuildSqsSink(const SqsSinkOptions&, std::string_view, const GetEnv&,
+                                                      FieldErrors*);
 
   std::unique_ptr<AwsJsonClient> TakeClient() {
     absl::MutexLock lock(&mu_);
@@ -263,41 +265,63 @@ class SqsSink : public Sink {
 
 }  // namespace
 
-std::unique_ptr<Sink> BuildSqsSink(SpecObject& o, const JobSpec& spec, const GetEnv& getenv, bool resolve) {
-  auto sink = std::make_unique<SqsSink>();
-  SinkConfig& config = sink->config_;
+void CheckSqsSinkOptions(const SqsSinkOptions& o, std::string_view path, FieldErrors* errors) {
   std::vector<std::string> warnings;  // sinks have no warning channel yet; sources log theirs
-  ReadAwsConfig(o, getenv, resolve, &config.aws, &warnings);
-  sink->queue_.Read(o);
-  config.group_pointer = o.String("message_group_id_from").value_or("");
-  config.group_value = o.String("message_group_id").value_or("");
-  if (!config.group_pointer.empty() && config.group_pointer[0] != '/') {
-    o.errors()->Add(o.PathOf("message_group_id_from"), "expected a JSON pointer such as \"/account_id\"");
+  CheckAwsOptions(o.aws, path, errors, &warnings);
+  CheckSqsQueue(o.queue_url, o.queue_name, path, errors);
+  const bool fifo = SqsQueue(o.queue_url, o.queue_name).fifo();
+  const std::string group_path = JoinPath(path, "message_group_id_from");
+  if (!o.message_group_id_from.empty() && o.message_group_id_from[0] != '/') {
+    errors->Add(group_path, "expected a JSON pointer such as \"/account_id\"");
   }
-  if (sink->queue_.fifo() && config.group_pointer.empty() == config.group_value.empty()) {
-    o.errors()->Add(o.PathOf("message_group_id_from"),
-                    "a FIFO queue needs exactly one of \"message_group_id_from\" (a JSON pointer) or "
-                    "\"message_group_id\" (a fixed group)");
+  if (fifo && o.message_group_id_from.empty() == o.message_group_id.empty()) {
+    errors->Add(group_path,
+                "a FIFO queue needs exactly one of \"message_group_id_from\" (a JSON pointer) or "
+                "\"message_group_id\" (a fixed group)");
   }
-  if (!sink->queue_.fifo() && (!config.group_pointer.empty() || !config.group_value.empty())) {
-    o.errors()->Add(o.PathOf("message_group_id_from"), "message groups exist only on FIFO queues (*.fifo)");
+  if (!fifo && (!o.message_group_id_from.empty() || !o.message_group_id.empty())) {
+    errors->Add(group_path, "message groups exist only on FIFO queues (*.fifo)");
   }
-  for (auto& [name, pointer] : o.StringMap("attributes")) {
+  for (const auto& [name, pointer] : o.attributes) {
     if (pointer.empty() || pointer[0] != '/') {
-      o.errors()->Add(StrCat(o.PathOf("attributes"), ".", name), "expected a JSON pointer such as \"/type\"");
+      errors->Add(JoinPath(path, StrCat("attributes.", name)), "expected a JSON pointer such as \"/type\"");
     }
-    config.attributes.push_back({name, pointer});
   }
-  if (config.attributes.size() > 10) o.errors()->Add(o.PathOf("attributes"), "at most 10 (the SQS limit)");
-  if (auto d = o.Duration("delay", false, absl::ZeroDuration())) {
-    if (*d > absl::Seconds(900)) o.errors()->Add(o.PathOf("delay"), "at most 900s (the SQS limit)");
-    if (sink->queue_.fifo()) o.errors()->Add(o.PathOf("delay"), "FIFO queues take no per-message delay");
-    config.delay_seconds = static_cast<int>(absl::ToInt64Seconds(*d));
+  if (o.attributes.size() > 10) errors->Add(JoinPath(path, "attributes"), "at most 10 (the SQS limit)");
+  if (o.delay < absl::ZeroDuration() || o.delay > absl::Seconds(900)) {
+    errors->Add(JoinPath(path, "delay"), "at most 900s (the SQS limit)");
   }
-  config.max_message_bytes = o.Int("max_message_bytes", false, 1024, 1 << 20)
-                                 .value_or(static_cast<int64_t>(config.max_message_bytes));
-  (void)spec;
-  if (!o.errors()->empty()) return nullptr;
+  if (fifo && o.delay > absl::ZeroDuration()) {
+    errors->Add(JoinPath(path, "delay"), "FIFO queues take no per-message delay");
+  }
+  if (o.max_message_bytes < 1024 || o.max_message_bytes > (1 << 20)) {
+    errors->Add(JoinPath(path, "max_message_bytes"), "must be 1024 to 1048576");
+  }
+}
+
+std::unique_ptr<Sink> BuildSqsSink(const SqsSinkOptions& o, std::string_view path, const GetEnv& getenv,
+                                   FieldErrors* errors) {
+  const size_t before = errors->size();
+  CheckSqsSinkOptions(o, path, errors);
+  std::optional<AwsConfig> aws = ResolveAwsConfig(o.aws, path, getenv, errors);
+  if (!aws || errors->size() != before) return nullptr;
+  auto sink = std::make_unique<SqsSink>(o.queue_url, o.queue_name);
+  SinkConfig& config = sink->config_;
+  config.aws = *std::move(aws);
+  config.group_pointer = o.message_group_id_from;
+  config.group_value = o.message_group_id;
+  for (const auto& [name, pointer] : o.attributes) config.attributes.push_back({name, pointer});
+  config.delay_seconds = static_cast<int>(absl::ToInt64Seconds(o.delay));
+  config.max_message_bytes = static_cast<size_t>(o.max_message_bytes);
+  return sink;
+}
+
+absl::StatusOr<std::unique_ptr<Sink>> NewSqsSink(SqsSinkOptions options) {
+  FieldErrors errors;
+  CheckSqsSinkOptions(options, "", &errors);
+  if (!errors.empty()) return errors.ToStatus("sqs sink");
+  std::unique_ptr<Sink> sink = BuildSqsSink(options, "", ProcessEnv, &errors);
+  if (sink == nullptr) return absl::NotFoundError(Join(errors.list(), "\n"));
   return sink;
 }
 

@@ -101,7 +101,7 @@ absl::StatusOr<SqsCursor> DecodeSqsCursor(std::string_view text) {
 
 namespace {
 
-enum class Disposal { kDelete, kRelease };
+using Disposal = SqsDisposal;
 
 struct Config {
   AwsConfig aws;
@@ -209,7 +209,8 @@ class SqsReader : public ShardReader {
 
 class SqsSource : public Source {
  public:
-  explicit SqsSource(Config config) : config_(std::move(config)) {}
+  SqsSource(Config config, std::string queue_url, std::string queue_name)
+      : config_(std::move(config)), queue_(std::move(queue_url), std::move(queue_name)) {}
 
   bool plans_one_shard() const override { return true; }
   std::vector<std::string> ConfigWarnings() const override { return config_.warnings; }
@@ -225,9 +226,9 @@ class SqsSource : public Source {
 
   const Config& config() const { return config_; }
   SqsQueue& queue() { return queue_; }
+  void set_outside_window(Disposal d) { config_.outside_window = d; }
 
  private:
-  friend std::unique_ptr<Source> recovery::BuildSqsSource(SpecObject&, const JobSpec&, const GetEnv&, bool);
   Config config_;
   SqsQueue queue_;
 };
@@ -711,50 +712,64 @@ absl::Status SqsReader::Commit(const Page& page, absl::Span<const RecordOutcome>
 
 }  // namespace
 
-std::unique_ptr<Source> BuildSqsSource(SpecObject& o, const JobSpec& spec, const GetEnv& getenv, bool resolve) {
+void CheckSqsSourceOptions(const SqsSourceOptions& o, std::string_view path, FieldErrors* errors,
+                           std::vector<std::string>* warnings) {
+  std::vector<std::string> ignored;
+  CheckAwsOptions(o.aws, path, errors, warnings != nullptr ? warnings : &ignored);
+  CheckSqsQueue(o.queue_url, o.queue_name, path, errors);
+  auto range = [&](std::string_view key, int64_t v, int64_t min, int64_t max) {
+    if (v < min || v > max) errors->Add(JoinPath(path, key), StrCat("must be ", min, " to ", max));
+  };
+  range("receivers", o.receivers, 1, 64);
+  range("max_messages", o.max_messages, 1, 10);
+  range("max_page_records", o.max_page_records, 1, 10000);
+  range("max_receive_count", o.max_receive_count, 0, 1000);
+  range("drain_after_empty_receives", o.drain_after_empty_receives, 1, 1000);
+  if (o.wait_time < absl::ZeroDuration() || o.wait_time > absl::Seconds(20)) {
+    errors->Add(JoinPath(path, "wait_time"), "at most 20s (the SQS limit)");
+  }
+  if (o.visibility_timeout < absl::Seconds(1) || o.visibility_timeout > absl::Hours(12)) {
+    errors->Add(JoinPath(path, "visibility_timeout"), "at most 12h (the SQS limit), at least 1s");
+  }
+  const bool fifo = SqsQueue(o.queue_url, o.queue_name).fifo();
+  // A released message goes back to the head of its group and blocks every later one.
+  if (fifo && o.on_poison == Disposal::kRelease) {
+    errors->Add(JoinPath(path, "on_poison"),
+                "\"release\" would block a FIFO message group behind the poison message; use \"delete\"");
+  }
+}
+
+std::unique_ptr<Source> BuildSqsSource(const SqsSourceOptions& o, std::string_view path, const GetEnv& getenv,
+                                       FieldErrors* errors) {
+  const size_t before = errors->size();
   Config config;
-  ReadAwsConfig(o, getenv, resolve, &config.aws, &config.warnings);
-  auto source = std::make_unique<SqsSource>(Config());
-  source->queue_.Read(o);
-  config.receivers = static_cast<int>(o.Int("receivers", false, 1, 64).value_or(config.receivers));
-  config.max_messages = static_cast<int>(o.Int("max_messages", false, 1, 10).value_or(config.max_messages));
-  config.max_page_records =
-      static_cast<int>(o.Int("max_page_records", false, 1, 10000).value_or(config.max_page_records));
-  if (auto d = o.Duration("wait_time", false, absl::ZeroDuration())) {
-    if (*d > absl::Seconds(20)) o.errors()->Add(o.PathOf("wait_time"), "at most 20s (the SQS limit)");
-    config.wait_time = absl::Seconds(absl::ToInt64Seconds(*d));
-  }
-  if (auto d = o.Duration("visibility_timeout", false, absl::Seconds(1))) {
-    if (*d > absl::Hours(12)) o.errors()->Add(o.PathOf("visibility_timeout"), "at most 12h (the SQS limit)");
-    config.visibility_timeout = absl::Seconds(absl::ToInt64Seconds(*d));
-  }
-  config.heartbeat = o.Bool("heartbeat").value_or(true);
-  config.max_receive_count =
-      static_cast<int>(o.Int("max_receive_count", false, 0, 1000).value_or(config.max_receive_count));
-  config.on_poison = static_cast<Disposal>(o.Enum("on_poison", false, {"delete", "release"}).value_or(0));
-  config.window_by_sent_time = o.Enum("window", false, {"event_time", "sent_timestamp"}).value_or(0) == 1;
-  config.outside_window =
-      static_cast<Disposal>(o.Enum("outside_window", false, {"delete", "release"}).value_or(1));
-  config.drain_after_empty_receives = static_cast<int>(
-      o.Int("drain_after_empty_receives", false, 1, 1000).value_or(config.drain_after_empty_receives));
-  config.wait_for_in_flight = o.Bool("wait_for_in_flight").value_or(true);
-  if (source->queue_.fifo()) {
-    // A released message goes back to the head of its group and blocks every later one.
-    if (config.outside_window == Disposal::kRelease && o.Has("outside_window")) {
-      o.errors()->Add(
-          o.PathOf("outside_window"),
-          "\"release\" would block a FIFO message group behind the released message; use \"delete\"");
-    }
-    if (config.on_poison == Disposal::kRelease) {
-      o.errors()->Add(
-          o.PathOf("on_poison"),
-          "\"release\" would block a FIFO message group behind the poison message; use \"delete\"");
-    }
-    config.outside_window = Disposal::kDelete;
-  }
-  (void)spec;
-  if (!o.errors()->empty()) return nullptr;
-  source->config_ = std::move(config);
+  CheckSqsSourceOptions(o, path, errors, &config.warnings);
+  std::optional<AwsConfig> aws = ResolveAwsConfig(o.aws, path, getenv, errors);
+  if (!aws || errors->size() != before) return nullptr;
+  config.aws = *std::move(aws);
+  config.receivers = o.receivers;
+  config.max_messages = o.max_messages;
+  config.max_page_records = o.max_page_records;
+  config.wait_time = absl::Seconds(absl::ToInt64Seconds(o.wait_time));
+  config.visibility_timeout = absl::Seconds(absl::ToInt64Seconds(o.visibility_timeout));
+  config.heartbeat = o.heartbeat;
+  config.max_receive_count = o.max_receive_count;
+  config.on_poison = o.on_poison;
+  config.window_by_sent_time = o.window_by_sent_time;
+  config.outside_window = o.outside_window;
+  config.drain_after_empty_receives = o.drain_after_empty_receives;
+  config.wait_for_in_flight = o.wait_for_in_flight;
+  auto source = std::make_unique<SqsSource>(std::move(config), o.queue_url, o.queue_name);
+  if (source->queue().fifo()) source->set_outside_window(Disposal::kDelete);  // a released message blocks its group
+  return source;
+}
+
+absl::StatusOr<std::unique_ptr<Source>> NewSqsSource(SqsSourceOptions options) {
+  FieldErrors errors;
+  CheckSqsSourceOptions(options, "", &errors);
+  if (!errors.empty()) return errors.ToStatus("sqs source");
+  std::unique_ptr<Source> source = BuildSqsSource(options, "", ProcessEnv, &errors);
+  if (source == nullptr) return absl::NotFoundError(Join(errors.list(), "\n"));
   return source;
 }
 

@@ -9,6 +9,7 @@
 #include "recovery/postgres.h"
 #include "recovery/secret.h"
 #include "spec/http_section.h"
+#include "spec/sqs_section.h"
 #include "util/file.h"
 #include "util/strings.h"
 
@@ -33,8 +34,6 @@ absl::StatusOr<std::unique_ptr<T>> WithSection(const ComponentSpec& section, std
   o.Finish();
   return built;
 }
-
-const char* ProcessEnv(const char* name) { return std::getenv(name); }
 
 // "dsn" in the section, or the variable "dsn_env" names, or the file
 // "dsn_file" names (keeps a password out of the job file); exactly one of
@@ -88,7 +87,9 @@ absl::StatusOr<std::unique_ptr<Source>> SourceFrom(const JobSpec& spec, SpecErro
           return source;
         }
         if (spec.source.type == "sqs") {
-          std::unique_ptr<Source> source = BuildSqsSource(o, spec, ProcessEnv, resolve);
+          SqsSourceOptions options = ReadSqsSource(o);
+          if (!resolve) return std::unique_ptr<Source>();
+          std::unique_ptr<Source> source = BuildSqsSource(options, o.path(), ProcessEnv, errors);
           if (source == nullptr) return absl::InvalidArgumentError("invalid source");
           return source;
         }
@@ -125,7 +126,9 @@ absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* 
     }
     if (type == "null") return NewNullSink();
     if (type == "sqs") {
-      std::unique_ptr<Sink> sink = BuildSqsSink(o, spec, ProcessEnv, resolve);
+      SqsSinkOptions options = ReadSqsSink(o);
+      if (!resolve) return std::unique_ptr<Sink>();
+      std::unique_ptr<Sink> sink = BuildSqsSink(options, o.path(), ProcessEnv, errors);
       if (sink == nullptr) return absl::InvalidArgumentError("invalid sink");
       return sink;
     }

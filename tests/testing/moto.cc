@@ -70,7 +70,8 @@ MotoServer::~MotoServer() {
 SqsAdmin::SqsAdmin(std::string endpoint, std::string key, std::string secret, std::string token) {
   config_.region = "us-east-1";
   config_.endpoint = std::move(endpoint);
-  config_.credentials = {std::move(key), std::move(secret), std::move(token), "the test"};
+  config_.credentials =
+      AwsCredentialSource::Fixed({std::move(key), std::move(secret), std::move(token), "the test"});
   client_ = std::make_unique<AwsJsonClient>(&config_);
 }
 

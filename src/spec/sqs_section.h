@@ -1,0 +1,19 @@
+// The job spec's "source" and "sink" sections of type "sqs", read into
+// SqsSourceOptions and SqsSinkOptions.
+#ifndef RECOVERY_SPEC_SQS_SECTION_H_
+#define RECOVERY_SPEC_SQS_SECTION_H_
+
+#include "recovery/job_spec.h"
+#include "recovery/sqs.h"
+#include "spec/spec_reader.h"
+
+namespace recovery {
+
+// Each reads and checks its section, adding every problem under its JSON
+// path. Neither reads the environment or the credentials file.
+SqsSourceOptions ReadSqsSource(SpecObject& section);
+SqsSinkOptions ReadSqsSink(SpecObject& section);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_SPEC_SQS_SECTION_H_
