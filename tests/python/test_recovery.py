@@ -125,6 +125,22 @@ class RecoveryTest(unittest.TestCase):
         self.assertEqual(e.exception.status_name, "INVALID_ARGUMENT")
         self.assertIn('shard "20251114T000000Z-nope" is not in the plan', e.exception.message)
 
+    def test_status_needs_no_secret_and_no_request(self):
+        # An HTTP job whose token variable is unset and whose API does not exist:
+        # status reads the spec and the checkpoints only.
+        s = spec("py-secretless")
+        s["source"] = {"type": "http", "url": "http://127.0.0.1:9/v1/x", "records": "/data",
+                       "pagination": {"type": "offset"},
+                       "auth": {"type": "bearer", "token_env": "PY_RECOVERY_UNSET_TOKEN"}}
+        os.environ.pop("PY_RECOVERY_UNSET_TOKEN", None)
+        with recovery.Job(s, base_dir=self.path) as job:
+            status = job.status()
+            self.assertEqual([x["state"] for x in status["shards"]], ["pending", "pending"])
+            with self.assertRaises(recovery.RecoveryError) as e:
+                job.run()  # running does need it, and says which variable
+        self.assertIn("PY_RECOVERY_UNSET_TOKEN is not set", e.exception.message)
+        self.assertFalse(e.exception.resumable)
+
     def test_a_python_mapper(self):
         def mapper(shard_id, raw):
             record = json.loads(raw)
