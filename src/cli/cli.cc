@@ -1,0 +1,138 @@
+#include "cli/cli.h"
+
+#include <cstdio>
+
+#include "util/strings.h"
+
+namespace recovery::cli {
+
+const char kUsage[] = R"(recovery — recover a gap of missing data, exactly once and resumably
+
+usage: recovery <command> JOB.json [flags]
+
+commands:
+  run        run the job, or resume it from its checkpoints
+               --dry-run              fetch and map, write nothing
+               --shard ID[,ID...]     run only these shards (ids as `plan` lists them), e.g.
+                                      one per task of a task queue
+               --shard I/N            run only the I-th of N slices of the plan (I from 1),
+                                      so N hosts or processes can split the job
+               --concurrency N        shards at once (overrides the spec)
+               --log-format text|json (default text)
+               --log-level L          debug, info, warning, error (default: warning on a
+                                      terminal, where a progress line shows; info otherwise)
+               --quiet                no progress line or status lines
+               --metrics-file PATH    Prometheus metrics, rewritten atomically every 5 s
+                                      (for node_exporter's textfile collector)
+               --metrics-listen H:P   serve them at http://H:P/metrics (e.g. 127.0.0.1:9464)
+  validate   check the job spec and print every error with its JSON path
+  plan       list the shards, their windows and what is already done
+  status     per shard: state, records, pages, cursor, last error; how to resume
+  verify     coverage report: delivered records per time bucket across the window,
+             empty and thin buckets flagged, totals compared with what the source
+             reported; exits 1 on a hole
+               --bucket D             bucket width, whole hours (default 1h)
+               --thin F               flag buckets under F x the median (default 0.1)
+  reset      forget checkpoints so the next run starts over
+               --shard ID             only this shard
+               --yes                  do not ask for confirmation
+
+exit codes: 0 done, 1 failed, 2 bad usage or job spec, 3 interrupted (resumable),
+            4 paused by the source's quota (resumable)
+)";
+
+bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
+  static const std::map<std::string, bool> kTakesValue = {
+      {"--dry-run", false},     {"--concurrency", true},    {"--log-format", true}, {"--log-level", true},
+      {"--quiet", false},       {"--shard", true},          {"--yes", false},       {"--help", false},
+      {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},     {"--thin", true}};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) == 0) {
+      std::string value;
+      const size_t eq = a.find('=');
+      if (eq != std::string::npos) {
+        value = a.substr(eq + 1);
+        a = a.substr(0, eq);
+      }
+      auto known = kTakesValue.find(a);
+      if (known == kTakesValue.end()) {
+        *error = StrCat("unknown flag ", a);
+        return false;
+      }
+      if (known->second && eq == std::string::npos) {
+        if (i + 1 >= argc) {
+          *error = StrCat(a, " needs a value");
+          return false;
+        }
+        value = argv[++i];
+      }
+      args->flags[a] = value;
+    } else if (args->command.empty()) {
+      args->command = a;
+    } else if (args->job_path.empty()) {
+      args->job_path = a;
+    } else {
+      *error = StrCat("unexpected argument \"", a, "\"");
+      return false;
+    }
+  }
+  return true;
+}
+
+int ExitCode(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::kDone:
+      return kExitDone;
+    case RunOutcome::kIncomplete:
+    case RunOutcome::kInterrupted:
+    case RunOutcome::kLeased:
+      return kExitInterrupted;
+    case RunOutcome::kPaused:
+      return kExitPaused;
+    case RunOutcome::kLeaseLost:
+    case RunOutcome::kFailed:
+      return kExitFailed;
+  }
+  return kExitFailed;
+}
+
+// The resumable ends that are not a pause read as "interrupted", as the exit code says.
+const char* OutcomeLabel(RunOutcome outcome) {
+  switch (ExitCode(outcome)) {
+    case kExitDone:
+      return "done";
+    case kExitPaused:
+      return "paused";
+    case kExitInterrupted:
+      return "interrupted";
+    default:
+      return "failed";
+  }
+}
+
+int BadSpec(const absl::Status& s) {
+  std::fprintf(stderr, "%s\n", std::string(ToStd(s.message())).c_str());
+  return kExitUsage;
+}
+
+std::string Shell(const std::string& s) {
+  if (s.find_first_of(" '\"$`\\") == std::string::npos) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string ResumeCommand(const Args& args) {
+  auto slice = args.flags.find("--shard");
+  return StrCat("recovery run ", Shell(args.job_path),
+                slice != args.flags.end() && args.command == "run" ? StrCat(" --shard ", slice->second) : "");
+}
+
+absl::StatusOr<std::unique_ptr<JobState>> OpenState(const Args& args) {
+  absl::StatusOr<JobSpec> spec = JobSpec::FromFile(args.job_path);
+  if (!spec.ok()) return spec.status();
+  return JobState::Open(*spec);
+}
+
+}  // namespace recovery::cli

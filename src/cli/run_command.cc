@@ -1,0 +1,272 @@
+// run: the job under the engine, with a progress line, logs, metrics, and
+// signals that stop it cleanly.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "cli/cli.h"
+#include "cli/metrics_server.h"
+#include "json/json_writer.h"
+#include "recovery/metrics.h"
+#include "util/file.h"
+#include "util/strings.h"
+#include "util/time_format.h"
+
+namespace recovery::cli {
+namespace {
+
+class ProgressLine {
+ public:
+  ProgressLine(bool tty, bool quiet) : tty_(tty), quiet_(quiet) {}
+
+  void Update(const Progress& p) {
+    if (quiet_) return;
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    if (!tty_ && now - last_ < absl::Seconds(10)) return;  // a periodic plain line
+    if (tty_ && now - last_ < absl::Milliseconds(100) && p.window_fraction < 1) return;
+    last_ = now;
+    const std::string eta =
+        p.eta == absl::InfiniteDuration() ? "?" : absl::FormatDuration(absl::Trunc(p.eta, absl::Seconds(1)));
+    const std::string line = StrCat(absl::StrFormat("%5.1f%%", p.window_fraction * 100),
+                                    " of the window  records ", p.totals.records_delivered, "  pages ",
+                                    p.totals.pages, "  ", absl::StrFormat("%.0f", p.records_per_second),
+                                    " rec/s  ETA ", eta, "  retries ", p.totals.retries, "  dead letters ",
+                                    p.totals.dead_letters, "  shards ", p.shards_done, "/", p.shards_total);
+    if (tty_) {
+      std::fprintf(stderr, "\r\033[K%s", line.c_str());
+      shown_ = true;
+    } else {
+      std::fprintf(stderr, "%s progress %s\n", FormatRfc3339(now).c_str(), line.c_str());
+    }
+    std::fflush(stderr);
+  }
+
+  // Call before printing anything else on a terminal.
+  void Clear() {
+    absl::MutexLock lock(&mu_);
+    if (tty_ && shown_) std::fprintf(stderr, "\r\033[K");
+  }
+  void Finish() {
+    absl::MutexLock lock(&mu_);
+    if (tty_ && shown_) std::fprintf(stderr, "\n");
+    shown_ = false;
+  }
+
+ private:
+  const bool tty_, quiet_;
+  absl::Mutex mu_;
+  absl::Time last_ = absl::InfinitePast();
+  bool shown_ = false;
+};
+
+LogCallback MakeLogger(const std::string& format, LogLevel min_level, ProgressLine* progress) {
+  const bool json = format == "json";
+  return [json, min_level, progress](const LogEvent& e) {
+    if (e.level < min_level) return;
+    std::string line;
+    if (json) {
+      JsonObjectWriter w(&line);
+      w.Time("time", absl::Now()).Str("level", LogLevelName(e.level)).Str("message", e.message);
+      w.Raw("fields", e.fields_json.empty() ? std::string_view("{}") : e.fields_json);
+      w.Close();
+    } else {
+      line =
+          StrCat(FormatRfc3339(absl::Now()), " ", LogLevelName(e.level), " ", e.message, " ", e.fields_json);
+    }
+    line.push_back('\n');
+    progress->Clear();
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  };
+}
+
+std::atomic<Backfiller*> g_running{nullptr};
+
+// Waits for SIGINT/SIGTERM on its own thread: the first stops after the
+// current batch commits, a second exits at once (checkpoints are atomic).
+void WatchSignals(const std::string& resume) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int count = 0;
+  while (true) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (++count == 1) {
+      std::fprintf(stderr, "\nstopping after the current batch commits (again to exit at once)...\n");
+      if (Backfiller* b = g_running.load()) b->Cancel();
+    } else {
+      std::fprintf(stderr, "\nexiting now; the checkpoints are safe. Resume with: %s\n", resume.c_str());
+      std::_Exit(kExitInterrupted);
+    }
+  }
+}
+
+// The log level and format the flags ask for.
+absl::Status ReadLogFlags(const Args& args, bool tty, LogLevel* level, std::string* format) {
+  static const std::map<std::string, LogLevel> kLevels = {{"debug", LogLevel::kDebug},
+                                                          {"info", LogLevel::kInfo},
+                                                          {"warning", LogLevel::kWarning},
+                                                          {"error", LogLevel::kError}};
+  *level = tty && !args.flags.count("--quiet") ? LogLevel::kWarning : LogLevel::kInfo;
+  if (auto it = args.flags.find("--log-level"); it != args.flags.end()) {
+    auto l = kLevels.find(it->second);
+    if (l == kLevels.end()) return absl::InvalidArgumentError("--log-level: expected debug, info, warning or error");
+    *level = l->second;
+  }
+  *format = "text";
+  if (auto it = args.flags.find("--log-format"); it != args.flags.end()) {
+    if (it->second != "text" && it->second != "json") {
+      return absl::InvalidArgumentError("--log-format: expected text or json");
+    }
+    *format = it->second;
+  }
+  return absl::OkStatus();
+}
+
+// --dry-run, --concurrency and --shard (ids, or a slice I/N).
+absl::Status ReadRunFlags(const Args& args, BackfillerOptions* options) {
+  options->dry_run = args.flags.count("--dry-run") > 0;
+  if (auto it = args.flags.find("--concurrency"); it != args.flags.end()) {
+    options->concurrency = std::atoi(it->second.c_str());
+    if (options->concurrency < 1 || options->concurrency > 1024) {
+      return absl::InvalidArgumentError("--concurrency: expected 1 to 1024");
+    }
+  }
+  auto it = args.flags.find("--shard");
+  if (it == args.flags.end()) return absl::OkStatus();
+  const size_t slash = it->second.find('/');
+  if (slash == std::string::npos) {
+    options->shard_ids = absl::StrSplit(it->second, ',', absl::SkipEmpty());  // shard ids, as `plan` lists them
+    return absl::OkStatus();
+  }
+  const int slice = std::atoi(it->second.substr(0, slash).c_str());
+  const int slices = std::atoi(it->second.substr(slash + 1).c_str());
+  if (slices < 1 || slice < 1 || slice > slices) {
+    return absl::InvalidArgumentError(ToAbsl(StrCat("--shard: expected I/N with 1 <= I <= N, got \"", it->second, "\"")));
+  }
+  options->slice = slice;
+  options->slices = slices;
+  return absl::OkStatus();
+}
+
+// --metrics-listen and --metrics-file: a /metrics endpoint, and a file
+// rewritten atomically every 5 s and once more at the end.
+class MetricsOutputs {
+ public:
+  MetricsOutputs(Metrics* metrics, ProgressLine* progress) : metrics_(metrics), progress_(progress) {}
+  ~MetricsOutputs() { Stop(); }
+
+  absl::Status Start(const Args& args) {
+    if (auto it = args.flags.find("--metrics-listen"); it != args.flags.end()) {
+      auto started = MetricsServer::Start(it->second, [this] { return metrics_->RenderPrometheus(); });
+      if (!started.ok()) return started.status();
+      server_ = *std::move(started);
+      progress_->Clear();
+      std::fprintf(stderr, "metrics at http://%s/metrics\n",
+                   StrCat(it->second.substr(0, it->second.rfind(':')), ":", server_->port()).c_str());
+    }
+    if (auto it = args.flags.find("--metrics-file"); it != args.flags.end()) {
+      file_ = it->second;
+      writer_ = std::thread([this] {
+        while (!done_.WaitForNotificationWithTimeout(absl::Seconds(5))) Write();
+      });
+    }
+    return absl::OkStatus();
+  }
+
+  void Stop() {
+    if (!done_.HasBeenNotified()) done_.Notify();
+    if (writer_.joinable()) {
+      writer_.join();
+      Write();
+    }
+  }
+
+ private:
+  void Write() {
+    absl::Status s = WriteFileAtomically(file_, metrics_->RenderPrometheus());
+    if (s.ok()) return;
+    progress_->Clear();
+    std::fprintf(stderr, "warning: %s\n", std::string(ToStd(s.message())).c_str());
+  }
+
+  Metrics* const metrics_;
+  ProgressLine* const progress_;
+  std::unique_ptr<MetricsServer> server_;
+  std::string file_;
+  absl::Notification done_;
+  std::thread writer_;
+};
+
+// The closing lines: what happened, and how to go on.
+int Summarize(const Args& args, const RunResult& r) {
+  const Progress& p = r.progress;
+  std::fprintf(stderr, "%s: %llu records delivered this run (%llu in all), %llu dead letters, %d/%d shards done\n",
+               OutcomeLabel(r.outcome), static_cast<unsigned long long>(p.records_this_run),
+               static_cast<unsigned long long>(p.totals.records_delivered),
+               static_cast<unsigned long long>(p.totals.dead_letters), p.shards_done, p.shards_total);
+  int leased_elsewhere = 0;
+  for (const ShardReport& s : r.shards) {
+    if (!s.total_mismatch.empty()) std::fprintf(stderr, "warning: %s\n", s.total_mismatch.c_str());
+    leased_elsewhere += s.leased_elsewhere;
+  }
+  if (leased_elsewhere > 0) {
+    std::fprintf(stderr, "%d shard%s leased by another worker: `recovery status` shows by whom\n",
+                 leased_elsewhere, leased_elsewhere == 1 ? " is" : "s are");
+  }
+  if (r.outcome == RunOutcome::kDone) return kExitDone;
+  if (!r.status.ok()) std::fprintf(stderr, "%s\n", std::string(ToStd(r.status.message())).c_str());
+  std::fprintf(stderr, "resume with: %s\n", ResumeCommand(args).c_str());
+  return ExitCode(r.outcome);
+}
+
+}  // namespace
+
+int RunCommand(const Args& args) {
+  // Signals go to the watcher thread only: blocked before any thread exists,
+  // so every thread started from here on inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  absl::StatusOr<JobSpec> spec = JobSpec::FromFile(args.job_path);
+  if (!spec.ok()) return BadSpec(spec.status());
+  const bool tty = isatty(STDERR_FILENO);
+  LogLevel level;
+  std::string format;
+  BackfillerOptions options;
+  if (absl::Status s = ReadLogFlags(args, tty, &level, &format); !s.ok()) return BadSpec(s);
+  if (absl::Status s = ReadRunFlags(args, &options); !s.ok()) return BadSpec(s);
+  ProgressLine progress(tty, args.flags.count("--quiet") > 0);
+  options.on_log = MakeLogger(format, level, &progress);
+  options.on_progress = [&progress](const Progress& p) { progress.Update(p); };
+  Metrics metrics;
+  options.metrics = &metrics;
+  MetricsOutputs outputs(&metrics, &progress);
+  if (absl::Status s = outputs.Start(args); !s.ok()) return BadSpec(s);
+
+  auto backfiller = Backfiller::Create(*spec, {}, options);
+  if (!backfiller.ok()) return BadSpec(backfiller.status());
+  std::thread(WatchSignals, ResumeCommand(args)).detach();
+  g_running.store(backfiller->get());
+  RunResult r = (*backfiller)->Run();
+  g_running.store(nullptr);
+  outputs.Stop();
+  progress.Finish();
+  return Summarize(args, r);
+}
+
+}  // namespace recovery::cli

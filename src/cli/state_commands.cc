@@ -1,0 +1,119 @@
+// validate, plan, status and reset: they read the job file and the
+// checkpoints, never the vendor's secrets.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "util/strings.h"
+#include "util/time_format.h"
+
+namespace recovery::cli {
+namespace {
+
+std::string Ellipsis(const std::string& s, size_t n) {
+  return s.size() <= n ? s : s.substr(0, n - 3) + "...";
+}
+
+}  // namespace
+
+int ValidateCommand(const Args& args) {
+  absl::StatusOr<std::string> text = [&]() -> absl::StatusOr<std::string> {
+    FILE* f = std::fopen(args.job_path.c_str(), "rb");
+    if (f == nullptr) return absl::NotFoundError(ToAbsl(StrCat("cannot open ", args.job_path)));
+    std::string out;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+    return out;
+  }();
+  if (!text.ok()) return BadSpec(text.status());
+  std::vector<std::string> errors = ValidateJobSpec(*text);
+  if (errors.empty()) {
+    std::printf("%s: valid\n", args.job_path.c_str());
+    return kExitDone;
+  }
+  for (const std::string& e : errors) std::printf("%s: %s\n", args.job_path.c_str(), e.c_str());
+  std::printf("%zu error%s\n", errors.size(), errors.size() == 1 ? "" : "s");
+  return kExitUsage;
+}
+
+int PlanCommand(const Args& args) {
+  auto b = OpenState(args);
+  if (!b.ok()) return BadSpec(b.status());
+  auto reports = (*b)->Status();
+  if (!reports.ok()) return BadSpec(reports.status());
+  std::printf("%-36s %-22s %-22s %-8s %12s\n", "SHARD", "START", "END", "STATE", "RECORDS");
+  for (const ShardReport& r : *reports) {
+    std::printf("%-36s %-22s %-22s %-8s %12llu\n", r.shard.id.c_str(), FormatRfc3339(r.shard.start).c_str(),
+                IsOpenEnded(r.shard) ? "(follow)" : FormatRfc3339(r.shard.end).c_str(),
+                std::string(ShardStateName(r.state)).c_str(),
+                static_cast<unsigned long long>(r.checkpoint.counters.records_delivered));
+  }
+  return kExitDone;
+}
+
+int StatusCommand(const Args& args) {
+  auto b = OpenState(args);
+  if (!b.ok()) return BadSpec(b.status());
+  auto reports = (*b)->Status();
+  if (!reports.ok()) return BadSpec(reports.status());
+  int not_done = 0;
+  ShardCounters totals;
+  std::printf("%-36s %-8s %10s %7s %7s  %s\n", "SHARD", "STATE", "RECORDS", "PAGES", "DEAD",
+              "CURSOR / LAST ERROR");
+  for (const ShardReport& r : *reports) {
+    totals += r.checkpoint.counters;
+    not_done += r.state != ShardState::kDone;
+    std::string detail = r.checkpoint.last_error.empty()
+                             ? (r.checkpoint.cursor.empty() ? "-" : Ellipsis(r.checkpoint.cursor, 80))
+                             : Ellipsis(r.checkpoint.last_error, 160);
+    if (r.lease && r.lease->live && r.state != ShardState::kDone) {
+      detail = StrCat("leased by ", r.lease->owner, " until ", FormatRfc3339(r.lease->expires), " (token ",
+                      r.lease->fencing_token, "); ", detail);
+    }
+    std::printf("%-36s %-8s %10llu %7llu %7llu  %s\n", r.shard.id.c_str(),
+                std::string(ShardStateName(r.state)).c_str(),
+                static_cast<unsigned long long>(r.checkpoint.counters.records_delivered),
+                static_cast<unsigned long long>(r.checkpoint.counters.pages),
+                static_cast<unsigned long long>(r.checkpoint.counters.dead_letters), detail.c_str());
+  }
+  std::printf("total: %llu records delivered, %llu dead letters, %zu of %zu shards done\n",
+              static_cast<unsigned long long>(totals.records_delivered),
+              static_cast<unsigned long long>(totals.dead_letters), reports->size() - not_done,
+              reports->size());
+  if (not_done > 0) std::printf("to resume: %s\n", ResumeCommand(args).c_str());
+  return kExitDone;
+}
+
+int ResetCommand(const Args& args) {
+  auto b = OpenState(args);
+  if (!b.ok()) return BadSpec(b.status());
+  std::optional<std::string> shard;
+  if (auto it = args.flags.find("--shard"); it != args.flags.end()) shard = it->second;
+  if (!args.flags.count("--yes")) {
+    if (!isatty(STDIN_FILENO)) {
+      std::fprintf(stderr, "reset deletes checkpoints: confirm with --yes\n");
+      return kExitUsage;
+    }
+    std::fprintf(stderr, "Forget the checkpoints of %s? The next run starts %s over. [y/N] ",
+                 shard ? StrCat("shard ", *shard).c_str() : "every shard", shard ? "it" : "them");
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "yes") {
+      std::fprintf(stderr, "nothing reset\n");
+      return kExitDone;
+    }
+  }
+  absl::Status s = (*b)->Reset(shard);
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(ToStd(s.message())).c_str());
+    return s.code() == absl::StatusCode::kNotFound ? kExitUsage : kExitFailed;
+  }
+  std::fprintf(stderr, "reset %s\n", shard ? shard->c_str() : "every shard");
+  return kExitDone;
+}
+
+}  // namespace recovery::cli
