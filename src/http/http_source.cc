@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "http/http_client.h"
+#include "http/paginator.h"
 #include "recovery/secret.h"
 #include "json/json_writer.h"
 #include "recovery/status.h"
@@ -49,12 +50,7 @@ struct Config {
   TimeFormat time_format = TimeFormat::kRfc3339;
   std::string records_pointer;
   int64_t page_size = 100;
-  Paging paging = Paging::kPage;
-  int64_t first_page = 1;
-  bool short_page_ends = false;
-  std::string cursor_pointer;  // cursor, next_url
-  std::string cursor_header;   // cursor_header
-  std::string keyset_time, keyset_id;
+  HttpPagination pagination;
   std::string sorted_pointer;  // records ascending by this time: stop past the shard's end
   TimeFormat sorted_format = TimeFormat::kRfc3339;
   std::string total_header, total_pointer;
@@ -129,38 +125,6 @@ std::string Render(std::string_view text, const std::map<std::string_view, std::
   return out;
 }
 
-// The rel="next" target of an RFC 8288 Link header, or "".
-std::string NextLink(std::string_view header) {
-  size_t pos = 0;
-  while (pos < header.size()) {
-    const size_t open = header.find('<', pos);
-    if (open == std::string_view::npos) return "";
-    const size_t close = header.find('>', open);
-    if (close == std::string_view::npos) return "";
-    const std::string_view target = header.substr(open + 1, close - open - 1);
-    size_t end = header.find('<', close);
-    std::string_view params = header.substr(close + 1, end == std::string_view::npos ? end : end - close - 1);
-    const size_t rel = params.find("rel=");
-    if (rel != std::string_view::npos) {
-      std::string_view value = params.substr(rel + 4);
-      value = value.substr(0, value.find(';'));
-      std::string v(value);
-      v.erase(std::remove(v.begin(), v.end(), '"'), v.end());
-      for (std::string_view word : {std::string_view(v)}) {
-        size_t p = 0;
-        while (p <= word.size()) {
-          size_t space = word.find_first_of(" ,", p);
-          if (space == std::string_view::npos) space = word.size();
-          if (word.substr(p, space - p) == "next") return std::string(target);
-          p = space + 1;
-        }
-      }
-    }
-    pos = end == std::string_view::npos ? header.size() : end;
-  }
-  return "";
-}
-
 // Seconds or an HTTP-date, as Retry-After allows.
 std::optional<absl::Duration> ParseRetryAfter(const std::string& value) {
   int64_t seconds;
@@ -214,16 +178,10 @@ class RateLimiter {
   absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::Now();
 };
 
-// Where a shard reader is; serialised as the checkpoint cursor.
-struct Position {
-  int64_t page = 0;
-  int64_t offset = 0;
-  std::string token;  // cursor, cursor_header: the token; link, next_url: the URL
-  std::string after_time, after_id;
-  bool started = false;  // token paging: false before the first request
-};
+using Position = PagePosition;
 
 class HttpSource;
+class ParsedPage;
 
 // One request and its answer; made on the reader's thread, or ahead of time on
 // a prefetch thread.
@@ -235,10 +193,11 @@ struct Fetched {
 
 class HttpReader : public ShardReader {
  public:
-  HttpReader(HttpSource* source, const Config& config, const Shard& shard, Position position,
-             const ShardContext& context)
+  HttpReader(HttpSource* source, const Config& config, const Paginator& paginator, const Shard& shard,
+             Position position, const ShardContext& context)
       : source_(source),
         config_(config),
+        paginator_(paginator),
         shard_(shard),
         position_(std::move(position)),
         context_(context),
@@ -260,13 +219,20 @@ class HttpReader : public ShardReader {
   // and immutable state, so it may run on the prefetch thread.
   Fetched Fetch(const Position& position);
   HttpRequest BuildRequest(const Position& position) const;
-  std::string Encode(const Position& p) const;
   absl::Status Classify(const HttpRequest& request, const HttpResponse& response);
   absl::Status ParsePage(const HttpRequest& request, HttpResponse& response, Page* page, Position* next);
+  absl::Status ReadRecords(od::document& doc, const std::string& where, const HttpResponse& response, Page* page,
+                           int64_t* count, std::string_view* last);
+  absl::Status Unusable(const std::string& where, const HttpResponse& response, std::string_view why);
+  // A cursor the server names again would loop forever.
+  absl::Status CheckLoop(const std::string& where, const Position& next, bool exhausted);
+  void ReadTotal(ParsedPage& facts, Page* page) const;
+  void ReadSortedProgress(ParsedPage& facts, Page* page) const;
   std::string Excerpt(const HttpResponse& response) const;
 
   HttpSource* source_;
   const Config& config_;
+  const Paginator& paginator_;
   const Shard shard_;
   Position position_;
   const ShardContext& context_;
@@ -281,13 +247,19 @@ class HttpReader : public ShardReader {
 class HttpSource : public Source {
  public:
   explicit HttpSource(Config config)
-      : config_(std::move(config)), limiter_(config_.rate, config_.burst, config_.max_wait) {}
+      : config_(std::move(config)),
+        paginator_(NewPaginator(config_.pagination, config_.page_size, config_.credential_query_name,
+                                &config_.redactor)),
+        limiter_(config_.rate, config_.burst, config_.max_wait) {}
 
   absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
                                                     const ShardContext& context) override {
-    absl::StatusOr<Position> p = Decode(cursor, shard);
-    if (!p.ok()) return p.status();
-    return std::unique_ptr<ShardReader>(new HttpReader(this, config_, shard, *std::move(p), context));
+    absl::StatusOr<Position> p = cursor.empty() ? paginator_->First() : paginator_->Decode(cursor);
+    if (!p.ok()) {
+      return absl::Status(p.status().code(), StrCat("shard ", shard.id, ": cursor \"", config_.redactor.Redact(cursor),
+                                                    "\" ", p.status().message()));
+    }
+    return std::unique_ptr<ShardReader>(new HttpReader(this, config_, *paginator_, shard, *std::move(p), context));
   }
 
   std::vector<std::string> ConfigWarnings() const override { return config_.warnings; }
@@ -295,64 +267,10 @@ class HttpSource : public Source {
   std::atomic<uint64_t> invalid_json{0};
 
  private:
-  absl::StatusOr<Position> Decode(std::string_view cursor, const Shard& shard) const {
-    Position p;
-    p.page = config_.first_page;
-    if (cursor.empty()) return p;
-    p.started = true;
-    auto bad = [&] {
-      return absl::DataLossError(StrCat("shard ", shard.id, ": cursor \"", config_.redactor.Redact(cursor),
-                                        "\" is not a ", kPagingNames[static_cast<int>(config_.paging)],
-                                        " cursor; was the pagination type changed? Reset the shard"));
-    };
-    switch (config_.paging) {
-      case Paging::kPage:
-        if (!absl::SimpleAtoi(ToAbsl(cursor), &p.page)) return bad();
-        return p;
-      case Paging::kOffset:
-        if (!absl::SimpleAtoi(ToAbsl(cursor), &p.offset)) return bad();
-        return p;
-      case Paging::kKeyset: {
-        simdjson::dom::parser parser;
-        simdjson::dom::element e;
-        std::string_view t, id;
-        if (parser.parse(cursor.data(), cursor.size()).get(e) || e["after_time"].get_string().get(t) ||
-            e["after_id"].get_string().get(id)) {
-          return bad();
-        }
-        p.after_time = std::string(t);
-        p.after_id = std::string(id);
-        return p;
-      }
-      default:
-        p.token = std::string(cursor);
-        return p;
-    }
-  }
-
   const Config config_;
+  const std::unique_ptr<Paginator> paginator_;  // borrows config_.redactor
   RateLimiter limiter_;
 };
-
-std::string HttpReader::Encode(const Position& p) const {
-  switch (config_.paging) {
-    case Paging::kPage:
-      return StrCat(p.page);
-    case Paging::kOffset:
-      return StrCat(p.offset);
-    case Paging::kKeyset: {
-      if (p.after_time.empty() && p.after_id.empty()) return "";
-      std::string out;
-      JsonObjectWriter(&out).Str("after_time", p.after_time).Str("after_id", p.after_id).Close();
-      return out;
-    }
-    case Paging::kLink:
-    case Paging::kNextUrl:  // never store a credential carried in the URL
-      return RemoveQueryParam(p.token, config_.credential_query_name);
-    default:
-      return p.token;
-  }
-}
 
 HttpRequest HttpReader::BuildRequest(const Position& position_) const {
   const std::map<std::string_view, std::string> values = {
@@ -367,11 +285,8 @@ HttpRequest HttpReader::BuildRequest(const Position& position_) const {
   HttpRequest request;
   request.method = config_.method;
   request.credential_query_param = config_.credential_query_name;
-  const bool url_cursor =
-      (config_.paging == Paging::kLink || config_.paging == Paging::kNextUrl) && position_.started;
-  if (url_cursor) {
-    request.url = position_.token;  // the server's own next URL, as given
-  } else {
+  request.url = paginator_.RequestUrl(position_);  // the server's own next URL, as given
+  if (request.url.empty()) {
     request.url = Render(config_.url, values);
     for (const auto& [name, value] : config_.query) {
       std::string rendered = Render(value, values);
@@ -456,17 +371,41 @@ bool TextAt(od::document& doc, const std::string& pointer, std::string* out) {
   return false;
 }
 
-absl::Status HttpReader::ParsePage(const HttpRequest& request, HttpResponse& response, Page* page,
-                                   Position* next) {
-  const std::string where = StrCat(request.method, " ", config_.redactor.Redact(request.url));
-  auto invalid = [&](std::string_view why) {
-    source_->invalid_json.fetch_add(1);
-    return absl::UnavailableError(ToAbsl(StrCat(where, ": HTTP ", response.status, " with an unusable body (",
-                                                why, "); body starts ", Excerpt(response))));
-  };
-  od::document doc;
-  simdjson::padded_string_view view(response.body.data(), response.body.size(), response.body.capacity());
-  if (auto err = parser_.iterate(view).get(doc)) return invalid(simdjson::error_message(err));
+// A parsed page as its paginator sees it. The last record is parsed only
+// when asked about, once.
+class ParsedPage : public PageFacts {
+ public:
+  ParsedPage(od::document& doc, const HttpResponse& response, int64_t count, std::string_view last,
+             od::parser& record_parser)
+      : doc_(doc), response_(response), count_(count), last_(last), record_parser_(record_parser) {}
+
+  int64_t count() const override { return count_; }
+  bool BodyText(const std::string& pointer, std::string* out) override { return TextAt(doc_, pointer, out); }
+  bool LastRecordText(const std::string& pointer, std::string* out) override {
+    if (last_.empty()) return false;
+    if (!parsed_) {
+      simdjson::padded_string_view view(last_.data(), last_.size(), last_.size() + kRawRecordPadding);
+      record_ok_ = record_parser_.iterate(view).get(record_) == simdjson::SUCCESS;
+      parsed_ = true;
+    }
+    return record_ok_ && TextAt(record_, pointer, out);
+  }
+  const std::string* Header(std::string_view name) const override { return response_.Header(name); }
+  const std::string& url() const override { return response_.url; }
+
+ private:
+  od::document& doc_;
+  const HttpResponse& response_;
+  const int64_t count_;
+  const std::string_view last_;
+  od::parser& record_parser_;
+  bool parsed_ = false, record_ok_ = false;
+  od::document record_;
+};
+
+absl::Status HttpReader::ReadRecords(od::document& doc, const std::string& where, const HttpResponse& response,
+                                     Page* page, int64_t* count, std::string_view* last) {
+  auto invalid = [&](simdjson::error_code err) { return Unusable(where, response, simdjson::error_message(err)); };
   od::array array;
   simdjson::error_code err;
   if (config_.records_pointer.empty()) {
@@ -476,149 +415,104 @@ absl::Status HttpReader::ParsePage(const HttpRequest& request, HttpResponse& res
     err = doc.at_pointer(config_.records_pointer).get(v);
     if (err == simdjson::NO_SUCH_FIELD || err == simdjson::INVALID_JSON_POINTER ||
         err == simdjson::INDEX_OUT_OF_BOUNDS) {
-      return absl::FailedPreconditionError(
-          ToAbsl(StrCat(where, ": no records at source.records \"", config_.records_pointer,
-                        "\"; body starts ", Excerpt(response))));
+      return absl::FailedPreconditionError(ToAbsl(StrCat(where, ": no records at source.records \"",
+                                                         config_.records_pointer, "\"; body starts ",
+                                                         Excerpt(response))));
     }
     if (!err) err = v.get_array().get(array);
   }
   if (err == simdjson::INCORRECT_TYPE) {
-    return absl::FailedPreconditionError(
-        ToAbsl(StrCat(where, ": source.records \"", config_.records_pointer,
-                      "\" is not an array; body starts ", Excerpt(response))));
+    return absl::FailedPreconditionError(ToAbsl(StrCat(where, ": source.records \"", config_.records_pointer,
+                                                       "\" is not an array; body starts ", Excerpt(response))));
   }
-  if (err) return invalid(simdjson::error_message(err));
-  int64_t count = 0;
-  std::string_view last;
+  if (err) return invalid(err);
   for (auto element : array) {
     od::value v;
-    if (auto e = element.get(v)) return invalid(simdjson::error_message(e));
+    if (auto e = element.get(v)) return invalid(e);
     od::json_type type;
-    if (auto e = v.type().get(type)) return invalid(simdjson::error_message(e));
+    if (auto e = v.type().get(type)) return invalid(e);
     std::string_view raw;
     if (type == od::json_type::object) {
       od::object o;
-      if (auto e = v.get_object().get(o); e || (e = o.raw_json().get(raw)))
-        return invalid(simdjson::error_message(e));
+      if (auto e = v.get_object().get(o); e || (e = o.raw_json().get(raw))) return invalid(e);
     } else if (type == od::json_type::array) {
       od::array a;
-      if (auto e = v.get_array().get(a); e || (e = a.raw_json().get(raw)))
-        return invalid(simdjson::error_message(e));
+      if (auto e = v.get_array().get(a); e || (e = a.raw_json().get(raw))) return invalid(e);
     } else {
       raw = v.raw_json_token();
     }
-    ++count;
+    ++*count;
     page->records.Add(raw);
-    last = page->records.records().back().data;
+    *last = page->records.records().back().data;
   }
+  return absl::OkStatus();
+}
 
-  // The next position, and whether the source proved the shard exhausted.
+absl::Status HttpReader::Unusable(const std::string& where, const HttpResponse& response, std::string_view why) {
+  source_->invalid_json.fetch_add(1);
+  return absl::UnavailableError(ToAbsl(StrCat(where, ": HTTP ", response.status, " with an unusable body (", why,
+                                              "); body starts ", Excerpt(response))));
+}
+
+absl::Status HttpReader::CheckLoop(const std::string& where, const Position& next, bool exhausted) {
+  if (exhausted || !paginator_.server_names_next()) return absl::OkStatus();
+  if (next.token == position_.token || next.token.empty()) {
+    return absl::DataLossError(ToAbsl(StrCat(
+        where, ": the server returned the cursor it was asked for as the next one; following it would loop")));
+  }
+  const std::string key = paginator_.Encode(next);
+  if (!seen_tokens_.insert(key).second) {
+    return absl::DataLossError(ToAbsl(StrCat(where, ": the server returned cursor \"", config_.redactor.Redact(key),
+                                             "\" a second time; following it would loop")));
+  }
+  return absl::OkStatus();
+}
+
+// The source's total, from the header or the body, when it reports one.
+void HttpReader::ReadTotal(ParsedPage& facts, Page* page) const {
+  if (config_.total_pointer.empty() && config_.total_header.empty()) return;
+  std::string total;
+  if (!config_.total_header.empty()) {
+    if (const std::string* h = facts.Header(config_.total_header)) total = *h;
+  } else {
+    facts.BodyText(config_.total_pointer, &total);
+  }
+  int64_t n;
+  if (absl::SimpleAtoi(total, &n)) page->reported_total = n;
+}
+
+// Sorted data (keyset, or sorted_by): the last record says how far the shard
+// is covered, and one past its end ends it.
+void HttpReader::ReadSortedProgress(ParsedPage& facts, Page* page) const {
+  std::string t;
+  if (config_.sorted_pointer.empty() || !facts.LastRecordText(config_.sorted_pointer, &t)) return;
+  std::optional<absl::Time> when = ParseTime(t, config_.sorted_format);
+  if (!when || IsOpenEnded(shard_)) return;
+  if (*when >= shard_.end) page->exhausted = true;  // sorted: nothing after this belongs to the shard
+  page->progress = std::clamp(absl::FDivDuration(*when - shard_.start, shard_.end - shard_.start), 0.0, 1.0);
+}
+
+absl::Status HttpReader::ParsePage(const HttpRequest& request, HttpResponse& response, Page* page,
+                                   Position* next) {
+  const std::string where = StrCat(request.method, " ", config_.redactor.Redact(request.url));
+  od::document doc;
+  simdjson::padded_string_view view(response.body.data(), response.body.size(), response.body.capacity());
+  if (auto err = parser_.iterate(view).get(doc)) return Unusable(where, response, simdjson::error_message(err));
+  int64_t count = 0;
+  std::string_view last;
+  RECOVERY_RETURN_IF_ERROR(ReadRecords(doc, where, response, page, &count, &last));
+
+  ParsedPage facts(doc, response, count, last, record_parser_);
   *next = position_;
   next->started = true;
   bool exhausted = false;
-  switch (config_.paging) {
-    case Paging::kPage:  // a short page alone proves nothing: servers cap page sizes silently
-      next->page = count > 0 ? position_.page + 1 : position_.page;
-      exhausted = count == 0 || (config_.short_page_ends && count < config_.page_size);
-      break;
-    case Paging::kOffset:
-      next->offset = position_.offset + count;
-      exhausted = count == 0 || (config_.short_page_ends && count < config_.page_size);
-      break;
-    case Paging::kKeyset:
-      exhausted = count == 0;
-      break;
-    case Paging::kCursor:
-    case Paging::kNextUrl: {
-      std::string token;
-      if (!TextAt(doc, config_.cursor_pointer, &token) || token.empty()) {
-        exhausted = true;
-      } else {
-        next->token = config_.paging == Paging::kNextUrl ? ResolveUrl(response.url, token) : token;
-      }
-      break;
-    }
-    case Paging::kCursorHeader: {
-      const std::string* h = response.Header(config_.cursor_header);
-      if (h == nullptr || h->empty()) {
-        exhausted = true;
-      } else {
-        next->token = *h;
-      }
-      break;
-    }
-    case Paging::kLink: {
-      const std::string* h = response.Header("link");
-      std::string link = h ? NextLink(*h) : "";
-      if (link.empty()) {
-        exhausted = true;
-      } else {
-        next->token = ResolveUrl(response.url, link);
-      }
-      break;
-    }
+  if (absl::Status s = paginator_.Advance(position_, facts, next, &exhausted); !s.ok()) {
+    return absl::Status(s.code(), StrCat(where, ": ", s.message()));
   }
-  if (!exhausted && next->token != position_.token && !next->token.empty()) {
-    const std::string key = Encode(*next);
-    if (!seen_tokens_.insert(key).second) {
-      return absl::DataLossError(
-          ToAbsl(StrCat(where, ": the server returned cursor \"", config_.redactor.Redact(key),
-                        "\" a second time; following it would loop")));
-    }
-  } else if (!exhausted && (config_.paging == Paging::kCursor || config_.paging == Paging::kCursorHeader ||
-                            config_.paging == Paging::kLink || config_.paging == Paging::kNextUrl)) {
-    return absl::DataLossError(ToAbsl(StrCat(where,
-                                             ": the server returned the cursor it was asked for as the next "
-                                             "one; following it would loop")));
-  }
-
-  if (config_.total_pointer.size() || config_.total_header.size()) {
-    std::string total;
-    if (config_.total_header.size()) {
-      if (const std::string* h = response.Header(config_.total_header)) total = *h;
-    } else {
-      TextAt(doc, config_.total_pointer, &total);
-    }
-    int64_t n;
-    if (absl::SimpleAtoi(total, &n)) page->reported_total = n;
-  }
-
-  // Sorted data (keyset, or sorted_by): the last record tells how far the shard is covered.
-  const std::string& time_pointer =
-      config_.paging == Paging::kKeyset ? config_.keyset_time : config_.sorted_pointer;
-  if (!time_pointer.empty() && !last.empty()) {
-    od::document rec;
-    std::string t, id;
-    simdjson::padded_string_view rv(last.data(), last.size(), last.size() + kRawRecordPadding);
-    if (record_parser_.iterate(rv).get(rec) == simdjson::SUCCESS && TextAt(rec, time_pointer, &t)) {
-      if (config_.paging == Paging::kKeyset) {
-        if (!TextAt(rec, config_.keyset_id, &id)) {
-          return absl::FailedPreconditionError(
-              ToAbsl(StrCat(where, ": the last record has no keyset id at \"", config_.keyset_id, "\"")));
-        }
-        next->after_time = t;
-        next->after_id = id;
-        if (t == position_.after_time && id == position_.after_id) {
-          return absl::DataLossError(ToAbsl(StrCat(where,
-                                                   ": the page ends with the record the request asked to "
-                                                   "start after (",
-                                                   config_.redactor.Redact(id),
-                                                   "); the server "
-                                                   "ignores the keyset and following it would loop")));
-        }
-      }
-      std::optional<absl::Time> when = ParseTime(t, config_.sorted_format);
-      if (when && !IsOpenEnded(shard_)) {
-        if (*when >= shard_.end) exhausted = true;  // sorted: nothing after this belongs to the shard
-        page->progress =
-            std::clamp(absl::FDivDuration(*when - shard_.start, shard_.end - shard_.start), 0.0, 1.0);
-      }
-    } else if (config_.paging == Paging::kKeyset) {
-      return absl::FailedPreconditionError(
-          ToAbsl(StrCat(where, ": the last record has no keyset time at \"", time_pointer, "\"")));
-    }
-  }
+  RECOVERY_RETURN_IF_ERROR(CheckLoop(where, *next, exhausted));
   page->exhausted = exhausted;
+  ReadTotal(facts, page);
+  ReadSortedProgress(facts, page);
   page->bytes = response.body.size();
   return absl::OkStatus();
 }
@@ -644,7 +538,7 @@ absl::Status HttpReader::Next(Page* page) {
     return s;
   }
   position_ = std::move(next);
-  page->next_cursor = Encode(position_);
+  page->next_cursor = paginator_.Encode(position_);
   // Pipeline: fetch the following page while the engine maps and commits this one.
   if (!page->exhausted && !context_.Stopping()) {
     prefetch_ = std::async(std::launch::async, [this, position = position_] { return Fetch(position); });
@@ -764,15 +658,11 @@ std::optional<Config> ConfigFrom(const HttpSourceOptions& o, std::string_view pa
   c.time_format = o.time_format;
   c.records_pointer = o.records;
   c.page_size = o.page_size;
-  c.paging = o.pagination.type;
-  c.first_page = o.pagination.first_page;
-  c.short_page_ends = o.pagination.short_page_ends;
-  c.cursor_pointer = o.pagination.cursor_from;
-  c.cursor_header = o.pagination.cursor_header;
-  c.keyset_time = o.pagination.keyset_time;
-  c.keyset_id = o.pagination.keyset_id;
-  c.sorted_pointer = o.sorted_by;
-  c.sorted_format = c.paging == Paging::kKeyset ? o.pagination.keyset_time_format : o.sorted_by_format;
+  c.pagination = o.pagination;
+  // Keyset data is sorted by its own time: it says how far the shard is covered.
+  const bool keyset = o.pagination.type == Paging::kKeyset;
+  c.sorted_pointer = keyset ? o.pagination.keyset_time : o.sorted_by;
+  c.sorted_format = keyset ? o.pagination.keyset_time_format : o.sorted_by_format;
   c.total_header = o.total_header;
   c.total_pointer = o.total_from;
   c.retry_statuses = std::set<long>(o.retry_statuses.begin(), o.retry_statuses.end());
@@ -897,7 +787,7 @@ absl::Status ParseHttpPageForTesting(Source& source, const Shard& shard, std::st
   response.body.assign(body.data(), body.size());
   Position next;
   RECOVERY_RETURN_IF_ERROR(reader->ParsePage(request, response, page, &next));
-  page->next_cursor = reader->Encode(next);
+  page->next_cursor = reader->paginator_.Encode(next);
   return absl::OkStatus();
 }
 
