@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test three ways (README,
+# Installs what is missing, builds, and runs every test four ways (README,
 # second command):
-#   1. g++, the whole suite;
+#   1. g++, the whole suite; then the core alone, built without libcurl and
+#      libpq (RECOVERY_WITH_HTTP=OFF, RECOVERY_WITH_POSTGRES=OFF), with the tests
+#      that need neither;
 #   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite,
 #      then each libFuzzer target for a fixed time from its seed corpus;
 #   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP, SQS and PostgreSQL);
@@ -20,6 +22,12 @@ echo "== tests"
 configure build/tests -DRECOVERY_BUILD_BENCHMARKS=OFF
 cmake --build build/tests -j"$jobs"
 (cd build/tests && ctest --output-on-failure -j"$jobs")
+
+echo "== the core alone: no HTTP or SQS (libcurl), no PostgreSQL (libpq)"
+configure build/core -DRECOVERY_WITH_HTTP=OFF -DRECOVERY_WITH_POSTGRES=OFF -DRECOVERY_BUILD_BENCHMARKS=OFF \
+  -DRECOVERY_BUILD_EXAMPLES=OFF
+cmake --build build/core -j"$jobs"
+(cd build/core && ctest --output-on-failure -j"$jobs")
 
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang), then fuzzing"
 CC=clang CXX=clang++ configure build/asan -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_FUZZERS=ON \

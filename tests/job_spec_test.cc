@@ -131,5 +131,27 @@ TEST(JobSpecTest, FromFileResolvesRelativePathsAgainstTheFile) {
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("nope.json"));
 }
 
+// A build configured without a backend still knows its section types, and
+// says that this build left them out (instead of "unknown type").
+TEST(JobSpecTest, ABackendLeftOutOfTheBuildIsNamed) {
+  const std::string window = R"("name":"j","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"})";
+  const std::vector<std::string> http = ValidateJobSpec(
+      "{" + window + R"(,"source":{"type":"http","url":"http://127.0.0.1:9/x","pagination":{"type":"offset"}}})");
+  const std::vector<std::string> pg = ValidateJobSpec(
+      "{" + window + R"(,"checkpoint":{"type":"postgres","dsn":"host=127.0.0.1"}})");
+#if RECOVERY_WITH_HTTP
+  EXPECT_THAT(http, ::testing::IsEmpty());
+#else
+  EXPECT_THAT(http, ElementsAre("source.type: \"http\" is not in this build of the library (built with "
+                                "RECOVERY_WITH_HTTP=OFF)"));
+#endif
+#if RECOVERY_WITH_POSTGRES
+  EXPECT_THAT(pg, ::testing::IsEmpty());
+#else
+  EXPECT_THAT(pg, ElementsAre("checkpoint.type: \"postgres\" is not in this build of the library (built with "
+                              "RECOVERY_WITH_POSTGRES=OFF)"));
+#endif
+}
+
 }  // namespace
 }  // namespace recovery

@@ -3,13 +3,17 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "json/json_mapper.h"
+#include "recovery/secret.h"
+#if RECOVERY_WITH_HTTP
 #include "aws/sqs.h"
 #include "http/http_source.h"
-#include "json/json_mapper.h"
-#include "recovery/postgres.h"
-#include "recovery/secret.h"
 #include "spec/http_section.h"
 #include "spec/sqs_section.h"
+#endif
+#if RECOVERY_WITH_POSTGRES
+#include "recovery/postgres.h"
+#endif
 #include "util/file.h"
 #include "util/strings.h"
 
@@ -35,6 +39,7 @@ absl::StatusOr<std::unique_ptr<T>> WithSection(const ComponentSpec& section, std
   return built;
 }
 
+#if RECOVERY_WITH_POSTGRES
 // "dsn" in the section, or the variable "dsn_env" names, or the file
 // "dsn_file" names (keeps a password out of the job file); exactly one of
 // them. Resolved only when `resolve` is set (creating, not parsing).
@@ -52,11 +57,23 @@ std::string ReadDsn(SpecObject& o, bool resolve) {
   if (!resolve) return "";
   absl::StatusOr<std::string> dsn = ResolveSecret(ref);
   if (!dsn.ok()) {
-    o.errors()->Add(o.PathOf(!ref.env.empty() ? "dsn_env" : !ref.file.empty() ? "dsn_file" : "dsn"),
+    o.errors()->Add(o.PathOf(!ref.env.empty()    ? "dsn_env"
+                             : !ref.file.empty() ? "dsn_file"
+                                                 : "dsn"),
                     ToStd(dsn.status().message()));
     return "";
   }
   return *std::move(dsn);
+}
+#endif
+
+// A type the job-spec language knows but this build of the library left out.
+template <typename T>
+absl::StatusOr<std::unique_ptr<T>> NotBuilt(SpecObject& o, std::string_view type, std::string_view option) {
+  o.SkipUnread();
+  o.errors()->Add(o.PathOf("type"),
+                  StrCat("\"", type, "\" is not in this build of the library (built with ", option, "=OFF)"));
+  return absl::InvalidArgumentError("not built");
 }
 
 void UnknownType(SpecObject& o, std::string_view type, std::string_view known) {
@@ -79,6 +96,7 @@ absl::StatusOr<std::unique_ptr<Source>> SourceFrom(const JobSpec& spec, SpecErro
           if (!errors->empty()) return absl::InvalidArgumentError("invalid source");
           return NewJsonlFileSource(std::move(options));
         }
+#if RECOVERY_WITH_HTTP
         if (spec.source.type == "http") {
           HttpSourceOptions options = ReadHttpSource(o, spec);
           if (!resolve) return std::unique_ptr<Source>();
@@ -93,6 +111,11 @@ absl::StatusOr<std::unique_ptr<Source>> SourceFrom(const JobSpec& spec, SpecErro
           if (source == nullptr) return absl::InvalidArgumentError("invalid source");
           return source;
         }
+#else
+        if (spec.source.type == "http" || spec.source.type == "sqs") {
+          return NotBuilt<Source>(o, spec.source.type, "RECOVERY_WITH_HTTP");
+        }
+#endif
         UnknownType(o, spec.source.type, "http, jsonl_file, sqs");
         return absl::InvalidArgumentError("invalid source");
       });
@@ -111,6 +134,51 @@ absl::StatusOr<std::unique_ptr<Mapper>> MapperFrom(const JobSpec& spec, SpecErro
                              });
 }
 
+absl::StatusOr<std::unique_ptr<Sink>> SqsSinkFrom(SpecObject& o, SpecErrors* errors, bool resolve) {
+#if RECOVERY_WITH_HTTP
+  SqsSinkOptions options = ReadSqsSink(o);
+  if (!resolve) return std::unique_ptr<Sink>();
+  std::unique_ptr<Sink> sink = BuildSqsSink(options, o.path(), ProcessEnv, errors);
+  if (sink == nullptr) return absl::InvalidArgumentError("invalid sink");
+  return sink;
+#else
+  return NotBuilt<Sink>(o, "sqs", "RECOVERY_WITH_HTTP");
+#endif
+}
+
+absl::StatusOr<std::unique_ptr<Sink>> PostgresSinkFrom(SpecObject& o, SpecErrors* errors, bool resolve) {
+#if RECOVERY_WITH_POSTGRES
+  PostgresSinkOptions options;
+  options.dsn = ReadDsn(o, resolve);
+  options.table = o.String("table", true).value_or("");
+  for (auto& [name, from] : o.StringMap("columns")) options.columns.push_back({name, from});
+  if (!o.Has("columns")) o.errors()->Add(o.PathOf("columns"), "required but missing");
+  if (auto a = o.Array("conflict_columns")) {
+    for (simdjson::dom::element e : *a) {
+      std::string_view name;
+      if (e.get_string().get(name) != simdjson::SUCCESS) {
+        o.errors()->Add(o.PathOf("conflict_columns"), "expected an array of column names");
+        break;
+      }
+      options.conflict_columns.emplace_back(name);
+    }
+  }
+  options.on_conflict =
+      static_cast<PostgresConflict>(o.Enum("on_conflict", false, {"nothing", "update"}).value_or(0));
+  options.rows_per_statement =
+      static_cast<int>(o.Int("rows_per_statement", false, 1, 10000).value_or(options.rows_per_statement));
+  options.connect_timeout =
+      o.Duration("connect_timeout", false, absl::Seconds(1)).value_or(options.connect_timeout);
+  options.statement_timeout =
+      o.Duration("statement_timeout", false, absl::Seconds(1)).value_or(options.statement_timeout);
+  if (!errors->empty()) return absl::InvalidArgumentError("invalid sink");
+  if (!resolve) return std::unique_ptr<Sink>();
+  return NewPostgresSink(std::move(options));
+#else
+  return NotBuilt<Sink>(o, "postgres", "RECOVERY_WITH_POSTGRES");
+#endif
+}
+
 absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   return WithSection<
       Sink>(spec.sink, "sink", errors, [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<Sink>> {
@@ -125,41 +193,8 @@ absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* 
       return NewJsonlFileSink(std::move(options));
     }
     if (type == "null") return NewNullSink();
-    if (type == "sqs") {
-      SqsSinkOptions options = ReadSqsSink(o);
-      if (!resolve) return std::unique_ptr<Sink>();
-      std::unique_ptr<Sink> sink = BuildSqsSink(options, o.path(), ProcessEnv, errors);
-      if (sink == nullptr) return absl::InvalidArgumentError("invalid sink");
-      return sink;
-    }
-    if (type == "postgres") {
-      PostgresSinkOptions options;
-      options.dsn = ReadDsn(o, resolve);
-      options.table = o.String("table", true).value_or("");
-      for (auto& [name, from] : o.StringMap("columns")) options.columns.push_back({name, from});
-      if (!o.Has("columns")) o.errors()->Add(o.PathOf("columns"), "required but missing");
-      if (auto a = o.Array("conflict_columns")) {
-        for (simdjson::dom::element e : *a) {
-          std::string_view name;
-          if (e.get_string().get(name) != simdjson::SUCCESS) {
-            o.errors()->Add(o.PathOf("conflict_columns"), "expected an array of column names");
-            break;
-          }
-          options.conflict_columns.emplace_back(name);
-        }
-      }
-      options.on_conflict =
-          static_cast<PostgresConflict>(o.Enum("on_conflict", false, {"nothing", "update"}).value_or(0));
-      options.rows_per_statement =
-          static_cast<int>(o.Int("rows_per_statement", false, 1, 10000).value_or(options.rows_per_statement));
-      options.connect_timeout =
-          o.Duration("connect_timeout", false, absl::Seconds(1)).value_or(options.connect_timeout);
-      options.statement_timeout =
-          o.Duration("statement_timeout", false, absl::Seconds(1)).value_or(options.statement_timeout);
-      if (!errors->empty()) return absl::InvalidArgumentError("invalid sink");
-      if (!resolve) return std::unique_ptr<Sink>();
-      return NewPostgresSink(std::move(options));
-    }
+    if (type == "sqs") return SqsSinkFrom(o, errors, resolve);
+    if (type == "postgres") return PostgresSinkFrom(o, errors, resolve);
     if (type == "callback") {
       return absl::InvalidArgumentError(
           "sink.type: \"callback\" is supplied in code (Components.sink, or the C/Python callback)");
@@ -174,7 +209,9 @@ std::string StateDir(const JobSpec& spec, SpecObject* o) {
   return ResolvePath(spec.base_dir, dir);
 }
 
-absl::StatusOr<std::unique_ptr<CheckpointStore>> PostgresFrom(SpecObject& o, SpecErrors* errors, bool resolve) {
+absl::StatusOr<std::unique_ptr<CheckpointStore>> PostgresFrom(SpecObject& o, SpecErrors* errors,
+                                                              bool resolve) {
+#if RECOVERY_WITH_POSTGRES
   PostgresCheckpointOptions options;
   options.dsn = ReadDsn(o, resolve);
   options.schema = o.String("schema").value_or(options.schema);
@@ -185,10 +222,13 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> PostgresFrom(SpecObject& o, Spe
   if (!errors->empty()) return absl::InvalidArgumentError("invalid checkpoint");
   if (!resolve) return std::unique_ptr<CheckpointStore>();
   return NewPostgresCheckpointStore(std::move(options));
+#else
+  return NotBuilt<CheckpointStore>(o, "postgres", "RECOVERY_WITH_POSTGRES");
+#endif
 }
 
 absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointsFrom(const JobSpec& spec, SpecErrors* errors,
-                                                                  bool resolve) {
+                                                                 bool resolve) {
   if (!spec.checkpoint.present()) return NewFileCheckpointStore(StateDir(spec, nullptr));
   return WithSection<CheckpointStore>(spec.checkpoint, "checkpoint", errors,
                                       [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<CheckpointStore>> {
@@ -208,17 +248,21 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointsFrom(const JobSpec& 
 }
 
 absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresDeadLettersFrom(SpecObject& o, SpecErrors* errors,
-                                                                          bool resolve) {
+                                                                         bool resolve) {
+#if RECOVERY_WITH_POSTGRES
   PostgresDeadLetterOptions options;
   options.dsn = ReadDsn(o, resolve);
   options.schema = o.String("schema").value_or(options.schema);
   if (!errors->empty()) return absl::InvalidArgumentError("invalid dead_letters");
   if (!resolve) return std::unique_ptr<DeadLetterStore>();
   return NewPostgresDeadLetterStore(std::move(options));
+#else
+  return NotBuilt<DeadLetterStore>(o, "postgres", "RECOVERY_WITH_POSTGRES");
+#endif
 }
 
 absl::StatusOr<std::unique_ptr<DeadLetterStore>> DeadLettersFrom(const JobSpec& spec, SpecErrors* errors,
-                                                                  bool resolve) {
+                                                                 bool resolve) {
   if (!spec.dead_letters.present()) {
     if (spec.checkpoint.type == "memory") return NewMemoryDeadLetterStore();
     if (spec.checkpoint.type == "postgres") {  // beside the checkpoints, shared by every worker

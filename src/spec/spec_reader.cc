@@ -224,7 +224,7 @@ std::optional<simdjson::dom::array> SpecObject::Array(std::string_view key, bool
 }
 
 void SpecObject::Finish() {
-  if (!valid_) return;
+  if (!valid_ || skip_unread_) return;
   for (auto field : object_) {
     std::string_view key = field.key;
     if (std::find(seen_.begin(), seen_.end(), key) != seen_.end()) continue;

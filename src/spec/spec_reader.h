@@ -51,6 +51,9 @@ class SpecObject {
   std::optional<simdjson::dom::array> Array(std::string_view key, bool required = false);
 
   void Finish();
+  // Finish() will not report the keys nobody read: for a section whose
+  // reader this build of the library left out.
+  void SkipUnread() { skip_unread_ = true; }
 
  private:
   void Error(std::string_view key, std::string_view message);
@@ -60,6 +63,7 @@ class SpecObject {
   std::string path_;
   SpecErrors* errors_;
   bool valid_ = false;
+  bool skip_unread_ = false;
   std::vector<std::string> seen_;
 };
 
