@@ -1,4 +1,5 @@
 #include "gtest/gtest.h"
+#include "recovery/secret.h"
 #include "recovery/shard.h"
 #include "testing/test_util.h"
 #include "util/hash.h"
@@ -76,6 +77,27 @@ TEST(PlanShardsTest, SplitsWithStableIdsAndAShortLastShard) {
   EXPECT_EQ(one->size(), 1u);
   EXPECT_FALSE(PlanShards(T("2026-11-14T00:00:00Z"), T("2026-11-14T00:00:00Z"), absl::Hours(1)).ok());
   EXPECT_FALSE(PlanShards(T("2026-01-01T00:00:00Z"), T("2027-01-01T00:00:00Z"), absl::Seconds(1)).ok());
+}
+
+TEST(SecretTest, ReadFromTheEnvironmentOrAFileNamingWhatIsMissing) {
+  setenv("UTIL_TEST_SECRET", "from-env", 1);
+  EXPECT_EQ(*ResolveSecret({.env = "UTIL_TEST_SECRET"}), "from-env");
+  unsetenv("UTIL_TEST_SECRET");
+  absl::StatusOr<std::string> unset = ResolveSecret({.env = "UTIL_TEST_SECRET"});
+  EXPECT_EQ(unset.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(unset.status().message(), "environment variable UTIL_TEST_SECRET is not set");
+
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("token"), "from-file\n");  // as `echo` or a Kubernetes secret writes it
+  EXPECT_EQ(*ResolveSecret({.file = dir.File("token")}), "from-file");
+  testing::WriteFile(dir.File("empty"), "\n");
+  EXPECT_EQ(ResolveSecret({.file = dir.File("empty")}).status().code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<std::string> missing = ResolveSecret({.file = dir.File("nope")});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(std::string(missing.status().message()).find(dir.File("nope")), std::string::npos);
+
+  EXPECT_EQ(*ResolveSecret({.value = "inline"}), "inline");
+  EXPECT_EQ(ResolveSecret({.env = "A", .value = "b"}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
