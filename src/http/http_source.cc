@@ -11,14 +11,14 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "http/http_client.h"
+#include "http/http_config.h"
 #include "http/paginator.h"
-#include "recovery/secret.h"
 #include "json/json_writer.h"
+#include "recovery/secret.h"
 #include "recovery/status.h"
 #include "simdjson.h"
 #include "util/file.h"
@@ -34,36 +34,9 @@ namespace od = simdjson::ondemand;
 
 using Paging = HttpPaging;
 using TimeFormat = HttpTimeFormat;
-const std::vector<std::string_view> kPagingNames = {"page", "offset",   "cursor", "cursor_header",
-                                                    "link", "next_url", "keyset"};
-const std::vector<std::string_view> kPlaceholders = {"start",  "end",   "cursor",     "page",
-                                                     "offset", "limit", "after_time", "after_id"};
+using Config = HttpConfig;
 
-// The options as the readers use them: secrets resolved into headers or the
-// query, every secret known to the redactor.
-struct Config {
-  std::string method;
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> query;  // templates
-  std::vector<HttpHeader> headers;                         // values are templates
-  std::string body;
-  TimeFormat time_format = TimeFormat::kRfc3339;
-  std::string records_pointer;
-  int64_t page_size = 100;
-  HttpPagination pagination;
-  std::string sorted_pointer;  // records ascending by this time: stop past the shard's end
-  TimeFormat sorted_format = TimeFormat::kRfc3339;
-  std::string total_header, total_pointer;
-  std::set<long> retry_statuses;
-  HttpClientOptions client;
-  double rate = 0;  // requests per second, 0 = unlimited
-  double burst = 1;
-  absl::Duration max_wait;
-  std::string reset_header;
-  std::string credential_query_name, credential_query_value;
-  Redactor redactor;
-  std::vector<std::string> warnings;
-};
+// HttpConfig (http/http_config.h) is what the readers use.
 
 std::string RenderTime(absl::Time t, TimeFormat f) {
   if (t == absl::InfiniteFuture() || t == absl::InfinitePast()) return "";
@@ -88,21 +61,6 @@ std::optional<absl::Time> ParseTime(std::string_view text, TimeFormat f) {
       return ParseEpoch(text, EpochUnit::kMilliseconds);
   }
   return std::nullopt;
-}
-
-// Checks that every {placeholder} in `text` is known.
-void CheckTemplate(std::string_view text, const std::string& path, FieldErrors* errors) {
-  size_t pos = 0;
-  while ((pos = text.find('{', pos)) != std::string_view::npos) {
-    const size_t close = text.find('}', pos);
-    if (close == std::string_view::npos) return;
-    std::string_view name = text.substr(pos + 1, close - pos - 1);
-    if (std::find(kPlaceholders.begin(), kPlaceholders.end(), name) == kPlaceholders.end()) {
-      errors->Add(path,
-                  StrCat("unknown placeholder {", name, "} (known: {", Join(kPlaceholders, "}, {"), "})"));
-    }
-    pos = close + 1;
-  }
 }
 
 std::string Render(std::string_view text, const std::map<std::string_view, std::string>& values) {
@@ -221,8 +179,8 @@ class HttpReader : public ShardReader {
   HttpRequest BuildRequest(const Position& position) const;
   absl::Status Classify(const HttpRequest& request, const HttpResponse& response);
   absl::Status ParsePage(const HttpRequest& request, HttpResponse& response, Page* page, Position* next);
-  absl::Status ReadRecords(od::document& doc, const std::string& where, const HttpResponse& response, Page* page,
-                           int64_t* count, std::string_view* last);
+  absl::Status ReadRecords(od::document& doc, const std::string& where, const HttpResponse& response,
+                           Page* page, int64_t* count, std::string_view* last);
   absl::Status Unusable(const std::string& where, const HttpResponse& response, std::string_view why);
   // A cursor the server names again would loop forever.
   absl::Status CheckLoop(const std::string& where, const Position& next, bool exhausted);
@@ -256,10 +214,12 @@ class HttpSource : public Source {
                                                     const ShardContext& context) override {
     absl::StatusOr<Position> p = cursor.empty() ? paginator_->First() : paginator_->Decode(cursor);
     if (!p.ok()) {
-      return absl::Status(p.status().code(), StrCat("shard ", shard.id, ": cursor \"", config_.redactor.Redact(cursor),
-                                                    "\" ", p.status().message()));
+      return absl::Status(p.status().code(),
+                          StrCat("shard ", shard.id, ": cursor \"", config_.redactor.Redact(cursor), "\" ",
+                                 p.status().message()));
     }
-    return std::unique_ptr<ShardReader>(new HttpReader(this, config_, *paginator_, shard, *std::move(p), context));
+    return std::unique_ptr<ShardReader>(
+        new HttpReader(this, config_, *paginator_, shard, *std::move(p), context));
   }
 
   std::vector<std::string> ConfigWarnings() const override { return config_.warnings; }
@@ -403,9 +363,12 @@ class ParsedPage : public PageFacts {
   od::document record_;
 };
 
-absl::Status HttpReader::ReadRecords(od::document& doc, const std::string& where, const HttpResponse& response,
-                                     Page* page, int64_t* count, std::string_view* last) {
-  auto invalid = [&](simdjson::error_code err) { return Unusable(where, response, simdjson::error_message(err)); };
+absl::Status HttpReader::ReadRecords(od::document& doc, const std::string& where,
+                                     const HttpResponse& response, Page* page, int64_t* count,
+                                     std::string_view* last) {
+  auto invalid = [&](simdjson::error_code err) {
+    return Unusable(where, response, simdjson::error_message(err));
+  };
   od::array array;
   simdjson::error_code err;
   if (config_.records_pointer.empty()) {
@@ -415,15 +378,16 @@ absl::Status HttpReader::ReadRecords(od::document& doc, const std::string& where
     err = doc.at_pointer(config_.records_pointer).get(v);
     if (err == simdjson::NO_SUCH_FIELD || err == simdjson::INVALID_JSON_POINTER ||
         err == simdjson::INDEX_OUT_OF_BOUNDS) {
-      return absl::FailedPreconditionError(ToAbsl(StrCat(where, ": no records at source.records \"",
-                                                         config_.records_pointer, "\"; body starts ",
-                                                         Excerpt(response))));
+      return absl::FailedPreconditionError(
+          ToAbsl(StrCat(where, ": no records at source.records \"", config_.records_pointer,
+                        "\"; body starts ", Excerpt(response))));
     }
     if (!err) err = v.get_array().get(array);
   }
   if (err == simdjson::INCORRECT_TYPE) {
-    return absl::FailedPreconditionError(ToAbsl(StrCat(where, ": source.records \"", config_.records_pointer,
-                                                       "\" is not an array; body starts ", Excerpt(response))));
+    return absl::FailedPreconditionError(
+        ToAbsl(StrCat(where, ": source.records \"", config_.records_pointer,
+                      "\" is not an array; body starts ", Excerpt(response))));
   }
   if (err) return invalid(err);
   for (auto element : array) {
@@ -448,22 +412,25 @@ absl::Status HttpReader::ReadRecords(od::document& doc, const std::string& where
   return absl::OkStatus();
 }
 
-absl::Status HttpReader::Unusable(const std::string& where, const HttpResponse& response, std::string_view why) {
+absl::Status HttpReader::Unusable(const std::string& where, const HttpResponse& response,
+                                  std::string_view why) {
   source_->invalid_json.fetch_add(1);
-  return absl::UnavailableError(ToAbsl(StrCat(where, ": HTTP ", response.status, " with an unusable body (", why,
-                                              "); body starts ", Excerpt(response))));
+  return absl::UnavailableError(ToAbsl(StrCat(where, ": HTTP ", response.status, " with an unusable body (",
+                                              why, "); body starts ", Excerpt(response))));
 }
 
 absl::Status HttpReader::CheckLoop(const std::string& where, const Position& next, bool exhausted) {
   if (exhausted || !paginator_.server_names_next()) return absl::OkStatus();
   if (next.token == position_.token || next.token.empty()) {
     return absl::DataLossError(ToAbsl(StrCat(
-        where, ": the server returned the cursor it was asked for as the next one; following it would loop")));
+        where,
+        ": the server returned the cursor it was asked for as the next one; following it would loop")));
   }
   const std::string key = paginator_.Encode(next);
   if (!seen_tokens_.insert(key).second) {
-    return absl::DataLossError(ToAbsl(StrCat(where, ": the server returned cursor \"", config_.redactor.Redact(key),
-                                             "\" a second time; following it would loop")));
+    return absl::DataLossError(
+        ToAbsl(StrCat(where, ": the server returned cursor \"", config_.redactor.Redact(key),
+                      "\" a second time; following it would loop")));
   }
   return absl::OkStatus();
 }
@@ -497,7 +464,8 @@ absl::Status HttpReader::ParsePage(const HttpRequest& request, HttpResponse& res
   const std::string where = StrCat(request.method, " ", config_.redactor.Redact(request.url));
   od::document doc;
   simdjson::padded_string_view view(response.body.data(), response.body.size(), response.body.capacity());
-  if (auto err = parser_.iterate(view).get(doc)) return Unusable(where, response, simdjson::error_message(err));
+  if (auto err = parser_.iterate(view).get(doc))
+    return Unusable(where, response, simdjson::error_message(err));
   int64_t count = 0;
   std::string_view last;
   RECOVERY_RETURN_IF_ERROR(ReadRecords(doc, where, response, page, &count, &last));
@@ -546,211 +514,13 @@ absl::Status HttpReader::Next(Page* page) {
   return absl::OkStatus();
 }
 
-void CheckPointer(std::string_view pointer, const std::string& path, FieldErrors* errors) {
-  if (!pointer.empty() && pointer[0] != '/') {
-    errors->Add(path, StrCat("\"", pointer, "\" is not a JSON pointer (RFC 6901: \"\" or \"/a/b\")"));
-  }
-}
-
-void CheckRequired(std::string_view value, const std::string& path, FieldErrors* errors) {
-  if (value.empty()) errors->Add(path, "required but missing");
-}
-
-// The job-spec key of the auth secret, for messages.
-std::string_view SecretKey(HttpAuthType type) {
-  switch (type) {
-    case HttpAuthType::kBearer:
-      return "token";
-    case HttpAuthType::kBasic:
-      return "password";
-    default:
-      return "value";
-  }
-}
-
-// "auth.token_env", "auth.token_file" or "auth.token": the key that gave the secret.
-std::string SecretPath(std::string_view path, const HttpAuth& auth) {
-  const std::string key = StrCat("auth.", SecretKey(auth.type));
-  if (!auth.secret.env.empty()) return JoinPath(path, StrCat(key, "_env"));
-  if (!auth.secret.file.empty()) return JoinPath(path, StrCat(key, "_file"));
-  return JoinPath(path, key);
-}
-
-void CheckPagination(const HttpPagination& p, std::string_view path, FieldErrors* errors) {
-  const std::string at = JoinPath(path, "pagination");
-  switch (p.type) {
-    case Paging::kPage:
-      if (p.first_page < 0 || p.first_page > 1) errors->Add(JoinPath(at, "first"), "must be 0 or 1");
-      break;
-    case Paging::kCursor:
-    case Paging::kNextUrl:
-      CheckRequired(p.cursor_from, JoinPath(at, "from"), errors);
-      CheckPointer(p.cursor_from, JoinPath(at, "from"), errors);
-      break;
-    case Paging::kCursorHeader:
-      CheckRequired(p.cursor_header, JoinPath(at, "header"), errors);
-      break;
-    case Paging::kKeyset:
-      CheckRequired(p.keyset_time, JoinPath(at, "time"), errors);
-      CheckRequired(p.keyset_id, JoinPath(at, "id"), errors);
-      CheckPointer(p.keyset_time, JoinPath(at, "time"), errors);
-      CheckPointer(p.keyset_id, JoinPath(at, "id"), errors);
-      break;
-    case Paging::kOffset:
-    case Paging::kLink:
-      break;
-  }
-}
-
-void CheckAuth(const HttpAuth& auth, std::string_view path, FieldErrors* errors) {
-  if (auth.type == HttpAuthType::kNone) return;
-  if ((auth.type == HttpAuthType::kHeader || auth.type == HttpAuthType::kQuery)) {
-    CheckRequired(auth.name, JoinPath(path, "auth.name"), errors);
-  }
-  if (auth.type == HttpAuthType::kBasic) CheckRequired(auth.username, JoinPath(path, "auth.username"), errors);
-  const int given = !auth.secret.env.empty() + !auth.secret.file.empty() + !auth.secret.value.empty();
-  const std::string key = StrCat("auth.", SecretKey(auth.type));
-  if (given == 0) {
-    errors->Add(JoinPath(path, StrCat(key, "_env")),
-                "required: the environment variable holding the secret (or a file, with _file)");
-  } else if (given > 1) {
-    errors->Add(JoinPath(path, key), StrCat("give one of \"", SecretKey(auth.type), "\", \"", SecretKey(auth.type),
-                                            "_env\" or \"", SecretKey(auth.type), "_file\""));
-  }
-}
-
-void CheckLimits(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors) {
-  if (o.page_size < 1 || o.page_size > 100000) errors->Add(JoinPath(path, "page_size"), "must be 1 to 100000");
-  if (o.timeout < absl::Milliseconds(1)) errors->Add(JoinPath(path, "timeout"), "must be at least 1ms");
-  if (o.connect_timeout < absl::Milliseconds(1)) {
-    errors->Add(JoinPath(path, "connect_timeout"), "must be at least 1ms");
-  }
-  if (o.max_response_bytes < 1024 || o.max_response_bytes > (int64_t{1} << 32)) {
-    errors->Add(JoinPath(path, "max_response_bytes"), "must be 1024 to 4294967296");
-  }
-  if (o.max_redirects < 0 || o.max_redirects > 50) errors->Add(JoinPath(path, "max_redirects"), "must be 0 to 50");
-  for (int code : o.retry_statuses) {
-    if (code < 100 || code > 599) {
-      errors->Add(JoinPath(path, "retry_statuses"), StrCat("expected HTTP status codes, got ", code));
-      break;
-    }
-  }
-  const HttpRateLimit& rl = o.rate_limit;
-  if (rl.requests_per_second != 0 && (rl.requests_per_second < 0.001 || rl.requests_per_second > 1e6)) {
-    errors->Add(JoinPath(path, "rate_limit.requests_per_second"), "must be 0.001 to 1000000");
-  }
-  if (rl.burst != 0 && (rl.burst < 1 || rl.burst > 1e6)) {
-    errors->Add(JoinPath(path, "rate_limit.burst"), "must be 1 to 1000000");
-  }
-  if (rl.max_wait < absl::ZeroDuration()) errors->Add(JoinPath(path, "rate_limit.max_wait"), "must not be negative");
-}
-
-std::string Base64(std::string_view s) { return absl::Base64Escape(ToAbsl(s)); }
-
-// The options as readers use them, with the auth secret resolved.
-std::optional<Config> ConfigFrom(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors) {
-  Config c;
-  c.method = o.method;
-  c.url = o.url;
-  c.query = o.query;
-  for (const auto& [name, value] : o.headers) c.headers.push_back({name, value, false});
-  c.body = o.body;
-  c.time_format = o.time_format;
-  c.records_pointer = o.records;
-  c.page_size = o.page_size;
-  c.pagination = o.pagination;
-  // Keyset data is sorted by its own time: it says how far the shard is covered.
-  const bool keyset = o.pagination.type == Paging::kKeyset;
-  c.sorted_pointer = keyset ? o.pagination.keyset_time : o.sorted_by;
-  c.sorted_format = keyset ? o.pagination.keyset_time_format : o.sorted_by_format;
-  c.total_header = o.total_header;
-  c.total_pointer = o.total_from;
-  c.retry_statuses = std::set<long>(o.retry_statuses.begin(), o.retry_statuses.end());
-  c.client.timeout = o.timeout;
-  c.client.connect_timeout = o.connect_timeout;
-  c.client.max_response_bytes = static_cast<size_t>(o.max_response_bytes);
-  c.client.max_redirects = o.max_redirects;
-  c.client.verify_tls = o.verify_tls;
-  c.client.ca_file = o.ca_file;
-  c.rate = o.rate_limit.requests_per_second;
-  c.burst = o.rate_limit.burst > 0 ? o.rate_limit.burst : std::max(1.0, c.rate);
-  c.max_wait = o.rate_limit.max_wait;
-  c.reset_header = o.rate_limit.reset_header;
-  if (!o.verify_tls) {
-    c.warnings.push_back(StrCat(JoinPath(path, "tls.verify"),
-                                " is false: TLS certificates are not checked, so anyone on "
-                                "the path can read the credentials and forge the data"));
-  }
-  if (o.auth.type == HttpAuthType::kNone) return c;
-  absl::StatusOr<std::string> secret = ResolveSecret(o.auth.secret);
-  if (!secret.ok()) {
-    errors->Add(SecretPath(path, o.auth), ToStd(secret.status().message()));
-    return std::nullopt;
-  }
-  if (!o.auth.secret.value.empty()) {
-    const std::string key = std::string(SecretKey(o.auth.type));
-    c.warnings.push_back(StrCat(JoinPath(path, StrCat("auth.", key)), " holds a secret inline; prefer \"", key,
-                                "_env\" naming an environment variable, or \"", key, "_file\""));
-  }
-  c.redactor.Add(*secret);
-  switch (o.auth.type) {
-    case HttpAuthType::kBearer:
-      c.headers.push_back({"Authorization", StrCat("Bearer ", *secret), true});
-      break;
-    case HttpAuthType::kHeader:
-      c.headers.push_back({o.auth.name, *secret, true});
-      break;
-    case HttpAuthType::kBasic: {
-      const std::string encoded = Base64(StrCat(o.auth.username, ":", *secret));
-      c.redactor.Add(encoded);
-      c.headers.push_back({"Authorization", StrCat("Basic ", encoded), true});
-      break;
-    }
-    case HttpAuthType::kQuery:
-      c.credential_query_name = o.auth.name;
-      c.credential_query_value = *secret;
-      break;
-    case HttpAuthType::kNone:
-      break;
-  }
-  return c;
-}
-
 }  // namespace
-
-void CheckHttpSourceOptions(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors) {
-  if (o.method != "GET" && o.method != "POST" && o.method != "PUT" && o.method != "PATCH") {
-    errors->Add(JoinPath(path, "method"), StrCat("expected GET, POST, PUT or PATCH, got \"", o.method, "\""));
-  }
-  CheckRequired(o.url, JoinPath(path, "url"), errors);
-  CheckTemplate(o.url, JoinPath(path, "url"), errors);
-  if (!o.url.empty() && o.url.rfind("http://", 0) != 0 && o.url.rfind("https://", 0) != 0) {
-    errors->Add(JoinPath(path, "url"), StrCat("must start with http:// or https://, got \"", o.url, "\""));
-  }
-  for (const auto& [name, value] : o.query) CheckTemplate(value, JoinPath(path, StrCat("query.", name)), errors);
-  for (const auto& [name, value] : o.headers) {
-    CheckTemplate(value, JoinPath(path, StrCat("headers.", name)), errors);
-  }
-  CheckTemplate(o.body, JoinPath(path, "body"), errors);
-  CheckPointer(o.records, JoinPath(path, "records"), errors);
-  CheckPagination(o.pagination, path, errors);
-  if (!o.sorted_by.empty() && o.pagination.type == Paging::kKeyset) {
-    errors->Add(JoinPath(path, "sorted_by"), "keyset pagination is sorted by its own time");
-  }
-  CheckPointer(o.sorted_by, JoinPath(path, "sorted_by.from"), errors);
-  if (!o.total_header.empty() && !o.total_from.empty()) {
-    errors->Add(JoinPath(path, "total"), "needs exactly one of \"header\" or \"from\" (a JSON pointer)");
-  }
-  CheckPointer(o.total_from, JoinPath(path, "total.from"), errors);
-  CheckAuth(o.auth, path, errors);
-  CheckLimits(o, path, errors);
-}
 
 std::unique_ptr<Source> BuildHttpSource(const HttpSourceOptions& options, std::string_view path,
                                         FieldErrors* errors) {
   const size_t before = errors->size();
   CheckHttpSourceOptions(options, path, errors);
-  std::optional<Config> config = ConfigFrom(options, path, errors);  // reports a missing secret too
+  std::optional<Config> config = ResolveHttpConfig(options, path, errors);  // reports a missing secret too
   if (!config || errors->size() != before) return nullptr;
   return std::make_unique<HttpSource>(*std::move(config));
 }
@@ -759,7 +529,7 @@ absl::StatusOr<std::unique_ptr<Source>> NewHttpSource(HttpSourceOptions options)
   FieldErrors errors;
   CheckHttpSourceOptions(options, "", &errors);
   RECOVERY_RETURN_IF_ERROR(errors.ToStatus("http source"));
-  std::optional<Config> config = ConfigFrom(options, "", &errors);
+  std::optional<Config> config = ResolveHttpConfig(options, "", &errors);
   if (!config) return absl::NotFoundError(errors.list().front());  // the secret
   return std::unique_ptr<Source>(new HttpSource(*std::move(config)));
 }

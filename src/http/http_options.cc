@@ -1,0 +1,245 @@
+// Checking the HTTP source's options, and resolving them into the config its
+// readers use.
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "http/http_config.h"
+#include "http/http_source.h"
+#include "recovery/secret.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+using Paging = HttpPaging;
+
+const std::vector<std::string_view> kPlaceholders = {"start",  "end",   "cursor",     "page",
+                                                     "offset", "limit", "after_time", "after_id"};
+
+// Checks that every {placeholder} in `text` is known.
+void CheckTemplate(std::string_view text, const std::string& path, FieldErrors* errors) {
+  size_t pos = 0;
+  while ((pos = text.find('{', pos)) != std::string_view::npos) {
+    const size_t close = text.find('}', pos);
+    if (close == std::string_view::npos) return;
+    std::string_view name = text.substr(pos + 1, close - pos - 1);
+    if (std::find(kPlaceholders.begin(), kPlaceholders.end(), name) == kPlaceholders.end()) {
+      errors->Add(path,
+                  StrCat("unknown placeholder {", name, "} (known: {", Join(kPlaceholders, "}, {"), "})"));
+    }
+    pos = close + 1;
+  }
+}
+
+void CheckPointer(std::string_view pointer, const std::string& path, FieldErrors* errors) {
+  if (!pointer.empty() && pointer[0] != '/') {
+    errors->Add(path, StrCat("\"", pointer, "\" is not a JSON pointer (RFC 6901: \"\" or \"/a/b\")"));
+  }
+}
+
+void CheckRequired(std::string_view value, const std::string& path, FieldErrors* errors) {
+  if (value.empty()) errors->Add(path, "required but missing");
+}
+
+// The job-spec key of the auth secret, for messages.
+std::string_view SecretKey(HttpAuthType type) {
+  switch (type) {
+    case HttpAuthType::kBearer:
+      return "token";
+    case HttpAuthType::kBasic:
+      return "password";
+    default:
+      return "value";
+  }
+}
+
+// "auth.token_env", "auth.token_file" or "auth.token": the key that gave the secret.
+std::string SecretPath(std::string_view path, const HttpAuth& auth) {
+  const std::string key = StrCat("auth.", SecretKey(auth.type));
+  if (!auth.secret.env.empty()) return JoinPath(path, StrCat(key, "_env"));
+  if (!auth.secret.file.empty()) return JoinPath(path, StrCat(key, "_file"));
+  return JoinPath(path, key);
+}
+
+void CheckPagination(const HttpPagination& p, std::string_view path, FieldErrors* errors) {
+  const std::string at = JoinPath(path, "pagination");
+  switch (p.type) {
+    case Paging::kPage:
+      if (p.first_page < 0 || p.first_page > 1) errors->Add(JoinPath(at, "first"), "must be 0 or 1");
+      break;
+    case Paging::kCursor:
+    case Paging::kNextUrl:
+      CheckRequired(p.cursor_from, JoinPath(at, "from"), errors);
+      CheckPointer(p.cursor_from, JoinPath(at, "from"), errors);
+      break;
+    case Paging::kCursorHeader:
+      CheckRequired(p.cursor_header, JoinPath(at, "header"), errors);
+      break;
+    case Paging::kKeyset:
+      CheckRequired(p.keyset_time, JoinPath(at, "time"), errors);
+      CheckRequired(p.keyset_id, JoinPath(at, "id"), errors);
+      CheckPointer(p.keyset_time, JoinPath(at, "time"), errors);
+      CheckPointer(p.keyset_id, JoinPath(at, "id"), errors);
+      break;
+    case Paging::kOffset:
+    case Paging::kLink:
+      break;
+  }
+}
+
+void CheckAuth(const HttpAuth& auth, std::string_view path, FieldErrors* errors) {
+  if (auth.type == HttpAuthType::kNone) return;
+  if ((auth.type == HttpAuthType::kHeader || auth.type == HttpAuthType::kQuery)) {
+    CheckRequired(auth.name, JoinPath(path, "auth.name"), errors);
+  }
+  if (auth.type == HttpAuthType::kBasic)
+    CheckRequired(auth.username, JoinPath(path, "auth.username"), errors);
+  const int given = !auth.secret.env.empty() + !auth.secret.file.empty() + !auth.secret.value.empty();
+  const std::string key = StrCat("auth.", SecretKey(auth.type));
+  if (given == 0) {
+    errors->Add(JoinPath(path, StrCat(key, "_env")),
+                "required: the environment variable holding the secret (or a file, with _file)");
+  } else if (given > 1) {
+    errors->Add(JoinPath(path, key),
+                StrCat("give one of \"", SecretKey(auth.type), "\", \"", SecretKey(auth.type), "_env\" or \"",
+                       SecretKey(auth.type), "_file\""));
+  }
+}
+
+void CheckLimits(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors) {
+  if (o.page_size < 1 || o.page_size > 100000)
+    errors->Add(JoinPath(path, "page_size"), "must be 1 to 100000");
+  if (o.timeout < absl::Milliseconds(1)) errors->Add(JoinPath(path, "timeout"), "must be at least 1ms");
+  if (o.connect_timeout < absl::Milliseconds(1)) {
+    errors->Add(JoinPath(path, "connect_timeout"), "must be at least 1ms");
+  }
+  if (o.max_response_bytes < 1024 || o.max_response_bytes > (int64_t{1} << 32)) {
+    errors->Add(JoinPath(path, "max_response_bytes"), "must be 1024 to 4294967296");
+  }
+  if (o.max_redirects < 0 || o.max_redirects > 50)
+    errors->Add(JoinPath(path, "max_redirects"), "must be 0 to 50");
+  for (int code : o.retry_statuses) {
+    if (code < 100 || code > 599) {
+      errors->Add(JoinPath(path, "retry_statuses"), StrCat("expected HTTP status codes, got ", code));
+      break;
+    }
+  }
+  const HttpRateLimit& rl = o.rate_limit;
+  if (rl.requests_per_second != 0 && (rl.requests_per_second < 0.001 || rl.requests_per_second > 1e6)) {
+    errors->Add(JoinPath(path, "rate_limit.requests_per_second"), "must be 0.001 to 1000000");
+  }
+  if (rl.burst != 0 && (rl.burst < 1 || rl.burst > 1e6)) {
+    errors->Add(JoinPath(path, "rate_limit.burst"), "must be 1 to 1000000");
+  }
+  if (rl.max_wait < absl::ZeroDuration())
+    errors->Add(JoinPath(path, "rate_limit.max_wait"), "must not be negative");
+}
+
+std::string Base64(std::string_view s) { return absl::Base64Escape(ToAbsl(s)); }
+
+// Resolves the auth secret into a header or the query parameter.
+bool ApplyAuth(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors, HttpConfig* c) {
+  if (o.auth.type == HttpAuthType::kNone) return true;
+  absl::StatusOr<std::string> secret = ResolveSecret(o.auth.secret);
+  if (!secret.ok()) {
+    errors->Add(SecretPath(path, o.auth), ToStd(secret.status().message()));
+    return false;
+  }
+  if (!o.auth.secret.value.empty()) {
+    const std::string key = std::string(SecretKey(o.auth.type));
+    c->warnings.push_back(StrCat(JoinPath(path, StrCat("auth.", key)), " holds a secret inline; prefer \"",
+                                 key, "_env\" naming an environment variable, or \"", key, "_file\""));
+  }
+  c->redactor.Add(*secret);
+  switch (o.auth.type) {
+    case HttpAuthType::kBearer:
+      c->headers.push_back({"Authorization", StrCat("Bearer ", *secret), true});
+      break;
+    case HttpAuthType::kHeader:
+      c->headers.push_back({o.auth.name, *secret, true});
+      break;
+    case HttpAuthType::kBasic: {
+      const std::string encoded = Base64(StrCat(o.auth.username, ":", *secret));
+      c->redactor.Add(encoded);
+      c->headers.push_back({"Authorization", StrCat("Basic ", encoded), true});
+      break;
+    }
+    case HttpAuthType::kQuery:
+      c->credential_query_name = o.auth.name;
+      c->credential_query_value = *secret;
+      break;
+    case HttpAuthType::kNone:
+      break;
+  }
+  return true;
+}
+
+}  // namespace
+
+void CheckHttpSourceOptions(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors) {
+  if (o.method != "GET" && o.method != "POST" && o.method != "PUT" && o.method != "PATCH") {
+    errors->Add(JoinPath(path, "method"), StrCat("expected GET, POST, PUT or PATCH, got \"", o.method, "\""));
+  }
+  CheckRequired(o.url, JoinPath(path, "url"), errors);
+  CheckTemplate(o.url, JoinPath(path, "url"), errors);
+  if (!o.url.empty() && o.url.rfind("http://", 0) != 0 && o.url.rfind("https://", 0) != 0) {
+    errors->Add(JoinPath(path, "url"), StrCat("must start with http:// or https://, got \"", o.url, "\""));
+  }
+  for (const auto& [name, value] : o.query)
+    CheckTemplate(value, JoinPath(path, StrCat("query.", name)), errors);
+  for (const auto& [name, value] : o.headers) {
+    CheckTemplate(value, JoinPath(path, StrCat("headers.", name)), errors);
+  }
+  CheckTemplate(o.body, JoinPath(path, "body"), errors);
+  CheckPointer(o.records, JoinPath(path, "records"), errors);
+  CheckPagination(o.pagination, path, errors);
+  if (!o.sorted_by.empty() && o.pagination.type == Paging::kKeyset) {
+    errors->Add(JoinPath(path, "sorted_by"), "keyset pagination is sorted by its own time");
+  }
+  CheckPointer(o.sorted_by, JoinPath(path, "sorted_by.from"), errors);
+  if (!o.total_header.empty() && !o.total_from.empty()) {
+    errors->Add(JoinPath(path, "total"), "needs exactly one of \"header\" or \"from\" (a JSON pointer)");
+  }
+  CheckPointer(o.total_from, JoinPath(path, "total.from"), errors);
+  CheckAuth(o.auth, path, errors);
+  CheckLimits(o, path, errors);
+}
+std::optional<HttpConfig> ResolveHttpConfig(const HttpSourceOptions& o, std::string_view path,
+                                            FieldErrors* errors) {
+  HttpConfig c;
+  c.method = o.method;
+  c.url = o.url;
+  c.query = o.query;
+  for (const auto& [name, value] : o.headers) c.headers.push_back({name, value, false});
+  c.body = o.body;
+  c.time_format = o.time_format;
+  c.records_pointer = o.records;
+  c.page_size = o.page_size;
+  c.pagination = o.pagination;
+  // Keyset data is sorted by its own time: it says how far the shard is covered.
+  const bool keyset = o.pagination.type == Paging::kKeyset;
+  c.sorted_pointer = keyset ? o.pagination.keyset_time : o.sorted_by;
+  c.sorted_format = keyset ? o.pagination.keyset_time_format : o.sorted_by_format;
+  c.total_header = o.total_header;
+  c.total_pointer = o.total_from;
+  c.retry_statuses = std::set<long>(o.retry_statuses.begin(), o.retry_statuses.end());
+  c.client.timeout = o.timeout;
+  c.client.connect_timeout = o.connect_timeout;
+  c.client.max_response_bytes = static_cast<size_t>(o.max_response_bytes);
+  c.client.max_redirects = o.max_redirects;
+  c.client.verify_tls = o.verify_tls;
+  c.client.ca_file = o.ca_file;
+  c.rate = o.rate_limit.requests_per_second;
+  c.burst = o.rate_limit.burst > 0 ? o.rate_limit.burst : std::max(1.0, c.rate);
+  c.max_wait = o.rate_limit.max_wait;
+  c.reset_header = o.rate_limit.reset_header;
+  if (!o.verify_tls) {
+    c.warnings.push_back(StrCat(JoinPath(path, "tls.verify"),
+                                " is false: TLS certificates are not checked, so anyone on "
+                                "the path can read the credentials and forge the data"));
+  }
+  if (!ApplyAuth(o, path, errors, &c)) return std::nullopt;
+  return c;
+}
+
+}  // namespace recovery
