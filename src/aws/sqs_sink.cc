@@ -265,40 +265,6 @@ class SqsSink : public Sink {
 
 }  // namespace
 
-void CheckSqsSinkOptions(const SqsSinkOptions& o, std::string_view path, FieldErrors* errors) {
-  std::vector<std::string> warnings;  // sinks have no warning channel yet; sources log theirs
-  CheckAwsOptions(o.aws, path, errors, &warnings);
-  CheckSqsQueue(o.queue_url, o.queue_name, path, errors);
-  const bool fifo = SqsQueue(o.queue_url, o.queue_name).fifo();
-  const std::string group_path = JoinPath(path, "message_group_id_from");
-  if (!o.message_group_id_from.empty() && o.message_group_id_from[0] != '/') {
-    errors->Add(group_path, "expected a JSON pointer such as \"/account_id\"");
-  }
-  if (fifo && o.message_group_id_from.empty() == o.message_group_id.empty()) {
-    errors->Add(group_path,
-                "a FIFO queue needs exactly one of \"message_group_id_from\" (a JSON pointer) or "
-                "\"message_group_id\" (a fixed group)");
-  }
-  if (!fifo && (!o.message_group_id_from.empty() || !o.message_group_id.empty())) {
-    errors->Add(group_path, "message groups exist only on FIFO queues (*.fifo)");
-  }
-  for (const auto& [name, pointer] : o.attributes) {
-    if (pointer.empty() || pointer[0] != '/') {
-      errors->Add(JoinPath(path, StrCat("attributes.", name)), "expected a JSON pointer such as \"/type\"");
-    }
-  }
-  if (o.attributes.size() > 10) errors->Add(JoinPath(path, "attributes"), "at most 10 (the SQS limit)");
-  if (o.delay < absl::ZeroDuration() || o.delay > absl::Seconds(900)) {
-    errors->Add(JoinPath(path, "delay"), "at most 900s (the SQS limit)");
-  }
-  if (fifo && o.delay > absl::ZeroDuration()) {
-    errors->Add(JoinPath(path, "delay"), "FIFO queues take no per-message delay");
-  }
-  if (o.max_message_bytes < 1024 || o.max_message_bytes > (1 << 20)) {
-    errors->Add(JoinPath(path, "max_message_bytes"), "must be 1024 to 1048576");
-  }
-}
-
 std::unique_ptr<Sink> BuildSqsSink(const SqsSinkOptions& o, std::string_view path, const GetEnv& getenv,
                                    FieldErrors* errors) {
   const size_t before = errors->size();
