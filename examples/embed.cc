@@ -1,5 +1,5 @@
-// Embedding without a job file: the HTTP source, the JSON mapper and a
-// callback sink built in code, run by the engine.
+// Embedding without a job file or any JSON configuration: the HTTP source,
+// the mapper and a callback sink built from typed options, run by the engine.
 //
 //   recovery_embed_example BASE_URL
 //
@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "recovery/backfiller.h"
 #include "recovery/http_source.h"
+#include "recovery/json_mapper.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -33,9 +34,13 @@ int main(int argc, char** argv) {
 
   recovery::Components components;
   auto source = recovery::NewHttpSource(http);
-  auto mapper = recovery::NewJsonMapper(
-      R"({"type":"json","fields":[{"name":"id","from":"/id","required":true}],
-          "key":{"from":"/id"},"event_time":{"from":"/created_at"}})");
+  recovery::JsonMapperOptions mapping;
+  mapping.fields.push_back({.name = "id", .from = "/id", .required = true});
+  mapping.fields.push_back(
+      {.name = "created_at", .from = "/created_at", .type = recovery::JsonFieldType::kTimestamp});
+  mapping.key_from = {"/id"};
+  mapping.event_time_from = "/created_at";
+  auto mapper = recovery::NewJsonMapper(mapping);
   if (!source.ok() || !mapper.ok()) {
     std::fprintf(stderr, "%s\n", (!source.ok() ? source.status() : mapper.status()).ToString().c_str());
     return 1;
@@ -43,8 +48,8 @@ int main(int argc, char** argv) {
   components.source = *std::move(source);
   components.mapper = *std::move(mapper);
   std::atomic<long> delivered{0};
-  components.sink = recovery::NewCallbackSink(
-      [&](const recovery::Shard&, absl::Span<const recovery::Record> batch) {
+  components.sink =
+      recovery::NewCallbackSink([&](const recovery::Shard&, absl::Span<const recovery::Record> batch) {
         delivered += static_cast<long>(batch.size());  // where a service injects into its live flow
         return absl::OkStatus();
       });

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "recovery/json_mapper.h"
 #include "testing/test_util.h"
 
 namespace recovery {
@@ -76,6 +77,42 @@ TEST_F(MapperTest, MapsNestedFieldsInSpecOrderWithKeyAndEventTime) {
   EXPECT_EQ(m.payload, R"({"id":"t-1","amount":"12.30","sku":"B","city":"Lyon","source":"vendor-api"})");
   EXPECT_EQ(m.key, "t-1");
   EXPECT_EQ(m.event_time, T("2026-11-14T10:00:00.5Z"));
+}
+
+// The same mapper from typed options, with no JSON configuration at all.
+TEST_F(MapperTest, TypedOptionsBuildTheSameMapper) {
+  JsonMapperOptions o;
+  o.fields.push_back({.name = "id", .from = "/id", .required = true});
+  o.fields.push_back({.name = "amount", .from = "/amount", .type = JsonFieldType::kDecimal});
+  o.fields.push_back({.name = "source", .const_json = R"("vendor-api")"});
+  o.fields.push_back({.name = "at",
+                      .from = "/ts",
+                      .type = JsonFieldType::kTimestamp,
+                      .format = JsonTimeFormat::kEpochSeconds});
+  o.key_from = {"/id"};
+  o.event_time_from = "/ts";
+  o.event_time_format = JsonTimeFormat::kEpochSeconds;
+  auto m = NewJsonMapper(o);
+  ASSERT_TRUE(m.ok()) << m.status();
+  mapper_ = *std::move(m);
+  Mapped r = Map(R"({"id":"t1","amount":12.30,"ts":1794650400})");
+  ASSERT_EQ(r.outcome, MapOutcome::kEmitted) << r.reason;
+  EXPECT_EQ(r.key, "t1");
+  EXPECT_EQ(r.event_time, T("2026-11-14T10:00:00Z"));
+  EXPECT_EQ(r.payload, R"({"id":"t1","amount":"12.30","source":"vendor-api","at":"2026-11-14T10:00:00Z"})");
+
+  JsonMapperOptions bad;
+  bad.fields.push_back({.name = "a", .from = "a"});
+  bad.fields.push_back({.name = "a", .from = "/b", .const_json = "1"});
+  bad.fields.push_back({.name = "n", .from = "/n", .type = JsonFieldType::kInt64, .default_json = R"("0")"});
+  auto e = NewJsonMapper(bad);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(e.status().message());
+  EXPECT_THAT(message, HasSubstr("fields[0].from: \"a\" is not a JSON pointer"));
+  EXPECT_THAT(message, HasSubstr("fields[1].name: duplicate output field \"a\""));
+  EXPECT_THAT(message, HasSubstr("fields[1]: needs exactly one of \"from\""));
+  EXPECT_THAT(message, HasSubstr("fields[2].default: expected a int64 value, got \"0\""));
 }
 
 TEST_F(MapperTest, CoercesTypes) {

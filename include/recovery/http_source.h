@@ -112,7 +112,7 @@ struct HttpSourceOptions {
 // Checks every field (InvalidArgument listing each problem by field name)
 // and resolves the auth secret (NotFound naming the variable or file). Makes
 // no request: connections are opened per shard reader.
-RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Source>> NewHttpSource(HttpSourceOptions options);
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Source>> NewHttpSource(const HttpSourceOptions& options);
 
 }  // namespace recovery
 

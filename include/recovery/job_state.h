@@ -58,7 +58,7 @@ class RECOVERY_EXPORT JobState {
   // Forgets the checkpoints of every shard, or of `shard_id` only (NotFound
   // when it is not in the plan), so the next run starts over. Takes the job
   // lock: FailedPrecondition while the job runs.
-  absl::Status Reset(std::optional<std::string> shard_id = std::nullopt);
+  absl::Status Reset(const std::optional<std::string>& shard_id = std::nullopt);
 
  private:
   JobState(std::string job, std::vector<Shard> plan, std::unique_ptr<CheckpointStore> checkpoints);

@@ -37,7 +37,8 @@ class RECOVERY_EXPORT Mapper {
 };
 
 // The declarative JSON mapper, configured by the job spec's "mapper" section
-// (docs/job-spec.md). InvalidArgument naming the JSON path on a bad config.
+// as JSON text (docs/job-spec.md). InvalidArgument naming the JSON path on a
+// bad config. The same mapper with typed options: recovery/json_mapper.h.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Mapper>> NewJsonMapper(std::string_view config_json);
 
 }  // namespace recovery

@@ -76,7 +76,7 @@ struct SqsSourceOptions {
 
 // Checks every field (InvalidArgument naming each), resolves the region and
 // the credentials (NotFound saying where it looked). Makes no request.
-RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Source>> NewSqsSource(SqsSourceOptions options);
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Source>> NewSqsSource(const SqsSourceOptions& options);
 
 struct SqsSinkOptions {
   AwsOptions aws;
@@ -94,7 +94,7 @@ struct SqsSinkOptions {
 
 // Like NewSqsSource. Sends with SendMessageBatch (10 messages or 1 MiB per
 // call); a FIFO queue deduplicates on each record's key.
-RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Sink>> NewSqsSink(SqsSinkOptions options);
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Sink>> NewSqsSink(const SqsSinkOptions& options);
 
 }  // namespace recovery
 

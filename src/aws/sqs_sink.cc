@@ -282,7 +282,7 @@ std::unique_ptr<Sink> BuildSqsSink(const SqsSinkOptions& o, std::string_view pat
   return sink;
 }
 
-absl::StatusOr<std::unique_ptr<Sink>> NewSqsSink(SqsSinkOptions options) {
+absl::StatusOr<std::unique_ptr<Sink>> NewSqsSink(const SqsSinkOptions& options) {
   FieldErrors errors;
   CheckSqsSinkOptions(options, "", &errors);
   if (!errors.empty()) return errors.ToStatus("sqs sink");

@@ -663,7 +663,7 @@ std::unique_ptr<Source> BuildSqsSource(const SqsSourceOptions& o, std::string_vi
   return source;
 }
 
-absl::StatusOr<std::unique_ptr<Source>> NewSqsSource(SqsSourceOptions options) {
+absl::StatusOr<std::unique_ptr<Source>> NewSqsSource(const SqsSourceOptions& options) {
   FieldErrors errors;
   CheckSqsSourceOptions(options, "", &errors);
   if (!errors.empty()) return errors.ToStatus("sqs source");

@@ -78,7 +78,7 @@ JobState::~JobState() = default;
 
 absl::StatusOr<std::vector<ShardReport>> JobState::Status() { return LoadShardReports(*checkpoints_, job_, plan_); }
 
-absl::Status JobState::Reset(std::optional<std::string> shard_id) {
+absl::Status JobState::Reset(const std::optional<std::string>& shard_id) {
   return ResetShards(*checkpoints_, job_, plan_, shard_id);
 }
 

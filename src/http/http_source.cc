@@ -525,7 +525,7 @@ std::unique_ptr<Source> BuildHttpSource(const HttpSourceOptions& options, std::s
   return std::make_unique<HttpSource>(*std::move(config));
 }
 
-absl::StatusOr<std::unique_ptr<Source>> NewHttpSource(HttpSourceOptions options) {
+absl::StatusOr<std::unique_ptr<Source>> NewHttpSource(const HttpSourceOptions& options) {
   FieldErrors errors;
   CheckHttpSourceOptions(options, "", &errors);
   RECOVERY_RETURN_IF_ERROR(errors.ToStatus("http source"));

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "json/describe.h"
 #include "json/json_writer.h"
 #include "json/record_walker.h"
 #include "simdjson.h"
@@ -19,11 +20,11 @@
 namespace recovery {
 namespace {
 
-enum class FieldType { kString, kInt64, kDouble, kBool, kDecimal, kTimestamp, kJson };
+using FieldType = JsonFieldType;
 const std::vector<std::string_view> kTypeNames = {"string",  "int64",     "double", "bool",
                                                   "decimal", "timestamp", "json"};
 
-enum class TimeFormat { kRfc3339, kEpochSeconds, kEpochMillis, kEpochMicros };
+using TimeFormat = JsonTimeFormat;
 const std::vector<std::string_view> kTimeFormats = {"rfc3339", "epoch_s", "epoch_ms", "epoch_us"};
 
 using walk::Kind;
@@ -149,6 +150,14 @@ class JsonMapper : public Mapper {
 
   // Registers `pointer` and returns its slot; -1 with `error` set when the
   // pointer is malformed or conflicts with another.
+  // AddPointer, with a failure added to `errors` under `path`.
+  int AddPointerOrError(std::string_view pointer, const std::string& path, FieldErrors* errors) {
+    std::string error;
+    const int slot = AddPointer(pointer, &error);
+    if (slot < 0) errors->Add(path, error);
+    return slot;
+  }
+
   int AddPointer(std::string_view pointer, std::string* error) {
     std::vector<std::string> tokens;
     if (!SplitPointer(pointer, &tokens)) {
@@ -372,8 +381,8 @@ class JsonMapper : public Mapper {
 };
 
 // Renders a constant or default for `type`; empty with an error when it does not fit.
-std::string RenderLiteral(simdjson::dom::element value, FieldType type, TimeFormat format, bool is_const,
-                          const std::string& path, SpecErrors* errors) {
+std::string RenderLiteral(simdjson::dom::element value, FieldType type, bool is_const,
+                          const std::string& path, FieldErrors* errors) {
   std::string minified = simdjson::minify(value);
   if (is_const || type == FieldType::kJson) return minified;
   auto bad = [&] {
@@ -410,123 +419,93 @@ std::string RenderLiteral(simdjson::dom::element value, FieldType type, TimeForm
 
 }  // namespace
 
-std::unique_ptr<Mapper> BuildJsonMapper(SpecObject& config) {
-  SpecErrors* errors = config.errors();
-  const size_t errors_before = errors->list().size();
+namespace {
+
+// The constant or default `json` as the field's output; empty with an error
+// under `path` when it is not JSON or does not fit the type.
+std::string Literal(const std::string& json, FieldType type, bool is_const, const std::string& path,
+                    FieldErrors* errors) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element value;
+  if (parser.parse(json.data(), json.size()).get(value) != simdjson::SUCCESS) {
+    errors->Add(path, StrCat("not JSON: ", json.substr(0, 60)));
+    return "";
+  }
+  return RenderLiteral(value, type, is_const, path, errors);
+}
+
+void AddField(const JsonField& f, const std::string& path, JsonMapper* mapper,
+              std::vector<std::string>* names, FieldErrors* errors) {
+  FieldSpec spec;
+  spec.name = f.name;
+  if (f.name.empty()) errors->Add(JoinPath(path, "name"), "required but missing");
+  if (std::find(names->begin(), names->end(), f.name) != names->end()) {
+    errors->Add(JoinPath(path, "name"), StrCat("duplicate output field \"", f.name, "\""));
+  }
+  names->push_back(f.name);
+  AppendJsonString(spec.name, &spec.key_json);
+  spec.key_json.push_back(':');
+  spec.type = f.type;
+  spec.format = f.format.value_or(JsonTimeFormat::kRfc3339);
+  if (f.format && spec.type != FieldType::kTimestamp) {
+    errors->Add(JoinPath(path, "format"), "only a timestamp field takes a format");
+  }
+  spec.required = f.required;
+  if (f.from.has_value() == !f.const_json.empty()) {
+    errors->Add(path, "needs exactly one of \"from\" (a JSON pointer) or \"const\" (a value)");
+  }
+  if (!f.const_json.empty()) {
+    spec.literal_json = Literal(f.const_json, spec.type, true, JoinPath(path, "const"), errors);
+    spec.has_literal = true;
+  }
+  if (f.from) {
+    spec.pointer = *f.from;
+    spec.slot = mapper->AddPointerOrError(*f.from, JoinPath(path, "from"), errors);
+  }
+  if (!f.default_json.empty()) {
+    if (spec.required) errors->Add(JoinPath(path, "default"), "a required field cannot have a default");
+    spec.literal_json = Literal(f.default_json, spec.type, false, JoinPath(path, "default"), errors);
+    spec.has_literal = true;
+  }
+  mapper->fields_.push_back(std::move(spec));
+}
+
+}  // namespace
+
+std::unique_ptr<Mapper> BuildJsonMapper(const JsonMapperOptions& o, std::string_view path,
+                                        FieldErrors* errors) {
+  const size_t before = errors->size();
   auto mapper = std::make_unique<JsonMapper>();
-  config.String("type");
-  if (auto max = config.Int("max_record_bytes", false, 64, int64_t{1} << 30))
-    mapper->max_record_bytes_ = *max;
-
-  auto add_pointer = [&](const std::string& pointer, const std::string& path) {
-    std::string error;
-    int slot = mapper->AddPointer(pointer, &error);
-    if (slot < 0) errors->Add(path, error);
-    return slot;
-  };
-
-  if (auto fields = config.Array("fields", true)) {
-    size_t i = 0;
-    std::vector<std::string> names;
-    for (simdjson::dom::element e : *fields) {
-      const std::string path = StrCat(config.PathOf("fields"), "[", i++, "]");
-      SpecObject f(e, path, errors);
-      if (!f.valid()) continue;
-      FieldSpec spec;
-      spec.name = f.String("name", true).value_or("");
-      if (!spec.name.empty()) {
-        if (std::find(names.begin(), names.end(), spec.name) != names.end()) {
-          errors->Add(f.PathOf("name"), StrCat("duplicate output field \"", spec.name, "\""));
-        }
-        names.push_back(spec.name);
-      }
-      AppendJsonString(spec.name, &spec.key_json);
-      spec.key_json.push_back(':');
-      spec.type = static_cast<FieldType>(f.Enum("type", false, kTypeNames).value_or(0));
-      spec.format = static_cast<TimeFormat>(f.Enum("format", false, kTimeFormats).value_or(0));
-      if (f.Has("format") && spec.type != FieldType::kTimestamp) {
-        errors->Add(f.PathOf("format"), "only a timestamp field takes a format");
-      }
-      spec.required = f.Bool("required").value_or(false);
-      const bool has_from = f.Has("from");
-      const bool has_const = f.Has("const");
-      if (has_from == has_const) {
-        errors->Add(path, "needs exactly one of \"from\" (a JSON pointer) or \"const\" (a value)");
-      }
-      if (has_const) {
-        spec.literal_json =
-            RenderLiteral(*f.Value("const"), spec.type, spec.format, true, f.PathOf("const"), errors);
-        spec.has_literal = true;
-      }
-      if (auto from = f.String("from")) {
-        spec.pointer = *from;
-        spec.slot = add_pointer(*from, f.PathOf("from"));
-      }
-      if (auto def = f.Value("default")) {
-        if (spec.required) errors->Add(f.PathOf("default"), "a required field cannot have a default");
-        spec.literal_json = RenderLiteral(*def, spec.type, spec.format, false, f.PathOf("default"), errors);
-        spec.has_literal = true;
-      }
-      f.Finish();
-      mapper->fields_.push_back(std::move(spec));
-    }
-    if (i == 0) errors->Add(config.PathOf("fields"), "must list at least one field");
+  if (o.max_record_bytes < 64 || o.max_record_bytes > (int64_t{1} << 30)) {
+    errors->Add(JoinPath(path, "max_record_bytes"), "must be 64 to 1073741824");
   }
-
-  if (auto key = config.Object("key")) {
-    const bool has_from = key->Has("from");
-    const bool hash = key->Bool("hash").value_or(false);
-    if (has_from == hash) {
-      errors->Add(key->path(), "needs either \"from\" (a JSON pointer or a list of them) or \"hash\": true");
-    }
-    if (auto from = key->Value("from")) {
-      std::vector<std::string> pointers;
-      std::string_view one;
-      simdjson::dom::array list;
-      if (from->get_string().get(one) == simdjson::SUCCESS) {
-        pointers.emplace_back(one);
-      } else if (from->get_array().get(list) == simdjson::SUCCESS && list.size() > 0) {
-        for (simdjson::dom::element p : list) {
-          if (p.get_string().get(one) != simdjson::SUCCESS) {
-            errors->Add(key->PathOf("from"), StrCat("expected JSON pointer strings, got ", DescribeJson(p)));
-            break;
-          }
-          pointers.emplace_back(one);
-        }
-      } else {
-        errors->Add(key->PathOf("from"),
-                    StrCat("expected a JSON pointer or a non-empty list of them, got ", DescribeJson(*from)));
-      }
-      for (const std::string& p : pointers) {
-        mapper->key_.push_back({p, add_pointer(p, key->PathOf("from"))});
-      }
-    }
-    key->Finish();
+  mapper->max_record_bytes_ = static_cast<size_t>(o.max_record_bytes);
+  std::vector<std::string> names;
+  for (size_t i = 0; i < o.fields.size(); ++i) {
+    AddField(o.fields[i], StrCat(JoinPath(path, "fields"), "[", i, "]"), mapper.get(), &names, errors);
   }
-
-  if (auto et = config.Object("event_time")) {
-    if (auto from = et->String("from", true)) {
-      mapper->event_time_.pointer = *from;
-      mapper->event_time_.slot = add_pointer(*from, et->PathOf("from"));
-    }
-    mapper->event_time_format_ = static_cast<TimeFormat>(et->Enum("format", false, kTimeFormats).value_or(0));
-    et->Finish();
+  if (o.fields.empty()) errors->Add(JoinPath(path, "fields"), "must list at least one field");
+  if (!o.key_from.empty() && o.key_hash) {
+    errors->Add(JoinPath(path, "key"),
+                "needs either \"from\" (a JSON pointer or a list of them) or \"hash\": true");
   }
-  config.Finish();
-  if (errors->list().size() != errors_before) return nullptr;
+  for (const std::string& p : o.key_from) {
+    mapper->key_.push_back({p, mapper->AddPointerOrError(p, JoinPath(path, "key.from"), errors)});
+  }
+  if (!o.event_time_from.empty()) {
+    mapper->event_time_.pointer = o.event_time_from;
+    mapper->event_time_.slot =
+        mapper->AddPointerOrError(o.event_time_from, JoinPath(path, "event_time.from"), errors);
+  }
+  mapper->event_time_format_ = o.event_time_format;
+  if (errors->size() != before) return nullptr;
   return mapper;
 }
 
-absl::StatusOr<std::unique_ptr<Mapper>> NewJsonMapper(std::string_view config_json) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  if (auto err = parser.parse(config_json.data(), config_json.size()).get(root)) {
-    return absl::InvalidArgumentError(StrCat("mapper: invalid JSON: ", simdjson::error_message(err)));
-  }
-  SpecErrors errors;
-  SpecObject config(root, "mapper", &errors);
-  std::unique_ptr<Mapper> mapper = config.valid() ? BuildJsonMapper(config) : nullptr;
-  if (!errors.empty()) return errors.ToStatus("invalid mapper");
+absl::StatusOr<std::unique_ptr<Mapper>> NewJsonMapper(const JsonMapperOptions& options) {
+  FieldErrors errors;
+  std::unique_ptr<Mapper> mapper = BuildJsonMapper(options, "", &errors);
+  if (mapper == nullptr) return errors.ToStatus("invalid json mapper");
   return mapper;
 }
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "json/json_mapper.h"
+#include "spec/mapper_section.h"
 #include "recovery/secret.h"
 #if RECOVERY_WITH_HTTP
 #include "aws/sqs.h"
@@ -125,7 +126,8 @@ absl::StatusOr<std::unique_ptr<Mapper>> MapperFrom(const JobSpec& spec, SpecErro
   return WithSection<Mapper>(spec.mapper, "mapper", errors,
                              [&](SpecObject& o) -> absl::StatusOr<std::unique_ptr<Mapper>> {
                                if (spec.mapper.type == "json") {
-                                 std::unique_ptr<Mapper> mapper = BuildJsonMapper(o);
+                                 const JsonMapperOptions options = ReadJsonMapper(o);
+                                 std::unique_ptr<Mapper> mapper = BuildJsonMapper(options, o.path(), errors);
                                  if (mapper == nullptr) return absl::InvalidArgumentError("invalid mapper");
                                  return mapper;
                                }

@@ -28,20 +28,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::string DescribeJson(simdjson::dom::element value) {
-  switch (value.type()) {
-    case simdjson::dom::element_type::OBJECT:
-      return "an object";
-    case simdjson::dom::element_type::ARRAY:
-      return "an array";
-    default: {
-      std::string text = simdjson::minify(value);
-      if (text.size() > 60) text = text.substr(0, 57) + "...";
-      return text;
-    }
-  }
-}
-
 SpecObject::SpecObject(simdjson::dom::element value, std::string path, SpecErrors* errors)
     : path_(std::move(path)), errors_(errors) {
   if (value.get_object().get(object_) != simdjson::SUCCESS) {

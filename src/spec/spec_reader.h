@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "json/describe.h"
 #include "simdjson.h"
 #include "util/field_errors.h"
 
@@ -19,9 +20,6 @@ namespace recovery {
 // A job spec's errors, each naming its JSON path.
 using SpecErrors = FieldErrors;
 
-// A short description of a JSON value for "expected X, got Y" messages:
-// scalars as their JSON text (truncated), containers as "an object"/"an array".
-std::string DescribeJson(simdjson::dom::element value);
 
 // Reads one JSON object. Call Finish() after the last read to report unknown keys.
 class SpecObject {

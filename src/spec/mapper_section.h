@@ -1,0 +1,16 @@
+// The job spec's "mapper" section of type "json", read into JsonMapperOptions.
+#ifndef RECOVERY_SPEC_MAPPER_SECTION_H_
+#define RECOVERY_SPEC_MAPPER_SECTION_H_
+
+#include "recovery/json_mapper.h"
+#include "spec/spec_reader.h"
+
+namespace recovery {
+
+// Reads the section, adding type errors under its JSON path; the mapper's
+// own checks come when it is built.
+JsonMapperOptions ReadJsonMapper(SpecObject& section);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_SPEC_MAPPER_SECTION_H_
