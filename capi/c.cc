@@ -15,257 +15,14 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "borrowed.h"
-#include "checkpoint/checkpoint_codec.h"
-#include "checkpoint/process_locks.h"
+#include "capi/internal.h"
+#include "capi/plugins.h"
 #include "json/json_writer.h"
 #include "recovery/backfiller.h"
 #include "recovery/status.h"
 #include "recovery/version.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
-
-struct recovery_error_t {
-  std::string message;
-};
-
-struct recovery_map_output_t {
-  recovery::RecordBatch* out;
-  bool set = false;
-};
-
-struct recovery_page_t {
-  recovery::Page* page;
-  bool next_set = false;
-};
-
-struct recovery_bytes_t {
-  std::string data;
-  bool set = false;
-};
-
-namespace recovery {
-namespace {
-
-void SetErr(char** errptr, std::string_view message) {
-  if (errptr == nullptr) return;
-  char* copy = static_cast<char*>(std::malloc(message.size() + 1));
-  if (copy == nullptr) return;
-  std::memcpy(copy, message.data(), message.size());
-  copy[message.size()] = '\0';
-  *errptr = copy;
-}
-
-int Fail(char** errptr, int code, std::string_view message) {
-  SetErr(errptr, message);
-  return code;
-}
-
-int FromStatus(const absl::Status& s, char** errptr) {
-  if (s.ok()) return RECOVERY_OK;
-  SetErr(errptr, ToStd(s.message()));
-  return static_cast<int>(s.code());
-}
-
-// Runs `body`, turning any escaped exception into RECOVERY_INTERNAL.
-template <typename Body>
-int Guard(char** errptr, Body body) noexcept {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return Fail(errptr, RECOVERY_INTERNAL, StrCat("internal error: ", e.what()));
-  } catch (...) {
-    return Fail(errptr, RECOVERY_INTERNAL, "internal error: unknown exception");
-  }
-}
-
-// A status from a callback's return code and message.
-absl::Status CallbackStatus(int code, const recovery_error_t& error, std::string_view what) {
-  if (code == RECOVERY_OK) return absl::OkStatus();
-  const std::string message = StrCat(what, " callback returned ", recovery_status_name(code),
-                                     error.message.empty() ? "" : ": ", error.message);
-  if (code > 0 && code <= 16) return absl::Status(static_cast<absl::StatusCode>(code), ToAbsl(message));
-  if (code == RECOVERY_PAUSED) return PausedError(message);
-  return absl::UnknownError(ToAbsl(message));
-}
-
-int64_t Micros(absl::Time t) {
-  if (t == absl::InfiniteFuture()) return INT64_MAX;
-  if (t == absl::InfinitePast()) return INT64_MIN;
-  return absl::ToUnixMicros(t);
-}
-
-// Owns a vtable's user_data: destroy() runs once, when this goes.
-template <typename VTable>
-class Plugin {
- public:
-  explicit Plugin(const VTable& v) : v_(v) {}
-  ~Plugin() {
-    if (v_.destroy != nullptr) v_.destroy(v_.user_data);
-  }
-  Plugin(const Plugin&) = delete;
-  Plugin& operator=(const Plugin&) = delete;
-  const VTable& v() const { return v_; }
-
- private:
-  VTable v_;
-};
-
-class CSink : public Sink {
- public:
-  explicit CSink(const recovery_sink_vtable_t& v) : plugin_(v) {}
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>*) override {
-    absl::MutexLock lock(&mu_);
-    records_.clear();
-    for (const Record& r : batch.records()) {
-      records_.push_back({r.key.data(), r.key.size(), Micros(r.event_time), r.payload.data(),
-                          r.payload.size(), static_cast<uint8_t>(r.maybe_redelivered)});
-    }
-    recovery_error_t error;
-    const int code =
-        plugin_.v().write(plugin_.v().user_data, shard.id.c_str(), records_.data(), records_.size(), &error);
-    absl::Status s = CallbackStatus(code, error, "sink");
-    if (!s.ok()) return s;
-    return std::string();
-  }
-
- private:
-  Plugin<recovery_sink_vtable_t> plugin_;
-  absl::Mutex mu_;
-  std::vector<recovery_record_t> records_ ABSL_GUARDED_BY(mu_);
-};
-
-class CMapper : public Mapper {
- public:
-  explicit CMapper(const recovery_mapper_vtable_t& v) : plugin_(v) {}
-  MapOutcome Map(const RawRecord& raw, const Shard& shard, RecordBatch* out,
-                 std::string* reason) const override {
-    recovery_map_output_t output{out};
-    recovery_error_t error;
-    const int code = plugin_.v().map(plugin_.v().user_data, shard.id.c_str(), raw.data.data(),
-                                     raw.data.size(), &output, &error);
-    if (code == RECOVERY_MAP_EMIT && output.set) return MapOutcome::kEmitted;
-    if (output.set) out->PopBack();
-    if (code == RECOVERY_MAP_DROP) return MapOutcome::kDropped;
-    if (code == RECOVERY_MAP_EMIT) {
-      *reason = "mapper callback returned RECOVERY_MAP_EMIT without calling recovery_map_output_set";
-    } else if (code == RECOVERY_MAP_REJECT) {
-      *reason = error.message.empty() ? "rejected by the mapper callback" : error.message;
-    } else {
-      *reason = StrCat("mapper callback returned ", code, error.message.empty() ? "" : ": ", error.message);
-    }
-    return MapOutcome::kRejected;
-  }
-
- private:
-  Plugin<recovery_mapper_vtable_t> plugin_;
-};
-
-class CSource : public Source {
- public:
-  explicit CSource(const recovery_source_vtable_t& v) : plugin_(v) {}
-
-  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
-                                                    const ShardContext&) override {
-    return std::unique_ptr<ShardReader>(new Reader(plugin_.v(), shard, std::string(cursor)));
-  }
-
- private:
-  class Reader : public ShardReader {
-   public:
-    Reader(const recovery_source_vtable_t& v, Shard shard, std::string cursor)
-        : v_(v), shard_(std::move(shard)), cursor_(std::move(cursor)) {}
-    absl::Status Next(Page* page) override {
-      recovery_page_t handle{page};
-      recovery_error_t error;
-      const int code = v_.fetch(v_.user_data, shard_.id.c_str(), Micros(shard_.start), Micros(shard_.end),
-                                cursor_.data(), cursor_.size(), &handle, &error);
-      if (absl::Status s = CallbackStatus(code, error, "source"); !s.ok()) return s;
-      if (!handle.next_set) page->next_cursor = cursor_;
-      if (!page->exhausted && page->next_cursor == cursor_) {
-        return absl::DataLossError(ToAbsl(StrCat("source callback: shard ", shard_.id,
-                                                 " is not exhausted but the next "
-                                                 "cursor is the one it was given (\"",
-                                                 cursor_,
-                                                 "\"); following it "
-                                                 "would loop")));
-      }
-      cursor_ = page->next_cursor;
-      return absl::OkStatus();
-    }
-
-   private:
-    const recovery_source_vtable_t& v_;
-    const Shard shard_;
-    std::string cursor_;
-  };
-
-  Plugin<recovery_source_vtable_t> plugin_;
-};
-
-class CCheckpointStore : public CheckpointStore {
- public:
-  explicit CCheckpointStore(const recovery_checkpoint_store_vtable_t& v) : plugin_(v) {}
-
-  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view job, std::string_view shard_id) override {
-    const std::string j(job), s(shard_id);
-    recovery_bytes_t bytes;
-    recovery_error_t error;
-    const int code = plugin_.v().load(plugin_.v().user_data, j.c_str(), s.c_str(), &bytes, &error);
-    if (code == RECOVERY_NOT_FOUND) return std::nullopt;
-    if (absl::Status st = CallbackStatus(code, error, "checkpoint load"); !st.ok()) return st;
-    absl::StatusOr<Checkpoint> c =
-        DecodeCheckpoint(bytes.data, StrCat("(checkpoint store callback) ", j, "/", s));
-    if (!c.ok()) return c.status();
-    return std::optional<Checkpoint>(*std::move(c));
-  }
-  absl::Status Save(std::string_view job, std::string_view shard_id, const Checkpoint& checkpoint) override {
-    const std::string j(job), s(shard_id), bytes = EncodeCheckpoint(job, shard_id, checkpoint);
-    recovery_error_t error;
-    const int code =
-        plugin_.v().save(plugin_.v().user_data, j.c_str(), s.c_str(), bytes.data(), bytes.size(), &error);
-    return CallbackStatus(code, error, "checkpoint save");
-  }
-  absl::Status Delete(std::string_view job, std::string_view shard_id) override {
-    const std::string j(job), s(shard_id);
-    recovery_error_t error;
-    const int code = plugin_.v().remove(plugin_.v().user_data, j.c_str(), s.c_str(), &error);
-    return code == RECOVERY_NOT_FOUND ? absl::OkStatus() : CallbackStatus(code, error, "checkpoint remove");
-  }
-  // Within this process only: a shared store needs its own locking (leases).
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) override {
-    return locks_.Lock(job, scope);
-  }
-
- private:
-  Plugin<recovery_checkpoint_store_vtable_t> plugin_;
-  ProcessLocks locks_;
-};
-
-recovery_progress_t ToC(const Progress& p) {
-  recovery_progress_t c{};
-  c.records_fetched = p.totals.records_fetched;
-  c.records_delivered = p.totals.records_delivered;
-  c.records_dropped = p.totals.records_dropped;
-  c.records_out_of_window = p.totals.records_out_of_window;
-  c.dead_letters = p.totals.dead_letters;
-  c.pages = p.totals.pages;
-  c.bytes = p.totals.bytes;
-  c.retries = p.totals.retries;
-  c.records_this_run = p.records_this_run;
-  c.shards_total = p.shards_total;
-  c.shards_done = p.shards_done;
-  c.shards_failed = p.shards_failed;
-  c.shards_running = p.shards_running;
-  c.window_fraction = p.window_fraction;
-  c.records_per_second = p.records_per_second;
-  c.elapsed_us = absl::ToInt64Microseconds(p.elapsed);
-  c.eta_us = p.eta == absl::InfiniteDuration() ? -1 : absl::ToInt64Microseconds(p.eta);
-  return c;
-}
-
-}  // namespace
-}  // namespace recovery
 
 struct recovery_job_t {
   recovery::JobSpec spec;
@@ -292,6 +49,15 @@ struct recovery_job_t {
 
 namespace recovery {
 namespace {
+
+using capi::CCheckpointStore;
+using capi::CMapper;
+using capi::CSink;
+using capi::CSource;
+using capi::Fail;
+using capi::FromStatus;
+using capi::Guard;
+using capi::ToC;
 
 // The C status code of a run that ended so; `status` supplies the code of a
 // failure.
@@ -386,7 +152,8 @@ absl::StatusOr<std::string> StatusJson(recovery_job_t* job) {
   if (job->store) store = std::make_unique<BorrowedCheckpointStore>(job->store.get());
   std::optional<bool> one_shard;
   if (job->source) one_shard = job->source->plans_one_shard();
-  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobState> state, JobState::Open(job->spec, std::move(store), one_shard));
+  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobState> state,
+                            JobState::Open(job->spec, std::move(store), one_shard));
   RECOVERY_ASSIGN_OR_RETURN(std::vector<ShardReport> reports, state->Status());
   std::string shards = "[";
   for (const ShardReport& r : reports) {
@@ -445,8 +212,8 @@ int Install(recovery_job_t* job, const VTable* v, uint32_t version, bool ok_func
 }  // namespace
 }  // namespace recovery
 
-using recovery::Fail;
-using recovery::Guard;
+using recovery::capi::Fail;
+using recovery::capi::Guard;
 
 extern "C" {
 
@@ -676,7 +443,7 @@ int recovery_job_run(recovery_job_t* job, char** errptr) {
     }
     std::string message;
     const int code = recovery::RunJob(job, &message);
-    if (code != RECOVERY_OK) recovery::SetErr(errptr, message);
+    if (code != RECOVERY_OK) recovery::capi::SetErr(errptr, message);
     return code;
   });
 }
@@ -714,7 +481,7 @@ int recovery_job_wait_for(recovery_job_t* job, int64_t timeout_us, char** errptr
       return Fail(errptr, RECOVERY_DEADLINE_EXCEEDED, "recovery_job_wait_for: still running");
     }
     job->thread.join();
-    if (job->result != RECOVERY_OK) recovery::SetErr(errptr, job->result_message);
+    if (job->result != RECOVERY_OK) recovery::capi::SetErr(errptr, job->result_message);
     return job->result;
   });
 }

@@ -1,0 +1,62 @@
+// What the C ABI's files share: the opaque structs behind c.h's handles,
+// errors through `char** errptr`, and exception guards. Not installed.
+#ifndef RECOVERY_CAPI_INTERNAL_H_
+#define RECOVERY_CAPI_INTERNAL_H_
+
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "recovery/c.h"
+#include "recovery/progress.h"
+#include "recovery/source.h"
+#include "util/strings.h"
+
+struct recovery_error_t {
+  std::string message;
+};
+
+struct recovery_map_output_t {
+  recovery::RecordBatch* out;
+  bool set = false;
+};
+
+struct recovery_page_t {
+  recovery::Page* page;
+  bool next_set = false;
+};
+
+struct recovery_bytes_t {
+  std::string data;
+  bool set = false;
+};
+
+namespace recovery::capi {
+
+// *errptr = a malloc'd copy of `message`; nothing when errptr is NULL.
+void SetErr(char** errptr, std::string_view message);
+// SetErr, then `code`.
+int Fail(char** errptr, int code, std::string_view message);
+int FromStatus(const absl::Status& s, char** errptr);
+// A status from a callback's return code and message; `what` names the call.
+absl::Status CallbackStatus(int code, const recovery_error_t& error, std::string_view what);
+int64_t Micros(absl::Time t);
+recovery_progress_t ToC(const Progress& p);
+
+// Runs `body`, turning any escaped exception into RECOVERY_INTERNAL.
+template <typename Body>
+int Guard(char** errptr, Body body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return Fail(errptr, RECOVERY_INTERNAL, StrCat("internal error: ", e.what()));
+  } catch (...) {
+    return Fail(errptr, RECOVERY_INTERNAL, "internal error: unknown exception");
+  }
+}
+
+}  // namespace recovery::capi
+
+#endif  // RECOVERY_CAPI_INTERNAL_H_

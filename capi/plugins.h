@@ -1,0 +1,170 @@
+// Adapters from the C plug-in vtables (c.h) to the C++ interfaces: each owns
+// its vtable's user_data, and destroy() runs exactly once.
+#ifndef RECOVERY_CAPI_PLUGINS_H_
+#define RECOVERY_CAPI_PLUGINS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "capi/internal.h"
+#include "checkpoint/checkpoint_codec.h"
+#include "checkpoint/process_locks.h"
+#include "recovery/checkpoint_store.h"
+#include "recovery/mapper.h"
+#include "recovery/sink.h"
+#include "recovery/source.h"
+
+namespace recovery::capi {
+
+// Owns a vtable's user_data: destroy() runs once, when this goes.
+template <typename VTable>
+class Plugin {
+ public:
+  explicit Plugin(const VTable& v) : v_(v) {}
+  ~Plugin() {
+    if (v_.destroy != nullptr) v_.destroy(v_.user_data);
+  }
+  Plugin(const Plugin&) = delete;
+  Plugin& operator=(const Plugin&) = delete;
+  const VTable& v() const { return v_; }
+
+ private:
+  VTable v_;
+};
+
+class CSink : public Sink {
+ public:
+  explicit CSink(const recovery_sink_vtable_t& v) : plugin_(v) {}
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>*) override {
+    absl::MutexLock lock(&mu_);
+    records_.clear();
+    for (const Record& r : batch.records()) {
+      records_.push_back({r.key.data(), r.key.size(), Micros(r.event_time), r.payload.data(),
+                          r.payload.size(), static_cast<uint8_t>(r.maybe_redelivered)});
+    }
+    recovery_error_t error;
+    const int code =
+        plugin_.v().write(plugin_.v().user_data, shard.id.c_str(), records_.data(), records_.size(), &error);
+    absl::Status s = CallbackStatus(code, error, "sink");
+    if (!s.ok()) return s;
+    return std::string();
+  }
+
+ private:
+  Plugin<recovery_sink_vtable_t> plugin_;
+  absl::Mutex mu_;
+  std::vector<recovery_record_t> records_ ABSL_GUARDED_BY(mu_);
+};
+
+class CMapper : public Mapper {
+ public:
+  explicit CMapper(const recovery_mapper_vtable_t& v) : plugin_(v) {}
+  MapOutcome Map(const RawRecord& raw, const Shard& shard, RecordBatch* out,
+                 std::string* reason) const override {
+    recovery_map_output_t output{out};
+    recovery_error_t error;
+    const int code = plugin_.v().map(plugin_.v().user_data, shard.id.c_str(), raw.data.data(),
+                                     raw.data.size(), &output, &error);
+    if (code == RECOVERY_MAP_EMIT && output.set) return MapOutcome::kEmitted;
+    if (output.set) out->PopBack();
+    if (code == RECOVERY_MAP_DROP) return MapOutcome::kDropped;
+    if (code == RECOVERY_MAP_EMIT) {
+      *reason = "mapper callback returned RECOVERY_MAP_EMIT without calling recovery_map_output_set";
+    } else if (code == RECOVERY_MAP_REJECT) {
+      *reason = error.message.empty() ? "rejected by the mapper callback" : error.message;
+    } else {
+      *reason = StrCat("mapper callback returned ", code, error.message.empty() ? "" : ": ", error.message);
+    }
+    return MapOutcome::kRejected;
+  }
+
+ private:
+  Plugin<recovery_mapper_vtable_t> plugin_;
+};
+
+class CSource : public Source {
+ public:
+  explicit CSource(const recovery_source_vtable_t& v) : plugin_(v) {}
+
+  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
+                                                    const ShardContext&) override {
+    return std::unique_ptr<ShardReader>(new Reader(plugin_.v(), shard, std::string(cursor)));
+  }
+
+ private:
+  class Reader : public ShardReader {
+   public:
+    Reader(const recovery_source_vtable_t& v, Shard shard, std::string cursor)
+        : v_(v), shard_(std::move(shard)), cursor_(std::move(cursor)) {}
+    absl::Status Next(Page* page) override {
+      recovery_page_t handle{page};
+      recovery_error_t error;
+      const int code = v_.fetch(v_.user_data, shard_.id.c_str(), Micros(shard_.start), Micros(shard_.end),
+                                cursor_.data(), cursor_.size(), &handle, &error);
+      if (absl::Status s = CallbackStatus(code, error, "source"); !s.ok()) return s;
+      if (!handle.next_set) page->next_cursor = cursor_;
+      if (!page->exhausted && page->next_cursor == cursor_) {
+        return absl::DataLossError(ToAbsl(StrCat("source callback: shard ", shard_.id,
+                                                 " is not exhausted but the next "
+                                                 "cursor is the one it was given (\"",
+                                                 cursor_,
+                                                 "\"); following it "
+                                                 "would loop")));
+      }
+      cursor_ = page->next_cursor;
+      return absl::OkStatus();
+    }
+
+   private:
+    const recovery_source_vtable_t& v_;
+    const Shard shard_;
+    std::string cursor_;
+  };
+
+  Plugin<recovery_source_vtable_t> plugin_;
+};
+
+class CCheckpointStore : public CheckpointStore {
+ public:
+  explicit CCheckpointStore(const recovery_checkpoint_store_vtable_t& v) : plugin_(v) {}
+
+  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view job, std::string_view shard_id) override {
+    const std::string j(job), s(shard_id);
+    recovery_bytes_t bytes;
+    recovery_error_t error;
+    const int code = plugin_.v().load(plugin_.v().user_data, j.c_str(), s.c_str(), &bytes, &error);
+    if (code == RECOVERY_NOT_FOUND) return std::nullopt;
+    if (absl::Status st = CallbackStatus(code, error, "checkpoint load"); !st.ok()) return st;
+    absl::StatusOr<Checkpoint> c =
+        DecodeCheckpoint(bytes.data, StrCat("(checkpoint store callback) ", j, "/", s));
+    if (!c.ok()) return c.status();
+    return std::optional<Checkpoint>(*std::move(c));
+  }
+  absl::Status Save(std::string_view job, std::string_view shard_id, const Checkpoint& checkpoint) override {
+    const std::string j(job), s(shard_id), bytes = EncodeCheckpoint(job, shard_id, checkpoint);
+    recovery_error_t error;
+    const int code =
+        plugin_.v().save(plugin_.v().user_data, j.c_str(), s.c_str(), bytes.data(), bytes.size(), &error);
+    return CallbackStatus(code, error, "checkpoint save");
+  }
+  absl::Status Delete(std::string_view job, std::string_view shard_id) override {
+    const std::string j(job), s(shard_id);
+    recovery_error_t error;
+    const int code = plugin_.v().remove(plugin_.v().user_data, j.c_str(), s.c_str(), &error);
+    return code == RECOVERY_NOT_FOUND ? absl::OkStatus() : CallbackStatus(code, error, "checkpoint remove");
+  }
+  // Within this process only: a shared store needs its own locking (leases).
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) override {
+    return locks_.Lock(job, scope);
+  }
+
+ private:
+  Plugin<recovery_checkpoint_store_vtable_t> plugin_;
+  ProcessLocks locks_;
+};
+
+}  // namespace recovery::capi
+
+#endif  // RECOVERY_CAPI_PLUGINS_H_
