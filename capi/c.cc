@@ -168,6 +168,7 @@ absl::StatusOr<std::string> StatusJson(recovery_job_t* job) {
     w.Str("state", ShardStateName(r.state))
         .Uint("records_delivered", r.checkpoint.counters.records_delivered)
         .Uint("dead_letters", r.checkpoint.counters.dead_letters)
+        .Uint("records_out_of_window", r.checkpoint.counters.records_out_of_window)
         .Uint("pages", r.checkpoint.counters.pages)
         .Double("progress", r.state == ShardState::kDone ? 1.0 : r.checkpoint.progress)
         .Str("cursor", r.checkpoint.cursor)

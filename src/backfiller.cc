@@ -102,6 +102,8 @@ class BackfillerImpl : public Backfiller {
   }
   // Loads every shard's checkpoint into `runs`, and the sinks' commit tokens.
   absl::Status Load(std::vector<ShardRun>& runs, SinkOpenContext* sink, SinkOpenContext* dead_letters);
+  // Records the dead letters already hold, so no shard dead-letters them again.
+  absl::Status LoadRejectClaims();
   void LogStart(size_t pending, bool resuming);
   // Runs `pending` on the configured number of threads, this one included.
   void RunShards(const std::vector<ShardRun*>& pending, bool leasing);
@@ -132,6 +134,14 @@ absl::Status BackfillerImpl::Load(std::vector<ShardRun>& runs, SinkOpenContext* 
   }
   engine_.progress().Start(found, absl::Now());
   return absl::OkStatus();
+}
+
+absl::Status BackfillerImpl::LoadRejectClaims() {
+  RejectClaims& claims = engine_.reject_claims();
+  absl::Status s = engine_.components().dead_letters->ForEachRaw(
+      engine_.spec().name, [&claims](std::string_view raw) { claims.Claim(raw); });
+  if (s.code() == absl::StatusCode::kUnimplemented) return absl::OkStatus();  // the rule holds within the run
+  return s;
 }
 
 void BackfillerImpl::LogStart(size_t pending, bool resuming) {
@@ -232,6 +242,7 @@ RunResult BackfillerImpl::Run() {
   if (!dry_run) {
     absl::Status s = c.sink->Open(sink_context);
     if (s.ok()) s = c.dead_letters->Open(dead_letter_context);
+    if (s.ok()) s = LoadRejectClaims();
     if (!s.ok()) {
       result.status = s;
       return result;

@@ -35,6 +35,7 @@ class BorrowedMapper : public Mapper {
                  std::string* reason) const override {
     return m_->Map(raw, shard, out, reason);
   }
+  absl::Time EventTimeOf(const RawRecord& raw) const override { return m_->EventTimeOf(raw); }
 
  private:
   const Mapper* m_;

@@ -248,7 +248,9 @@ TEST_F(BackfillerTest, UnmappableRecordsGoToDeadLettersUntilTheBudgetIsSpent) {
   EXPECT_EQ(r.progress.totals.dead_letters, 2u);
 
   auto worse = std::make_unique<FakeSource>(Times(100), 10);
-  for (int i = 0; i < 10; ++i) worse->set_bad_record(i * 10, "{}");
+  // Distinct records: identical bytes with no readable time are one record,
+  // dead-lettered once per job (an API that ignores its window repeats them).
+  for (int i = 0; i < 10; ++i) worse->set_bad_record(i * 10, "{\"bad\":" + std::to_string(i) + "}");
   store_ = NewMemoryCheckpointStore();
   dead_.clear();
   RunResult failed = Run(spec, std::move(worse), std::make_unique<RecordingSink>(&delivered_));
@@ -268,7 +270,7 @@ TEST_F(BackfillerTest, BudgetFractionIsJudgedAfterMinRecords) {
   EXPECT_TRUE(r.status.ok()) << r.status;  // 1 % once 50 were seen
 
   auto bad = std::make_unique<FakeSource>(Times(100), 10);
-  for (int i = 0; i < 100; i += 10) bad->set_bad_record(i, "{}");
+  for (int i = 0; i < 100; i += 10) bad->set_bad_record(i, "{\"bad\":" + std::to_string(i) + "}");  // distinct records
   store_ = NewMemoryCheckpointStore();
   r = Run(spec, std::move(bad), std::make_unique<RecordingSink>(&delivered_));
   EXPECT_EQ(r.status.code(), absl::StatusCode::kResourceExhausted);

@@ -106,6 +106,11 @@ class EmitIdMapper : public Mapper {
     out->Add(raw.data, T(std::string(raw.data.substr(2)).c_str()), raw.data, false);
     return MapOutcome::kEmitted;
   }
+  // "bad@<time>": rejected by Map, but its time can be read.
+  absl::Time EventTimeOf(const RawRecord& raw) const override {
+    if (raw.data.rfind("bad@", 0) != 0) return kUnknownEventTime;
+    return T(std::string(raw.data.substr(4)).c_str());
+  }
 };
 
 TEST(PageMapperTest, GivesEveryRawRecordOneOutcomeAndCountsFollowFromThem) {
@@ -120,10 +125,10 @@ TEST(PageMapperTest, GivesEveryRawRecordOneOutcomeAndCountsFollowFromThem) {
   page.bytes = 99;
   EmitIdMapper mapper;
   MappedPage mapped;
-  MapPage(mapper, shard, page.records, /*owns_rejects=*/true, &mapped);
-  EXPECT_THAT(mapped.outcomes,
-              ElementsAre(RecordOutcome::kDelivered, RecordOutcome::kOutOfWindow, RecordOutcome::kDropped,
-                          RecordOutcome::kDeadLettered, RecordOutcome::kDeadLettered, RecordOutcome::kDelivered));
+  MapPage(mapper, shard, page.records, /*owns_rejects=*/true, /*claims=*/nullptr, &mapped);
+  EXPECT_THAT(mapped.outcomes, ElementsAre(RecordOutcome::kDelivered, RecordOutcome::kOutOfWindow,
+                                           RecordOutcome::kDropped, RecordOutcome::kDeadLettered,
+                                           RecordOutcome::kDeadLettered, RecordOutcome::kDelivered));
   EXPECT_THAT(mapped.origin, ElementsAre(0u, 5u));
   ASSERT_EQ(mapped.dead.size(), 2u);
   EXPECT_EQ(mapped.dead[0].reason, "no time");
@@ -149,9 +154,31 @@ TEST(PageMapperTest, GivesEveryRawRecordOneOutcomeAndCountsFollowFromThem) {
   EXPECT_EQ(ApplySinkRejections(page.records, &mapped).code(), absl::StatusCode::kInternal);
 
   // A shard that does not own unmappable records counts them out of window.
-  MapPage(mapper, shard, page.records, /*owns_rejects=*/false, &mapped);
+  MapPage(mapper, shard, page.records, /*owns_rejects=*/false, /*claims=*/nullptr, &mapped);
   EXPECT_TRUE(mapped.dead.empty());
   EXPECT_EQ(mapped.outcomes[3], RecordOutcome::kOutOfWindow);
+}
+
+// An API that ignores the window hands every shard the same bad records.
+TEST(PageMapperTest, ABadRecordIsDeadLetteredOnceByItsOwnShardOrByTheFirstClaimant) {
+  Shard first{"a", 0, T("2026-11-14T00:00:00Z"), T("2026-11-14T01:00:00Z")};
+  Shard second{"b", 1, T("2026-11-14T01:00:00Z"), T("2026-11-14T02:00:00Z")};
+  Page page;
+  page.records.Add("bad@2026-11-14T00:30:00Z");  // unmappable, but its time says: shard a
+  page.records.Add("bad@2026-11-14T01:30:00Z");  // shard b
+  page.records.Add("garbage");                   // no time at all: whoever claims it first
+  EmitIdMapper mapper;
+  RejectClaims claims;
+  MappedPage a, b;
+  MapPage(mapper, first, page.records, true, &claims, &a);
+  MapPage(mapper, second, page.records, true, &claims, &b);
+  EXPECT_THAT(a.outcomes, ElementsAre(RecordOutcome::kDeadLettered, RecordOutcome::kOutOfWindow,
+                                      RecordOutcome::kDeadLettered));
+  EXPECT_THAT(b.outcomes, ElementsAre(RecordOutcome::kOutOfWindow, RecordOutcome::kDeadLettered,
+                                      RecordOutcome::kOutOfWindow));
+  EXPECT_EQ(claims.size(), 1u);
+  MapPage(mapper, first, page.records, true, &claims, &a);  // a later page, or a rerun, of the same shard
+  EXPECT_EQ(a.outcomes[2], RecordOutcome::kOutOfWindow);
 }
 
 TEST(AccountingTest, BudgetAndProgress) {

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "recovery/backfiller.h"
 #include "recovery/status.h"
+#include "simdjson.h"
 #include "testing/fakes.h"
 #include "testing/simulated_api.h"
 #include "testing/test_util.h"
@@ -326,6 +327,57 @@ TEST_F(HttpSourceTest, FollowModePollsForRecordsThatArriveLater) {
   ASSERT_EQ(r.shards.size(), 2u);
   EXPECT_EQ(r.shards[0].state, ShardState::kDone);
   EXPECT_EQ(r.shards[1].shard.id, "20261114T003000Z-open");
+}
+
+// An API that ignores the window's end (json-server has no `_lt`) hands every
+// shard every record after its start. Each bad record is dead-lettered once:
+// by its own shard when its time can be read, else by the first shard to see
+// it; every good one is delivered once; each shard says once that it saw
+// records of other shards.
+TEST_F(HttpSourceTest, AnApiThatIgnoresTheWindowsEndDeadLettersEachBadRecordOnce) {
+  SimulatedApiOptions o = Api(400);
+  o.ignore_to = true;
+  o.bad_every = 37;       // an amount the mapping cannot read, at a readable time
+  o.bad_time_every = 53;  // a time nobody can read
+  SimulatedApi api(o);
+  testing::TempDir dir;
+  std::string job = Job(api, "offset", R"({"type":"offset"})");
+  job.replace(job.find(R"("fields":[{"name":"id","from":"/id","required":true}])"),
+              strlen(R"("fields":[{"name":"id","from":"/id","required":true}])"),
+              R"("fields":[{"name":"id","from":"/id","required":true},
+                           {"name":"amount","from":"/amount/value","type":"decimal","required":true}])");
+  job.replace(job.find(R"("checkpoint":{"type":"memory"})"), strlen(R"("checkpoint":{"type":"memory"})"),
+              StrCat(R"("checkpoint":{"type":"file","dir":")", dir.File("state"), R"("},
+                     "error_budget":{"max_fraction":1})"));
+  // Several runs, each stopped by max_records: a later run must not dead-letter
+  // again what an earlier one did.
+  job.replace(job.find(R"("concurrency":4,)"), strlen(R"("concurrency":4,)"),
+              R"("concurrency":4,"max_records":120,)");
+  std::multiset<std::string> delivered;
+  int warnings = 0, runs = 0;
+  for (bool complete = false; !complete && runs < 20; ++runs) {
+    Outcome out = Run(job);
+    ASSERT_TRUE(out.result.status.ok()) << out.result.status;
+    complete = out.result.complete;
+    delivered.insert(out.keys.begin(), out.keys.end());
+    for (const std::string& l : out.logs)
+      warnings += l.find("outside the shard's window") != std::string::npos;
+  }
+  EXPECT_GT(runs, 2);
+  const std::vector<std::string> bad = api.BadIds();
+  std::multiset<std::string> good_expected;
+  for (const std::string& id : api.Ids(T("2026-11-14T00:00:00Z"), T("2026-11-18T00:00:00Z"))) {
+    if (std::find(bad.begin(), bad.end(), id) == bad.end()) good_expected.insert(id);
+  }
+  EXPECT_EQ(delivered, good_expected);
+  EXPECT_GE(warnings, 3);  // every shard but the last sees later shards' records, once a run
+  std::multiset<std::string> dead;
+  simdjson::dom::parser parser;
+  for (const std::string& line : testing::ReadLines(dir.File("state/http-offset/dead_letters.jsonl"))) {
+    std::string_view raw = parser.parse(line)["raw"].get_string().value();
+    dead.insert(std::string(parser.parse(std::string(raw))["id"].get_string().value()));
+  }
+  EXPECT_EQ(dead, std::multiset<std::string>(bad.begin(), bad.end()));
 }
 
 TEST_F(HttpSourceTest, ConfigErrorsNameTheirPaths) {

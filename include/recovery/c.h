@@ -225,7 +225,7 @@ RECOVERY_C_EXPORT int recovery_job_add_shard(recovery_job_t* job, const char* sh
 /* The plan with each shard's stored state, as one JSON document (malloc'd,
  * NUL-terminated, freed with recovery_free):
  *   {"job":"…","shards":[{"id":"…","start":"…","end":"…","state":"done",
- *     "records_delivered":N,"dead_letters":N,"pages":N,"progress":0.5,
+ *     "records_delivered":N,"dead_letters":N,"records_out_of_window":N,"pages":N,"progress":0.5,
  *     "cursor":"…","last_error":"…",
  *     "lease":{"owner":"…","expires":"…","fencing_token":N,"live":true}}]}
  * ("end" is null for the open shard of follow mode; "lease" only with a

@@ -2,6 +2,7 @@
 #ifndef RECOVERY_DEAD_LETTER_STORE_H_
 #define RECOVERY_DEAD_LETTER_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,15 @@ class RECOVERY_EXPORT DeadLetterStore {
   virtual absl::Status Add(const DeadLetter& letter) = 0;
   virtual absl::StatusOr<std::string> Flush() = 0;
   virtual bool serialize_commits() const { return false; }
+
+  // Calls `visit` with the raw record of every letter this store holds for
+  // `job` (after Open()). The engine uses it to dead-letter a record whose
+  // event time cannot be read once per job, however many shards an API that
+  // ignores its filter hands it to. Unimplemented by default: the rule then
+  // holds within one run.
+  virtual absl::Status ForEachRaw(std::string_view job, const std::function<void(std::string_view raw)>& visit) {
+    return absl::UnimplementedError("this dead-letter store cannot list its letters");
+  }
 };
 
 // JSON lines: {"time","job","shard","cursor","index","source_id","reason","raw"}

@@ -34,6 +34,12 @@ class RECOVERY_EXPORT Mapper {
   // time lies outside the shard (unless it is kUnknownEventTime).
   virtual MapOutcome Map(const RawRecord& raw, const Shard& shard, RecordBatch* out,
                          std::string* reason) const = 0;
+
+  // The event time of `raw` when it can be read, else kUnknownEventTime. The
+  // engine asks only about records Map() rejected, to tell a record of
+  // another shard (which an API that ignores its window filter returned) from
+  // a bad record of this one. Default: unknown.
+  virtual absl::Time EventTimeOf(const RawRecord& raw) const { return kUnknownEventTime; }
 };
 
 // The declarative JSON mapper, configured by the job spec's "mapper" section

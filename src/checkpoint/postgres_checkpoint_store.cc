@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "absl/random/random.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -434,6 +435,18 @@ class PostgresDeadLetterStore : public DeadLetterStore {
     return absl::OkStatus();
   }
 
+  absl::Status ForEachRaw(std::string_view job, const std::function<void(std::string_view)>& visit) override {
+    RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, core_->Connect());
+    absl::StatusOr<pg::Result> rows = c->Exec(
+        StrCat("SELECT encode(raw, 'hex') FROM ", core_->dead_letters_table(), " WHERE job = $1"), {job});
+    if (!rows.ok()) {
+      return absl::Status(rows.status().code(),
+                          StrCat("dead letters (", core_->Describe(), "): ", rows.status().message()));
+    }
+    for (int i = 0; i < rows->rows(); ++i) visit(absl::HexStringToBytes(ToAbsl(rows->Get(i, 0))));
+    return absl::OkStatus();
+  }
+
   // The engine calls Add() and Flush() for one page from one thread.
   absl::StatusOr<std::string> Flush() override {
     std::vector<Row> rows;
@@ -483,13 +496,15 @@ class PostgresDeadLetterStore : public DeadLetterStore {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewPostgresDeadLetterStore(PostgresDeadLetterOptions options) {
+absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewPostgresDeadLetterStore(
+    PostgresDeadLetterOptions options) {
   if (options.dsn.empty()) return absl::InvalidArgumentError("dead_letters.dsn: required but missing");
   PostgresCheckpointOptions core;  // the connection and the schema; no leases
   core.dsn = std::move(options.dsn);
   core.schema = options.schema.empty() ? "public" : std::move(options.schema);
   core.connect_timeout = options.connect_timeout;
-  return std::unique_ptr<DeadLetterStore>(new PostgresDeadLetterStore(std::make_shared<Core>(std::move(core))));
+  return std::unique_ptr<DeadLetterStore>(
+      new PostgresDeadLetterStore(std::make_shared<Core>(std::move(core))));
 }
 
 absl::StatusOr<std::unique_ptr<CheckpointStore>> NewPostgresCheckpointStore(

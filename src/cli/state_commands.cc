@@ -84,6 +84,13 @@ int StatusCommand(const Args& args) {
               static_cast<unsigned long long>(totals.records_delivered),
               static_cast<unsigned long long>(totals.dead_letters), reports->size() - not_done,
               reports->size());
+  if (totals.records_out_of_window > 0) {
+    std::printf(
+        "out of window: %llu records were skipped as belonging to another shard or outside the job's "
+        "window (an API that ignores its window filter returns such records; sorted_by ends a shard "
+        "at its window's end)\n",
+        static_cast<unsigned long long>(totals.records_out_of_window));
+  }
   if (not_done > 0) std::printf("to resume: %s\n", ResumeCommand(args).c_str());
   return kExitDone;
 }

@@ -67,7 +67,8 @@ std::optional<std::string> BudgetSpent(const ErrorBudget& b, const ShardCounters
   return std::nullopt;
 }
 
-ProgressTracker::ProgressTracker(const std::vector<Shard>& plan, absl::Time window_start, absl::Time window_end)
+ProgressTracker::ProgressTracker(const std::vector<Shard>& plan, absl::Time window_start,
+                                 absl::Time window_end)
     : plan_(plan),
       window_seconds_(absl::ToDoubleSeconds(window_end - window_start)),
       fractions_(plan.size(), 0),
@@ -90,7 +91,8 @@ void ProgressTracker::SetState(int shard, ShardState state) {
   states_[shard] = state;
 }
 
-void ProgressTracker::AddPage(int shard, const ShardCounters& page, const Checkpoint& after, uint64_t records) {
+void ProgressTracker::AddPage(int shard, const ShardCounters& page, const Checkpoint& after,
+                              uint64_t records) {
   absl::MutexLock lock(&mu_);
   totals_ += page;
   records_this_run_ += records;
@@ -128,7 +130,8 @@ Progress ProgressTracker::SnapshotLocked(absl::Time now) const {
   p.shards_total = static_cast<int>(plan_.size());
   for (size_t i = 0; i < plan_.size(); ++i) {
     if (!IsOpenEnded(plan_[i]) && window_seconds_ > 0) {  // the open shard of follow mode has no size
-      p.window_fraction += fractions_[i] * absl::ToDoubleSeconds(plan_[i].end - plan_[i].start) / window_seconds_;
+      p.window_fraction +=
+          fractions_[i] * absl::ToDoubleSeconds(plan_[i].end - plan_[i].start) / window_seconds_;
     }
     p.shards_done += states_[i] == ShardState::kDone;
     p.shards_failed += states_[i] == ShardState::kFailed;

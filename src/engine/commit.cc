@@ -37,20 +37,22 @@ absl::Status Deliver(Engine& engine, ShardRun& run, MappedPage& mapped, ShardCou
     if (!first) mapped.batch.MarkRedelivered();  // the failed attempt may have reached the sink
     first = false;
     mapped.rejected.clear();
-    absl::StatusOr<std::string> token = engine.components().sink->Write(run.shard, mapped.batch, &mapped.rejected);
+    absl::StatusOr<std::string> token =
+        engine.components().sink->Write(run.shard, mapped.batch, &mapped.rejected);
     if (!token.ok()) return token.status();
     if (!token->empty()) run.checkpoint.sink_token = *std::move(token);
     return absl::OkStatus();
   });
 }
 
-absl::Status WriteDeadLetters(Engine& engine, ShardRun& run, const MappedPage& mapped, ShardCounters* counters) {
+absl::Status WriteDeadLetters(Engine& engine, ShardRun& run, const MappedPage& mapped,
+                              ShardCounters* counters) {
   DeadLetterStore& store = *engine.components().dead_letters;
   const absl::Time now = absl::Now();
   return engine.Retry("write dead letters", run, counters, [&]() -> absl::Status {
     for (const PendingDeadLetter& d : mapped.dead) {
-      DeadLetter letter{engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index, d.reason, d.raw,
-                        d.source_id,        now};
+      DeadLetter letter{engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index,
+                        d.reason,           d.raw,        d.source_id,           now};
       RECOVERY_RETURN_IF_ERROR(store.Add(letter));
     }
     absl::StatusOr<std::string> token = store.Flush();
@@ -66,7 +68,9 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
                         ShardCounters* counters) {
   const Components& c = engine.components();
   Checkpoint& ck = run.checkpoint;
-  auto save = [&] { return engine.Retry("save checkpoint", run, counters, [&] { return engine.SaveCheckpoint(run); }); };
+  auto save = [&] {
+    return engine.Retry("save checkpoint", run, counters, [&] { return engine.SaveCheckpoint(run); });
+  };
   if (run.lease) RECOVERY_RETURN_IF_ERROR(run.lease->Check());  // a lost shard writes nothing more
   const bool delivering = !mapped.batch.empty();
   if (delivering) {
@@ -92,8 +96,9 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   bool shared_state_written = false;
   auto fail_after_shared_write = [&](absl::Status s) {
     if (shared_state_written) {
-      engine.StopJob(absl::Status(s.code(), StrCat("shard ", run.shard.id, ": ", s.message(),
-                                                   "; stopped every shard so the next run rolls back cleanly")));
+      engine.StopJob(
+          absl::Status(s.code(), StrCat("shard ", run.shard.id, ": ", s.message(),
+                                        "; stopped every shard so the next run rolls back cleanly")));
     }
     return s;
   };
@@ -102,10 +107,12 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
     RECOVERY_RETURN_IF_ERROR(Deliver(engine, run, mapped, counters));
     shared_state_written = c.sink->serialize_commits();
     // The sink will never take its rejections: they join the dead letters.
-    if (absl::Status s = ApplySinkRejections(page.records, &mapped); !s.ok()) return fail_after_shared_write(s);
+    if (absl::Status s = ApplySinkRejections(page.records, &mapped); !s.ok())
+      return fail_after_shared_write(s);
   }
   if (!mapped.dead.empty()) {
-    if (absl::Status s = WriteDeadLetters(engine, run, mapped, counters); !s.ok()) return fail_after_shared_write(s);
+    if (absl::Status s = WriteDeadLetters(engine, run, mapped, counters); !s.ok())
+      return fail_after_shared_write(s);
     shared_state_written |= c.dead_letters->serialize_commits();
   }
   CountPage(page, mapped, /*dry_run=*/false, counters);

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/accounting.h"
 #include "engine/engine_metrics.h"
+#include "engine/page_mapper.h"
 #include "recovery/backfiller.h"
 
 namespace recovery {
@@ -27,9 +28,10 @@ struct ShardRun {
   bool has_checkpoint = false;
   std::unique_ptr<ShardLease> lease;  // held while running, with a leasing store
   bool leased_elsewhere = false;
+  bool warned_out_of_window = false;  // said once per shard
   absl::Status error;
   absl::Time max_event_time = absl::InfinitePast();  // of the records delivered so far
-  int64_t reported_total = -1;  // the source's last word on the shard's size
+  int64_t reported_total = -1;                       // the source's last word on the shard's size
   std::string total_mismatch;
 };
 
@@ -43,6 +45,7 @@ class Engine {
   const std::vector<Shard>& plan() const { return plan_; }
   ProgressTracker& progress() { return progress_; }
   EngineMetrics& metrics() { return metrics_; }
+  RejectClaims& reject_claims() { return reject_claims_; }
   // Lent to shard readers: the engine's sleep, stop flag and metrics.
   const ShardContext& source_context() const { return context_; }
   // Serializes commits when the sink or the dead letters are one shared file.
@@ -79,7 +82,9 @@ class Engine {
     void ObserveRequest(absl::Duration latency, int http_status) const override {
       engine_->metrics_.Request(latency, http_status);
     }
-    void CountEvent(std::string_view event, uint64_t n) const override { engine_->metrics_.SourceEvent(event, n); }
+    void CountEvent(std::string_view event, uint64_t n) const override {
+      engine_->metrics_.SourceEvent(event, n);
+    }
 
    private:
     Engine* engine_;
@@ -92,6 +97,7 @@ class Engine {
   const Context context_{this};
   ProgressTracker progress_;
   EngineMetrics metrics_;
+  RejectClaims reject_claims_;
 
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> stopped_{false};  // the job stops for a reason of its own

@@ -11,7 +11,8 @@ EngineMetrics::EngineMetrics(Metrics* metrics, std::string_view job)
     response_classes_[i] = Metrics::Labels(job, "class", kClasses[i]);
   }
   static constexpr const char* kStates[] = {"done", "failed", "running", "pending"};
-  for (size_t i = 0; i < shard_states_.size(); ++i) shard_states_[i] = Metrics::Labels(job, "state", kStates[i]);
+  for (size_t i = 0; i < shard_states_.size(); ++i)
+    shard_states_[i] = Metrics::Labels(job, "state", kStates[i]);
 }
 
 void EngineMetrics::Page(const ShardCounters& page) {

@@ -33,7 +33,7 @@ class EngineMetrics {
  private:
   Metrics* const m_;
   const std::string job_;
-  const std::string labels_;  // job="…"
+  const std::string labels_;                     // job="…"
   std::array<std::string, 6> response_classes_;  // error, 1xx … 5xx
   std::array<std::string, 4> shard_states_;      // done, failed, running, pending
 };

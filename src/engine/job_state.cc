@@ -64,7 +64,8 @@ absl::StatusOr<std::unique_ptr<JobState>> JobState::Open(const JobSpec& spec,
                                                          std::unique_ptr<CheckpointStore> checkpoints,
                                                          std::optional<bool> one_shard) {
   if (spec.name.empty()) return absl::InvalidArgumentError("name: required but missing");
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan, PlanJob(spec, one_shard.value_or(SourcePlansOneShard(spec))));
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan,
+                            PlanJob(spec, one_shard.value_or(SourcePlansOneShard(spec))));
   if (!checkpoints) {
     RECOVERY_ASSIGN_OR_RETURN(checkpoints, BuildCheckpointStore(spec));
   }
@@ -76,7 +77,9 @@ JobState::JobState(std::string job, std::vector<Shard> plan, std::unique_ptr<Che
 
 JobState::~JobState() = default;
 
-absl::StatusOr<std::vector<ShardReport>> JobState::Status() { return LoadShardReports(*checkpoints_, job_, plan_); }
+absl::StatusOr<std::vector<ShardReport>> JobState::Status() {
+  return LoadShardReports(*checkpoints_, job_, plan_);
+}
 
 absl::Status JobState::Reset(const std::optional<std::string>& shard_id) {
   return ResetShards(*checkpoints_, job_, plan_, shard_id);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "util/hash.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -15,12 +16,36 @@ void MappedPage::Clear(size_t raw_records) {
   max_event_time = absl::InfinitePast();
 }
 
+bool RejectClaims::Claim(std::string_view raw) {
+  const std::pair<uint64_t, uint64_t> hash{StableHash64(raw, 0), StableHash64(raw, 1)};
+  absl::MutexLock lock(&mu_);
+  return claimed_.insert(hash).second;
+}
+
+size_t RejectClaims::size() const {
+  absl::MutexLock lock(&mu_);
+  return claimed_.size();
+}
+
+namespace {
+
+// Whether this shard dead-letters a record the mapper rejected.
+bool OwnsReject(const Mapper& mapper, const Shard& shard, const RawRecord& raw, bool owns_rejects,
+                RejectClaims* claims) {
+  const absl::Time t = raw.error.empty() ? mapper.EventTimeOf(raw) : kUnknownEventTime;
+  if (t != kUnknownEventTime) return t >= shard.start && t < shard.end;  // outside: another shard's
+  if (!owns_rejects) return false;
+  return claims == nullptr || claims->Claim(raw.data);
+}
+
+}  // namespace
+
 void MapPage(const Mapper& mapper, const Shard& shard, const RawBatch& records, bool owns_rejects,
-             MappedPage* out) {
+             RejectClaims* claims, MappedPage* out) {
   out->Clear(records.size());
   thread_local std::string reason;  // reused: no allocation per record
   auto reject = [&](size_t i, const RawRecord& raw, std::string why) {
-    if (owns_rejects) {
+    if (OwnsReject(mapper, shard, raw, owns_rejects, claims)) {
       out->dead.push_back({i, raw.data, std::move(why), raw.id});
       out->outcomes[i] = RecordOutcome::kDeadLettered;
     } else {

@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "recovery/mapper.h"
 #include "recovery/record.h"
@@ -18,7 +21,7 @@ namespace recovery {
 
 // A record bound for the dead letters, held until its page commits.
 struct PendingDeadLetter {
-  size_t index;  // of the raw record in its page
+  size_t index;          // of the raw record in its page
   std::string_view raw;  // into the page
   std::string reason;
   std::string_view source_id;  // into the page
@@ -37,12 +40,30 @@ struct MappedPage {
   void Clear(size_t raw_records);
 };
 
+// Which shard dead-letters a bad record whose event time cannot be read: the
+// first to claim it, once per job, however many shards an API that ignores
+// its window filter hands it to. Records are known by a hash of their bytes.
+// Thread-safe.
+class RejectClaims {
+ public:
+  // True the first time `raw` is claimed (or added).
+  bool Claim(std::string_view raw);
+  size_t size() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::pair<uint64_t, uint64_t>> claimed_ ABSL_GUARDED_BY(mu_);  // 128-bit hashes
+};
+
 // Maps every record of `records` for `shard` into `out` (cleared first). An
-// emitted record outside the shard's window is dropped as out of window. A
-// record that cannot be mapped is a pending dead letter when `owns_rejects`,
-// else out of window (see Source::partitions_by_shard: another shard owns it).
+// emitted record outside the shard's window is dropped as out of window; so is
+// a rejected one whose event time the mapper can still read
+// (Mapper::EventTimeOf) and that lies outside. A rejected record inside the
+// window is a pending dead letter. One whose time cannot be read is a pending
+// dead letter when `owns_rejects` and `claims` (may be null) gives it to this
+// shard, else out of window: another shard owns it.
 void MapPage(const Mapper& mapper, const Shard& shard, const RawBatch& records, bool owns_rejects,
-             MappedPage* out);
+             RejectClaims* claims, MappedPage* out);
 
 // The sink refused these records of the batch: they become dead letters with
 // the sink's reason. InternalError when the sink named a record it was not given.

@@ -1,5 +1,7 @@
 #include "engine/shard_runner.h"
 
+#include <algorithm>
+
 #include "absl/time/clock.h"
 #include "engine/commit.h"
 #include "engine/page_mapper.h"
@@ -14,8 +16,8 @@ void CheckReportedTotal(Engine& engine, ShardRun& run) {
   const uint64_t fetched = run.checkpoint.counters.records_fetched;
   if (run.reported_total < 0 || static_cast<uint64_t>(run.reported_total) == fetched) return;
   run.total_mismatch =
-      StrCat("the source reported ", run.reported_total, " records for shard ", run.shard.id, " but ", fetched,
-             " were fetched: its paging may have skipped or repeated records");
+      StrCat("the source reported ", run.reported_total, " records for shard ", run.shard.id, " but ",
+             fetched, " were fetched: its paging may have skipped or repeated records");
   std::string fields;
   JsonObjectWriter(&fields)
       .Str("shard", run.shard.id)
@@ -66,7 +68,8 @@ void Stop(Engine& engine, ShardRun& run, std::string_view step, const absl::Stat
   Checkpoint& ck = run.checkpoint;
   const int index = run.shard.index;
   if (s.code() == absl::StatusCode::kCancelled && engine.Stopping()) {  // interrupted, not failed
-    engine.progress().SetState(index, ck.state == ShardState::kDone ? ShardState::kDone : ShardState::kPending);
+    engine.progress().SetState(index,
+                               ck.state == ShardState::kDone ? ShardState::kDone : ShardState::kPending);
     return;
   }
   if (IsPaused(s)) {  // the source's quota: every shard stops, resumable later
@@ -78,13 +81,13 @@ void Stop(Engine& engine, ShardRun& run, std::string_view step, const absl::Stat
   if (IsLeaseLost(s)) {  // another worker owns the shard now: stop, write nothing
     run.error = LeaseLostError(StrCat("shard ", run.shard.id, ": ", step, ": ", s.message()));
     JsonObjectWriter(&fields).Str("shard", run.shard.id).Str("error", run.error.ToString()).Close();
-    engine.Log(LogLevel::kWarning, "lease lost: another worker took the shard over; stopped it without writing",
-               fields);
+    engine.Log(LogLevel::kWarning,
+               "lease lost: another worker took the shard over; stopped it without writing", fields);
     engine.progress().SetState(index, ShardState::kPending);
     return;
   }
-  run.error = absl::Status(
-      s.code(), StrCat("shard ", run.shard.id, " stopped at cursor \"", ck.cursor, "\": ", step, ": ", s.message()));
+  run.error = absl::Status(s.code(), StrCat("shard ", run.shard.id, " stopped at cursor \"", ck.cursor,
+                                            "\": ", step, ": ", s.message()));
   ck.state = ShardState::kFailed;
   ck.last_error = std::string(run.error.message());
   ck.updated = absl::Now();
@@ -96,6 +99,29 @@ void Stop(Engine& engine, ShardRun& run, std::string_view step, const absl::Stat
   engine.Log(LogLevel::kError, "shard failed; its checkpoint is intact and a re-run resumes it", fields);
   if (!engine.options().dry_run) (void)engine.SaveCheckpoint(run);
   engine.progress().SetState(index, ShardState::kFailed);
+}
+
+// Records of other shards on a page: the API probably ignores the window
+// filter. Said once per shard.
+void WarnOutOfWindow(Engine& engine, ShardRun& run, const MappedPage& mapped) {
+  if (run.warned_out_of_window) return;
+  const auto outside =
+      std::count(mapped.outcomes.begin(), mapped.outcomes.end(), RecordOutcome::kOutOfWindow);
+  if (outside == 0) return;
+  run.warned_out_of_window = true;
+  std::string fields;
+  JsonObjectWriter(&fields)
+      .Str("shard", run.shard.id)
+      .Str("cursor", run.checkpoint.cursor)
+      .Int("out_of_window", static_cast<int64_t>(outside))
+      .Close();
+  engine.Log(
+      LogLevel::kWarning,
+      StrCat("a page of shard ", run.shard.id, " holds ", outside,
+             " records outside the shard's window: the API probably ignores the window filter. They are "
+             "skipped (each belongs to its own shard); if the API returns records in time order, set "
+             "source.sorted_by so the shard ends at its window's end instead of reading on"),
+      fields);
 }
 
 bool ReachedMaxRecords(Engine& engine) {
@@ -114,16 +140,19 @@ void RunShard(Engine& engine, ShardRun& run) {
   ShardCounters counters;  // of the page under way; retries count from the open
   std::unique_ptr<ShardReader> reader;
   absl::Status st = engine.Retry("open source", run, &counters, [&]() -> absl::Status {
-    absl::StatusOr<std::unique_ptr<ShardReader>> r = c.source->Open(run.shard, run.checkpoint.cursor,
-                                                                     engine.source_context());
+    absl::StatusOr<std::unique_ptr<ShardReader>> r =
+        c.source->Open(run.shard, run.checkpoint.cursor, engine.source_context());
     if (!r.ok()) return r.status();
     reader = *std::move(r);
     return absl::OkStatus();
   });
   if (!st.ok()) return Stop(engine, run, "open source", st);
 
-  // See Source::partitions_by_shard().
-  const bool owns_rejects = c.source->partitions_by_shard() || index == 0;
+  // See Source::partitions_by_shard(); claims keep one API's record from being
+  // dead-lettered by every shard it was handed to.
+  const bool partitioned = c.source->partitions_by_shard();
+  const bool owns_rejects = partitioned || index == 0;
+  RejectClaims* claims = partitioned ? &engine.reject_claims() : nullptr;
   Page page;
   MappedPage mapped;
   std::string page_cursor;
@@ -135,7 +164,8 @@ void RunShard(Engine& engine, ShardRun& run) {
     });
     if (!st.ok()) return Stop(engine, run, "fetch page", st);
 
-    MapPage(*c.mapper, run.shard, page.records, owns_rejects, &mapped);
+    MapPage(*c.mapper, run.shard, page.records, owns_rejects, claims, &mapped);
+    if (partitioned && !c.source->plans_one_shard()) WarnOutOfWindow(engine, run, mapped);
     run.max_event_time = std::max(run.max_event_time, mapped.max_event_time);
     page_cursor = run.checkpoint.cursor;
     if (engine.options().dry_run) {

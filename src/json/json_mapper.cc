@@ -200,6 +200,16 @@ class JsonMapper : public Mapper {
     return nodes_[node].slot;
   }
 
+  absl::Time EventTimeOf(const RawRecord& raw) const override {
+    if (event_time_.slot < 0 || raw.data.size() > max_record_bytes_) return kUnknownEventTime;
+    Scratch& s = ThreadScratch();
+    s.slots.assign(slot_count_, Slot{});
+    if (whole_slot_ >= 0) s.slots[whole_slot_] = Slot{Kind::kObject, raw.data};
+    const char* error = nullptr;
+    if (kernel_.walk(raw.data, nodes_, s.slots, &error) != walk::Result::kOk) return kUnknownEventTime;
+    return ParseTimeValue(s.slots[event_time_.slot], event_time_format_).value_or(kUnknownEventTime);
+  }
+
   MapOutcome Map(const RawRecord& raw, const Shard& shard, RecordBatch* out,
                  std::string* reason) const override {
     if (raw.data.size() > max_record_bytes_) {

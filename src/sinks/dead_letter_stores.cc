@@ -3,7 +3,9 @@
 #include "absl/synchronization/mutex.h"
 #include "json/json_writer.h"
 #include "recovery/dead_letter_store.h"
+#include "simdjson.h"
 #include "util/append_file.h"
+#include "util/file.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -52,6 +54,33 @@ class FileDeadLetterStore : public DeadLetterStore {
 
   bool serialize_commits() const override { return true; }
 
+  absl::Status ForEachRaw(std::string_view job, const std::function<void(std::string_view)>& visit) override {
+    absl::MutexLock lock(&mu_);  // no letter is added meanwhile
+    absl::StatusOr<std::string> text = ReadFile(path_);
+    if (!text.ok())
+      return text.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : text.status();
+    simdjson::dom::parser parser;
+    size_t start = 0;
+    while (start < text->size()) {
+      size_t end = text->find('\n', start);
+      if (end == std::string::npos) end = text->size();
+      simdjson::dom::element line;
+      std::string_view letter_job, raw;
+      std::string decoded;
+      if (parser.parse(text->data() + start, end - start).get(line) == simdjson::SUCCESS &&
+          line["job"].get_string().get(letter_job) == simdjson::SUCCESS && letter_job == job) {
+        if (line["raw"].get_string().get(raw) == simdjson::SUCCESS) {
+          visit(raw);
+        } else if (line["raw_base64"].get_string().get(raw) == simdjson::SUCCESS &&
+                   absl::Base64Unescape(ToAbsl(raw), &decoded)) {
+          visit(decoded);
+        }
+      }
+      start = end + 1;
+    }
+    return absl::OkStatus();
+  }
+
  private:
   const std::string path_;
   const bool fsync_;
@@ -76,6 +105,14 @@ class MemoryDeadLetterStore : public DeadLetterStore {
   absl::StatusOr<std::string> Flush() override {
     absl::MutexLock lock(&mu_);
     return StrCat(count_);
+  }
+
+  absl::Status ForEachRaw(std::string_view, const std::function<void(std::string_view)>& visit) override {
+    absl::MutexLock lock(&mu_);
+    if (out_ == nullptr)
+      return absl::UnimplementedError("a memory dead-letter store without a list keeps none");
+    for (const StoredDeadLetter& d : *out_) visit(d.raw);
+    return absl::OkStatus();
   }
 
  private:

@@ -85,6 +85,9 @@ void SimulatedApi::Build(int64_t first, int64_t n, absl::Time t0, absl::Duration
       r.json = absl::StrFormat(R"({"id":"txn-%08d","created_at":"%s","amount":{"value":"12,30"}})", i,
                                FormatRfc3339(t));
     }
+    if (options_.bad_time_every > 0 && i % options_.bad_time_every == options_.bad_time_every - 1) {
+      r.json = absl::StrFormat(R"({"id":"txn-%08d","created_at":"not a time","amount":{"value":1}})", i);
+    }
     records_.push_back(std::move(r));
   }
 }
@@ -113,9 +116,12 @@ int64_t SimulatedApi::record_count() const {
 std::vector<std::string> SimulatedApi::BadIds() const {
   std::vector<std::string> ids;
   absl::MutexLock lock(&mu_);
-  if (options_.bad_every <= 0) return ids;
-  for (size_t i = options_.bad_every - 1; i < records_.size(); i += options_.bad_every)
-    ids.push_back(records_[i].id);
+  for (size_t i = 0; i < records_.size(); ++i) {
+    const bool bad_amount = options_.bad_every > 0 && i % options_.bad_every == options_.bad_every - 1;
+    const bool bad_time =
+        options_.bad_time_every > 0 && i % options_.bad_time_every == options_.bad_time_every - 1;
+    if (bad_amount || bad_time) ids.push_back(records_[i].id);
+  }
   return ids;
 }
 
@@ -214,7 +220,8 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
   }
 
   const absl::Time from = TimeParam(req, "from", absl::InfinitePast());
-  const absl::Time to = TimeParam(req, "to", absl::InfiniteFuture());
+  const absl::Time to =
+      options_.ignore_to ? absl::InfiniteFuture() : TimeParam(req, "to", absl::InfiniteFuture());
   const int64_t limit = std::min<int64_t>(Param(req, "limit", 100), options_.max_page_size);
   absl::MutexLock lock(&mu_);
   auto first_at = [&](absl::Time t) {

@@ -48,6 +48,12 @@ struct SimulatedApiOptions {
   // Every record whose index % bad_every == bad_every - 1 has an amount the
   // mapper cannot read ("12,30"): deliberately bad, for dead letters. 0: none.
   int bad_every = 0;
+  // Every record whose index % bad_time_every == bad_time_every - 1 has a
+  // created_at nobody can read ("not a time"); it is still served in its place. 0: none.
+  int bad_time_every = 0;
+  // Serve every record from `from` on, whatever `to` says: an API whose end
+  // filter is missing or ignored (json-server has no `_lt`).
+  bool ignore_to = false;
   int threads = 16;
   bool small_records = false;  // ~200-byte records instead of ~1 KB
   // Compress responses (brotli or gzip, as the client accepts). Off by
@@ -100,7 +106,7 @@ class SimulatedApi {
   void Append(int64_t n, absl::Duration spacing);
   std::vector<RequestRecord> requests() const;
   int64_t record_count() const;
-  // The ids of the deliberately bad records (SimulatedApiOptions::bad_every).
+  // The ids of the deliberately bad records (bad_every and bad_time_every).
   std::vector<std::string> BadIds() const;
   // The ids of every record in [from, to).
   std::vector<std::string> Ids(absl::Time from, absl::Time to) const;
