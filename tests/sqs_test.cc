@@ -180,11 +180,15 @@ class SqsTest : public ::testing::Test {
 
 MotoServer* SqsTest::moto_ = nullptr;
 
+// One receiver: moto checks a message's visibility outside its lock, so two
+// concurrent long polls can both be handed the same message (a moto race, not
+// an SQS behaviour). Parallel receivers are proven against the fake below
+// (SqsFakeTest.ParallelReceiversDrainEveryMessageOnce).
 TEST_F(SqsTest, DrainsEveryMessageOnceDeletingOnlyAfterTheSinkAcknowledged) {
   const std::string url = Queue();
   ASSERT_TRUE(admin_->Send(url, Bodies(30)).ok());
   std::vector<int64_t> still_in_queue;
-  RunResult r = Run(Job(Source(url, R"("receivers":3,"max_page_records":7)"), ""),
+  RunResult r = Run(Job(Source(url, R"("receivers":1,"max_page_records":7)"), ""),
                     Recording([&](absl::Span<const Record> records) {
                       // While the sink holds a batch, its messages are in the queue, invisible.
                       still_in_queue.push_back(Count(url, "ApproximateNumberOfMessagesNotVisible") -
@@ -590,6 +594,48 @@ TEST(SqsSignatureTest, ACorrectKeyPassesAWrongSecretOrAMissingTokenFailsClearly)
 }
 
 // ---- faults moto cannot make, against the fake ----------------------------------
+
+// Several receivers long-poll at once (the fake hands a message to one
+// receive at a time, as SQS does): every message is delivered once, unflagged,
+// and is still in the queue while the sink holds its batch.
+TEST(SqsFakeTest, ParallelReceiversDrainEveryMessageOnce) {
+  FakeSqs fake("parallel");
+  setenv("AWS_ACCESS_KEY_ID", "test", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "test", 1);
+  for (int i = 0; i < 300; ++i) fake.Send(Body(i));
+  const std::string job =
+      R"({"name":"parallel","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+    "source":{"type":"sqs","queue_url":")" +
+      fake.queue_url() + R"(","endpoint":")" + fake.endpoint() +
+      R"(","region":"us-east-1","wait_time":"0s","drain_after_empty_receives":3,"receivers":6,
+              "max_messages":10,"max_page_records":7},
+    "mapper":)" +
+      std::string(kMapper) + R"(,"checkpoint":{"type":"memory"},"retry":{"initial_backoff":"5ms"}})";
+  absl::StatusOr<JobSpec> spec = JobSpec::Parse(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::Mutex mu;
+  std::multiset<std::string> keys;
+  int flagged = 0, deleted_early = 0;
+  Components c;
+  c.sink = NewCallbackSink([&](const Shard&, absl::Span<const Record> records) {
+    absl::MutexLock lock(&mu);
+    for (const Record& r : records) {
+      keys.insert(std::string(r.key));
+      flagged += r.maybe_redelivered;
+    }
+    for (const Record& r : records) deleted_early += !fake.Holds(Body(std::stoi(std::string(r.key).substr(1))));
+    return absl::OkStatus();
+  });
+  auto b = Backfiller::Create(*spec, std::move(c), {});
+  ASSERT_TRUE(b.ok()) << b.status();
+  RunResult r = (*b)->Run();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(keys.size(), 300u);
+  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()), Expected(300));
+  EXPECT_EQ(flagged, 0);
+  EXPECT_EQ(deleted_early, 0);
+  EXPECT_EQ(fake.size(), 0u);
+}
 
 TEST(SqsFakeTest, FailedBatchEntriesAndThrottlingAreRetriedEntryByEntry) {
   FakeSqs fake("faulty");

@@ -105,6 +105,14 @@ size_t FakeSqs::size() const {
   return messages_.size();
 }
 
+bool FakeSqs::Holds(const std::string& body) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [seq, m] : messages_) {
+    if (m.body == body) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> FakeSqs::sent() const {
   absl::MutexLock lock(&mu_);
   return sent_;

@@ -41,6 +41,8 @@ class FakeSqs {
   void Send(const std::string& body);
   // Messages in the queue (visible or not).
   size_t size() const;
+  // Whether a message with this body is in the queue (visible or not).
+  bool Holds(const std::string& body) const;
   // Bodies of every message accepted by SendMessageBatch, in order.
   std::vector<std::string> sent() const;
   // Calls per action.
