@@ -7,6 +7,7 @@
 // the HTTP source against the simulated API on loopback, through fault storms.
 // RECOVERY_TORTURE=long raises the kills from 10+ to 50+ per profile.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,18 +34,38 @@ namespace {
 
 using testing::T;
 
-// Runs the child; returns its wait status.
-int RunChild(const std::string& job, const std::string& mode, int when, int kill_after_ms) {
+int64_t FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+}
+
+// Kills `pid` once the run has made progress (`watched` has grown since the
+// child started: a batch reached the sink), after a further `delay_ms`, so
+// the kill lands in the middle of work rather than before any. Does nothing
+// when the child ends first.
+void KillAfterProgress(pid_t pid, const std::string& watched, int64_t size_before, int delay_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (FileSize(watched) <= size_before) {
+    if (waitpid(pid, nullptr, WNOHANG | WNOWAIT) == pid || std::chrono::steady_clock::now() > deadline)
+      return;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  kill(pid, SIGKILL);
+}
+
+// Runs the child; returns its wait status. With `kill_after_ms` >= 0, kills it
+// that long after it has grown `watched`.
+int RunChild(const std::string& job, const std::string& mode, int when, int kill_after_ms,
+             const std::string& watched) {
+  const int64_t size_before = FileSize(watched);
   pid_t pid = fork();
   if (pid == 0) {
     execl(RECOVERY_CRASH_CHILD, RECOVERY_CRASH_CHILD, job.c_str(), mode.c_str(), std::to_string(when).c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }
-  if (kill_after_ms >= 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(kill_after_ms));
-    kill(pid, SIGKILL);
-  }
+  if (kill_after_ms >= 0) KillAfterProgress(pid, watched, size_before, kill_after_ms);
   int status = 0;
   waitpid(pid, &status, 0);
   return status;
@@ -76,7 +97,7 @@ void RunTorture(const Torture& t) {
   const char* kModes[] = {"external", "torn-sink", "after-sink", "torn-checkpoint", "after-checkpoint"};
   std::set<std::string> expected_flagged;
   std::map<std::string, int> kills_by_mode;
-  int kills = 0, runs = 0;
+  int kills = 0, runs = 0, kills_mid_batch = 0;
   while (true) {
     ASSERT_LT(++runs, 500) << "no progress";
     const bool last = kills >= t.min_kills + t.min_kills / 2;   // enough: let it finish
@@ -86,7 +107,8 @@ void RunTorture(const Torture& t) {
     const int when = 1 + static_cast<int>(rng() % (long_profile ? 2 : 6));
     const int max_delay = long_profile ? t.max_external_delay_ms / 5 + 1 : t.max_external_delay_ms;
     const int delay = mode == "external" ? static_cast<int>(rng() % max_delay) : -1;
-    const int status = RunChild(t.dir + "/job.json", mode == "external" ? "none" : mode, when, delay);
+    const int status =
+        RunChild(t.dir + "/job.json", mode == "external" ? "none" : mode, when, delay, t.dir + "/out.jsonl");
     if (WIFEXITED(status)) {
       ASSERT_EQ(WEXITSTATUS(status), 0) << "child failed in mode " << mode;
       break;
@@ -95,14 +117,20 @@ void RunTorture(const Torture& t) {
     ++kills;
     ++kills_by_mode[mode];
     // The checkpoints are always readable; a batch in flight will be redelivered flagged.
+    bool mid_batch = false;
     for (const Shard& shard : t.plan) {
       auto ck = store->Load(t.job_name, shard.id);
       ASSERT_TRUE(ck.ok()) << ck.status();
       if (!ck->has_value() || !(*ck)->in_flight) continue;
+      mid_batch = true;
       for (const std::string& key : t.batch_at(shard, (*ck)->cursor)) expected_flagged.insert(key);
     }
+    kills_mid_batch += mid_batch;
   }
+  std::printf("%s: kills=%d, of them mid-batch=%d (external %d)\n", t.job_name.c_str(), kills,
+              kills_mid_batch, kills_by_mode["external"]);
   EXPECT_GE(kills, t.min_kills);
+  EXPECT_GT(kills_mid_batch, 0) << "no kill landed while a batch was in flight: the torture tested nothing";
   for (const char* m : kModes) EXPECT_GT(kills_by_mode[m], 0) << m;
 
   std::map<std::string, int> seen;
@@ -290,16 +318,16 @@ TEST(CrashTest, CAbiCallbackSinkThroughRepeatedSigkills) {
   int kills = 0, runs = 0;
   while (true) {
     ASSERT_LT(++runs, 500) << "no progress";
+    const int64_t out_before = FileSize(dir.File("out.txt"));
     const pid_t pid = fork();
     if (pid == 0) {
       execl(RECOVERY_C_CALLBACK_CHILD, RECOVERY_C_CALLBACK_CHILD, dir.File("job.json").c_str(),
             dir.File("out.txt").c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
-    if (kills < min_kills) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (min_kills >= 50 ? 15 : 60)));
-      kill(pid, SIGKILL);
-    }
+    // Once the callback has written a batch in this run, a random moment later.
+    if (kills < min_kills)
+      KillAfterProgress(pid, dir.File("out.txt"), out_before, rng() % (min_kills >= 50 ? 15 : 60));
     int status = 0;
     waitpid(pid, &status, 0);
     if (WIFEXITED(status)) {
@@ -326,6 +354,7 @@ TEST(CrashTest, CAbiCallbackSinkThroughRepeatedSigkills) {
   std::printf("crash-c-callback: kills=%d records=%d lost=%d duplicates=%d (all flagged: %s) flagged=%zu\n",
               kills, kRecords, lost, duplicates, unflagged_duplicates == 0 ? "yes" : "no", flagged);
   EXPECT_GE(kills, min_kills);
+  EXPECT_GT(flagged, 0u) << "no kill landed while a batch was in flight: the torture tested nothing";
   EXPECT_EQ(lost, 0);
   EXPECT_EQ(unflagged_duplicates, 0);
   EXPECT_EQ(arrivals.size(), static_cast<size_t>(kRecords));
