@@ -17,18 +17,18 @@
 #include <set>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "aws/aws.h"
-#include "spec/components.h"
-#include "testing/loopback_server.h"
-#include "absl/cleanup/cleanup.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recovery/backfiller.h"
 #include "recovery/metrics.h"
 #include "simdjson.h"
+#include "spec/components.h"
 #include "testing/fake_sqs.h"
+#include "testing/loopback_server.h"
 #include "testing/moto.h"
 #include "testing/test_util.h"
 
@@ -489,13 +489,20 @@ TEST_F(SqsTest, SigkillMidBatchThenRerunDeliversEverythingExactlyOnce) {
   constexpr int kMessages = 90;  // moto slows down with depth: keep it under ~100
   ASSERT_TRUE(admin_->Send(url, Bodies(kMessages)).ok());
   const std::string job_path = dir_.File("job.json");
-  WriteFile(job_path, Job(Source(url, R"("visibility_timeout":"2s","max_page_records":4,"receivers":2)"),
-                          R"({"type":"jsonl_file","path":")" + dir_.File("out.jsonl") + "\"}"));
+  // No poison limit: kills soon after each batch make a message's receive
+  // count climb, and this test is about exactly once, not about poison.
+  WriteFile(
+      job_path,
+      Job(Source(url,
+                 R"("visibility_timeout":"2s","max_page_records":4,"receivers":2,"max_receive_count":0)"),
+          R"({"type":"jsonl_file","path":")" + dir_.File("out.jsonl") + "\"}"));
   std::mt19937 rng(7);
-  int kills = 0;
+  int kills = 0, kills_mid_batch = 0;
   const char* profile = std::getenv("RECOVERY_TORTURE");
   const int kKills = profile != nullptr && std::string(profile) == "long" ? 50 : 10;
+  auto store = *NewFileCheckpointStore(dir_.File("state"));
   for (int run = 0; run < kKills + 8; ++run) {
+    const int64_t out_before = testing::FileSize(dir_.File("out.jsonl"));
     const pid_t pid = fork();
     if (pid == 0) {
       const int null = open("/dev/null", O_WRONLY);
@@ -503,17 +510,25 @@ TEST_F(SqsTest, SigkillMidBatchThenRerunDeliversEverythingExactlyOnce) {
       execl(RECOVERY_CLI, RECOVERY_CLI, "run", job_path.c_str(), nullptr);
       _exit(127);
     }
-    const bool kill_it = run < kKills;
-    if (kill_it) {
-      absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(100, 500)(rng)));
-      kill(pid, SIGKILL);
+    // Once a batch of this run reached the sink, a random moment later.
+    if (run < kKills) {
+      testing::KillAfterProgress(pid, dir_.File("out.jsonl"), out_before,
+                                 std::uniform_int_distribution<int>(0, 15)(rng));
     }
     int status;
     waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ++kills;
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+      ++kills;
+      // In flight: a batch was being delivered, or messages were received and not yet deleted.
+      auto ck = store->Load("sqs-test", "20261114T000000Z-20261115T000000Z");
+      ASSERT_TRUE(ck.ok()) << ck.status();
+      kills_mid_batch +=
+          (ck->has_value() && (*ck)->in_flight) || Count(url, "ApproximateNumberOfMessagesNotVisible") > 0;
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) break;
   }
   EXPECT_GE(kills, kKills - 2);  // a run may finish before its kill
+  EXPECT_GT(kills_mid_batch, 0) << "no kill caught messages in flight: the test tested nothing";
   std::vector<std::string> ids = Ids(ReadLines(dir_.File("out.jsonl")));
   std::multiset<std::string> counted(ids.begin(), ids.end());
   int duplicates = 0;
@@ -523,8 +538,9 @@ TEST_F(SqsTest, SigkillMidBatchThenRerunDeliversEverythingExactlyOnce) {
   EXPECT_EQ(duplicates, 0);
   EXPECT_EQ(Count(url, "ApproximateNumberOfMessages") + Count(url, "ApproximateNumberOfMessagesNotVisible"),
             0);
-  std::printf("sqs: kills=%d records=%d lost=%d duplicates=%d\n", kills, kMessages,
-              kMessages - static_cast<int>(std::set<std::string>(ids.begin(), ids.end()).size()), duplicates);
+  std::printf("sqs: kills=%d (mid-batch %d) records=%d lost=%d duplicates=%d\n", kills, kills_mid_batch,
+              kMessages, kMessages - static_cast<int>(std::set<std::string>(ids.begin(), ids.end()).size()),
+              duplicates);
 }
 
 // ---- signatures, against a moto that checks them --------------------------------
@@ -623,7 +639,8 @@ TEST(SqsFakeTest, ParallelReceiversDrainEveryMessageOnce) {
       keys.insert(std::string(r.key));
       flagged += r.maybe_redelivered;
     }
-    for (const Record& r : records) deleted_early += !fake.Holds(Body(std::stoi(std::string(r.key).substr(1))));
+    for (const Record& r : records)
+      deleted_early += !fake.Holds(Body(std::stoi(std::string(r.key).substr(1))));
     return absl::OkStatus();
   });
   auto b = Backfiller::Create(*spec, std::move(c), {});
@@ -859,8 +876,9 @@ TEST(AwsConfigTest, RefusedCredentialsAreLookedUpAgainOnce) {
       return;
     }
     res.status = 403;
-    res.set_content(R"({"__type":"com.amazonaws.sqs#ExpiredToken","message":"The security token has expired"})",
-                    "application/x-amz-json-1.0");
+    res.set_content(
+        R"({"__type":"com.amazonaws.sqs#ExpiredToken","message":"The security token has expired"})",
+        "application/x-amz-json-1.0");
   });
   std::thread thread;
   const int port = testing::StartLoopbackServer(server, &thread, "credentials server");

@@ -2,8 +2,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -143,6 +146,24 @@ bool WaitForLoopbackPort(int port, absl::Duration timeout) {
     if (absl::Now() >= deadline) return false;
     absl::SleepFor(absl::Milliseconds(20));
   }
+}
+
+int64_t FileSize(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+}
+
+void KillAfterProgress(int pid, const std::string& watched, int64_t size_before, int delay_ms) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (FileSize(watched) <= size_before) {
+    siginfo_t info{};
+    // WNOWAIT: the caller still reaps it.
+    if (waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) return;
+    if (absl::Now() > deadline) return;
+    absl::SleepFor(absl::Microseconds(200));
+  }
+  absl::SleepFor(absl::Milliseconds(delay_ms));
+  kill(pid, SIGKILL);
 }
 
 }  // namespace testing

@@ -47,6 +47,15 @@ std::string Shell(const std::string& command);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreeLoopbackPort();
 
+// The size of `path`, 0 when it does not exist.
+int64_t FileSize(const std::string& path);
+
+// Kills `pid` with SIGKILL once the run has made progress (`watched` has
+// grown past `size_before`: a batch reached the sink), after a further
+// `delay_ms`, so that the kill lands in the middle of work rather than before
+// any. Returns without killing when the child ends first.
+void KillAfterProgress(int pid, const std::string& watched, int64_t size_before, int delay_ms);
+
 // True once something accepts connections on 127.0.0.1:`port`, false after `timeout`.
 bool WaitForLoopbackPort(int port, absl::Duration timeout);
 

@@ -34,38 +34,18 @@ namespace {
 
 using testing::T;
 
-int64_t FileSize(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
-}
-
-// Kills `pid` once the run has made progress (`watched` has grown since the
-// child started: a batch reached the sink), after a further `delay_ms`, so
-// the kill lands in the middle of work rather than before any. Does nothing
-// when the child ends first.
-void KillAfterProgress(pid_t pid, const std::string& watched, int64_t size_before, int delay_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (FileSize(watched) <= size_before) {
-    if (waitpid(pid, nullptr, WNOHANG | WNOWAIT) == pid || std::chrono::steady_clock::now() > deadline)
-      return;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-  kill(pid, SIGKILL);
-}
-
 // Runs the child; returns its wait status. With `kill_after_ms` >= 0, kills it
 // that long after it has grown `watched`.
 int RunChild(const std::string& job, const std::string& mode, int when, int kill_after_ms,
              const std::string& watched) {
-  const int64_t size_before = FileSize(watched);
+  const int64_t size_before = testing::FileSize(watched);
   pid_t pid = fork();
   if (pid == 0) {
     execl(RECOVERY_CRASH_CHILD, RECOVERY_CRASH_CHILD, job.c_str(), mode.c_str(), std::to_string(when).c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }
-  if (kill_after_ms >= 0) KillAfterProgress(pid, watched, size_before, kill_after_ms);
+  if (kill_after_ms >= 0) testing::KillAfterProgress(pid, watched, size_before, kill_after_ms);
   int status = 0;
   waitpid(pid, &status, 0);
   return status;
@@ -318,16 +298,17 @@ TEST(CrashTest, CAbiCallbackSinkThroughRepeatedSigkills) {
   int kills = 0, runs = 0;
   while (true) {
     ASSERT_LT(++runs, 500) << "no progress";
-    const int64_t out_before = FileSize(dir.File("out.txt"));
+    const int64_t out_before = testing::FileSize(dir.File("out.txt"));
     const pid_t pid = fork();
     if (pid == 0) {
       execl(RECOVERY_C_CALLBACK_CHILD, RECOVERY_C_CALLBACK_CHILD, dir.File("job.json").c_str(),
             dir.File("out.txt").c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
-    // Once the callback has written a batch in this run, a random moment later.
+    // Once the callback has written a batch in this run, a random moment later
+    // (a few batches' time: the whole job takes well under a second).
     if (kills < min_kills)
-      KillAfterProgress(pid, dir.File("out.txt"), out_before, rng() % (min_kills >= 50 ? 15 : 60));
+      testing::KillAfterProgress(pid, dir.File("out.txt"), out_before, static_cast<int>(rng() % 10));
     int status = 0;
     waitpid(pid, &status, 0);
     if (WIFEXITED(status)) {
