@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recovery/json_mapper.h"
+#include "simdjson.h"
 #include "testing/test_util.h"
 
 namespace recovery {
@@ -126,6 +127,18 @@ TEST_F(MapperTest, CoercesTypes) {
                     R"("dec":"-0.10","j":{ "a" : [1, 2] },"js":"x\ty"})"),
             R"({"i":-42,"is":17,"d":1.5,"ds":2.25,"b":true,"bs":false,"n":"12.50","dec":"-0.10",)"
             R"("j":{"a":[1,2]},"js":"x\ty"})");
+}
+
+// Found by fuzz/mapper_fuzzer: the shortest form of 1.5e20 is a 21-digit
+// integer token, which JSON readers (simdjson among them) refuse as an
+// integer overflowing 64 bits. Large whole doubles keep an exponent.
+TEST_F(MapperTest, ALargeWholeDoubleIsWrittenSoJsonReadersCanReadIt) {
+  Use(R"({"type":"json","fields":[{"name":"x","from":"/x","type":"double"}]})");
+  EXPECT_EQ(Payload(R"({"x":150011111111111111111})"), R"({"x":1.500111111111111e+20})");
+  EXPECT_EQ(Payload(R"({"x":-2e19})"), R"({"x":-2e+19})");
+  EXPECT_EQ(Payload(R"({"x":123456789012345})"), R"({"x":123456789012345})");  // small: as before
+  simdjson::dom::parser parser;
+  EXPECT_EQ(parser.parse(Payload(R"({"x":99999999999999999999})")).error(), simdjson::SUCCESS);
 }
 
 TEST_F(MapperTest, AJsonFieldWhoseRawTextIsMalformedIsRejectedNotCopied) {

@@ -5,6 +5,7 @@
 // order from the slots.
 #include "json/json_mapper.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -335,6 +336,13 @@ class JsonMapper : public Mapper {
         }
         char buf[32];
         auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+        // The shortest form of a large whole number has no '.' or exponent
+        // ("150011111111111114752"), and JSON readers take such a token for an
+        // integer that overflows 64 bits: write it with an exponent instead.
+        if (std::abs(v) >= 1e18 &&
+            std::find_if(buf, end, [](char c) { return c == '.' || c == 'e'; }) == end) {
+          end = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific).ptr;
+        }
         s.out.append(buf, end);
         return true;
       }
