@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "http/http_source.h"
-#include "spec/http_section.h"
-#include "spec/spec_reader.h"
 #include "recovery/job_spec.h"
 #include "simdjson.h"
+#include "spec/http_section.h"
+#include "spec/spec_reader.h"
 
 namespace {
 
@@ -38,7 +38,8 @@ std::unique_ptr<recovery::Source> Build(int style) {
   recovery::SpecObject o(parser.parse(section).value(), "source", &errors);
   o.String("type");
   recovery::JobSpec spec;
-  std::unique_ptr<recovery::Source> source = recovery::BuildHttpSource(recovery::ReadHttpSource(o, spec), o.path(), o.errors());
+  std::unique_ptr<recovery::Source> source =
+      recovery::BuildHttpSource(recovery::ReadHttpSource(o, spec), o.path(), o.errors());
   o.Finish();
   if (source == nullptr || !errors.empty()) {  // the fixed specs are valid
     for (const std::string& e : errors.list()) std::fprintf(stderr, "%s\n", e.c_str());

@@ -51,8 +51,8 @@ namespace {
 RunOutcome OutcomeOf(const RunResult& r) {
   if (r.status.ok()) {
     if (r.complete) return RunOutcome::kDone;
-    const bool leased =
-        std::any_of(r.shards.begin(), r.shards.end(), [](const ShardReport& s) { return s.leased_elsewhere; });
+    const bool leased = std::any_of(r.shards.begin(), r.shards.end(),
+                                    [](const ShardReport& s) { return s.leased_elsewhere; });
     return leased ? RunOutcome::kLeased : RunOutcome::kIncomplete;
   }
   if (IsPaused(r.status)) return RunOutcome::kPaused;
@@ -91,7 +91,8 @@ class BackfillerImpl : public Backfiller {
  private:
   bool InSlice(const Shard& s) const {
     const BackfillerOptions& o = engine_.options();
-    if (!o.shard_ids.empty() && std::find(o.shard_ids.begin(), o.shard_ids.end(), s.id) == o.shard_ids.end()) {
+    if (!o.shard_ids.empty() &&
+        std::find(o.shard_ids.begin(), o.shard_ids.end(), s.id) == o.shard_ids.end()) {
       return false;
     }
     return s.index % o.slices == o.slice - 1;
@@ -127,7 +128,8 @@ absl::Status BackfillerImpl::Load(std::vector<ShardRun>& runs, SinkOpenContext* 
     runs[i].has_checkpoint = true;
     found[i] = &runs[i].checkpoint;
     sink->resuming = dead_letters->resuming = true;
-    if (!runs[i].checkpoint.sink_token.empty()) sink->committed_tokens.push_back(runs[i].checkpoint.sink_token);
+    if (!runs[i].checkpoint.sink_token.empty())
+      sink->committed_tokens.push_back(runs[i].checkpoint.sink_token);
     if (!runs[i].checkpoint.dead_letter_token.empty()) {
       dead_letters->committed_tokens.push_back(runs[i].checkpoint.dead_letter_token);
     }
@@ -256,11 +258,12 @@ RunResult BackfillerImpl::Run() {
   }
   LogStart(pending.size(), sink_context.resuming);
   if (leasing && c.sink->serialize_commits()) {
-    engine_.Log(LogLevel::kWarning,
-                "the sink is one file for every shard, but the checkpoint store lets other processes run this "
-                "job's shards: run one process per job with this sink, or use a sink every worker can share "
-                "(postgres)",
-                "{}");
+    engine_.Log(
+        LogLevel::kWarning,
+        "the sink is one file for every shard, but the checkpoint store lets other processes run this "
+        "job's shards: run one process per job with this sink, or use a sink every worker can share "
+        "(postgres)",
+        "{}");
   }
   RunShards(pending, leasing);
   if (!dry_run) {

@@ -1,7 +1,8 @@
+#include "recovery/logging.h"
+
 #include <cstdio>
 
 #include "absl/time/clock.h"
-#include "recovery/logging.h"
 #include "util/strings.h"
 #include "util/time_format.h"
 

@@ -270,7 +270,8 @@ TEST_F(BackfillerTest, BudgetFractionIsJudgedAfterMinRecords) {
   EXPECT_TRUE(r.status.ok()) << r.status;  // 1 % once 50 were seen
 
   auto bad = std::make_unique<FakeSource>(Times(100), 10);
-  for (int i = 0; i < 100; i += 10) bad->set_bad_record(i, "{\"bad\":" + std::to_string(i) + "}");  // distinct records
+  for (int i = 0; i < 100; i += 10)
+    bad->set_bad_record(i, "{\"bad\":" + std::to_string(i) + "}");  // distinct records
   store_ = NewMemoryCheckpointStore();
   r = Run(spec, std::move(bad), std::make_unique<RecordingSink>(&delivered_));
   EXPECT_EQ(r.status.code(), absl::StatusCode::kResourceExhausted);

@@ -81,7 +81,8 @@ TEST(BorrowedTest, ABorrowedLeasingStoreStillLeases) {
   EXPECT_TRUE(borrowed.leases_shards());
   Components c;
   c.source = std::make_unique<FakeSource>(std::vector<absl::Time>{T("2026-11-14T01:00:00Z")}, 10);
-  c.mapper = *NewJsonMapper(R"({"type":"json","fields":[{"name":"id","from":"/id"}],"event_time":{"from":"/ts"}})");
+  c.mapper =
+      *NewJsonMapper(R"({"type":"json","fields":[{"name":"id","from":"/id"}],"event_time":{"from":"/ts"}})");
   c.sink = NewNullSink();
   c.checkpoints = std::make_unique<BorrowedCheckpointStore>(&store);
   c.dead_letters = NewMemoryDeadLetterStore();

@@ -156,8 +156,9 @@ TEST(CliTest, ReadingStateNeedsNoSecrets) {
       "pagination":{"type":"offset"}},
     "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/created_at"}},
     "sink":{"type":"jsonl_file","path":"out.jsonl"},"checkpoint":{"type":"file","dir":"state"}})"));
-  testing::WriteFile(dir.File("queue.json"),
-                     R"({"name":"queue","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+  testing::WriteFile(
+      dir.File("queue.json"),
+      R"({"name":"queue","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
     "source":{"type":"sqs","queue_name":"feed","credentials":{"access_key_id_env":"STATE_TEST_KEY",
               "secret_access_key_env":"STATE_TEST_SECRET"}},
     "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}]},
@@ -168,7 +169,8 @@ TEST(CliTest, ReadingStateNeedsNoSecrets) {
   unsetenv("STATE_TEST_TOKEN");
   Result validate = Cli({"validate", job});  // validate still checks the secret
   EXPECT_EQ(validate.exit_code, 2);
-  EXPECT_THAT(validate.out, HasSubstr("source.auth.token_env: environment variable STATE_TEST_TOKEN is not set"));
+  EXPECT_THAT(validate.out,
+              HasSubstr("source.auth.token_env: environment variable STATE_TEST_TOKEN is not set"));
   Result plan = Cli({"plan", job});
   EXPECT_EQ(plan.exit_code, 0) << plan.err;
   EXPECT_THAT(plan.out, HasSubstr("20261114T180000Z-20261115T000000Z"));

@@ -134,11 +134,13 @@ TEST(JobSpecTest, FromFileResolvesRelativePathsAgainstTheFile) {
 // A build configured without a backend still knows its section types, and
 // says that this build left them out (instead of "unknown type").
 TEST(JobSpecTest, ABackendLeftOutOfTheBuildIsNamed) {
-  const std::string window = R"("name":"j","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"})";
+  const std::string window =
+      R"("name":"j","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"})";
   const std::vector<std::string> http = ValidateJobSpec(
-      "{" + window + R"(,"source":{"type":"http","url":"http://127.0.0.1:9/x","pagination":{"type":"offset"}}})");
-  const std::vector<std::string> pg = ValidateJobSpec(
-      "{" + window + R"(,"checkpoint":{"type":"postgres","dsn":"host=127.0.0.1"}})");
+      "{" + window +
+      R"(,"source":{"type":"http","url":"http://127.0.0.1:9/x","pagination":{"type":"offset"}}})");
+  const std::vector<std::string> pg =
+      ValidateJobSpec("{" + window + R"(,"checkpoint":{"type":"postgres","dsn":"host=127.0.0.1"}})");
 #if RECOVERY_WITH_HTTP
   EXPECT_THAT(http, ::testing::IsEmpty());
 #else

@@ -16,7 +16,9 @@ class FakePage : public PageFacts {
  public:
   int64_t count() const override { return count_; }
   bool BodyText(const std::string& pointer, std::string* out) override { return Find(body_, pointer, out); }
-  bool LastRecordText(const std::string& pointer, std::string* out) override { return Find(last_, pointer, out); }
+  bool LastRecordText(const std::string& pointer, std::string* out) override {
+    return Find(last_, pointer, out);
+  }
   const std::string* Header(std::string_view name) const override {
     auto it = headers_.find(std::string(name));
     return it == headers_.end() ? nullptr : &it->second;
@@ -120,7 +122,8 @@ TEST(PaginatorTest, TokenStylesFollowWhatTheServerNames) {
   EXPECT_EQ(next_url->RequestUrl(next_url->First()), "");
 
   auto link = Make(HttpPaging::kLink);
-  page.headers_["link"] = R"(<https://api.example/v1/items?page=1>; rel="prev", <https://api.example/v1/items?page=3>; rel="next last")";
+  page.headers_["link"] =
+      R"(<https://api.example/v1/items?page=1>; rel="prev", <https://api.example/v1/items?page=3>; rel="next last")";
   next = Step(*link, link->First(), page, &exhausted);
   EXPECT_FALSE(exhausted);
   EXPECT_EQ(link->RequestUrl(next), "https://api.example/v1/items?page=3");

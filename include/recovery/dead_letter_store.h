@@ -47,7 +47,8 @@ class RECOVERY_EXPORT DeadLetterStore {
   // event time cannot be read once per job, however many shards an API that
   // ignores its filter hands it to. Unimplemented by default: the rule then
   // holds within one run.
-  virtual absl::Status ForEachRaw(std::string_view job, const std::function<void(std::string_view raw)>& visit) {
+  virtual absl::Status ForEachRaw(std::string_view job,
+                                  const std::function<void(std::string_view raw)>& visit) {
     return absl::UnimplementedError("this dead-letter store cannot list its letters");
   }
 };

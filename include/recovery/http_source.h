@@ -81,9 +81,9 @@ struct HttpSourceOptions {
   // a parameter whose value renders empty is left out.
   std::vector<std::pair<std::string, std::string>> query;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // request body template; empty for none
+  std::string body;                                       // request body template; empty for none
   HttpTimeFormat time_format = HttpTimeFormat::kRfc3339;  // of {start} and {end}
-  std::string records;   // JSON pointer to the page's array of records; "" = the body is the array
+  std::string records;      // JSON pointer to the page's array of records; "" = the body is the array
   int64_t page_size = 100;  // {limit}, 1 to 100,000
   HttpPagination pagination;
   // JSON pointer to a time by which the API returns records in ascending

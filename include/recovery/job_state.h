@@ -43,9 +43,9 @@ class RECOVERY_EXPORT JobState {
   // `checkpoints`: the store to read (null: the one the spec names, or its
   // default). `one_shard`: whether the job's source reads a queue (unset:
   // judged from the spec's source type).
-  static absl::StatusOr<std::unique_ptr<JobState>> Open(const JobSpec& spec,
-                                                        std::unique_ptr<CheckpointStore> checkpoints = nullptr,
-                                                        std::optional<bool> one_shard = std::nullopt);
+  static absl::StatusOr<std::unique_ptr<JobState>> Open(
+      const JobSpec& spec, std::unique_ptr<CheckpointStore> checkpoints = nullptr,
+      std::optional<bool> one_shard = std::nullopt);
   JobState(const JobState&) = delete;
   JobState& operator=(const JobState&) = delete;
   ~JobState();

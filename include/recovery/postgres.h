@@ -78,8 +78,8 @@ RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<CheckpointStore>> NewPostgresChec
     PostgresCheckpointOptions options);
 
 struct PostgresDeadLetterOptions {
-  std::string dsn;                  // libpq connection string, required; its password never appears in messages
-  std::string schema = "public";    // of the table recovery_dead_letters; must exist
+  std::string dsn;                // libpq connection string, required; its password never appears in messages
+  std::string schema = "public";  // of the table recovery_dead_letters; must exist
   absl::Duration connect_timeout = absl::Seconds(10);
 };
 

@@ -14,8 +14,9 @@ namespace recovery {
 // Exactly one of the fields is set for a secret that is given; all empty
 // means "none".
 struct SecretRef {
-  std::string env;    // the environment variable that holds it
-  std::string file;   // or a file that holds it (Docker and Kubernetes secrets); one trailing newline is ignored
+  std::string env;  // the environment variable that holds it
+  std::string
+      file;  // or a file that holds it (Docker and Kubernetes secrets); one trailing newline is ignored
   std::string value;  // or the secret itself: discouraged, since it then lives in a job file or in code
 
   bool empty() const { return env.empty() && file.empty() && value.empty(); }

@@ -51,9 +51,9 @@ struct SqsSourceOptions {
   // first use). A name or URL ending in ".fifo" is a FIFO queue.
   std::string queue_url;
   std::string queue_name;
-  int receivers = 4;         // parallel long polls, 1 to 64
-  int max_messages = 10;     // per ReceiveMessage, 1 to 10
-  int max_page_records = 100;  // per page handed to the engine, 1 to 10,000
+  int receivers = 4;                                      // parallel long polls, 1 to 64
+  int max_messages = 10;                                  // per ReceiveMessage, 1 to 10
+  int max_page_records = 100;                             // per page handed to the engine, 1 to 10,000
   absl::Duration wait_time = absl::Seconds(20);           // long polling, 0 to 20 s (whole seconds)
   absl::Duration visibility_timeout = absl::Seconds(60);  // 1 s to 12 h (whole seconds)
   bool heartbeat = true;  // extend the visibility of messages while their batch is in flight
@@ -80,7 +80,7 @@ RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Source>> NewSqsSource(const SqsSo
 
 struct SqsSinkOptions {
   AwsOptions aws;
-  std::string queue_url;   // exactly one of the two, as for the source
+  std::string queue_url;  // exactly one of the two, as for the source
   std::string queue_name;
   // FIFO queues need exactly one: a JSON pointer into the mapped record
   // giving each message's group, or one fixed group. Not for standard queues.
@@ -89,7 +89,7 @@ struct SqsSinkOptions {
   // Message attributes: name -> JSON pointer into the mapped record; at most 10.
   std::vector<std::pair<std::string, std::string>> attributes;
   absl::Duration delay = absl::ZeroDuration();  // 0 to 900 s; not for FIFO queues
-  int64_t max_message_bytes = 1 << 20;          // a larger record is rejected into dead letters; 1 KiB to 1 MiB
+  int64_t max_message_bytes = 1 << 20;  // a larger record is rejected into dead letters; 1 KiB to 1 MiB
 };
 
 // Like NewSqsSource. Sends with SendMessageBatch (10 messages or 1 MiB per

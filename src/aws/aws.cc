@@ -196,7 +196,8 @@ AwsCredentialSource::AwsCredentialSource(AwsCredentialLookup lookup, GetEnv gete
 
 std::shared_ptr<AwsCredentialSource> AwsCredentialSource::Fixed(AwsCredentials credentials) {
   GetEnv nothing = [](const char*) -> const char* { return nullptr; };
-  return std::make_shared<AwsCredentialSource>(AwsCredentialLookup(), std::move(nothing), std::move(credentials));
+  return std::make_shared<AwsCredentialSource>(AwsCredentialLookup(), std::move(nothing),
+                                               std::move(credentials));
 }
 
 AwsCredentials AwsCredentialSource::Current(uint64_t* generation, Redactor* redactor) const {
@@ -236,14 +237,17 @@ void CheckAwsOptions(const AwsOptions& o, std::string_view path, FieldErrors* er
     }
   }
   if (!o.endpoint.empty() && o.endpoint.rfind("https://", 0) != 0 && o.endpoint.rfind("http://", 0) != 0) {
-    errors->Add(JoinPath(path, "endpoint"), StrCat("expected an http:// or https:// URL, got \"", o.endpoint, "\""));
+    errors->Add(JoinPath(path, "endpoint"),
+                StrCat("expected an http:// or https:// URL, got \"", o.endpoint, "\""));
   }
   if (o.endpoint.rfind("http://", 0) == 0 && o.endpoint.find("://127.0.0.1") == std::string::npos &&
       o.endpoint.find("://localhost") == std::string::npos) {
-    warnings->push_back(StrCat(JoinPath(path, "endpoint"), " is plain http: requests are signed but not encrypted"));
+    warnings->push_back(
+        StrCat(JoinPath(path, "endpoint"), " is plain http: requests are signed but not encrypted"));
   }
   if (o.access_key_id_env.empty() != o.secret_access_key_env.empty()) {
-    errors->Add(JoinPath(path, "credentials"), "name both access_key_id_env and secret_access_key_env, or neither");
+    errors->Add(JoinPath(path, "credentials"),
+                "name both access_key_id_env and secret_access_key_env, or neither");
   }
   if (o.connect_timeout < absl::Milliseconds(1)) {
     errors->Add(JoinPath(path, "connect_timeout"), "must be at least 1ms");
@@ -310,8 +314,8 @@ absl::StatusOr<std::string> AwsJsonClient::Call(std::string_view action, std::st
   Sync();
   absl::StatusOr<std::string> answer = CallOnce(action, body, timeout);
   // Refused credentials may have been rotated: look them up again, try once more.
-  if (!answer.ok() && answer.status().code() == absl::StatusCode::kPermissionDenied &&
-      last_error_stale_ && config_->credentials->Refresh(generation_)) {
+  if (!answer.ok() && answer.status().code() == absl::StatusCode::kPermissionDenied && last_error_stale_ &&
+      config_->credentials->Refresh(generation_)) {
     Sync();
     answer = CallOnce(action, std::move(body), timeout);
   }
@@ -351,8 +355,8 @@ absl::StatusOr<std::string> AwsJsonClient::CallOnce(std::string_view action, std
       e.code == "AccessDeniedException" || e.code == "ExpiredToken" || e.code == "IncompleteSignature" ||
       e.code == "MissingAuthenticationToken") {
     last_error_stale_ = IsStaleCredentials(e.code);
-    return absl::PermissionDeniedError(StrCat(detail, " (credentials from ", credentials_.origin,
-                                              ", region ", config_->region, ")"));
+    return absl::PermissionDeniedError(
+        StrCat(detail, " (credentials from ", credentials_.origin, ", region ", config_->region, ")"));
   }
   if (e.code == "QueueDoesNotExist" || e.code == "AWS.SimpleQueueService.NonExistentQueue") {
     return absl::NotFoundError(detail);

@@ -13,8 +13,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "http/http_client.h"
 #include "absl/synchronization/mutex.h"
+#include "http/http_client.h"
 #include "recovery/sqs.h"
 #include "util/field_errors.h"
 #include "util/redact.h"
@@ -102,8 +102,8 @@ void CheckAwsOptions(const AwsOptions& options, std::string_view path, FieldErro
 
 // The config for `options`, with the region and the credentials resolved;
 // nullopt with the problems added under `path` ("region", "credentials").
-std::optional<AwsConfig> ResolveAwsConfig(const AwsOptions& options, std::string_view path, const GetEnv& getenv,
-                                          FieldErrors* errors);
+std::optional<AwsConfig> ResolveAwsConfig(const AwsOptions& options, std::string_view path,
+                                          const GetEnv& getenv, FieldErrors* errors);
 
 // The process's environment, as a GetEnv.
 const char* ProcessEnv(const char* name);

@@ -20,7 +20,8 @@ void CheckSqsQueue(std::string_view url, std::string_view name, std::string_view
   if (!url.empty() && url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
     errors->Add(JoinPath(path, "queue_url"), StrCat("expected an http(s) URL, got \"", url, "\""));
   }
-  if (!name.empty() && name.size() > 80) errors->Add(JoinPath(path, "queue_name"), "must be 1 to 80 characters");
+  if (!name.empty() && name.size() > 80)
+    errors->Add(JoinPath(path, "queue_name"), "must be 1 to 80 characters");
 }
 
 SqsQueue::SqsQueue(std::string url, std::string name)

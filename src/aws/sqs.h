@@ -12,11 +12,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aws/aws.h"
-#include "recovery/sqs.h"
-#include "util/field_errors.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
+#include "recovery/sqs.h"
 #include "simdjson.h"
+#include "util/field_errors.h"
 
 namespace recovery {
 

@@ -56,7 +56,8 @@ std::string DeduplicationId(std::string_view key) {
 
 class SqsSink : public Sink {
  public:
-  SqsSink(std::string queue_url, std::string queue_name) : queue_(std::move(queue_url), std::move(queue_name)) {}
+  SqsSink(std::string queue_url, std::string queue_name)
+      : queue_(std::move(queue_url), std::move(queue_name)) {}
   bool serialize_commits() const override { return false; }
 
   absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,

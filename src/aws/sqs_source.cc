@@ -659,7 +659,8 @@ std::unique_ptr<Source> BuildSqsSource(const SqsSourceOptions& o, std::string_vi
   config.drain_after_empty_receives = o.drain_after_empty_receives;
   config.wait_for_in_flight = o.wait_for_in_flight;
   auto source = std::make_unique<SqsSource>(std::move(config), o.queue_url, o.queue_name);
-  if (source->queue().fifo()) source->set_outside_window(Disposal::kDelete);  // a released message blocks its group
+  if (source->queue().fifo())
+    source->set_outside_window(Disposal::kDelete);  // a released message blocks its group
   return source;
 }
 

@@ -122,7 +122,8 @@ absl::Status ReadLogFlags(const Args& args, bool tty, LogLevel* level, std::stri
   *level = tty && !args.flags.count("--quiet") ? LogLevel::kWarning : LogLevel::kInfo;
   if (auto it = args.flags.find("--log-level"); it != args.flags.end()) {
     auto l = kLevels.find(it->second);
-    if (l == kLevels.end()) return absl::InvalidArgumentError("--log-level: expected debug, info, warning or error");
+    if (l == kLevels.end())
+      return absl::InvalidArgumentError("--log-level: expected debug, info, warning or error");
     *level = l->second;
   }
   *format = "text";
@@ -148,13 +149,15 @@ absl::Status ReadRunFlags(const Args& args, BackfillerOptions* options) {
   if (it == args.flags.end()) return absl::OkStatus();
   const size_t slash = it->second.find('/');
   if (slash == std::string::npos) {
-    options->shard_ids = absl::StrSplit(it->second, ',', absl::SkipEmpty());  // shard ids, as `plan` lists them
+    options->shard_ids =
+        absl::StrSplit(it->second, ',', absl::SkipEmpty());  // shard ids, as `plan` lists them
     return absl::OkStatus();
   }
   const int slice = std::atoi(it->second.substr(0, slash).c_str());
   const int slices = std::atoi(it->second.substr(slash + 1).c_str());
   if (slices < 1 || slice < 1 || slice > slices) {
-    return absl::InvalidArgumentError(ToAbsl(StrCat("--shard: expected I/N with 1 <= I <= N, got \"", it->second, "\"")));
+    return absl::InvalidArgumentError(
+        ToAbsl(StrCat("--shard: expected I/N with 1 <= I <= N, got \"", it->second, "\"")));
   }
   options->slice = slice;
   options->slices = slices;
@@ -213,7 +216,8 @@ class MetricsOutputs {
 // The closing lines: what happened, and how to go on.
 int Summarize(const Args& args, const RunResult& r) {
   const Progress& p = r.progress;
-  std::fprintf(stderr, "%s: %llu records delivered this run (%llu in all), %llu dead letters, %d/%d shards done\n",
+  std::fprintf(stderr,
+               "%s: %llu records delivered this run (%llu in all), %llu dead letters, %d/%d shards done\n",
                OutcomeLabel(r.outcome), static_cast<unsigned long long>(p.records_this_run),
                static_cast<unsigned long long>(p.totals.records_delivered),
                static_cast<unsigned long long>(p.totals.dead_letters), p.shards_done, p.shards_total);

@@ -29,7 +29,8 @@ absl::StatusOr<VerifyFlags> ParseVerifyFlags(const Args& args) {
   }
   if (auto it = args.flags.find("--thin"); it != args.flags.end()) {
     f.thin = std::atof(it->second.c_str());
-    if (!(f.thin >= 0 && f.thin <= 1)) return absl::InvalidArgumentError("--thin: expected a number in [0, 1]");
+    if (!(f.thin >= 0 && f.thin <= 1))
+      return absl::InvalidArgumentError("--thin: expected a number in [0, 1]");
   }
   return f;
 }
@@ -103,8 +104,8 @@ int PrintBuckets(const std::vector<std::pair<int64_t, uint64_t>>& buckets, const
   }
   std::printf(
       "%llu records in %zu buckets of %s (median %.0f); %d empty, %d thin (under %.0f%% of the median)\n",
-      static_cast<unsigned long long>(total), buckets.size(), absl::FormatDuration(absl::Seconds(f.width)).c_str(),
-      median, empty, thin_count, f.thin * 100);
+      static_cast<unsigned long long>(total), buckets.size(),
+      absl::FormatDuration(absl::Seconds(f.width)).c_str(), median, empty, thin_count, f.thin * 100);
   return empty;
 }
 

@@ -20,7 +20,8 @@ absl::StatusOr<PagePosition> Paginator::Decode(std::string_view cursor) const {
 namespace {
 
 absl::Status NotACursor(std::string_view style) {
-  return absl::DataLossError(StrCat("is not a ", style, " cursor; was the pagination type changed? Reset the shard"));
+  return absl::DataLossError(
+      StrCat("is not a ", style, " cursor; was the pagination type changed? Reset the shard"));
 }
 
 // {page} counts up from the first page.
@@ -40,7 +41,8 @@ class PagePaginator : public Paginator {
     return p;
   }
   std::string Encode(const PagePosition& p) const override { return StrCat(p.page); }
-  absl::Status Advance(const PagePosition& at, PageFacts& page, PagePosition* next, bool* exhausted) const override {
+  absl::Status Advance(const PagePosition& at, PageFacts& page, PagePosition* next,
+                       bool* exhausted) const override {
     const int64_t n = page.count();
     next->page = n > 0 ? at.page + 1 : at.page;
     *exhausted = n == 0 || (short_page_ends_ && n < page_size_);  // servers cap page sizes silently
@@ -56,7 +58,8 @@ class PagePaginator : public Paginator {
 // {offset} counts records.
 class OffsetPaginator : public Paginator {
  public:
-  OffsetPaginator(int64_t page_size, bool short_page_ends) : page_size_(page_size), short_page_ends_(short_page_ends) {}
+  OffsetPaginator(int64_t page_size, bool short_page_ends)
+      : page_size_(page_size), short_page_ends_(short_page_ends) {}
   absl::StatusOr<PagePosition> Decode(std::string_view cursor) const override {
     PagePosition p;
     p.started = true;
@@ -64,7 +67,8 @@ class OffsetPaginator : public Paginator {
     return p;
   }
   std::string Encode(const PagePosition& p) const override { return StrCat(p.offset); }
-  absl::Status Advance(const PagePosition& at, PageFacts& page, PagePosition* next, bool* exhausted) const override {
+  absl::Status Advance(const PagePosition& at, PageFacts& page, PagePosition* next,
+                       bool* exhausted) const override {
     const int64_t n = page.count();
     next->offset = at.offset + n;
     *exhausted = n == 0 || (short_page_ends_ && n < page_size_);
@@ -87,7 +91,8 @@ class BodyTokenPaginator : public Paginator {
     return is_url_ ? RemoveQueryParam(p.token, credential_) : p.token;  // never store a credential
   }
   std::string RequestUrl(const PagePosition& p) const override { return is_url_ && p.started ? p.token : ""; }
-  absl::Status Advance(const PagePosition&, PageFacts& page, PagePosition* next, bool* exhausted) const override {
+  absl::Status Advance(const PagePosition&, PageFacts& page, PagePosition* next,
+                       bool* exhausted) const override {
     std::string token;
     *exhausted = !page.BodyText(pointer_, &token) || token.empty();
     if (!*exhausted) next->token = is_url_ ? ResolveUrl(page.url(), token) : token;
@@ -106,7 +111,8 @@ class BodyTokenPaginator : public Paginator {
 class HeaderTokenPaginator : public Paginator {
  public:
   explicit HeaderTokenPaginator(std::string header) : header_(std::move(header)) {}
-  absl::Status Advance(const PagePosition&, PageFacts& page, PagePosition* next, bool* exhausted) const override {
+  absl::Status Advance(const PagePosition&, PageFacts& page, PagePosition* next,
+                       bool* exhausted) const override {
     const std::string* h = page.Header(header_);
     *exhausted = h == nullptr || h->empty();
     if (!*exhausted) next->token = *h;
@@ -122,10 +128,12 @@ class HeaderTokenPaginator : public Paginator {
 // The rel="next" URL of a Link header is requested as it is.
 class LinkPaginator : public Paginator {
  public:
-  explicit LinkPaginator(std::string credential_query_param) : credential_(std::move(credential_query_param)) {}
+  explicit LinkPaginator(std::string credential_query_param)
+      : credential_(std::move(credential_query_param)) {}
   std::string Encode(const PagePosition& p) const override { return RemoveQueryParam(p.token, credential_); }
   std::string RequestUrl(const PagePosition& p) const override { return p.started ? p.token : ""; }
-  absl::Status Advance(const PagePosition&, PageFacts& page, PagePosition* next, bool* exhausted) const override {
+  absl::Status Advance(const PagePosition&, PageFacts& page, PagePosition* next,
+                       bool* exhausted) const override {
     const std::string* h = page.Header("link");
     const std::string link = h != nullptr ? NextLink(*h) : "";
     *exhausted = link.empty();
@@ -165,7 +173,8 @@ class KeysetPaginator : public Paginator {
     JsonObjectWriter(&out).Str("after_time", p.after_time).Str("after_id", p.after_id).Close();
     return out;
   }
-  absl::Status Advance(const PagePosition& at, PageFacts& page, PagePosition* next, bool* exhausted) const override {
+  absl::Status Advance(const PagePosition& at, PageFacts& page, PagePosition* next,
+                       bool* exhausted) const override {
     *exhausted = page.count() == 0;
     if (*exhausted) return absl::OkStatus();
     std::string t, id;
@@ -193,8 +202,8 @@ class KeysetPaginator : public Paginator {
 
 }  // namespace
 
-std::unique_ptr<Paginator> NewPaginator(const HttpPagination& o, int64_t page_size, std::string credential_query_param,
-                                        const Redactor* redactor) {
+std::unique_ptr<Paginator> NewPaginator(const HttpPagination& o, int64_t page_size,
+                                        std::string credential_query_param, const Redactor* redactor) {
   switch (o.type) {
     case HttpPaging::kPage:
       return std::make_unique<PagePaginator>(o.first_page, page_size, o.short_page_ends);

@@ -21,7 +21,7 @@ namespace recovery {
 struct PagePosition {
   int64_t page = 0;
   int64_t offset = 0;
-  std::string token;  // cursor, cursor_header: the token; link, next_url: the URL
+  std::string token;                 // cursor, cursor_header: the token; link, next_url: the URL
   std::string after_time, after_id;  // keyset
   bool started = false;              // false before the first request
 };

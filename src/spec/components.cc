@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "json/json_mapper.h"
-#include "spec/mapper_section.h"
 #include "recovery/secret.h"
+#include "spec/mapper_section.h"
 #if RECOVERY_WITH_HTTP
 #include "aws/sqs.h"
 #include "http/http_source.h"

@@ -82,7 +82,8 @@ void ReadAuth(SpecObject& auth, HttpAuth* out) {
 void ReadClient(SpecObject& o, const JobSpec& spec, HttpSourceOptions* c) {
   if (auto t = o.Duration("timeout", false, absl::Milliseconds(1))) c->timeout = *t;
   if (auto t = o.Duration("connect_timeout", false, absl::Milliseconds(1))) c->connect_timeout = *t;
-  c->max_response_bytes = o.Int("max_response_bytes", false, 1024, int64_t{1} << 32).value_or(c->max_response_bytes);
+  c->max_response_bytes =
+      o.Int("max_response_bytes", false, 1024, int64_t{1} << 32).value_or(c->max_response_bytes);
   c->max_redirects = static_cast<int>(o.Int("max_redirects", false, 0, 50).value_or(c->max_redirects));
   if (auto tls = o.Object("tls")) {
     c->verify_tls = tls->Bool("verify").value_or(true);
@@ -94,7 +95,8 @@ void ReadClient(SpecObject& o, const JobSpec& spec, HttpSourceOptions* c) {
     for (simdjson::dom::element e : *list) {
       int64_t code;
       if (e.get_int64().get(code) || code < 100 || code > 599) {
-        o.errors()->Add(o.PathOf("retry_statuses"), StrCat("expected HTTP status codes, got ", DescribeJson(e)));
+        o.errors()->Add(o.PathOf("retry_statuses"),
+                        StrCat("expected HTTP status codes, got ", DescribeJson(e)));
         break;
       }
       c->retry_statuses.push_back(static_cast<int>(code));

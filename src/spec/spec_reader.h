@@ -20,7 +20,6 @@ namespace recovery {
 // A job spec's errors, each naming its JSON path.
 using SpecErrors = FieldErrors;
 
-
 // Reads one JSON object. Call Finish() after the last read to report unknown keys.
 class SpecObject {
  public:

@@ -30,7 +30,8 @@ AwsOptions ReadAws(SpecObject& o) {
 }
 
 SqsDisposal DisposalAt(SpecObject& o, std::string_view key, SqsDisposal fallback) {
-  return static_cast<SqsDisposal>(o.Enum(key, false, {"delete", "release"}).value_or(static_cast<int>(fallback)));
+  return static_cast<SqsDisposal>(
+      o.Enum(key, false, {"delete", "release"}).value_or(static_cast<int>(fallback)));
 }
 
 }  // namespace
@@ -42,7 +43,8 @@ SqsSourceOptions ReadSqsSource(SpecObject& o) {
   s.queue_name = o.String("queue_name").value_or("");
   s.receivers = static_cast<int>(o.Int("receivers", false, 1, 64).value_or(s.receivers));
   s.max_messages = static_cast<int>(o.Int("max_messages", false, 1, 10).value_or(s.max_messages));
-  s.max_page_records = static_cast<int>(o.Int("max_page_records", false, 1, 10000).value_or(s.max_page_records));
+  s.max_page_records =
+      static_cast<int>(o.Int("max_page_records", false, 1, 10000).value_or(s.max_page_records));
   if (auto d = o.Duration("wait_time", false, absl::ZeroDuration())) s.wait_time = *d;
   if (auto d = o.Duration("visibility_timeout", false, absl::Seconds(1))) s.visibility_timeout = *d;
   s.heartbeat = o.Bool("heartbeat").value_or(true);
@@ -57,8 +59,9 @@ SqsSourceOptions ReadSqsSource(SpecObject& o) {
   const bool fifo = SqsQueue(s.queue_url, s.queue_name).fifo();
   if (fifo && o.Has("outside_window") && s.outside_window == SqsDisposal::kRelease) {
     // A released message goes back to the head of its group and blocks every later one.
-    o.errors()->Add(o.PathOf("outside_window"),
-                    "\"release\" would block a FIFO message group behind the released message; use \"delete\"");
+    o.errors()->Add(
+        o.PathOf("outside_window"),
+        "\"release\" would block a FIFO message group behind the released message; use \"delete\"");
   }
   CheckSqsSourceOptions(s, o.path(), o.errors());
   return s;

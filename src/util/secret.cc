@@ -21,7 +21,8 @@ absl::StatusOr<std::string> ResolveSecret(const SecretRef& ref) {
   if (!ref.file.empty()) {
     absl::StatusOr<std::string> text = ReadFile(ref.file);
     if (!text.ok()) {
-      return absl::NotFoundError(StrCat("secret file ", ref.file, " cannot be read: ", text.status().message()));
+      return absl::NotFoundError(
+          StrCat("secret file ", ref.file, " cannot be read: ", text.status().message()));
     }
     std::string value = *std::move(text);
     if (!value.empty() && value.back() == '\n') value.pop_back();
