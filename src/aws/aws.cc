@@ -312,18 +312,18 @@ void AwsJsonClient::Sync() {
 absl::StatusOr<std::string> AwsJsonClient::Call(std::string_view action, std::string body,
                                                 absl::Duration timeout) {
   Sync();
-  absl::StatusOr<std::string> answer = CallOnce(action, body, timeout);
+  request_.body = std::move(body);  // kept on the request for the one retry below
+  absl::StatusOr<std::string> answer = CallOnce(action, timeout);
   // Refused credentials may have been rotated: look them up again, try once more.
   if (!answer.ok() && answer.status().code() == absl::StatusCode::kPermissionDenied && last_error_stale_ &&
       config_->credentials->Refresh(generation_)) {
     Sync();
-    answer = CallOnce(action, std::move(body), timeout);
+    answer = CallOnce(action, timeout);
   }
   return answer;
 }
 
-absl::StatusOr<std::string> AwsJsonClient::CallOnce(std::string_view action, std::string body,
-                                                    absl::Duration timeout) {
+absl::StatusOr<std::string> AwsJsonClient::CallOnce(std::string_view action, absl::Duration timeout) {
   last_error_stale_ = false;
   request_.headers.clear();
   // Exactly this content type: application/json is refused, none means the old XML protocol.
@@ -332,7 +332,6 @@ absl::StatusOr<std::string> AwsJsonClient::CallOnce(std::string_view action, std
   if (!credentials_.session_token.empty()) {
     request_.headers.push_back({"X-Amz-Security-Token", credentials_.session_token, true});
   }
-  request_.body = std::move(body);
   request_.timeout = timeout;
   const std::string what = StrCat(config_->service, " ", action);
   absl::Status s = http_.Perform(request_, &response_, redactor_);

@@ -126,7 +126,8 @@ class AwsJsonClient {
   void Abort() { http_.Abort(); }
 
  private:
-  absl::StatusOr<std::string> CallOnce(std::string_view action, std::string body, absl::Duration timeout);
+  // Sends request_.body as `action`.
+  absl::StatusOr<std::string> CallOnce(std::string_view action, absl::Duration timeout);
   // Takes the newest credentials when the source has refreshed them.
   void Sync();
 
