@@ -609,6 +609,100 @@ TEST(SqsSignatureTest, ACorrectKeyPassesAWrongSecretOrAMissingTokenFailsClearly)
   EXPECT_THAT(std::string(no_token.status().message()), HasSubstr("InvalidClientTokenId"));
 }
 
+// ---- the fake against moto: the behaviours the scale tier relies on -------------
+
+// One script of calls on a queue, written down as what an observer sees.
+std::vector<std::string> QueueTranscript(SqsAdmin& admin, const std::string& url, bool fifo) {
+  std::vector<std::string> out;
+  auto receive = [&](int max, int visibility) {
+    absl::StatusOr<std::vector<SqsMessage>> got = admin.Receive(url, max, visibility);
+    if (!got.ok()) {
+      out.push_back("receive failed: " + got.status().ToString());
+      return std::vector<SqsMessage>{};
+    }
+    std::string line = "received";
+    for (const SqsMessage& m : *got) {
+      line += " " + m.body + "(" + JsonField(m.attributes_json, "/ApproximateReceiveCount") + ")";
+    }
+    out.push_back(line);
+    return *got;
+  };
+  auto counts = [&] {
+    absl::StatusOr<std::map<std::string, int64_t>> c = admin.Counts(url);
+    out.push_back(c.ok() ? "visible " + std::to_string((*c)["ApproximateNumberOfMessages"]) + " in flight " +
+                               std::to_string((*c)["ApproximateNumberOfMessagesNotVisible"])
+                         : "counts failed");
+  };
+  auto batch = [&](const char* action, const std::vector<SqsMessage>& messages, const std::string& extra) {
+    std::string body = "{\"QueueUrl\":\"" + url + "\",\"Entries\":[";
+    for (size_t i = 0; i < messages.size(); ++i) {
+      body += (i > 0 ? "," : "") + std::string("{\"Id\":\"") + std::to_string(i) + "\",\"ReceiptHandle\":\"" +
+              messages[i].receipt + "\"" + extra + "}";
+    }
+    absl::StatusOr<std::string> r = admin.Call(action, body + "]}");
+    out.push_back(std::string(action) +
+                  (r.ok() && r->find("\"Failed\":[{") == std::string::npos ? " ok" : " failed"));
+  };
+  if (!fifo) {
+    EXPECT_TRUE(admin.Send(url, {"s0", "s1", "s2"}).ok());
+    const std::vector<SqsMessage> first = receive(2, 1);
+    counts();
+    const std::vector<SqsMessage> last = receive(10, 30);
+    receive(10, 30);                           // nothing visible
+    absl::SleepFor(absl::Milliseconds(1500));  // the first two come back, counted twice
+    counts();
+    const std::vector<SqsMessage> again = receive(10, 30);
+    batch("DeleteMessageBatch", again, "");
+    batch("DeleteMessageBatch", last, "");
+    counts();
+    return out;
+  }
+  EXPECT_TRUE(admin.Send(url, {"a0", "a1", "a2"}, "A", "a").ok());
+  EXPECT_TRUE(admin.Send(url, {"b0", "b1"}, "B", "b").ok());
+  const std::vector<SqsMessage> a0 = receive(1, 30);
+  receive(10, 30);  // group A is locked while a0 is in flight: only B's
+  receive(10, 30);  // both locked
+  counts();
+  EXPECT_TRUE(admin.Send(url, {"a0"}, "A", "a").ok());  // deduplicated: not enqueued again
+  counts();
+  batch("DeleteMessageBatch", a0, "");
+  // One message of a group lapses at a time: moto 5.2.1 hands out a later
+  // message of a group before an earlier one whose visibility lapsed with it.
+  receive(1, 1);  // A's next
+  absl::SleepFor(absl::Milliseconds(1500));
+  receive(10, 30);  // back, then the rest of A in order
+  counts();
+  return out;
+}
+
+TEST_F(SqsTest, TheFakeBehavesAsMotoDoesOnVisibilityReceiveCountsAndFifoGroups) {
+  for (const bool fifo : {false, true}) {
+    SCOPED_TRACE(fifo ? "FIFO" : "standard");
+    const std::string url = Queue(fifo ? ".fifo" : "");
+    const std::vector<std::string> moto = QueueTranscript(*admin_, url, fifo);
+    FakeSqs fake(fifo ? "transcript.fifo" : "transcript");
+    SqsAdmin fake_admin(fake.endpoint());
+    const std::vector<std::string> ours = QueueTranscript(fake_admin, fake.queue_url(), fifo);
+    EXPECT_EQ(ours, moto);
+    const std::vector<std::string> expected =
+        fifo ? std::vector<std::string>{"received a0(1)",
+                                        "received b0(1) b1(1)",
+                                        "received",
+                                        "visible 2 in flight 3",
+                                        "visible 2 in flight 3",
+                                        "DeleteMessageBatch ok",
+                                        "received a1(1)",
+                                        "received a1(2) a2(1)",
+                                        "visible 0 in flight 4"}
+             : std::vector<std::string>{"received s0(1) s1(1)",  "visible 1 in flight 2",
+                                        "received s2(1)",        "received",
+                                        "visible 2 in flight 1", "received s0(2) s1(2)",
+                                        "DeleteMessageBatch ok", "DeleteMessageBatch ok",
+                                        "visible 0 in flight 0"};
+    EXPECT_EQ(ours, expected);
+  }
+}
+
 // ---- faults moto cannot make, against the fake ----------------------------------
 
 // Several receivers long-poll at once (the fake hands a message to one
