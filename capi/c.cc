@@ -41,6 +41,7 @@ struct recovery_job_t {
   recovery::Backfiller* running ABSL_GUARDED_BY(mu) = nullptr;
   bool cancel_requested ABSL_GUARDED_BY(mu) = false;
   recovery_progress_t progress ABSL_GUARDED_BY(mu) = {};
+  uint64_t already_present ABSL_GUARDED_BY(mu) = 0;  // for recovery_job_stats_ext
   std::thread thread;  // a started run
   std::unique_ptr<absl::Notification> done;
   int result = RECOVERY_OK;
@@ -119,6 +120,7 @@ int RunJob(recovery_job_t* job, std::string* message) {
     {
       absl::MutexLock lock(&job->mu);
       job->progress = snapshot;
+      job->already_present = p.totals.records_already_present;
     }
     if (job->progress_fn != nullptr) job->progress_fn(job->progress_user_data, &snapshot);
   };
@@ -139,6 +141,7 @@ int RunJob(recovery_job_t* job, std::string* message) {
     job->running = nullptr;
     job->cancel_requested = false;
     job->progress = ToC(r.progress);
+    job->already_present = r.progress.totals.records_already_present;
   }
   *message = Describe(r);
   return CodeOf(r.outcome, r.status);
@@ -169,6 +172,7 @@ absl::StatusOr<std::string> StatusJson(recovery_job_t* job) {
         .Uint("records_delivered", r.checkpoint.counters.records_delivered)
         .Uint("dead_letters", r.checkpoint.counters.dead_letters)
         .Uint("records_out_of_window", r.checkpoint.counters.records_out_of_window)
+        .Uint("records_already_present", r.checkpoint.counters.records_already_present)
         .Uint("pages", r.checkpoint.counters.pages)
         .Double("progress", r.state == ShardState::kDone ? 1.0 : r.checkpoint.progress)
         .Str("cursor", r.checkpoint.cursor)
@@ -252,6 +256,32 @@ void recovery_error_set(recovery_error_t* error, const char* message, size_t mes
   try {
     error->message.assign(message == nullptr ? "" : message, message_len);
   } catch (...) {
+  }
+}
+
+void recovery_sink_result_reject(recovery_sink_result_t* result, size_t index, const char* reason,
+                                 size_t reason_len) {
+  if (result == nullptr) return;
+  try {
+    if (index >= result->count) {
+      result->error = recovery::StrCat("recovery_sink_result_reject: index ", index, " is outside the batch of ",
+                             result->count, " records");
+      return;
+    }
+    std::string why(reason != nullptr ? std::string_view(reason, reason_len) : std::string_view());
+    if (why.empty()) why = "rejected by the sink callback";
+    result->rejected->push_back({index, std::move(why)});
+  } catch (...) {
+    result->error = "recovery_sink_result_reject: out of memory";
+  }
+}
+
+void recovery_presence_add(recovery_presence_t* presence, const char* key, size_t key_len) {
+  if (presence == nullptr || (key == nullptr && key_len > 0)) return;
+  try {
+    presence->keys.emplace_back(key != nullptr ? key : "", key_len);
+  } catch (...) {
+    presence->failed = true;
   }
 }
 
@@ -347,6 +377,15 @@ int recovery_job_set_sink(recovery_job_t* job, const recovery_sink_vtable_t* sin
     return recovery::Install<recovery_sink_vtable_t, recovery::CSink>(
         job, sink, RECOVERY_SINK_VTABLE_VERSION, sink && sink->write, job ? job->sink : scratch,
         "recovery_job_set_sink", errptr);
+  });
+}
+
+int recovery_job_set_sink_v2(recovery_job_t* job, const recovery_sink_vtable_v2_t* sink, char** errptr) {
+  std::unique_ptr<recovery::Sink> scratch;
+  return Guard(errptr, [&] {
+    return recovery::Install<recovery_sink_vtable_v2_t, recovery::capi::CSinkV2>(
+        job, sink, RECOVERY_SINK_VTABLE_V2_VERSION, sink && sink->write, job ? job->sink : scratch,
+        "recovery_job_set_sink_v2", errptr);
   });
 }
 
@@ -505,6 +544,20 @@ int recovery_job_stats(recovery_job_t* job, recovery_progress_t* out) {
   if (job == nullptr || out == nullptr) return RECOVERY_INVALID_ARGUMENT;
   absl::MutexLock lock(&job->mu);
   *out = job->progress;
+  return RECOVERY_OK;
+}
+
+int recovery_job_stats_ext(recovery_job_t* job, recovery_progress_ext_t* out) {
+  if (job == nullptr || out == nullptr || out->size < offsetof(recovery_progress_ext_t, records_already_present)) {
+    return RECOVERY_INVALID_ARGUMENT;
+  }
+  recovery_progress_ext_t ext{};
+  ext.size = static_cast<uint32_t>(std::min<size_t>(out->size, sizeof(ext)));
+  {
+    absl::MutexLock lock(&job->mu);
+    ext.records_already_present = job->already_present;
+  }
+  std::memcpy(out, &ext, ext.size);  // only what the caller's struct has room for
   return RECOVERY_OK;
 }
 

@@ -6,16 +6,29 @@
 #include <exception>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "recovery/c.h"
 #include "recovery/progress.h"
+#include "recovery/sink.h"
 #include "recovery/source.h"
 #include "util/strings.h"
 
 struct recovery_error_t {
   std::string message;
+};
+
+struct recovery_sink_result_t {
+  std::vector<recovery::SinkRejection>* rejected;
+  size_t count;       // records in the batch
+  std::string error;  // a call that was wrong or could not be recorded fails the batch
+};
+
+struct recovery_presence_t {
+  std::vector<std::string> keys;
+  bool failed = false;  // a key could not be recorded: the answer is incomplete
 };
 
 struct recovery_map_output_t {

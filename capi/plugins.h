@@ -14,6 +14,8 @@
 #include "recovery/mapper.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
+#include "sinks/presence.h"
+#include "util/status_macros.h"
 
 namespace recovery::capi {
 
@@ -54,6 +56,56 @@ class CSink : public Sink {
 
  private:
   Plugin<recovery_sink_vtable_t> plugin_;
+  absl::Mutex mu_;
+  std::vector<recovery_record_t> records_ ABSL_GUARDED_BY(mu_);
+};
+
+// Version 2: rejections from `write`, and the optional presence check.
+class CSinkV2 : public Sink {
+ public:
+  explicit CSinkV2(const recovery_sink_vtable_v2_t& v) : plugin_(v) {}
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>* rejected) override {
+    absl::MutexLock lock(&mu_);
+    Borrow(batch.records());
+    recovery_sink_result_t result{rejected, records_.size(), {}};
+    recovery_error_t error;
+    const int code = plugin_.v().write(plugin_.v().user_data, shard.id.c_str(), records_.data(),
+                                       records_.size(), &result, &error);
+    absl::Status s = CallbackStatus(code, error, "sink");
+    if (!s.ok()) return s;
+    if (!result.error.empty()) return absl::InternalError(StrCat("sink callback: ", result.error));
+    return std::string();
+  }
+
+  bool checks_presence() const override { return plugin_.v().present != nullptr; }
+
+  absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
+                             PresenceAnswer* answer) override {
+    if (plugin_.v().present == nullptr) return Sink::CheckPresence(shard, records, answer);
+    absl::MutexLock lock(&mu_);
+    Borrow(records);
+    recovery_presence_t presence;
+    recovery_error_t error;
+    const int code = plugin_.v().present(plugin_.v().user_data, shard.id.c_str(), records_.data(),
+                                         records_.size(), &presence, &error);
+    RECOVERY_RETURN_IF_ERROR(CallbackStatus(code, error, "presence"));
+    if (presence.failed) return absl::ResourceExhaustedError("presence callback: a key could not be recorded");
+    std::vector<std::string_view> keys(presence.keys.begin(), presence.keys.end());
+    MarkPresentKeys(records, keys, answer);
+    return absl::OkStatus();
+  }
+
+ private:
+  void Borrow(absl::Span<const Record> records) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    records_.clear();
+    for (const Record& r : records) {
+      records_.push_back({r.key.data(), r.key.size(), Micros(r.event_time), r.payload.data(), r.payload.size(),
+                          static_cast<uint8_t>(r.maybe_redelivered)});
+    }
+  }
+
+  Plugin<recovery_sink_vtable_v2_t> plugin_;
   absl::Mutex mu_;
   std::vector<recovery_record_t> records_ ABSL_GUARDED_BY(mu_);
 };

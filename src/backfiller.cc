@@ -304,6 +304,15 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
       RECOVERY_ASSIGN_OR_RETURN(c.sink, BuildSink(spec));
     }
   }
+  if (spec.skip_already_present && !options.dry_run && !c.sink->checks_presence()) {
+    const std::string which = spec.sink.present() && spec.sink.type != "callback"
+                                  ? StrCat("the ", spec.sink.type, " sink")
+                                  : std::string("the sink given in code");
+    return absl::InvalidArgumentError(
+        ToAbsl(StrCat("skip_already_present: ", which,
+                      " cannot tell which records it already holds (give a callback sink a presence "
+                      "callback; postgres and jsonl_file in envelope format can)")));
+  }
   if (!c.checkpoints) {
     RECOVERY_ASSIGN_OR_RETURN(c.checkpoints, BuildCheckpointStore(spec));
   }

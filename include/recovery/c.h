@@ -103,6 +103,37 @@ typedef struct {
   void (*destroy)(void* user_data); /* may be NULL */
 } recovery_sink_vtable_t;
 
+/* Version 2 of the sink: a write that may reject single records, and an
+ * optional presence check for the job's "skip_already_present". Installed
+ * with recovery_job_set_sink_v2; version 1 keeps working unchanged. */
+typedef struct recovery_sink_result_t recovery_sink_result_t;
+/* From `write`: record `index` of the batch will never be accepted; it goes
+ * to dead letters with `reason` and the rest of the batch counts as
+ * delivered (return RECOVERY_OK). An index out of range fails the batch. */
+RECOVERY_C_EXPORT void recovery_sink_result_reject(recovery_sink_result_t* result, size_t index,
+                                                   const char* reason, size_t reason_len);
+typedef struct recovery_presence_t recovery_presence_t;
+/* From `present`: the destination already holds the record with this key.
+ * A key that is not among the records asked about is ignored (and logged
+ * once per job). */
+RECOVERY_C_EXPORT void recovery_presence_add(recovery_presence_t* presence, const char* key, size_t key_len);
+
+#define RECOVERY_SINK_VTABLE_V2_VERSION 2
+typedef struct {
+  uint32_t version; /* RECOVERY_SINK_VTABLE_V2_VERSION */
+  void* user_data;
+  /* As version 1's write, plus `result` for recovery_sink_result_reject. */
+  int (*write)(void* user_data, const char* shard_id, const recovery_record_t* records, size_t count,
+               recovery_sink_result_t* result, recovery_error_t* error);
+  /* May be NULL. Which of `count` records does the destination already hold?
+   * Call recovery_presence_add for each and return RECOVERY_OK;
+   * RECOVERY_UNAVAILABLE to be asked again later; anything else stops the
+   * shard with its checkpoint intact. Never overlaps `write` or itself. */
+  int (*present)(void* user_data, const char* shard_id, const recovery_record_t* records, size_t count,
+                 recovery_presence_t* presence, recovery_error_t* error);
+  void (*destroy)(void* user_data); /* may be NULL */
+} recovery_sink_vtable_v2_t;
+
 /* ---- Mapper -------------------------------------------------------------- */
 
 typedef struct recovery_map_output_t recovery_map_output_t;
@@ -204,6 +235,8 @@ RECOVERY_C_EXPORT void recovery_job_destroy(recovery_job_t* job);
  * absent). Set before running; the vtable is copied. */
 RECOVERY_C_EXPORT int recovery_job_set_sink(recovery_job_t* job, const recovery_sink_vtable_t* sink,
                                             char** errptr);
+RECOVERY_C_EXPORT int recovery_job_set_sink_v2(recovery_job_t* job, const recovery_sink_vtable_v2_t* sink,
+                                               char** errptr);
 RECOVERY_C_EXPORT int recovery_job_set_mapper(recovery_job_t* job, const recovery_mapper_vtable_t* mapper,
                                               char** errptr);
 RECOVERY_C_EXPORT int recovery_job_set_source(recovery_job_t* job, const recovery_source_vtable_t* source,
@@ -251,6 +284,16 @@ RECOVERY_C_EXPORT int recovery_job_wait_for(recovery_job_t* job, int64_t timeout
 RECOVERY_C_EXPORT int recovery_job_cancel(recovery_job_t* job);
 /* The latest progress (all zeros before the first page). */
 RECOVERY_C_EXPORT int recovery_job_stats(recovery_job_t* job, recovery_progress_t* out);
+
+/* Counters added after recovery_progress_t was shipped. The caller sets
+ * `size` to sizeof(recovery_progress_ext_t) as its header declares it; the
+ * library fills only the fields that fit, so both sides may be newer. */
+typedef struct {
+  uint32_t size;
+  uint32_t reserved; /* 0 */
+  uint64_t records_already_present; /* the sink held them already (skip_already_present) */
+} recovery_progress_ext_t;
+RECOVERY_C_EXPORT int recovery_job_stats_ext(recovery_job_t* job, recovery_progress_ext_t* out);
 
 #ifdef __cplusplus
 } /* extern "C" */

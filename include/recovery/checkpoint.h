@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "recovery/export.h"
@@ -19,6 +20,8 @@ struct ShardCounters {
   uint64_t records_delivered = 0;      // acknowledged by the sink
   uint64_t records_dropped = 0;        // dropped by the mapper
   uint64_t records_out_of_window = 0;  // event time outside the shard
+  // The sink already held them (skip_already_present): not delivered again.
+  uint64_t records_already_present = 0;
   uint64_t dead_letters = 0;
   uint64_t pages = 0;
   uint64_t bytes = 0;
@@ -49,7 +52,16 @@ struct Checkpoint {
   std::map<int64_t, uint64_t> coverage;
   // The source's last word on how many records the shard holds, or -1.
   int64_t reported_total = -1;
+  // With skip_already_present, while `in_flight`: hashes (StableKeyHash) of
+  // the keys the in-flight batch was delivering because the sink lacked them.
+  // After a crash the sink may hold them from that attempt; they then count
+  // as delivered, not as already present.
+  std::vector<uint64_t> in_flight_keys;
 };
+
+// The 64-bit hash of a record key stored in Checkpoint::in_flight_keys;
+// the same in every process and build.
+RECOVERY_EXPORT uint64_t StableKeyHash(std::string_view key);
 
 // Coverage buckets are this wide.
 inline constexpr int64_t kCoverageBucketSeconds = 3600;

@@ -24,8 +24,17 @@ struct ComponentSpec {
 
 struct JobSpec {
   std::string name;  // [A-Za-z0-9._-]{1,128}; namespaces the checkpoints
-  absl::Time start;  // window start, inclusive
-  absl::Time end;    // window end, exclusive
+  // The window the job recovers, overlap included: [window.start - overlap,
+  // window.end + overlap).
+  absl::Time start;  // inclusive
+  absl::Time end;    // exclusive
+  // window.overlap: how far the window was widened on each side, for edges
+  // of a gap that are only roughly known (pair it with skip_already_present).
+  absl::Duration overlap = absl::ZeroDuration();
+  // Records the sink already holds are not delivered again: each page is
+  // checked against the sink first (Sink::checks_presence), and those records
+  // count as already present. The sink must offer the check.
+  bool skip_already_present = false;
   // Follow mode: after the gap, one more shard keeps polling for new records
   // every `poll_interval` until cancelled (window.follow, window.poll_interval).
   bool follow = false;

@@ -19,7 +19,7 @@ namespace recovery {
 // Thread-safe. The engine records into it when given one
 // (BackfillerOptions::metrics); anything may render it at any time.
 //
-// Counters: recovery_records_{fetched,delivered,dropped,out_of_window}_total,
+// Counters: recovery_records_{fetched,delivered,dropped,out_of_window,already_present}_total,
 // recovery_dead_letters_total, recovery_pages_total, recovery_bytes_total,
 // recovery_retries_total{operation}, recovery_http_responses_total{class},
 // recovery_source_events_total{event}.

@@ -29,6 +29,10 @@ struct PostgresColumn {
 enum class PostgresConflict {
   kNothing,  // ON CONFLICT DO NOTHING: the first delivery of a key wins
   kUpdate,   // ON CONFLICT DO UPDATE: the latest delivery of a key wins
+  // ON CONFLICT DO UPDATE … WHERE the stored row's version is lower than the
+  // incoming one (or NULL): a stale recovered copy never overwrites a newer
+  // row the live feed wrote; equal versions leave the row alone.
+  kNewer,
 };
 
 struct PostgresSinkOptions {
@@ -39,6 +43,10 @@ struct PostgresSinkOptions {
   // CONFLICT target). Default: the column filled from "$key".
   std::vector<std::string> conflict_columns;
   PostgresConflict on_conflict = PostgresConflict::kNothing;
+  // With kNewer: the column holding each row's version, one of `columns`
+  // (filled from a JSON pointer such as "/updated_at", or "$event_time"),
+  // not a conflict column. Compared with <, so any ordered type works.
+  std::string version_column;
   int rows_per_statement = 1000;  // multi-row INSERTs of at most this many rows, 1 to 10000
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration statement_timeout = absl::Minutes(1);
@@ -46,7 +54,9 @@ struct PostgresSinkOptions {
 
 // Upserts each batch into a table in one transaction (multi-row INSERT …
 // ON CONFLICT on the idempotency key), so redelivery after a crash is
-// harmless: exactly once at the table. Open() checks that the table, the
+// harmless: exactly once at the table. Offers the presence check: one
+// SELECT per page joins the page's conflict-column values to the table
+// through its unique index. Open() checks that the table, the
 // columns and a unique index on the conflict columns exist, and each value's
 // JSON type against its column's type. A row the database refuses (a
 // constraint, bad input syntax, out of range) goes to dead letters with the

@@ -33,6 +33,14 @@ struct SinkRejection {
   std::string reason;
 };
 
+// A sink's answer to "which of these records do you already hold?".
+struct PresenceAnswer {
+  std::vector<bool> present;  // one per record asked about; all false on entry
+  // Keys the destination named that were not asked about: ignored (the
+  // engine logs the first once per job).
+  std::vector<std::string> unasked;
+};
+
 // Write() may be called concurrently for different shards unless
 // serialize_commits() is true, in which case the engine serializes Write() and
 // the checkpoint save that follows it across all shards.
@@ -61,6 +69,19 @@ class RECOVERY_EXPORT Sink {
   // True when commit tokens describe the whole sink rather than one shard
   // (one shared file), so commits must not interleave.
   virtual bool serialize_commits() const { return false; }
+
+  // Optional: the presence check behind the job's skip_already_present. A
+  // sink that can tell which records the destination already holds (by the
+  // same identity it deduplicates on) returns true here and answers
+  // CheckPresence for one page at a time, ideally in one round trip. Called
+  // after Open(), possibly concurrently for different shards. An error is
+  // retried like a failed Write() when transient (Unavailable, …) and stops
+  // the shard, its checkpoint intact, when not.
+  virtual bool checks_presence() const { return false; }
+  virtual absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
+                                     PresenceAnswer* answer) {
+    return absl::UnimplementedError("this sink cannot tell which records it already holds");
+  }
 };
 
 enum class JsonlFormat {
@@ -75,19 +96,37 @@ struct JsonlFileSinkOptions {
   // which case the file is truncated.
   bool overwrite = false;
   bool fsync = true;  // fdatasync before acknowledging; off only for tests
+  // A fresh job keeps what the file already holds and appends after it (the
+  // destination a live feed wrote), instead of refusing or truncating. The
+  // job must be the file's only writer while it runs.
+  bool append = false;
+  // The presence check is offered (envelope format) and holds at most this
+  // many keys in memory.
+  int64_t max_indexed_keys = 50'000'000;
 };
 
 // Exactly-once JSON-lines file: the commit token is the file's committed
 // length; on resume the file is truncated to the largest committed length,
 // removing any batch that was written but not checkpointed.
+//
+// The presence check (envelope format only: payload lines do not carry the
+// key) answers from an index of the keys of the file's committed lines, read
+// at Open() and kept up to date by Write(): 128-bit hashes, about 34 bytes a
+// key; Open() refuses a file of more than `max_indexed_keys` lines.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Sink>> NewJsonlFileSink(JsonlFileSinkOptions options);
 
 using SinkCallback = std::function<absl::Status(const Shard&, absl::Span<const Record>)>;
+// Returns the keys among `records` that the destination already holds; any
+// other key it returns is ignored.
+using PresenceCallback =
+    std::function<absl::StatusOr<std::vector<std::string>>(const Shard&, absl::Span<const Record>)>;
 
 // Calls `callback` for each batch; returning OK acknowledges it. When
 // `serialize` is true (the default) calls never overlap, so the callback need
-// not be thread-safe.
-RECOVERY_EXPORT std::unique_ptr<Sink> NewCallbackSink(SinkCallback callback, bool serialize = true);
+// not be thread-safe. With `presence` the sink offers the presence check
+// (same serialization).
+RECOVERY_EXPORT std::unique_ptr<Sink> NewCallbackSink(SinkCallback callback, bool serialize = true,
+                                                      PresenceCallback presence = nullptr);
 
 // Acknowledges and discards everything.
 RECOVERY_EXPORT std::unique_ptr<Sink> NewNullSink();

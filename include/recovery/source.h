@@ -44,6 +44,7 @@ enum class RecordOutcome : uint8_t {
   kDeadLettered,  // unusable: in the dead letters with its reason
   kDropped,       // the mapper's filter dropped it on purpose
   kOutOfWindow,   // its event time is outside the shard's window
+  kAlreadyPresent,  // the sink already held it (skip_already_present): not delivered again
 };
 
 // Raw records of one page, owning their bytes. Not thread-safe.

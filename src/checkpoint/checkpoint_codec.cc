@@ -39,13 +39,24 @@ std::string GetBytes(SpecObject& o, std::string_view key) {
 std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, const Checkpoint& c) {
   std::string body;
   JsonObjectWriter w(&body);
+  // Version 1 readers refuse fields they do not know: a checkpoint that
+  // needs the newer ones says so with its version, one that does not stays
+  // readable by them.
+  const bool v2 = c.counters.records_already_present > 0 || !c.in_flight_keys.empty();
   w.Str("format", kFormatName)
-      .Int("version", kCheckpointFormatVersion)
+      .Int("version", v2 ? kCheckpointFormatVersion : 1)
       .Str("job", job)
       .Str("shard", shard_id)
       .Str("state", ShardStateName(c.state));
   PutBytes(w, "cursor", c.cursor);
   w.Bool("in_flight", c.in_flight);
+  if (!c.in_flight_keys.empty()) {
+    std::string raw(c.in_flight_keys.size() * 8, '\0');
+    for (size_t i = 0; i < c.in_flight_keys.size(); ++i) {
+      for (int b = 0; b < 8; ++b) raw[i * 8 + b] = static_cast<char>((c.in_flight_keys[i] >> (8 * b)) & 0xff);
+    }
+    w.Str("in_flight_keys_base64", absl::Base64Escape(raw));
+  }
   PutBytes(w, "sink_token", c.sink_token);
   PutBytes(w, "dead_letter_token", c.dead_letter_token);
   w.Double("progress", c.progress);
@@ -54,8 +65,9 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   cw.Uint("records_fetched", c.counters.records_fetched)
       .Uint("records_delivered", c.counters.records_delivered)
       .Uint("records_dropped", c.counters.records_dropped)
-      .Uint("records_out_of_window", c.counters.records_out_of_window)
-      .Uint("dead_letters", c.counters.dead_letters)
+      .Uint("records_out_of_window", c.counters.records_out_of_window);
+  if (v2) cw.Uint("records_already_present", c.counters.records_already_present);
+  cw.Uint("dead_letters", c.counters.dead_letters)
       .Uint("pages", c.counters.pages)
       .Uint("bytes", c.counters.bytes)
       .Uint("retries", c.counters.retries);
@@ -112,6 +124,17 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   c.state = static_cast<ShardState>(o.Enum("state", true, kStates).value_or(0));
   c.cursor = GetBytes(o, "cursor");
   c.in_flight = o.Bool("in_flight", true).value_or(false);
+  if (auto b64 = o.String("in_flight_keys_base64")) {
+    std::string raw;
+    if (!absl::Base64Unescape(*b64, &raw) || raw.size() % 8 != 0) {
+      errors.Add("in_flight_keys_base64", "not base64 of whole 8-byte hashes");
+    }
+    for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
+      uint64_t h = 0;
+      for (int b = 0; b < 8; ++b) h |= static_cast<uint64_t>(static_cast<unsigned char>(raw[i + b])) << (8 * b);
+      c.in_flight_keys.push_back(h);
+    }
+  }
   c.sink_token = GetBytes(o, "sink_token");
   c.dead_letter_token = GetBytes(o, "dead_letter_token");
   c.progress = o.Double("progress", true, 0, 1).value_or(0);
@@ -123,6 +146,8 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
     c.counters.records_delivered = get("records_delivered");
     c.counters.records_dropped = get("records_dropped");
     c.counters.records_out_of_window = get("records_out_of_window");
+    c.counters.records_already_present =
+        static_cast<uint64_t>(counters->Int("records_already_present", false, 0, INT64_MAX).value_or(0));
     c.counters.dead_letters = get("dead_letters");
     c.counters.pages = get("pages");
     c.counters.bytes = get("bytes");

@@ -11,7 +11,9 @@
 
 namespace recovery {
 
-inline constexpr int kCheckpointFormatVersion = 1;
+// Version 2 added records_already_present and in_flight_keys; a checkpoint
+// without them is still written as version 1.
+inline constexpr int kCheckpointFormatVersion = 2;
 
 std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, const Checkpoint& checkpoint);
 

@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "checkpoint/checkpoint_codec.h"
 #include "recovery/checkpoint_store.h"
+#include "util/hash.h"
 #include "util/file.h"
 #include "util/strings.h"
 
@@ -17,6 +18,7 @@ ShardCounters& ShardCounters::operator+=(const ShardCounters& o) {
   records_delivered += o.records_delivered;
   records_dropped += o.records_dropped;
   records_out_of_window += o.records_out_of_window;
+  records_already_present += o.records_already_present;
   dead_letters += o.dead_letters;
   pages += o.pages;
   bytes += o.bytes;
@@ -38,12 +40,15 @@ ShardCounters& ShardCounters::operator-=(const ShardCounters& o) {
   records_delivered -= o.records_delivered;
   records_dropped -= o.records_dropped;
   records_out_of_window -= o.records_out_of_window;
+  records_already_present -= o.records_already_present;
   dead_letters -= o.dead_letters;
   pages -= o.pages;
   bytes -= o.bytes;
   retries -= o.retries;
   return *this;
 }
+
+uint64_t StableKeyHash(std::string_view key) { return StableHash64(key, /*seed=*/0x6b6579); }
 
 std::string_view ShardStateName(ShardState state) {
   switch (state) {

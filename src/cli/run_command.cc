@@ -39,7 +39,11 @@ class ProgressLine {
     const std::string eta =
         p.eta == absl::InfiniteDuration() ? "?" : absl::FormatDuration(absl::Trunc(p.eta, absl::Seconds(1)));
     const std::string line = StrCat(absl::StrFormat("%5.1f%%", p.window_fraction * 100),
-                                    " of the window  records ", p.totals.records_delivered, "  pages ",
+                                    " of the window  records ", p.totals.records_delivered,
+                                    p.totals.records_already_present > 0
+                                        ? StrCat("  already present ", p.totals.records_already_present)
+                                        : std::string(),
+                                    "  pages ",
                                     p.totals.pages, "  ", absl::StrFormat("%.0f", p.records_per_second),
                                     " rec/s  ETA ", eta, "  retries ", p.totals.retries, "  dead letters ",
                                     p.totals.dead_letters, "  shards ", p.shards_done, "/", p.shards_total);
@@ -221,6 +225,10 @@ int Summarize(const Args& args, const RunResult& r) {
                OutcomeLabel(r.outcome), static_cast<unsigned long long>(p.records_this_run),
                static_cast<unsigned long long>(p.totals.records_delivered),
                static_cast<unsigned long long>(p.totals.dead_letters), p.shards_done, p.shards_total);
+  if (p.totals.records_already_present > 0) {
+    std::fprintf(stderr, "%llu records already present in the sink were not delivered again\n",
+                 static_cast<unsigned long long>(p.totals.records_already_present));
+  }
   int leased_elsewhere = 0;
   for (const ShardReport& s : r.shards) {
     if (!s.total_mismatch.empty()) std::fprintf(stderr, "warning: %s\n", s.total_mismatch.c_str());

@@ -91,6 +91,10 @@ int StatusCommand(const Args& args) {
         "at its window's end)\n",
         static_cast<unsigned long long>(totals.records_out_of_window));
   }
+  if (totals.records_already_present > 0) {
+    std::printf("already present: %llu records the sink already held were not delivered again\n",
+                static_cast<unsigned long long>(totals.records_already_present));
+  }
   if (not_done > 0) std::printf("to resume: %s\n", ResumeCommand(args).c_str());
   return kExitDone;
 }

@@ -26,19 +26,24 @@ ShardCounters PageCounters(const Page& page, const MappedPage& mapped, bool dry_
       case RecordOutcome::kOutOfWindow:
         ++c.records_out_of_window;
         break;
+      case RecordOutcome::kAlreadyPresent:
+        ++c.records_already_present;
+        break;
     }
   }
   return c;
 }
 
 void AddCoverage(const MappedPage& mapped, std::map<int64_t, uint64_t>* coverage) {
-  for (size_t j = 0; j < mapped.batch.size(); ++j) {
-    const Record& r = mapped.batch.records()[j];
-    if (r.event_time == kUnknownEventTime) continue;
-    if (mapped.outcomes[mapped.origin[j]] != RecordOutcome::kDelivered) continue;
-    const int64_t s = absl::ToUnixSeconds(r.event_time);
+  auto add = [&](absl::Time t) {
+    if (t == kUnknownEventTime) return;
+    const int64_t s = absl::ToUnixSeconds(t);
     ++(*coverage)[s - ((s % kCoverageBucketSeconds) + kCoverageBucketSeconds) % kCoverageBucketSeconds];
+  };
+  for (size_t j = 0; j < mapped.batch.size(); ++j) {
+    if (mapped.outcomes[mapped.origin[j]] == RecordOutcome::kDelivered) add(mapped.batch.records()[j].event_time);
   }
+  for (absl::Time t : mapped.present_event_times) add(t);
 }
 
 double ShardFraction(const Shard& shard, const Checkpoint& checkpoint, absl::Time max_event_time,

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "absl/time/clock.h"
+#include "engine/presence.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
 
@@ -21,6 +22,7 @@ void MovePast(ShardRun& run, const Page& page, const ShardCounters& counters) {
   Checkpoint& ck = run.checkpoint;
   ck.cursor = page.next_cursor;
   ck.in_flight = false;
+  ck.in_flight_keys.clear();
   ck.counters += counters;
   if (page.reported_total >= 0) ck.reported_total = page.reported_total;
   const bool done = page.exhausted && !IsOpenEnded(run.shard);
@@ -72,9 +74,15 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
     return engine.Retry("save checkpoint", run, counters, [&] { return engine.SaveCheckpoint(run); });
   };
   if (run.lease) RECOVERY_RETURN_IF_ERROR(run.lease->Check());  // a lost shard writes nothing more
+  bool new_keys_in_flight = false;
+  if (engine.spec().skip_already_present && !mapped.batch.empty()) {
+    absl::StatusOr<bool> grew = SkipPresent(engine, run, mapped, counters);
+    if (!grew.ok()) return grew.status();
+    new_keys_in_flight = *grew;
+  }
   const bool delivering = !mapped.batch.empty();
   if (delivering) {
-    if (!ck.in_flight) {  // from here on a crash redelivers this batch, flagged
+    if (!ck.in_flight || new_keys_in_flight) {  // from here on a crash redelivers this batch, flagged
       ck.in_flight = true;
       ck.updated = absl::Now();
       RECOVERY_RETURN_IF_ERROR(save());

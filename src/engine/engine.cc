@@ -66,6 +66,19 @@ absl::Status Engine::Retry(std::string_view what, const ShardRun& run, ShardCoun
   return RetryWithBackoff(spec_.retry, what, env, attempt);
 }
 
+void Engine::WarnUnaskedKeys(const ShardRun& run, size_t count, std::string_view example) {
+  if (warned_unasked_.exchange(true)) return;
+  std::string fields;
+  JsonObjectWriter(&fields)
+      .Str("shard", run.shard.id)
+      .Int("keys", static_cast<int64_t>(count))
+      .Str("example", example)
+      .Close();
+  Log(LogLevel::kWarning,
+      "the sink's presence check named keys it was not asked about; they are ignored (said once per job)",
+      fields);
+}
+
 void Engine::CheckBudget() {
   std::optional<std::string> why = BudgetSpent(spec_.error_budget, progress_.totals());
   if (!why) return;

@@ -66,6 +66,8 @@ class Engine {
   // `counters` and logging each with the shard and cursor.
   absl::Status Retry(std::string_view what, const ShardRun& run, ShardCounters* counters,
                      const std::function<absl::Status()>& attempt);
+  // A presence check named keys it was not asked about: logged once per job.
+  void WarnUnaskedKeys(const ShardRun& run, size_t count, std::string_view example);
   // Stops the job when the dead letters have spent the error budget.
   void CheckBudget();
   // The progress callback and gauges, after a page or at the end.
@@ -101,6 +103,7 @@ class Engine {
 
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> stopped_{false};  // the job stops for a reason of its own
+  std::atomic<bool> warned_unasked_{false};
   absl::Mutex wake_mu_;               // sleepers wait on it; taken after a flag changes, to wake them
   absl::Mutex commit_mu_;
   mutable absl::Mutex error_mu_;

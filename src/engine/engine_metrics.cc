@@ -21,6 +21,7 @@ void EngineMetrics::Page(const ShardCounters& page) {
   m_->AddCounter(metric::kRecordsDelivered, labels_, page.records_delivered);
   m_->AddCounter(metric::kRecordsDropped, labels_, page.records_dropped);
   m_->AddCounter(metric::kRecordsOutOfWindow, labels_, page.records_out_of_window);
+  m_->AddCounter(metric::kRecordsAlreadyPresent, labels_, page.records_already_present);
   m_->AddCounter(metric::kDeadLetters, labels_, page.dead_letters);
   m_->AddCounter(metric::kPages, labels_, page.pages);
   m_->AddCounter(metric::kBytes, labels_, page.bytes);

@@ -9,6 +9,7 @@ inline constexpr char kRecordsFetched[] = "recovery_records_fetched_total";
 inline constexpr char kRecordsDelivered[] = "recovery_records_delivered_total";
 inline constexpr char kRecordsDropped[] = "recovery_records_dropped_total";
 inline constexpr char kRecordsOutOfWindow[] = "recovery_records_out_of_window_total";
+inline constexpr char kRecordsAlreadyPresent[] = "recovery_records_already_present_total";
 inline constexpr char kDeadLetters[] = "recovery_dead_letters_total";
 inline constexpr char kPages[] = "recovery_pages_total";
 inline constexpr char kBytes[] = "recovery_bytes_total";

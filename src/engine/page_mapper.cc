@@ -14,6 +14,7 @@ void MappedPage::Clear(size_t raw_records) {
   dead.clear();
   rejected.clear();
   max_event_time = absl::InfinitePast();
+  present_event_times.clear();
 }
 
 bool RejectClaims::Claim(std::string_view raw) {

@@ -35,6 +35,10 @@ struct MappedPage {
   std::vector<SinkRejection> rejected;  // filled by the sink
   // The latest event time delivered in the shard's window, or InfinitePast.
   absl::Time max_event_time = absl::InfinitePast();
+  // Event times of the records taken out of `batch` because the sink already
+  // held them (skip_already_present): the destination has them, so coverage
+  // counts them.
+  std::vector<absl::Time> present_event_times;
 
   // Ready for a page of `raw_records`; keeps the buffers.
   void Clear(size_t raw_records);

@@ -43,6 +43,7 @@ void LogPage(Engine& engine, const ShardRun& run, std::string_view page_cursor, 
       .Uint("dead_letters", counters.dead_letters)
       .Uint("dropped", counters.records_dropped)
       .Uint("out_of_window", counters.records_out_of_window)
+      .Uint("already_present", counters.records_already_present)
       .Uint("bytes", counters.bytes)
       .Bool("exhausted", page.exhausted)
       .Double("shard_progress", run.checkpoint.progress)

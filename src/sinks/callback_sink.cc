@@ -1,13 +1,32 @@
 #include "absl/synchronization/mutex.h"
 #include "recovery/sink.h"
+#include "sinks/presence.h"
 
 namespace recovery {
 namespace {
 
 class CallbackSink : public Sink {
  public:
-  CallbackSink(SinkCallback callback, bool serialize)
-      : callback_(std::move(callback)), serialize_(serialize) {}
+  CallbackSink(SinkCallback callback, bool serialize, PresenceCallback presence)
+      : callback_(std::move(callback)), presence_(std::move(presence)), serialize_(serialize) {}
+
+  bool checks_presence() const override { return presence_ != nullptr; }
+
+  absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
+                             PresenceAnswer* answer) override {
+    if (presence_ == nullptr) return Sink::CheckPresence(shard, records, answer);
+    absl::StatusOr<std::vector<std::string>> keys;
+    if (serialize_) {
+      absl::MutexLock lock(&mu_);
+      keys = presence_(shard, records);
+    } else {
+      keys = presence_(shard, records);
+    }
+    if (!keys.ok()) return keys.status();
+    std::vector<std::string_view> views(keys->begin(), keys->end());
+    MarkPresentKeys(records, views, answer);
+    return absl::OkStatus();
+  }
 
   absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
                                     std::vector<SinkRejection>*) override {
@@ -24,6 +43,7 @@ class CallbackSink : public Sink {
 
  private:
   SinkCallback callback_;
+  PresenceCallback presence_;
   const bool serialize_;
   absl::Mutex mu_;
 };
@@ -37,8 +57,8 @@ class NullSink : public Sink {
 
 }  // namespace
 
-std::unique_ptr<Sink> NewCallbackSink(SinkCallback callback, bool serialize) {
-  return std::make_unique<CallbackSink>(std::move(callback), serialize);
+std::unique_ptr<Sink> NewCallbackSink(SinkCallback callback, bool serialize, PresenceCallback presence) {
+  return std::make_unique<CallbackSink>(std::move(callback), serialize, std::move(presence));
 }
 
 std::unique_ptr<Sink> NewNullSink() { return std::make_unique<NullSink>(); }

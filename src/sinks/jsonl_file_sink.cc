@@ -1,7 +1,13 @@
+#include <fstream>
+
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "json/json_writer.h"
 #include "recovery/sink.h"
+#include "simdjson.h"
 #include "util/append_file.h"
+#include "util/hash.h"
 #include "util/strings.h"
 #include "util/time_format.h"
 
@@ -13,10 +19,10 @@ class JsonlFileSink : public Sink {
   explicit JsonlFileSink(JsonlFileSinkOptions options) : options_(std::move(options)) {}
 
   absl::Status Open(const SinkOpenContext& context) override {
-    auto file = AppendFile::Open(
-        options_.path, context,
-        options_.overwrite ? AppendFile::OnFreshStart::kTruncate : AppendFile::OnFreshStart::kFail,
-        options_.fsync, "sink file");
+    const AppendFile::OnFreshStart fresh = options_.append      ? AppendFile::OnFreshStart::kKeep
+                                           : options_.overwrite ? AppendFile::OnFreshStart::kTruncate
+                                                                : AppendFile::OnFreshStart::kFail;
+    auto file = AppendFile::Open(options_.path, context, fresh, options_.fsync, "sink file");
     if (!file.ok()) return file.status();
     file_ = *std::move(file);
     return absl::OkStatus();
@@ -50,7 +56,10 @@ class JsonlFileSink : public Sink {
     absl::Status status = file_->Append(buffer_);
     if (status.ok()) {
       absl::StatusOr<std::string> token = file_->Commit();
-      if (token.ok()) return token;
+      if (token.ok()) {
+        IndexCommitted(batch);
+        return token;
+      }
       status = token.status();
     }
     // Leave the file as it was, so a retry writes the batch once.
@@ -63,10 +72,66 @@ class JsonlFileSink : public Sink {
 
   bool serialize_commits() const override { return true; }
 
+  bool checks_presence() const override { return options_.format == JsonlFormat::kEnvelope; }
+
+  absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
+                             PresenceAnswer* answer) override {
+    if (!checks_presence()) return Sink::CheckPresence(shard, records, answer);
+    absl::MutexLock lock(&index_mu_);
+    if (!indexed_) {
+      if (absl::Status s = BuildIndex(); !s.ok()) return s;
+      indexed_ = true;
+    }
+    answer->present.assign(records.size(), false);
+    for (size_t i = 0; i < records.size(); ++i) answer->present[i] = index_.contains(KeyHash(records[i].key));
+    return absl::OkStatus();
+  }
+
  private:
+  using Hash128 = std::pair<uint64_t, uint64_t>;
+  static Hash128 KeyHash(std::string_view key) { return {StableHash64(key, 0), StableHash64(key, 1)}; }
+
+  // The keys of every committed line, read once, on the first presence check.
+  absl::Status BuildIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_) {
+    if (file_ == nullptr) return absl::FailedPreconditionError("jsonl_file sink: presence check before Open()");
+    std::ifstream in(options_.path, std::ios::binary);
+    if (!in) return absl::NotFoundError(StrCat("sink file ", options_.path, ": cannot be read for its keys"));
+    simdjson::dom::parser parser;
+    std::string line;
+    uint64_t offset = 0, line_number = 0;
+    const uint64_t end = file_->committed();
+    while (offset < end && std::getline(in, line)) {
+      ++line_number;
+      offset += line.size() + 1;
+      if (line.empty()) continue;
+      std::string_view key;
+      if (parser.parse(line).get_object()["key"].get_string().get(key) != simdjson::SUCCESS) {
+        return absl::DataLossError(StrCat("sink file ", options_.path, " line ", line_number,
+                                          ": not an envelope line with a string \"key\", so the presence "
+                                          "check cannot know what the file holds"));
+      }
+      if (static_cast<int64_t>(index_.size()) >= options_.max_indexed_keys) {
+        return absl::ResourceExhaustedError(
+            StrCat("sink file ", options_.path, " holds more than max_indexed_keys (", options_.max_indexed_keys,
+                   ") keys; raise it (about 34 bytes of memory a key)"));
+      }
+      index_.insert(KeyHash(key));
+    }
+    return absl::OkStatus();
+  }
+
+  void IndexCommitted(const RecordBatch& batch) {
+    absl::MutexLock lock(&index_mu_);
+    if (!indexed_) return;  // built from the file when first needed
+    for (const Record& r : batch.records()) index_.insert(KeyHash(r.key));
+  }
+
   JsonlFileSinkOptions options_;
   std::unique_ptr<AppendFile> file_;
   std::string buffer_;  // reused across batches
+  absl::Mutex index_mu_;
+  bool indexed_ ABSL_GUARDED_BY(index_mu_) = false;
+  absl::flat_hash_set<Hash128> index_ ABSL_GUARDED_BY(index_mu_);
 };
 
 }  // namespace

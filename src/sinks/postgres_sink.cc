@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "postgres/pg.h"
 #include "recovery/postgres.h"
@@ -85,7 +86,8 @@ class PostgresSink : public Sink {
                                     std::vector<SinkRejection>* rejected) override {
     thread_local Rows rows;
     rows.Clear();
-    BuildRows(batch, &rows, rejected);
+    BuildRows(batch.records(), &rows, rejected);
+    DropRepeatedKeys(&rows);
     if (rows.index.empty()) return std::string();
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
     absl::Status s = Send(*c, rows, rejected);
@@ -94,6 +96,66 @@ class PostgresSink : public Sink {
                                            shard.id, ": ", s.message()));
     }
     return std::string();  // the table itself dedupes: no commit token needed
+  }
+
+  bool checks_presence() const override { return true; }
+
+  // One SELECT for the page (more only past PostgreSQL's 65535 parameters):
+  // the conflict-column values of every record, joined to the table on them.
+  absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
+                             PresenceAnswer* answer) override {
+    thread_local Rows rows;
+    rows.Clear();
+    std::vector<SinkRejection> unfit;  // never present: Write() will reject them
+    BuildRows(records, &rows, &unfit);
+    answer->present.assign(records.size(), false);
+    if (rows.index.empty()) return absl::OkStatus();
+    RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
+    std::vector<size_t> conflict;
+    for (size_t j = 0; j < columns_.size(); ++j) {
+      if (is_conflict_[j]) conflict.push_back(j);
+    }
+    const size_t per_row = conflict.size() + 1;
+    const size_t chunk = std::max<size_t>(1, kMaxParams / per_row);
+    for (size_t first = 0; first < rows.index.size(); first += chunk) {
+      const size_t count = std::min(chunk, rows.index.size() - first);
+      std::vector<pg::Param> params;
+      params.reserve(count * per_row);
+      std::vector<std::string> ids;  // the params point into it: reserved, never reallocated
+      ids.reserve(count);
+      std::string sql = "SELECT v.i FROM (VALUES ";
+      size_t p = 0;
+      for (size_t r = first; r < first + count; ++r) {
+        StrAppend(&sql, r == first ? "(" : ", (", "$", ++p, "::int8");
+        ids.push_back(StrCat(rows.index[r]));
+        params.push_back(pg::Param(ids.back()));
+        for (size_t j : conflict) {
+          StrAppend(&sql, ", $", ++p, "::", columns_[j].type);
+          const auto& v = rows.values[r * columns_.size() + j];
+          params.push_back(v ? pg::Param(std::string_view(rows.text).substr(v->first, v->second)) : std::nullopt);
+        }
+        sql += ")";
+      }
+      sql += ") AS v(i";
+      for (size_t j : conflict) StrAppend(&sql, ", ", pg::QuoteIdent(columns_[j].name));
+      StrAppend(&sql, ") WHERE EXISTS (SELECT 1 FROM ", table_, " t WHERE ");
+      for (size_t k = 0; k < conflict.size(); ++k) {
+        const std::string name = pg::QuoteIdent(columns_[conflict[k]].name);
+        StrAppend(&sql, k == 0 ? "" : " AND ", "t.", name, " = v.", name);
+      }
+      sql += ")";
+      absl::StatusOr<pg::Result> found = c->Exec(sql, params);
+      if (!found.ok()) {
+        return absl::Status(found.status().code(), StrCat("sink ", table_, " (", pg::Describe(options_.dsn),
+                                                          "), shard ", shard.id,
+                                                          ": presence check: ", found.status().message()));
+      }
+      for (int row = 0; row < found->rows(); ++row) {
+        size_t i;
+        if (absl::SimpleAtoi(ToAbsl(found->Get(row, 0)), &i) && i < records.size()) answer->present[i] = true;
+      }
+    }
+    return absl::OkStatus();
   }
 
  private:
@@ -178,7 +240,7 @@ class PostgresSink : public Sink {
   void BuildStatementParts() {
     std::vector<std::string> names;
     for (const Column& c : columns_) names.push_back(pg::QuoteIdent(c.name));
-    insert_prefix_ = StrCat("INSERT INTO ", table_, " (", Join(names, ", "), ") VALUES ");
+    insert_prefix_ = StrCat("INSERT INTO ", table_, " AS t (", Join(names, ", "), ") VALUES ");
     std::vector<std::string> target, updates;
     for (const std::string& n : options_.conflict_columns) target.push_back(pg::QuoteIdent(n));
     for (const Column& c : columns_) {
@@ -188,8 +250,12 @@ class PostgresSink : public Sink {
       }
     }
     insert_suffix_ = StrCat(" ON CONFLICT (", Join(target, ", "), ") DO ");
-    if (options_.on_conflict == PostgresConflict::kUpdate && !updates.empty()) {
+    if (options_.on_conflict != PostgresConflict::kNothing && !updates.empty()) {
       StrAppend(&insert_suffix_, "UPDATE SET ", Join(updates, ", "));
+      if (options_.on_conflict == PostgresConflict::kNewer) {
+        const std::string v = pg::QuoteIdent(options_.version_column);
+        StrAppend(&insert_suffix_, " WHERE t.", v, " IS NULL OR t.", v, " < EXCLUDED.", v);
+      }
     } else {
       StrAppend(&insert_suffix_, "NOTHING");
     }
@@ -218,16 +284,14 @@ class PostgresSink : public Sink {
   }
 
   // Turns the batch into rows; records that can never fit become rejections.
-  // Later copies of a key in the same batch are dropped (ON CONFLICT cannot
-  // touch a row twice in one statement): with DO UPDATE the last one is kept.
-  void BuildRows(const RecordBatch& batch, Rows* rows, std::vector<SinkRejection>* rejected) {
+  void BuildRows(absl::Span<const Record> batch, Rows* rows, std::vector<SinkRejection>* rejected) {
     thread_local simdjson::ondemand::parser parser;
     thread_local std::string padded;
     const bool need_json = std::any_of(columns_.begin(), columns_.end(),
                                        [](const Column& c) { return c.kind == From::kPointer; });
     std::vector<std::optional<std::pair<size_t, size_t>>> row(columns_.size());
     for (size_t i = 0; i < batch.size(); ++i) {
-      const Record& r = batch.records()[i];
+      const Record& r = batch[i];
       const size_t text_start = rows->text.size();
       std::string why;
       simdjson::ondemand::document doc;
@@ -249,11 +313,12 @@ class PostgresSink : public Sink {
       rows->index.push_back(i);
       rows->values.insert(rows->values.end(), row.begin(), row.end());
     }
-    DropRepeatedKeys(rows);
   }
 
-  // Keeps one row per conflict key: the first with DO NOTHING, the last with
-  // DO UPDATE. Sorting row numbers allocates nothing per record.
+  // Keeps one row per conflict key (ON CONFLICT cannot touch a row twice in
+  // one statement): the first with DO NOTHING, the last with DO UPDATE (and
+  // with kNewer: the database keeps the newest of the rest). Sorting row
+  // numbers allocates nothing per record.
   void DropRepeatedKeys(Rows* rows) const {
     const size_t n = rows->index.size(), width = columns_.size();
     if (n < 2) return;
@@ -282,7 +347,7 @@ class PostgresSink : public Sink {
     std::stable_sort(order.begin(), order.end(), key_less);  // equal keys stay in batch order
     thread_local std::vector<char> keep;
     keep.assign(n, 1);
-    const bool keep_last = options_.on_conflict == PostgresConflict::kUpdate;
+    const bool keep_last = options_.on_conflict != PostgresConflict::kNothing;
     for (size_t i = 1; i < n; ++i) {
       if (key_less(order[i - 1], order[i])) continue;  // a new key
       if (has_null(order[i])) continue;                // NULLs never conflict in a unique index
@@ -473,6 +538,20 @@ absl::StatusOr<std::unique_ptr<Sink>> NewPostgresSink(PostgresSinkOptions option
                               "\"$event_time\" or \"$record\", got \"",
                               c.from, "\""));
     }
+  }
+  if (options.on_conflict == PostgresConflict::kNewer) {
+    if (options.version_column.empty()) {
+      errors.push_back("version: on_conflict \"newer\" needs the column that holds each row's version");
+    } else if (std::none_of(options.columns.begin(), options.columns.end(),
+                            [&](const PostgresColumn& c) { return c.name == options.version_column; })) {
+      errors.push_back(StrCat("version: \"", options.version_column, "\" is not one of the sink's columns"));
+    } else if (std::find(options.conflict_columns.begin(), options.conflict_columns.end(),
+                         options.version_column) != options.conflict_columns.end()) {
+      errors.push_back(StrCat("version: \"", options.version_column, "\" is a conflict column; a version "
+                              "must be a column of its own"));
+    }
+  } else if (!options.version_column.empty()) {
+    errors.push_back("version: only used with on_conflict \"newer\"");
   }
   if (options.rows_per_statement < 1 || options.rows_per_statement > 10000) {
     errors.push_back(StrCat("rows_per_statement: expected 1 to 10000, got ", options.rows_per_statement));

@@ -166,7 +166,8 @@ absl::StatusOr<std::unique_ptr<Sink>> PostgresSinkFrom(SpecObject& o, SpecErrors
     }
   }
   options.on_conflict =
-      static_cast<PostgresConflict>(o.Enum("on_conflict", false, {"nothing", "update"}).value_or(0));
+      static_cast<PostgresConflict>(o.Enum("on_conflict", false, {"nothing", "update", "newer"}).value_or(0));
+  options.version_column = o.String("version").value_or("");
   options.rows_per_statement =
       static_cast<int>(o.Int("rows_per_statement", false, 1, 10000).value_or(options.rows_per_statement));
   options.connect_timeout =
@@ -191,6 +192,16 @@ absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* 
       options.format = static_cast<JsonlFormat>(o.Enum("format", false, {"payload", "envelope"}).value_or(0));
       options.overwrite = o.Bool("overwrite").value_or(false);
       options.fsync = o.Bool("fsync").value_or(true);
+      options.append = o.Bool("append").value_or(false);
+      options.max_indexed_keys = o.Int("max_indexed_keys", false, 1, INT64_MAX).value_or(options.max_indexed_keys);
+      if (spec.skip_already_present && options.format != JsonlFormat::kEnvelope) {
+        errors->Add("skip_already_present",
+                    "the jsonl_file sink answers it from the keys in its lines: set sink.format to "
+                    "\"envelope\" (payload lines carry no key)");
+      }
+      if (options.append && options.overwrite) {
+        errors->Add(o.PathOf("append"), "contradicts sink.overwrite: keep the file's content or truncate it");
+      }
       if (!errors->empty()) return absl::InvalidArgumentError("invalid sink");
       return NewJsonlFileSink(std::move(options));
     }
@@ -327,6 +338,11 @@ void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   if (spec.source.present()) (void)SourceFrom(spec, errors, resolve);
   if (spec.mapper.present()) (void)MapperFrom(spec, errors);
   if (spec.sink.present() && spec.sink.type != "callback") (void)SinkFrom(spec, errors, resolve);
+  if (spec.skip_already_present && (spec.sink.type == "null" || spec.sink.type == "sqs")) {
+    errors->Add("skip_already_present", StrCat("the ", spec.sink.type,
+                                               " sink cannot tell which records it already holds; use a "
+                                               "postgres, jsonl_file (envelope) or callback sink, or turn it off"));
+  }
   if (spec.checkpoint.present()) (void)CheckpointsFrom(spec, errors, resolve);
   if (spec.dead_letters.present()) (void)DeadLettersFrom(spec, errors, resolve);
 }

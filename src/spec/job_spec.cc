@@ -59,8 +59,9 @@ void ParseTop(std::string_view json, JobSpec* spec, SpecErrors* errors) {
     spec->follow = window->Bool("follow").value_or(false);
     if (auto poll = window->Duration("poll_interval", false, absl::Milliseconds(10)))
       spec->poll_interval = *poll;
-    if (start) spec->start = *start;
-    if (end) spec->end = *end;
+    if (auto overlap = window->Duration("overlap", false, absl::ZeroDuration())) spec->overlap = *overlap;
+    if (start) spec->start = *start - spec->overlap;
+    if (end) spec->end = *end + spec->overlap;
     if (start && end && (*end < *start || (*end == *start && !spec->follow))) {
       errors->Add(window->PathOf("end"),
                   spec->follow ? "must not be before window.start" : "must be after window.start");
@@ -70,6 +71,7 @@ void ParseTop(std::string_view json, JobSpec* spec, SpecErrors* errors) {
   if (auto d = top.Duration("shard_duration", false, absl::Seconds(1))) spec->shard_duration = *d;
   if (auto c = top.Int("concurrency", false, 1, 1024)) spec->concurrency = static_cast<int>(*c);
   if (auto m = top.Int("max_records", false, 0, INT64_MAX)) spec->max_records = *m;
+  spec->skip_already_present = top.Bool("skip_already_present").value_or(false);
   if (auto retry = top.Object("retry")) {
     RetryPolicy& r = spec->retry;
     if (auto v = retry->Duration("initial_backoff", false, absl::Milliseconds(1))) r.initial_backoff = *v;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -47,6 +48,23 @@ absl::StatusOr<std::unique_ptr<AppendFile>> AppendFile::Open(std::string path, c
       }
       case OnFreshStart::kTruncate:
         break;
+      case OnFreshStart::kKeep:
+        committed = static_cast<uint64_t>(size);
+        break;
+    }
+  }
+  if (fresh == OnFreshStart::kKeep) {
+    const std::string base_path = StrCat(path, ".base");
+    if (!context.resuming) {
+      if (absl::Status s = WriteFileAtomically(base_path, StrCat(committed, "\n")); !s.ok()) return s;
+    } else {
+      absl::StatusOr<std::string> base = ReadFile(base_path);
+      uint64_t length = 0;
+      if (!base.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*base), &length)) {
+        return absl::DataLossError(StrCat(what, " ", path, ": ", base_path,
+                                          " (where the job's appending began) is missing or unreadable"));
+      }
+      committed = std::max(committed, length);
     }
   }
   if (context.resuming && size < committed) {

@@ -16,8 +16,10 @@ namespace recovery {
 
 class AppendFile {
  public:
-  // What to do with a non-empty file when the job starts fresh.
-  enum class OnFreshStart { kFail, kTruncate, kRotate };
+  // What to do with a non-empty file when the job starts fresh. kKeep appends
+  // after what the file holds, and records that length in "<path>.base" so a
+  // resume before any commit knows where the job's own bytes began.
+  enum class OnFreshStart { kFail, kTruncate, kRotate, kKeep };
 
   // On resume, truncates to the largest committed token (DataLoss when the
   // file is shorter than that or a token is not a length). `what` names the
@@ -36,6 +38,8 @@ class AppendFile {
   // Drops everything appended since the last Commit().
   absl::Status Rollback();
   const std::string& path() const { return path_; }
+  // The committed length: every byte before it is durable and vouched for.
+  uint64_t committed() const { return committed_; }
 
  private:
   AppendFile(std::string path, int fd, uint64_t committed, bool fsync)
