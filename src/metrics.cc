@@ -24,6 +24,8 @@ constexpr Help kHelp[] = {
     {metric::kRecordsDelivered, "counter", "Records acknowledged by the sink."},
     {metric::kRecordsDropped, "counter", "Records the mapper dropped on purpose."},
     {metric::kRecordsOutOfWindow, "counter", "Records whose event time lies outside their shard."},
+    {metric::kRecordsAlreadyPresent, "counter",
+     "Records the sink already held (skip_already_present), not delivered again."},
     {metric::kDeadLetters, "counter", "Records that could not be mapped, kept with the reason."},
     {metric::kPages, "counter", "Pages committed."},
     {metric::kBytes, "counter", "Bytes read from the source."},

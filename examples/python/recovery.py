@@ -53,8 +53,9 @@ Progress = namedtuple(
     "Progress",
     "records_fetched records_delivered records_dropped records_out_of_window dead_letters pages bytes retries "
     "records_this_run shards_total shards_done shards_failed shards_running window_fraction records_per_second "
-    "elapsed_us eta_us",
+    "elapsed_us eta_us records_already_present",
 )
+_V1_PROGRESS_FIELDS = Progress._fields[:17]
 
 
 class _Record(ctypes.Structure):
@@ -70,6 +71,11 @@ class _Progress(ctypes.Structure):
                 ("elapsed_us", ctypes.c_int64), ("eta_us", ctypes.c_int64)]
 
 
+class _ProgressExt(ctypes.Structure):
+    _fields_ = [("size", ctypes.c_uint32), ("reserved", ctypes.c_uint32),
+                ("records_already_present", ctypes.c_uint64)]
+
+
 _DESTROY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _SINK_WRITE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_Record),
                                ctypes.c_size_t, ctypes.c_void_p)
@@ -83,6 +89,17 @@ _PROGRESS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_Progress))
 class _SinkVTable(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint32), ("user_data", ctypes.c_void_p), ("write", _SINK_WRITE),
                 ("destroy", _DESTROY)]
+
+
+_SINK_WRITE_V2 = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_Record),
+                                  ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p)
+_SINK_PRESENT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_Record),
+                                 ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p)
+
+
+class _SinkVTableV2(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("user_data", ctypes.c_void_p), ("write", _SINK_WRITE_V2),
+                ("present", _SINK_PRESENT), ("destroy", _DESTROY)]
 
 
 class _MapperVTable(ctypes.Structure):
@@ -120,6 +137,10 @@ def _load():
         "recovery_job_create_from_file": (c_int, [c_char_p, ctypes.POINTER(c_void_p), errptr]),
         "recovery_job_destroy": (None, [c_void_p]),
         "recovery_job_set_sink": (c_int, [c_void_p, ctypes.POINTER(_SinkVTable), errptr]),
+        "recovery_job_set_sink_v2": (c_int, [c_void_p, ctypes.POINTER(_SinkVTableV2), errptr]),
+        "recovery_sink_result_reject": (None, [c_void_p, c_size_t, c_char_p, c_size_t]),
+        "recovery_presence_add": (None, [c_void_p, c_char_p, c_size_t]),
+        "recovery_job_stats_ext": (c_int, [c_void_p, ctypes.POINTER(_ProgressExt)]),
         "recovery_job_set_mapper": (c_int, [c_void_p, ctypes.POINTER(_MapperVTable), errptr]),
         "recovery_job_set_log_callback": (c_int, [c_void_p, _LOG, c_void_p]),
         "recovery_job_set_progress_callback": (c_int, [c_void_p, _PROGRESS, c_void_p]),
@@ -195,26 +216,49 @@ class Job:
             raise RecoveryError(INVALID_ARGUMENT, "the job is closed")
         return self._handle
 
-    def set_sink(self, fn):
+    def set_sink(self, fn, present=None):
         """`fn(shard_id, records)` receives each batch (a list of Record); returning
-        acknowledges it. Raising fails the batch with the exception's text (raise
-        Retry to have it retried)."""
+        acknowledges it. It may return {index: reason} for records the destination
+        will never accept: they go to dead letters and the rest counts as
+        delivered. Raising fails the batch with the exception's text (raise Retry
+        to have it retried).
 
-        def write(_, shard_id, records, count, error):
+        `present(shard_id, records)`, when given, answers the job's
+        "skip_already_present": it returns the keys (str) among `records` that the
+        destination already holds; those are not delivered again. Raising Retry
+        asks again later; any other exception stops the shard."""
+
+        def batch_of(records, count):
+            return [Record(ctypes.string_at(r.key, r.key_len).decode("utf-8", "surrogateescape"),
+                           r.event_time_us, ctypes.string_at(r.data, r.data_len), bool(r.maybe_redelivered))
+                    for r in records[:count]]
+
+        def failed(error, exc):
+            _lib.recovery_error_set(error, *_describe(exc))
+            return UNAVAILABLE if isinstance(exc, Retry) else INTERNAL
+
+        def write(_, shard_id, records, count, result, error):
             try:
-                batch = [Record(ctypes.string_at(r.key, r.key_len).decode(), r.event_time_us,
-                                ctypes.string_at(r.data, r.data_len), bool(r.maybe_redelivered))
-                         for r in records[:count]]
-                fn(shard_id.decode(), batch)
+                rejected = fn(shard_id.decode(), batch_of(records, count))
+                for index, reason in (rejected.items() if isinstance(rejected, dict) else ()):
+                    text = str(reason).encode("utf-8", "replace")
+                    _lib.recovery_sink_result_reject(result, int(index), text, len(text))
                 return OK
-            except Retry as exc:
-                _lib.recovery_error_set(error, *_describe(exc))
-                return UNAVAILABLE
             except BaseException as exc:  # never let an exception unwind into C
-                _lib.recovery_error_set(error, *_describe(exc))
-                return INTERNAL
+                return failed(error, exc)
 
-        self._install(_lib.recovery_job_set_sink, _SinkVTable(1, None, _SINK_WRITE(write), _DESTROY(0)))
+        def check(_, shard_id, records, count, presence, error):
+            try:
+                for key in present(shard_id.decode(), batch_of(records, count)) or ():
+                    raw = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else bytes(key)
+                    _lib.recovery_presence_add(presence, raw, len(raw))
+                return OK
+            except BaseException as exc:
+                return failed(error, exc)
+
+        self._install(_lib.recovery_job_set_sink_v2,
+                      _SinkVTableV2(2, None, _SINK_WRITE_V2(write),
+                                    _SINK_PRESENT(check) if present else _SINK_PRESENT(0), _DESTROY(0)))
 
     def set_mapper(self, fn):
         """`fn(shard_id, raw_bytes)` returns None to drop the record, or
@@ -250,7 +294,7 @@ class Job:
 
         def call(_, p):
             try:
-                fn(Progress(*(getattr(p.contents, f) for f in Progress._fields)))
+                fn(Progress(*(getattr(p.contents, f) for f in _V1_PROGRESS_FIELDS), self._already_present()))
             except BaseException:
                 pass  # a progress display must not stop a recovery
 
@@ -343,7 +387,12 @@ class Job:
     def stats(self):
         p = _Progress()
         _lib.recovery_job_stats(self._live(), ctypes.byref(p))
-        return Progress(*(getattr(p, f) for f in Progress._fields))
+        return Progress(*(getattr(p, f) for f in _V1_PROGRESS_FIELDS), self._already_present())
+
+    def _already_present(self):
+        ext = _ProgressExt(ctypes.sizeof(_ProgressExt), 0, 0)
+        _lib.recovery_job_stats_ext(self._live(), ctypes.byref(ext))
+        return ext.records_already_present
 
     def close(self):
         """Cancels a run still going, waits for it, and frees the job."""

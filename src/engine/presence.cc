@@ -16,7 +16,7 @@ absl::StatusOr<bool> SkipPresent(Engine& engine, ShardRun& run, MappedPage& mapp
     answer = PresenceAnswer();
     return sink.CheckPresence(run.shard, records, &answer);
   });
-  if (!st.ok()) return st;
+  if (!st.ok()) return absl::Status(st.code(), StrCat("check presence in the sink: ", st.message()));
   if (answer.present.size() != records.size()) {
     answer.present.resize(records.size(), false);  // unanswered: not known to be there, so delivered
   }
