@@ -42,7 +42,7 @@ struct recovery_job_t {
   bool cancel_requested ABSL_GUARDED_BY(mu) = false;
   recovery_progress_t progress ABSL_GUARDED_BY(mu) = {};
   uint64_t already_present ABSL_GUARDED_BY(mu) = 0;  // for recovery_job_stats_ext
-  std::thread thread;  // a started run
+  std::thread thread;                                // a started run
   std::unique_ptr<absl::Notification> done;
   int result = RECOVERY_OK;
   std::string result_message;
@@ -264,8 +264,8 @@ void recovery_sink_result_reject(recovery_sink_result_t* result, size_t index, c
   if (result == nullptr) return;
   try {
     if (index >= result->count) {
-      result->error = recovery::StrCat("recovery_sink_result_reject: index ", index, " is outside the batch of ",
-                             result->count, " records");
+      result->error = recovery::StrCat("recovery_sink_result_reject: index ", index,
+                                       " is outside the batch of ", result->count, " records");
       return;
     }
     std::string why(reason != nullptr ? std::string_view(reason, reason_len) : std::string_view());
@@ -548,7 +548,8 @@ int recovery_job_stats(recovery_job_t* job, recovery_progress_t* out) {
 }
 
 int recovery_job_stats_ext(recovery_job_t* job, recovery_progress_ext_t* out) {
-  if (job == nullptr || out == nullptr || out->size < offsetof(recovery_progress_ext_t, records_already_present)) {
+  if (job == nullptr || out == nullptr ||
+      out->size < offsetof(recovery_progress_ext_t, records_already_present)) {
     return RECOVERY_INVALID_ARGUMENT;
   }
   recovery_progress_ext_t ext{};

@@ -90,7 +90,8 @@ class CSinkV2 : public Sink {
     const int code = plugin_.v().present(plugin_.v().user_data, shard.id.c_str(), records_.data(),
                                          records_.size(), &presence, &error);
     RECOVERY_RETURN_IF_ERROR(CallbackStatus(code, error, "presence"));
-    if (presence.failed) return absl::ResourceExhaustedError("presence callback: a key could not be recorded");
+    if (presence.failed)
+      return absl::ResourceExhaustedError("presence callback: a key could not be recorded");
     std::vector<std::string_view> keys(presence.keys.begin(), presence.keys.end());
     MarkPresentKeys(records, keys, answer);
     return absl::OkStatus();
@@ -100,8 +101,8 @@ class CSinkV2 : public Sink {
   void Borrow(absl::Span<const Record> records) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     records_.clear();
     for (const Record& r : records) {
-      records_.push_back({r.key.data(), r.key.size(), Micros(r.event_time), r.payload.data(), r.payload.size(),
-                          static_cast<uint8_t>(r.maybe_redelivered)});
+      records_.push_back({r.key.data(), r.key.size(), Micros(r.event_time), r.payload.data(),
+                          r.payload.size(), static_cast<uint8_t>(r.maybe_redelivered)});
     }
   }
 

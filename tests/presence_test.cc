@@ -66,8 +66,8 @@ class Destination {
   explicit Destination(std::set<std::string> held) : held_(std::move(held)) {}
 
   std::unique_ptr<recovery::Sink> NewSink(std::function<absl::Status(int)> after_write = nullptr,
-                             std::function<absl::Status(int)> before_check = nullptr,
-                             std::vector<std::string> extra_keys = {}) {
+                                          std::function<absl::Status(int)> before_check = nullptr,
+                                          std::vector<std::string> extra_keys = {}) {
     return NewCallbackSink(
         [this, after_write](const Shard&, absl::Span<const Record> records) {
           absl::MutexLock lock(&mu_);
@@ -78,8 +78,8 @@ class Destination {
           return after_write ? after_write(++batches_) : absl::OkStatus();
         },
         /*serialize=*/true,
-        [this, before_check, extra_keys](const Shard&,
-                                         absl::Span<const Record> records) -> absl::StatusOr<std::vector<std::string>> {
+        [this, before_check, extra_keys](
+            const Shard&, absl::Span<const Record> records) -> absl::StatusOr<std::vector<std::string>> {
           absl::MutexLock lock(&mu_);
           if (before_check) RECOVERY_RETURN_IF_ERROR(before_check(++checks_));
           std::vector<std::string> present = extra_keys;
@@ -147,8 +147,9 @@ TEST_F(PresenceTest, OnlyWhatTheDestinationLacksIsDeliveredAndTheRestCountsAsAlr
   EXPECT_EQ(r.progress.totals.records_delivered, kRecords - live.size());
   EXPECT_EQ(r.progress.totals.records_already_present, live.size());
   EXPECT_EQ(r.progress.totals.records_fetched, static_cast<uint64_t>(kRecords));
-  EXPECT_THAT(metrics.RenderPrometheus(),
-              HasSubstr("recovery_records_already_present_total{job=\"seam-job\"} " + std::to_string(live.size())));
+  EXPECT_THAT(
+      metrics.RenderPrometheus(),
+      HasSubstr("recovery_records_already_present_total{job=\"seam-job\"} " + std::to_string(live.size())));
   ASSERT_FALSE(page_logs.empty());
   EXPECT_THAT(page_logs.front(), HasSubstr("\"already_present\":"));
   uint64_t stored = 0;
@@ -168,9 +169,8 @@ TEST_F(PresenceTest, ABatchWrittenBeforeACrashCountsAsDeliveredNotAsAlreadyPrese
   JobSpec spec = Spec();
   spec.concurrency = 1;
   RunResult first = Run(dest.NewSink([](int batch) {
-                          return batch == 5 ? absl::DataLossError("the process died after this write")
-                                            : absl::OkStatus();
-                        }),
+    return batch == 5 ? absl::DataLossError("the process died after this write") : absl::OkStatus();
+  }),
                         spec);
   EXPECT_FALSE(first.status.ok());
   bool had_keys_in_flight = false;
@@ -200,9 +200,11 @@ TEST_F(PresenceTest, ATransientPresenceFailureIsRetriedAndAPermanentOneStopsTheS
   Destination refusing(LiveFeedKeys());
   JobSpec spec = Spec();
   spec.concurrency = 1;
-  r = Run(refusing.NewSink(nullptr, [](int check) {
-            return check == 3 ? absl::PermissionDeniedError("no SELECT on the table") : absl::OkStatus();
-          }),
+  r = Run(refusing.NewSink(nullptr,
+                           [](int check) {
+                             return check == 3 ? absl::PermissionDeniedError("no SELECT on the table")
+                                               : absl::OkStatus();
+                           }),
           spec);
   ASSERT_FALSE(r.status.ok());
   EXPECT_THAT(std::string(r.status.message()), HasSubstr("check presence in the sink"));
@@ -246,9 +248,10 @@ TEST_F(PresenceTest, ASinkThatCannotCheckIsRefusedNamingIt) {
   ASSERT_FALSE(b.ok());
   EXPECT_THAT(std::string(b.status().message()), HasSubstr("skip_already_present: the sink given in code"));
 
-  const std::string job = R"({"name":"j","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+  const std::string job =
+      R"({"name":"j","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
     "skip_already_present":true,"source":{"type":"jsonl_file","path":"in.jsonl"},"mapper":)" +
-                          std::string(kMapper) + R"(,"sink":)";
+      std::string(kMapper) + R"(,"sink":)";
   absl::StatusOr<JobSpec> spec = JobSpec::Parse(job + R"({"type":"null"}})");
   ASSERT_FALSE(spec.ok());
   EXPECT_THAT(std::string(spec.status().message()),
@@ -256,7 +259,8 @@ TEST_F(PresenceTest, ASinkThatCannotCheckIsRefusedNamingIt) {
   spec = JobSpec::Parse(job + R"({"type":"jsonl_file","path":"out.jsonl"}})");
   ASSERT_FALSE(spec.ok());
   EXPECT_THAT(std::string(spec.status().message()), HasSubstr("set sink.format to \"envelope\""));
-  spec = JobSpec::Parse(job + R"({"type":"jsonl_file","path":"out.jsonl","format":"envelope","append":true}})");
+  spec =
+      JobSpec::Parse(job + R"({"type":"jsonl_file","path":"out.jsonl","format":"envelope","append":true}})");
   EXPECT_TRUE(spec.ok()) << spec.status();
 }
 
@@ -318,7 +322,8 @@ TEST(JsonlPresenceTest, AppendsAfterALiveFeedsLinesAndAnswersFromItsKeys) {
   const std::string job =
       R"({"name":"jsonl-seam","window":{"start":"2026-11-14T02:00:00Z","end":"2026-11-14T22:00:00Z","overlap":"2h"},
       "skip_already_present":true,"source":{"type":"jsonl_file","path":"in.jsonl","batch_size":25},"mapper":)" +
-      std::string(kMapper) + R"(,"sink":{"type":"jsonl_file","path":"out.jsonl","format":"envelope","append":true,
+      std::string(kMapper) +
+      R"(,"sink":{"type":"jsonl_file","path":"out.jsonl","format":"envelope","append":true,
       "fsync":false},"checkpoint":{"type":"file","dir":"state"}})";
   testing::WriteFile(dir.File("job.json"), job);
   absl::StatusOr<JobSpec> spec = JobSpec::FromFile(dir.File("job.json"));

@@ -290,7 +290,7 @@ RECOVERY_C_EXPORT int recovery_job_stats(recovery_job_t* job, recovery_progress_
  * library fills only the fields that fit, so both sides may be newer. */
 typedef struct {
   uint32_t size;
-  uint32_t reserved; /* 0 */
+  uint32_t reserved;                /* 0 */
   uint64_t records_already_present; /* the sink held them already (skip_already_present) */
 } recovery_progress_ext_t;
 RECOVERY_C_EXPORT int recovery_job_stats_ext(recovery_job_t* job, recovery_progress_ext_t* out);

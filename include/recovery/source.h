@@ -40,10 +40,10 @@ struct RawRecord {
 
 // What became of each raw record of a page, told to ShardReader::Commit().
 enum class RecordOutcome : uint8_t {
-  kDelivered,     // acknowledged by the sink
-  kDeadLettered,  // unusable: in the dead letters with its reason
-  kDropped,       // the mapper's filter dropped it on purpose
-  kOutOfWindow,   // its event time is outside the shard's window
+  kDelivered,       // acknowledged by the sink
+  kDeadLettered,    // unusable: in the dead letters with its reason
+  kDropped,         // the mapper's filter dropped it on purpose
+  kOutOfWindow,     // its event time is outside the shard's window
   kAlreadyPresent,  // the sink already held it (skip_already_present): not delivered again
 };
 

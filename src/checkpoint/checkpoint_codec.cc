@@ -131,7 +131,8 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
     }
     for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
       uint64_t h = 0;
-      for (int b = 0; b < 8; ++b) h |= static_cast<uint64_t>(static_cast<unsigned char>(raw[i + b])) << (8 * b);
+      for (int b = 0; b < 8; ++b)
+        h |= static_cast<uint64_t>(static_cast<unsigned char>(raw[i + b])) << (8 * b);
       c.in_flight_keys.push_back(h);
     }
   }

@@ -38,15 +38,14 @@ class ProgressLine {
     last_ = now;
     const std::string eta =
         p.eta == absl::InfiniteDuration() ? "?" : absl::FormatDuration(absl::Trunc(p.eta, absl::Seconds(1)));
-    const std::string line = StrCat(absl::StrFormat("%5.1f%%", p.window_fraction * 100),
-                                    " of the window  records ", p.totals.records_delivered,
-                                    p.totals.records_already_present > 0
-                                        ? StrCat("  already present ", p.totals.records_already_present)
-                                        : std::string(),
-                                    "  pages ",
-                                    p.totals.pages, "  ", absl::StrFormat("%.0f", p.records_per_second),
-                                    " rec/s  ETA ", eta, "  retries ", p.totals.retries, "  dead letters ",
-                                    p.totals.dead_letters, "  shards ", p.shards_done, "/", p.shards_total);
+    const std::string line = StrCat(
+        absl::StrFormat("%5.1f%%", p.window_fraction * 100), " of the window  records ",
+        p.totals.records_delivered,
+        p.totals.records_already_present > 0 ? StrCat("  already present ", p.totals.records_already_present)
+                                             : std::string(),
+        "  pages ", p.totals.pages, "  ", absl::StrFormat("%.0f", p.records_per_second), " rec/s  ETA ", eta,
+        "  retries ", p.totals.retries, "  dead letters ", p.totals.dead_letters, "  shards ", p.shards_done,
+        "/", p.shards_total);
     if (tty_) {
       std::fprintf(stderr, "\r\033[K%s", line.c_str());
       shown_ = true;

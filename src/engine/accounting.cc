@@ -41,7 +41,8 @@ void AddCoverage(const MappedPage& mapped, std::map<int64_t, uint64_t>* coverage
     ++(*coverage)[s - ((s % kCoverageBucketSeconds) + kCoverageBucketSeconds) % kCoverageBucketSeconds];
   };
   for (size_t j = 0; j < mapped.batch.size(); ++j) {
-    if (mapped.outcomes[mapped.origin[j]] == RecordOutcome::kDelivered) add(mapped.batch.records()[j].event_time);
+    if (mapped.outcomes[mapped.origin[j]] == RecordOutcome::kDelivered)
+      add(mapped.batch.records()[j].event_time);
   }
   for (absl::Time t : mapped.present_event_times) add(t);
 }

@@ -32,8 +32,8 @@ absl::StatusOr<bool> SkipPresent(Engine& engine, ShardRun& run, MappedPage& mapp
     const Record& r = records[j];
     const uint64_t hash = StableKeyHash(r.key);
     if (answer.present[j]) {
-      mapped.outcomes[mapped.origin[j]] = ours.contains(hash) ? RecordOutcome::kDelivered
-                                                              : RecordOutcome::kAlreadyPresent;
+      mapped.outcomes[mapped.origin[j]] =
+          ours.contains(hash) ? RecordOutcome::kDelivered : RecordOutcome::kAlreadyPresent;
       mapped.present_event_times.push_back(r.event_time);
       continue;
     }

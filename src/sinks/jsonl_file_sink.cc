@@ -93,7 +93,8 @@ class JsonlFileSink : public Sink {
 
   // The keys of every committed line, read once, on the first presence check.
   absl::Status BuildIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_) {
-    if (file_ == nullptr) return absl::FailedPreconditionError("jsonl_file sink: presence check before Open()");
+    if (file_ == nullptr)
+      return absl::FailedPreconditionError("jsonl_file sink: presence check before Open()");
     std::ifstream in(options_.path, std::ios::binary);
     if (!in) return absl::NotFoundError(StrCat("sink file ", options_.path, ": cannot be read for its keys"));
     simdjson::dom::parser parser;
@@ -112,8 +113,8 @@ class JsonlFileSink : public Sink {
       }
       if (static_cast<int64_t>(index_.size()) >= options_.max_indexed_keys) {
         return absl::ResourceExhaustedError(
-            StrCat("sink file ", options_.path, " holds more than max_indexed_keys (", options_.max_indexed_keys,
-                   ") keys; raise it (about 34 bytes of memory a key)"));
+            StrCat("sink file ", options_.path, " holds more than max_indexed_keys (",
+                   options_.max_indexed_keys, ") keys; raise it (about 34 bytes of memory a key)"));
       }
       index_.insert(KeyHash(key));
     }

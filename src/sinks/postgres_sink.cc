@@ -132,7 +132,8 @@ class PostgresSink : public Sink {
         for (size_t j : conflict) {
           StrAppend(&sql, ", $", ++p, "::", columns_[j].type);
           const auto& v = rows.values[r * columns_.size() + j];
-          params.push_back(v ? pg::Param(std::string_view(rows.text).substr(v->first, v->second)) : std::nullopt);
+          params.push_back(v ? pg::Param(std::string_view(rows.text).substr(v->first, v->second))
+                             : std::nullopt);
         }
         sql += ")";
       }
@@ -146,9 +147,9 @@ class PostgresSink : public Sink {
       sql += ")";
       absl::StatusOr<pg::Result> found = c->Exec(sql, params);
       if (!found.ok()) {
-        return absl::Status(found.status().code(), StrCat("sink ", table_, " (", pg::Describe(options_.dsn),
-                                                          "), shard ", shard.id,
-                                                          ": presence check: ", found.status().message()));
+        return absl::Status(found.status().code(),
+                            StrCat("sink ", table_, " (", pg::Describe(options_.dsn), "), shard ", shard.id,
+                                   ": presence check: ", found.status().message()));
       }
       for (int row = 0; row < found->rows(); ++row) {
         size_t i;
@@ -547,7 +548,8 @@ absl::StatusOr<std::unique_ptr<Sink>> NewPostgresSink(PostgresSinkOptions option
       errors.push_back(StrCat("version: \"", options.version_column, "\" is not one of the sink's columns"));
     } else if (std::find(options.conflict_columns.begin(), options.conflict_columns.end(),
                          options.version_column) != options.conflict_columns.end()) {
-      errors.push_back(StrCat("version: \"", options.version_column, "\" is a conflict column; a version "
+      errors.push_back(StrCat("version: \"", options.version_column,
+                              "\" is a conflict column; a version "
                               "must be a column of its own"));
     }
   } else if (!options.version_column.empty()) {

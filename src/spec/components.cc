@@ -193,7 +193,8 @@ absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* 
       options.overwrite = o.Bool("overwrite").value_or(false);
       options.fsync = o.Bool("fsync").value_or(true);
       options.append = o.Bool("append").value_or(false);
-      options.max_indexed_keys = o.Int("max_indexed_keys", false, 1, INT64_MAX).value_or(options.max_indexed_keys);
+      options.max_indexed_keys =
+          o.Int("max_indexed_keys", false, 1, INT64_MAX).value_or(options.max_indexed_keys);
       if (spec.skip_already_present && options.format != JsonlFormat::kEnvelope) {
         errors->Add("skip_already_present",
                     "the jsonl_file sink answers it from the keys in its lines: set sink.format to "
@@ -339,9 +340,10 @@ void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   if (spec.mapper.present()) (void)MapperFrom(spec, errors);
   if (spec.sink.present() && spec.sink.type != "callback") (void)SinkFrom(spec, errors, resolve);
   if (spec.skip_already_present && (spec.sink.type == "null" || spec.sink.type == "sqs")) {
-    errors->Add("skip_already_present", StrCat("the ", spec.sink.type,
-                                               " sink cannot tell which records it already holds; use a "
-                                               "postgres, jsonl_file (envelope) or callback sink, or turn it off"));
+    errors->Add("skip_already_present",
+                StrCat("the ", spec.sink.type,
+                       " sink cannot tell which records it already holds; use a "
+                       "postgres, jsonl_file (envelope) or callback sink, or turn it off"));
   }
   if (spec.checkpoint.present()) (void)CheckpointsFrom(spec, errors, resolve);
   if (spec.dead_letters.present()) (void)DeadLettersFrom(spec, errors, resolve);

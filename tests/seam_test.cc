@@ -1,0 +1,306 @@
+// A live feed's destination meets a recovery of a fuzzily known gap, through
+// the command-line tool killed with SIGKILL: the destination already holds
+// about 60 % of the window (the edges a late-stopping, early-resuming feed
+// covered, and scattered single records), the job widens its window by a
+// 2 h overlap and runs with skip_already_present. At the end every record is
+// in the destination exactly once, what the feed wrote is untouched, and the
+// job counts exactly what was there as already present and exactly what was
+// missing as delivered. Run for a PostgreSQL table and for the JSON-lines
+// sink (the Python callback sink: tests/python/test_seam.py).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <random>
+#include <regex>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "postgres/pg.h"
+#include "simdjson.h"
+#include "testing/cli_runner.h"
+#include "testing/postgres.h"
+#include "testing/simulated_api.h"
+#include "testing/test_util.h"
+#include "util/strings.h"
+#include "util/time_format.h"
+
+namespace recovery {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::T;
+using testing::TempDir;
+
+constexpr int kRecords = 2400;  // one every 36 s over the day
+constexpr int kKills = 6;
+
+struct LiveFeed {
+  std::vector<std::string> all;  // every record of the day, in time order
+  std::set<std::string> held;    // what the live feed delivered
+};
+
+// The feed stopped at 05:00 and resumed at 19:00; single records got through
+// in between (every third). The operator's estimate of the gap is 02:00 to
+// 22:00, widened by a 2 h overlap: the whole day.
+LiveFeed Feed(const testing::SimulatedApi& api) {
+  LiveFeed f;
+  f.all = api.Ids(T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z"));
+  const std::vector<std::string> early = api.Ids(T("2026-11-01T00:00:00Z"), T("2026-11-01T05:00:00Z"));
+  const std::vector<std::string> late = api.Ids(T("2026-11-01T19:00:00Z"), T("2026-11-02T00:00:00Z"));
+  f.held.insert(early.begin(), early.end());
+  f.held.insert(late.begin(), late.end());
+  for (size_t i = 0; i < f.all.size(); i += 3) f.held.insert(f.all[i]);
+  return f;
+}
+
+// Every checkpoint file under `dir` and its content (not the temporary
+// files a save renames into place).
+std::map<std::string, std::string> Checkpoints(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().extension() == ".ckpt")
+      out[it->path().string()] = testing::ReadFileOrEmpty(it->path().string());
+  }
+  return out;
+}
+
+// Runs `recovery run job` until it succeeds, killing the first kKills runs:
+// the even ones once a batch newly marked in flight (with the keys it is
+// delivering) has reached the destination, `destination_size` having grown,
+// and before its checkpoint moved on: the moment a resumed run finds its own
+// records there; the odd ones at a random moment.
+struct KillReport {
+  int kills = 0;
+  int kills_in_flight = 0;
+  int runs = 0;
+  bool finished = false;
+};
+
+KillReport RunWithKills(const std::string& job, const std::string& state_dir,
+                        const std::function<int64_t()>& destination_size, uint32_t seed) {
+  KillReport report;
+  std::mt19937 rng(seed);
+  for (int run = 0; run < kKills + 6 && !report.finished; ++run) {
+    ++report.runs;
+    const std::map<std::string, std::string> before = Checkpoints(state_dir);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int null = open("/dev/null", O_WRONLY);
+      dup2(null, 2);  // the last run's closing lines are checked through `recovery status`
+      execl(RECOVERY_CLI, RECOVERY_CLI, "run", job.c_str(), "--quiet", nullptr);
+      _exit(127);
+    }
+    auto exited = [pid] {
+      siginfo_t info{};
+      return waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+    };
+    // The checkpoint file that newly holds in-flight keys, or "".
+    auto fresh_in_flight = [&]() -> std::string {
+      for (const auto& [path, content] : Checkpoints(state_dir)) {
+        auto old = before.find(path);
+        if (content.find("in_flight_keys_base64") != std::string::npos &&
+            (old == before.end() || old->second != content)) {
+          return path;
+        }
+      }
+      return "";
+    };
+    bool killed_in_flight = false;
+    if (run < kKills && run % 2 == 1) {
+      absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(30, 300)(rng)));
+    } else if (run < kKills) {
+      const absl::Time deadline = absl::Now() + absl::Seconds(30);
+      std::string marked;
+      while (marked.empty() && !exited() && absl::Now() < deadline) {
+        marked = fresh_in_flight();
+        if (marked.empty()) absl::SleepFor(absl::Microseconds(200));
+      }
+      if (!marked.empty()) {
+        const std::string mark = testing::ReadFileOrEmpty(marked);
+        const int64_t size = destination_size();
+        while (!exited() && absl::Now() < deadline && destination_size() <= size &&
+               testing::ReadFileOrEmpty(marked) == mark) {
+        }
+        killed_in_flight = testing::ReadFileOrEmpty(marked) == mark;
+      }
+    }
+    if (run < kKills) kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+      ++report.kills;
+      report.kills_in_flight += killed_in_flight;
+    }
+    report.finished = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (WIFEXITED(status) && !report.finished) {
+      testing::CliResult why = testing::RunCli(RECOVERY_CLI, {"run", job});
+      ADD_FAILURE() << "run " << run << " exited " << WEXITSTATUS(status) << "; again: " << why.err;
+      break;
+    }
+  }
+  return report;
+}
+
+// The totals `recovery status` prints, summed over every run.
+struct Totals {
+  int64_t delivered = -1;
+  int64_t already_present = 0;
+};
+
+Totals StatusTotals(const std::string& job) {
+  testing::CliResult r = testing::RunCli(RECOVERY_CLI, {"status", job});
+  Totals t;
+  std::smatch m;
+  if (std::regex_search(r.out, m, std::regex(R"(total: (\d+) records delivered)")))
+    t.delivered = std::stoll(m[1]);
+  if (std::regex_search(r.out, m, std::regex(R"(already present: (\d+) records)"))) {
+    t.already_present = std::stoll(m[1]);
+  }
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  return t;
+}
+
+std::string JobJson(const testing::SimulatedApi& api, const std::string& state_dir, const std::string& sink) {
+  return StrCat(
+      R"({"name":"seam","window":{"start":"2026-11-01T02:00:00Z","end":"2026-11-01T22:00:00Z","overlap":"2h"},
+    "shard_duration":"2h","concurrency":4,"skip_already_present":true,
+    "retry":{"initial_backoff":"10ms","max_backoff":"100ms"},
+    "source":{"type":"http","url":")",
+      api.base_url(), R"(/v1/keyset",
+      "query":{"from":"{start}","to":"{end}","limit":"{limit}","after_time":"{after_time}","after_id":"{after_id}"},
+      "records":"/data","page_size":20,"pagination":{"type":"keyset","time":"/created_at","id":"/id"}},
+    "mapper":{"type":"json","fields":[{"name":"transaction_id","from":"/id","required":true},
+      {"name":"amount","from":"/amount/value","type":"decimal"}],
+      "key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+    "sink":)",
+      sink, R"(,"checkpoint":{"type":"file","dir":")", state_dir, R"("}})");
+}
+
+testing::SimulatedApiOptions ApiOptions() {
+  testing::SimulatedApiOptions o;
+  o.start = T("2026-11-01T00:00:00Z");
+  o.end = T("2026-11-02T00:00:00Z");
+  o.records = kRecords;
+  o.small_records = true;
+  o.latency = absl::Milliseconds(20);  // a run takes about a second: kills land mid-run
+  return o;
+}
+
+void Report(const char* sink, const KillReport& k, const LiveFeed& feed) {
+  std::printf(
+      "seam (%s): %zu records, %zu held by the live feed, %d runs, %d kills (%d with a batch in flight)\n",
+      sink, feed.all.size(), feed.held.size(), k.runs, k.kills, k.kills_in_flight);
+}
+
+TEST(SeamTest, PostgresTableGetsOnlyWhatItLackedThroughSigkills) {
+  auto server = testing::PostgresServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  testing::PostgresServer& pg = **server;
+  testing::SimulatedApi api(ApiOptions());
+  const LiveFeed feed = Feed(api);
+  // The live feed's rows: marked, and with an amount no recovered row has.
+  ASSERT_TRUE(pg.Exec("CREATE TABLE payments (transaction_id text NOT NULL UNIQUE, amount numeric(12,2), "
+                      "occurred_at timestamptz, origin text)")
+                  .ok());
+  std::string insert = "INSERT INTO payments (transaction_id, amount, origin) VALUES ";
+  bool first = true;
+  for (const std::string& id : feed.held) {
+    StrAppend(&insert, first ? "" : ",", "('", id, "', 0.01, 'live')");
+    first = false;
+  }
+  ASSERT_TRUE(pg.Exec(insert).ok());
+  TempDir dir;
+  const std::string job = dir.File("job.json");
+  testing::WriteFile(job, JobJson(api, dir.File("state"),
+                                  StrCat(R"({"type":"postgres","dsn":")", pg.dsn(), R"(","table":"payments",
+      "columns":{"transaction_id":"/transaction_id","amount":"/amount","occurred_at":"$event_time"},
+      "conflict_columns":["transaction_id"]})")));
+
+  auto counter = pg::Connection::Open({pg.dsn()});
+  ASSERT_TRUE(counter.ok()) << counter.status();
+  const KillReport k = RunWithKills(
+      job, dir.File("state"),
+      [&] {
+        absl::StatusOr<pg::Result> n = (*counter)->Exec("SELECT count(*) FROM payments");
+        int64_t count = -1;
+        if (n.ok()) (void)absl::SimpleAtoi(ToAbsl(n->Get(0, 0)), &count);
+        return count;
+      },
+      17);
+  Report("postgres", k, feed);
+  ASSERT_TRUE(k.finished);
+  EXPECT_GE(k.kills, kKills / 2);  // a random kill may come after the run finished
+  EXPECT_GT(k.kills_in_flight, 0) << "no kill landed with a batch in flight: the test tested nothing";
+
+  EXPECT_EQ(pg.Query("SELECT count(*) || ' ' || count(DISTINCT transaction_id) FROM payments"),
+            std::vector<std::string>{StrCat(kRecords, " ", kRecords)});
+  std::vector<std::string> ids = pg.Query("SELECT transaction_id FROM payments ORDER BY transaction_id");
+  EXPECT_EQ(ids, feed.all);
+  EXPECT_EQ(
+      pg.Query(
+          "SELECT count(*) FROM payments WHERE origin = 'live' AND amount = 0.01 AND occurred_at IS NULL"),
+      std::vector<std::string>{StrCat(feed.held.size())})
+      << "a row the live feed wrote was changed";
+  EXPECT_EQ(pg.Query("SELECT count(*) FROM payments WHERE origin IS NULL AND amount > 0.01"),
+            std::vector<std::string>{StrCat(kRecords - feed.held.size())});
+  const Totals t = StatusTotals(job);
+  EXPECT_EQ(t.already_present, static_cast<int64_t>(feed.held.size()));
+  EXPECT_EQ(t.delivered, static_cast<int64_t>(kRecords - feed.held.size()));
+}
+
+TEST(SeamTest, JsonLinesFileGetsOnlyWhatItLackedThroughSigkills) {
+  testing::SimulatedApi api(ApiOptions());
+  const LiveFeed feed = Feed(api);
+  TempDir dir;
+  const std::string out = dir.File("out.jsonl");
+  std::string live;
+  for (const std::string& id : feed.held) {
+    StrAppend(&live, R"({"key":")", id,
+              R"(","event_time":null,"maybe_redelivered":false,"data":{"live":true}})", "\n");
+  }
+  testing::WriteFile(out, live);
+  const std::string job = dir.File("job.json");
+  testing::WriteFile(job, JobJson(api, dir.File("state"),
+                                  StrCat(R"({"type":"jsonl_file","path":")", out,
+                                         R"(","format":"envelope","append":true})")));
+
+  const KillReport k = RunWithKills(
+      job, dir.File("state"), [&] { return testing::FileSize(out); }, 23);
+  Report("jsonl_file", k, feed);
+  ASSERT_TRUE(k.finished);
+  EXPECT_GE(k.kills, kKills / 2);  // a random kill may come after the run finished
+  EXPECT_GT(k.kills_in_flight, 0) << "no kill landed with a batch in flight: the test tested nothing";
+
+  const std::string content = testing::ReadFileOrEmpty(out);
+  EXPECT_EQ(content.substr(0, live.size()), live) << "the live feed's lines were changed";
+  std::map<std::string, int> seen;
+  simdjson::dom::parser parser;
+  int live_lines = 0;
+  for (const std::string& line : testing::ReadLines(out)) {
+    simdjson::dom::element e;
+    std::string_view key;
+    ASSERT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << line;
+    ASSERT_EQ(e["key"].get_string().get(key), simdjson::SUCCESS) << line;
+    ++seen[std::string(key)];
+    bool is_live = false;
+    live_lines += e["data"]["live"].get_bool().get(is_live) == simdjson::SUCCESS && is_live;
+  }
+  EXPECT_EQ(live_lines, static_cast<int>(feed.held.size()));
+  EXPECT_EQ(seen.size(), feed.all.size());
+  for (const std::string& id : feed.all) EXPECT_EQ(seen[id], 1) << id;
+  const Totals t = StatusTotals(job);
+  EXPECT_EQ(t.already_present, static_cast<int64_t>(feed.held.size()));
+  EXPECT_EQ(t.delivered, static_cast<int64_t>(kRecords - feed.held.size()));
+}
+
+}  // namespace
+}  // namespace recovery
