@@ -51,6 +51,11 @@ class BorrowedSink : public Sink {
   }
   absl::Status Close() override { return s_->Close(); }
   bool serialize_commits() const override { return s_->serialize_commits(); }
+  bool checks_presence() const override { return s_->checks_presence(); }
+  absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
+                             PresenceAnswer* answer) override {
+    return s_->CheckPresence(shard, records, answer);
+  }
 
  private:
   Sink* s_;

@@ -1,5 +1,6 @@
 // A borrowed component behaves exactly as the one it borrows: every optional
-// capability (leasing, planning one shard) survives the lending.
+// capability (leasing, planning one shard, the presence check) survives the
+// lending.
 #include "borrowed.h"
 
 #include <atomic>
@@ -115,6 +116,23 @@ TEST(BorrowedTest, ABorrowedQueueSourceIsStillPlannedAsOneShard) {
   auto b = Backfiller::Create(DaySpec(), std::move(c));
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_EQ((*b)->plan().size(), 1u);
+}
+
+TEST(BorrowedTest, ABorrowedSinkStillAnswersThePresenceCheck) {
+  auto inner = NewCallbackSink([](const Shard&, absl::Span<const Record>) { return absl::OkStatus(); }, true,
+                               [](const Shard&, absl::Span<const Record> records) {
+                                 return std::vector<std::string>{std::string(records[0].key)};
+                               });
+  BorrowedSink borrowed(inner.get());
+  EXPECT_TRUE(borrowed.checks_presence());
+  RecordBatch batch;
+  batch.Add("a", kUnknownEventTime, "{}");
+  batch.Add("b", kUnknownEventTime, "{}");
+  PresenceAnswer answer;
+  ASSERT_TRUE(borrowed.CheckPresence(Shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-15T00:00:00Z")},
+                                     batch.records(), &answer)
+                  .ok());
+  EXPECT_EQ(answer.present, std::vector<bool>({true, false}));
 }
 
 }  // namespace

@@ -70,6 +70,47 @@ static recovery_sink_vtable_t sink_vtable(Sink* s) {
   return v;
 }
 
+/* ---- a version 2 sink: a destination that already holds every even record,
+ * refuses record 11, and whose presence check also names a key nobody asked
+ * about ---- */
+typedef struct {
+  atomic_int written, checks, destroyed;
+} SinkV2;
+
+static int record_number(const recovery_record_t* r) {
+  const char* dash = memrchr(r->key, '-', r->key_len);
+  return dash == NULL ? -1 : atoi(dash + 1);
+}
+
+static int sink_v2_write(void* ud, const char* shard_id, const recovery_record_t* records, size_t count,
+                         recovery_sink_result_t* result, recovery_error_t* error) {
+  SinkV2* s = (SinkV2*)ud;
+  (void)shard_id;
+  (void)error;
+  for (size_t i = 0; i < count; ++i) {
+    if (record_number(&records[i]) % 2 == 0) return RECOVERY_INTERNAL; /* it was there already */
+    if (record_number(&records[i]) == 11) recovery_sink_result_reject(result, i, "eleven is refused", 17);
+  }
+  atomic_fetch_add(&s->written, (int)count);
+  return RECOVERY_OK;
+}
+
+static int sink_v2_present(void* ud, const char* shard_id, const recovery_record_t* records, size_t count,
+                           recovery_presence_t* presence, recovery_error_t* error) {
+  SinkV2* s = (SinkV2*)ud;
+  (void)shard_id;
+  (void)error;
+  atomic_fetch_add(&s->checks, 1);
+  for (size_t i = 0; i < count; ++i) {
+    if (record_number(&records[i]) % 2 == 0) recovery_presence_add(presence, records[i].key, records[i].key_len);
+  }
+  recovery_presence_add(presence, "nobody-asked", 12);
+  recovery_presence_add(NULL, "x", 1); /* ignored */
+  return RECOVERY_OK;
+}
+
+static void sink_v2_destroy(void* ud) { atomic_fetch_add(&((SinkV2*)ud)->destroyed, 1); }
+
 /* ---- an in-memory checkpoint store ---- */
 #define MAX_CKPT 16
 typedef struct {
@@ -368,6 +409,85 @@ int main(void) {
   CHECK(atomic_load(&dry.records) == 0);
   CHECK(recovery_job_stats(job, &stats) == RECOVERY_OK && stats.records_this_run == 500);
   recovery_job_destroy(job);
+
+  /* Version 2 sink: only what the destination lacks is written, a record can
+   * be refused alone, and the counts say so. */
+  {
+    static const char* kSeamSpec =
+        "{\"name\":\"c-api-seam\",\"window\":{\"start\":\"2026-11-14T00:00:00Z\",\"end\":\"2026-11-16T00:00:00Z\"},"
+        "\"shard_duration\":\"1d\",\"concurrency\":2,\"error_budget\":{\"max_fraction\":1},"
+        "\"skip_already_present\":true,"
+        "\"retry\":{\"initial_backoff\":\"1ms\",\"max_backoff\":\"2ms\",\"max_attempts\":2}}";
+    SinkV2 seam = {0};
+    Store store6 = {0};
+    char dir6[512];
+    snprintf(dir6, sizeof dir6, "%s/seam", dir);
+    CHECK(recovery_job_create(kSeamSpec, strlen(kSeamSpec), dir6, &job, NULL) == RECOVERY_OK);
+    recovery_sink_vtable_v2_t v2 = {RECOVERY_SINK_VTABLE_V2_VERSION, &seam, sink_v2_write, sink_v2_present,
+                                    sink_v2_destroy};
+    CHECK(recovery_job_set_sink_v2(job, &v2, NULL) == RECOVERY_OK);
+    recovery_source_vtable_t src = {RECOVERY_SOURCE_VTABLE_VERSION, NULL, source_fetch, NULL};
+    CHECK(recovery_job_set_source(job, &src, NULL) == RECOVERY_OK);
+    recovery_mapper_vtable_t mv = {RECOVERY_MAPPER_VTABLE_VERSION, NULL, mapper_map, NULL};
+    CHECK(recovery_job_set_mapper(job, &mv, NULL) == RECOVERY_OK);
+    recovery_checkpoint_store_vtable_t cv = {
+        RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION, &store6, store_load, store_save, store_remove, store_destroy};
+    CHECK(recovery_job_set_checkpoint_store(job, &cv, NULL) == RECOVERY_OK);
+    CHECK(recovery_job_run(job, &err) == RECOVERY_OK);
+    if (err != NULL) fprintf(stderr, "%s\n", err);
+    recovery_free(err);
+    err = NULL;
+    /* Per shard: 224 emitted, 125 of them even (held already), 99 written, one of which is refused. */
+    CHECK(atomic_load(&seam.written) == 2 * 99);
+    CHECK(atomic_load(&seam.checks) > 0);
+    CHECK(recovery_job_stats(job, &stats) == RECOVERY_OK && stats.records_delivered == 2 * 98 &&
+          stats.dead_letters == 2 * 2);
+    recovery_progress_ext_t ext = {sizeof ext, 0, 0};
+    CHECK(recovery_job_stats_ext(job, &ext) == RECOVERY_OK && ext.records_already_present == 2 * 125);
+    recovery_progress_ext_t small = {4, 0, 77}; /* an older, smaller struct: nothing past it is written */
+    CHECK(recovery_job_stats_ext(job, &small) == RECOVERY_INVALID_ARGUMENT && small.records_already_present == 77);
+    char* json = NULL;
+    size_t json_len = 0;
+    CHECK(recovery_job_status_json(job, &json, &json_len, NULL) == RECOVERY_OK);
+    CHECK(json != NULL && strstr(json, "\"records_already_present\":125") != NULL);
+    recovery_free(json);
+    recovery_job_destroy(job);
+    CHECK(atomic_load(&seam.destroyed) == 1);
+
+    /* A version 1 sink cannot answer: the run says so. */
+    Sink plain = {0};
+    Store store7 = {0};
+    job = NULL;
+    CHECK(recovery_job_create(kSeamSpec, strlen(kSeamSpec), dir6, &job, NULL) == RECOVERY_OK);
+    recovery_sink_vtable_t sv = sink_vtable(&plain);
+    CHECK(recovery_job_set_sink(job, &sv, NULL) == RECOVERY_OK);
+    CHECK(recovery_job_set_source(job, &src, NULL) == RECOVERY_OK);
+    CHECK(recovery_job_set_mapper(job, &mv, NULL) == RECOVERY_OK);
+    recovery_checkpoint_store_vtable_t cv7 = {
+        RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION, &store7, store_load, store_save, store_remove, store_destroy};
+    CHECK(recovery_job_set_checkpoint_store(job, &cv7, NULL) == RECOVERY_OK);
+    CHECK(recovery_job_run(job, &err) == RECOVERY_INVALID_ARGUMENT);
+    CHECK(err != NULL && strstr(err, "skip_already_present") != NULL);
+    recovery_free(err);
+    err = NULL;
+    recovery_job_destroy(job);
+
+    /* Bad calls. */
+    CHECK(recovery_job_set_sink_v2(NULL, NULL, NULL) == RECOVERY_INVALID_ARGUMENT);
+    CHECK(recovery_job_stats_ext(NULL, &ext) == RECOVERY_INVALID_ARGUMENT);
+    job = NULL;
+    CHECK(recovery_job_create(kSpec, strlen(kSpec), dir, &job, NULL) == RECOVERY_OK);
+    SinkV2 wrong = {0};
+    recovery_sink_vtable_v2_t v1_number = {RECOVERY_SINK_VTABLE_VERSION, &wrong, sink_v2_write, NULL,
+                                           sink_v2_destroy};
+    CHECK(recovery_job_set_sink_v2(job, &v1_number, &err) == RECOVERY_INVALID_ARGUMENT);
+    CHECK(err != NULL && strstr(err, "version 1") != NULL);
+    CHECK(atomic_load(&wrong.destroyed) == 1);
+    recovery_free(err);
+    err = NULL;
+    recovery_sink_result_reject(NULL, 0, "x", 1);
+    recovery_job_destroy(job);
+  }
 
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
