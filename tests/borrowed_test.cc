@@ -129,8 +129,9 @@ TEST(BorrowedTest, ABorrowedSinkStillAnswersThePresenceCheck) {
   batch.Add("a", kUnknownEventTime, "{}");
   batch.Add("b", kUnknownEventTime, "{}");
   PresenceAnswer answer;
-  ASSERT_TRUE(borrowed.CheckPresence(Shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-15T00:00:00Z")},
-                                     batch.records(), &answer)
+  ASSERT_TRUE(borrowed
+                  .CheckPresence(Shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-15T00:00:00Z")},
+                                 batch.records(), &answer)
                   .ok());
   EXPECT_EQ(answer.present, std::vector<bool>({true, false}));
 }

@@ -102,7 +102,8 @@ static int sink_v2_present(void* ud, const char* shard_id, const recovery_record
   (void)error;
   atomic_fetch_add(&s->checks, 1);
   for (size_t i = 0; i < count; ++i) {
-    if (record_number(&records[i]) % 2 == 0) recovery_presence_add(presence, records[i].key, records[i].key_len);
+    if (record_number(&records[i]) % 2 == 0)
+      recovery_presence_add(presence, records[i].key, records[i].key_len);
   }
   recovery_presence_add(presence, "nobody-asked", 12);
   recovery_presence_add(NULL, "x", 1); /* ignored */
@@ -414,7 +415,8 @@ int main(void) {
    * be refused alone, and the counts say so. */
   {
     static const char* kSeamSpec =
-        "{\"name\":\"c-api-seam\",\"window\":{\"start\":\"2026-11-14T00:00:00Z\",\"end\":\"2026-11-16T00:00:00Z\"},"
+        "{\"name\":\"c-api-seam\",\"window\":{\"start\":\"2026-11-14T00:00:00Z\",\"end\":\"2026-11-16T00:00:"
+        "00Z\"},"
         "\"shard_duration\":\"1d\",\"concurrency\":2,\"error_budget\":{\"max_fraction\":1},"
         "\"skip_already_present\":true,"
         "\"retry\":{\"initial_backoff\":\"1ms\",\"max_backoff\":\"2ms\",\"max_attempts\":2}}";
@@ -430,8 +432,12 @@ int main(void) {
     CHECK(recovery_job_set_source(job, &src, NULL) == RECOVERY_OK);
     recovery_mapper_vtable_t mv = {RECOVERY_MAPPER_VTABLE_VERSION, NULL, mapper_map, NULL};
     CHECK(recovery_job_set_mapper(job, &mv, NULL) == RECOVERY_OK);
-    recovery_checkpoint_store_vtable_t cv = {
-        RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION, &store6, store_load, store_save, store_remove, store_destroy};
+    recovery_checkpoint_store_vtable_t cv = {RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION,
+                                             &store6,
+                                             store_load,
+                                             store_save,
+                                             store_remove,
+                                             store_destroy};
     CHECK(recovery_job_set_checkpoint_store(job, &cv, NULL) == RECOVERY_OK);
     CHECK(recovery_job_run(job, &err) == RECOVERY_OK);
     if (err != NULL) fprintf(stderr, "%s\n", err);
@@ -445,7 +451,8 @@ int main(void) {
     recovery_progress_ext_t ext = {sizeof ext, 0, 0};
     CHECK(recovery_job_stats_ext(job, &ext) == RECOVERY_OK && ext.records_already_present == 2 * 125);
     recovery_progress_ext_t small = {4, 0, 77}; /* an older, smaller struct: nothing past it is written */
-    CHECK(recovery_job_stats_ext(job, &small) == RECOVERY_INVALID_ARGUMENT && small.records_already_present == 77);
+    CHECK(recovery_job_stats_ext(job, &small) == RECOVERY_INVALID_ARGUMENT &&
+          small.records_already_present == 77);
     char* json = NULL;
     size_t json_len = 0;
     CHECK(recovery_job_status_json(job, &json, &json_len, NULL) == RECOVERY_OK);
@@ -463,8 +470,12 @@ int main(void) {
     CHECK(recovery_job_set_sink(job, &sv, NULL) == RECOVERY_OK);
     CHECK(recovery_job_set_source(job, &src, NULL) == RECOVERY_OK);
     CHECK(recovery_job_set_mapper(job, &mv, NULL) == RECOVERY_OK);
-    recovery_checkpoint_store_vtable_t cv7 = {
-        RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION, &store7, store_load, store_save, store_remove, store_destroy};
+    recovery_checkpoint_store_vtable_t cv7 = {RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION,
+                                              &store7,
+                                              store_load,
+                                              store_save,
+                                              store_remove,
+                                              store_destroy};
     CHECK(recovery_job_set_checkpoint_store(job, &cv7, NULL) == RECOVERY_OK);
     CHECK(recovery_job_run(job, &err) == RECOVERY_INVALID_ARGUMENT);
     CHECK(err != NULL && strstr(err, "skip_already_present") != NULL);

@@ -319,6 +319,107 @@ TEST_F(PostgresTest, SinkOnConflictUpdateKeepsTheLatestCopy) {
   EXPECT_EQ(Q(StrCat("SELECT count(*) || ' ' || max(amount) FROM ", schema_, ".transactions")), "1 3.00");
 }
 
+TEST_F(PostgresTest, SinkPresenceCheckJoinsThePageToTheUniqueIndexInOneQuery) {
+  // A composite key: (region, transaction_id); a NULL in it never matches.
+  ASSERT_TRUE(
+      server_
+          ->Exec(StrCat("CREATE TABLE ", schema_,
+                        ".sales (region text, transaction_id bigint NOT NULL, amount numeric(12,2), "
+                        "UNIQUE (region, transaction_id)); INSERT INTO ",
+                        schema_, ".sales VALUES ('eu', 1, 1), ('eu', 3, 1), ('us', 1, 1), (NULL, 5, 1)"))
+          .ok());
+  PostgresSinkOptions o;
+  o.dsn = server_->dsn();
+  o.table = StrCat(schema_, ".sales");
+  o.columns = {{"region", "/region"}, {"transaction_id", "/id"}, {"amount", "/amount"}};
+  o.conflict_columns = {"region", "transaction_id"};
+  auto sink = *NewPostgresSink(o);
+  absl::Status opened = sink->Open({});
+  ASSERT_TRUE(opened.ok()) << opened;
+  EXPECT_TRUE(sink->checks_presence());
+  RecordBatch batch;
+  auto add = [&](std::string_view region, std::string_view id) {
+    batch.Add(StrCat(region, id), kUnknownEventTime,
+              StrCat(R"({"region":)", region, R"(,"id":)", id, R"(,"amount":2})"));
+  };
+  add("\"eu\"", "1");      // held
+  add("\"eu\"", "2");      // not held
+  add("\"us\"", "1");      // held
+  add("\"eu\"", "3");      // held
+  add("null", "5");        // NULL region: never a conflict, so never present
+  add("\"eu\"", "\"x\"");  // cannot be a bigint: Write() will reject it; not present
+  add("\"eu\"", "1");      // the same key twice in a page: both present
+  Shard shard{"s", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")};
+  PresenceAnswer answer;
+  const int before =
+      std::stoi(Q("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"));
+  absl::Status checked = sink->CheckPresence(shard, batch.records(), &answer);
+  ASSERT_TRUE(checked.ok()) << checked;
+  EXPECT_EQ(answer.present, std::vector<bool>({true, false, true, true, false, false, true}));
+  // One round trip: the check's statement, then the counter query's own.
+  const int after =
+      std::stoi(Q("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"));
+  EXPECT_LE(after - before, 3);
+
+  // Any other failure stops the check, naming the table and the shard.
+  ASSERT_TRUE(server_->Exec(StrCat("DROP TABLE ", schema_, ".sales")).ok());
+  absl::Status s = sink->CheckPresence(shard, batch.records(), &answer);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("sales"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("shard s: presence check"));
+}
+
+TEST_F(PostgresTest, SinkOnConflictNewerKeepsTheNewestVersionAndLeavesEqualOnesAlone) {
+  ASSERT_TRUE(server_
+                  ->Exec(StrCat("CREATE TABLE ", schema_,
+                                ".accounts (id text PRIMARY KEY, balance numeric, updated_at timestamptz, "
+                                "touched int DEFAULT 0); INSERT INTO ",
+                                schema_,
+                                ".accounts (id, balance, updated_at) VALUES "
+                                "('newer-live', 10, '2026-11-03T00:00:00Z'), "
+                                "('older-live', 10, '2026-11-01T00:00:00Z'), "
+                                "('same', 10, '2026-11-02T00:00:00Z'), "
+                                "('unversioned', 10, NULL); "
+                                "CREATE FUNCTION ",
+                                schema_,
+                                ".touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                                "NEW.touched := OLD.touched + 1; RETURN NEW; END $$; "
+                                "CREATE TRIGGER touch BEFORE UPDATE ON ",
+                                schema_, ".accounts FOR EACH ROW EXECUTE FUNCTION ", schema_, ".touch()"))
+                  .ok());
+  PostgresSinkOptions o;
+  o.dsn = server_->dsn();
+  o.table = StrCat(schema_, ".accounts");
+  o.columns = {{"id", "$key"}, {"balance", "/balance"}, {"updated_at", "/updated_at"}};
+  o.on_conflict = PostgresConflict::kNewer;
+  o.version_column = "updated_at";
+  auto sink = *NewPostgresSink(o);
+  ASSERT_TRUE(sink->Open({}).ok());
+  RecordBatch batch;
+  for (const char* id : {"newer-live", "older-live", "same", "unversioned", "fresh"}) {
+    batch.Add(id, kUnknownEventTime, R"({"balance":99,"updated_at":"2026-11-02T00:00:00Z"})");
+  }
+  std::vector<SinkRejection> rejected;
+  Shard shard{"s", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")};
+  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  EXPECT_TRUE(rejected.empty());
+  EXPECT_EQ(
+      Q(StrCat("SELECT id || '=' || balance || '/' || touched FROM ", schema_, ".accounts ORDER BY id")),
+      "fresh=99/0,newer-live=10/0,older-live=99/1,same=10/0,unversioned=99/1");
+
+  // The options say what is wrong with them.
+  o.version_column = "";
+  EXPECT_THAT(std::string(NewPostgresSink(o).status().message()),
+              HasSubstr("version: on_conflict \"newer\" needs"));
+  o.version_column = "id";
+  EXPECT_THAT(std::string(NewPostgresSink(o).status().message()), HasSubstr("is a conflict column"));
+  o.version_column = "nope";
+  EXPECT_THAT(std::string(NewPostgresSink(o).status().message()), HasSubstr("not one of the sink's columns"));
+  o.on_conflict = PostgresConflict::kUpdate;
+  o.version_column = "updated_at";
+  EXPECT_THAT(std::string(NewPostgresSink(o).status().message()), HasSubstr("only used with on_conflict"));
+}
+
 TEST_F(PostgresTest, SinkSendsRowsTheDatabaseRefusesToDeadLettersAndCommitsTheRest) {
   CreateTransactions();
   auto sink = *NewPostgresSink(SinkOptions(server_->dsn(), schema_));

@@ -102,6 +102,9 @@ class PostgresSink : public Sink {
 
   // One SELECT for the page (more only past PostgreSQL's 65535 parameters):
   // the conflict-column values of every record, joined to the table on them.
+  // A value the database cannot cast fails the statement: the chunk is then
+  // halved until that record stands alone, and it counts as absent (Write()
+  // will send it to dead letters with the database's message).
   absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
                              PresenceAnswer* answer) override {
     thread_local Rows rows;
@@ -115,45 +118,24 @@ class PostgresSink : public Sink {
     for (size_t j = 0; j < columns_.size(); ++j) {
       if (is_conflict_[j]) conflict.push_back(j);
     }
-    const size_t per_row = conflict.size() + 1;
-    const size_t chunk = std::max<size_t>(1, kMaxParams / per_row);
+    const size_t chunk = std::max<size_t>(1, kMaxParams / (conflict.size() + 1));
+    std::vector<std::pair<size_t, size_t>> todo;  // (first, count), processed from the back
     for (size_t first = 0; first < rows.index.size(); first += chunk) {
-      const size_t count = std::min(chunk, rows.index.size() - first);
-      std::vector<pg::Param> params;
-      params.reserve(count * per_row);
-      std::vector<std::string> ids;  // the params point into it: reserved, never reallocated
-      ids.reserve(count);
-      std::string sql = "SELECT v.i FROM (VALUES ";
-      size_t p = 0;
-      for (size_t r = first; r < first + count; ++r) {
-        StrAppend(&sql, r == first ? "(" : ", (", "$", ++p, "::int8");
-        ids.push_back(StrCat(rows.index[r]));
-        params.push_back(pg::Param(ids.back()));
-        for (size_t j : conflict) {
-          StrAppend(&sql, ", $", ++p, "::", columns_[j].type);
-          const auto& v = rows.values[r * columns_.size() + j];
-          params.push_back(v ? pg::Param(std::string_view(rows.text).substr(v->first, v->second))
-                             : std::nullopt);
-        }
-        sql += ")";
+      todo.emplace_back(first, std::min(chunk, rows.index.size() - first));
+    }
+    std::reverse(todo.begin(), todo.end());
+    while (!todo.empty()) {
+      auto [first, count] = todo.back();
+      todo.pop_back();
+      absl::Status s = Present(*c, rows, conflict, first, count, answer);
+      if (s.ok()) continue;
+      if (!pg::IsRowError(s)) {
+        return absl::Status(s.code(), StrCat("sink ", table_, " (", pg::Describe(options_.dsn), "), shard ",
+                                             shard.id, ": presence check: ", s.message()));
       }
-      sql += ") AS v(i";
-      for (size_t j : conflict) StrAppend(&sql, ", ", pg::QuoteIdent(columns_[j].name));
-      StrAppend(&sql, ") WHERE EXISTS (SELECT 1 FROM ", table_, " t WHERE ");
-      for (size_t k = 0; k < conflict.size(); ++k) {
-        const std::string name = pg::QuoteIdent(columns_[conflict[k]].name);
-        StrAppend(&sql, k == 0 ? "" : " AND ", "t.", name, " = v.", name);
-      }
-      sql += ")";
-      absl::StatusOr<pg::Result> found = c->Exec(sql, params);
-      if (!found.ok()) {
-        return absl::Status(found.status().code(),
-                            StrCat("sink ", table_, " (", pg::Describe(options_.dsn), "), shard ", shard.id,
-                                   ": presence check: ", found.status().message()));
-      }
-      for (int row = 0; row < found->rows(); ++row) {
-        size_t i;
-        if (absl::SimpleAtoi(ToAbsl(found->Get(row, 0)), &i) && i < records.size()) answer->present[i] = true;
+      if (count > 1) {
+        todo.emplace_back(first + count / 2, count - count / 2);
+        todo.emplace_back(first, count / 2);
       }
     }
     return absl::OkStatus();
@@ -260,6 +242,44 @@ class PostgresSink : public Sink {
     } else {
       StrAppend(&insert_suffix_, "NOTHING");
     }
+  }
+
+  // Marks present the rows [first, first + count) the table holds: one statement.
+  absl::Status Present(pg::Connection& c, const Rows& rows, const std::vector<size_t>& conflict, size_t first,
+                       size_t count, PresenceAnswer* answer) {
+    std::vector<pg::Param> params;
+    params.reserve(count * (conflict.size() + 1));
+    std::vector<std::string> ids;  // the params point into it: reserved, never reallocated
+    ids.reserve(count);
+    std::string sql = "SELECT v.i FROM (VALUES ";
+    size_t p = 0;
+    for (size_t r = first; r < first + count; ++r) {
+      StrAppend(&sql, r == first ? "(" : ", (", "$", ++p, "::int8");
+      ids.push_back(StrCat(rows.index[r]));
+      params.push_back(pg::Param(ids.back()));
+      for (size_t j : conflict) {
+        StrAppend(&sql, ", $", ++p, "::", columns_[j].type);
+        const auto& v = rows.values[r * columns_.size() + j];
+        params.push_back(v ? pg::Param(std::string_view(rows.text).substr(v->first, v->second))
+                           : std::nullopt);
+      }
+      sql += ")";
+    }
+    sql += ") AS v(i";
+    for (size_t j : conflict) StrAppend(&sql, ", ", pg::QuoteIdent(columns_[j].name));
+    StrAppend(&sql, ") WHERE EXISTS (SELECT 1 FROM ", table_, " t WHERE ");
+    for (size_t k = 0; k < conflict.size(); ++k) {
+      const std::string name = pg::QuoteIdent(columns_[conflict[k]].name);
+      StrAppend(&sql, k == 0 ? "" : " AND ", "t.", name, " = v.", name);
+    }
+    sql += ")";
+    RECOVERY_ASSIGN_OR_RETURN(pg::Result found, c.Exec(sql, params));
+    for (int row = 0; row < found.rows(); ++row) {
+      size_t i;
+      if (absl::SimpleAtoi(ToAbsl(found.Get(row, 0)), &i) && i < answer->present.size())
+        answer->present[i] = true;
+    }
+    return absl::OkStatus();
   }
 
   // Why a value of JSON type `t` cannot go into `col`, or "" when it can.
@@ -547,7 +567,11 @@ absl::StatusOr<std::unique_ptr<Sink>> NewPostgresSink(PostgresSinkOptions option
                             [&](const PostgresColumn& c) { return c.name == options.version_column; })) {
       errors.push_back(StrCat("version: \"", options.version_column, "\" is not one of the sink's columns"));
     } else if (std::find(options.conflict_columns.begin(), options.conflict_columns.end(),
-                         options.version_column) != options.conflict_columns.end()) {
+                         options.version_column) != options.conflict_columns.end() ||
+               (options.conflict_columns.empty() &&
+                std::any_of(options.columns.begin(), options.columns.end(), [&](const PostgresColumn& c) {
+                  return c.name == options.version_column && c.from == "$key";
+                }))) {
       errors.push_back(StrCat("version: \"", options.version_column,
                               "\" is a conflict column; a version "
                               "must be a column of its own"));
