@@ -39,7 +39,7 @@ using testing::T;
 using testing::TempDir;
 
 constexpr int kRecords = 2400;  // one every 36 s over the day
-constexpr int kKills = 6;
+constexpr int kKills = 8;
 
 struct LiveFeed {
   std::vector<std::string> all;  // every record of the day, in time order
@@ -120,13 +120,14 @@ KillReport RunWithKills(const std::string& job, const std::string& state_dir,
     } else if (run < kKills) {
       const absl::Time deadline = absl::Now() + absl::Seconds(30);
       std::string marked;
+      int64_t size = 0;  // measured before the mark was seen, so a write right after it still counts
       while (marked.empty() && !exited() && absl::Now() < deadline) {
+        size = destination_size();
         marked = fresh_in_flight();
         if (marked.empty()) absl::SleepFor(absl::Microseconds(200));
       }
       if (!marked.empty()) {
         const std::string mark = testing::ReadFileOrEmpty(marked);
-        const int64_t size = destination_size();
         while (!exited() && absl::Now() < deadline && destination_size() <= size &&
                testing::ReadFileOrEmpty(marked) == mark) {
         }

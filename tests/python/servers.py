@@ -138,3 +138,4 @@ class FixtureApi:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.proc.stdout.close()
