@@ -57,6 +57,22 @@ TEST(CliTest, ValidateReportsEveryErrorWithItsPath) {
   EXPECT_EQ(Cli({"--help"}).exit_code, 0);
 }
 
+TEST(CliTest, PlanShowsTheWindowWidenedByItsOverlapAndThePresenceCheck) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("job.json"),
+                     R"({"name":"p","window":{"start":"2026-11-01T04:00:00Z","end":"2026-11-01T20:00:00Z",
+    "overlap":"2h"},"shard_duration":"6h","skip_already_present":true,
+    "source":{"type":"jsonl_file","path":"in.jsonl"},"mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],
+    "key":{"from":"/id"}},"sink":{"type":"jsonl_file","path":"out.jsonl","format":"envelope","append":true}})");
+  Result r = Cli({"plan", dir.File("job.json")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("widened by an overlap of 2h on each side to 2026-11-01T02:00:00Z to "
+                               "2026-11-01T22:00:00Z"));
+  EXPECT_THAT(r.out, HasSubstr("skip_already_present"));
+  EXPECT_THAT(r.out, HasSubstr("20261101T020000Z-20261101T080000Z"));
+  EXPECT_THAT(r.out, HasSubstr("20261101T200000Z-20261101T220000Z"));
+}
+
 TEST(CliTest, RunInterruptStatusResumeAndReset) {
   testing::SimulatedApiOptions options;
   options.start = testing::T("2026-11-14T00:00:00Z");

@@ -45,6 +45,20 @@ int PlanCommand(const Args& args) {
   if (!b.ok()) return BadSpec(b.status());
   auto reports = (*b)->Status();
   if (!reports.ok()) return BadSpec(reports.status());
+  if (absl::StatusOr<JobSpec> spec = JobSpec::FromFile(args.job_path); spec.ok()) {
+    if (spec->overlap > absl::ZeroDuration()) {
+      std::printf("window: %s to %s, widened by an overlap of %s on each side to %s to %s\n",
+                  FormatRfc3339(spec->start + spec->overlap).c_str(),
+                  FormatRfc3339(spec->end - spec->overlap).c_str(),
+                  absl::FormatDuration(spec->overlap).c_str(), FormatRfc3339(spec->start).c_str(),
+                  FormatRfc3339(spec->end).c_str());
+    }
+    if (spec->skip_already_present) {
+      std::printf(
+          "skip_already_present: each page is checked against the sink; what it holds is not "
+          "delivered again\n");
+    }
+  }
   std::printf("%-36s %-22s %-22s %-8s %12s\n", "SHARD", "START", "END", "STATE", "RECORDS");
   for (const ShardReport& r : *reports) {
     std::printf("%-36s %-22s %-22s %-8s %12llu\n", r.shard.id.c_str(), FormatRfc3339(r.shard.start).c_str(),
