@@ -384,8 +384,8 @@ int recovery_job_set_sink_v2(recovery_job_t* job, const recovery_sink_vtable_v2_
   std::unique_ptr<recovery::Sink> scratch;
   return Guard(errptr, [&] {
     return recovery::Install<recovery_sink_vtable_v2_t, recovery::capi::CSinkV2>(
-        job, sink, RECOVERY_SINK_VTABLE_V2_VERSION, sink && sink->write, job ? job->sink : scratch,
-        "recovery_job_set_sink_v2", errptr);
+        job, sink, RECOVERY_SINK_VTABLE_VERSION_2, sink && (sink->write || sink->write_v2),
+        job ? job->sink : scratch, "recovery_job_set_sink_v2", errptr);
   });
 }
 

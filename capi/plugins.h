@@ -70,8 +70,11 @@ class CSinkV2 : public Sink {
     Borrow(batch.records());
     recovery_sink_result_t result{rejected, records_.size(), {}};
     recovery_error_t error;
-    const int code = plugin_.v().write(plugin_.v().user_data, shard.id.c_str(), records_.data(),
-                                       records_.size(), &result, &error);
+    const recovery_sink_vtable_v2_t& v = plugin_.v();
+    const int code =
+        v.write_v2 != nullptr
+            ? v.write_v2(v.user_data, shard.id.c_str(), records_.data(), records_.size(), &result, &error)
+            : v.write(v.user_data, shard.id.c_str(), records_.data(), records_.size(), &error);
     absl::Status s = CallbackStatus(code, error, "sink");
     if (!s.ok()) return s;
     if (!result.error.empty()) return absl::InternalError(StrCat("sink callback: ", result.error));

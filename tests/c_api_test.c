@@ -425,8 +425,8 @@ int main(void) {
     char dir6[512];
     snprintf(dir6, sizeof dir6, "%s/seam", dir);
     CHECK(recovery_job_create(kSeamSpec, strlen(kSeamSpec), dir6, &job, NULL) == RECOVERY_OK);
-    recovery_sink_vtable_v2_t v2 = {RECOVERY_SINK_VTABLE_V2_VERSION, &seam, sink_v2_write, sink_v2_present,
-                                    sink_v2_destroy};
+    recovery_sink_vtable_v2_t v2 = {
+        RECOVERY_SINK_VTABLE_VERSION_2, &seam, NULL, sink_v2_destroy, sink_v2_write, sink_v2_present};
     CHECK(recovery_job_set_sink_v2(job, &v2, NULL) == RECOVERY_OK);
     recovery_source_vtable_t src = {RECOVERY_SOURCE_VTABLE_VERSION, NULL, source_fetch, NULL};
     CHECK(recovery_job_set_source(job, &src, NULL) == RECOVERY_OK);
@@ -489,8 +489,8 @@ int main(void) {
     job = NULL;
     CHECK(recovery_job_create(kSpec, strlen(kSpec), dir, &job, NULL) == RECOVERY_OK);
     SinkV2 wrong = {0};
-    recovery_sink_vtable_v2_t v1_number = {RECOVERY_SINK_VTABLE_VERSION, &wrong, sink_v2_write, NULL,
-                                           sink_v2_destroy};
+    recovery_sink_vtable_v2_t v1_number = {
+        RECOVERY_SINK_VTABLE_VERSION, &wrong, NULL, sink_v2_destroy, sink_v2_write, NULL};
     CHECK(recovery_job_set_sink_v2(job, &v1_number, &err) == RECOVERY_INVALID_ARGUMENT);
     CHECK(err != NULL && strstr(err, "version 1") != NULL);
     CHECK(atomic_load(&wrong.destroyed) == 1);

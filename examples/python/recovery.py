@@ -98,8 +98,8 @@ _SINK_PRESENT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p,
 
 
 class _SinkVTableV2(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("user_data", ctypes.c_void_p), ("write", _SINK_WRITE_V2),
-                ("present", _SINK_PRESENT), ("destroy", _DESTROY)]
+    _fields_ = [("version", ctypes.c_uint32), ("user_data", ctypes.c_void_p), ("write", _SINK_WRITE),
+                ("destroy", _DESTROY), ("write_v2", _SINK_WRITE_V2), ("present", _SINK_PRESENT)]
 
 
 class _MapperVTable(ctypes.Structure):
@@ -257,8 +257,8 @@ class Job:
                 return failed(error, exc)
 
         self._install(_lib.recovery_job_set_sink_v2,
-                      _SinkVTableV2(2, None, _SINK_WRITE_V2(write),
-                                    _SINK_PRESENT(check) if present else _SINK_PRESENT(0), _DESTROY(0)))
+                      _SinkVTableV2(2, None, _SINK_WRITE(0), _DESTROY(0), _SINK_WRITE_V2(write),
+                                    _SINK_PRESENT(check) if present else _SINK_PRESENT(0)))
 
     def set_mapper(self, fn):
         """`fn(shard_id, raw_bytes)` returns None to drop the record, or

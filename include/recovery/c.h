@@ -118,20 +118,25 @@ typedef struct recovery_presence_t recovery_presence_t;
  * once per job). */
 RECOVERY_C_EXPORT void recovery_presence_add(recovery_presence_t* presence, const char* key, size_t key_len);
 
-#define RECOVERY_SINK_VTABLE_V2_VERSION 2
+#define RECOVERY_SINK_VTABLE_VERSION_2 2
 typedef struct {
-  uint32_t version; /* RECOVERY_SINK_VTABLE_V2_VERSION */
+  /* The version 1 fields, in their order. */
+  uint32_t version; /* RECOVERY_SINK_VTABLE_VERSION_2 */
   void* user_data;
-  /* As version 1's write, plus `result` for recovery_sink_result_reject. */
+  /* As in version 1; used only when write_v2 is NULL. */
   int (*write)(void* user_data, const char* shard_id, const recovery_record_t* records, size_t count,
-               recovery_sink_result_t* result, recovery_error_t* error);
+               recovery_error_t* error);
+  void (*destroy)(void* user_data); /* may be NULL */
+  /* New in version 2. One of write and write_v2 is required. */
+  /* As write, plus `result` for recovery_sink_result_reject. */
+  int (*write_v2)(void* user_data, const char* shard_id, const recovery_record_t* records, size_t count,
+                  recovery_sink_result_t* result, recovery_error_t* error);
   /* May be NULL. Which of `count` records does the destination already hold?
    * Call recovery_presence_add for each and return RECOVERY_OK;
    * RECOVERY_UNAVAILABLE to be asked again later; anything else stops the
-   * shard with its checkpoint intact. Never overlaps `write` or itself. */
+   * shard with its checkpoint intact. Never overlaps a write or itself. */
   int (*present)(void* user_data, const char* shard_id, const recovery_record_t* records, size_t count,
                  recovery_presence_t* presence, recovery_error_t* error);
-  void (*destroy)(void* user_data); /* may be NULL */
 } recovery_sink_vtable_v2_t;
 
 /* ---- Mapper -------------------------------------------------------------- */

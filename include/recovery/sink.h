@@ -102,7 +102,7 @@ struct JsonlFileSinkOptions {
   bool append = false;
   // The presence check is offered (envelope format) and holds at most this
   // many keys in memory.
-  int64_t max_indexed_keys = 50'000'000;
+  int64_t max_indexed_keys = 20'000'000;  // at most about 720 MB
 };
 
 // Exactly-once JSON-lines file: the commit token is the file's committed
@@ -111,8 +111,10 @@ struct JsonlFileSinkOptions {
 //
 // The presence check (envelope format only: payload lines do not carry the
 // key) answers from an index of the keys of the file's committed lines, read
-// at Open() and kept up to date by Write(): 128-bit hashes, about 34 bytes a
-// key; Open() refuses a file of more than `max_indexed_keys` lines.
+// on the first check and kept up to date by Write(): 128-bit hashes of the
+// keys, 24 to 36 bytes each in memory (a hash table's load varies with its
+// size); a file of more than `max_indexed_keys` lines is refused
+// (ResourceExhausted) rather than exhausting memory.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Sink>> NewJsonlFileSink(JsonlFileSinkOptions options);
 
 using SinkCallback = std::function<absl::Status(const Shard&, absl::Span<const Record>)>;

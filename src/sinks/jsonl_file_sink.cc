@@ -114,7 +114,7 @@ class JsonlFileSink : public Sink {
       if (static_cast<int64_t>(index_.size()) >= options_.max_indexed_keys) {
         return absl::ResourceExhaustedError(
             StrCat("sink file ", options_.path, " holds more than max_indexed_keys (",
-                   options_.max_indexed_keys, ") keys; raise it (about 34 bytes of memory a key)"));
+                   options_.max_indexed_keys, ") keys; raise it (24 to 36 bytes of memory a key)"));
       }
       index_.insert(KeyHash(key));
     }
