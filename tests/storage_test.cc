@@ -121,11 +121,15 @@ TEST(FileCheckpointStoreTest, CorruptFileIsDataLossNamingIt) {
   TempDir dir;
   auto store = *NewFileCheckpointStore(dir.path());
   ASSERT_TRUE(store->Save("job", "s1", Sample()).ok());
-  std::string bytes = ReadFileOrEmpty(dir.File("job/s1.ckpt"));
-  WriteFile(dir.File("job/s1.ckpt"), bytes.substr(0, bytes.size() / 2));
-  auto r = store->Load("job", "s1");
+  ASSERT_TRUE(store->Save("job", "s2", Sample()).ok());  // a second group after the first
+  const std::string log = dir.File("job/checkpoints.0.log");
+  std::string bytes = ReadFileOrEmpty(log);
+  bytes[bytes.find("recovery-checkpoint\"") + 3] ^= 1;  // inside the first group
+  WriteFile(log, bytes);
+  auto r = (*NewFileCheckpointStore(dir.path()))->Load("job", "s1");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr(dir.File("job/s1.ckpt")));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr(log));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("whole groups follow it"));
 }
 
 TEST(FileCheckpointStoreTest, LockIsExclusiveAcrossProcesses) {

@@ -93,9 +93,13 @@ class RECOVERY_EXPORT CheckpointStore {
   virtual absl::StatusOr<std::vector<LeaseInfo>> Leases(std::string_view job);
 };
 
-// One file per shard under `directory`/<job>/, written atomically (temp file,
-// fsync, rename, fsync of the directory), versioned and checksummed; the job
-// lock is an flock() on `directory`/<job>/LOCK.
+// Every shard's checkpoint of a job in `directory`/<job>/: an append-only,
+// checksummed log with group commit (the saves of all shards waiting at the
+// same moment share one fdatasync), compacted into a snapshot now and then;
+// a save is atomic, a torn tail from a crash is ignored, and corruption is
+// DataLoss naming the file. Jobs saved by earlier versions (one file per
+// shard) are read as they are and migrated by the first save. The job lock is
+// an flock() on `directory`/<job>/LOCK.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<CheckpointStore>> NewFileCheckpointStore(
     std::string directory);
 

@@ -1,14 +1,15 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <set>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "checkpoint/checkpoint_codec.h"
+#include "checkpoint/checkpoint_log.h"
+#include "checkpoint/process_locks.h"
 #include "recovery/checkpoint_store.h"
-#include "util/hash.h"
 #include "util/file.h"
+#include "util/hash.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -76,34 +77,23 @@ class FileJobLock : public JobLock {
 
 class FileCheckpointStore : public CheckpointStore {
  public:
-  explicit FileCheckpointStore(std::string directory) : directory_(std::move(directory)) {}
+  FileCheckpointStore(std::string directory, CheckpointLogOptions options)
+      : directory_(std::move(directory)), options_(std::move(options)) {}
 
   absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view job, std::string_view shard_id) override {
-    const std::string path = ShardPath(job, shard_id);
-    if (::access(path.c_str(), F_OK) != 0) {
-      if (errno == ENOENT) return std::nullopt;
-      return ErrnoError(errno, "access", path);
-    }
-    absl::StatusOr<std::string> bytes = ReadFile(path);
-    if (!bytes.ok()) return bytes.status();
-    absl::StatusOr<Checkpoint> c = DecodeCheckpoint(*bytes, path);
-    if (!c.ok()) return c.status();
-    return std::optional<Checkpoint>(*std::move(c));
+    return LogOf(job).Load(shard_id);
   }
 
   absl::Status Save(std::string_view job, std::string_view shard_id, const Checkpoint& c) override {
-    if (absl::Status s = EnsureJobDir(job); !s.ok()) return s;
-    return WriteFileAtomically(ShardPath(job, shard_id), EncodeCheckpoint(job, shard_id, c));
+    return LogOf(job).Save(shard_id, c);
   }
 
   absl::Status Delete(std::string_view job, std::string_view shard_id) override {
-    const std::string path = ShardPath(job, shard_id);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError(errno, "unlink", path);
-    return absl::OkStatus();
+    return LogOf(job).Delete(shard_id);
   }
 
   absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) override {
-    if (absl::Status s = EnsureJobDir(job); !s.ok()) return s;
+    if (absl::Status s = MakeDirectories(JobDir(job)); !s.ok()) return s;
     const std::string what = StrCat("job \"", job, "\"", scope.empty() ? "" : StrCat(" (", scope, ")"));
     auto lock =
         FileLock::Acquire(StrCat(JobDir(job), "/LOCK", scope.empty() ? "" : StrCat(".", scope)), what);
@@ -113,29 +103,37 @@ class FileCheckpointStore : public CheckpointStore {
 
  private:
   std::string JobDir(std::string_view job) const { return StrCat(directory_, "/", job); }
-  std::string ShardPath(std::string_view job, std::string_view shard_id) const {
-    return StrCat(directory_, "/", job, "/", shard_id, ".ckpt");
-  }
 
-  absl::Status EnsureJobDir(std::string_view job) {
+  // One log per job, opened on first use and kept.
+  CheckpointLog& LogOf(std::string_view job) {
     absl::MutexLock lock(&mu_);
-    if (created_.count(std::string(job))) return absl::OkStatus();
-    if (absl::Status s = MakeDirectories(JobDir(job)); !s.ok()) return s;
-    created_.insert(std::string(job));
-    return absl::OkStatus();
+    auto it = logs_.find(job);
+    if (it == logs_.end()) {
+      it = logs_
+               .emplace(std::string(job),
+                        std::make_unique<CheckpointLog>(JobDir(job), std::string(job), options_))
+               .first;
+    }
+    return *it->second;
   }
 
   const std::string directory_;
+  const CheckpointLogOptions options_;
   absl::Mutex mu_;
-  std::set<std::string> created_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<CheckpointLog>, std::less<>> logs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CheckpointStore>> NewFileCheckpointStore(std::string directory) {
+  return NewFileCheckpointStore(std::move(directory), CheckpointLogOptions());
+}
+
+absl::StatusOr<std::unique_ptr<CheckpointStore>> NewFileCheckpointStore(std::string directory,
+                                                                        CheckpointLogOptions options) {
   if (directory.empty()) return absl::InvalidArgumentError("checkpoint.dir: must not be empty");
   while (directory.size() > 1 && directory.back() == '/') directory.pop_back();
-  return std::unique_ptr<CheckpointStore>(new FileCheckpointStore(std::move(directory)));
+  return std::unique_ptr<CheckpointStore>(new FileCheckpointStore(std::move(directory), std::move(options)));
 }
 
 }  // namespace recovery

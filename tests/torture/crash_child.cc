@@ -3,8 +3,12 @@
 //   crash_child JOB.json MODE N
 // MODE: none | torn-sink (write half a line to the sink file, die, at the
 // N-th sink write) | after-sink (die after the N-th write is acknowledged,
-// before its checkpoint) | torn-checkpoint (write half a temp checkpoint, die,
-// at the N-th save) | after-checkpoint (die after the N-th save).
+// before its checkpoint) | torn-checkpoint (write half a group to the
+// checkpoint log, die, at the N-th group) | unsynced-checkpoint (die after the
+// N-th group is written, before its fdatasync) | mid-compaction (die in the
+// middle of the N-th compaction of the checkpoint log: after its new log, or
+// after its snapshot) | after-checkpoint (die after the N-th save).
+// Checkpoints compact every 4 KiB here, so compactions happen in every run.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -12,8 +16,12 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <memory>
 #include <string>
 
+#include "absl/strings/numbers.h"
+#include "checkpoint/checkpoint_log.h"
 #include "recovery/backfiller.h"
 
 namespace recovery {
@@ -23,6 +31,22 @@ std::string g_mode;
 int g_when = 0;
 
 void Die() { ::raise(SIGKILL); }
+
+// The checkpoint log being written in `dir`: the highest generation.
+std::string CurrentLog(const std::string& dir) {
+  std::string best;
+  int64_t best_gen = -1;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    int64_t gen;
+    if (name.rfind("checkpoints.", 0) == 0 && name.size() > 16 && name.substr(name.size() - 4) == ".log" &&
+        absl::SimpleAtoi(name.substr(12, name.size() - 16), &gen) && gen > best_gen) {
+      best_gen = gen;
+      best = e.path().string();
+    }
+  }
+  return best;
+}
 
 void AppendRaw(const std::string& path, const std::string& bytes) {
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
@@ -57,18 +81,12 @@ class KillingSink : public Sink {
 
 class KillingStore : public CheckpointStore {
  public:
-  KillingStore(std::unique_ptr<CheckpointStore> inner, std::string dir)
-      : inner_(std::move(inner)), dir_(std::move(dir)) {}
+  explicit KillingStore(std::unique_ptr<CheckpointStore> inner) : inner_(std::move(inner)) {}
   absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
     return inner_->Load(j, s);
   }
   absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
     const int n = ++saves_;
-    if (g_mode == "torn-checkpoint" && n == g_when) {
-      AppendRaw(dir_ + "/" + std::string(j) + "/" + std::string(s) + ".ckpt.tmp",
-                "{\"format\":\"recovery-checkp");
-      Die();
-    }
     absl::Status st = inner_->Save(j, s, c);
     if (g_mode == "after-checkpoint" && n == g_when) Die();
     return st;
@@ -80,9 +98,30 @@ class KillingStore : public CheckpointStore {
 
  private:
   std::unique_ptr<CheckpointStore> inner_;
-  std::string dir_;
   std::atomic<int> saves_{0};
 };
+
+// Kills the process at moments inside the checkpoint log (checkpoint_log.h).
+CheckpointLogOptions KillingLogOptions(std::string job_dir) {
+  CheckpointLogOptions o;
+  o.compact_after_bytes = 4096;
+  o.at = [job_dir, groups = std::make_shared<std::atomic<int>>(0),
+          compactions = std::make_shared<std::atomic<int>>(0)](std::string_view moment) {
+    if (moment == "group writing" && g_mode == "torn-checkpoint" && ++*groups == g_when) {
+      // Half a group: its header promises more than follows.
+      AppendRaw(CurrentLog(job_dir),
+                std::string("G\x40\x01\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08S\x05", 16));
+      Die();
+    }
+    if (moment == "group written" && g_mode == "unsynced-checkpoint" && ++*groups == g_when) Die();
+    if (g_mode == "mid-compaction" && moment == "compaction starting") ++*compactions;
+    if (g_mode == "mid-compaction" && *compactions == (g_when + 1) / 2 &&
+        moment == (g_when % 2 == 0 ? "compaction log created" : "compaction snapshot renamed")) {
+      Die();
+    }
+  };
+  return o;
+}
 
 int Main(int argc, char** argv) {
   if (argc != 4) {
@@ -102,7 +141,8 @@ int Main(int argc, char** argv) {
   sink_options.format = JsonlFormat::kEnvelope;
   Components c;
   c.sink = std::make_unique<KillingSink>(*NewJsonlFileSink(sink_options), sink_path);
-  c.checkpoints = std::make_unique<KillingStore>(*NewFileCheckpointStore(state_dir), state_dir);
+  c.checkpoints = std::make_unique<KillingStore>(
+      *NewFileCheckpointStore(state_dir, KillingLogOptions(state_dir + "/" + spec->name)));
   auto backfiller = Backfiller::Create(*spec, std::move(c));
   if (!backfiller.ok()) {
     std::fprintf(stderr, "%s\n", backfiller.status().ToString().c_str());

@@ -74,14 +74,16 @@ struct Torture {
 void RunTorture(const Torture& t) {
   auto store = *NewFileCheckpointStore(t.dir + "/state");
   std::mt19937 rng(20261122);
-  const char* kModes[] = {"external", "torn-sink", "after-sink", "torn-checkpoint", "after-checkpoint"};
+  const char* kModes[] = {"external",         "torn-sink",           "after-sink",    "torn-checkpoint",
+                          "after-checkpoint", "unsynced-checkpoint", "mid-compaction"};
+  constexpr int kModeCount = sizeof(kModes) / sizeof(kModes[0]);
   std::set<std::string> expected_flagged;
   std::map<std::string, int> kills_by_mode;
   int kills = 0, runs = 0, kills_mid_batch = 0;
   while (true) {
     ASSERT_LT(++runs, 500) << "no progress";
-    const bool last = kills >= t.min_kills + t.min_kills / 2;   // enough: let it finish
-    const std::string mode = last ? "none" : kModes[runs % 5];  // every mode, in turn
+    const bool last = kills >= t.min_kills + t.min_kills / 2;            // enough: let it finish
+    const std::string mode = last ? "none" : kModes[runs % kModeCount];  // every mode, in turn
     // The long profile kills sooner, so that 50 kills fit in one recovery.
     const bool long_profile = t.min_kills >= 50;
     const int when = 1 + static_cast<int>(rng() % (long_profile ? 2 : 6));

@@ -1,0 +1,253 @@
+// The file checkpoint store's log: group commit, torn tails, corruption,
+// compaction, migration of per-shard files, several processes, and crashes at
+// every moment of a group commit and of a compaction.
+#include "checkpoint/checkpoint_log.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "checkpoint/checkpoint_codec.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/test_util.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ReadFileOrEmpty;
+using testing::TempDir;
+using testing::WriteFile;
+
+Checkpoint At(int n) {
+  Checkpoint c;
+  c.state = ShardState::kRunning;
+  c.cursor = StrCat("cursor-", n);
+  c.counters.records_delivered = static_cast<uint64_t>(n);
+  return c;
+}
+
+int64_t CursorOf(CheckpointStore& store, std::string_view shard) {
+  absl::StatusOr<std::optional<Checkpoint>> c = store.Load("job", shard);
+  EXPECT_TRUE(c.ok()) << c.status();
+  if (!c.ok() || !c->has_value()) return -1;
+  return static_cast<int64_t>((*c)->counters.records_delivered);
+}
+
+std::vector<std::string> Files(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(CheckpointLogTest, ConcurrentSavesShareOneFdatasyncPerGroup) {
+  TempDir dir;
+  std::atomic<int> groups{0};
+  CheckpointLogOptions o;
+  o.at = [&](std::string_view moment) { groups += moment == "group synced"; };
+  auto store = *NewFileCheckpointStore(dir.path(), o);
+  constexpr int kShards = 64, kSaves = 20;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kShards; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 1; i <= kSaves; ++i) ASSERT_TRUE(store->Save("job", StrCat("s", t), At(i)).ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_LT(groups.load(), kShards * kSaves / 4) << "saves were not grouped";
+  auto reader = *NewFileCheckpointStore(dir.path());  // as `recovery status` in another process
+  for (int t = 0; t < kShards; ++t) EXPECT_EQ(CursorOf(*reader, StrCat("s", t)), kSaves);
+  std::printf("%d saves from %d threads in %d groups\n", kShards * kSaves, kShards, groups.load());
+}
+
+TEST(CheckpointLogTest, ATornTailIsIgnoredAndCutByTheNextWriter) {
+  TempDir dir;
+  {
+    auto store = *NewFileCheckpointStore(dir.path());
+    ASSERT_TRUE(store->Save("job", "s1", At(1)).ok());
+    ASSERT_TRUE(store->Save("job", "s1", At(2)).ok());
+  }
+  const std::string log = dir.File("job/checkpoints.0.log");
+  const std::string whole = ReadFileOrEmpty(log);
+  // A crash in the middle of writing a group: a header and part of a body.
+  std::string torn = whole.substr(whole.find('G'), 40);
+  WriteFile(log, whole + torn);
+  auto reader = *NewFileCheckpointStore(dir.path());
+  EXPECT_EQ(CursorOf(*reader, "s1"), 2);
+  auto writer = *NewFileCheckpointStore(dir.path());
+  ASSERT_TRUE(writer->Save("job", "s1", At(3)).ok());
+  EXPECT_EQ(ReadFileOrEmpty(log).find(torn, whole.size()), std::string::npos) << "the torn tail stayed";
+  EXPECT_EQ(CursorOf(*NewFileCheckpointStore(dir.path()).value(), "s1"), 3);
+  EXPECT_EQ(CursorOf(*reader, "s1"), 3);  // a reader follows the writer
+}
+
+TEST(CheckpointLogTest, PerShardFilesAreReadAsTheyAreAndMigratedByTheFirstSave) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.File("job"));
+  WriteFile(dir.File("job/a.ckpt"), EncodeCheckpoint("job", "a", At(7)));
+  WriteFile(dir.File("job/b.ckpt"), EncodeCheckpoint("job", "b", At(8)));
+  WriteFile(dir.File("job/c.ckpt.tmp"), "{\"format\":\"recovery-ch");  // a save torn by a crash
+  auto store = *NewFileCheckpointStore(dir.path());
+  EXPECT_EQ(CursorOf(*store, "a"), 7);
+  EXPECT_EQ(CursorOf(*store, "b"), 8);
+  EXPECT_EQ(CursorOf(*store, "c"), -1);
+  EXPECT_TRUE(std::filesystem::exists(dir.File("job/a.ckpt"))) << "reading must not migrate";
+  ASSERT_TRUE(store->Save("job", "c", At(9)).ok());
+  EXPECT_EQ(Files(dir.File("job")),
+            std::vector<std::string>({"checkpoints.1.log", "checkpoints.lock", "checkpoints.snapshot"}));
+  auto again = *NewFileCheckpointStore(dir.path());
+  EXPECT_EQ(CursorOf(*again, "a"), 7);
+  EXPECT_EQ(CursorOf(*again, "b"), 8);
+  EXPECT_EQ(CursorOf(*again, "c"), 9);
+
+  // A per-shard file that is corrupt stops the migration, naming it.
+  TempDir bad;
+  std::filesystem::create_directories(bad.File("job"));
+  WriteFile(bad.File("job/a.ckpt"), EncodeCheckpoint("job", "a", At(7)).substr(0, 20));
+  auto s = (*NewFileCheckpointStore(bad.path()))->Save("job", "z", At(1));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(s.message()), HasSubstr(bad.File("job/a.ckpt")));
+}
+
+TEST(CheckpointLogTest, CompactionKeepsTheLatestOfEveryShardAndReadersFollowIt) {
+  TempDir dir;
+  CheckpointLogOptions o;
+  o.compact_after_bytes = 4000;
+  auto store = *NewFileCheckpointStore(dir.path(), o);
+  auto reader = *NewFileCheckpointStore(dir.path());
+  for (int i = 1; i <= 200; ++i) {
+    ASSERT_TRUE(store->Save("job", StrCat("s", i % 7), At(i)).ok());
+    if (i == 100) ASSERT_TRUE(store->Delete("job", "s3").ok());
+    if (i % 50 == 0) EXPECT_EQ(CursorOf(*reader, StrCat("s", i % 7)), i);
+  }
+  const std::vector<std::string> files = Files(dir.File("job"));
+  EXPECT_EQ(files.size(), 3u) << "old logs were not removed";
+  EXPECT_NE(files.front(), "checkpoints.0.log") << "never compacted";
+  for (int s = 0; s < 7; ++s) {
+    const int last = 200 - ((200 - s) % 7);
+    EXPECT_EQ(CursorOf(*reader, StrCat("s", s)), last) << s;
+    EXPECT_EQ(CursorOf(*NewFileCheckpointStore(dir.path()).value(), StrCat("s", s)), last) << s;
+  }
+}
+
+TEST(CheckpointLogTest, ANewerFormatIsRefusedAndCorruptionInTheMiddleIsDataLoss) {
+  TempDir dir;
+  CheckpointLogOptions o;
+  o.compact_after_bytes = 1;  // every save compacts: a snapshot exists
+  auto store = *NewFileCheckpointStore(dir.path(), o);
+  ASSERT_TRUE(store->Save("job", "s1", At(1)).ok());
+  const std::string snapshot = dir.File("job/checkpoints.snapshot");
+  std::string bytes = ReadFileOrEmpty(snapshot);
+  WriteFile(snapshot, "recovery-checkpoint-snapshot 9 " + bytes.substr(bytes.find(' ', 30) + 1));
+  auto r = (*NewFileCheckpointStore(dir.path()))->Load("job", "s1");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("upgrade recovery"));
+  bytes[bytes.size() - 10] ^= 1;  // a snapshot is whole or nothing
+  WriteFile(snapshot, bytes);
+  r = (*NewFileCheckpointStore(dir.path()))->Load("job", "s1");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr(snapshot));
+}
+
+// Saves 1, 2, 3, … to one shard in a child process that dies at the `n`th
+// time `moment` comes; reports each acknowledged save through a pipe.
+struct CrashOutcome {
+  int last_acknowledged = 0;
+  int died = 0;
+};
+
+CrashOutcome SaveUntilKilled(const std::string& dir, const std::string& moment, int n,
+                             uint64_t compact_after) {
+  int fds[2];
+  if (pipe(fds) != 0) std::abort();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    CheckpointLogOptions o;
+    o.compact_after_bytes = compact_after;
+    std::atomic<int> seen{0};
+    o.at = [&](std::string_view m) {
+      if (m == moment && ++seen == n) _exit(9);
+    };
+    auto store = *NewFileCheckpointStore(dir, o);
+    for (int i = 1; i <= 400; ++i) {
+      if (!store->Save("job", StrCat("s", i % 3), At(i)).ok()) _exit(2);
+      (void)!write(fds[1], &i, sizeof i);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  CrashOutcome out;
+  int v;
+  while (read(fds[0], &v, sizeof v) == static_cast<ssize_t>(sizeof v)) out.last_acknowledged = v;
+  close(fds[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  out.died = WIFEXITED(status) && WEXITSTATUS(status) == 9;
+  return out;
+}
+
+TEST(CheckpointLogTest, AKillAtAnyMomentOfAGroupCommitOrACompactionLosesNoAcknowledgedSave) {
+  for (const char* moment : {"group writing", "group written", "group synced", "compaction starting",
+                             "compaction log created", "compaction snapshot renamed", "compaction done"}) {
+    for (int n : {1, 3, 7}) {
+      SCOPED_TRACE(StrCat(moment, " #", n));
+      TempDir dir;
+      const CrashOutcome crash = SaveUntilKilled(dir.path(), moment, n, /*compact_after=*/1500);
+      ASSERT_TRUE(crash.died) << "the child never reached the moment";
+      auto store = *NewFileCheckpointStore(dir.path());
+      // Every shard holds its last acknowledged save, or the one in flight at the kill.
+      for (int s = 0; s < 3; ++s) {
+        int acknowledged = 0;
+        for (int i = 1; i <= crash.last_acknowledged; ++i) {
+          if (i % 3 == s) acknowledged = i;
+        }
+        const int64_t got = std::max<int64_t>(0, CursorOf(*store, StrCat("s", s)));  // 0: never saved
+        const int in_flight = crash.last_acknowledged + 1;
+        EXPECT_TRUE(got == acknowledged || (in_flight % 3 == s && got == in_flight))
+            << "shard s" << s << ": " << got << ", acknowledged " << acknowledged;
+      }
+      // And the next writer carries on from there.
+      ASSERT_TRUE(store->Save("job", "s0", At(1000)).ok());
+      EXPECT_EQ(CursorOf(*NewFileCheckpointStore(dir.path()).value(), "s0"), 1000);
+    }
+  }
+}
+
+TEST(CheckpointLogTest, TwoProcessesSavingDifferentShardsAtOnceLoseNothing) {
+  TempDir dir;
+  std::vector<pid_t> children;
+  for (int p = 0; p < 2; ++p) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      CheckpointLogOptions o;
+      o.compact_after_bytes = 3000;  // compactions by both, interleaved with the other's appends
+      auto store = *NewFileCheckpointStore(dir.path(), o);
+      for (int i = 1; i <= 300; ++i) {
+        if (!store->Save("job", StrCat("p", p, "-", i % 5), At(i)).ok()) _exit(2);
+      }
+      _exit(0);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  auto store = *NewFileCheckpointStore(dir.path());
+  for (int p = 0; p < 2; ++p) {
+    for (int s = 0; s < 5; ++s) EXPECT_EQ(CursorOf(*store, StrCat("p", p, "-", s)), 300 - ((300 - s) % 5));
+  }
+}
+
+}  // namespace
+}  // namespace recovery
