@@ -76,7 +76,14 @@ struct Result {
 };
 
 // Runs one recovery of the whole day in a child process.
-Result RunClient(int port, int concurrency, double rate) {
+// Where the records and checkpoints go.
+enum class Durability {
+  kCallback,     // a callback sink, file checkpoints (the main table)
+  kVolatile,     // the JSON-lines sink without fsync, in-memory checkpoints
+  kDurable,      // the fsync'ed JSON-lines sink, file checkpoints
+};
+
+Result RunClient(int port, int concurrency, double rate, Durability durability = Durability::kCallback) {
   int fds[2];
   if (pipe(fds) != 0) std::abort();
   pid_t pid = fork();
@@ -100,21 +107,30 @@ Result RunClient(int port, int concurrency, double rate) {
         {"name":"occurred_at","from":"/created_at","type":"timestamp"},
         {"name":"amount","from":"/amount/value","type":"decimal"},{"name":"currency","from":"/amount/currency"}],
         "key":{"from":"/id"},"event_time":{"from":"/created_at"}},
-      "checkpoint":{"type":"file","dir":")",
-               dir.path(), R"("}})");
+      "checkpoint":)",
+               durability == Durability::kVolatile ? R"({"type":"memory"})"
+                                                   : StrCat(R"({"type":"file","dir":")", dir.path(), R"("})"),
+               durability == Durability::kCallback
+                   ? ""
+                   : StrCat(R"(,"sink":{"type":"jsonl_file","path":")", dir.File("out.jsonl"), R"(","fsync":)",
+                            durability == Durability::kDurable ? "true" : "false", "}"),
+               "}");
     auto spec = *JobSpec::Parse(job);
     std::atomic<uint64_t> delivered{0};
     Components c;
-    c.sink = NewCallbackSink(
-        [&](const Shard&, absl::Span<const Record> batch) {
-          delivered += batch.size();
-          return absl::OkStatus();
-        },
-        /*serialize=*/false);
+    if (durability == Durability::kCallback) {
+      c.sink = NewCallbackSink(
+          [&](const Shard&, absl::Span<const Record> batch) {
+            delivered += batch.size();
+            return absl::OkStatus();
+          },
+          /*serialize=*/false);
+    }
     auto b = *Backfiller::Create(spec, std::move(c));
     const absl::Time began = absl::Now();
     RunResult r = b->Run();
     const double seconds = absl::ToDoubleSeconds(absl::Now() - began);
+    if (durability != Durability::kCallback) delivered = r.progress.totals.records_delivered;
     if (!r.status.ok()) std::fprintf(stderr, "run failed: %s\n", r.status.ToString().c_str());
     rusage usage;
     getrusage(RUSAGE_SELF, &usage);
@@ -160,7 +176,8 @@ int main(int argc, char** argv) {
     int concurrency;
     double rate;
   };
-  const std::vector<Config> configs = {{1, 0}, {4, 0}, {16, 0}, {64, 0}, {4, 100}, {16, 100}, {64, 100}};
+  const std::vector<Config> configs = {{1, 0},   {4, 0},    {16, 0},   {64, 0},
+                                       {256, 0}, {4, 100}, {16, 100}, {64, 100}};
   for (const Config& c : configs) {
     const int64_t records = static_cast<int64_t>(c.concurrency) * pages_per_shard * kPage;
     Server server = StartServer(records, c.concurrency + 8);
@@ -172,6 +189,23 @@ int main(int argc, char** argv) {
                 c.rate > 0 ? StrCat(c.rate, " req/s").c_str() : "none", bound, r.records_per_second,
                 100 * r.records_per_second / bound, r.max_rss_kb / 1024.0);
   }
+  // What durability costs: the same load into the JSON-lines sink, fsync'ed
+  // with file checkpoints, against no fsync and in-memory checkpoints.
+  std::printf("\nDurability (JSON-lines sink):\n%-12s %18s %18s %10s\n", "concurrency", "volatile rec/s",
+              "durable rec/s", "durable/volatile");
+  for (int concurrency : {16, 64, 256}) {
+    const int64_t records = static_cast<int64_t>(concurrency) * pages_per_shard * kPage;
+    Server s1 = StartServer(records, concurrency + 8);
+    const Result volatile_run = RunClient(s1.port, concurrency, 0, Durability::kVolatile);
+    StopServer(s1);
+    Server s2 = StartServer(records, concurrency + 8);
+    const Result durable_run = RunClient(s2.port, concurrency, 0, Durability::kDurable);
+    StopServer(s2);
+    std::printf("%-12d %18.0f %18.0f %9.1f%%\n", concurrency, volatile_run.records_per_second,
+                durable_run.records_per_second,
+                100 * durable_run.records_per_second / volatile_run.records_per_second);
+  }
+
   Server server = StartServer(20 * kPage, 4);
   const double python = PythonBaseline(server.port, 20);
   StopServer(server);

@@ -340,12 +340,21 @@ absl::Status CheckpointLog::Append(std::string record) {
   if (open_ == nullptr) open_ = std::make_shared<Group>();
   std::shared_ptr<Group> mine = open_;
   mine->bytes.append(record);
-  while (!mine->done) {
-    if (flushing_) {
-      // Another save is writing a group: ours goes in the next one.
-      queue_cv_.Wait(&queue_mu_);
-      continue;
-    }
+  // Wakes only when this save's group is durable, or when it is the group to
+  // write next and nobody is writing: then this save writes it. (Waking every
+  // waiter after every group costs more than the fdatasync at 64 shards.)
+  struct Wait {
+    CheckpointLog* log;
+    Group* group;
+  } wait{this, mine.get()};
+  const absl::Condition ready(
+      +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return w->group->done || (!w->log->flushing_ && w->log->open_.get() == w->group);
+      },
+      &wait);
+  while (true) {
+    queue_mu_.Await(ready);
+    if (mine->done) return mine->status;
     flushing_ = true;
     std::shared_ptr<Group> group = std::move(open_);
     queue_mu_.Unlock();
@@ -354,9 +363,7 @@ absl::Status CheckpointLog::Append(std::string record) {
     group->status = std::move(s);
     group->done = true;
     flushing_ = false;
-    queue_cv_.SignalAll();
   }
-  return mine->status;
 }
 
 absl::Status CheckpointLog::OpenLogForAppend() {

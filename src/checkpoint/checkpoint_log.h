@@ -112,7 +112,6 @@ class CheckpointLog {
   absl::Mutex queue_mu_;
   std::shared_ptr<Group> open_ ABSL_GUARDED_BY(queue_mu_);  // filling
   bool flushing_ ABSL_GUARDED_BY(queue_mu_) = false;
-  absl::CondVar queue_cv_;  // a group was written
 };
 
 // The file checkpoint store (NewFileCheckpointStore) with options, for tests.
