@@ -78,9 +78,9 @@ struct Result {
 // Runs one recovery of the whole day in a child process.
 // Where the records and checkpoints go.
 enum class Durability {
-  kCallback,     // a callback sink, file checkpoints (the main table)
-  kVolatile,     // the JSON-lines sink without fsync, in-memory checkpoints
-  kDurable,      // the fsync'ed JSON-lines sink, file checkpoints
+  kCallback,  // a callback sink, file checkpoints (the main table)
+  kVolatile,  // the JSON-lines sink without fsync, in-memory checkpoints
+  kDurable,   // the fsync'ed JSON-lines sink, file checkpoints
 };
 
 Result RunClient(int port, int concurrency, double rate, Durability durability = Durability::kCallback) {
@@ -112,8 +112,8 @@ Result RunClient(int port, int concurrency, double rate, Durability durability =
                                                    : StrCat(R"({"type":"file","dir":")", dir.path(), R"("})"),
                durability == Durability::kCallback
                    ? ""
-                   : StrCat(R"(,"sink":{"type":"jsonl_file","path":")", dir.File("out.jsonl"), R"(","fsync":)",
-                            durability == Durability::kDurable ? "true" : "false", "}"),
+                   : StrCat(R"(,"sink":{"type":"jsonl_file","path":")", dir.File("out.jsonl"),
+                            R"(","fsync":)", durability == Durability::kDurable ? "true" : "false", "}"),
                "}");
     auto spec = *JobSpec::Parse(job);
     std::atomic<uint64_t> delivered{0};
@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
     int concurrency;
     double rate;
   };
-  const std::vector<Config> configs = {{1, 0},   {4, 0},    {16, 0},   {64, 0},
+  const std::vector<Config> configs = {{1, 0},   {4, 0},   {16, 0},   {64, 0},
                                        {256, 0}, {4, 100}, {16, 100}, {64, 100}};
   for (const Config& c : configs) {
     const int64_t records = static_cast<int64_t>(c.concurrency) * pages_per_shard * kPage;

@@ -51,6 +51,8 @@ class BorrowedSink : public Sink {
   }
   absl::Status Close() override { return s_->Close(); }
   bool serialize_commits() const override { return s_->serialize_commits(); }
+  bool defers_sync() const override { return s_->defers_sync(); }
+  absl::Status Sync() override { return s_->Sync(); }
   bool checks_presence() const override { return s_->checks_presence(); }
   absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
                              PresenceAnswer* answer) override {
@@ -71,6 +73,10 @@ class BorrowedCheckpointStore : public CheckpointStore {
     return s_->Save(j, s, c);
   }
   absl::Status Delete(std::string_view j, std::string_view s) override { return s_->Delete(j, s); }
+  bool saves_atomically() const override { return s_->saves_atomically(); }
+  absl::Status SaveAll(std::string_view j, absl::Span<const std::pair<std::string, Checkpoint>> c) override {
+    return s_->SaveAll(j, c);
+  }
   absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j, std::string_view scope) override {
     return s_->Lock(j, scope);
   }

@@ -9,11 +9,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "recovery/checkpoint.h"
 #include "recovery/export.h"
 
@@ -74,6 +76,14 @@ class RECOVERY_EXPORT CheckpointStore {
                             const Checkpoint& checkpoint) = 0;
   // Removes the shard's checkpoint; OK when there is none.
   virtual absl::Status Delete(std::string_view job, std::string_view shard_id) = 0;
+
+  // Optional: saves several shards' checkpoints as one, all or none of them
+  // durable after a crash (true for the file and memory stores). The engine
+  // relies on it to let shards of a shared sink file commit together.
+  virtual bool saves_atomically() const { return false; }
+  // Saves each (shard, checkpoint); atomically when saves_atomically().
+  virtual absl::Status SaveAll(std::string_view job,
+                               absl::Span<const std::pair<std::string, Checkpoint>> checkpoints);
   // Takes an exclusive lock on `job` (with `scope` empty) or on one slice of
   // it (`scope` names the slice, e.g. "slice-2-of-4"), held until the returned
   // object is destroyed. FailedPrecondition when another holder has it.

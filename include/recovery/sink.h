@@ -70,6 +70,16 @@ class RECOVERY_EXPORT Sink {
   // (one shared file), so commits must not interleave.
   virtual bool serialize_commits() const { return false; }
 
+  // Optional group commit, for a sink that serialize_commits(): when true,
+  // Write() may return before its records are durable, and Sync() makes
+  // everything written so far durable. The engine then lets the writes of
+  // several shards share one Sync() before it saves their checkpoints
+  // together, atomically (CheckpointStore::saves_atomically), so a token
+  // never outlives the bytes it vouches for. Sync() may run concurrently
+  // with Write().
+  virtual bool defers_sync() const { return false; }
+  virtual absl::Status Sync() { return absl::OkStatus(); }
+
   // Optional: the presence check behind the job's skip_already_present. A
   // sink that can tell which records the destination already holds (by the
   // same identity it deduplicates on) returns true here and answers

@@ -38,6 +38,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "recovery/checkpoint.h"
 #include "recovery/checkpoint_store.h"
 
@@ -65,6 +66,8 @@ class CheckpointLog {
   // Returns once the checkpoint is durable (shared with concurrent saves).
   absl::Status Save(std::string_view shard, const Checkpoint& checkpoint);
   absl::Status Delete(std::string_view shard);
+  // Several saves in one group: after a crash, all of them or none.
+  absl::Status SaveAll(absl::Span<const std::pair<std::string, Checkpoint>> checkpoints);
 
  private:
   struct Group;

@@ -27,6 +27,14 @@ ShardCounters& ShardCounters::operator+=(const ShardCounters& o) {
   return *this;
 }
 
+absl::Status CheckpointStore::SaveAll(std::string_view job,
+                                      absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) {
+  for (const auto& [shard, checkpoint] : checkpoints) {
+    if (absl::Status s = Save(job, shard, checkpoint); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<ShardLease>> CheckpointStore::ClaimShard(std::string_view job,
                                                                         std::string_view shard_id) {
   return absl::UnimplementedError("this checkpoint store does not lease shards: it locks whole jobs");
@@ -90,6 +98,12 @@ class FileCheckpointStore : public CheckpointStore {
 
   absl::Status Delete(std::string_view job, std::string_view shard_id) override {
     return LogOf(job).Delete(shard_id);
+  }
+
+  bool saves_atomically() const override { return true; }
+  absl::Status SaveAll(std::string_view job,
+                       absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) override {
+    return LogOf(job).SaveAll(checkpoints);  // one group: all or none
   }
 
   absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) override {

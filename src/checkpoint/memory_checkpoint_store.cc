@@ -30,6 +30,14 @@ class MemoryCheckpointStore : public CheckpointStore {
     return absl::OkStatus();
   }
 
+  bool saves_atomically() const override { return true; }
+  absl::Status SaveAll(std::string_view job,
+                       absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) override {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [shard, c] : checkpoints) checkpoints_[Key(job, shard)] = c;
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) override {
     return locks_.Lock(job, scope);
   }

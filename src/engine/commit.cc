@@ -127,6 +127,16 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   AddCoverage(mapped, &ck.coverage);
   MovePast(run, page, *counters);
   ck.last_error.clear();
+  if (delivering && lock.has_value() && engine.GroupsCommits()) {
+    // Let the next shard write while this batch waits for the durability
+    // it shares with the others of its group.
+    std::shared_ptr<Engine::CommitGroup> group = engine.JoinCommitGroup(run);
+    lock.reset();
+    if (absl::Status s = engine.AwaitCommitGroup(group, run, counters); !s.ok()) {
+      return fail_after_shared_write(s);
+    }
+    return absl::OkStatus();
+  }
   if (absl::Status s = save(); !s.ok()) return fail_after_shared_write(s);
   return absl::OkStatus();
 }

@@ -75,6 +75,20 @@ class Engine {
   // The saved checkpoint of `run`, through its lease when it holds one.
   absl::Status SaveCheckpoint(const ShardRun& run);
 
+  // Group commit for a sink that is one file shared by every shard
+  // (Sink::defers_sync) over a store that saves several checkpoints
+  // atomically: the shards that wrote while a group was being made durable
+  // share the next sink Sync() and one SaveAll() of their checkpoints.
+  struct CommitGroup;
+  bool GroupsCommits() const;
+  // Adds `run`'s checkpoint to the group being filled. Under commit_mutex(),
+  // right after the sink write, so groups follow the order of the writes.
+  std::shared_ptr<CommitGroup> JoinCommitGroup(const ShardRun& run);
+  // Returns once the group is durable, or failed (every member gets the
+  // failure). One waiting member writes each group.
+  absl::Status AwaitCommitGroup(const std::shared_ptr<CommitGroup>& group, const ShardRun& run,
+                                ShardCounters* counters);
+
  private:
   class Context : public ShardContext {
    public:
@@ -104,11 +118,14 @@ class Engine {
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> stopped_{false};  // the job stops for a reason of its own
   std::atomic<bool> warned_unasked_{false};
-  absl::Mutex wake_mu_;               // sleepers wait on it; taken after a flag changes, to wake them
+  absl::Mutex wake_mu_;  // sleepers wait on it; taken after a flag changes, to wake them
   absl::Mutex commit_mu_;
   mutable absl::Mutex error_mu_;
   absl::Status job_error_ ABSL_GUARDED_BY(error_mu_);
   absl::Mutex log_mu_;  // orders log and progress callbacks
+  absl::Mutex group_mu_;
+  std::shared_ptr<CommitGroup> open_group_ ABSL_GUARDED_BY(group_mu_);  // filling
+  bool group_flushing_ ABSL_GUARDED_BY(group_mu_) = false;
 };
 
 }  // namespace recovery

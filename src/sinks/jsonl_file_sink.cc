@@ -55,7 +55,7 @@ class JsonlFileSink : public Sink {
     }
     absl::Status status = file_->Append(buffer_);
     if (status.ok()) {
-      absl::StatusOr<std::string> token = file_->Commit();
+      absl::StatusOr<std::string> token = file_->Commit(/*sync=*/!defers_sync());
       if (token.ok()) {
         IndexCommitted(batch);
         return token;
@@ -71,6 +71,13 @@ class JsonlFileSink : public Sink {
   }
 
   bool serialize_commits() const override { return true; }
+  // With fsync on, the engine shares one fdatasync among the batches of all
+  // shards committing at the same moment.
+  bool defers_sync() const override { return options_.fsync; }
+  absl::Status Sync() override {
+    if (file_ == nullptr) return absl::FailedPreconditionError("jsonl_file sink: Sync() before Open()");
+    return file_->Sync();
+  }
 
   bool checks_presence() const override { return options_.format == JsonlFormat::kEnvelope; }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "util/file.h"
+#include "util/status_macros.h"
 #include "util/strings.h"
 #include "util/time_format.h"
 
@@ -92,6 +93,7 @@ absl::StatusOr<std::unique_ptr<AppendFile>> AppendFile::Open(std::string path, c
 AppendFile::~AppendFile() { ::close(fd_); }
 
 absl::Status AppendFile::Append(std::string_view bytes) {
+  absl::MutexLock lock(&mu_);
   while (!bytes.empty()) {
     ssize_t n = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(end_));
     if (n < 0) {
@@ -104,15 +106,34 @@ absl::Status AppendFile::Append(std::string_view bytes) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> AppendFile::Commit() {
-  if (fsync_ && end_ != committed_ && ::fdatasync(fd_) != 0) {
-    return ErrnoError(errno, "fdatasync", path_);
+absl::StatusOr<std::string> AppendFile::Commit(bool sync) {
+  uint64_t committed;
+  {
+    absl::MutexLock lock(&mu_);
+    committed_ = end_;
+    committed = committed_;
   }
-  committed_ = end_;
-  return StrCat(committed_);
+  if (sync) RECOVERY_RETURN_IF_ERROR(Sync());
+  return StrCat(committed);
+}
+
+absl::Status AppendFile::Sync() {
+  uint64_t target;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!fsync_ || synced_ >= committed_) return absl::OkStatus();
+    target = committed_;
+  }
+  // Outside the lock: appends go on while the disk flushes; this covers at
+  // least everything committed before it began.
+  if (::fdatasync(fd_) != 0) return ErrnoError(errno, "fdatasync", path_);
+  absl::MutexLock lock(&mu_);
+  synced_ = std::max(synced_, target);
+  return absl::OkStatus();
 }
 
 absl::Status AppendFile::Rollback() {
+  absl::MutexLock lock(&mu_);
   if (end_ == committed_) return absl::OkStatus();
   if (::ftruncate(fd_, static_cast<off_t>(committed_)) != 0) {
     return ErrnoError(errno, "truncate", path_);

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "recovery/sink.h"
 
 namespace recovery {
@@ -33,23 +34,37 @@ class AppendFile {
 
   absl::Status Append(std::string_view bytes);
   // Makes everything appended durable; returns the new committed length as a
-  // decimal token.
-  absl::StatusOr<std::string> Commit();
+  // decimal token. With `sync` false the bytes are committed (Rollback keeps
+  // them) but durable only after the next Sync().
+  absl::StatusOr<std::string> Commit(bool sync = true);
+  // fdatasync, when something committed is not yet durable.
+  absl::Status Sync();
   // Drops everything appended since the last Commit().
   absl::Status Rollback();
   const std::string& path() const { return path_; }
-  // The committed length: every byte before it is durable and vouched for.
-  uint64_t committed() const { return committed_; }
+  // The committed length: every byte before it is vouched for.
+  uint64_t committed() const {
+    absl::MutexLock lock(&mu_);
+    return committed_;
+  }
 
  private:
   AppendFile(std::string path, int fd, uint64_t committed, bool fsync)
-      : path_(std::move(path)), fd_(fd), committed_(committed), end_(committed), fsync_(fsync) {}
+      : path_(std::move(path)),
+        fd_(fd),
+        fsync_(fsync),
+        committed_(committed),
+        end_(committed),
+        synced_(committed) {}
 
-  std::string path_;
-  int fd_;
-  uint64_t committed_;
-  uint64_t end_;
-  bool fsync_;
+  const std::string path_;
+  const int fd_;
+  const bool fsync_;
+  // Sync() may run on another thread than Append()/Commit() (group commit).
+  mutable absl::Mutex mu_;
+  uint64_t committed_ ABSL_GUARDED_BY(mu_);
+  uint64_t end_ ABSL_GUARDED_BY(mu_);
+  uint64_t synced_ ABSL_GUARDED_BY(mu_);  // durable up to here (with fsync_)
 };
 
 }  // namespace recovery
