@@ -338,10 +338,10 @@ absl::Status CheckpointLog::Delete(std::string_view shard) { return Append(Recor
 absl::Status CheckpointLog::SaveAll(absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) {
   std::string records;
   for (const auto& [shard, c] : checkpoints) records += Record('S', shard, EncodeCheckpoint(job_, shard, c));
-  return Append(std::move(records));  // appended to a group as one piece
+  return Append(records);  // appended to a group as one piece
 }
 
-absl::Status CheckpointLog::Append(std::string record) {
+absl::Status CheckpointLog::Append(const std::string& record) {
   absl::MutexLock lock(&queue_mu_);
   if (open_ == nullptr) open_ = std::make_shared<Group>();
   std::shared_ptr<Group> mine = open_;

@@ -72,7 +72,7 @@ class CheckpointLog {
  private:
   struct Group;
 
-  absl::Status Append(std::string record);
+  absl::Status Append(const std::string& record);
   // Writes `bytes` as one group, fdatasyncs, and compacts when due.
   absl::Status Flush(const std::string& bytes);
   // Reads what other processes (and this one) made durable since the last
