@@ -111,6 +111,12 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
     return s;
   };
 
+  // With commit groups: the checkpoint as it is before this batch (in flight,
+  // with the sink's last durable token), for the shard to stop with should
+  // its group fail.
+  const bool grouped = delivering && lock.has_value() && engine.GroupsCommits();
+  std::optional<Checkpoint> before_commit;
+  if (grouped) before_commit = ck;
   if (delivering) {
     RECOVERY_RETURN_IF_ERROR(Deliver(engine, run, mapped, counters));
     shared_state_written = c.sink->serialize_commits();
@@ -127,12 +133,15 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   AddCoverage(mapped, &ck.coverage);
   MovePast(run, page, *counters);
   ck.last_error.clear();
-  if (delivering && lock.has_value() && engine.GroupsCommits()) {
+  if (grouped) {
     // Let the next shard write while this batch waits for the durability
     // it shares with the others of its group.
     std::shared_ptr<Engine::CommitGroup> group = engine.JoinCommitGroup(run);
     lock.reset();
     if (absl::Status s = engine.AwaitCommitGroup(group, run, counters); !s.ok()) {
+      // The batch may not be durable: the checkpoint the shard stops with
+      // must not vouch for it.
+      ck = *std::move(before_commit);
       return fail_after_shared_write(s);
     }
     return absl::OkStatus();
