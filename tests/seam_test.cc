@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -110,20 +111,20 @@ KillReport RunWithKills(const std::string& job, uint32_t seed) {
     const pid_t pid = fork();
     if (pid == 0) {
       const int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
       dup2(null, 2);  // the last run's closing lines are checked through `recovery status`
       if (!die_after_write) {
         execl(RECOVERY_CLI, RECOVERY_CLI, "run", job.c_str(), "--quiet", nullptr);
         _exit(127);
       }
-      absl::StatusOr<JobSpec> spec = JobSpec::FromFile(job);
-      if (!spec.ok()) _exit(2);
-      absl::StatusOr<std::unique_ptr<Sink>> sink = BuildSink(*spec);
-      if (!sink.ok()) _exit(2);
-      Components c;
-      c.sink = std::make_unique<DieAfterWrite>(*std::move(sink), 1 + run / 2);
-      auto b = Backfiller::Create(*spec, std::move(c), {});
-      if (!b.ok()) _exit(2);
-      _exit((*b)->Run().outcome == RunOutcome::kDone ? 0 : 1);
+      // This process has threads (the simulated API): run the job in a
+      // fresh image of this binary, not in the fork, where a lock another
+      // thread held at the fork could never be released.
+      setenv("SEAM_CHILD_JOB", job.c_str(), 1);
+      setenv("SEAM_CHILD_DIE_AFTER", std::to_string(1 + run / 2).c_str(), 1);
+      execl("/proc/self/exe", "seam_test", "--gtest_also_run_disabled_tests",
+            "--gtest_filter=SeamTest.DISABLED_ChildRunsTheJobAndDiesAfterAWrite", nullptr);
+      _exit(127);
     }
     if (run < kKills && !die_after_write) {
       absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(30, 300)(rng)));
@@ -143,6 +144,23 @@ KillReport RunWithKills(const std::string& job, uint32_t seed) {
     }
   }
   return report;
+}
+
+// The child of RunWithKills: runs the job of SEAM_CHILD_JOB with its sink
+// wrapped in DieAfterWrite. Disabled: it runs only when asked to.
+TEST(SeamTest, DISABLED_ChildRunsTheJobAndDiesAfterAWrite) {
+  const char* job = std::getenv("SEAM_CHILD_JOB");
+  const char* die_after = std::getenv("SEAM_CHILD_DIE_AFTER");
+  ASSERT_TRUE(job != nullptr && die_after != nullptr) << "run only by the seam tests";
+  absl::StatusOr<JobSpec> spec = JobSpec::FromFile(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<std::unique_ptr<Sink>> sink = BuildSink(*spec);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  Components c;
+  c.sink = std::make_unique<DieAfterWrite>(*std::move(sink), std::atoi(die_after));
+  auto b = Backfiller::Create(*spec, std::move(c), {});
+  ASSERT_TRUE(b.ok()) << b.status();
+  _exit((*b)->Run().outcome == RunOutcome::kDone ? 0 : 1);
 }
 
 // The totals `recovery status` prints, summed over every run.
