@@ -35,17 +35,22 @@ class Plugin {
   VTable v_;
 };
 
+// The records of a batch as the C ABI lends them to a callback (views into the batch).
+inline void BorrowRecords(absl::Span<const Record> records, std::vector<recovery_record_t>* out) {
+  out->clear();
+  for (const Record& r : records) {
+    out->push_back({r.key.data(), r.key.size(), Micros(r.event_time), r.payload.data(), r.payload.size(),
+                    static_cast<uint8_t>(r.maybe_redelivered)});
+  }
+}
+
 class CSink : public Sink {
  public:
   explicit CSink(const recovery_sink_vtable_t& v) : plugin_(v) {}
   absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
                                     std::vector<SinkRejection>*) override {
     absl::MutexLock lock(&mu_);
-    records_.clear();
-    for (const Record& r : batch.records()) {
-      records_.push_back({r.key.data(), r.key.size(), Micros(r.event_time), r.payload.data(),
-                          r.payload.size(), static_cast<uint8_t>(r.maybe_redelivered)});
-    }
+    BorrowRecords(batch.records(), &records_);
     recovery_error_t error;
     const int code =
         plugin_.v().write(plugin_.v().user_data, shard.id.c_str(), records_.data(), records_.size(), &error);
@@ -67,7 +72,7 @@ class CSinkV2 : public Sink {
   absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
                                     std::vector<SinkRejection>* rejected) override {
     absl::MutexLock lock(&mu_);
-    Borrow(batch.records());
+    BorrowRecords(batch.records(), &records_);
     recovery_sink_result_t result{rejected, records_.size(), {}};
     recovery_error_t error;
     const recovery_sink_vtable_v2_t& v = plugin_.v();
@@ -87,7 +92,7 @@ class CSinkV2 : public Sink {
                              PresenceAnswer* answer) override {
     if (plugin_.v().present == nullptr) return Sink::CheckPresence(shard, records, answer);
     absl::MutexLock lock(&mu_);
-    Borrow(records);
+    BorrowRecords(records, &records_);
     recovery_presence_t presence;
     recovery_error_t error;
     const int code = plugin_.v().present(plugin_.v().user_data, shard.id.c_str(), records_.data(),
@@ -101,14 +106,6 @@ class CSinkV2 : public Sink {
   }
 
  private:
-  void Borrow(absl::Span<const Record> records) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    records_.clear();
-    for (const Record& r : records) {
-      records_.push_back({r.key.data(), r.key.size(), Micros(r.event_time), r.payload.data(),
-                          r.payload.size(), static_cast<uint8_t>(r.maybe_redelivered)});
-    }
-  }
-
   Plugin<recovery_sink_vtable_v2_t> plugin_;
   absl::Mutex mu_;
   std::vector<recovery_record_t> records_ ABSL_GUARDED_BY(mu_);
