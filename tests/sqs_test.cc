@@ -117,11 +117,15 @@ class SqsTest : public ::testing::Test {
   }
 
   // A source section for `url` with fast draining; `extra` adds keys.
+  // One receiver unless `extra` says otherwise: moto can hand one message to
+  // two concurrent long polls (see below), which would flag it redelivered.
   std::string Source(const std::string& url, const std::string& extra = "") {
     const bool own_timeout = extra.find("visibility_timeout") != std::string::npos;
+    const bool own_receivers = extra.find("receivers") != std::string::npos;
     return R"({"type":"sqs","queue_url":")" + url + R"(","endpoint":")" + moto_->endpoint() +
            R"(","wait_time":"1s","drain_after_empty_receives":2)" +
-           (own_timeout ? "" : R"(,"visibility_timeout":"5s")") + (extra.empty() ? "" : "," + extra) + "}";
+           (own_timeout ? "" : R"(,"visibility_timeout":"5s")") + (own_receivers ? "" : R"(,"receivers":1)") +
+           (extra.empty() ? "" : "," + extra) + "}";
   }
 
   std::string Job(const std::string& source, const std::string& sink, const std::string& window = "") {
