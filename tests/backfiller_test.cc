@@ -16,6 +16,7 @@
 namespace recovery {
 namespace {
 
+using testing::DayTimes;
 using testing::Delivered;
 using testing::FakeSource;
 using ::testing::HasSubstr;
@@ -25,13 +26,6 @@ using testing::T;
 
 constexpr char kMapper[] = R"({"type":"json","fields":[{"name":"id","from":"/id","required":true}],
                                "key":{"from":"/id"},"event_time":{"from":"/ts"}})";
-
-// 4 shards of 6 h over one day, `n` records spread evenly.
-std::vector<absl::Time> Times(int n) {
-  std::vector<absl::Time> times;
-  for (int i = 0; i < n; ++i) times.push_back(T("2026-11-14T00:00:00Z") + absl::Seconds(86400.0 * i / n));
-  return times;
-}
 
 JobSpec Spec() {
   JobSpec spec;
@@ -65,7 +59,7 @@ class BackfillerTest : public ::testing::Test {
   }
 
   std::unique_ptr<recovery::Source> Records(int n, int page_size = 10) {
-    return std::make_unique<FakeSource>(Times(n), page_size);
+    return std::make_unique<FakeSource>(DayTimes(n), page_size);
   }
 
   std::unique_ptr<CheckpointStore> store_ = NewMemoryCheckpointStore();
@@ -159,7 +153,7 @@ TEST_F(BackfillerTest, TheBatchInFlightAtAFailureIsRedeliveredFlaggedAndNoOtherR
 }
 
 TEST_F(BackfillerTest, TransientFaultsAreRetriedHonouringRetryAfter) {
-  auto source = std::make_unique<FakeSource>(Times(100), 10);
+  auto source = std::make_unique<FakeSource>(DayTimes(100), 10);
   source->set_fetch_hook([](const Shard& shard, int n) {
     if (shard.index == 1 && n <= 2) {
       absl::Status s = absl::UnavailableError("503 from vendor");
@@ -194,7 +188,7 @@ TEST_F(BackfillerTest, TransientFaultsAreRetriedHonouringRetryAfter) {
 }
 
 TEST_F(BackfillerTest, RunningOutOfRetriesStopsTheShardWithItsCheckpointIntact) {
-  auto source = std::make_unique<FakeSource>(Times(100), 10);
+  auto source = std::make_unique<FakeSource>(DayTimes(100), 10);
   source->set_fetch_hook([](const Shard& shard, int n) {
     return shard.index == 2 && n >= 2 ? absl::UnavailableError("connection reset") : absl::OkStatus();
   });
@@ -217,7 +211,7 @@ TEST_F(BackfillerTest, RunningOutOfRetriesStopsTheShardWithItsCheckpointIntact) 
 }
 
 TEST_F(BackfillerTest, PermanentErrorsFailFastWithoutRetrying) {
-  auto source = std::make_unique<FakeSource>(Times(100), 10);
+  auto source = std::make_unique<FakeSource>(DayTimes(100), 10);
   int calls = 0;
   source->set_fetch_hook([&](const Shard& shard, int) {
     if (shard.index != 0) return absl::OkStatus();
@@ -231,7 +225,7 @@ TEST_F(BackfillerTest, PermanentErrorsFailFastWithoutRetrying) {
 }
 
 TEST_F(BackfillerTest, UnmappableRecordsGoToDeadLettersUntilTheBudgetIsSpent) {
-  auto source = std::make_unique<FakeSource>(Times(100), 10);
+  auto source = std::make_unique<FakeSource>(DayTimes(100), 10);
   source->set_bad_record(3, R"({"ts":"2026-11-14T00:43:12Z"})");
   source->set_bad_record(4, "garbage");
   JobSpec spec = Spec();
@@ -247,7 +241,7 @@ TEST_F(BackfillerTest, UnmappableRecordsGoToDeadLettersUntilTheBudgetIsSpent) {
   EXPECT_THAT(dead_[1].reason, HasSubstr("invalid JSON"));
   EXPECT_EQ(r.progress.totals.dead_letters, 2u);
 
-  auto worse = std::make_unique<FakeSource>(Times(100), 10);
+  auto worse = std::make_unique<FakeSource>(DayTimes(100), 10);
   // Distinct records: identical bytes with no readable time are one record,
   // dead-lettered once per job (an API that ignores its window repeats them).
   for (int i = 0; i < 10; ++i) worse->set_bad_record(i * 10, "{\"bad\":" + std::to_string(i) + "}");
@@ -260,7 +254,7 @@ TEST_F(BackfillerTest, UnmappableRecordsGoToDeadLettersUntilTheBudgetIsSpent) {
 }
 
 TEST_F(BackfillerTest, BudgetFractionIsJudgedAfterMinRecords) {
-  auto source = std::make_unique<FakeSource>(Times(100), 10);
+  auto source = std::make_unique<FakeSource>(DayTimes(100), 10);
   source->set_bad_record(0, "{}");
   JobSpec spec = Spec();
   spec.concurrency = 1;
@@ -269,7 +263,7 @@ TEST_F(BackfillerTest, BudgetFractionIsJudgedAfterMinRecords) {
   RunResult r = Run(spec, std::move(source), std::make_unique<RecordingSink>(&delivered_));
   EXPECT_TRUE(r.status.ok()) << r.status;  // 1 % once 50 were seen
 
-  auto bad = std::make_unique<FakeSource>(Times(100), 10);
+  auto bad = std::make_unique<FakeSource>(DayTimes(100), 10);
   for (int i = 0; i < 100; i += 10)
     bad->set_bad_record(i, "{\"bad\":" + std::to_string(i) + "}");  // distinct records
   store_ = NewMemoryCheckpointStore();
@@ -279,7 +273,7 @@ TEST_F(BackfillerTest, BudgetFractionIsJudgedAfterMinRecords) {
 }
 
 TEST_F(BackfillerTest, RecordsOutsideTheShardAreDroppedAndCounted) {
-  std::vector<absl::Time> times = Times(40);
+  std::vector<absl::Time> times = DayTimes(40);
   auto source = std::make_unique<FakeSource>(times, 10);
   JobSpec spec = Spec();
   spec.start = T("2026-11-14T06:00:00Z");  // the first shard's records lie before the window

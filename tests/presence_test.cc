@@ -19,6 +19,7 @@
 namespace recovery {
 namespace {
 
+using testing::DayTimes;
 using testing::FakeSource;
 using ::testing::HasSubstr;
 using testing::SharedStore;
@@ -28,12 +29,6 @@ using testing::TempDir;
 constexpr char kMapper[] = R"({"type":"json","fields":[{"name":"id","from":"/id","required":true}],
                                "key":{"from":"/id"},"event_time":{"from":"/ts"}})";
 constexpr int kRecords = 1000;
-
-std::vector<absl::Time> Times(int n) {
-  std::vector<absl::Time> times;
-  for (int i = 0; i < n; ++i) times.push_back(T("2026-11-14T00:00:00Z") + absl::Seconds(86400.0 * i / n));
-  return times;
-}
 
 JobSpec Spec() {
   JobSpec spec;
@@ -111,7 +106,7 @@ class PresenceTest : public ::testing::Test {
  protected:
   RunResult Run(std::unique_ptr<Sink> sink, JobSpec spec = Spec(), BackfillerOptions options = {}) {
     Components c;
-    c.source = std::make_unique<FakeSource>(Times(kRecords), 10);
+    c.source = std::make_unique<FakeSource>(DayTimes(kRecords), 10);
     c.mapper = *NewJsonMapper(kMapper);
     c.sink = std::move(sink);
     c.checkpoints = std::unique_ptr<CheckpointStore>(new SharedStore(store_.get()));
@@ -240,7 +235,7 @@ TEST_F(PresenceTest, KeysThePresenceCheckWasNotAskedAboutAreIgnoredAndLoggedOnce
 
 TEST_F(PresenceTest, ASinkThatCannotCheckIsRefusedNamingIt) {
   Components c;
-  c.source = std::make_unique<FakeSource>(Times(10), 10);
+  c.source = std::make_unique<FakeSource>(DayTimes(10), 10);
   c.mapper = *NewJsonMapper(kMapper);
   c.sink = NewCallbackSink([](const Shard&, absl::Span<const Record>) { return absl::OkStatus(); });
   c.checkpoints = NewMemoryCheckpointStore();
@@ -314,7 +309,7 @@ TEST(JsonlPresenceTest, AppendsAfterALiveFeedsLinesAndAnswersFromItsKeys) {
   for (const std::string& k : LiveFeedKeys()) live += Envelope(k, R"({"live":true})");
   testing::WriteFile(path, live);
   std::string input;
-  const std::vector<absl::Time> times = Times(kRecords);
+  const std::vector<absl::Time> times = DayTimes(kRecords);
   for (int i = 0; i < kRecords; ++i) {
     input += "{\"id\":\"r" + std::to_string(i) + "\",\"ts\":\"" + FormatRfc3339(times[i]) + "\"}\n";
   }

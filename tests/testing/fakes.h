@@ -18,6 +18,14 @@
 namespace recovery {
 namespace testing {
 
+// `n` event times spread evenly over 2026-11-14 (the engine tests' day).
+inline std::vector<absl::Time> DayTimes(int n) {
+  const absl::Time day = absl::FromUnixSeconds(1794614400);  // 2026-11-14T00:00:00Z
+  std::vector<absl::Time> times;
+  for (int i = 0; i < n; ++i) times.push_back(day + absl::Seconds(86400.0 * i / n));
+  return times;
+}
+
 // Several runs (Backfillers) share one store, as runs share a directory.
 using SharedStore = BorrowedCheckpointStore;
 
