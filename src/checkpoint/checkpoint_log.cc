@@ -22,12 +22,6 @@
 
 namespace recovery {
 
-struct CheckpointLog::Group {
-  std::string bytes;  // records
-  bool done = false;
-  absl::Status status;
-};
-
 namespace {
 
 constexpr char kSnapshotMagic[] = "recovery-checkpoint-snapshot";
@@ -342,34 +336,8 @@ absl::Status CheckpointLog::SaveAll(absl::Span<const std::pair<std::string, Chec
 }
 
 absl::Status CheckpointLog::Append(const std::string& record) {
-  absl::MutexLock lock(&queue_mu_);
-  if (open_ == nullptr) open_ = std::make_shared<Group>();
-  std::shared_ptr<Group> mine = open_;
-  mine->bytes.append(record);
-  // Wakes only when this save's group is durable, or when it is the group to
-  // write next and nobody is writing: then this save writes it. (Waking every
-  // waiter after every group costs more than the fdatasync at 64 shards.)
-  struct Wait {
-    CheckpointLog* log;
-    Group* group;
-  } wait{this, mine.get()};
-  const absl::Condition ready(
-      +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return w->group->done || (!w->log->flushing_ && w->log->open_.get() == w->group);
-      },
-      &wait);
-  while (true) {
-    queue_mu_.Await(ready);
-    if (mine->done) return mine->status;
-    flushing_ = true;
-    std::shared_ptr<Group> group = std::move(open_);
-    queue_mu_.Unlock();
-    absl::Status s = Flush(group->bytes);
-    queue_mu_.Lock();
-    group->status = std::move(s);
-    group->done = true;
-    flushing_ = false;
-  }
+  return queue_.Commit([&](std::string& bytes) { bytes.append(record); },
+                       [&](std::string& bytes) { return Flush(bytes); });
 }
 
 absl::Status CheckpointLog::OpenLogForAppend() {

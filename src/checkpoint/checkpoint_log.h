@@ -41,6 +41,7 @@
 #include "absl/types/span.h"
 #include "recovery/checkpoint.h"
 #include "recovery/checkpoint_store.h"
+#include "util/group_commit.h"
 
 namespace recovery {
 
@@ -70,8 +71,6 @@ class CheckpointLog {
   absl::Status SaveAll(absl::Span<const std::pair<std::string, Checkpoint>> checkpoints);
 
  private:
-  struct Group;
-
   absl::Status Append(const std::string& record);
   // Writes `bytes` as one group, fdatasyncs, and compacts when due.
   absl::Status Flush(const std::string& bytes);
@@ -111,10 +110,7 @@ class CheckpointLog {
   absl::Status broken_
       ABSL_GUARDED_BY(state_mu_);  // a failed fdatasync: nothing written since can be trusted
 
-  // Group commit.
-  absl::Mutex queue_mu_;
-  std::shared_ptr<Group> open_ ABSL_GUARDED_BY(queue_mu_);  // filling
-  bool flushing_ ABSL_GUARDED_BY(queue_mu_) = false;
+  GroupCommitter<std::string> queue_;  // the records of the saves waiting for a group
 };
 
 // The file checkpoint store (NewFileCheckpointStore) with options, for tests.

@@ -96,51 +96,24 @@ void Engine::ReportProgress() {
   options_.on_progress(progress_.Snapshot(absl::Now()));
 }
 
-struct Engine::CommitGroup {
-  std::vector<std::pair<std::string, Checkpoint>> checkpoints;
-  bool done = false;
-  absl::Status status;
-};
-
 bool Engine::GroupsCommits() const {
   return c_.sink->serialize_commits() && c_.sink->defers_sync() && c_.checkpoints->saves_atomically();
 }
 
 std::shared_ptr<Engine::CommitGroup> Engine::JoinCommitGroup(const ShardRun& run) {
-  absl::MutexLock lock(&group_mu_);
-  if (open_group_ == nullptr) open_group_ = std::make_shared<CommitGroup>();
-  open_group_->checkpoints.emplace_back(run.shard.id, run.checkpoint);
-  return open_group_;
+  return commit_groups_.Join(
+      [&](auto& checkpoints) { checkpoints.emplace_back(run.shard.id, run.checkpoint); });
 }
 
 absl::Status Engine::AwaitCommitGroup(const std::shared_ptr<CommitGroup>& mine, const ShardRun& run,
                                       ShardCounters* counters) {
-  absl::MutexLock lock(&group_mu_);
-  struct Wait {
-    Engine* engine;
-    CommitGroup* group;
-  } wait{this, mine.get()};
-  const absl::Condition ready(
-      +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return w->group->done || (!w->engine->group_flushing_ && w->engine->open_group_.get() == w->group);
-      },
-      &wait);
-  while (true) {
-    group_mu_.Await(ready);
-    if (mine->done) return mine->status;
-    group_flushing_ = true;
-    std::shared_ptr<CommitGroup> group = std::move(open_group_);
-    group_mu_.Unlock();
-    // The sink first: a checkpoint must never vouch for bytes that are not durable.
-    absl::Status s = Retry("make a commit group durable", run, counters, [&]() -> absl::Status {
+  return commit_groups_.Await(mine, [&](auto& checkpoints) {
+    return Retry("make a commit group durable", run, counters, [&]() -> absl::Status {
+      // The sink first: a checkpoint must never vouch for bytes that are not durable.
       if (absl::Status synced = c_.sink->Sync(); !synced.ok()) return synced;
-      return c_.checkpoints->SaveAll(spec_.name, group->checkpoints);
+      return c_.checkpoints->SaveAll(spec_.name, checkpoints);
     });
-    group_mu_.Lock();
-    group->status = std::move(s);
-    group->done = true;
-    group_flushing_ = false;
-  }
+  });
 }
 
 absl::Status Engine::SaveCheckpoint(const ShardRun& run) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -18,6 +19,7 @@
 #include "engine/engine_metrics.h"
 #include "engine/page_mapper.h"
 #include "recovery/backfiller.h"
+#include "util/group_commit.h"
 
 namespace recovery {
 
@@ -79,7 +81,9 @@ class Engine {
   // (Sink::defers_sync) over a store that saves several checkpoints
   // atomically: the shards that wrote while a group was being made durable
   // share the next sink Sync() and one SaveAll() of their checkpoints.
-  struct CommitGroup;
+  using CommitGroups =
+      GroupCommitter<std::vector<std::pair<std::string, Checkpoint>>>;  // shard id, checkpoint
+  using CommitGroup = CommitGroups::Group;
   bool GroupsCommits() const;
   // Adds `run`'s checkpoint to the group being filled. Under commit_mutex(),
   // right after the sink write, so groups follow the order of the writes.
@@ -123,9 +127,7 @@ class Engine {
   mutable absl::Mutex error_mu_;
   absl::Status job_error_ ABSL_GUARDED_BY(error_mu_);
   absl::Mutex log_mu_;  // orders log and progress callbacks
-  absl::Mutex group_mu_;
-  std::shared_ptr<CommitGroup> open_group_ ABSL_GUARDED_BY(group_mu_);  // filling
-  bool group_flushing_ ABSL_GUARDED_BY(group_mu_) = false;
+  CommitGroups commit_groups_;
 };
 
 }  // namespace recovery

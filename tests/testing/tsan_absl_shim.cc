@@ -88,6 +88,14 @@ extern "C" void _ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE(Mu* mu, const Con
   __tsan_acquire(mu);
 }
 
+// CondVar::Wait releases the mutex while it waits and holds it again on return.
+extern "C" void _ZN4absl7debian37CondVar4WaitEPNS0_5MutexE(absl::CondVar* cv, Mu* mu) {
+  static auto real = Real<void (*)(absl::CondVar*, Mu*)>("_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE");
+  __tsan_release(mu);
+  real(cv, mu);
+  __tsan_acquire(mu);
+}
+
 extern "C" void _ZN4absl7debian312Notification6NotifyEv(absl::Notification* n) {
   static auto real = Real<void (*)(absl::Notification*)>("_ZN4absl7debian312Notification6NotifyEv");
   __tsan_release(n);
