@@ -152,6 +152,42 @@ TEST_F(BackfillerTest, TheBatchInFlightAtAFailureIsRedeliveredFlaggedAndNoOtherR
   EXPECT_EQ(delivered_.size(), 80u);
 }
 
+// A sink that drops on resume whatever no checkpoint vouches for (the
+// JSON-lines file) never receives a batch twice, so the engine spares the
+// in-flight mark: no flag after a failure.
+TEST_F(BackfillerTest, ASinkThatRollsBackUncommittedWritesIsNotMarkedInFlight) {
+  class RollingBackSink : public RecordingSink {
+   public:
+    using RecordingSink::RecordingSink;
+    bool rolls_back_uncommitted() const override { return true; }
+  };
+  CheckpointStore* store = store_.get();
+  JobSpec spec = Spec();
+  spec.concurrency = 1;
+  std::vector<std::string> marked, unsaved;
+  RunResult first =
+      Run(spec, Records(400),
+          std::make_unique<RollingBackSink>(&delivered_, [&](const Shard& shard, const RecordBatch&, int n) {
+            auto ck = store->Load("test-job", shard.id);
+            // Saved, though, before the first write: only a job that has a
+            // checkpoint rolls its sink back when it resumes.
+            if (!ck.ok() || !ck->has_value()) unsaved.push_back(shard.id);
+            if (ck.ok() && ck->has_value() && (*ck)->in_flight) marked.push_back(shard.id);
+            return n == 3 ? absl::InternalError("sink crashed") : absl::OkStatus();
+          }));
+  EXPECT_EQ(first.status.code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE(marked.empty()) << marked.front();
+  EXPECT_TRUE(unsaved.empty()) << unsaved.front();
+  EXPECT_FALSE(first.shards[0].checkpoint.in_flight);
+  EXPECT_EQ(first.shards[0].checkpoint.cursor, "20");
+
+  delivered_.clear();
+  RunResult second = Run(spec, Records(400), std::make_unique<RollingBackSink>(&delivered_));
+  ASSERT_TRUE(second.status.ok()) << second.status;
+  EXPECT_EQ(delivered_.size(), 80u);  // the failed batch and the rest of shard 0
+  for (const Delivered& d : delivered_) EXPECT_FALSE(d.maybe_redelivered) << d.key;
+}
+
 TEST_F(BackfillerTest, TransientFaultsAreRetriedHonouringRetryAfter) {
   auto source = std::make_unique<FakeSource>(DayTimes(100), 10);
   source->set_fetch_hook([](const Shard& shard, int n) {

@@ -80,6 +80,16 @@ class RECOVERY_EXPORT Sink {
   virtual bool defers_sync() const { return false; }
   virtual absl::Status Sync() { return absl::OkStatus(); }
 
+  // True when Open() in a resumed job removes everything written after the
+  // commit tokens the checkpoints hold, so a batch written but never
+  // checkpointed does not survive a crash and is never delivered twice. The
+  // engine then skips the in-flight mark it otherwise saves before each
+  // batch (one checkpoint save per page).
+  virtual bool rolls_back_uncommitted() const { return false; }
+  // (A sink that wraps another forwards serialize_commits(), defers_sync(),
+  // Sync() and rolls_back_uncommitted() to it: the engine commits by the
+  // wrapper's answers, the inner sink writes by its own.)
+
   // Optional: the presence check behind the job's skip_already_present. A
   // sink that can tell which records the destination already holds (by the
   // same identity it deduplicates on) returns true here and answers

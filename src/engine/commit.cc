@@ -71,7 +71,10 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   const Components& c = engine.components();
   Checkpoint& ck = run.checkpoint;
   auto save = [&] {
-    return engine.Retry("save checkpoint", run, counters, [&] { return engine.SaveCheckpoint(run); });
+    absl::Status s =
+        engine.Retry("save checkpoint", run, counters, [&] { return engine.SaveCheckpoint(run); });
+    run.has_checkpoint |= s.ok();
+    return s;
   };
   if (run.lease) RECOVERY_RETURN_IF_ERROR(run.lease->Check());  // a lost shard writes nothing more
   bool new_keys_in_flight = false;
@@ -82,8 +85,16 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   }
   const bool delivering = !mapped.batch.empty();
   if (delivering) {
-    if (!ck.in_flight || new_keys_in_flight) {  // from here on a crash redelivers this batch, flagged
-      ck.in_flight = true;
+    if (!c.sink->rolls_back_uncommitted()) {
+      if (!ck.in_flight || new_keys_in_flight) {  // from here on a crash redelivers this batch, flagged
+        ck.in_flight = true;
+        ck.updated = absl::Now();
+        RECOVERY_RETURN_IF_ERROR(save());
+      }
+    } else if (!run.has_checkpoint) {
+      // The sink drops what no checkpoint vouches for, so the batch needs no
+      // mark; but only a job with a checkpoint counts as resumed and has its
+      // sink rolled back: the shard's first batch must not come first.
       ck.updated = absl::Now();
       RECOVERY_RETURN_IF_ERROR(save());
     }
@@ -144,6 +155,7 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
       ck = *std::move(before_commit);
       return fail_after_shared_write(s);
     }
+    run.has_checkpoint = true;
     return absl::OkStatus();
   }
   if (absl::Status s = save(); !s.ok()) return fail_after_shared_write(s);

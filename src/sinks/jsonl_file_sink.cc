@@ -71,6 +71,8 @@ class JsonlFileSink : public Sink {
   }
 
   bool serialize_commits() const override { return true; }
+  // A resumed job truncates the file to its largest committed length.
+  bool rolls_back_uncommitted() const override { return true; }
   // With fsync on, the engine shares one fdatasync among the batches of all
   // shards committing at the same moment.
   bool defers_sync() const override { return options_.fsync; }

@@ -71,7 +71,13 @@ class KillingSink : public Sink {
     return token;
   }
   absl::Status Close() override { return inner_->Close(); }
+  // Everything the engine asks about how the sink commits is the inner
+  // sink's answer: without it, the torture would test another protocol
+  // (and an inner sink that defers its fdatasync would never get it).
   bool serialize_commits() const override { return inner_->serialize_commits(); }
+  bool defers_sync() const override { return inner_->defers_sync(); }
+  absl::Status Sync() override { return inner_->Sync(); }
+  bool rolls_back_uncommitted() const override { return inner_->rolls_back_uncommitted(); }
 
  private:
   std::unique_ptr<Sink> inner_;
@@ -88,6 +94,14 @@ class KillingStore : public CheckpointStore {
   absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
     const int n = ++saves_;
     absl::Status st = inner_->Save(j, s, c);
+    if (g_mode == "after-checkpoint" && n == g_when) Die();
+    return st;
+  }
+  bool saves_atomically() const override { return inner_->saves_atomically(); }
+  absl::Status SaveAll(std::string_view j,
+                       absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) override {
+    const int n = ++saves_;
+    absl::Status st = inner_->SaveAll(j, checkpoints);
     if (g_mode == "after-checkpoint" && n == g_when) Die();
     return st;
   }
