@@ -1,5 +1,7 @@
 #include "checkpoint/checkpoint_codec.h"
 
+#include <charconv>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -38,6 +40,8 @@ std::string GetBytes(SpecObject& o, std::string_view key) {
 
 std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, const Checkpoint& c) {
   std::string body;
+  body.reserve(512 + 24 * c.coverage.size() + 12 * c.in_flight_keys.size() + c.cursor.size() +
+               c.sink_token.size() + c.last_error.size());  // one allocation on the per-page path
   JsonObjectWriter w(&body);
   // Version 1 readers refuse fields they do not know: a checkpoint that
   // needs the newer ones says so with its version, one that does not stays
@@ -61,6 +65,7 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   PutBytes(w, "dead_letter_token", c.dead_letter_token);
   w.Double("progress", c.progress);
   std::string counters;
+  counters.reserve(256);
   JsonObjectWriter cw(&counters);
   cw.Uint("records_fetched", c.counters.records_fetched)
       .Uint("records_delivered", c.counters.records_delivered)
@@ -78,17 +83,22 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   if (c.reported_total >= 0) w.Int("reported_total", c.reported_total);
   if (!c.coverage.empty()) {
     std::string coverage;
+    coverage.reserve(24 * c.coverage.size());
     JsonObjectWriter cov(&coverage);
-    for (const auto& [hour, count] : c.coverage) cov.Uint(StrCat(hour), count);
+    char key[24];
+    for (const auto& [hour, count] : c.coverage) {
+      const char* end = std::to_chars(key, key + sizeof key, hour).ptr;
+      cov.Uint(std::string_view(key, static_cast<size_t>(end - key)), count);
+    }
     cov.Close();
     w.Raw("coverage", coverage);
   }
   w.Close();
-  std::string out = body;
-  out.push_back('\n');
-  out.append(Hex64(StableHash64(body)));
-  out.push_back('\n');
-  return out;
+  const std::string hash = Hex64(StableHash64(body));
+  body.push_back('\n');
+  body.append(hash);
+  body.push_back('\n');
+  return body;
 }
 
 absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_view source) {

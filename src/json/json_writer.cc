@@ -1,5 +1,6 @@
 #include "json/json_writer.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -100,13 +101,15 @@ JsonObjectWriter& JsonObjectWriter::Str(std::string_view key, std::string_view v
 
 JsonObjectWriter& JsonObjectWriter::Int(std::string_view key, int64_t value) {
   Key(key);
-  StrAppend(out_, value);
+  char digits[24];
+  out_->append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
   return *this;
 }
 
 JsonObjectWriter& JsonObjectWriter::Uint(std::string_view key, uint64_t value) {
   Key(key);
-  StrAppend(out_, value);
+  char digits[24];
+  out_->append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
   return *this;
 }
 
