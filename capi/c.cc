@@ -30,6 +30,7 @@ struct recovery_job_t {
   std::unique_ptr<recovery::Mapper> mapper;
   std::unique_ptr<recovery::Source> source;
   std::unique_ptr<recovery::CheckpointStore> store;
+  std::unique_ptr<recovery::DeadLetterStore> dead_letters;
   recovery_log_fn log_fn = nullptr;
   void* log_user_data = nullptr;
   recovery_progress_fn progress_fn = nullptr;
@@ -106,6 +107,7 @@ int RunJob(recovery_job_t* job, std::string* message) {
   if (job->mapper) c.mapper = std::make_unique<BorrowedMapper>(job->mapper.get());
   if (job->source) c.source = std::make_unique<BorrowedSource>(job->source.get());
   if (job->store) c.checkpoints = std::make_unique<BorrowedCheckpointStore>(job->store.get());
+  if (job->dead_letters) c.dead_letters = std::make_unique<BorrowedDeadLetterStore>(job->dead_letters.get());
   BackfillerOptions options;
   options.dry_run = job->dry_run;
   options.shard_ids = job->shard_ids;
@@ -195,8 +197,9 @@ absl::StatusOr<std::string> StatusJson(recovery_job_t* job) {
   return out;
 }
 
-template <typename VTable, typename Adapter, typename Slot>
-int Install(recovery_job_t* job, const VTable* v, uint32_t version, bool ok_functions, Slot& slot,
+// `missing(vtable)` names the first required function that is NULL, or is nullptr.
+template <typename VTable, typename Adapter, typename Slot, typename Missing>
+int Install(recovery_job_t* job, const VTable* v, uint32_t version, Missing missing, Slot& slot,
             const char* what, char** errptr) {
   if (v == nullptr) return Fail(errptr, RECOVERY_INVALID_ARGUMENT, StrCat(what, ": the vtable is NULL"));
   // From here on the plug-in's destroy() runs exactly once, whatever happens.
@@ -207,16 +210,54 @@ int Install(recovery_job_t* job, const VTable* v, uint32_t version, bool ok_func
         errptr, RECOVERY_INVALID_ARGUMENT,
         StrCat(what, ": vtable version ", v->version, " is not supported (this library has ", version, ")"));
   }
-  if (!ok_functions)
-    return Fail(errptr, RECOVERY_INVALID_ARGUMENT, StrCat(what, ": a required function is NULL"));
+  if (const char* name = missing(*v); name != nullptr) {
+    return Fail(errptr, RECOVERY_INVALID_ARGUMENT,
+                StrCat(what, ": the vtable's `", name, "` is NULL, and it is required"));
+  }
   if (Running(job)) return Fail(errptr, RECOVERY_FAILED_PRECONDITION, StrCat(what, ": the job is running"));
   slot = std::move(adapter);
   return RECOVERY_OK;
 }
 
+// Runs a setter's `body`, recording in `failed` why it could not store what
+// it was given, so that the call it serves fails instead of losing data.
+template <typename Body>
+void Store(std::string* failed, const char* what, Body body) noexcept {
+  if (!failed->empty()) return;  // the first failure stands
+  try {
+    body();
+  } catch (const std::exception& e) {
+    *failed = StrCat(what, " could not store what it was given: ", e.what());
+  } catch (...) {
+    *failed = StrCat(what, " could not store what it was given");
+  }
+}
+
+void AddToPage(recovery_page_t* page, const char* raw, size_t raw_len, const char* id, size_t id_len,
+               bool maybe_redelivered, const char* what) {
+  if (page == nullptr) return;
+  if ((raw == nullptr && raw_len > 0) || (id == nullptr && id_len > 0)) {
+    if (page->failed.empty()) page->failed = StrCat(what, ": a NULL pointer with a non-zero length");
+    return;
+  }
+  if (raw_len > RECOVERY_MAX_RECORD_BYTES) {
+    if (page->failed.empty())
+      page->failed = StrCat(what, ": a record of ", raw_len, " bytes, over the limit of ",
+                            RECOVERY_MAX_RECORD_BYTES, " (RECOVERY_MAX_RECORD_BYTES)");
+    return;
+  }
+  Store(&page->failed, what, [&] {
+    page->page->records.Add(std::string_view(raw ? raw : "", raw_len), maybe_redelivered,
+                            std::string_view(id ? id : "", id_len));
+    page->page->bytes += raw_len;
+  });
+}
+
 }  // namespace
 }  // namespace recovery
 
+using recovery::AddToPage;
+using recovery::Store;
 using recovery::capi::Fail;
 using recovery::capi::Guard;
 
@@ -287,46 +328,64 @@ void recovery_presence_add(recovery_presence_t* presence, const char* key, size_
 
 void recovery_map_output_set(recovery_map_output_t* out, const char* key, size_t key_len,
                              int64_t event_time_us, const char* data, size_t data_len) {
-  if (out == nullptr || out->set || (key == nullptr && key_len > 0) || (data == nullptr && data_len > 0))
+  if (out == nullptr || out->set) return;
+  if ((key == nullptr && key_len > 0) || (data == nullptr && data_len > 0)) {
+    if (out->failed.empty()) out->failed = "recovery_map_output_set: a NULL pointer with a non-zero length";
     return;
-  try {
+  }
+  Store(&out->failed, "recovery_map_output_set", [&] {
     const absl::Time t =
         event_time_us == INT64_MIN ? recovery::kUnknownEventTime : absl::FromUnixMicros(event_time_us);
     out->out->Add(std::string_view(key ? key : "", key_len), t, std::string_view(data ? data : "", data_len));
     out->set = true;
-  } catch (...) {
-  }
+  });
 }
 
 void recovery_page_add(recovery_page_t* page, const char* raw, size_t raw_len) {
-  if (page == nullptr || (raw == nullptr && raw_len > 0)) return;
-  try {
-    page->page->records.Add(std::string_view(raw ? raw : "", raw_len));
-    page->page->bytes += raw_len;
-  } catch (...) {
-  }
+  AddToPage(page, raw, raw_len, nullptr, 0, false, "recovery_page_add");
+}
+
+void recovery_page_add_v2(recovery_page_t* page, const char* raw, size_t raw_len, const char* id,
+                          size_t id_len, uint8_t maybe_redelivered) {
+  AddToPage(page, raw, raw_len, id, id_len, maybe_redelivered != 0, "recovery_page_add_v2");
 }
 
 void recovery_page_set_next_cursor(recovery_page_t* page, const char* cursor, size_t cursor_len) {
-  if (page == nullptr || (cursor == nullptr && cursor_len > 0)) return;
-  try {
+  if (page == nullptr) return;
+  if (cursor == nullptr && cursor_len > 0) {
+    if (page->failed.empty())
+      page->failed = "recovery_page_set_next_cursor: a NULL cursor with a non-zero length";
+    return;
+  }
+  Store(&page->failed, "recovery_page_set_next_cursor", [&] {
     page->page->next_cursor.assign(cursor ? cursor : "", cursor_len);
     page->next_set = true;
-  } catch (...) {
-  }
+  });
 }
 
 void recovery_page_set_exhausted(recovery_page_t* page, uint8_t exhausted) {
   if (page != nullptr) page->page->exhausted = exhausted != 0;
 }
 
+void recovery_page_set_total(recovery_page_t* page, int64_t total) {
+  if (page != nullptr) page->page->reported_total = total < 0 ? -1 : total;
+}
+
+void recovery_page_set_progress(recovery_page_t* page, double fraction) {
+  if (page == nullptr) return;
+  page->page->progress = fraction >= 0 && fraction <= 1 ? fraction : -1;  // NaN and nonsense: unknown
+}
+
 void recovery_bytes_set(recovery_bytes_t* out, const char* data, size_t len) {
-  if (out == nullptr || (data == nullptr && len > 0)) return;
-  try {
+  if (out == nullptr) return;
+  if (data == nullptr && len > 0) {
+    if (out->failed.empty()) out->failed = "recovery_bytes_set: NULL data with a non-zero length";
+    return;
+  }
+  Store(&out->failed, "recovery_bytes_set", [&] {
     out->data.assign(data ? data : "", len);
     out->set = true;
-  } catch (...) {
-  }
+  });
 }
 
 int recovery_job_create(const char* spec_json, size_t spec_len, const char* base_dir, recovery_job_t** job,
@@ -375,8 +434,9 @@ int recovery_job_set_sink(recovery_job_t* job, const recovery_sink_vtable_t* sin
   std::unique_ptr<recovery::Sink> scratch;
   return Guard(errptr, [&] {
     return recovery::Install<recovery_sink_vtable_t, recovery::CSink>(
-        job, sink, RECOVERY_SINK_VTABLE_VERSION, sink && sink->write, job ? job->sink : scratch,
-        "recovery_job_set_sink", errptr);
+        job, sink, RECOVERY_SINK_VTABLE_VERSION,
+        [](const recovery_sink_vtable_t& v) { return v.write ? nullptr : "write"; },
+        job ? job->sink : scratch, "recovery_job_set_sink", errptr);
   });
 }
 
@@ -384,7 +444,8 @@ int recovery_job_set_sink_v2(recovery_job_t* job, const recovery_sink_vtable_v2_
   std::unique_ptr<recovery::Sink> scratch;
   return Guard(errptr, [&] {
     return recovery::Install<recovery_sink_vtable_v2_t, recovery::capi::CSinkV2>(
-        job, sink, RECOVERY_SINK_VTABLE_VERSION_2, sink && (sink->write || sink->write_v2),
+        job, sink, RECOVERY_SINK_VTABLE_VERSION_2,
+        [](const recovery_sink_vtable_v2_t& v) { return v.write || v.write_v2 ? nullptr : "write_v2"; },
         job ? job->sink : scratch, "recovery_job_set_sink_v2", errptr);
   });
 }
@@ -393,8 +454,9 @@ int recovery_job_set_mapper(recovery_job_t* job, const recovery_mapper_vtable_t*
   std::unique_ptr<recovery::Mapper> scratch;
   return Guard(errptr, [&] {
     return recovery::Install<recovery_mapper_vtable_t, recovery::CMapper>(
-        job, mapper, RECOVERY_MAPPER_VTABLE_VERSION, mapper && mapper->map, job ? job->mapper : scratch,
-        "recovery_job_set_mapper", errptr);
+        job, mapper, RECOVERY_MAPPER_VTABLE_VERSION,
+        [](const recovery_mapper_vtable_t& v) { return v.map ? nullptr : "map"; },
+        job ? job->mapper : scratch, "recovery_job_set_mapper", errptr);
   });
 }
 
@@ -402,8 +464,20 @@ int recovery_job_set_source(recovery_job_t* job, const recovery_source_vtable_t*
   std::unique_ptr<recovery::Source> scratch;
   return Guard(errptr, [&] {
     return recovery::Install<recovery_source_vtable_t, recovery::CSource>(
-        job, source, RECOVERY_SOURCE_VTABLE_VERSION, source && source->fetch, job ? job->source : scratch,
-        "recovery_job_set_source", errptr);
+        job, source, RECOVERY_SOURCE_VTABLE_VERSION,
+        [](const recovery_source_vtable_t& v) { return v.fetch ? nullptr : "fetch"; },
+        job ? job->source : scratch, "recovery_job_set_source", errptr);
+  });
+}
+
+int recovery_job_set_source_v2(recovery_job_t* job, const recovery_source_vtable_v2_t* source,
+                               char** errptr) {
+  std::unique_ptr<recovery::Source> scratch;
+  return Guard(errptr, [&] {
+    return recovery::Install<recovery_source_vtable_v2_t, recovery::capi::CSourceV2>(
+        job, source, RECOVERY_SOURCE_VTABLE_VERSION_2,
+        [](const recovery_source_vtable_v2_t& v) { return v.fetch ? nullptr : "fetch"; },
+        job ? job->source : scratch, "recovery_job_set_source_v2", errptr);
   });
 }
 
@@ -413,8 +487,21 @@ int recovery_job_set_checkpoint_store(recovery_job_t* job, const recovery_checkp
   return Guard(errptr, [&] {
     return recovery::Install<recovery_checkpoint_store_vtable_t, recovery::CCheckpointStore>(
         job, store, RECOVERY_CHECKPOINT_STORE_VTABLE_VERSION,
-        store && store->load && store->save && store->remove, job ? job->store : scratch,
-        "recovery_job_set_checkpoint_store", errptr);
+        [](const recovery_checkpoint_store_vtable_t& v) {
+          return !v.load ? "load" : !v.save ? "save" : !v.remove ? "remove" : nullptr;
+        },
+        job ? job->store : scratch, "recovery_job_set_checkpoint_store", errptr);
+  });
+}
+
+int recovery_job_set_dead_letters(recovery_job_t* job, const recovery_dead_letter_vtable_t* dead_letters,
+                                  char** errptr) {
+  std::unique_ptr<recovery::DeadLetterStore> scratch;
+  return Guard(errptr, [&] {
+    return recovery::Install<recovery_dead_letter_vtable_t, recovery::capi::CDeadLetterStore>(
+        job, dead_letters, RECOVERY_DEAD_LETTER_VTABLE_VERSION,
+        [](const recovery_dead_letter_vtable_t& v) { return v.add ? nullptr : "add"; },
+        job ? job->dead_letters : scratch, "recovery_job_set_dead_letters", errptr);
   });
 }
 

@@ -30,7 +30,9 @@ int FromStatus(const absl::Status& s, char** errptr) {
 // A status from a callback's return code and message.
 absl::Status CallbackStatus(int code, const recovery_error_t& error, std::string_view what) {
   if (code == RECOVERY_OK) return absl::OkStatus();
-  const std::string message = StrCat(what, " callback returned ", recovery_status_name(code),
+  const bool known = std::string_view(recovery_status_name(code)) != "UNRECOGNIZED";
+  const std::string message = StrCat(what, " callback returned ",
+                                     known ? recovery_status_name(code) : StrCat(code, ", not a status code"),
                                      error.message.empty() ? "" : ": ", error.message);
   if (code > 0 && code <= 16) return absl::Status(static_cast<absl::StatusCode>(code), ToAbsl(message));
   if (code == RECOVERY_PAUSED) return PausedError(message);

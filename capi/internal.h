@@ -34,16 +34,19 @@ struct recovery_presence_t {
 struct recovery_map_output_t {
   recovery::RecordBatch* out;
   bool set = false;
+  std::string failed;  // why the output could not be stored (the record goes to dead letters)
 };
 
 struct recovery_page_t {
   recovery::Page* page;
   bool next_set = false;
+  std::string failed;  // why a setter could not store what it was given: the fetch fails
 };
 
 struct recovery_bytes_t {
   std::string data;
   bool set = false;
+  std::string failed;  // why the bytes could not be stored: the load fails
 };
 
 namespace recovery::capi {

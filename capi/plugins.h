@@ -5,12 +5,14 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "capi/internal.h"
 #include "checkpoint/checkpoint_codec.h"
 #include "checkpoint/process_locks.h"
 #include "recovery/checkpoint_store.h"
+#include "recovery/dead_letter_store.h"
 #include "recovery/mapper.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
@@ -122,6 +124,10 @@ class CMapper : public Mapper {
                                      raw.data.size(), &output, &error);
     if (code == RECOVERY_MAP_EMIT && output.set) return MapOutcome::kEmitted;
     if (output.set) out->PopBack();
+    if (!output.failed.empty()) {  // the raw record goes to dead letters, whole
+      *reason = StrCat("mapper callback: ", output.failed);
+      return MapOutcome::kRejected;
+    }
     if (code == RECOVERY_MAP_DROP) return MapOutcome::kDropped;
     if (code == RECOVERY_MAP_EMIT) {
       *reason = "mapper callback returned RECOVERY_MAP_EMIT without calling recovery_map_output_set";
@@ -137,9 +143,11 @@ class CMapper : public Mapper {
   Plugin<recovery_mapper_vtable_t> plugin_;
 };
 
-class CSource : public Source {
+// Both source vtables (version 2 adds `commit`; its first fields are version 1's).
+template <typename VTable>
+class CSourceOf : public Source {
  public:
-  explicit CSource(const recovery_source_vtable_t& v) : plugin_(v) {}
+  explicit CSourceOf(const VTable& v) : plugin_(v) {}
 
   absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
                                                     const ShardContext&) override {
@@ -149,34 +157,91 @@ class CSource : public Source {
  private:
   class Reader : public ShardReader {
    public:
-    Reader(const recovery_source_vtable_t& v, Shard shard, std::string cursor)
+    Reader(const VTable& v, Shard shard, std::string cursor)
         : v_(v), shard_(std::move(shard)), cursor_(std::move(cursor)) {}
     absl::Status Next(Page* page) override {
       recovery_page_t handle{page};
       recovery_error_t error;
       const int code = v_.fetch(v_.user_data, shard_.id.c_str(), Micros(shard_.start), Micros(shard_.end),
                                 cursor_.data(), cursor_.size(), &handle, &error);
-      if (absl::Status s = CallbackStatus(code, error, "source"); !s.ok()) return s;
+      if (absl::Status s = CallbackStatus(code, error, "source fetch"); !s.ok()) return s;
+      if (!handle.failed.empty()) {  // a record or the cursor is missing: the page must not count
+        return absl::ResourceExhaustedError(
+            StrCat("source fetch callback, shard ", shard_.id, ": ", handle.failed,
+                   "; the page is fetched again from the same cursor on the next run"));
+      }
       if (!handle.next_set) page->next_cursor = cursor_;
       if (!page->exhausted && page->next_cursor == cursor_) {
-        return absl::DataLossError(ToAbsl(StrCat("source callback: shard ", shard_.id,
+        return absl::DataLossError(ToAbsl(StrCat("source fetch callback: shard ", shard_.id,
                                                  " is not exhausted but the next "
                                                  "cursor is the one it was given (\"",
                                                  cursor_,
                                                  "\"); following it "
                                                  "would loop")));
       }
+      page_cursor_ = std::move(cursor_);
       cursor_ = page->next_cursor;
       return absl::OkStatus();
     }
 
+    absl::Status Commit(const Page& page, absl::Span<const RecordOutcome> outcomes) override {
+      if constexpr (std::is_same_v<VTable, recovery_source_vtable_v2_t>) {
+        if (v_.commit == nullptr) return absl::OkStatus();
+        outcomes_.assign(outcomes.size(), 0);
+        for (size_t i = 0; i < outcomes.size(); ++i) outcomes_[i] = static_cast<uint8_t>(outcomes[i]);
+        recovery_error_t error;
+        const int code = v_.commit(v_.user_data, shard_.id.c_str(), page_cursor_.data(), page_cursor_.size(),
+                                   page.next_cursor.data(), page.next_cursor.size(), outcomes_.data(),
+                                   outcomes_.size(), &error);
+        return CallbackStatus(code, error, "source commit");
+      } else {
+        return absl::OkStatus();
+      }
+    }
+
    private:
-    const recovery_source_vtable_t& v_;
+    const VTable& v_;
     const Shard shard_;
-    std::string cursor_;
+    std::string cursor_;       // where the next fetch starts
+    std::string page_cursor_;  // where the page last fetched started
+    std::vector<uint8_t> outcomes_;
   };
 
-  Plugin<recovery_source_vtable_t> plugin_;
+  Plugin<VTable> plugin_;
+};
+using CSource = CSourceOf<recovery_source_vtable_t>;
+using CSourceV2 = CSourceOf<recovery_source_vtable_v2_t>;
+
+// Dead letters to a plug-in. Calls never overlap; the commit token is empty
+// (the plug-in keeps what it was given, and a page whose checkpoint did not
+// move hands its letters over again).
+class CDeadLetterStore : public DeadLetterStore {
+ public:
+  explicit CDeadLetterStore(const recovery_dead_letter_vtable_t& v) : plugin_(v) {}
+
+  absl::Status Add(const DeadLetter& letter) override {
+    const std::string job(letter.job), shard(letter.shard_id);
+    const recovery_dead_letter_t c{
+        job.c_str(),       shard.c_str(),           letter.cursor.data(),    letter.cursor.size(),
+        letter.index,      letter.reason.data(),    letter.reason.size(),    letter.raw.data(),
+        letter.raw.size(), letter.source_id.data(), letter.source_id.size(), Micros(letter.time)};
+    absl::MutexLock lock(&mu_);
+    recovery_error_t error;
+    return CallbackStatus(plugin_.v().add(plugin_.v().user_data, &c, &error), error, "dead letter add");
+  }
+
+  absl::StatusOr<std::string> Flush() override {
+    if (plugin_.v().flush == nullptr) return std::string();
+    absl::MutexLock lock(&mu_);
+    recovery_error_t error;
+    RECOVERY_RETURN_IF_ERROR(
+        CallbackStatus(plugin_.v().flush(plugin_.v().user_data, &error), error, "dead letter flush"));
+    return std::string();
+  }
+
+ private:
+  Plugin<recovery_dead_letter_vtable_t> plugin_;
+  absl::Mutex mu_;
 };
 
 class CCheckpointStore : public CheckpointStore {
@@ -190,6 +255,8 @@ class CCheckpointStore : public CheckpointStore {
     const int code = plugin_.v().load(plugin_.v().user_data, j.c_str(), s.c_str(), &bytes, &error);
     if (code == RECOVERY_NOT_FOUND) return std::nullopt;
     if (absl::Status st = CallbackStatus(code, error, "checkpoint load"); !st.ok()) return st;
+    if (!bytes.failed.empty())
+      return absl::ResourceExhaustedError(StrCat("checkpoint load callback: ", bytes.failed));
     absl::StatusOr<Checkpoint> c =
         DecodeCheckpoint(bytes.data, StrCat("(checkpoint store callback) ", j, "/", s));
     if (!c.ok()) return c.status();

@@ -7,6 +7,7 @@
 #define RECOVERY_BORROWED_H_
 
 #include "recovery/checkpoint_store.h"
+#include "recovery/dead_letter_store.h"
 #include "recovery/mapper.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
@@ -53,6 +54,7 @@ class BorrowedSink : public Sink {
   bool serialize_commits() const override { return s_->serialize_commits(); }
   bool defers_sync() const override { return s_->defers_sync(); }
   absl::Status Sync() override { return s_->Sync(); }
+  bool rolls_back_uncommitted() const override { return s_->rolls_back_uncommitted(); }
   bool checks_presence() const override { return s_->checks_presence(); }
   absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
                              PresenceAnswer* answer) override {
@@ -88,6 +90,22 @@ class BorrowedCheckpointStore : public CheckpointStore {
 
  private:
   CheckpointStore* s_;
+};
+
+class BorrowedDeadLetterStore : public DeadLetterStore {
+ public:
+  explicit BorrowedDeadLetterStore(DeadLetterStore* d) : d_(d) {}
+  absl::Status Open(const SinkOpenContext& c) override { return d_->Open(c); }
+  absl::Status Add(const DeadLetter& letter) override { return d_->Add(letter); }
+  absl::StatusOr<std::string> Flush() override { return d_->Flush(); }
+  bool serialize_commits() const override { return d_->serialize_commits(); }
+  absl::Status ForEachRaw(std::string_view job,
+                          const std::function<void(std::string_view raw)>& visit) override {
+    return d_->ForEachRaw(job, visit);
+  }
+
+ private:
+  DeadLetterStore* d_;
 };
 
 }  // namespace recovery

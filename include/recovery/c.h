@@ -182,6 +182,56 @@ typedef struct {
   void (*destroy)(void* user_data); /* may be NULL */
 } recovery_source_vtable_t;
 
+/* Version 2 of the source: records that carry the source's own id and a
+ * "maybe redelivered" flag, a reported total and progress, and `commit`, told
+ * what became of each record once the page is safe, so that a queue-like
+ * source (a Redis list, a vendor's acknowledge endpoint) acknowledges only
+ * then. Installed with recovery_job_set_source_v2; version 1 keeps working.
+ *
+ * If a setter cannot store what it is given (out of memory, or a record over
+ * RECOVERY_MAX_RECORD_BYTES) the fetch fails, with its page, and is retried
+ * later from the same cursor: nothing is dropped while the cursor moves on.
+ * This holds for the version 1 setters too. */
+#define RECOVERY_MAX_RECORD_BYTES ((size_t)1 << 30)
+/* recovery_page_add with the source's id for the record (empty: none; it is
+ * carried into dead letters) and 1 when the record may have been delivered
+ * before (a message received again). */
+RECOVERY_C_EXPORT void recovery_page_add_v2(recovery_page_t* page, const char* raw, size_t raw_len,
+                                            const char* id, size_t id_len, uint8_t maybe_redelivered);
+/* How many records the source says the shard holds (checked once the shard is
+ * exhausted; a mismatch is reported). */
+RECOVERY_C_EXPORT void recovery_page_set_total(recovery_page_t* page, int64_t total);
+/* The fraction of the shard covered once this page is done, 0..1. */
+RECOVERY_C_EXPORT void recovery_page_set_progress(recovery_page_t* page, double fraction);
+
+/* What became of a record, as `commit` is told (one per record added, in order). */
+#define RECOVERY_OUTCOME_DELIVERED 0       /* the sink acknowledged it */
+#define RECOVERY_OUTCOME_DEAD_LETTERED 1   /* unusable: in the dead letters with its reason */
+#define RECOVERY_OUTCOME_DROPPED 2         /* the mapping dropped it on purpose */
+#define RECOVERY_OUTCOME_OUT_OF_WINDOW 3   /* its event time is outside the shard */
+#define RECOVERY_OUTCOME_ALREADY_PRESENT 4 /* the destination held it already */
+
+#define RECOVERY_SOURCE_VTABLE_VERSION_2 2
+typedef struct {
+  /* The version 1 fields, in their order. */
+  uint32_t version; /* RECOVERY_SOURCE_VTABLE_VERSION_2 */
+  void* user_data;
+  int (*fetch)(void* user_data, const char* shard_id, int64_t start_us, int64_t end_us, const char* cursor,
+               size_t cursor_len, recovery_page_t* page, recovery_error_t* error); /* required */
+  void (*destroy)(void* user_data);                                                /* may be NULL */
+  /* New in version 2; may be NULL. Called once the page fetched at `cursor`
+   * is safe: every record acknowledged by the sink or in the dead letters,
+   * and the shard's checkpoint past it (at `next_cursor`). `outcomes[i]` is
+   * the RECOVERY_OUTCOME_* of the i-th record added. Acknowledge here, never
+   * earlier; a crash before commit returns leaves the page unacknowledged, so
+   * a queue hands it out again: flag such records maybe_redelivered.
+   * RECOVERY_UNAVAILABLE is retried; another code stops the shard (the page
+   * stays committed). For one shard, fetch and commit alternate. */
+  int (*commit)(void* user_data, const char* shard_id, const char* cursor, size_t cursor_len,
+                const char* next_cursor, size_t next_cursor_len, const uint8_t* outcomes, size_t count,
+                recovery_error_t* error);
+} recovery_source_vtable_v2_t;
+
 /* ---- Checkpoint store ----------------------------------------------------- */
 
 typedef struct recovery_bytes_t recovery_bytes_t;
@@ -201,6 +251,38 @@ typedef struct {
   int (*remove)(void* user_data, const char* job, const char* shard_id, recovery_error_t* error);
   void (*destroy)(void* user_data); /* may be NULL */
 } recovery_checkpoint_store_vtable_t;
+
+/* ---- Dead letters ---------------------------------------------------------- */
+
+/* A record the job could not deliver, borrowed for the call. */
+typedef struct {
+  const char* job;
+  const char* shard_id;
+  const char* cursor; /* of the page the record came from */
+  size_t cursor_len;
+  uint64_t index; /* the record's position in that page */
+  const char* reason;
+  size_t reason_len;
+  const char* raw; /* the raw record as the source returned it */
+  size_t raw_len;
+  const char* source_id; /* the source's id for it, or empty */
+  size_t source_id_len;
+  int64_t time_us; /* when it was rejected */
+} recovery_dead_letter_t;
+
+#define RECOVERY_DEAD_LETTER_VTABLE_VERSION 1
+typedef struct {
+  uint32_t version; /* RECOVERY_DEAD_LETTER_VTABLE_VERSION */
+  void* user_data;
+  /* Receives one letter (required). `flush` (may be NULL) then makes every
+   * letter added so far durable; only after it returns RECOVERY_OK does the
+   * shard's checkpoint move past their page, so a crash in between hands the
+   * page's letters over again on the next run. RECOVERY_UNAVAILABLE is
+   * retried; another code stops the shard. Calls never overlap. */
+  int (*add)(void* user_data, const recovery_dead_letter_t* letter, recovery_error_t* error);
+  int (*flush)(void* user_data, recovery_error_t* error);
+  void (*destroy)(void* user_data); /* may be NULL */
+} recovery_dead_letter_vtable_t;
 
 /* ---- Observing ------------------------------------------------------------ */
 
@@ -249,6 +331,12 @@ RECOVERY_C_EXPORT int recovery_job_set_source(recovery_job_t* job, const recover
 RECOVERY_C_EXPORT int recovery_job_set_checkpoint_store(recovery_job_t* job,
                                                         const recovery_checkpoint_store_vtable_t* store,
                                                         char** errptr);
+RECOVERY_C_EXPORT int recovery_job_set_source_v2(recovery_job_t* job,
+                                                 const recovery_source_vtable_v2_t* source, char** errptr);
+/* Dead letters go to the plug-in instead of the spec's "dead_letters". */
+RECOVERY_C_EXPORT int recovery_job_set_dead_letters(recovery_job_t* job,
+                                                    const recovery_dead_letter_vtable_t* dead_letters,
+                                                    char** errptr);
 /* Either may be NULL to remove it. Calls are serialized. */
 RECOVERY_C_EXPORT int recovery_job_set_log_callback(recovery_job_t* job, recovery_log_fn fn, void* user_data);
 RECOVERY_C_EXPORT int recovery_job_set_progress_callback(recovery_job_t* job, recovery_progress_fn fn,
