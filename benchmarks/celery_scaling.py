@@ -19,7 +19,7 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+sys.path.insert(0, os.path.join(ROOT, "python", "tests"))  # servers.py
 from servers import FixtureApi, PostgresCluster, RedisServer  # noqa: E402
 
 RECORDS = 16000
@@ -54,9 +54,9 @@ def run(n, env, tmp, api, pg):
     for i in range(n):
         log = open(os.path.join(tmp, f"w{n}-{i}.log"), "w")
         workers.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "recovery_tasks", "worker", "-P", "prefork", "-c", "1",
+            [sys.executable, "-m", "celery", "-A", "recovery.celery", "worker", "-P", "prefork", "-c", "1",
              "-n", f"bench{n}-{i}@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"],
-            cwd=os.path.join(ROOT, "examples", "celery"), env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True))
     try:
         time.sleep(3)  # the workers connect to the broker
@@ -65,8 +65,8 @@ def run(n, env, tmp, api, pg):
         with open(path, "w") as f:
             json.dump(job(api.url, pg.dsn, f"bench-{n}-workers"), f)
         start = time.monotonic()
-        out = subprocess.run([sys.executable, "fanout.py", path, "--interval", "0.1", "--timeout", "600"],
-                             cwd=os.path.join(ROOT, "examples", "celery"), env=env, capture_output=True, text=True)
+        out = subprocess.run([sys.executable, "-m", "recovery.celery", "fanout", path, "--interval", "0.1",
+                              "--timeout", "600"], cwd=tmp, env=env, capture_output=True, text=True)
         elapsed = time.monotonic() - start
         if out.returncode != 0:
             raise RuntimeError(out.stdout + out.stderr)
@@ -84,6 +84,8 @@ def run(n, env, tmp, api, pg):
 def main():
     build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build"))
     os.environ.setdefault("RECOVERY_C_LIBRARY", os.path.join(build, "librecovery_c.so"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.join(ROOT, "python"),
+                                                             os.environ.get("PYTHONPATH")]))
     os.environ.setdefault("RECOVERY_FIXTURE_API", os.path.join(build, "tests", "testing", "recovery_fixture_api"))
     with tempfile.TemporaryDirectory() as tmp, PostgresCluster() as pg, RedisServer() as redis, \
             FixtureApi(RECORDS, latency_ms=LATENCY_MS) as api:

@@ -8,7 +8,7 @@
 // in the destination exactly once, what the feed wrote is untouched, and the
 // job counts exactly what was there as already present and exactly what was
 // missing as delivered. Run for a PostgreSQL table and for the JSON-lines
-// sink (the Python callback sink: tests/python/test_seam.py).
+// sink (the Python callback sink: python/tests/test_seam.py).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>

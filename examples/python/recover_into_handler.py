@@ -14,8 +14,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import recovery  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+import recovery  # noqa: E402  (installed: cmake --install, or pip install a wheel; else the repository's)
 
 
 class LoyaltyIntegration:

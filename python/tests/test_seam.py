@@ -95,8 +95,7 @@ class SeamTest(unittest.TestCase):
             child_path = os.path.join(d, "child.py")
             with open(child_path, "w") as f:
                 f.write(CHILD)
-            env = dict(os.environ, RECOVERY_PYTHON_DIR=os.path.join(os.path.dirname(__file__), "..", "..",
-                                                                    "examples", "python"))
+            env = dict(os.environ, RECOVERY_PYTHON_DIR=os.path.join(os.path.dirname(__file__), ".."))
 
             rng = random.Random(29)
             kills = kills_after_write = 0

@@ -1,4 +1,4 @@
-"""The Celery example (examples/celery) end to end: two workers run a job's
+"""recovery.celery end to end: two workers run a job's
 shards with checkpoints in PostgreSQL and a Redis broker; one worker is
 killed with SIGKILL in the middle of a shard; after its lease expires the
 other worker resumes that shard from its checkpoint, and the table holds every
@@ -16,8 +16,7 @@ import unittest
 
 from servers import FixtureApi, PostgresCluster, RedisServer
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CELERY_DIR = os.path.join(ROOT, "examples", "celery")
+PYTHON_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))  # holds the package
 RECORDS = 1200
 SHARDS = 4
 
@@ -58,7 +57,8 @@ class CeleryTest(unittest.TestCase):
         with open(self.job_path, "w") as f:
             json.dump(job_spec(self.api.url, self.pg.dsn), f)
         self.env = dict(os.environ, RECOVERY_CELERY_BROKER=self.redis.url, RECOVERY_CELERY_VISIBILITY="4",
-                        RECOVERY_CELERY_RETRY_DELAY="1", PYTHONUNBUFFERED="1")
+                        RECOVERY_CELERY_RETRY_DELAY="1", PYTHONUNBUFFERED="1",
+                        PYTHONPATH=os.pathsep.join(filter(None, [PYTHON_DIR, os.environ.get("PYTHONPATH")])))
         self.workers = {}
 
     def enter(self, cm):
@@ -70,9 +70,9 @@ class CeleryTest(unittest.TestCase):
         log = open(os.path.join(self.tmp.name, f"{name}.log"), "w")
         self.addCleanup(log.close)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "recovery_tasks", "worker", "-P", "prefork", "-c", "1",
+            [sys.executable, "-m", "celery", "-A", "recovery.celery", "worker", "-P", "prefork", "-c", "1",
              "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"],
-            cwd=CELERY_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=self.tmp.name, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.workers[name] = proc
 
         def stop():
@@ -96,8 +96,8 @@ class CeleryTest(unittest.TestCase):
     def test_a_killed_worker_s_shard_is_finished_by_the_other_exactly_once(self):
         a = self.start_worker("worker-a")
         b = self.start_worker("worker-b")
-        fanout = subprocess.Popen([sys.executable, "fanout.py", self.job_path, "--interval", "0.5",
-                                   "--timeout", "150"], cwd=CELERY_DIR, env=self.env, stdout=subprocess.PIPE,
+        fanout = subprocess.Popen([sys.executable, "-m", "recovery.celery", "fanout", self.job_path, "--interval",
+                                   "0.5", "--timeout", "150"], cwd=self.tmp.name, env=self.env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)
         self.addCleanup(lambda: fanout.poll() is None and fanout.kill())
 
