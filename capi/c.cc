@@ -219,34 +219,35 @@ int Install(recovery_job_t* job, const VTable* v, uint32_t version, Missing miss
   return RECOVERY_OK;
 }
 
-// Runs a setter's `body`, recording in `failed` why it could not store what
-// it was given, so that the call it serves fails instead of losing data.
+// Runs a setter's `body`; an exception (out of memory) is recorded in `failure`.
 template <typename Body>
-void Store(std::string* failed, const char* what, Body body) noexcept {
-  if (!failed->empty()) return;  // the first failure stands
+void Store(capi::SetterFailure* failure, const char* what, Body body) noexcept {
+  if (failure->failed) return;  // nothing more once a piece is missing
   try {
     body();
   } catch (const std::exception& e) {
-    *failed = StrCat(what, " could not store what it was given: ", e.what());
+    const std::string reason = e.what();  // may throw too: Record catches it
+    failure->Record([&] { return StrCat(what, " could not store what it was given: ", reason); });
   } catch (...) {
-    *failed = StrCat(what, " could not store what it was given");
+    failure->Record([&] { return StrCat(what, " could not store what it was given"); });
   }
 }
 
 void AddToPage(recovery_page_t* page, const char* raw, size_t raw_len, const char* id, size_t id_len,
-               bool maybe_redelivered, const char* what) {
+               bool maybe_redelivered, const char* what) noexcept {
   if (page == nullptr) return;
   if ((raw == nullptr && raw_len > 0) || (id == nullptr && id_len > 0)) {
-    if (page->failed.empty()) page->failed = StrCat(what, ": a NULL pointer with a non-zero length");
+    page->failure.Record([&] { return StrCat(what, ": a NULL pointer with a non-zero length"); });
     return;
   }
   if (raw_len > RECOVERY_MAX_RECORD_BYTES) {
-    if (page->failed.empty())
-      page->failed = StrCat(what, ": a record of ", raw_len, " bytes, over the limit of ",
-                            RECOVERY_MAX_RECORD_BYTES, " (RECOVERY_MAX_RECORD_BYTES)");
+    page->failure.Record([&] {
+      return StrCat(what, ": a record of ", raw_len, " bytes, over the limit of ", RECOVERY_MAX_RECORD_BYTES,
+                    " (RECOVERY_MAX_RECORD_BYTES)");
+    });
     return;
   }
-  Store(&page->failed, what, [&] {
+  Store(&page->failure, what, [&] {
     page->page->records.Add(std::string_view(raw ? raw : "", raw_len), maybe_redelivered,
                             std::string_view(id ? id : "", id_len));
     page->page->bytes += raw_len;
@@ -330,10 +331,11 @@ void recovery_map_output_set(recovery_map_output_t* out, const char* key, size_t
                              int64_t event_time_us, const char* data, size_t data_len) {
   if (out == nullptr || out->set) return;
   if ((key == nullptr && key_len > 0) || (data == nullptr && data_len > 0)) {
-    if (out->failed.empty()) out->failed = "recovery_map_output_set: a NULL pointer with a non-zero length";
+    out->failure.Record(
+        [] { return std::string("recovery_map_output_set: a NULL pointer with a non-zero length"); });
     return;
   }
-  Store(&out->failed, "recovery_map_output_set", [&] {
+  Store(&out->failure, "recovery_map_output_set", [&] {
     const absl::Time t =
         event_time_us == INT64_MIN ? recovery::kUnknownEventTime : absl::FromUnixMicros(event_time_us);
     out->out->Add(std::string_view(key ? key : "", key_len), t, std::string_view(data ? data : "", data_len));
@@ -353,11 +355,11 @@ void recovery_page_add_v2(recovery_page_t* page, const char* raw, size_t raw_len
 void recovery_page_set_next_cursor(recovery_page_t* page, const char* cursor, size_t cursor_len) {
   if (page == nullptr) return;
   if (cursor == nullptr && cursor_len > 0) {
-    if (page->failed.empty())
-      page->failed = "recovery_page_set_next_cursor: a NULL cursor with a non-zero length";
+    page->failure.Record(
+        [] { return std::string("recovery_page_set_next_cursor: a NULL cursor with a non-zero length"); });
     return;
   }
-  Store(&page->failed, "recovery_page_set_next_cursor", [&] {
+  Store(&page->failure, "recovery_page_set_next_cursor", [&] {
     page->page->next_cursor.assign(cursor ? cursor : "", cursor_len);
     page->next_set = true;
   });
@@ -379,10 +381,10 @@ void recovery_page_set_progress(recovery_page_t* page, double fraction) {
 void recovery_bytes_set(recovery_bytes_t* out, const char* data, size_t len) {
   if (out == nullptr) return;
   if (data == nullptr && len > 0) {
-    if (out->failed.empty()) out->failed = "recovery_bytes_set: NULL data with a non-zero length";
+    out->failure.Record([] { return std::string("recovery_bytes_set: NULL data with a non-zero length"); });
     return;
   }
-  Store(&out->failed, "recovery_bytes_set", [&] {
+  Store(&out->failure, "recovery_bytes_set", [&] {
     out->data.assign(data ? data : "", len);
     out->set = true;
   });

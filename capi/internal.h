@@ -16,6 +16,32 @@
 #include "recovery/source.h"
 #include "util/strings.h"
 
+namespace recovery::capi {
+
+// Why a setter (recovery_page_add, recovery_bytes_set, ...) could not store
+// what it was given, so that the call it serves fails instead of losing data.
+// Recording it allocates nothing but the message, and a message that cannot
+// be built leaves the flag set.
+struct SetterFailure {
+  bool failed = false;
+  std::string why;
+
+  template <typename MakeMessage>
+  void Record(MakeMessage make) noexcept {
+    if (failed) return;  // the first failure stands
+    failed = true;
+    try {
+      why = make();
+    } catch (...) {
+    }
+  }
+  std::string Describe(std::string_view setter) const {
+    return why.empty() ? StrCat(setter, " could not store what it was given (out of memory)") : why;
+  }
+};
+
+}  // namespace recovery::capi
+
 struct recovery_error_t {
   std::string message;
 };
@@ -34,19 +60,19 @@ struct recovery_presence_t {
 struct recovery_map_output_t {
   recovery::RecordBatch* out;
   bool set = false;
-  std::string failed;  // why the output could not be stored (the record goes to dead letters)
+  recovery::capi::SetterFailure failure;  // the record goes to dead letters
 };
 
 struct recovery_page_t {
   recovery::Page* page;
   bool next_set = false;
-  std::string failed;  // why a setter could not store what it was given: the fetch fails
+  recovery::capi::SetterFailure failure;  // the fetch fails
 };
 
 struct recovery_bytes_t {
   std::string data;
   bool set = false;
-  std::string failed;  // why the bytes could not be stored: the load fails
+  recovery::capi::SetterFailure failure;  // the load fails
 };
 
 namespace recovery::capi {

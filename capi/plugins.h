@@ -124,8 +124,8 @@ class CMapper : public Mapper {
                                      raw.data.size(), &output, &error);
     if (code == RECOVERY_MAP_EMIT && output.set) return MapOutcome::kEmitted;
     if (output.set) out->PopBack();
-    if (!output.failed.empty()) {  // the raw record goes to dead letters, whole
-      *reason = StrCat("mapper callback: ", output.failed);
+    if (output.failure.failed) {  // the raw record goes to dead letters, whole
+      *reason = StrCat("mapper callback: ", output.failure.Describe("recovery_map_output_set"));
       return MapOutcome::kRejected;
     }
     if (code == RECOVERY_MAP_DROP) return MapOutcome::kDropped;
@@ -165,10 +165,10 @@ class CSourceOf : public Source {
       const int code = v_.fetch(v_.user_data, shard_.id.c_str(), Micros(shard_.start), Micros(shard_.end),
                                 cursor_.data(), cursor_.size(), &handle, &error);
       if (absl::Status s = CallbackStatus(code, error, "source fetch"); !s.ok()) return s;
-      if (!handle.failed.empty()) {  // a record or the cursor is missing: the page must not count
-        return absl::ResourceExhaustedError(
-            StrCat("source fetch callback, shard ", shard_.id, ": ", handle.failed,
-                   "; the page is fetched again from the same cursor on the next run"));
+      if (handle.failure.failed) {  // a record or the cursor is missing: the page must not count
+        return absl::ResourceExhaustedError(StrCat(
+            "source fetch callback, shard ", shard_.id, ": ", handle.failure.Describe("recovery_page_add"),
+            "; the page is fetched again from the same cursor on the next run"));
       }
       if (!handle.next_set) page->next_cursor = cursor_;
       if (!page->exhausted && page->next_cursor == cursor_) {
@@ -255,8 +255,10 @@ class CCheckpointStore : public CheckpointStore {
     const int code = plugin_.v().load(plugin_.v().user_data, j.c_str(), s.c_str(), &bytes, &error);
     if (code == RECOVERY_NOT_FOUND) return std::nullopt;
     if (absl::Status st = CallbackStatus(code, error, "checkpoint load"); !st.ok()) return st;
-    if (!bytes.failed.empty())
-      return absl::ResourceExhaustedError(StrCat("checkpoint load callback: ", bytes.failed));
+    if (bytes.failure.failed) {
+      return absl::ResourceExhaustedError(
+          StrCat("checkpoint load callback: ", bytes.failure.Describe("recovery_bytes_set")));
+    }
     absl::StatusOr<Checkpoint> c =
         DecodeCheckpoint(bytes.data, StrCat("(checkpoint store callback) ", j, "/", s));
     if (!c.ok()) return c.status();
