@@ -55,6 +55,11 @@ class BorrowedSink : public Sink {
   bool defers_sync() const override { return s_->defers_sync(); }
   absl::Status Sync() override { return s_->Sync(); }
   bool rolls_back_uncommitted() const override { return s_->rolls_back_uncommitted(); }
+  bool counts_by_event_time() const override { return s_->counts_by_event_time(); }
+  absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time start, absl::Duration width,
+                                                         size_t buckets) override {
+    return s_->CountByEventTime(start, width, buckets);
+  }
   bool checks_presence() const override { return s_->checks_presence(); }
   absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
                              PresenceAnswer* answer) override {

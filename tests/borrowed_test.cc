@@ -136,5 +136,37 @@ TEST(BorrowedTest, ABorrowedSinkStillAnswersThePresenceCheck) {
   EXPECT_EQ(answer.present, std::vector<bool>({true, false}));
 }
 
+TEST(BorrowedTest, ABorrowedSinkStillCountsAndABorrowedDeadLetterStoreStillReceives) {
+  class CountingSink : public Sink {
+   public:
+    absl::StatusOr<std::string> Write(const Shard&, const RecordBatch&,
+                                      std::vector<SinkRejection>*) override {
+      return std::string();
+    }
+    bool rolls_back_uncommitted() const override { return true; }
+    bool counts_by_event_time() const override { return true; }
+    absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time, absl::Duration,
+                                                           size_t buckets) override {
+      return std::vector<uint64_t>(buckets, 7);
+    }
+  } inner;
+  BorrowedSink sink(&inner);
+  EXPECT_TRUE(sink.rolls_back_uncommitted());
+  EXPECT_TRUE(sink.counts_by_event_time());
+  auto counts = sink.CountByEventTime(T("2026-11-14T00:00:00Z"), absl::Hours(1), 3);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(*counts, std::vector<uint64_t>({7, 7, 7}));
+
+  std::vector<StoredDeadLetter> letters;
+  std::unique_ptr<DeadLetterStore> store = NewMemoryDeadLetterStore(&letters);
+  BorrowedDeadLetterStore borrowed(store.get());
+  DeadLetter letter{"job", "shard", "cursor", 3, "bad amount", "{}", "m-1", T("2026-11-14T00:00:00Z")};
+  ASSERT_TRUE(borrowed.Add(letter).ok());
+  ASSERT_TRUE(borrowed.Flush().ok());
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].reason, "bad amount");
+  EXPECT_EQ(letters[0].source_id, "m-1");
+}
+
 }  // namespace
 }  // namespace recovery

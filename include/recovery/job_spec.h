@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -31,6 +32,11 @@ struct JobSpec {
   // window.overlap: how far the window was widened on each side, for edges
   // of a gap that are only roughly known (pair it with skip_already_present).
   absl::Duration overlap = absl::ZeroDuration();
+  // window.only: when not empty, only these parts of the window are
+  // recovered ([start, end) each, inside the window, in order, not
+  // overlapping): shards are planned within each. `recovery reconcile
+  // --write-plan` writes them for the buckets it found short.
+  std::vector<std::pair<absl::Time, absl::Time>> only;
   // Records the sink already holds are not delivered again: each page is
   // checked against the sink first (Sink::checks_presence), and those records
   // count as already present. The sink must offer the check.

@@ -97,6 +97,16 @@ class RECOVERY_EXPORT Sink {
   // after Open(), possibly concurrently for different shards. An error is
   // retried like a failed Write() when transient (Unavailable, …) and stops
   // the shard, its checkpoint intact, when not.
+  // Optional, for reconcile (include/recovery/reconcile.h): how many records
+  // the destination holds per time bucket, by the event time it keeps with
+  // each: `buckets` consecutive buckets of `width` from `start`. Reads only;
+  // called without Open(), and must leave the destination as it is.
+  virtual bool counts_by_event_time() const { return false; }
+  virtual absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time start, absl::Duration width,
+                                                                 size_t buckets) {
+    return absl::UnimplementedError("this sink cannot count its records by event time");
+  }
+
   virtual bool checks_presence() const { return false; }
   virtual absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
                                      PresenceAnswer* answer) {

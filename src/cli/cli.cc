@@ -33,6 +33,16 @@ commands:
              reported; exits 1 on a hole
                --bucket D             bucket width, whole hours (default 1h)
                --thin F               flag buckets under F x the median (default 0.1)
+  reconcile  per time bucket, what the vendor holds next to what the destination holds
+             (counted in the destination, where the live feed writes too); exits 0 when
+             the destination holds at least the vendor's count in every bucket, 1 when
+             a bucket is short, 2 when the sink cannot count
+               --bucket D             bucket width, whole seconds (default 1h)
+               --json                 the table as JSON
+               --write-plan PATH      a job file that recovers only the short buckets
+               --trust-total          take the source's reported total of a bucket
+                                      instead of paging it
+               --concurrency N        buckets read at once (default: the job's)
   reset      forget checkpoints so the next run starts over
                --shard ID             only this shard
                --yes                  do not ask for confirmation
@@ -43,9 +53,10 @@ exit codes: 0 done, 1 failed, 2 bad usage or job spec, 3 interrupted (resumable)
 
 bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
   static const std::map<std::string, bool> kTakesValue = {
-      {"--dry-run", false},     {"--concurrency", true},    {"--log-format", true}, {"--log-level", true},
-      {"--quiet", false},       {"--shard", true},          {"--yes", false},       {"--help", false},
-      {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},     {"--thin", true}};
+      {"--dry-run", false},     {"--concurrency", true},    {"--log-format", true},  {"--log-level", true},
+      {"--quiet", false},       {"--shard", true},          {"--yes", false},        {"--help", false},
+      {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},      {"--thin", true},
+      {"--json", false},        {"--write-plan", true},     {"--trust-total", false}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0) {

@@ -48,6 +48,7 @@ int ValidateCommand(const Args& args);
 int PlanCommand(const Args& args);
 int StatusCommand(const Args& args);
 int VerifyCommand(const Args& args);
+int ReconcileCommand(const Args& args);
 int ResetCommand(const Args& args);
 
 }  // namespace recovery::cli

@@ -37,6 +37,7 @@ int Main(int argc, char** argv) {
   if (args.command == "status") return StatusCommand(args);
   if (args.command == "reset") return ResetCommand(args);
   if (args.command == "verify") return VerifyCommand(args);
+  if (args.command == "reconcile") return ReconcileCommand(args);
   std::fprintf(stderr, "recovery: unknown command \"%s\"\n\n%s", args.command.c_str(), kUsage);
   return kExitUsage;
 }

@@ -11,6 +11,19 @@
 namespace recovery {
 
 absl::StatusOr<std::vector<Shard>> PlanJob(const JobSpec& spec, bool one_shard) {
+  if (!spec.only.empty()) {  // shards within each part, numbered across them
+    std::vector<Shard> plan;
+    for (const auto& [start, end] : spec.only) {
+      RECOVERY_ASSIGN_OR_RETURN(
+          std::vector<Shard> part,
+          PlanShards(start, end, one_shard ? absl::InfiniteDuration() : spec.shard_duration));
+      for (Shard& s : part) {
+        s.index = static_cast<int>(plan.size());
+        plan.push_back(std::move(s));
+      }
+    }
+    return plan;
+  }
   if (!one_shard) return PlanShards(spec.start, spec.end, spec.shard_duration, spec.follow);
   // A queue: the whole window is one shard, open-ended when following.
   RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan,

@@ -66,6 +66,27 @@ void ParseTop(std::string_view json, JobSpec* spec, SpecErrors* errors) {
       errors->Add(window->PathOf("end"),
                   spec->follow ? "must not be before window.start" : "must be after window.start");
     }
+    if (auto only = window->Array("only")) {
+      size_t i = 0;
+      for (simdjson::dom::element e : *only) {
+        SpecObject part(e, StrCat(window->PathOf("only"), "[", i++, "]"), errors);
+        if (!part.valid()) continue;
+        auto from = part.Time("start", true);
+        auto to = part.Time("end", true);
+        part.Finish();
+        if (!from || !to) continue;
+        if (*to <= *from) {
+          errors->Add(part.PathOf("end"), "must be after its start");
+        } else if (start && end && (*from < spec->start || *to > spec->end)) {
+          errors->Add(part.path(), "must lie inside the window");
+        } else if (!spec->only.empty() && *from < spec->only.back().second) {
+          errors->Add(part.PathOf("start"), "must not be before the end of the part before it");
+        } else {
+          spec->only.emplace_back(*from, *to);
+        }
+      }
+      if (spec->follow && !spec->only.empty()) errors->Add(window->PathOf("only"), "does not go with follow");
+    }
     window->Finish();
   }
   if (auto d = top.Duration("shard_duration", false, absl::Seconds(1))) spec->shard_duration = *d;

@@ -277,7 +277,9 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
         "Link", absl::StrCat("<", base_url(), "/v1/link?cursor=", EncodeCursor(next_index), "&limit=", limit,
                              window, ">; rel=\"next\", <", base_url(), "/v1/link>; rel=\"first\""));
   }
-  const int64_t reported = fault && fault->kind == Fault::kWrongTotal ? total + 5 : total;
+  const int64_t reported = fault && fault->kind == Fault::kWrongTotal
+                               ? total + 5
+                               : std::max<int64_t>(0, total - options_.total_understated);
   absl::StrAppend(&body, ",\"total\":", reported, "}");
   res.set_header("X-Total-Count", std::to_string(reported));
   // httplib compresses only an exact "application/json".

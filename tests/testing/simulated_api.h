@@ -54,6 +54,9 @@ struct SimulatedApiOptions {
   // Serve every record from `from` on, whatever `to` says: an API whose end
   // filter is missing or ignored (json-server has no `_lt`).
   bool ignore_to = false;
+  // Report this many fewer records in "total" and X-Total-Count than the
+  // window holds: an API that lies about totals.
+  int64_t total_understated = 0;
   int threads = 16;
   bool small_records = false;  // ~200-byte records instead of ~1 KB
   // Compress responses (brotli or gzip, as the client accepts). Off by
