@@ -19,6 +19,7 @@
 #include "capi/plugins.h"
 #include "json/json_writer.h"
 #include "recovery/backfiller.h"
+#include "recovery/reconcile.h"
 #include "recovery/status.h"
 #include "recovery/version.h"
 #include "util/status_macros.h"
@@ -100,14 +101,20 @@ std::string Describe(const RunResult& r) {
   }
 }
 
-int RunJob(recovery_job_t* job, std::string* message) {
-  // A stored checkpoint store must outlive runs; without one, the spec's is built per run.
+// The job's plug-ins, lent: they outlive runs.
+Components Borrow(recovery_job_t* job) {
   Components c;
   if (job->sink) c.sink = std::make_unique<BorrowedSink>(job->sink.get());
   if (job->mapper) c.mapper = std::make_unique<BorrowedMapper>(job->mapper.get());
   if (job->source) c.source = std::make_unique<BorrowedSource>(job->source.get());
   if (job->store) c.checkpoints = std::make_unique<BorrowedCheckpointStore>(job->store.get());
   if (job->dead_letters) c.dead_letters = std::make_unique<BorrowedDeadLetterStore>(job->dead_letters.get());
+  return c;
+}
+
+int RunJob(recovery_job_t* job, std::string* message) {
+  // A stored checkpoint store must outlive runs; without one, the spec's is built per run.
+  Components c = Borrow(job);
   BackfillerOptions options;
   options.dry_run = job->dry_run;
   options.shard_ids = job->shard_ids;
@@ -452,6 +459,16 @@ int recovery_job_set_sink_v2(recovery_job_t* job, const recovery_sink_vtable_v2_
   });
 }
 
+int recovery_job_set_sink_v3(recovery_job_t* job, const recovery_sink_vtable_v3_t* sink, char** errptr) {
+  std::unique_ptr<recovery::Sink> scratch;
+  return Guard(errptr, [&] {
+    return recovery::Install<recovery_sink_vtable_v3_t, recovery::capi::CSinkV3>(
+        job, sink, RECOVERY_SINK_VTABLE_VERSION_3,
+        [](const recovery_sink_vtable_v3_t& v) { return v.write || v.write_v2 ? nullptr : "write_v2"; },
+        job ? job->sink : scratch, "recovery_job_set_sink_v3", errptr);
+  });
+}
+
 int recovery_job_set_mapper(recovery_job_t* job, const recovery_mapper_vtable_t* mapper, char** errptr) {
   std::unique_ptr<recovery::Mapper> scratch;
   return Guard(errptr, [&] {
@@ -559,6 +576,35 @@ int recovery_job_status_json(recovery_job_t* job, char** json, size_t* json_len,
     std::memcpy(copy, doc->data(), doc->size() + 1);
     *json = copy;
     if (json_len != nullptr) *json_len = doc->size();
+    return RECOVERY_OK;
+  });
+}
+
+int recovery_job_reconcile_json(recovery_job_t* job, int64_t bucket_us, uint8_t trust_reported_total,
+                                char** json, size_t* json_len, char** errptr) {
+  return Guard(errptr, [&] {
+    if (job == nullptr)
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_reconcile_json: job is NULL");
+    if (json == nullptr)
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_reconcile_json: json is NULL");
+    *json = nullptr;
+    if (recovery::Running(job)) {
+      return Fail(errptr, RECOVERY_FAILED_PRECONDITION,
+                  "recovery_job_reconcile_json: the job is running; reconcile before or after a run");
+    }
+    recovery::ReconcileOptions options;
+    options.bucket = absl::Microseconds(bucket_us);
+    options.trust_reported_total = trust_reported_total != 0;
+    absl::StatusOr<recovery::ReconcileReport> report =
+        recovery::Reconcile(job->spec, recovery::Borrow(job), options);
+    if (!report.ok()) return recovery::FromStatus(report.status(), errptr);
+    const std::string doc = recovery::ReconcileReportJson(*report, options.bucket);
+    char* copy = static_cast<char*>(std::malloc(doc.size() + 1));
+    if (copy == nullptr)
+      return Fail(errptr, RECOVERY_RESOURCE_EXHAUSTED, "recovery_job_reconcile_json: out of memory");
+    std::memcpy(copy, doc.data(), doc.size() + 1);
+    *json = copy;
+    if (json_len != nullptr) *json_len = doc.size();
     return RECOVERY_OK;
   });
 }

@@ -67,17 +67,19 @@ class CSink : public Sink {
   std::vector<recovery_record_t> records_ ABSL_GUARDED_BY(mu_);
 };
 
-// Version 2: rejections from `write`, and the optional presence check.
-class CSinkV2 : public Sink {
+// Versions 2 and 3: rejections from `write`, the optional presence check,
+// and (version 3) the optional count by event time for reconcile.
+template <typename VTable>
+class CSinkOf : public Sink {
  public:
-  explicit CSinkV2(const recovery_sink_vtable_v2_t& v) : plugin_(v) {}
+  explicit CSinkOf(const VTable& v) : plugin_(v) {}
   absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
                                     std::vector<SinkRejection>* rejected) override {
     absl::MutexLock lock(&mu_);
     BorrowRecords(batch.records(), &records_);
     recovery_sink_result_t result{rejected, records_.size(), {}};
     recovery_error_t error;
-    const recovery_sink_vtable_v2_t& v = plugin_.v();
+    const VTable& v = plugin_.v();
     const int code =
         v.write_v2 != nullptr
             ? v.write_v2(v.user_data, shard.id.c_str(), records_.data(), records_.size(), &result, &error)
@@ -107,11 +109,37 @@ class CSinkV2 : public Sink {
     return absl::OkStatus();
   }
 
+  bool counts_by_event_time() const override {
+    if constexpr (std::is_same_v<VTable, recovery_sink_vtable_v3_t>) {
+      return plugin_.v().count != nullptr;
+    } else {
+      return false;
+    }
+  }
+
+  absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time start, absl::Duration width,
+                                                         size_t buckets) override {
+    if constexpr (std::is_same_v<VTable, recovery_sink_vtable_v3_t>) {
+      if (plugin_.v().count == nullptr) return Sink::CountByEventTime(start, width, buckets);
+      std::vector<uint64_t> counts(buckets, 0);
+      absl::MutexLock lock(&mu_);
+      recovery_error_t error;
+      const int code = plugin_.v().count(plugin_.v().user_data, Micros(start),
+                                         absl::ToInt64Microseconds(width), buckets, counts.data(), &error);
+      RECOVERY_RETURN_IF_ERROR(CallbackStatus(code, error, "sink count"));
+      return counts;
+    } else {
+      return Sink::CountByEventTime(start, width, buckets);
+    }
+  }
+
  private:
-  Plugin<recovery_sink_vtable_v2_t> plugin_;
+  Plugin<VTable> plugin_;
   absl::Mutex mu_;
   std::vector<recovery_record_t> records_ ABSL_GUARDED_BY(mu_);
 };
+using CSinkV2 = CSinkOf<recovery_sink_vtable_v2_t>;
+using CSinkV3 = CSinkOf<recovery_sink_vtable_v3_t>;
 
 class CMapper : public Mapper {
  public:

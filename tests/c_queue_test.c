@@ -351,6 +351,14 @@ static int null_write(void* ud, const char* shard_id, const recovery_record_t* r
   return RECOVERY_OK;
 }
 
+/* A destination that holds 25 of the 30 records of totals_fetch, all in the first bucket. */
+static int count_25(void* ud, int64_t start_us, int64_t width_us, size_t buckets, uint64_t* counts,
+                    recovery_error_t* error) {
+  (void)ud, (void)start_us, (void)width_us, (void)error;
+  if (buckets > 0) counts[0] = 25;
+  return RECOVERY_OK;
+}
+
 static int destroyed = 0;
 static void count_destroy(void* ud) {
   (void)ud;
@@ -396,6 +404,35 @@ static void test_in_process(void) {
   CHECK(recovery_job_stats(job, &p) == RECOVERY_OK && p.records_delivered == 30 && p.window_fraction == 1.0);
   recovery_job_destroy(job);
 
+  /* Reconcile through a version 3 sink's count. */
+  char dir4[] = "/tmp/recovery-c-queue-XXXXXX";
+  CHECK(mkdtemp(dir4) != NULL);
+  CHECK(recovery_job_create(kSpec, strlen(kSpec), dir4, &job, NULL) == RECOVERY_OK);
+  CHECK(recovery_job_set_source_v2(job, &totals, NULL) == RECOVERY_OK);
+  recovery_sink_vtable_v3_t counting = {
+      RECOVERY_SINK_VTABLE_VERSION_3, NULL, null_write, NULL, NULL, NULL, count_25};
+  CHECK(recovery_job_set_sink_v3(job, &counting, NULL) == RECOVERY_OK);
+  char* report = NULL;
+  size_t report_len = 0;
+  CHECK(recovery_job_reconcile_json(job, 86400LL * 1000000, 0, &report, &report_len, &err) == RECOVERY_OK);
+  CHECK(report != NULL && strstr(report, "\"vendor\":30,\"destination\":25,\"short_buckets\":1") != NULL);
+  CHECK(report != NULL && strstr(report, "\"status\":\"SHORT\"") != NULL && strlen(report) == report_len);
+  recovery_free(report);
+  CHECK(recovery_job_reconcile_json(job, 1500, 0, &report, NULL, &err) == RECOVERY_INVALID_ARGUMENT);
+  CHECK(err != NULL && strstr(err, "not a whole number of seconds") != NULL);
+  recovery_free(err);
+  err = NULL;
+  recovery_sink_vtable_v3_t no_count = {
+      RECOVERY_SINK_VTABLE_VERSION_3, NULL, null_write, NULL, NULL, NULL, NULL};
+  CHECK(recovery_job_set_sink_v3(job, &no_count, NULL) == RECOVERY_OK);
+  CHECK(recovery_job_reconcile_json(job, 3600LL * 1000000, 0, &report, NULL, &err) ==
+        RECOVERY_FAILED_PRECONDITION);
+  CHECK(err != NULL && strstr(err, "cannot count its records by event time") != NULL);
+  recovery_free(err);
+  err = NULL;
+  CHECK(recovery_job_reconcile_json(NULL, 1, 0, &report, NULL, NULL) == RECOVERY_INVALID_ARGUMENT);
+  recovery_job_destroy(job);
+
   /* A callback's code that is no status code is named as such. */
   char dir3[] = "/tmp/recovery-c-queue-XXXXXX";
   CHECK(mkdtemp(dir3) != NULL);
@@ -439,7 +476,7 @@ static void test_in_process(void) {
   recovery_job_destroy(job);
 
   char cmd[2048];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s'", dir, dir2, dir3);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s' '%s'", dir, dir2, dir3, dir4);
   if (system(cmd) != 0) fprintf(stderr, "could not remove the test directories\n");
 }
 

@@ -139,6 +139,29 @@ typedef struct {
                  recovery_presence_t* presence, recovery_error_t* error);
 } recovery_sink_vtable_v2_t;
 
+/* Version 3 of the sink: version 2 and a count of what the destination
+ * holds per time bucket, for reconcile (recovery_job_reconcile_json).
+ * Installed with recovery_job_set_sink_v3. */
+#define RECOVERY_SINK_VTABLE_VERSION_3 3
+typedef struct {
+  /* The version 2 fields, in their order. */
+  uint32_t version; /* RECOVERY_SINK_VTABLE_VERSION_3 */
+  void* user_data;
+  int (*write)(void* user_data, const char* shard_id, const recovery_record_t* records, size_t count,
+               recovery_error_t* error);
+  void (*destroy)(void* user_data);
+  int (*write_v2)(void* user_data, const char* shard_id, const recovery_record_t* records, size_t count,
+                  recovery_sink_result_t* result, recovery_error_t* error);
+  int (*present)(void* user_data, const char* shard_id, const recovery_record_t* records, size_t count,
+                 recovery_presence_t* presence, recovery_error_t* error);
+  /* New in version 3; may be NULL. Sets counts[i] (zeroed on entry) to the
+   * number of records the destination holds whose event time is in
+   * [start_us + i * width_us, start_us + (i + 1) * width_us), for i < buckets.
+   * Reads only; may be called without any write, and never overlaps a write. */
+  int (*count)(void* user_data, int64_t start_us, int64_t width_us, size_t buckets, uint64_t* counts,
+               recovery_error_t* error);
+} recovery_sink_vtable_v3_t;
+
 /* ---- Mapper -------------------------------------------------------------- */
 
 typedef struct recovery_map_output_t recovery_map_output_t;
@@ -333,6 +356,8 @@ RECOVERY_C_EXPORT int recovery_job_set_checkpoint_store(recovery_job_t* job,
                                                         char** errptr);
 RECOVERY_C_EXPORT int recovery_job_set_source_v2(recovery_job_t* job,
                                                  const recovery_source_vtable_v2_t* source, char** errptr);
+RECOVERY_C_EXPORT int recovery_job_set_sink_v3(recovery_job_t* job, const recovery_sink_vtable_v3_t* sink,
+                                               char** errptr);
 /* Dead letters go to the plug-in instead of the spec's "dead_letters". */
 RECOVERY_C_EXPORT int recovery_job_set_dead_letters(recovery_job_t* job,
                                                     const recovery_dead_letter_vtable_t* dead_letters,
@@ -359,6 +384,21 @@ RECOVERY_C_EXPORT int recovery_job_add_shard(recovery_job_t* job, const char* sh
  * store; safe while a run is going. */
 RECOVERY_C_EXPORT int recovery_job_status_json(recovery_job_t* job, char** json, size_t* json_len,
                                                char** errptr);
+
+/* Reconcile: per time bucket of the window (`bucket_us` wide, a whole
+ * number of seconds), the vendor's count (through the source and mapping)
+ * next to the destination's (the sink's count), as one JSON document
+ * (malloc'd, NUL-terminated, freed with recovery_free):
+ *   {"bucket_seconds":N,"vendor":N,"destination":N,"short_buckets":N,"complete":true,
+ *    "buckets":[{"start":"…","end":"…","vendor":N,"vendor_method":"paged","destination":N,
+ *                "difference":N,"status":"ok|more|SHORT|MISSING","reported_total":N?,"unusable":N?}],
+ *    "notes":["…"]}
+ * With `trust_reported_total`, a bucket's total as the source reports it is
+ * taken without paging the bucket. Writes nothing. RECOVERY_FAILED_PRECONDITION
+ * when the sink cannot count (a version 3 sink without `count`, say). */
+RECOVERY_C_EXPORT int recovery_job_reconcile_json(recovery_job_t* job, int64_t bucket_us,
+                                                  uint8_t trust_reported_total, char** json, size_t* json_len,
+                                                  char** errptr);
 
 /* Runs or resumes the job and blocks until it ends. RECOVERY_OK when every
  * shard is done; RECOVERY_CANCELLED, RECOVERY_PAUSED, RECOVERY_INCOMPLETE

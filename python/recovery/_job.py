@@ -8,7 +8,7 @@ import json
 import os
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
 
 from . import _native
 from ._native import lib
@@ -236,7 +236,8 @@ class Job:
     # -- plug-ins --
 
     def set_sink(self, write: Callable[[str, List[Record]], Optional[Dict[int, str]]],
-                 present: Optional[Callable[[str, List[Record]], Iterable[str]]] = None) -> None:
+                 present: Optional[Callable[[str, List[Record]], Iterable[str]]] = None,
+                 count: Optional[Callable[[int, int, int], Sequence[int]]] = None) -> None:
         """`write(shard_id, records)` receives each batch; returning acknowledges
         it. It may return {index: reason} for records the destination will never
         accept: they go to dead letters and the rest counts as delivered.
@@ -245,7 +246,12 @@ class Job:
 
         `present(shard_id, records)`, when given, answers the job's
         "skip_already_present": the keys among `records` that the destination
-        already holds; those are not delivered again."""
+        already holds; those are not delivered again.
+
+        `count(start_us, width_us, buckets)`, when given, lets reconcile() count
+        the destination: how many records it holds per time bucket, by their
+        event time ([start_us + i * width_us, start_us + (i + 1) * width_us)
+        for i < buckets), as a sequence of `buckets` integers."""
 
         def write_v2(_, shard_id, records, count, result, error):
             try:
@@ -266,10 +272,27 @@ class Job:
             except BaseException as exc:
                 return _fail(error, exc)
 
-        self._install(lib().recovery_job_set_sink_v2,
-                      _native.SinkVTableV2(2, None, _native.SINK_WRITE(0), _native.DESTROY(0),
-                                           _native.SINK_WRITE_V2(write_v2),
-                                           _native.SINK_PRESENT(check) if present else _native.SINK_PRESENT(0)))
+        def count_(_, start_us, width_us, buckets, counts, error):
+            try:
+                values = list(count(start_us, width_us, buckets))
+                if len(values) != buckets:
+                    raise ValueError(f"count returned {len(values)} numbers for {buckets} buckets")
+                for i, n in enumerate(values):
+                    counts[i] = int(n)
+                return OK
+            except BaseException as exc:
+                return _fail(error, exc)
+
+        present_fn = _native.SINK_PRESENT(check) if present else _native.SINK_PRESENT(0)
+        if count is None:  # version 2: what every library since the presence check has
+            self._install(lib().recovery_job_set_sink_v2,
+                          _native.SinkVTableV2(2, None, _native.SINK_WRITE(0), _native.DESTROY(0),
+                                               _native.SINK_WRITE_V2(write_v2), present_fn))
+        else:
+            self._install(_native.require("recovery_job_set_sink_v3"),
+                          _native.SinkVTableV3(3, None, _native.SINK_WRITE(0), _native.DESTROY(0),
+                                               _native.SINK_WRITE_V2(write_v2), present_fn,
+                                               _native.SINK_COUNT(count_)))
 
     def set_mapper(self, fn: Callable[[str, bytes], Optional[tuple]]) -> None:
         """`fn(shard_id, raw_bytes)` returns None to drop the record, or
@@ -465,6 +488,21 @@ class Job:
         "progress", "cursor", "last_error", "lease"?}]}. Reads the checkpoint store."""
         out, size = ctypes.c_void_p(), ctypes.c_size_t()
         _call(lib().recovery_job_status_json, self._live(), ctypes.byref(out), ctypes.byref(size))
+        try:
+            return json.loads(ctypes.string_at(out.value, size.value))
+        finally:
+            lib().recovery_free(out)
+
+    def reconcile(self, bucket_seconds: int = 3600, trust_reported_total: bool = False) -> Dict[str, Any]:
+        """Per time bucket of the window, the vendor's count (through the source
+        and mapping) next to the destination's (the sink's count: a built-in
+        sink that can count, or set_sink(..., count=...)). Returns {"vendor",
+        "destination", "short_buckets", "complete", "buckets": [{"start", "end",
+        "vendor", "vendor_method", "destination", "difference", "status", ...}],
+        "notes"}. Writes nothing; raises RecoveryError when the sink cannot count."""
+        out, size = ctypes.c_void_p(), ctypes.c_size_t()
+        _call(_native.require("recovery_job_reconcile_json"), self._live(), int(bucket_seconds) * 1000000,
+              int(bool(trust_reported_total)), ctypes.byref(out), ctypes.byref(size))
         try:
             return json.loads(ctypes.string_at(out.value, size.value))
         finally:

@@ -126,6 +126,8 @@ SINK_WRITE_V2 = ctypes.CFUNCTYPE(_c_int, _c_void_p, _c_char_p, ctypes.POINTER(Re
                                  _c_void_p)
 SINK_PRESENT = ctypes.CFUNCTYPE(_c_int, _c_void_p, _c_char_p, ctypes.POINTER(Record), _c_size_t, _c_void_p,
                                 _c_void_p)
+SINK_COUNT = ctypes.CFUNCTYPE(_c_int, _c_void_p, ctypes.c_int64, ctypes.c_int64, _c_size_t,
+                              ctypes.POINTER(ctypes.c_uint64), _c_void_p)
 MAP = ctypes.CFUNCTYPE(_c_int, _c_void_p, _c_char_p, _bytes_ptr, _c_size_t, _c_void_p, _c_void_p)
 FETCH = ctypes.CFUNCTYPE(_c_int, _c_void_p, _c_char_p, ctypes.c_int64, ctypes.c_int64, _bytes_ptr, _c_size_t,
                          _c_void_p, _c_void_p)
@@ -143,6 +145,10 @@ PROGRESS = ctypes.CFUNCTYPE(None, _c_void_p, ctypes.POINTER(Progress))
 class SinkVTableV2(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint32), ("user_data", _c_void_p), ("write", SINK_WRITE),
                 ("destroy", DESTROY), ("write_v2", SINK_WRITE_V2), ("present", SINK_PRESENT)]
+
+
+class SinkVTableV3(ctypes.Structure):
+    _fields_ = SinkVTableV2._fields_ + [("count", SINK_COUNT)]
 
 
 class MapperVTable(ctypes.Structure):
@@ -186,6 +192,9 @@ def _declare(cdll: ctypes.CDLL) -> ctypes.CDLL:
         "recovery_job_create_from_file": (_c_int, [_c_char_p, ctypes.POINTER(_c_void_p), errptr]),
         "recovery_job_destroy": (None, [_c_void_p]),
         "recovery_job_set_sink_v2": (_c_int, [_c_void_p, ctypes.POINTER(SinkVTableV2), errptr]),
+        "recovery_job_set_sink_v3": (_c_int, [_c_void_p, ctypes.POINTER(SinkVTableV3), errptr]),
+        "recovery_job_reconcile_json": (_c_int, [_c_void_p, ctypes.c_int64, ctypes.c_uint8, ctypes.POINTER(_c_void_p),
+                                                 ctypes.POINTER(_c_size_t), errptr]),
         "recovery_job_set_mapper": (_c_int, [_c_void_p, ctypes.POINTER(MapperVTable), errptr]),
         "recovery_job_set_source_v2": (_c_int, [_c_void_p, ctypes.POINTER(SourceVTableV2), errptr]),
         "recovery_job_set_checkpoint_store": (_c_int, [_c_void_p, ctypes.POINTER(StoreVTable), errptr]),

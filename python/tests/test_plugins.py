@@ -304,5 +304,60 @@ class PluginTest(unittest.TestCase):
             job.status()
 
 
+class ReconcileTest(unittest.TestCase):
+    def test_a_python_count_callback_makes_the_destination_reconcilable(self):
+        held = {}  # key -> event time (us): a destination with holes
+
+        def fetch(shard, cursor):  # 240 records a day, one every 6 minutes
+            start = int(cursor or b"0")
+            records = [json.dumps({"id": f"r{i}", "t": 1763078400000000 + i * 360000000})
+                       for i in range(start, min(240, start + 50))]
+            return recovery.Page([r for r in records if shard.start_us <= json.loads(r)["t"] < shard.end_us],
+                                 next_cursor=str(start + 50), exhausted=start + 50 >= 240)
+
+        def write(shard_id, records):
+            for r in records:
+                held[r.key] = r.event_time_us
+
+        def count(start_us, width_us, buckets):
+            counts = [0] * buckets
+            for t in held.values():
+                if start_us <= t < start_us + width_us * buckets:
+                    counts[(t - start_us) // width_us] += 1
+            return counts
+
+        with recovery.Job(SPEC) as job:
+            job.set_source(fetch)
+            job.set_sink(write, count=count)
+            job.set_checkpoint_store(DictStore())
+            before = job.reconcile(bucket_seconds=6 * 3600)
+            self.assertEqual((before["vendor"], before["destination"], before["short_buckets"]), (240, 0, 4))
+            self.assertEqual([b["status"] for b in before["buckets"]], ["MISSING"] * 4)
+            job.run()
+            after = job.reconcile(bucket_seconds=6 * 3600)
+        self.assertTrue(after["complete"], after)
+        self.assertEqual((after["vendor"], after["destination"]), (240, 240))
+        # A gap the live feed left: two hours gone, reconcile says which buckets.
+        day = 1763078400000000  # 2025-11-14T00:00:00Z
+        for key in [k for k, t in held.items() if day + 2 * 3600000000 <= t < day + 4 * 3600000000]:
+            del held[key]
+        with recovery.Job(SPEC) as job:
+            job.set_source(fetch)
+            job.set_sink(write, count=count)
+            job.set_checkpoint_store(DictStore())
+            gap = job.reconcile(bucket_seconds=3600)
+        short = [b["start"] for b in gap["buckets"] if b["status"] != "ok"]
+        self.assertEqual(short, ["2025-11-14T02:00:00Z", "2025-11-14T03:00:00Z"])
+        self.assertEqual(gap["vendor"] - gap["destination"], 20)
+
+    def test_a_sink_without_a_count_is_refused_by_name(self):
+        with recovery.Job(SPEC) as job:
+            job.set_source(records_source(10))
+            job.set_sink(lambda shard_id, records: None)
+            with self.assertRaises(recovery.RecoveryError) as cm:
+                job.reconcile()
+        self.assertIn("cannot count its records by event time", cm.exception.message)
+
+
 if __name__ == "__main__":
     unittest.main()
