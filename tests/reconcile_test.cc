@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "simdjson.h"
 #include "testing/cli_runner.h"
+#include "testing/moto.h"
 #include "testing/postgres.h"
 #include "testing/simulated_api.h"
 #include "testing/test_util.h"
@@ -167,6 +168,83 @@ TEST(ReconcileTest, PostgresDestinationIsCountedInOneQueryAndThePlanFillsItsHole
   EXPECT_THAT(r.out, HasSubstr("2400 vendor records and 2400 in the destination"));
   EXPECT_EQ(pg.Query("SELECT count(*) || ' ' || count(*) FILTER (WHERE origin = 'live') FROM payments"),
             std::vector<std::string>{"2400 2247"});
+}
+
+// The story's incident: the feed's queue went silent for a day, and by the
+// time it resumed it kept only the last part of the gap (its retention). The
+// recipe (docs/reconcile.md): drain what the queue still holds, then recover
+// the rest from the vendor's API with the presence check on; reconcile proves
+// the table complete, every record in it exactly once.
+TEST(ReconcileTest, TheQueueThenTheApiRecipeLeavesTheTableCompleteAndReconcileExitsZero) {
+  setenv("AWS_ACCESS_KEY_ID", "test", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "test", 1);
+  setenv("AWS_REGION", "us-east-1", 1);
+  testing::MotoServer moto;
+  ASSERT_FALSE(moto.endpoint().empty()) << moto.error();
+  testing::SqsAdmin admin(moto.endpoint());
+  auto server = testing::PostgresServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  testing::PostgresServer& pg = **server;
+  testing::SimulatedApiOptions o = ApiOptions();
+  o.records = 240;  // 10 an hour: moto scans the whole queue on every receive
+  testing::SimulatedApi api(o);
+  ASSERT_TRUE(
+      pg.Exec("CREATE TABLE payments (transaction_id text NOT NULL UNIQUE, occurred_at timestamptz)").ok());
+  const std::string table = StrCat(R"({"type":"postgres","dsn":")", pg.dsn(), R"(","table":"payments",
+      "columns":{"transaction_id":"/transaction_id","occurred_at":"$event_time"},"conflict_columns":["transaction_id"]})");
+
+  // The queue still holds hours 14 to 23 of the gap.
+  absl::StatusOr<std::string> url = admin.CreateQueue("feed");
+  ASSERT_TRUE(url.ok()) << url.status();
+  std::vector<std::string> bodies;
+  for (int h = 14; h < 24; ++h) {
+    const absl::Time from = T("2026-11-01T00:00:00Z") + absl::Hours(h);
+    for (const std::string& id : api.Ids(from, from + absl::Hours(1))) {
+      bodies.push_back(
+          StrCat(R"({"id":")", id, R"(","created_at":")", FormatRfc3339(from + absl::Minutes(30)), R"("})"));
+    }
+  }
+  ASSERT_EQ(bodies.size(), 100u);
+  ASSERT_TRUE(admin.Send(*url, bodies).ok());
+
+  TempDir dir;
+  const std::string mapper =
+      R"({"type":"json","fields":[{"name":"transaction_id","from":"/id","required":true}],
+      "key":{"from":"/id"},"event_time":{"from":"/created_at"}})";
+  testing::WriteFile(
+      dir.File("queue.json"),
+      StrCat(R"({"name":"gap-queue","window":{"start":"2026-11-01T00:00:00Z","end":"2026-11-02T00:00:00Z"},
+    "source":{"type":"sqs","queue_url":")",
+             *url, R"(","endpoint":")", moto.endpoint(), R"(","wait_time":"1s",
+      "drain_after_empty_receives":2,"visibility_timeout":"5s","receivers":1},
+    "mapper":)",
+             mapper, R"(,"sink":)", table, R"(,"checkpoint":{"type":"file","dir":")", dir.path(),
+             R"(/state"}})"));
+  testing::WriteFile(dir.File("api.json"), Job(api, dir.path(), table));
+
+  // Before: the API knows the whole day; the table holds nothing.
+  testing::CliResult r = testing::RunCli(RECOVERY_CLI, {"reconcile", dir.File("api.json"), "--bucket", "6h"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("240 vendor records and 0 in the destination"));
+  // 1. Drain the queue.
+  r = testing::RunCli(RECOVERY_CLI, {"run", dir.File("queue.json"), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = testing::RunCli(RECOVERY_CLI, {"reconcile", dir.File("api.json"), "--bucket", "6h"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2026-11-01T12:00:00Z           60           40      -20  SHORT"));
+  EXPECT_THAT(r.out, HasSubstr("2026-11-01T18:00:00Z           60           60       +0  ok"));
+  // 2. The rest from the API, skipping what the queue delivered.
+  r = testing::RunCli(RECOVERY_CLI, {"run", dir.File("api.json"), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = testing::RunCli(RECOVERY_CLI, {"status", dir.File("api.json")});
+  EXPECT_THAT(r.out, HasSubstr("total: 140 records delivered"));
+  EXPECT_THAT(r.out, HasSubstr("already present: 100 records the sink already held"));
+  r = testing::RunCli(RECOVERY_CLI, {"reconcile", dir.File("api.json"), "--bucket", "6h"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::printf("%s", r.out.c_str());  // the closing proof, as an operator sees it
+  EXPECT_THAT(r.out, HasSubstr("240 vendor records and 240 in the destination"));
+  EXPECT_EQ(pg.Query("SELECT count(*) || ' ' || count(DISTINCT transaction_id) FROM payments"),
+            std::vector<std::string>{"240 240"});
 }
 
 TEST(ReconcileTest, BadInputIsNamedAndAnApiThatUnderstatesItsTotalsIsShown) {

@@ -31,6 +31,8 @@
 #include "testing/loopback_server.h"
 #include "testing/moto.h"
 #include "testing/test_util.h"
+#include "util/strings.h"
+#include "util/time_format.h"
 
 namespace recovery {
 namespace {
@@ -210,6 +212,47 @@ TEST_F(SqsTest, DrainsEveryMessageOnceDeletingOnlyAfterTheSinkAcknowledged) {
   const std::string metrics = metrics_.RenderPrometheus();
   EXPECT_THAT(metrics, HasSubstr(R"(recovery_source_events_total{job="sqs-test",event="sqs_deleted"} 30)"));
   EXPECT_THAT(metrics, HasSubstr(R"(recovery_records_delivered_total{job="sqs-test"} 30)"));
+}
+
+// A queue keeps messages for its MessageRetentionPeriod: a window that starts
+// earlier may have lost its oldest part from the queue, and the run says so
+// (a warning naming that part, and a metric); a window the queue still
+// covers gets no warning.
+TEST_F(SqsTest, AWindowOlderThanTheQueueKeepsMessagesIsWarnedAboutWithItsExpiredPart) {
+  for (const bool short_retention : {true, false}) {
+    const std::string url =
+        short_retention ? Queue("", {{"MessageRetentionPeriod", "60"}}) : Queue();  // 60 s, or SQS's 4 days
+    const absl::Time start = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) - 3600);
+    const std::string window = StrCat(R"({"start":")", FormatRfc3339(start), R"(","end":")",
+                                      FormatRfc3339(start + absl::Hours(2)), R"("})");
+    absl::StatusOr<JobSpec> spec = JobSpec::Parse(Job(Source(url), "", window));
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    std::vector<std::string> warnings;
+    BackfillerOptions options;
+    options.metrics = &metrics_;
+    options.on_log = [&](const LogEvent& e) {
+      if (e.level == LogLevel::kWarning) warnings.push_back(StrCat(e.message, " ", e.fields_json));
+    };
+    Components c;
+    c.sink = Recording();
+    auto b = Backfiller::Create(*std::move(spec), std::move(c), std::move(options));
+    ASSERT_TRUE(b.ok()) << b.status();
+    RunResult r = (*b)->Run();
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    std::string all;
+    for (const std::string& w : warnings) StrAppend(&all, w, "\n");
+    if (short_retention) {
+      EXPECT_THAT(all, HasSubstr(StrCat("the queue keeps messages for 1m: the part of the window from ",
+                                        FormatRfc3339(start), " to ")));
+      EXPECT_THAT(all, HasSubstr("\"retention_s\":60"));
+      EXPECT_THAT(
+          metrics_.RenderPrometheus(),
+          HasSubstr(R"(recovery_source_events_total{job="sqs-test",event="sqs_window_beyond_retention"} 1)"));
+    } else {
+      EXPECT_THAT(all, ::testing::Not(HasSubstr("queue keeps messages"))) << all;
+    }
+    std::filesystem::remove_all(dir_.File("state"));
+  }
 }
 
 TEST_F(SqsTest, AMessageWhoseVisibilityLapsedComesBackAndIsFlaggedRedelivered) {

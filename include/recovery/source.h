@@ -108,6 +108,9 @@ class RECOVERY_EXPORT ShardContext {
   // Counts `n` occurrences of a source-specific event ("sqs_deleted",
   // "sqs_visibility_extended", ...) for the metrics.
   virtual void CountEvent(std::string_view event, uint64_t n) const {}
+  // Something an operator must know about the shard (the job's log, at
+  // warning level, with the shard's id added to `fields_json`, one JSON object).
+  virtual void Warn(std::string_view message, std::string_view fields_json) const {}
 };
 
 // Reads one shard. Used by one thread at a time.

@@ -22,6 +22,7 @@
 #include "recovery/status.h"
 #include "simdjson.h"
 #include "util/strings.h"
+#include "util/time_format.h"
 
 namespace recovery {
 
@@ -102,6 +103,7 @@ class SqsReader : public ShardReader {
       AwsJsonClient& client, const std::vector<std::pair<std::string, std::string>>& entries,
       absl::Duration timeout, std::vector<SqsBatchFailure>* failed);
   absl::StatusOr<bool> Drained(AwsJsonClient& client);
+  void WarnIfBeyondRetention();
   // Records the first failure no retry can fix; every call fails with it from then on.
   void Fail(absl::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string Request(std::string_view rest) const;
@@ -174,6 +176,7 @@ absl::Status SqsReader::Start() {
   absl::StatusOr<std::string> url = source_->queue().Url(client_);
   if (!url.ok()) return url.status();
   queue_url_ = *url;
+  WarnIfBeyondRetention();
   const int workers = std::max(2, std::min(config_.receivers, 8));
   auto add = [this](auto loop) {
     clients_.push_back(std::make_unique<AwsJsonClient>(&config_.aws));
@@ -508,6 +511,49 @@ void SqsReader::HeartbeatLoop(AwsJsonClient& client) {
       }
     }
   }
+}
+
+// A queue keeps a message for its MessageRetentionPeriod (4 days unless set):
+// the part of the window older than that may be gone from it, and only the
+// vendor's API can still have it. Said once per run; a queue that does not
+// answer the question is not a reason to stop.
+void SqsReader::WarnIfBeyondRetention() {
+  absl::StatusOr<std::string> response = client_.Call(
+      "GetQueueAttributes", Request("\"AttributeNames\":[\"MessageRetentionPeriod\"]"), absl::Seconds(30));
+  std::string fields;
+  int64_t seconds = 0;
+  simdjson::dom::parser parser;
+  std::string_view text;
+  if (!response.ok() ||
+      parser.parse(*response)["Attributes"]["MessageRetentionPeriod"].get_string().get(text) !=
+          simdjson::SUCCESS ||
+      !absl::SimpleAtoi(ToAbsl(text), &seconds) || seconds <= 0) {
+    JsonObjectWriter(&fields)
+        .Str("shard", shard_.id)
+        .Str("error",
+             response.ok() ? "no MessageRetentionPeriod in the answer" : response.status().ToString())
+        .Close();
+    context_.Warn(
+        "cannot read the queue's MessageRetentionPeriod: whether the window is older than what the "
+        "queue keeps is unknown",
+        fields);
+    return;
+  }
+  const absl::Time kept_since = absl::Now() - absl::Seconds(seconds);
+  if (shard_.start >= kept_since) return;
+  JsonObjectWriter(&fields)
+      .Str("shard", shard_.id)
+      .Str("window_start", FormatRfc3339(shard_.start))
+      .Str("kept_since", FormatRfc3339(kept_since))
+      .Int("retention_s", seconds)
+      .Close();
+  context_.Warn(StrCat("the queue keeps messages for ", absl::FormatDuration(absl::Seconds(seconds)),
+                       ": the part of the window from ", FormatRfc3339(shard_.start), " to ",
+                       FormatRfc3339(std::min(kept_since, shard_.end)),
+                       " may have expired from it; recover that part from the vendor's API "
+                       "(docs/reconcile.md, \"A queue that kept only part of the gap\")"),
+                fields);
+  context_.CountEvent("sqs_window_beyond_retention", 1);
 }
 
 absl::StatusOr<bool> SqsReader::Drained(AwsJsonClient& client) {

@@ -105,6 +105,9 @@ class Engine {
     void CountEvent(std::string_view event, uint64_t n) const override {
       engine_->metrics_.SourceEvent(event, n);
     }
+    void Warn(std::string_view message, std::string_view fields_json) const override {
+      engine_->Log(LogLevel::kWarning, message, fields_json);
+    }
 
    private:
     Engine* engine_;

@@ -314,7 +314,8 @@ std::string FakeSqs::Handle(const std::string& action, const std::string& body, 
     JsonObjectWriter a(&attributes);
     a.Str("ApproximateNumberOfMessages", absl::StrCat(static_cast<int64_t>(messages_.size()) - invisible))
         .Str("ApproximateNumberOfMessagesNotVisible", absl::StrCat(invisible))
-        .Str("ApproximateNumberOfMessagesDelayed", "0");
+        .Str("ApproximateNumberOfMessagesDelayed", "0")
+        .Str("MessageRetentionPeriod", "345600");  // SQS's default: 4 days
     if (fifo_) a.Str("FifoQueue", "true");
     a.Close();
     JsonObjectWriter(&out).Raw("Attributes", attributes).Close();
