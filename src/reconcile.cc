@@ -108,6 +108,12 @@ absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components compon
   const int64_t width = absl::ToInt64Seconds(options.bucket);
   const int64_t start = absl::ToUnixSeconds(spec.start);
   const absl::Time first = absl::FromUnixSeconds(start - ((start % width) + width) % width);
+  constexpr int64_t kMaxBuckets = 100000;  // each is read from the source on its own
+  if ((spec.end - first) / options.bucket > kMaxBuckets) {
+    return absl::InvalidArgumentError(StrCat("bucket: ", absl::FormatDuration(options.bucket),
+                                             " splits the window into more than ", kMaxBuckets,
+                                             " buckets; use wider ones"));
+  }
   for (absl::Time t = first; t < spec.end; t += options.bucket) {
     ReconcileBucket b;
     b.start = t;
@@ -125,6 +131,7 @@ absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components compon
   absl::Mutex mu;
   absl::Status failure;
   std::vector<std::thread> threads;
+  threads.reserve(workers);
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&] {
       for (size_t i = next++; i < report.buckets.size(); i = next++) {
