@@ -101,6 +101,16 @@ std::string Describe(const RunResult& r) {
   }
 }
 
+// A malloc'd, NUL-terminated copy of `doc` for the caller, freed with recovery_free.
+int HandOver(const std::string& doc, char** out, size_t* out_len, const char* what, char** errptr) {
+  char* copy = static_cast<char*>(std::malloc(doc.size() + 1));
+  if (copy == nullptr) return Fail(errptr, RECOVERY_RESOURCE_EXHAUSTED, StrCat(what, ": out of memory"));
+  std::memcpy(copy, doc.data(), doc.size() + 1);
+  *out = copy;
+  if (out_len != nullptr) *out_len = doc.size();
+  return RECOVERY_OK;
+}
+
 // The job's plug-ins, lent: they outlive runs.
 Components Borrow(recovery_job_t* job) {
   Components c;
@@ -570,13 +580,7 @@ int recovery_job_status_json(recovery_job_t* job, char** json, size_t* json_len,
     *json = nullptr;
     absl::StatusOr<std::string> doc = recovery::StatusJson(job);
     if (!doc.ok()) return recovery::FromStatus(doc.status(), errptr);
-    char* copy = static_cast<char*>(std::malloc(doc->size() + 1));
-    if (copy == nullptr)
-      return Fail(errptr, RECOVERY_RESOURCE_EXHAUSTED, "recovery_job_status_json: out of memory");
-    std::memcpy(copy, doc->data(), doc->size() + 1);
-    *json = copy;
-    if (json_len != nullptr) *json_len = doc->size();
-    return RECOVERY_OK;
+    return recovery::HandOver(*doc, json, json_len, "recovery_job_status_json", errptr);
   });
 }
 
@@ -598,14 +602,8 @@ int recovery_job_reconcile_json(recovery_job_t* job, int64_t bucket_us, uint8_t 
     absl::StatusOr<recovery::ReconcileReport> report =
         recovery::Reconcile(job->spec, recovery::Borrow(job), options);
     if (!report.ok()) return recovery::FromStatus(report.status(), errptr);
-    const std::string doc = recovery::ReconcileReportJson(*report, options.bucket);
-    char* copy = static_cast<char*>(std::malloc(doc.size() + 1));
-    if (copy == nullptr)
-      return Fail(errptr, RECOVERY_RESOURCE_EXHAUSTED, "recovery_job_reconcile_json: out of memory");
-    std::memcpy(copy, doc.data(), doc.size() + 1);
-    *json = copy;
-    if (json_len != nullptr) *json_len = doc.size();
-    return RECOVERY_OK;
+    return recovery::HandOver(recovery::ReconcileReportJson(*report, options.bucket), json, json_len,
+                              "recovery_job_reconcile_json", errptr);
   });
 }
 

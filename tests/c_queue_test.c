@@ -30,18 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "c_check.h"
 #include "recovery/c.h"
-
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (cond) {                                                                \
-      ++passed;                                                                \
-    } else {                                                                   \
-      ++failed;                                                                \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
 
 enum { kMessages = 1200, kPage = 25, kKills = 12 };
 /* Every 97th message has no "id": the mapping rejects it into the dead letters. */
@@ -489,6 +479,5 @@ int main(int argc, char** argv) {
   if (n <= 0) return 2;
   self[n] = 0;
   test_through_sigkills(self);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return C_CHECK_SUMMARY();
 }

@@ -116,6 +116,24 @@ def _fail(error: int, exc: BaseException) -> int:
     return UNAVAILABLE if isinstance(exc, Retry) else INTERNAL
 
 
+def _guarded(body: Callable[..., Optional[int]]) -> Callable[..., int]:
+    """A C callback around `body`, whose last argument is the C `error`:
+    OK when `body` returns None (or the code it returns), the exception's
+    text when it raises. Nothing unwinds into C."""
+    def callback(*args) -> int:
+        try:
+            code = body(*args[:-1])
+            return OK if code is None else code
+        except BaseException as exc:
+            return _fail(args[-1], exc)
+    return callback
+
+
+def _method(plugin: Any, name: str) -> Callable:
+    """`plugin` itself when it is a plain callable, else its method `name`."""
+    return plugin if callable(plugin) and not hasattr(plugin, name) else getattr(plugin, name)
+
+
 def _text(value: Union[str, bytes, None]) -> bytes:
     if value is None:
         return b""
@@ -253,35 +271,26 @@ class Job:
         event time ([start_us + i * width_us, start_us + (i + 1) * width_us)
         for i < buckets), as a sequence of `buckets` integers."""
 
-        def write_v2(_, shard_id, records, count, result, error):
-            try:
-                rejected = write(shard_id.decode(), _records(records, count))
-                for index, reason in (rejected.items() if isinstance(rejected, dict) else ()):
-                    text = str(reason).encode("utf-8", "replace")
-                    lib().recovery_sink_result_reject(result, int(index), text, len(text))
-                return OK
-            except BaseException as exc:  # never let an exception unwind into C
-                return _fail(error, exc)
+        @_guarded
+        def write_v2(_, shard_id, records, count, result):
+            rejected = write(shard_id.decode(), _records(records, count))
+            for index, reason in (rejected.items() if isinstance(rejected, dict) else ()):
+                text = str(reason).encode("utf-8", "replace")
+                lib().recovery_sink_result_reject(result, int(index), text, len(text))
 
-        def check(_, shard_id, records, count, presence, error):
-            try:
-                for key in present(shard_id.decode(), _records(records, count)) or ():
-                    raw = _text(key)
-                    lib().recovery_presence_add(presence, raw, len(raw))
-                return OK
-            except BaseException as exc:
-                return _fail(error, exc)
+        @_guarded
+        def check(_, shard_id, records, count, presence):
+            for key in present(shard_id.decode(), _records(records, count)) or ():
+                raw = _text(key)
+                lib().recovery_presence_add(presence, raw, len(raw))
 
-        def count_(_, start_us, width_us, buckets, counts, error):
-            try:
-                values = list(count(start_us, width_us, buckets))
-                if len(values) != buckets:
-                    raise ValueError(f"count returned {len(values)} numbers for {buckets} buckets")
-                for i, n in enumerate(values):
-                    counts[i] = int(n)
-                return OK
-            except BaseException as exc:
-                return _fail(error, exc)
+        @_guarded
+        def count_(_, start_us, width_us, buckets, counts):
+            values = list(count(start_us, width_us, buckets))
+            if len(values) != buckets:
+                raise ValueError(f"count returned {len(values)} numbers for {buckets} buckets")
+            for i, n in enumerate(values):
+                counts[i] = int(n)
 
         present_fn = _native.SINK_PRESENT(check) if present else _native.SINK_PRESENT(0)
         if count is None:  # version 2: what every library since the presence check has
@@ -333,39 +342,33 @@ class Job:
         it), the page's cursor, the next one, and one outcome per record
         (DELIVERED, DEAD_LETTERED, ...): a queue acknowledges its messages
         there, never earlier. For one shard, fetch and commit alternate."""
-        fetch = source if callable(source) and not hasattr(source, "fetch") else source.fetch
+        fetch = _method(source, "fetch")
         commit = getattr(source, "commit", None)
 
-        def fetch_(_, shard_id, start_us, end_us, cursor, cursor_len, page, error):
-            try:
-                result = fetch(Shard(shard_id.decode(), start_us, end_us), ctypes.string_at(cursor, cursor_len))
-                if not isinstance(result, Page):
-                    raise TypeError(f"fetch returned {type(result).__name__}, not a recovery.Page")
-                for r in result.records:
-                    if isinstance(r, SourceRecord):
-                        data, rid = _text(r.data), _text(r.id)
-                        lib().recovery_page_add_v2(page, data, len(data), rid, len(rid), int(r.maybe_redelivered))
-                    else:
-                        data = _text(r)
-                        lib().recovery_page_add_v2(page, data, len(data), None, 0, 0)
-                next_cursor = _text(result.next_cursor)
-                lib().recovery_page_set_next_cursor(page, next_cursor, len(next_cursor))
-                lib().recovery_page_set_exhausted(page, int(bool(result.exhausted)))
-                if result.total is not None:
-                    lib().recovery_page_set_total(page, int(result.total))
-                if result.progress is not None:
-                    lib().recovery_page_set_progress(page, float(result.progress))
-                return OK
-            except BaseException as exc:
-                return _fail(error, exc)
+        @_guarded
+        def fetch_(_, shard_id, start_us, end_us, cursor, cursor_len, page):
+            result = fetch(Shard(shard_id.decode(), start_us, end_us), ctypes.string_at(cursor, cursor_len))
+            if not isinstance(result, Page):
+                raise TypeError(f"fetch returned {type(result).__name__}, not a recovery.Page")
+            for r in result.records:
+                if isinstance(r, SourceRecord):
+                    data, rid = _text(r.data), _text(r.id)
+                    lib().recovery_page_add_v2(page, data, len(data), rid, len(rid), int(r.maybe_redelivered))
+                else:
+                    data = _text(r)
+                    lib().recovery_page_add_v2(page, data, len(data), None, 0, 0)
+            next_cursor = _text(result.next_cursor)
+            lib().recovery_page_set_next_cursor(page, next_cursor, len(next_cursor))
+            lib().recovery_page_set_exhausted(page, int(bool(result.exhausted)))
+            if result.total is not None:
+                lib().recovery_page_set_total(page, int(result.total))
+            if result.progress is not None:
+                lib().recovery_page_set_progress(page, float(result.progress))
 
-        def commit_(_, shard_id, cursor, cursor_len, next_cursor, next_len, outcomes, count, error):
-            try:
-                commit(shard_id.decode(), ctypes.string_at(cursor, cursor_len),
-                       ctypes.string_at(next_cursor, next_len), list(outcomes[:count]))
-                return OK
-            except BaseException as exc:
-                return _fail(error, exc)
+        @_guarded
+        def commit_(_, shard_id, cursor, cursor_len, next_cursor, next_len, outcomes, count):
+            commit(shard_id.decode(), ctypes.string_at(cursor, cursor_len),
+                   ctypes.string_at(next_cursor, next_len), list(outcomes[:count]))
 
         self._install(_native.require("recovery_job_set_source_v2"),
                       _native.SourceVTableV2(2, None, _native.FETCH(fetch_), _native.DESTROY(0),
@@ -377,30 +380,22 @@ class Job:
         atomically, `remove(job, shard_id)` forgets them. Called from several
         threads at once."""
 
-        def load(_, job, shard, out, error):
-            try:
-                data = store.load(job.decode(), shard.decode())
-                if data is None:
-                    return NOT_FOUND
-                data = _text(data)
-                lib().recovery_bytes_set(out, data, len(data))
-                return OK
-            except BaseException as exc:
-                return _fail(error, exc)
+        @_guarded
+        def load(_, job, shard, out):
+            data = store.load(job.decode(), shard.decode())
+            if data is None:
+                return NOT_FOUND
+            data = _text(data)
+            lib().recovery_bytes_set(out, data, len(data))
+            return None
 
-        def save(_, job, shard, data, size, error):
-            try:
-                store.save(job.decode(), shard.decode(), ctypes.string_at(data, size))
-                return OK
-            except BaseException as exc:
-                return _fail(error, exc)
+        @_guarded
+        def save(_, job, shard, data, size):
+            store.save(job.decode(), shard.decode(), ctypes.string_at(data, size))
 
-        def remove(_, job, shard, error):
-            try:
-                store.remove(job.decode(), shard.decode())
-                return OK
-            except BaseException as exc:
-                return _fail(error, exc)
+        @_guarded
+        def remove(_, job, shard):
+            store.remove(job.decode(), shard.decode())
 
         self._install(lib().recovery_job_set_checkpoint_store,
                       _native.StoreVTable(1, None, _native.STORE_LOAD(load), _native.STORE_SAVE(save),
@@ -412,27 +407,20 @@ class Job:
         optionally `flush()` (make every letter added durable; the shard's
         checkpoint moves past their page only after it returns, so a crash in
         between hands them over again). Calls never overlap."""
-        add = receiver if callable(receiver) and not hasattr(receiver, "add") else receiver.add
+        add = _method(receiver, "add")
         flush = getattr(receiver, "flush", None)
 
-        def add_(_, letter, error):
-            try:
-                d = letter.contents
-                add(DeadLetter(d.job.decode(), d.shard_id.decode(), ctypes.string_at(d.cursor, d.cursor_len),
-                               d.index, ctypes.string_at(d.reason, d.reason_len).decode("utf-8", "replace"),
-                               ctypes.string_at(d.raw, d.raw_len),
-                               ctypes.string_at(d.source_id, d.source_id_len).decode("utf-8", "replace"),
-                               d.time_us))
-                return OK
-            except BaseException as exc:
-                return _fail(error, exc)
+        @_guarded
+        def add_(_, letter):
+            d = letter.contents
+            add(DeadLetter(d.job.decode(), d.shard_id.decode(), ctypes.string_at(d.cursor, d.cursor_len), d.index,
+                           ctypes.string_at(d.reason, d.reason_len).decode("utf-8", "replace"),
+                           ctypes.string_at(d.raw, d.raw_len),
+                           ctypes.string_at(d.source_id, d.source_id_len).decode("utf-8", "replace"), d.time_us))
 
-        def flush_(_, error):
-            try:
-                flush()
-                return OK
-            except BaseException as exc:
-                return _fail(error, exc)
+        @_guarded
+        def flush_(_):
+            flush()
 
         self._install(_native.require("recovery_job_set_dead_letters"),
                       _native.DeadLetterVTable(1, None, _native.DEAD_ADD(add_),
