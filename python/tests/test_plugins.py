@@ -233,11 +233,16 @@ class PluginTest(unittest.TestCase):
             return {i: "amount over the destination's limit" for i, r in enumerate(records) if r.key.endswith("7")}
 
         store = DictStore()
-        with recovery.Job(SPEC) as job:
+
+        def job_with_plugins():
+            job = recovery.Job(SPEC)
             job.set_source(records_source(100))
             job.set_sink(write)
             job.set_dead_letters(letters.append)
             job.set_checkpoint_store(store)
+            return job
+
+        with job_with_plugins() as job:
             job.run()
             stats = job.stats()
         rejected = sorted(f"r{i}" for i in range(100) if str(i).endswith("7"))
@@ -248,11 +253,7 @@ class PluginTest(unittest.TestCase):
         self.assertEqual(stats.dead_letters, 10)
         self.assertGreater(store.saves, 0)
         # The store holds the finished checkpoint: a second run has nothing to do.
-        with recovery.Job(SPEC) as job:
-            job.set_source(records_source(100))
-            job.set_sink(write)
-            job.set_dead_letters(letters.append)
-            job.set_checkpoint_store(store)
+        with job_with_plugins() as job:
             job.run()
             self.assertEqual(job.stats().records_this_run, 0)
             self.assertEqual(job.status()["shards"][0]["state"], "done")
