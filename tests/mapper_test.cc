@@ -198,6 +198,16 @@ TEST_F(MapperTest, RejectsWrongTypesNamingFieldPointerAndValue) {
   EXPECT_EQ(Reason(R"({"t":"yesterday"})"), R"(field t (/t): expected rfc3339 time, got "yesterday")");
 }
 
+TEST_F(MapperTest, DecimalsWrittenWithACommaComeOutWithAPoint) {
+  Use(R"({"type":"json","fields":[{"name":"dec","from":"/dec","type":"decimal","decimal_comma":true}]})");
+  EXPECT_EQ(Payload(R"({"dec":"12,30"})"), R"({"dec":"12.30"})");
+  EXPECT_EQ(Payload(R"({"dec":"-7"})"), R"({"dec":"-7"})");
+  EXPECT_EQ(Payload(R"({"dec":12.5})"), R"({"dec":"12.5"})");  // a JSON number as it is
+  // A point in a comma-decimal column may be a thousands separator: refused, not guessed.
+  EXPECT_EQ(Reason(R"({"dec":"1.234"})"), R"(field dec (/dec): expected decimal, got "1.234")");
+  EXPECT_EQ(Reason(R"({"dec":"12,"})"), R"(field dec (/dec): expected decimal, got "12,")");
+}
+
 TEST_F(MapperTest, KeysFromSeveralFieldsAreUnambiguousAndHashKeysAreStable) {
   Use(R"({"type":"json","fields":[{"name":"a","from":"/a"}],"key":{"from":["/a","/b"]}})");
   EXPECT_EQ(Map(R"({"a":"x|y","b":1})").key, R"(x\|y|1)");
@@ -311,7 +321,9 @@ INSTANTIATE_TEST_SUITE_P(
             "mapper.event_time.format: expected one of \"rfc3339\", \"epoch_s\", \"epoch_ms\", \"epoch_us\", "
             "got \"unix\""},
         BadConfig{R"({"type":"json","fields":[{"name":"a","from":"/a","format":"epoch_s"}]})",
-                  "mapper.fields[0].format: only a timestamp field takes a format"}),
+                  "mapper.fields[0].format: only a timestamp field takes a format"},
+        BadConfig{R"({"type":"json","fields":[{"name":"a","from":"/a","decimal_comma":true}]})",
+                  "mapper.fields[0].decimal_comma: only a decimal field takes decimal_comma"}),
     [](const ::testing::TestParamInfo<BadConfig>& info) { return "Case" + std::to_string(info.index); });
 
 }  // namespace

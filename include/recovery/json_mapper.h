@@ -38,6 +38,10 @@ struct JsonField {
   std::string const_json;
   JsonFieldType type = JsonFieldType::kString;
   std::optional<JsonTimeFormat> format;  // timestamp fields only; default kRfc3339
+  // Decimal fields only: the source writes decimals as strings with a comma
+  // ("12,30"), and they are written with a point ("12.30"). JSON numbers are
+  // still taken as they are.
+  bool decimal_comma = false;
   // A record whose value is missing or null is rejected into the dead
   // letters; otherwise the field is null (or `default_json`).
   bool required = false;

@@ -38,6 +38,7 @@ struct FieldSpec {
   std::string key_json;  // "\"name\":" ready to append
   FieldType type = FieldType::kString;
   TimeFormat format = TimeFormat::kRfc3339;
+  char decimal_point = '.';  // in decimals kept as strings; ',' with decimal_comma
   bool required = false;
   int slot = -1;             // -1 for constants
   std::string literal_json;  // the constant, or the default when has_literal
@@ -91,14 +92,15 @@ bool ParseDouble(std::string_view text, double* v) {
   return ec == std::errc() && end == text.data() + text.size() && !text.empty() && std::isfinite(*v);
 }
 
-// -?digits(.digits)? : what a decimal kept as a string may look like.
-bool IsPlainDecimal(std::string_view s) {
+// -?digits(.digits)? : what a decimal kept as a string may look like, with
+// `point` for the '.'.
+bool IsPlainDecimal(std::string_view s, char point = '.') {
   size_t i = 0;
   if (i < s.size() && s[i] == '-') ++i;
   size_t digits = 0;
   while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
   if (digits == 0) return false;
-  if (i < s.size() && s[i] == '.') {
+  if (i < s.size() && s[i] == point) {
     ++i;
     size_t frac = 0;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++frac;
@@ -354,9 +356,12 @@ class JsonMapper : public Mapper {
         }
         return mismatch("bool");
       case FieldType::kDecimal:
-        if (slot.kind == Kind::kNumber || (slot.kind == Kind::kString && IsPlainDecimal(slot.text))) {
+        if (slot.kind == Kind::kNumber || (slot.kind == Kind::kString && IsPlainDecimal(slot.text, f.decimal_point))) {
           s.out.push_back('"');
+          const size_t at = s.out.size();
           s.out.append(slot.text);
+          if (slot.kind == Kind::kString && f.decimal_point != '.')
+            std::replace(s.out.begin() + static_cast<std::ptrdiff_t>(at), s.out.end(), f.decimal_point, '.');
           s.out.push_back('"');
           return true;
         }
@@ -467,6 +472,11 @@ void AddField(const JsonField& f, const std::string& path, JsonMapper* mapper,
   spec.format = f.format.value_or(JsonTimeFormat::kRfc3339);
   if (f.format && spec.type != FieldType::kTimestamp) {
     errors->Add(JoinPath(path, "format"), "only a timestamp field takes a format");
+  }
+  if (f.decimal_comma) {
+    spec.decimal_point = ',';
+    if (spec.type != FieldType::kDecimal)
+      errors->Add(JoinPath(path, "decimal_comma"), "only a decimal field takes decimal_comma");
   }
   spec.required = f.required;
   if (f.from.has_value() == !f.const_json.empty()) {

@@ -17,6 +17,7 @@ JsonField ReadField(SpecObject& f) {
   if (auto format = f.Enum("format", false, kTimeFormats))
     field.format = static_cast<JsonTimeFormat>(*format);
   if (f.Has("format") && !field.format) field.format = JsonTimeFormat::kRfc3339;  // a bad value, reported
+  field.decimal_comma = f.Bool("decimal_comma").value_or(false);
   field.required = f.Bool("required").value_or(false);
   if (auto c = f.Value("const")) field.const_json = simdjson::minify(*c);
   field.from = f.String("from");
