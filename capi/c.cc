@@ -196,6 +196,7 @@ absl::StatusOr<std::string> StatusJson(recovery_job_t* job) {
         .Double("progress", r.state == ShardState::kDone ? 1.0 : r.checkpoint.progress)
         .Str("cursor", r.checkpoint.cursor)
         .Str("last_error", r.checkpoint.last_error);
+    if (!r.checkpoint.warning.empty()) w.Str("warning", r.checkpoint.warning);
     if (r.lease) {
       std::string lease;
       JsonObjectWriter(&lease)

@@ -294,6 +294,14 @@ TEST(PresenceCheckpointTest, NewFieldsRaiseTheFormatVersionOnlyWhenUsed) {
   EXPECT_EQ(back->counters.records_already_present, 42u);
   EXPECT_NE(StableKeyHash("a"), StableKeyHash("b"));
   EXPECT_EQ(StableKeyHash("txn-1"), StableKeyHash(std::string("txn-1")));
+
+  Checkpoint warned = plain;
+  warned.warning = "the queue keeps messages for 1m";
+  const std::string v3 = EncodeCheckpoint("j", "s", warned);
+  EXPECT_THAT(v3, HasSubstr("\"version\":3,"));
+  back = DecodeCheckpoint(v3, "test");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->warning, warned.warning);
 }
 
 // ---- the JSON-lines sink ---------------------------------------------------

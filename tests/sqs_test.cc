@@ -245,11 +245,16 @@ TEST_F(SqsTest, AWindowOlderThanTheQueueKeepsMessagesIsWarnedAboutWithItsExpired
       EXPECT_THAT(all, HasSubstr(StrCat("the queue keeps messages for 1m: the part of the window from ",
                                         FormatRfc3339(start), " to ")));
       EXPECT_THAT(all, HasSubstr("\"retention_s\":60"));
+      // Kept in the shard's checkpoint for `recovery status`.
+      absl::StatusOr<std::vector<ShardReport>> status = (*b)->Status();
+      ASSERT_TRUE(status.ok()) << status.status();
+      EXPECT_THAT(status->at(0).checkpoint.warning, HasSubstr("the queue keeps messages for 1m"));
       EXPECT_THAT(
           metrics_.RenderPrometheus(),
           HasSubstr(R"(recovery_source_events_total{job="sqs-test",event="sqs_window_beyond_retention"} 1)"));
     } else {
       EXPECT_THAT(all, ::testing::Not(HasSubstr("queue keeps messages"))) << all;
+      EXPECT_EQ((*b)->Status()->at(0).checkpoint.warning, "");
     }
     std::filesystem::remove_all(dir_.File("state"));
   }

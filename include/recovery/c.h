@@ -377,10 +377,11 @@ RECOVERY_C_EXPORT int recovery_job_add_shard(recovery_job_t* job, const char* sh
  * NUL-terminated, freed with recovery_free):
  *   {"job":"…","shards":[{"id":"…","start":"…","end":"…","state":"done",
  *     "records_delivered":N,"dead_letters":N,"records_out_of_window":N,"pages":N,"progress":0.5,
- *     "cursor":"…","last_error":"…",
+ *     "cursor":"…","last_error":"…","warning":"…",
  *     "lease":{"owner":"…","expires":"…","fencing_token":N,"live":true}}]}
- * ("end" is null for the open shard of follow mode; "lease" only with a
- * store that leases shards and has one on record). Reads the checkpoint
+ * ("end" is null for the open shard of follow mode; "warning", the source's
+ * last word of warning about the shard, only when it gave one; "lease" only
+ * with a store that leases shards and has one on record). Reads the checkpoint
  * store; safe while a run is going. */
 RECOVERY_C_EXPORT int recovery_job_status_json(recovery_job_t* job, char** json, size_t* json_len,
                                                char** errptr);

@@ -57,6 +57,9 @@ struct Checkpoint {
   // After a crash the sink may hold them from that attempt; they then count
   // as delivered, not as already present.
   std::vector<uint64_t> in_flight_keys;
+  // The last warning the source gave about this shard while it ran (an SQS
+  // window older than what the queue keeps, say), kept for `recovery status`.
+  std::string warning;
 };
 
 // The 64-bit hash of a record key stored in Checkpoint::in_flight_keys;

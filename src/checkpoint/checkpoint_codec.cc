@@ -47,8 +47,9 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   // needs the newer ones says so with its version, one that does not stays
   // readable by them.
   const bool v2 = c.counters.records_already_present > 0 || !c.in_flight_keys.empty();
+  const bool v3 = !c.warning.empty();
   w.Str("format", kFormatName)
-      .Int("version", v2 ? kCheckpointFormatVersion : 1)
+      .Int("version", v3 ? 3 : v2 ? 2 : 1)
       .Str("job", job)
       .Str("shard", shard_id)
       .Str("state", ShardStateName(c.state));
@@ -79,6 +80,7 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   cw.Close();
   w.Raw("counters", counters);
   w.Str("last_error", c.last_error);
+  if (v3) w.Str("warning", c.warning);
   w.Time("updated", c.updated);
   if (c.reported_total >= 0) w.Int("reported_total", c.reported_total);
   if (!c.coverage.empty()) {
@@ -166,6 +168,7 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
     counters->Finish();
   }
   c.last_error = o.String("last_error").value_or("");
+  c.warning = o.String("warning").value_or("");
   c.updated = o.Time("updated", true).value_or(absl::UnixEpoch());
   c.reported_total = o.Int("reported_total", false, 0, INT64_MAX).value_or(-1);
   if (auto coverage = o.Value("coverage")) {

@@ -105,6 +105,10 @@ int StatusCommand(const Args& args) {
         "at its window's end)\n",
         static_cast<unsigned long long>(totals.records_out_of_window));
   }
+  for (const ShardReport& r : *reports) {
+    if (!r.checkpoint.warning.empty())
+      std::printf("warning: shard %s: %s\n", r.shard.id.c_str(), r.checkpoint.warning.c_str());
+  }
   if (totals.records_already_present > 0) {
     std::printf("already present: %llu records the sink already held were not delivered again\n",
                 static_cast<unsigned long long>(totals.records_already_present));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "engine/commit.h"
 #include "engine/page_mapper.h"
@@ -130,11 +131,43 @@ bool ReachedMaxRecords(Engine& engine) {
   return max > 0 && engine.progress().records_this_run() >= static_cast<uint64_t>(max);
 }
 
+// The engine's context for one shard's reader: what the source warns about
+// is also kept, so the shard's checkpoint can carry it to `recovery status`.
+// Sources may warn from threads of their own.
+class ShardScope : public ShardContext {
+ public:
+  explicit ShardScope(const ShardContext& engine) : engine_(engine) {}
+  bool Sleep(absl::Duration d) const override { return engine_.Sleep(d); }
+  bool Stopping() const override { return engine_.Stopping(); }
+  void ObserveRequest(absl::Duration latency, int http_status) const override {
+    engine_.ObserveRequest(latency, http_status);
+  }
+  void CountEvent(std::string_view event, uint64_t n) const override { engine_.CountEvent(event, n); }
+  void Warn(std::string_view message, std::string_view fields_json) const override {
+    engine_.Warn(message, fields_json);
+    absl::MutexLock lock(&mu_);
+    warning_ = std::string(message);
+  }
+  // Moves the latest warning, if any, into `checkpoint` (saved with it).
+  void TakeWarning(Checkpoint& checkpoint) const {
+    absl::MutexLock lock(&mu_);
+    if (warning_.empty()) return;
+    checkpoint.warning = std::move(warning_);
+    warning_.clear();
+  }
+
+ private:
+  const ShardContext& engine_;
+  mutable absl::Mutex mu_;
+  mutable std::string warning_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 void RunShard(Engine& engine, ShardRun& run) {
   const Components& c = engine.components();
   const int index = run.shard.index;
+  const ShardScope scope(engine.source_context());  // outlives the reader
   engine.progress().SetState(index, ShardState::kRunning);
   auto pause = [&] { engine.progress().SetState(index, ShardState::kPending); };
   bool redeliver = run.checkpoint.in_flight;
@@ -142,7 +175,7 @@ void RunShard(Engine& engine, ShardRun& run) {
   std::unique_ptr<ShardReader> reader;
   absl::Status st = engine.Retry("open source", run, &counters, [&]() -> absl::Status {
     absl::StatusOr<std::unique_ptr<ShardReader>> r =
-        c.source->Open(run.shard, run.checkpoint.cursor, engine.source_context());
+        c.source->Open(run.shard, run.checkpoint.cursor, scope);
     if (!r.ok()) return r.status();
     reader = *std::move(r);
     return absl::OkStatus();
@@ -165,6 +198,7 @@ void RunShard(Engine& engine, ShardRun& run) {
     });
     if (!st.ok()) return Stop(engine, run, "fetch page", st);
 
+    scope.TakeWarning(run.checkpoint);  // saved with the page
     MapPage(*c.mapper, run.shard, page.records, owns_rejects, claims, &mapped);
     if (partitioned && !c.source->plans_one_shard()) WarnOutOfWindow(engine, run, mapped);
     run.max_event_time = std::max(run.max_event_time, mapped.max_event_time);
