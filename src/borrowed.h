@@ -65,6 +65,7 @@ class BorrowedSink : public Sink {
                              PresenceAnswer* answer) override {
     return s_->CheckPresence(shard, records, answer);
   }
+  absl::Status OpenForReading() override { return s_->OpenForReading(); }
 
  private:
   Sink* s_;

@@ -29,13 +29,19 @@ class Context : public ShardContext {
   bool Stopping() const override { return false; }
 };
 
-// Pages `bucket` to its end, counting the records that map into it.
-absl::Status CountVendor(const JobSpec& spec, Source& source, const Mapper& mapper, bool trust_total,
-                         ReconcileBucket* bucket) {
+Shard ShardOf(const ReconcileBucket& bucket) {
   Shard shard;
-  shard.start = bucket->start;
-  shard.end = bucket->end;
+  shard.start = bucket.start;
+  shard.end = bucket.end;
   shard.id = StrCat(FormatCompactUtc(shard.start), "-", FormatCompactUtc(shard.end));
+  return shard;
+}
+
+// Pages `bucket` to its end, counting the records that map into it; with
+// `kept`, keeping them too.
+absl::Status CountVendor(const JobSpec& spec, Source& source, const Mapper& mapper, bool trust_total,
+                         ReconcileBucket* bucket, RecordBatch* kept = nullptr) {
+  const Shard shard = ShardOf(*bucket);
   Context context;
   const RetryEnv env = SystemRetryEnv([](absl::Duration d) {
     absl::SleepFor(d);
@@ -55,7 +61,7 @@ absl::Status CountVendor(const JobSpec& spec, Source& source, const Mapper& mapp
     }
     if (pages == 0 && page.reported_total >= 0) {
       bucket->reported_total = page.reported_total;
-      if (trust_total) {
+      if (trust_total && kept == nullptr) {
         bucket->vendor = static_cast<uint64_t>(page.reported_total);
         bucket->vendor_method = "reported total";
         return absl::OkStatus();
@@ -66,8 +72,31 @@ absl::Status CountVendor(const JobSpec& spec, Source& source, const Mapper& mapp
       bucket->vendor += o == RecordOutcome::kDelivered;
       bucket->unusable += o == RecordOutcome::kDeadLettered;
     }
+    if (kept != nullptr) {
+      for (const Record& r : mapped.batch.records()) kept->Add(r.key, r.event_time, r.payload);
+    }
     if (page.exhausted) return absl::OkStatus();
   }
+}
+
+// The keys of `bucket` the destination lacks: the bucket paged again, its
+// records asked of the sink.
+absl::Status ListMissingKeys(const JobSpec& spec, const Components& c, ReconcileBucket* bucket) {
+  ReconcileBucket again = *bucket;
+  again.vendor = again.unusable = 0;
+  RecordBatch records;
+  RECOVERY_RETURN_IF_ERROR(CountVendor(spec, *c.source, *c.mapper, false, &again, &records));
+  PresenceAnswer answer;
+  absl::Status s = c.sink->CheckPresence(ShardOf(*bucket), records.records(), &answer);
+  if (!s.ok()) {
+    return absl::Status(s.code(), StrCat("bucket ", FormatRfc3339(bucket->start), ": asking the destination "
+                                         "which records it holds: ", s.message()));
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i >= answer.present.size() || !answer.present[i]) bucket->missing_keys.emplace_back(records.records()[i].key);
+  }
+  bucket->keys_listed = true;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -93,6 +122,12 @@ absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components compon
     return absl::FailedPreconditionError(
         "reconcile: the source is a queue, which cannot be asked what a time bucket held; reconcile "
         "against the vendor's API instead");
+  }
+  if (options.keys_limit > 0 && !components.sink->checks_presence()) {
+    return absl::FailedPreconditionError(
+        StrCat("reconcile --keys: the sink (", spec.sink.type.empty() ? "given in code" : spec.sink.type,
+               ") cannot tell which records it holds; the PostgreSQL sink can, the JSON-lines sink in its "
+               "envelope format, a callback sink with a presence callback"));
   }
   if (!components.sink->counts_by_event_time()) {
     return absl::FailedPreconditionError(
@@ -165,6 +200,18 @@ absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components compon
                                     " records the mapping rejects (dead letters, not counted as missing)"));
     }
   }
+  if (options.keys_limit == 0 || report.complete()) return report;
+  RECOVERY_RETURN_IF_ERROR(components.sink->OpenForReading());
+  for (ReconcileBucket& b : report.buckets) {
+    if (!b.short_of_vendor()) continue;
+    if (b.vendor > options.keys_limit) {
+      report.notes.push_back(StrCat("bucket ", FormatRfc3339(b.start), ": ", b.vendor,
+                                    " vendor records, over the keys limit (", options.keys_limit,
+                                    "): its missing keys are not listed"));
+      continue;
+    }
+    RECOVERY_RETURN_IF_ERROR(ListMissingKeys(spec, components, &b));
+  }
   return report;
 }
 
@@ -187,6 +234,15 @@ std::string ReconcileReportJson(const ReconcileReport& r, absl::Duration bucket)
         .Str("status", ReconcileStatus(b));
     if (b.reported_total >= 0) w.Int("reported_total", b.reported_total);
     if (b.unusable > 0) w.Uint("unusable", b.unusable);
+    if (b.keys_listed) {
+      std::string keys = "[";
+      for (const std::string& k : b.missing_keys) {
+        if (keys.size() > 1) keys.push_back(',');
+        AppendJsonString(k, &keys);
+      }
+      keys.push_back(']');
+      w.Raw("missing_keys", keys);
+    }
     w.Close();
     StrAppend(&buckets, buckets.size() > 1 ? "," : "", row);
   }

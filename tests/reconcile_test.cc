@@ -74,6 +74,29 @@ std::string LiveFeed(const testing::SimulatedApi& api) {
   return out;
 }
 
+// --keys: the keys the destination lacks in each short bucket, exactly.
+void ExpectMissingKeysListed(const testing::SimulatedApi& api, const std::string& job) {
+  testing::CliResult r = testing::RunCli(RECOVERY_CLI, {"reconcile", job, "--keys"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  const absl::Time day = T("2026-11-01T00:00:00Z");
+  std::vector<std::string> hour15 = api.Ids(day + absl::Hours(15), day + absl::Hours(16));
+  EXPECT_THAT(r.out, HasSubstr(StrCat("missing from 2026-11-01T15:00:00Z (3): ", hour15[10], " ", hour15[11], " ",
+                                      hour15[12], "\n")));
+  EXPECT_THAT(r.out, HasSubstr("missing from 2026-11-01T03:00:00Z (100): "));
+  EXPECT_THAT(r.out, HasSubstr("missing from 2026-11-01T10:00:00Z (50): "));
+  std::vector<std::string> hour10 = api.Ids(day + absl::Hours(10), day + absl::Hours(11));
+  EXPECT_THAT(r.out, HasSubstr(hour10.back()));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr(StrCat(" ", hour10.front(), " "))));
+  // A limit under a bucket's size leaves it unlisted, and says so.
+  r = testing::RunCli(RECOVERY_CLI, {"reconcile", job, "--keys", "--keys-limit", "99", "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("100 vendor records, over the keys limit (99): its missing keys are not listed"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("\"missing_keys\"")));
+  r = testing::RunCli(RECOVERY_CLI, {"reconcile", job, "--keys-limit", "5"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--keys-limit: only with --keys"));
+}
+
 TEST(ReconcileTest, JsonLinesDestinationShowsExactlyItsHolesAndThePlanFillsThem) {
   testing::SimulatedApi api(ApiOptions());
   TempDir dir;
@@ -92,6 +115,7 @@ TEST(ReconcileTest, JsonLinesDestinationShowsExactlyItsHolesAndThePlanFillsThem)
                         "(153 records missing)"));
   EXPECT_THAT(r.out, HasSubstr("destination INCOMPLETE"));
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("note:")));  // the API's totals agree with its pages
+  ExpectMissingKeysListed(api, dir.File("job.json"));
 
   // The same as JSON, and a plan of only the short buckets.
   r = testing::RunCli(RECOVERY_CLI,
@@ -161,6 +185,7 @@ TEST(ReconcileTest, PostgresDestinationIsCountedInOneQueryAndThePlanFillsItsHole
   EXPECT_THAT(r.out, HasSubstr("2026-11-01T10:00:00Z          100           50      -50  SHORT    paged"));
   EXPECT_THAT(r.out, HasSubstr("2026-11-01T15:00:00Z          100           97       -3  SHORT    paged"));
   EXPECT_THAT(r.out, HasSubstr("3 short (153 records missing)"));
+  ExpectMissingKeysListed(api, dir.File("job.json"));
   r = testing::RunCli(RECOVERY_CLI, {"run", dir.File("plan.json"), "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   r = testing::RunCli(RECOVERY_CLI, {"reconcile", dir.File("job.json")});

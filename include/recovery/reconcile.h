@@ -27,6 +27,11 @@ struct ReconcileOptions {
   // bucket is paged and its records counted, and a reported total that
   // disagrees is shown.
   bool trust_reported_total = false;
+  // List the keys the destination lacks in each short bucket holding at most
+  // this many vendor records: the bucket is paged again and its records
+  // asked of the sink's presence check (Sink::CheckPresence, after
+  // Sink::OpenForReading). 0: list none.
+  size_t keys_limit = 0;
 };
 
 struct ReconcileBucket {
@@ -39,6 +44,10 @@ struct ReconcileBucket {
   int64_t reported_total = -1;  // the source's own count for the bucket, when it gave one
   uint64_t unusable = 0;        // records the mapping rejects: the destination will not get them
   uint64_t destination = 0;     // records the destination holds with an event time in the bucket
+  // With ReconcileOptions::keys_limit, for a short bucket within it: the keys
+  // of the vendor's records the destination lacks, in the vendor's order.
+  std::vector<std::string> missing_keys;
+  bool keys_listed = false;
   // The destination holds fewer than the vendor: the bucket needs recovering.
   bool short_of_vendor() const { return destination < vendor; }
   int64_t difference() const { return static_cast<int64_t>(destination) - static_cast<int64_t>(vendor); }

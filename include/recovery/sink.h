@@ -90,13 +90,6 @@ class RECOVERY_EXPORT Sink {
   // Sync() and rolls_back_uncommitted() to it: the engine commits by the
   // wrapper's answers, the inner sink writes by its own.)
 
-  // Optional: the presence check behind the job's skip_already_present. A
-  // sink that can tell which records the destination already holds (by the
-  // same identity it deduplicates on) returns true here and answers
-  // CheckPresence for one page at a time, ideally in one round trip. Called
-  // after Open(), possibly concurrently for different shards. An error is
-  // retried like a failed Write() when transient (Unavailable, …) and stops
-  // the shard, its checkpoint intact, when not.
   // Optional, for reconcile (include/recovery/reconcile.h): how many records
   // the destination holds per time bucket, by the event time it keeps with
   // each: `buckets` consecutive buckets of `width` from `start`. Reads only;
@@ -107,11 +100,22 @@ class RECOVERY_EXPORT Sink {
     return absl::UnimplementedError("this sink cannot count its records by event time");
   }
 
+  // Optional: the presence check behind the job's skip_already_present. A
+  // sink that can tell which records the destination already holds (by the
+  // same identity it deduplicates on) returns true here and answers
+  // CheckPresence for one page at a time, ideally in one round trip. Called
+  // after Open(), possibly concurrently for different shards. An error is
+  // retried like a failed Write() when transient (Unavailable, …) and stops
+  // the shard, its checkpoint intact, when not.
   virtual bool checks_presence() const { return false; }
   virtual absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
                                      PresenceAnswer* answer) {
     return absl::UnimplementedError("this sink cannot tell which records it already holds");
   }
+  // Instead of Open(), for reconcile --keys: prepares CheckPresence while
+  // writing nothing and leaving the destination as it is (the PostgreSQL sink
+  // reads its table's columns). No Write() follows. Default: nothing to do.
+  virtual absl::Status OpenForReading() { return absl::OkStatus(); }
 };
 
 enum class JsonlFormat {

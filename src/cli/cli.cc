@@ -42,6 +42,10 @@ commands:
                --write-plan PATH      a job file that recovers only the short buckets
                --trust-total          take the source's reported total of a bucket
                                       instead of paging it
+               --keys                 list the keys the destination lacks in each short
+                                      bucket of at most 1000 vendor records (paged again,
+                                      asked of the sink's presence check)
+               --keys-limit N         that many records instead of 1000
                --concurrency N        buckets read at once (default: the job's)
   reset      forget checkpoints so the next run starts over
                --shard ID             only this shard
@@ -56,7 +60,8 @@ bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
       {"--dry-run", false},     {"--concurrency", true},    {"--log-format", true},  {"--log-level", true},
       {"--quiet", false},       {"--shard", true},          {"--yes", false},        {"--help", false},
       {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},      {"--thin", true},
-      {"--json", false},        {"--write-plan", true},     {"--trust-total", false}};
+      {"--json", false},        {"--write-plan", true},     {"--trust-total", false}, {"--keys", false},
+      {"--keys-limit", true}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0) {

@@ -28,6 +28,14 @@ absl::StatusOr<ReconcileOptions> ParseReconcileFlags(const Args& args, const Job
       return absl::InvalidArgumentError("--concurrency: expected 1 to 1024");
   }
   o.trust_reported_total = args.flags.count("--trust-total") > 0;
+  if (args.flags.count("--keys")) o.keys_limit = 1000;
+  if (auto it = args.flags.find("--keys-limit"); it != args.flags.end()) {
+    const long long limit = std::atoll(it->second.c_str());
+    if (!args.flags.count("--keys")) return absl::InvalidArgumentError("--keys-limit: only with --keys");
+    if (limit < 1 || limit > 10000000)
+      return absl::InvalidArgumentError(StrCat("--keys-limit: expected 1 to 10000000, got \"", it->second, "\""));
+    o.keys_limit = static_cast<size_t>(limit);
+  }
   (void)spec;
   return o;
 }
@@ -49,6 +57,12 @@ void PrintTable(const ReconcileReport& r, const ReconcileOptions& o) {
       r.buckets.size(), absl::FormatDuration(o.bucket).c_str(), r.short_buckets,
       static_cast<unsigned long long>(missing));
   if (r.vendor == 0) std::printf("the vendor holds no records in the window\n");
+  for (const ReconcileBucket& b : r.buckets) {
+    if (!b.keys_listed) continue;
+    std::printf("missing from %s (%zu):", FormatRfc3339(b.start).c_str(), b.missing_keys.size());
+    for (const std::string& k : b.missing_keys) std::printf(" %s", k.c_str());
+    std::printf("\n");
+  }
   for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
   std::printf("%s\n", r.complete() ? "destination COMPLETE" : "destination INCOMPLETE");
 }

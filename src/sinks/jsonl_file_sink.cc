@@ -25,6 +25,9 @@ class JsonlFileSink : public Sink {
     auto file = AppendFile::Open(options_.path, context, fresh, options_.fsync, "sink file");
     if (!file.ok()) return file.status();
     file_ = *std::move(file);
+    absl::MutexLock lock(&index_mu_);
+    index_.clear();  // an index read without Open() counted lines this one may have rolled back
+    indexed_ = false;
     return absl::OkStatus();
   }
 
@@ -135,18 +138,21 @@ class JsonlFileSink : public Sink {
   static Hash128 KeyHash(std::string_view key) { return {StableHash64(key, 0), StableHash64(key, 1)}; }
 
   // The keys of every committed line, read once, on the first presence check.
+  // Without Open() (reconcile), every whole line: a torn last line is left out.
   absl::Status BuildIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(index_mu_) {
-    if (file_ == nullptr)
-      return absl::FailedPreconditionError("jsonl_file sink: presence check before Open()");
     std::ifstream in(options_.path, std::ios::binary);
-    if (!in) return absl::NotFoundError(StrCat("sink file ", options_.path, ": cannot be read for its keys"));
+    if (!in) {
+      if (file_ == nullptr) return absl::OkStatus();  // reading only: no file, no records
+      return absl::NotFoundError(StrCat("sink file ", options_.path, ": cannot be read for its keys"));
+    }
     simdjson::dom::parser parser;
     std::string line;
     uint64_t offset = 0, line_number = 0;
-    const uint64_t end = file_->committed();
+    const uint64_t end = file_ != nullptr ? file_->committed() : UINT64_MAX;
     while (offset < end && std::getline(in, line)) {
       ++line_number;
       offset += line.size() + 1;
+      if (file_ == nullptr && in.eof()) break;  // no newline: torn
       if (line.empty()) continue;
       std::string_view key;
       if (parser.parse(line).get_object()["key"].get_string().get(key) != simdjson::SUCCESS) {

@@ -82,6 +82,8 @@ class PostgresSink : public Sink {
     return absl::OkStatus();
   }
 
+  absl::Status OpenForReading() override { return Open(SinkOpenContext()); }  // Open() only reads
+
   absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
                                     std::vector<SinkRejection>* rejected) override {
     thread_local Rows rows;
