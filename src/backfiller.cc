@@ -119,12 +119,12 @@ absl::Status BackfillerImpl::Load(std::vector<ShardRun>& runs, SinkOpenContext* 
   const std::vector<Shard>& plan = engine_.plan();
   runs.resize(plan.size());
   std::vector<const Checkpoint*> found(plan.size(), nullptr);
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<std::optional<Checkpoint>> stored,
+                            engine_.components().checkpoints->LoadMany(engine_.spec().name, ShardIds(plan)));
   for (size_t i = 0; i < plan.size(); ++i) {
     runs[i].shard = plan[i];
-    RECOVERY_ASSIGN_OR_RETURN(std::optional<Checkpoint> ck,
-                              engine_.components().checkpoints->Load(engine_.spec().name, plan[i].id));
-    if (!ck.has_value()) continue;
-    runs[i].checkpoint = *std::move(ck);
+    if (!stored[i].has_value()) continue;
+    runs[i].checkpoint = *std::move(stored[i]);
     runs[i].has_checkpoint = true;
     found[i] = &runs[i].checkpoint;
     sink->resuming = dead_letters->resuming = true;

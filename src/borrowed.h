@@ -109,6 +109,11 @@ class BorrowedDeadLetterStore : public DeadLetterStore {
                           const std::function<void(std::string_view raw)>& visit) override {
     return d_->ForEachRaw(job, visit);
   }
+  absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after, size_t limit,
+                           std::vector<ListedLetter>* out) override {
+    return d_->ListLetters(job, replay, after, limit, out);
+  }
+  absl::Status Mark(const LetterMark& mark) override { return d_->Mark(mark); }
 
  private:
   DeadLetterStore* d_;

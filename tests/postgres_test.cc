@@ -140,6 +140,16 @@ TEST_F(PostgresTest, CreatesVersionedSchemaOnFirstUseAndRoundTrips) {
   EXPECT_EQ(Q(StrCat("SELECT state || ' ' || records_delivered FROM ", schema_, ".recovery_checkpoints")),
             "running 7");
 
+  // Many shards in one query, in the order asked, other jobs' rows left out.
+  ASSERT_TRUE(store->Save("job", "s3", AtCursor("c-3")).ok());
+  ASSERT_TRUE(store->Save("other-job", "s2", AtCursor("elsewhere")).ok());
+  auto many = store->LoadMany("job", std::vector<std::string>{"s3", "s2", "s1"});
+  ASSERT_TRUE(many.ok()) << many.status();
+  ASSERT_EQ(many->size(), 3u);
+  EXPECT_EQ((*many)[0]->cursor, "c-3");
+  EXPECT_FALSE((*many)[1].has_value());
+  EXPECT_EQ((*many)[2]->cursor, "c-1");
+
   ASSERT_TRUE(store->Delete("job", "s1").ok());
   EXPECT_FALSE(store->Load("job", "s1")->has_value());
   EXPECT_TRUE(store->Delete("job", "never-saved").ok());

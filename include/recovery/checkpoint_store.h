@@ -70,6 +70,12 @@ class RECOVERY_EXPORT CheckpointStore {
 
   // nullopt when the shard has no checkpoint; DataLoss when it is unreadable.
   virtual absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view job, std::string_view shard_id) = 0;
+  // The checkpoints of `shard_ids`, in that order (nullopt where a shard has
+  // none). The default calls Load() for each; a store with round trips (the
+  // PostgreSQL store) answers in one, so that `recovery status` and a run's
+  // start cost one query however many shards the plan holds.
+  virtual absl::StatusOr<std::vector<std::optional<Checkpoint>>> LoadMany(
+      std::string_view job, absl::Span<const std::string> shard_ids);
   // Replaces the shard's checkpoint atomically: after a crash Load() returns
   // either the old or the new one, never a mix.
   virtual absl::Status Save(std::string_view job, std::string_view shard_id,

@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -301,6 +302,28 @@ class PostgresCheckpointStore : public CheckpointStore {
         Checkpoint ck, DecodeCheckpoint(r.Get(0, 0), StrCat(core_->Describe(), " ", core_->table(), " (", job,
                                                             ", ", shard_id, ")")));
     return std::optional<Checkpoint>(std::move(ck));
+  }
+
+  // One query for the job's rows, matched to `shard_ids` here.
+  absl::StatusOr<std::vector<std::optional<Checkpoint>>> LoadMany(
+      std::string_view job, absl::Span<const std::string> shard_ids) override {
+    std::vector<std::optional<Checkpoint>> out(shard_ids.size());
+    if (shard_ids.empty()) return out;
+    absl::flat_hash_map<std::string_view, size_t> wanted;
+    for (size_t i = 0; i < shard_ids.size(); ++i) wanted.emplace(shard_ids[i], i);
+    RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, core_->Connect());
+    RECOVERY_ASSIGN_OR_RETURN(pg::Result r, c->Exec(StrCat("SELECT shard, checkpoint FROM ", core_->table(),
+                                                           " WHERE job = $1 AND checkpoint IS NOT NULL"),
+                                                    {job}));
+    for (int row = 0; row < r.rows(); ++row) {
+      auto it = wanted.find(r.Get(row, 0));
+      if (it == wanted.end()) continue;
+      RECOVERY_ASSIGN_OR_RETURN(Checkpoint ck,
+                                DecodeCheckpoint(r.Get(row, 1), StrCat(core_->Describe(), " ", core_->table(), " (",
+                                                                       job, ", ", r.Get(row, 0), ")")));
+      out[it->second] = std::move(ck);
+    }
+    return out;
   }
 
   // Unconditional but for a live lease: a worker holding the shard wins.

@@ -38,17 +38,25 @@ absl::StatusOr<std::vector<Shard>> PlanJob(const JobSpec& spec, bool one_shard) 
   return plan;
 }
 
+std::vector<std::string> ShardIds(const std::vector<Shard>& plan) {
+  std::vector<std::string> ids;
+  ids.reserve(plan.size());
+  for (const Shard& s : plan) ids.push_back(s.id);
+  return ids;
+}
+
 absl::StatusOr<std::vector<ShardReport>> LoadShardReports(CheckpointStore& store, std::string_view job,
                                                           const std::vector<Shard>& plan) {
   RECOVERY_ASSIGN_OR_RETURN(std::vector<LeaseInfo> leases, store.Leases(job));
   std::vector<ShardReport> reports;
-  for (const Shard& shard : plan) {
-    absl::StatusOr<std::optional<Checkpoint>> ck = store.Load(job, shard.id);
-    if (!ck.ok()) return ck.status();
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<std::optional<Checkpoint>> found, store.LoadMany(job, ShardIds(plan)));
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const Shard& shard = plan[i];
+    const std::optional<Checkpoint>& ck = found[i];
     ShardReport r;
     r.shard = shard;
-    if (ck->has_value()) {
-      r.checkpoint = **ck;
+    if (ck.has_value()) {
+      r.checkpoint = *ck;
       r.state = r.checkpoint.state;
       if (!r.checkpoint.last_error.empty()) r.error = absl::UnknownError(r.checkpoint.last_error);
     }

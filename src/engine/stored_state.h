@@ -16,6 +16,8 @@ namespace recovery {
 absl::StatusOr<std::vector<ShardReport>> LoadShardReports(CheckpointStore& store, std::string_view job,
                                                           const std::vector<Shard>& plan);
 
+std::vector<std::string> ShardIds(const std::vector<Shard>& plan);
+
 absl::Status ResetShards(CheckpointStore& store, std::string_view job, const std::vector<Shard>& plan,
                          const std::optional<std::string>& shard_id);
 
