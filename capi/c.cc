@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +39,7 @@ struct recovery_job_t {
   void* progress_user_data = nullptr;
   bool dry_run = false;
   std::vector<std::string> shard_ids;
+  std::optional<recovery::ReplayOptions> replay;
 
   absl::Mutex mu;
   recovery::Backfiller* running ABSL_GUARDED_BY(mu) = nullptr;
@@ -128,6 +130,7 @@ int RunJob(recovery_job_t* job, std::string* message) {
   BackfillerOptions options;
   options.dry_run = job->dry_run;
   options.shard_ids = job->shard_ids;
+  options.replay = job->replay;
   if (job->log_fn != nullptr) {
     options.on_log = [job](const LogEvent& e) {
       job->log_fn(job->log_user_data, static_cast<int>(e.level), e.message.data(), e.message.size(),
@@ -568,6 +571,27 @@ int recovery_job_add_shard(recovery_job_t* job, const char* shard_id, size_t sha
       return Fail(errptr, RECOVERY_FAILED_PRECONDITION, "recovery_job_add_shard: the job is running");
     }
     job->shard_ids.emplace_back(shard_id, shard_id_len);
+    return RECOVERY_OK;
+  });
+}
+
+int recovery_job_set_replay(recovery_job_t* job, uint8_t enabled, const char* reason, size_t reason_len,
+                            int64_t since_unix_us, char** errptr) {
+  return Guard(errptr, [&] {
+    if (job == nullptr) return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_set_replay: job is NULL");
+    if (reason == nullptr && reason_len > 0) {
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_set_replay: reason is NULL with a length");
+    }
+    if (recovery::Running(job)) {
+      return Fail(errptr, RECOVERY_FAILED_PRECONDITION, "recovery_job_set_replay: the job is running");
+    }
+    if (enabled == 0) {
+      job->replay.reset();
+      return RECOVERY_OK;
+    }
+    recovery::ReplayOptions& replay = job->replay.emplace();
+    if (reason_len > 0) replay.reason.assign(reason, reason_len);
+    if (since_unix_us != INT64_MIN) replay.since = absl::FromUnixMicros(since_unix_us);
     return RECOVERY_OK;
   });
 }

@@ -10,6 +10,7 @@
 
 #include "absl/time/clock.h"
 #include "engine/engine.h"
+#include "engine/replay_source.h"
 #include "engine/shard_runner.h"
 #include "engine/stored_state.h"
 #include "json/json_writer.h"
@@ -75,16 +76,20 @@ LogLevel FinalLogLevel(RunOutcome outcome) {
 
 class BackfillerImpl : public Backfiller {
  public:
-  BackfillerImpl(JobSpec spec, Components components, BackfillerOptions options, std::vector<Shard> plan)
-      : engine_(std::move(spec), std::move(components), std::move(options), std::move(plan)) {}
+  // `plan` is what this run may run: the job's plan, or a replay's shard;
+  // `job_plan` the job's, whose checkpoints every run respects.
+  BackfillerImpl(JobSpec spec, Components components, BackfillerOptions options, std::vector<Shard> plan,
+                 std::vector<Shard> job_plan)
+      : engine_(std::move(spec), std::move(components), std::move(options), std::move(plan)),
+        job_plan_(std::move(job_plan)) {}
 
   RunResult Run() override;
   void Cancel() override { engine_.Cancel(); }
   absl::StatusOr<std::vector<ShardReport>> Status() override {
-    return LoadShardReports(*engine_.components().checkpoints, engine_.spec().name, engine_.plan());
+    return LoadShardReports(*engine_.components().checkpoints, engine_.spec().name, job_plan_);
   }
   absl::Status Reset(std::optional<std::string> shard_id) override {
-    return ResetShards(*engine_.components().checkpoints, engine_.spec().name, engine_.plan(), shard_id);
+    return ResetShards(*engine_.components().checkpoints, engine_.spec().name, job_plan_, shard_id);
   }
   const std::vector<Shard>& plan() const override { return engine_.plan(); }
 
@@ -111,34 +116,52 @@ class BackfillerImpl : public Backfiller {
   void Finish(std::vector<ShardRun>& runs, RunResult& result);
 
   Engine engine_;
+  const std::vector<Shard> job_plan_;
   std::atomic<bool> ran_{false};
 };
 
 absl::Status BackfillerImpl::Load(std::vector<ShardRun>& runs, SinkOpenContext* sink,
                                   SinkOpenContext* dead_letters) {
-  const std::vector<Shard>& plan = engine_.plan();
-  runs.resize(plan.size());
-  std::vector<const Checkpoint*> found(plan.size(), nullptr);
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<std::optional<Checkpoint>> stored,
-                            engine_.components().checkpoints->LoadMany(engine_.spec().name, ShardIds(plan)));
-  for (size_t i = 0; i < plan.size(); ++i) {
-    runs[i].shard = plan[i];
-    if (!stored[i].has_value()) continue;
-    runs[i].checkpoint = *std::move(stored[i]);
-    runs[i].has_checkpoint = true;
-    found[i] = &runs[i].checkpoint;
+  CheckpointStore& store = *engine_.components().checkpoints;
+  const std::string& job = engine_.spec().name;
+  const bool replaying = engine_.options().replay.has_value();
+  // Every stored checkpoint vouches for what its shard wrote, whether or not
+  // this run runs the shard.
+  auto vouch = [&](const Checkpoint& ck) {
     sink->resuming = dead_letters->resuming = true;
-    if (!runs[i].checkpoint.sink_token.empty())
-      sink->committed_tokens.push_back(runs[i].checkpoint.sink_token);
-    if (!runs[i].checkpoint.dead_letter_token.empty()) {
-      dead_letters->committed_tokens.push_back(runs[i].checkpoint.dead_letter_token);
-    }
+    if (!ck.sink_token.empty()) sink->committed_tokens.push_back(ck.sink_token);
+    if (!ck.dead_letter_token.empty()) dead_letters->committed_tokens.push_back(ck.dead_letter_token);
+  };
+  auto add_run = [&](const Shard& shard, std::optional<Checkpoint> ck) {
+    ShardRun& run = runs.emplace_back();
+    run.shard = shard;
+    if (!ck.has_value()) return;
+    run.checkpoint = *std::move(ck);
+    run.has_checkpoint = true;
+  };
+  runs.reserve(engine_.plan().size());
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<std::optional<Checkpoint>> found,
+                            store.LoadMany(job, ShardIds(job_plan_)));
+  for (size_t i = 0; i < job_plan_.size(); ++i) {
+    if (found[i].has_value()) vouch(*found[i]);
+    if (!replaying) add_run(job_plan_[i], std::move(found[i]));
   }
-  engine_.progress().Start(found, absl::Now());
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<StoredShard> replays, LoadReplayShards(store, job, job_plan_));
+  for (StoredShard& r : replays) {
+    vouch(r.checkpoint);
+    if (replaying && r.shard.id == engine_.plan()[0].id) add_run(engine_.plan()[0], std::move(r.checkpoint));
+  }
+  if (replaying && runs.empty()) add_run(engine_.plan()[0], std::nullopt);
+  std::vector<const Checkpoint*> stored;
+  for (const ShardRun& r : runs) stored.push_back(r.has_checkpoint ? &r.checkpoint : nullptr);
+  engine_.progress().Start(stored, absl::Now());
   return absl::OkStatus();
 }
 
 absl::Status BackfillerImpl::LoadRejectClaims() {
+  // A replay takes each letter once by its cursor, and must not take the
+  // letters it replays for claims of other shards.
+  if (engine_.options().replay) return absl::OkStatus();
   RejectClaims& claims = engine_.reject_claims();
   absl::Status s = engine_.components().dead_letters->ForEachRaw(
       engine_.spec().name, [&claims](std::string_view raw) { claims.Claim(raw); });
@@ -283,6 +306,10 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
     return absl::InvalidArgumentError(
         ToAbsl(StrCat("slice ", options.slice, " of ", options.slices, ": expected 1 <= slice <= slices")));
   }
+  if (options.replay && (options.dry_run || !options.shard_ids.empty())) {
+    return absl::InvalidArgumentError("a replay of the dead letters runs its own shard, and writes: not with "
+                                      "dry_run or shard_ids");
+  }
   if (!c.source) {
     RECOVERY_ASSIGN_OR_RETURN(c.source, BuildSource(spec));
   }
@@ -319,8 +346,26 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
   if (!c.dead_letters) {
     RECOVERY_ASSIGN_OR_RETURN(c.dead_letters, BuildDeadLetterStore(spec));
   }
-  return std::unique_ptr<Backfiller>(
-      new BackfillerImpl(std::move(spec), std::move(c), std::move(options), std::move(plan)));
+  std::vector<Shard> runs_plan = plan;
+  if (options.replay) {
+    // The job's source only planned the shards whose checkpoints the replay
+    // must respect; the letters are read back from the store. An unfinished
+    // replay resumes; after a finished one the next begins.
+    if (options.replay->page_size < 1) {
+      return absl::InvalidArgumentError(
+          ToAbsl(StrCat("replay page_size: at least 1, got ", options.replay->page_size)));
+    }
+    RECOVERY_ASSIGN_OR_RETURN(std::vector<StoredShard> replays,
+                              LoadReplayShards(*c.checkpoints, spec.name, plan));
+    Shard shard = !replays.empty() && replays.back().checkpoint.state != ShardState::kDone
+                      ? replays.back().shard
+                      : ReplayShard(plan, static_cast<int>(replays.size()) + 1);
+    shard.index = 0;  // the only shard this run runs
+    runs_plan = {std::move(shard)};
+    c.source = NewReplaySource(c.dead_letters.get(), spec.name, *options.replay);
+  }
+  return std::unique_ptr<Backfiller>(new BackfillerImpl(std::move(spec), std::move(c), std::move(options),
+                                                        std::move(runs_plan), std::move(plan)));
 }
 
 }  // namespace recovery

@@ -77,6 +77,10 @@ class BorrowedCheckpointStore : public CheckpointStore {
   absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
     return s_->Load(j, s);
   }
+  absl::StatusOr<std::vector<std::optional<Checkpoint>>> LoadMany(std::string_view j,
+                                                                  absl::Span<const std::string> ids) override {
+    return s_->LoadMany(j, ids);
+  }
   absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
     return s_->Save(j, s, c);
   }

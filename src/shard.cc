@@ -1,5 +1,7 @@
 #include "recovery/shard.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "util/strings.h"
 #include "util/time_format.h"
@@ -45,6 +47,13 @@ absl::StatusOr<std::vector<Shard>> PlanShards(absl::Time start, absl::Time end, 
     shards.push_back(std::move(open));
   }
   return shards;
+}
+
+bool IsReplayShardId(std::string_view id) {
+  constexpr std::string_view kPrefix = "replay-";
+  int n = 0;
+  return absl::StartsWith(ToAbsl(id), ToAbsl(kPrefix)) && absl::SimpleAtoi(ToAbsl(id.substr(kPrefix.size())), &n) &&
+         n >= 1;
 }
 
 }  // namespace recovery

@@ -166,6 +166,17 @@ TEST(BorrowedTest, ABorrowedSinkStillCountsAndABorrowedDeadLetterStoreStillRecei
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_EQ(letters[0].reason, "bad amount");
   EXPECT_EQ(letters[0].source_id, "m-1");
+  // Replay: listed, marked, and no longer listed once settled.
+  std::vector<ListedLetter> listed;
+  ASSERT_TRUE(borrowed.ListLetters("job", "replay-1", "", 10, &listed).ok());
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].raw, "{}");
+  LetterMark mark{"job", listed[0].id, "replay-1", ReplayOutcome::kDelivered, "", T("2026-11-15T00:00:00Z")};
+  ASSERT_TRUE(borrowed.Mark(mark).ok());
+  EXPECT_EQ(letters[0].replayed, "delivered");
+  listed.clear();
+  ASSERT_TRUE(borrowed.ListLetters("job", "replay-2", "", 10, &listed).ok());
+  EXPECT_TRUE(listed.empty());
 }
 
 }  // namespace

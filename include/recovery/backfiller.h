@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "recovery/checkpoint_store.h"
 #include "recovery/dead_letter_store.h"
 #include "recovery/export.h"
@@ -37,6 +38,13 @@ struct Components {
   std::unique_ptr<DeadLetterStore> dead_letters;
 };
 
+// Which dead letters a replay takes (BackfillerOptions::replay).
+struct ReplayOptions {
+  std::string reason;                       // only letters whose reason contains this text; empty: any
+  absl::Time since = absl::InfinitePast();  // only letters first rejected at or after this time
+  int page_size = 500;                      // letters read and committed at a time
+};
+
 struct BackfillerOptions {
   ProgressCallback on_progress;  // optional
   LogCallback on_log;            // optional; silent when unset
@@ -55,6 +63,16 @@ struct BackfillerOptions {
   // task queue; empty: every shard of the slice. An id not in the plan is
   // InvalidArgument at Create().
   std::vector<std::string> shard_ids;
+  // Replays the job's dead letters instead of running its plan (recovery
+  // replay): each letter the store has not settled is mapped again with the
+  // job's current mapping and delivered, under the same checkpoints, in-flight
+  // marks and sink roll-back as a run, as shard "replay-<n>". A replay cut
+  // short resumes where it stopped; one that finished leaves the next to start
+  // "replay-<n+1>". Every letter taken is marked with what became of it
+  // (DeadLetterStore::Mark) in the same commit as the batch; a letter that
+  // fails again stays, with its new reason. Needs a store that lists and marks
+  // letters (the file and PostgreSQL stores). Not with dry_run or shard_ids.
+  std::optional<ReplayOptions> replay;
 };
 
 // How a run ended, decided once by the engine. The CLI's exit code, the C

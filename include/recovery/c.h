@@ -401,6 +401,18 @@ RECOVERY_C_EXPORT int recovery_job_reconcile_json(recovery_job_t* job, int64_t b
                                                   uint8_t trust_reported_total, char** json, size_t* json_len,
                                                   char** errptr);
 
+/* Makes the next runs replays of the job's dead letters (as `recovery
+ * replay`; see docs/replay.md) while `enabled` is non-zero: each letter no
+ * replay has settled is mapped again with the job's current mapping and
+ * delivered under the same checkpoints and exactly-once rules as a run, and
+ * marked with what became of it; one that fails again stays with its new
+ * reason. `reason` (may be NULL) keeps only letters whose reason contains it;
+ * `since_unix_us` only letters rejected at or after it (INT64_MIN: any).
+ * Needs a dead-letter store that lists and marks letters (the file and
+ * PostgreSQL stores); not with dry run or added shards. */
+RECOVERY_C_EXPORT int recovery_job_set_replay(recovery_job_t* job, uint8_t enabled, const char* reason,
+                                              size_t reason_len, int64_t since_unix_us, char** errptr);
+
 /* Runs or resumes the job and blocks until it ends. RECOVERY_OK when every
  * shard is done; RECOVERY_CANCELLED, RECOVERY_PAUSED, RECOVERY_INCOMPLETE
  * and RECOVERY_LEASED are resumable by running again; RECOVERY_ABORTED means

@@ -27,6 +27,30 @@ struct DeadLetter {
   absl::Time time;             // when it was rejected
 };
 
+// A letter as a store lists it for replay (recovery replay).
+struct ListedLetter {
+  std::string id;  // the store's name for it, stable for as long as the store holds it
+  std::string shard_id, cursor, reason, raw, source_id;
+  size_t index = 0;
+  absl::Time time;  // when it was first rejected
+  int attempts = 0;  // replays that tried it and failed again
+};
+
+// What a replay made of a letter. Stored with the letter, which is never
+// removed: a letter marked with any outcome but kFailedAgain is settled and
+// no later replay lists it.
+enum class ReplayOutcome { kDelivered, kAlreadyPresent, kDropped, kOutOfWindow, kFailedAgain };
+RECOVERY_EXPORT std::string_view ReplayOutcomeName(ReplayOutcome outcome);
+
+struct LetterMark {
+  std::string_view job;
+  std::string_view letter_id;  // ListedLetter::id
+  std::string_view replay;     // the replay's shard ("replay-2")
+  ReplayOutcome outcome = ReplayOutcome::kDelivered;
+  std::string_view reason;  // kFailedAgain: why, which becomes the letter's reason
+  absl::Time time;
+};
+
 // Like a sink: Add() buffers, Flush() makes everything added durable and
 // returns a commit token stored in the shard's checkpoint. Calls for different
 // shards may come concurrently unless serialize_commits() is true.
@@ -51,11 +75,30 @@ class RECOVERY_EXPORT DeadLetterStore {
                                   const std::function<void(std::string_view raw)>& visit) {
     return absl::UnimplementedError("this dead-letter store cannot list its letters");
   }
+
+  // For replay `replay` ("replay-2"). Appends to `out` up to `limit` letters
+  // of `job` that no other replay has settled, in the store's order, starting
+  // after the letter `after` (empty: from the first). Fewer than `limit`
+  // means there are no more. The order is stable, so a replay's cursor is the
+  // last id it took. Letters `replay` itself marked are listed again: past
+  // its cursor they were marked by a batch whose checkpoint never moved (a
+  // crash), and must be taken again.
+  virtual absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after,
+                                   size_t limit, std::vector<ListedLetter>* out) {
+    return absl::UnimplementedError("this dead-letter store cannot list its letters for replay");
+  }
+  // Records what a replay made of a letter. Buffered like Add(): durable with
+  // the next Flush(), and rolled back with it.
+  virtual absl::Status Mark(const LetterMark& mark) {
+    return absl::UnimplementedError("this dead-letter store cannot mark replayed letters");
+  }
 };
 
 // JSON lines: {"time","job","shard","cursor","index","source_id","reason","raw"}
 // ("raw_base64" when the raw record is not UTF-8; "source_id" only when known). Exactly once, like the
-// JSON-lines sink.
+// JSON-lines sink. A letter's id is the byte offset of its line; a replay
+// appends a line {"time","job","mark","replay","outcome"[,"reason"]} whose
+// "mark" is that id.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLetterStore(std::string path,
                                                                                         bool fsync = true);
 
@@ -64,6 +107,8 @@ RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLett
 struct StoredDeadLetter {
   std::string shard_id, cursor, reason, raw, source_id;
   size_t index = 0;
+  std::string replayed;     // the outcome of the last replay that tried it, or empty
+  std::string replayed_by;  // that replay's shard
 };
 RECOVERY_EXPORT std::unique_ptr<DeadLetterStore> NewMemoryDeadLetterStore(
     std::vector<StoredDeadLetter>* sink = nullptr);

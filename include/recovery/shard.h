@@ -4,6 +4,7 @@
 #define RECOVERY_SHARD_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,11 @@ struct Shard {
 RECOVERY_EXPORT absl::StatusOr<std::vector<Shard>> PlanShards(absl::Time start, absl::Time end,
                                                               absl::Duration shard_duration,
                                                               bool follow = false);
+
+// True for the shard of a replay of the job's dead letters ("replay-<n>",
+// see BackfillerOptions::replay). Such shards are not in the plan; their
+// checkpoints sit beside the plan's.
+RECOVERY_EXPORT bool IsReplayShardId(std::string_view id);
 
 // True for the open-ended shard of a follow-mode plan.
 inline bool IsOpenEnded(const Shard& shard) { return shard.end == absl::InfiniteFuture(); }

@@ -4,6 +4,7 @@ written as ordinary Python callables or classes."""
 from __future__ import annotations
 
 import ctypes
+import datetime
 import json
 import os
 import traceback
@@ -469,6 +470,26 @@ class Job:
         again later), and a lease taken over mid-run raises LeaseLost."""
         data = shard_id.encode()
         _call(lib().recovery_job_add_shard, self._live(), data, len(data))
+
+    def replay(self, reason: Optional[str] = None, since: Optional[datetime.datetime] = None) -> None:
+        """Delivers the job's dead letters again, mapped with the job's current
+        mapping, under the same checkpoints and exactly-once rules as run():
+        each letter no replay has settled is taken once and marked with what
+        became of it; one that fails again stays with its new reason. `reason`
+        keeps only letters whose reason contains it, `since` only those
+        rejected at or after it (an aware datetime). A replay cut short resumes
+        where it stopped. Raises as run() does."""
+        data = (reason or "").encode()
+        since_us = -(2**63)
+        if since is not None:
+            if since.tzinfo is None:
+                raise ValueError("since: give an aware datetime (with tzinfo), e.g. datetime.timezone.utc")
+            since_us = int(since.timestamp() * 1_000_000)
+        _call(lib().recovery_job_set_replay, self._live(), 1, data, len(data), since_us)
+        try:
+            self.run()
+        finally:
+            _call(lib().recovery_job_set_replay, self._live(), 0, None, 0, since_us)
 
     def status(self) -> Dict[str, Any]:
         """The plan with each shard's stored state: {"job", "shards": [{"id",

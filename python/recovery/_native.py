@@ -203,6 +203,7 @@ def _declare(cdll: ctypes.CDLL) -> ctypes.CDLL:
         "recovery_job_set_progress_callback": (_c_int, [_c_void_p, PROGRESS, _c_void_p]),
         "recovery_job_set_dry_run": (_c_int, [_c_void_p, ctypes.c_uint8]),
         "recovery_job_add_shard": (_c_int, [_c_void_p, _c_char_p, _c_size_t, errptr]),
+        "recovery_job_set_replay": (_c_int, [_c_void_p, ctypes.c_uint8, _c_char_p, _c_size_t, ctypes.c_int64, errptr]),
         "recovery_job_status_json": (_c_int, [_c_void_p, ctypes.POINTER(_c_void_p), ctypes.POINTER(_c_size_t),
                                               errptr]),
         "recovery_job_run": (_c_int, [_c_void_p, errptr]),

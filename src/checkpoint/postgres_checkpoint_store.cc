@@ -18,11 +18,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "checkpoint/checkpoint_codec.h"
+#include "json/json_writer.h"
 #include "postgres/pg.h"
 #include "recovery/checkpoint_store.h"
 #include "recovery/dead_letter_store.h"
 #include "recovery/postgres.h"
 #include "recovery/status.h"
+#include "simdjson.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
 #include "util/time_format.h"
@@ -57,6 +59,7 @@ class Core {
         table_(StrCat(pg::QuoteIdent(options_.schema), ".recovery_checkpoints")),
         meta_(StrCat(pg::QuoteIdent(options_.schema), ".recovery_meta")),
         dead_letters_(StrCat(pg::QuoteIdent(options_.schema), ".recovery_dead_letters")),
+        letter_marks_(StrCat(pg::QuoteIdent(options_.schema), ".recovery_dead_letter_marks")),
         pool_(pg::ConnectOptions{options_.dsn, options_.connect_timeout}) {}
   ~Core() {
     {
@@ -76,6 +79,7 @@ class Core {
   const PostgresCheckpointOptions& options() const { return options_; }
   const std::string& table() const { return table_; }
   const std::string& dead_letters_table() const { return dead_letters_; }
+  const std::string& letter_marks_table() const { return letter_marks_; }
   std::string Describe() const { return pg::Describe(options_.dsn); }
 
   // A connection to a database whose schema is current.
@@ -136,6 +140,19 @@ class Core {
             StrCat(Describe(), ": the checkpoint tables have schema version ", version,
                    ", newer than this library's (", kSchemaVersion, "): upgrade recovery"));
       }
+      // What replays made of dead letters: added after schema version 1
+      // without changing it, so that older workers sharing the database
+      // keep working (they never read it).
+      RECOVERY_RETURN_IF_ERROR(c.Run(StrCat("CREATE TABLE IF NOT EXISTS ", letter_marks_, R"( (
+          job text NOT NULL,
+          shard text NOT NULL,
+          cursor text NOT NULL,
+          record_index integer NOT NULL,
+          replay text NOT NULL,
+          outcome text NOT NULL,
+          reason text,
+          marked_at timestamptz NOT NULL,
+          PRIMARY KEY (job, shard, cursor, record_index, replay)))")));
       if (version == kSchemaVersion) return absl::OkStatus();
       RECOVERY_RETURN_IF_ERROR(c.Run(StrCat("CREATE TABLE IF NOT EXISTS ", table_, R"( (
           job text NOT NULL,
@@ -210,6 +227,7 @@ class Core {
   const std::string table_;
   const std::string meta_;
   const std::string dead_letters_;
+  const std::string letter_marks_;
   pg::Pool pool_;
 
   absl::Mutex schema_mu_;
@@ -470,16 +488,79 @@ class PostgresDeadLetterStore : public DeadLetterStore {
     return absl::OkStatus();
   }
 
-  // The engine calls Add() and Flush() for one page from one thread.
+  // Letters are listed by their key, (shard, cursor, index); the id is that
+  // key as a JSON object. A letter's state is its latest mark.
+  absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after, size_t limit,
+                           std::vector<ListedLetter>* out) override {
+    Key from;
+    if (!after.empty()) {
+      RECOVERY_ASSIGN_OR_RETURN(from, ParseId(after));
+    }
+    RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, core_->Connect());
+    const std::string& marks = core_->letter_marks_table();
+    auto same_letter = [](std::string_view m) {
+      return StrCat(m, ".job = d.job AND ", m, ".shard = d.shard AND ", m, ".cursor = d.cursor AND ", m,
+                    ".record_index = d.record_index");
+    };
+    const std::string sql = StrCat(
+        "SELECT d.shard, d.cursor, d.record_index, COALESCE(m.reason, d.reason), encode(d.raw, 'hex'), "
+        "d.source_id, (extract(epoch FROM d.rejected_at) * 1000000)::bigint, "
+        "(SELECT count(*) FROM ", marks, " a WHERE ", same_letter("a"), " AND a.outcome = 'failed again') FROM ",
+        core_->dead_letters_table(), " d LEFT JOIN LATERAL (SELECT outcome, reason FROM ", marks, " l WHERE ",
+        same_letter("l"), " AND l.replay <> $6 ORDER BY marked_at DESC LIMIT 1) m ON true WHERE d.job = $1 AND ",
+        "(m.outcome IS NULL OR m.outcome = 'failed again') AND ($2 OR (d.shard, d.cursor, d.record_index) > ($3, $4, "
+        "$5::integer)) ORDER BY d.shard, d.cursor, d.record_index LIMIT ",
+        limit);
+    absl::StatusOr<pg::Result> rows = c->Exec(
+        sql, {job, after.empty() ? "true" : "false", from.shard, from.cursor, StrCat(from.index), replay});
+    if (!rows.ok()) {
+      return absl::Status(rows.status().code(),
+                          StrCat("dead letters (", core_->Describe(), "): ", rows.status().message()));
+    }
+    for (int i = 0; i < rows->rows(); ++i) {
+      ListedLetter l;
+      l.shard_id = std::string(rows->Get(i, 0));
+      l.cursor = std::string(rows->Get(i, 1));
+      (void)absl::SimpleAtoi(ToAbsl(rows->Get(i, 2)), &l.index);
+      l.reason = std::string(rows->Get(i, 3));
+      l.raw = absl::HexStringToBytes(ToAbsl(rows->Get(i, 4)));
+      if (!rows->IsNull(i, 5)) l.source_id = std::string(rows->Get(i, 5));
+      l.time = ParseMicros(rows->Get(i, 6));
+      (void)absl::SimpleAtoi(ToAbsl(rows->Get(i, 7)), &l.attempts);
+      l.id = IdOf(l.shard_id, l.cursor, l.index);
+      out->push_back(std::move(l));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Mark(const LetterMark& m) override {
+    RECOVERY_ASSIGN_OR_RETURN(Key key, ParseId(m.letter_id));
+    MarkRow row{std::string(m.job),    std::move(key.shard), std::move(key.cursor),
+                StrCat(key.index),     std::string(m.replay), std::string(ReplayOutcomeName(m.outcome)),
+                std::string(m.reason), FormatRfc3339(m.time)};
+    absl::MutexLock lock(&mu_);
+    pending_marks_[std::this_thread::get_id()].push_back(std::move(row));
+    return absl::OkStatus();
+  }
+
+  // The engine calls Add(), Mark() and Flush() for one page from one thread.
   absl::StatusOr<std::string> Flush() override {
     std::vector<Row> rows;
+    std::vector<MarkRow> marks;
     {
       absl::MutexLock lock(&mu_);
       auto it = pending_.find(std::this_thread::get_id());
-      if (it == pending_.end()) return std::string();
-      rows = std::move(it->second);
-      pending_.erase(it);
+      if (it != pending_.end()) {
+        rows = std::move(it->second);
+        pending_.erase(it);
+      }
+      auto m = pending_marks_.find(std::this_thread::get_id());
+      if (m != pending_marks_.end()) {
+        marks = std::move(m->second);
+        pending_marks_.erase(m);
+      }
     }
+    if (rows.empty() && marks.empty()) return std::string();
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, core_->Connect());
     absl::Status s = c->Run("BEGIN");
     for (size_t i = 0; s.ok() && i < rows.size(); ++i) {
@@ -488,6 +569,18 @@ class PostgresDeadLetterStore : public DeadLetterStore {
                          " VALUES ($1, $2, $3, $4, $5, $6::bytea, $7, $8) ON CONFLICT DO NOTHING"),
                   {r.job, r.shard, r.cursor, r.index, r.reason, r.raw,
                    r.source_id.empty() ? pg::Param() : pg::Param(r.source_id), r.time})
+              .status();
+    }
+    // A page replayed again after a crash marks its letters again: the same
+    // replay's mark is replaced, not added.
+    for (size_t i = 0; s.ok() && i < marks.size(); ++i) {
+      const MarkRow& r = marks[i];
+      s = c->Exec(StrCat("INSERT INTO ", core_->letter_marks_table(),
+                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job, shard, cursor, record_index, "
+                         "replay) DO UPDATE SET outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, "
+                         "marked_at = EXCLUDED.marked_at"),
+                  {r.job, r.shard, r.cursor, r.index, r.replay, r.outcome,
+                   r.reason.empty() ? pg::Param() : pg::Param(r.reason), r.time})
               .status();
     }
     if (s.ok()) s = c->Run("COMMIT");
@@ -502,6 +595,32 @@ class PostgresDeadLetterStore : public DeadLetterStore {
   struct Row {
     std::string job, shard, cursor, index, reason, raw, source_id, time;
   };
+  struct MarkRow {
+    std::string job, shard, cursor, index, replay, outcome, reason, time;
+  };
+  struct Key {
+    std::string shard, cursor;
+    int64_t index = 0;
+  };
+  static std::string IdOf(std::string_view shard, std::string_view cursor, size_t index) {
+    std::string id;
+    JsonObjectWriter(&id).Str("shard", shard).Str("cursor", cursor).Uint("index", index).Close();
+    return id;
+  }
+  static absl::StatusOr<Key> ParseId(std::string_view id) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element e;
+    std::string_view shard, cursor;
+    int64_t index = 0;
+    if (parser.parse(id.data(), id.size()).get(e) != simdjson::SUCCESS ||
+        e["shard"].get_string().get(shard) != simdjson::SUCCESS ||
+        e["cursor"].get_string().get(cursor) != simdjson::SUCCESS ||
+        e["index"].get_int64().get(index) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError(
+          StrCat("dead letters: \"", id, "\" is not a letter id of a PostgreSQL store ({\"shard\",\"cursor\",\"index\"})"));
+    }
+    return Key{std::string(shard), std::string(cursor), index};
+  }
   static std::string HexBytea(std::string_view bytes) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out = "\\x";
@@ -515,6 +634,7 @@ class PostgresDeadLetterStore : public DeadLetterStore {
   std::shared_ptr<Core> core_;
   absl::Mutex mu_;
   std::unordered_map<std::thread::id, std::vector<Row>> pending_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::thread::id, std::vector<MarkRow>> pending_marks_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -25,6 +25,12 @@ commands:
                --metrics-file PATH    Prometheus metrics, rewritten atomically every 5 s
                                       (for node_exporter's textfile collector)
                --metrics-listen H:P   serve them at http://H:P/metrics (e.g. 127.0.0.1:9464)
+  replay     deliver the job's dead letters again, mapped with the job's current mapping,
+             with the same checkpoints and exactly-once rules as a run; each letter is
+             marked with what became of it, and one that fails again stays with its new
+             reason; resumes where a cut-short replay stopped (the run flags apply)
+               --reason TEXT          only letters whose reason contains TEXT
+               --since TIME           only letters rejected at or after TIME (RFC 3339)
   validate   check the job spec and print every error with its JSON path
   plan       list the shards, their windows and what is already done
   status     per shard: state, records, pages, cursor, last error; how to resume
@@ -60,8 +66,8 @@ bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
       {"--dry-run", false},     {"--concurrency", true},    {"--log-format", true},  {"--log-level", true},
       {"--quiet", false},       {"--shard", true},          {"--yes", false},        {"--help", false},
       {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},      {"--thin", true},
-      {"--json", false},        {"--write-plan", true},     {"--trust-total", false}, {"--keys", false},
-      {"--keys-limit", true}};
+      {"--json", false},        {"--write-plan", true},     {"--trust-total", false}, {"--reason", true},
+      {"--since", true},        {"--keys", false},          {"--keys-limit", true}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0) {
@@ -140,6 +146,13 @@ std::string Shell(const std::string& s) {
 }
 
 std::string ResumeCommand(const Args& args) {
+  if (args.command == "replay") {
+    std::string command = StrCat("recovery replay ", Shell(args.job_path));
+    for (const char* flag : {"--reason", "--since"}) {
+      if (auto it = args.flags.find(flag); it != args.flags.end()) StrAppend(&command, " ", flag, " ", Shell(it->second));
+    }
+    return command;
+  }
   auto slice = args.flags.find("--shard");
   return StrCat("recovery run ", Shell(args.job_path),
                 slice != args.flags.end() && args.command == "run" ? StrCat(" --shard ", slice->second) : "");

@@ -31,7 +31,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "recovery %s: which job file?\n\n%s", args.command.c_str(), kUsage);
     return kExitUsage;
   }
-  if (args.command == "run") return RunCommand(args);
+  if (args.command == "run" || args.command == "replay") return RunCommand(args);
   if (args.command == "validate") return ValidateCommand(args);
   if (args.command == "plan") return PlanCommand(args);
   if (args.command == "status") return StatusCommand(args);

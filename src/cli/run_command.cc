@@ -216,8 +216,47 @@ class MetricsOutputs {
   std::thread writer_;
 };
 
+// recovery replay: --reason and --since.
+absl::Status ReadReplayFlags(const Args& args, BackfillerOptions* options) {
+  if (args.command != "replay") {
+    for (const char* flag : {"--reason", "--since"}) {
+      if (args.flags.count(flag)) return absl::InvalidArgumentError(StrCat(flag, ": only for recovery replay"));
+    }
+    return absl::OkStatus();
+  }
+  if (options->dry_run || options->slices > 1 || !options->shard_ids.empty())
+    return absl::InvalidArgumentError("recovery replay: --dry-run and --shard are for recovery run");
+  ReplayOptions& replay = options->replay.emplace();
+  if (auto it = args.flags.find("--reason"); it != args.flags.end()) replay.reason = it->second;
+  if (auto it = args.flags.find("--since"); it != args.flags.end()) {
+    std::optional<absl::Time> since = ParseRfc3339(it->second);
+    if (!since) {
+      return absl::InvalidArgumentError(
+          StrCat("--since: expected an RFC 3339 time such as 2026-11-02T00:00:00Z, got \"", it->second, "\""));
+    }
+    replay.since = *since;
+  }
+  return absl::OkStatus();
+}
+
+// What a replay made of the letters it took, over every run of it.
+void SummarizeReplay(const RunResult& r) {
+  for (const ShardReport& s : r.shards) {
+    const ShardCounters& c = s.checkpoint.counters;
+    std::fprintf(stderr,
+                 "%s: %llu letters delivered, %llu already present, %llu dropped by the mapping, %llu out of "
+                 "the window, %llu failed again (kept in the dead letters with their new reason)\n",
+                 s.shard.id.c_str(), static_cast<unsigned long long>(c.records_delivered),
+                 static_cast<unsigned long long>(c.records_already_present),
+                 static_cast<unsigned long long>(c.records_dropped),
+                 static_cast<unsigned long long>(c.records_out_of_window),
+                 static_cast<unsigned long long>(c.dead_letters));
+  }
+}
+
 // The closing lines: what happened, and how to go on.
 int Summarize(const Args& args, const RunResult& r) {
+  if (args.command == "replay") SummarizeReplay(r);
   const Progress& p = r.progress;
   std::fprintf(stderr,
                "%s: %llu records delivered this run (%llu in all), %llu dead letters, %d/%d shards done\n",
@@ -261,6 +300,7 @@ int RunCommand(const Args& args) {
   BackfillerOptions options;
   if (absl::Status s = ReadLogFlags(args, tty, &level, &format); !s.ok()) return BadSpec(s);
   if (absl::Status s = ReadRunFlags(args, &options); !s.ok()) return BadSpec(s);
+  if (absl::Status s = ReadReplayFlags(args, &options); !s.ok()) return BadSpec(s);
   ProgressLine progress(tty, args.flags.count("--quiet") > 0);
   options.on_log = MakeLogger(format, level, &progress);
   options.on_progress = [&progress](const Progress& p) { progress.Update(p); };

@@ -74,13 +74,15 @@ int StatusCommand(const Args& args) {
   if (!b.ok()) return BadSpec(b.status());
   auto reports = (*b)->Status();
   if (!reports.ok()) return BadSpec(reports.status());
-  int not_done = 0;
-  ShardCounters totals;
+  int not_done = 0, replays_not_done = 0;
+  ShardCounters totals, replayed;  // the plan's shards; the replays of their dead letters
   std::printf("%-36s %-8s %10s %7s %7s  %s\n", "SHARD", "STATE", "RECORDS", "PAGES", "DEAD",
               "CURSOR / LAST ERROR");
   for (const ShardReport& r : *reports) {
-    totals += r.checkpoint.counters;
+    const bool replay = IsReplayShardId(r.shard.id);
+    (replay ? replayed : totals) += r.checkpoint.counters;
     not_done += r.state != ShardState::kDone;
+    replays_not_done += replay && r.state != ShardState::kDone;
     std::string detail = r.checkpoint.last_error.empty()
                              ? (r.checkpoint.cursor.empty() ? "-" : Ellipsis(r.checkpoint.cursor, 80))
                              : Ellipsis(r.checkpoint.last_error, 160);
@@ -95,9 +97,16 @@ int StatusCommand(const Args& args) {
                 static_cast<unsigned long long>(r.checkpoint.counters.dead_letters), detail.c_str());
   }
   std::printf("total: %llu records delivered, %llu dead letters, %zu of %zu shards done\n",
-              static_cast<unsigned long long>(totals.records_delivered),
-              static_cast<unsigned long long>(totals.dead_letters), reports->size() - not_done,
-              reports->size());
+              static_cast<unsigned long long>(totals.records_delivered + replayed.records_delivered),
+              static_cast<unsigned long long>(totals.dead_letters - std::min(totals.dead_letters, replayed.pages > 0 ? replayed.records_fetched - replayed.dead_letters : 0)),
+              reports->size() - not_done, reports->size());
+  if (replayed.pages > 0) {
+    // A replay's "dead letters" are letters that failed again, not new ones.
+    std::printf("replayed: %llu dead letters settled by replays (%llu delivered), %llu tries that failed again\n",
+                static_cast<unsigned long long>(replayed.records_fetched - replayed.dead_letters),
+                static_cast<unsigned long long>(replayed.records_delivered),
+                static_cast<unsigned long long>(replayed.dead_letters));
+  }
   if (totals.records_out_of_window > 0) {
     std::printf(
         "out of window: %llu records were skipped as belonging to another shard or outside the job's "
@@ -113,7 +122,8 @@ int StatusCommand(const Args& args) {
     std::printf("already present: %llu records the sink already held were not delivered again\n",
                 static_cast<unsigned long long>(totals.records_already_present));
   }
-  if (not_done > 0) std::printf("to resume: %s\n", ResumeCommand(args).c_str());
+  if (not_done > replays_not_done) std::printf("to resume: %s\n", ResumeCommand(args).c_str());
+  if (replays_not_done > 0) std::printf("to finish the replay: recovery replay %s\n", Shell(args.job_path).c_str());
   return kExitDone;
 }
 

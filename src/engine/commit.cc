@@ -47,15 +47,53 @@ absl::Status Deliver(Engine& engine, ShardRun& run, MappedPage& mapped, ShardCou
   });
 }
 
-absl::Status WriteDeadLetters(Engine& engine, ShardRun& run, const MappedPage& mapped,
+ReplayOutcome ReplayOutcomeOf(RecordOutcome outcome) {
+  switch (outcome) {
+    case RecordOutcome::kDelivered:
+      return ReplayOutcome::kDelivered;
+    case RecordOutcome::kAlreadyPresent:
+      return ReplayOutcome::kAlreadyPresent;
+    case RecordOutcome::kDropped:
+      return ReplayOutcome::kDropped;
+    case RecordOutcome::kOutOfWindow:
+      return ReplayOutcome::kOutOfWindow;
+    case RecordOutcome::kDeadLettered:
+      break;
+  }
+  return ReplayOutcome::kFailedAgain;
+}
+
+// A replay marks every letter of the page with what became of it: one that
+// failed again keeps its place with its new reason, instead of a second letter.
+absl::Status MarkReplayed(Engine& engine, const ShardRun& run, const Page& page, const MappedPage& mapped,
+                          absl::Time now) {
+  DeadLetterStore& store = *engine.components().dead_letters;
+  std::vector<std::string_view> reasons(mapped.outcomes.size());
+  for (const PendingDeadLetter& d : mapped.dead) reasons[d.index] = d.reason;
+  const auto& records = page.records.records();
+  for (size_t i = 0; i < records.size(); ++i) {
+    const ReplayOutcome outcome = ReplayOutcomeOf(mapped.outcomes[i]);
+    LetterMark mark{engine.spec().name, records[i].id, run.shard.id, outcome,
+                    outcome == ReplayOutcome::kFailedAgain ? reasons[i] : std::string_view(), now};
+    RECOVERY_RETURN_IF_ERROR(store.Mark(mark));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteDeadLetters(Engine& engine, ShardRun& run, const Page& page, const MappedPage& mapped,
                               ShardCounters* counters) {
   DeadLetterStore& store = *engine.components().dead_letters;
   const absl::Time now = absl::Now();
-  return engine.Retry("write dead letters", run, counters, [&]() -> absl::Status {
-    for (const PendingDeadLetter& d : mapped.dead) {
-      DeadLetter letter{engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index,
-                        d.reason,           d.raw,        d.source_id,           now};
-      RECOVERY_RETURN_IF_ERROR(store.Add(letter));
+  return engine.Retry(engine.replaying() ? "mark replayed dead letters" : "write dead letters", run, counters,
+                      [&]() -> absl::Status {
+    if (engine.replaying()) {
+      RECOVERY_RETURN_IF_ERROR(MarkReplayed(engine, run, page, mapped, now));
+    } else {
+      for (const PendingDeadLetter& d : mapped.dead) {
+        DeadLetter letter{engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index,
+                          d.reason,           d.raw,        d.source_id,           now};
+        RECOVERY_RETURN_IF_ERROR(store.Add(letter));
+      }
     }
     absl::StatusOr<std::string> token = store.Flush();
     if (!token.ok()) return token.status();
@@ -105,8 +143,10 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   // token must not interleave with others; the rest commit concurrently. (A
   // sink that rejects records adds dead letters after the fact, hence the lock
   // whenever the batch is non-empty and dead letters serialize.)
+  // A replay writes to the dead-letter store for every page: it marks each letter.
+  const bool lettering = !mapped.dead.empty() || (engine.replaying() && !page.records.empty());
   const bool serialize = (delivering && c.sink->serialize_commits()) ||
-                         ((!mapped.dead.empty() || delivering) && c.dead_letters->serialize_commits());
+                         ((lettering || delivering) && c.dead_letters->serialize_commits());
   std::optional<absl::MutexLock> lock;
   if (serialize) lock.emplace(&engine.commit_mutex());
   // Once a shared sink or dead-letter file holds this page, a failure before
@@ -135,8 +175,9 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
     if (absl::Status s = ApplySinkRejections(page.records, &mapped); !s.ok())
       return fail_after_shared_write(s);
   }
-  if (!mapped.dead.empty()) {
-    if (absl::Status s = WriteDeadLetters(engine, run, mapped, counters); !s.ok())
+  // (The sink's rejections have joined mapped.dead by now.)
+  if (!mapped.dead.empty() || (engine.replaying() && !page.records.empty())) {
+    if (absl::Status s = WriteDeadLetters(engine, run, page, mapped, counters); !s.ok())
       return fail_after_shared_write(s);
     shared_state_written |= c.dead_letters->serialize_commits();
   }

@@ -80,6 +80,9 @@ void Engine::WarnUnaskedKeys(const ShardRun& run, size_t count, std::string_view
 }
 
 void Engine::CheckBudget() {
+  // A replay reads letters that all failed once; those that fail again stay
+  // where they were, so they spend no budget.
+  if (replaying()) return;
   std::optional<std::string> why = BudgetSpent(spec_.error_budget, progress_.totals());
   if (!why) return;
   StopJob(absl::ResourceExhaustedError(

@@ -44,6 +44,8 @@ class Engine {
   const JobSpec& spec() const { return spec_; }
   const Components& components() const { return c_; }
   const BackfillerOptions& options() const { return options_; }
+  // Replaying the dead letters (BackfillerOptions::replay) rather than running the plan.
+  bool replaying() const { return options_.replay.has_value(); }
   const std::vector<Shard>& plan() const { return plan_; }
   ProgressTracker& progress() { return progress_; }
   EngineMetrics& metrics() { return metrics_; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/replay_source.h"
 #include "engine/stored_state.h"
 #include "spec/components.h"
 #include "util/status_macros.h"
@@ -38,6 +39,25 @@ absl::StatusOr<std::vector<Shard>> PlanJob(const JobSpec& spec, bool one_shard) 
   return plan;
 }
 
+absl::StatusOr<std::vector<StoredShard>> LoadReplayShards(CheckpointStore& store, std::string_view job,
+                                                          const std::vector<Shard>& plan) {
+  std::vector<StoredShard> replays;
+  constexpr int kProbe = 4;  // ids asked at once
+  for (int n = 1;; n += kProbe) {
+    std::vector<Shard> shards;
+    std::vector<std::string> ids;
+    for (int k = n; k < n + kProbe; ++k) {
+      shards.push_back(ReplayShard(plan, k));
+      ids.push_back(shards.back().id);
+    }
+    RECOVERY_ASSIGN_OR_RETURN(std::vector<std::optional<Checkpoint>> found, store.LoadMany(job, ids));
+    for (size_t k = 0; k < found.size(); ++k) {
+      if (!found[k].has_value()) return replays;
+      replays.push_back({std::move(shards[k]), *std::move(found[k])});
+    }
+  }
+}
+
 std::vector<std::string> ShardIds(const std::vector<Shard>& plan) {
   std::vector<std::string> ids;
   ids.reserve(plan.size());
@@ -49,10 +69,7 @@ absl::StatusOr<std::vector<ShardReport>> LoadShardReports(CheckpointStore& store
                                                           const std::vector<Shard>& plan) {
   RECOVERY_ASSIGN_OR_RETURN(std::vector<LeaseInfo> leases, store.Leases(job));
   std::vector<ShardReport> reports;
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<std::optional<Checkpoint>> found, store.LoadMany(job, ShardIds(plan)));
-  for (size_t i = 0; i < plan.size(); ++i) {
-    const Shard& shard = plan[i];
-    const std::optional<Checkpoint>& ck = found[i];
+  auto report = [&](const Shard& shard, const std::optional<Checkpoint>& ck) {
     ShardReport r;
     r.shard = shard;
     if (ck.has_value()) {
@@ -64,19 +81,33 @@ absl::StatusOr<std::vector<ShardReport>> LoadShardReports(CheckpointStore& store
       if (l.shard_id == shard.id) r.lease = std::move(l);
     }
     reports.push_back(std::move(r));
-  }
+  };
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<std::optional<Checkpoint>> found, store.LoadMany(job, ShardIds(plan)));
+  for (size_t i = 0; i < plan.size(); ++i) report(plan[i], found[i]);
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<StoredShard> replays, LoadReplayShards(store, job, plan));
+  for (const StoredShard& r : replays) report(r.shard, r.checkpoint);
   return reports;
 }
 
 absl::Status ResetShards(CheckpointStore& store, std::string_view job, const std::vector<Shard>& plan,
                          const std::optional<std::string>& shard_id) {
-  if (shard_id && std::none_of(plan.begin(), plan.end(), [&](const Shard& s) { return s.id == *shard_id; })) {
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<StoredShard> replays, LoadReplayShards(store, job, plan));
+  std::vector<std::string> ids = ShardIds(plan);
+  for (const StoredShard& r : replays) ids.push_back(r.shard.id);
+  if (shard_id && std::find(ids.begin(), ids.end(), *shard_id) == ids.end()) {
     return absl::NotFoundError(StrCat("no shard \"", *shard_id, "\" in the plan of job \"", job, "\""));
   }
+  if (shard_id && IsReplayShardId(*shard_id)) {
+    // Its letters are marked settled and its records delivered: forgetting it
+    // would hide both from the next run's roll-back.
+    return absl::FailedPreconditionError(
+        StrCat("shard \"", *shard_id, "\" is a replay of the dead letters and cannot be reset alone; reset the "
+               "whole job to start over"));
+  }
   RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobLock> lock, store.Lock(job, ""));
-  for (const Shard& shard : plan) {
-    if (shard_id && shard.id != *shard_id) continue;
-    RECOVERY_RETURN_IF_ERROR(store.Delete(job, shard.id));
+  for (const std::string& id : ids) {
+    if (shard_id && id != *shard_id) continue;
+    RECOVERY_RETURN_IF_ERROR(store.Delete(job, id));
   }
   return absl::OkStatus();
 }

@@ -16,8 +16,19 @@ namespace recovery {
 absl::StatusOr<std::vector<ShardReport>> LoadShardReports(CheckpointStore& store, std::string_view job,
                                                           const std::vector<Shard>& plan);
 
+// The replay shards (recovery replay) with a checkpoint, in order:
+// "replay-1", "replay-2", … up to the first that has none.
+struct StoredShard {
+  Shard shard;
+  Checkpoint checkpoint;
+};
+absl::StatusOr<std::vector<StoredShard>> LoadReplayShards(CheckpointStore& store, std::string_view job,
+                                                          const std::vector<Shard>& plan);
+
 std::vector<std::string> ShardIds(const std::vector<Shard>& plan);
 
+// Forgets the checkpoints of every shard of `plan` and every replay shard, or
+// of `shard_id` only (one of those).
 absl::Status ResetShards(CheckpointStore& store, std::string_view job, const std::vector<Shard>& plan,
                          const std::optional<std::string>& shard_id);
 

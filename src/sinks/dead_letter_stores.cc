@@ -1,4 +1,6 @@
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "json/json_writer.h"
@@ -7,6 +9,7 @@
 #include "util/append_file.h"
 #include "util/file.h"
 #include "util/strings.h"
+#include "util/time_format.h"
 
 namespace recovery {
 namespace {
@@ -54,6 +57,22 @@ class FileDeadLetterStore : public DeadLetterStore {
 
   bool serialize_commits() const override { return true; }
 
+  absl::Status Mark(const LetterMark& m) override {
+    std::string line;
+    JsonObjectWriter w(&line);
+    w.Time("time", m.time).Str("job", m.job).Str("mark", m.letter_id).Str("replay", m.replay);
+    w.Str("outcome", ReplayOutcomeName(m.outcome));
+    if (!m.reason.empty()) w.Str("reason", m.reason);
+    w.Close();
+    line.push_back('\n');
+    absl::MutexLock lock(&mu_);
+    if (file_ == nullptr) return absl::FailedPreconditionError("dead-letter file: Mark() before Open()");
+    return file_->Append(line);
+  }
+
+  absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after, size_t limit,
+                           std::vector<ListedLetter>* out) override;
+
   absl::Status ForEachRaw(std::string_view job, const std::function<void(std::string_view)>& visit) override {
     absl::MutexLock lock(&mu_);  // no letter is added meanwhile
     absl::StatusOr<std::string> text = ReadFile(path_);
@@ -88,6 +107,85 @@ class FileDeadLetterStore : public DeadLetterStore {
   std::unique_ptr<AppendFile> file_ ABSL_GUARDED_BY(mu_);
 };
 
+// Reads the file once: the letters of `job` after `after`, then every mark,
+// which may come later in the file than the letter it settles.
+absl::Status FileDeadLetterStore::ListLetters(std::string_view job, std::string_view replay,
+                                              std::string_view after, size_t limit,
+                                              std::vector<ListedLetter>* out) {
+  uint64_t after_offset = 0;
+  if (!after.empty() && !absl::SimpleAtoi(ToAbsl(after), &after_offset)) {
+    return absl::InvalidArgumentError(
+        StrCat("dead-letter file ", path_, ": \"", after, "\" is not a letter id of this file (a byte offset)"));
+  }
+  absl::StatusOr<std::string> text;
+  {
+    absl::MutexLock lock(&mu_);  // no letter is added meanwhile
+    text = ReadFile(path_);
+  }
+  if (!text.ok()) return text.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : text.status();
+  struct Found {
+    ListedLetter letter;
+    bool settled = false;
+  };
+  std::vector<Found> found;  // in file order
+  absl::flat_hash_map<uint64_t, size_t> by_offset;
+  simdjson::dom::parser parser;
+  for (size_t start = 0; start < text->size();) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    const uint64_t offset = start;
+    simdjson::dom::element line;
+    std::string_view line_job;
+    if (parser.parse(text->data() + start, end - start).get(line) != simdjson::SUCCESS ||
+        line["job"].get_string().get(line_job) != simdjson::SUCCESS || line_job != job) {
+      start = end + 1;
+      continue;
+    }
+    start = end + 1;
+    std::string_view v;
+    if (line["mark"].get_string().get(v) == simdjson::SUCCESS) {
+      uint64_t target = 0;
+      auto it = absl::SimpleAtoi(ToAbsl(v), &target) ? by_offset.find(target) : by_offset.end();
+      if (it == by_offset.end()) continue;  // a letter at or before `after`: already passed
+      Found& f = found[it->second];
+      std::string_view outcome, reason, by;
+      if (line["outcome"].get_string().get(outcome) != simdjson::SUCCESS) continue;
+      f.settled = outcome != ReplayOutcomeName(ReplayOutcome::kFailedAgain) &&
+                  !(line["replay"].get_string().get(by) == simdjson::SUCCESS && by == replay);
+      if (!f.settled) {
+        ++f.letter.attempts;
+        if (line["reason"].get_string().get(reason) == simdjson::SUCCESS) f.letter.reason = std::string(reason);
+      }
+      continue;
+    }
+    if (offset <= after_offset && !after.empty()) continue;
+    ListedLetter l;
+    if (line["raw"].get_string().get(v) == simdjson::SUCCESS) {
+      l.raw = std::string(v);
+    } else if (line["raw_base64"].get_string().get(v) != simdjson::SUCCESS ||
+               !absl::Base64Unescape(ToAbsl(v), &l.raw)) {
+      continue;
+    }
+    l.id = StrCat(offset);
+    if (line["shard"].get_string().get(v) == simdjson::SUCCESS) l.shard_id = std::string(v);
+    if (line["cursor"].get_string().get(v) == simdjson::SUCCESS) l.cursor = std::string(v);
+    if (line["reason"].get_string().get(v) == simdjson::SUCCESS) l.reason = std::string(v);
+    if (line["source_id"].get_string().get(v) == simdjson::SUCCESS) l.source_id = std::string(v);
+    uint64_t index = 0;
+    if (line["index"].get_uint64().get(index) == simdjson::SUCCESS) l.index = index;
+    if (line["time"].get_string().get(v) == simdjson::SUCCESS) {
+      if (std::optional<absl::Time> t = ParseRfc3339(v)) l.time = *t;
+    }
+    by_offset[offset] = found.size();
+    found.push_back({std::move(l), false});
+  }
+  for (Found& f : found) {
+    if (out->size() >= limit) break;
+    if (!f.settled) out->push_back(std::move(f.letter));
+  }
+  return absl::OkStatus();
+}
+
 class MemoryDeadLetterStore : public DeadLetterStore {
  public:
   explicit MemoryDeadLetterStore(std::vector<StoredDeadLetter>* out) : out_(out) {}
@@ -97,7 +195,7 @@ class MemoryDeadLetterStore : public DeadLetterStore {
     ++count_;
     if (out_ != nullptr) {
       out_->push_back({std::string(d.shard_id), std::string(d.cursor), std::string(d.reason),
-                       std::string(d.raw), std::string(d.source_id), d.index});
+                       std::string(d.raw), std::string(d.source_id), d.index, "", ""});
     }
     return absl::OkStatus();
   }
@@ -105,6 +203,36 @@ class MemoryDeadLetterStore : public DeadLetterStore {
   absl::StatusOr<std::string> Flush() override {
     absl::MutexLock lock(&mu_);
     return StrCat(count_);
+  }
+
+  // Marks apply at once here; the replay's own are not held against it.
+  absl::Status ListLetters(std::string_view, std::string_view replay, std::string_view after, size_t limit,
+                           std::vector<ListedLetter>* out) override {
+    absl::MutexLock lock(&mu_);
+    if (out_ == nullptr)
+      return absl::UnimplementedError("a memory dead-letter store without a list keeps none");
+    size_t i = 0;
+    if (!after.empty() && (!absl::SimpleAtoi(ToAbsl(after), &i) || ++i > out_->size()))
+      return absl::InvalidArgumentError(StrCat("\"", after, "\" is not a letter id of this store"));
+    for (; i < out_->size() && out->size() < limit; ++i) {
+      const StoredDeadLetter& d = (*out_)[i];
+      if (!d.replayed.empty() && d.replayed != ReplayOutcomeName(ReplayOutcome::kFailedAgain) &&
+          d.replayed_by != replay)
+        continue;
+      out->push_back({StrCat(i), d.shard_id, d.cursor, d.reason, d.raw, d.source_id, d.index, absl::Time(), 0});
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Mark(const LetterMark& m) override {
+    absl::MutexLock lock(&mu_);
+    size_t i = 0;
+    if (out_ == nullptr || !absl::SimpleAtoi(ToAbsl(m.letter_id), &i) || i >= out_->size())
+      return absl::InvalidArgumentError(StrCat("\"", m.letter_id, "\" is not a letter id of this store"));
+    (*out_)[i].replayed = std::string(ReplayOutcomeName(m.outcome));
+    (*out_)[i].replayed_by = std::string(m.replay);
+    if (!m.reason.empty()) (*out_)[i].reason = std::string(m.reason);
+    return absl::OkStatus();
   }
 
   absl::Status ForEachRaw(std::string_view, const std::function<void(std::string_view)>& visit) override {
@@ -122,6 +250,22 @@ class MemoryDeadLetterStore : public DeadLetterStore {
 };
 
 }  // namespace
+
+std::string_view ReplayOutcomeName(ReplayOutcome outcome) {
+  switch (outcome) {
+    case ReplayOutcome::kDelivered:
+      return "delivered";
+    case ReplayOutcome::kAlreadyPresent:
+      return "already present";
+    case ReplayOutcome::kDropped:
+      return "dropped";
+    case ReplayOutcome::kOutOfWindow:
+      return "out of window";
+    case ReplayOutcome::kFailedAgain:
+      return "failed again";
+  }
+  return "unknown";
+}
 
 absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLetterStore(std::string path, bool fsync) {
   if (path.empty()) return absl::InvalidArgumentError("dead_letters.path: must not be empty");
