@@ -50,6 +50,10 @@ class BorrowedSink : public Sink {
                                     std::vector<SinkRejection>* rejected) override {
     return s_->Write(shard, b, rejected);
   }
+  absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& b,
+                                          std::vector<SinkRejection>* rejected, const WriteFence& fence) override {
+    return s_->WriteFenced(shard, b, rejected, fence);
+  }
   absl::Status Close() override { return s_->Close(); }
   bool serialize_commits() const override { return s_->serialize_commits(); }
   bool defers_sync() const override { return s_->defers_sync(); }

@@ -4,9 +4,15 @@
 // cluster the suite starts on a loopback port.
 #include "testing/postgres.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -540,6 +546,57 @@ TEST_F(PostgresTest, TwoWorkersShareAJobAndTheTableHoldsEveryRecordOnce) {
   RunResult again = (*Backfiller::Create(spec))->Run();
   EXPECT_TRUE(again.complete);
   EXPECT_EQ(again.progress.records_this_run, 0u);
+}
+
+// The sink shares the checkpoints' database, so its writes are fenced: a
+// worker paused (SIGSTOP) between its lease check and its write, past its
+// lease, is resumed after another worker took the shard over and finished it.
+// Its batch is refused in the database, the table is left as it was, and
+// every record is in it once.
+TEST_F(PostgresTest, AWorkerPausedPastItsLeaseCannotLandItsBatchAfterATakeover) {
+  CreateTransactions();
+  testing::SimulatedApi api(Api(400));
+  std::string job = JobJson(api, R"("max_records":0,)");
+  // One shard, one batch at a time, a short lease; rows updated on conflict,
+  // so a batch that landed twice would show.
+  job = absl::StrReplaceAll(job, {{R"("shard_duration":"6h","concurrency":2,)", R"("shard_duration":"24h","concurrency":1,)"},
+                                  {R"("lease":"5s")", R"("lease":"1s")"},
+                                  {R"("on_conflict":"nothing")", R"("on_conflict":"update")"}});
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("job.json"), job);
+  const std::string log = dir.File("a.log");
+  const pid_t a = fork();
+  if (a == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    execl(RECOVERY_STOP_CHILD, RECOVERY_STOP_CHILD, dir.File("job.json").c_str(), "3", nullptr);
+    _exit(127);
+  }
+  ASSERT_GT(a, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(a, &status, WUNTRACED), a);
+  ASSERT_TRUE(WIFSTOPPED(status)) << "worker A should have stopped itself before its third write";
+  const std::string t = StrCat(schema_, ".transactions");
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", t)), "100");  // two batches of 50
+  absl::SleepFor(absl::Milliseconds(2500));                   // its lease (1 s) lapses, unrenewed
+
+  // Worker B takes the shard over and finishes it.
+  testing::CliResult b = testing::RunCli(RECOVERY_CLI, {"run", dir.File("job.json"), "--quiet"});
+  EXPECT_EQ(b.exit_code, 0) << b.err;
+  const std::string snapshot = StrCat("SELECT count(*) || ' ' || count(DISTINCT transaction_id) || ' ' || "
+                                      "sum(xmin::text::bigint) FROM ", t);
+  const std::string after_b = Q(snapshot);
+  EXPECT_THAT(after_b, ::testing::StartsWith("400 400 "));
+
+  // A resumes where it stopped, about to write: the database refuses.
+  ASSERT_EQ(kill(a, SIGCONT), 0);
+  ASSERT_EQ(waitpid(a, &status, 0), a);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  const std::string a_said = testing::ReadFileOrEmpty(log);
+  EXPECT_THAT(a_said, HasSubstr("lease lost"));
+  EXPECT_THAT(a_said, HasSubstr("is newer; the batch was not written to"));
+  EXPECT_EQ(Q(snapshot), after_b);  // not one row touched
+  EXPECT_EQ(Q(StrCat("SELECT state FROM ", schema_, ".recovery_checkpoints")), "done");
 }
 
 TEST_F(PostgresTest, AWorkerWhoseLeaseIsTakenStopsWithoutWritingAndAnotherFinishes) {

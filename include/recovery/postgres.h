@@ -50,6 +50,14 @@ struct PostgresSinkOptions {
   int rows_per_statement = 1000;  // multi-row INSERTs of at most this many rows, 1 to 10000
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration statement_timeout = absl::Minutes(1);
+  // The schema of the PostgreSQL checkpoint store's tables when they are in
+  // this sink's database (a job spec sets it when checkpoint.dsn is the
+  // sink's dsn). A batch written under a lease (WriteFenced) then first
+  // locks the shard's checkpoint row in the same transaction and is refused
+  // unless the lease's fencing token is still the newest, so a worker that
+  // was taken over cannot land a batch after its successor started. Empty:
+  // writes are not fenced.
+  std::string fence_schema;
 };
 
 // Upserts each batch into a table in one transaction (multi-row INSERT …

@@ -44,6 +44,14 @@ struct PresenceAnswer {
 // Write() may be called concurrently for different shards unless
 // serialize_commits() is true, in which case the engine serializes Write() and
 // the checkpoint save that follows it across all shards.
+// A shard's lease as it stands when a batch is written (with a checkpoint
+// store that leases shards; see CheckpointStore::ClaimShard).
+struct WriteFence {
+  std::string_view job;
+  std::string_view shard_id;
+  int64_t fencing_token = 0;
+};
+
 class RECOVERY_EXPORT Sink {
  public:
   Sink() = default;
@@ -64,6 +72,15 @@ class RECOVERY_EXPORT Sink {
                                             std::vector<SinkRejection>* rejected) = 0;
 
   // Called once after the last Write().
+  // Write() by a worker holding the shard's lease. A sink that can make the
+  // write conditional on the lease (the PostgreSQL sink when the checkpoints
+  // are in its database) refuses the whole batch, writing nothing, with an
+  // IsLeaseLost() status once `fence` is no longer the newest token. The
+  // default writes as Write() does.
+  virtual absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& batch,
+                                                  std::vector<SinkRejection>* rejected, const WriteFence& fence) {
+    return Write(shard, batch, rejected);
+  }
   virtual absl::Status Close() { return absl::OkStatus(); }
 
   // True when commit tokens describe the whole sink rather than one shard

@@ -39,8 +39,11 @@ absl::Status Deliver(Engine& engine, ShardRun& run, MappedPage& mapped, ShardCou
     if (!first) mapped.batch.MarkRedelivered();  // the failed attempt may have reached the sink
     first = false;
     mapped.rejected.clear();
+    Sink& sink = *engine.components().sink;
     absl::StatusOr<std::string> token =
-        engine.components().sink->Write(run.shard, mapped.batch, &mapped.rejected);
+        run.lease ? sink.WriteFenced(run.shard, mapped.batch, &mapped.rejected,
+                                     WriteFence{engine.spec().name, run.shard.id, run.lease->fencing_token()})
+                  : sink.Write(run.shard, mapped.batch, &mapped.rejected);
     if (!token.ok()) return token.status();
     if (!token->empty()) run.checkpoint.sink_token = *std::move(token);
     return absl::OkStatus();

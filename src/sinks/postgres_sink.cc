@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "postgres/pg.h"
 #include "recovery/postgres.h"
+#include "recovery/status.h"
 #include "recovery/sink.h"
 #include "simdjson.h"
 #include "util/status_macros.h"
@@ -86,13 +87,24 @@ class PostgresSink : public Sink {
 
   absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
                                     std::vector<SinkRejection>* rejected) override {
+    return WriteUnder(shard, batch, rejected, nullptr);
+  }
+
+  absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& batch,
+                                          std::vector<SinkRejection>* rejected, const WriteFence& fence) override {
+    return WriteUnder(shard, batch, rejected, options_.fence_schema.empty() ? nullptr : &fence);
+  }
+
+  absl::StatusOr<std::string> WriteUnder(const Shard& shard, const RecordBatch& batch,
+                                         std::vector<SinkRejection>* rejected, const WriteFence* fence) {
     thread_local Rows rows;
     rows.Clear();
     BuildRows(batch.records(), &rows, rejected);
     DropRepeatedKeys(&rows);
     if (rows.index.empty()) return std::string();
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
-    absl::Status s = Send(*c, rows, rejected);
+    absl::Status s = Send(*c, rows, rejected, fence);
+    if (IsLeaseLost(s)) return s;
     if (!s.ok()) {
       return absl::Status(s.code(), StrCat("sink ", table_, " (", pg::Describe(options_.dsn), "), shard ",
                                            shard.id, ": ", s.message()));
@@ -526,9 +538,27 @@ class PostgresSink : public Sink {
     return std::max<size_t>(1, std::min<size_t>(options_.rows_per_statement, kMaxParams / columns_.size()));
   }
 
-  absl::Status Send(pg::Connection& c, const Rows& rows, std::vector<SinkRejection>* rejected) {
+  // Within the transaction: locks the shard's checkpoint row until it ends,
+  // so no claim can move the token meanwhile, and checks the token is still
+  // `fence`'s.
+  absl::Status CheckFence(pg::Connection& c, const WriteFence& fence) {
+    RECOVERY_ASSIGN_OR_RETURN(
+        pg::Result r,
+        c.Exec(StrCat("SELECT fencing_token FROM ", pg::QuoteIdent(options_.fence_schema),
+                      ".recovery_checkpoints WHERE job = $1 AND shard = $2 FOR SHARE"),
+               {fence.job, fence.shard_id}));
+    const std::string token = StrCat(fence.fencing_token);
+    if (r.rows() == 1 && r.Get(0, 0) == token) return absl::OkStatus();
+    return LeaseLostError(StrCat("lease lost: shard ", fence.shard_id, " of job ", fence.job, " (fencing token ",
+                                 token, "): ", r.rows() == 0 ? "its checkpoint row is gone" : StrCat("token ", r.Get(0, 0), " is newer"),
+                                 "; the batch was not written to ", table_));
+  }
+
+  absl::Status Send(pg::Connection& c, const Rows& rows, std::vector<SinkRejection>* rejected,
+                    const WriteFence* fence) {
     const size_t n = rows.index.size();
     absl::Status s = c.Run("BEGIN");
+    if (s.ok() && fence != nullptr) s = CheckFence(c, *fence);
     for (size_t first = 0; s.ok() && first < n; first += ChunkRows()) {
       s = Insert(c, rows, first, std::min(ChunkRows(), n - first));
     }
@@ -536,14 +566,21 @@ class PostgresSink : public Sink {
     if (s.ok()) return s;
     (void)c.Run("ROLLBACK");
     if (!pg::IsRowError(s)) return s;
-    return SendIsolating(c, rows, rejected);
+    return SendIsolating(c, rows, rejected, fence);
   }
 
   // Sends the batch again with every chunk under a savepoint, splitting
   // refused chunks in half until each bad row is alone.
-  absl::Status SendIsolating(pg::Connection& c, const Rows& rows, std::vector<SinkRejection>* rejected) {
+  absl::Status SendIsolating(pg::Connection& c, const Rows& rows, std::vector<SinkRejection>* rejected,
+                             const WriteFence* fence) {
     const size_t before = rejected->size();
     RECOVERY_RETURN_IF_ERROR(c.Run("BEGIN"));
+    if (fence != nullptr) {
+      if (absl::Status s = CheckFence(c, *fence); !s.ok()) {
+        (void)c.Run("ROLLBACK");
+        return s;
+      }
+    }
     std::vector<std::pair<size_t, size_t>> todo;  // (first, count), processed from the back
     for (size_t first = 0; first < rows.index.size(); first += ChunkRows()) {
       todo.emplace_back(first, std::min(ChunkRows(), rows.index.size() - first));

@@ -148,7 +148,24 @@ absl::StatusOr<std::unique_ptr<Sink>> SqsSinkFrom(SpecObject& o, SpecErrors* err
 #endif
 }
 
-absl::StatusOr<std::unique_ptr<Sink>> PostgresSinkFrom(SpecObject& o, SpecErrors* errors, bool resolve) {
+#if RECOVERY_WITH_POSTGRES
+// The database of PostgreSQL checkpoints: (dsn, schema), resolved, or
+// nullopt for another store or a section with errors (reported by its own).
+std::optional<std::pair<std::string, std::string>> CheckpointDatabase(const JobSpec& spec) {
+  if (spec.checkpoint.type != "postgres") return std::nullopt;
+  SpecErrors ignored;
+  std::optional<std::pair<std::string, std::string>> found;
+  (void)WithSection<CheckpointStore>(spec.checkpoint, "checkpoint", &ignored, [&](SpecObject& o) {
+    std::string dsn = ReadDsn(o, /*resolve=*/true);
+    if (ignored.empty()) found.emplace(std::move(dsn), o.String("schema").value_or("public"));
+    return absl::StatusOr<std::unique_ptr<CheckpointStore>>(std::unique_ptr<CheckpointStore>());
+  });
+  return found;
+}
+#endif
+
+absl::StatusOr<std::unique_ptr<Sink>> PostgresSinkFrom(const JobSpec& spec, SpecObject& o, SpecErrors* errors,
+                                                       bool resolve) {
 #if RECOVERY_WITH_POSTGRES
   PostgresSinkOptions options;
   options.dsn = ReadDsn(o, resolve);
@@ -176,8 +193,11 @@ absl::StatusOr<std::unique_ptr<Sink>> PostgresSinkFrom(SpecObject& o, SpecErrors
       o.Duration("statement_timeout", false, absl::Seconds(1)).value_or(options.statement_timeout);
   if (!errors->empty()) return absl::InvalidArgumentError("invalid sink");
   if (!resolve) return std::unique_ptr<Sink>();
+  // Checkpoints in the same database: writes under a lease are fenced.
+  if (auto db = CheckpointDatabase(spec); db && db->first == options.dsn) options.fence_schema = db->second;
   return NewPostgresSink(std::move(options));
 #else
+  (void)spec;
   return NotBuilt<Sink>(o, "postgres", "RECOVERY_WITH_POSTGRES");
 #endif
 }
@@ -208,7 +228,7 @@ absl::StatusOr<std::unique_ptr<Sink>> SinkFrom(const JobSpec& spec, SpecErrors* 
     }
     if (type == "null") return NewNullSink();
     if (type == "sqs") return SqsSinkFrom(o, errors, resolve);
-    if (type == "postgres") return PostgresSinkFrom(o, errors, resolve);
+    if (type == "postgres") return PostgresSinkFrom(spec, o, errors, resolve);
     if (type == "callback") {
       return absl::InvalidArgumentError(
           "sink.type: \"callback\" is supplied in code (Components.sink, or the C/Python callback)");
