@@ -8,6 +8,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/random/random.h"
 #include "absl/time/clock.h"
 #include "engine/engine.h"
 #include "engine/replay_source.h"
@@ -187,12 +188,15 @@ void BackfillerImpl::LogStart(size_t pending, bool resuming) {
 void BackfillerImpl::RunShards(const std::vector<ShardRun*>& pending, bool leasing) {
   const int concurrency =
       engine_.options().concurrency > 0 ? engine_.options().concurrency : engine_.spec().concurrency;
+  // Workers sharing a plan through leases start at different shards, so that
+  // they do not all claim (and mostly fail to claim) the same ones first.
+  const size_t first = leasing && !pending.empty() ? absl::Uniform<size_t>(absl::BitGen(), 0, pending.size()) : 0;
   std::atomic<size_t> next{0};
   auto worker = [&] {
     while (!engine_.Stopping()) {
       const size_t i = next.fetch_add(1);
       if (i >= pending.size()) return;
-      ShardRun& run = *pending[i];
+      ShardRun& run = *pending[(first + i) % pending.size()];
       if (leasing && !ClaimShard(engine_, run)) continue;
       RunShard(engine_, run);
       run.lease.reset();  // released at once, so another worker need not wait for it to expire

@@ -118,8 +118,14 @@ class RedisServer:
 class FixtureApi:
     """The simulated transactions API in its own process; `url` is its base."""
 
-    def __init__(self, records, latency_ms=0):
+    def __init__(self, records, latency_ms=0, start=None, end=None, threads=None):
         self.args = ["--records", str(records), "--latency-ms", str(latency_ms)]
+        if threads:
+            self.args += ["--threads", str(threads)]
+        if start:
+            self.args += ["--start", start]
+        if end:
+            self.args += ["--end", end]
 
     def __enter__(self):
         binary = os.environ["RECOVERY_FIXTURE_API"]

@@ -94,11 +94,21 @@ class CeleryTest(unittest.TestCase):
         return [r.split("|") for r in rows.splitlines()] if rows else []
 
     def test_a_killed_worker_s_shard_is_finished_by_the_other_exactly_once(self):
+        self.kill_a_worker_mid_shard([])
+
+    def test_with_one_run_job_task_per_worker_too(self):
+        # Each worker's task claims shards until none is left; the dead
+        # worker's shard goes to a task the fan-out sends once its lease expired.
+        out = self.kill_a_worker_mid_shard(["--tasks", "2"])
+        self.assertIn("sending 2 run_job tasks", out)
+        self.assertIn("was abandoned by", out)
+
+    def kill_a_worker_mid_shard(self, fanout_flags):
         a = self.start_worker("worker-a")
         b = self.start_worker("worker-b")
         fanout = subprocess.Popen([sys.executable, "-m", "recovery.celery", "fanout", self.job_path, "--interval",
-                                   "0.5", "--timeout", "150"], cwd=self.tmp.name, env=self.env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
+                                   "0.5", "--timeout", "150"] + fanout_flags, cwd=self.tmp.name, env=self.env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.addCleanup(lambda: fanout.poll() is None and fanout.kill())
 
         # Kill worker A (its whole process group) once it is part-way
@@ -140,6 +150,7 @@ class CeleryTest(unittest.TestCase):
         resumed = json.loads(claims[-1].split("shard claimed ", 1)[1])
         self.assertNotEqual(resumed["cursor"], "", "worker B restarted the shard instead of resuming it")
         self.assertEqual(b.poll(), None)
+        return out
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 // written in other languages (the Celery example's test and benchmark):
 //
 //   recovery_fixture_api [--records N] [--latency-ms MS] [--start RFC3339] [--end RFC3339]
+//                        [--threads N]
+//
+// (--threads: connections served at once, 16 by default; a kept-alive
+// connection holds its thread.)
 //
 // Listens on a free 127.0.0.1 port, prints its base URL on the first line of
 // stdout, and serves until stdin closes or SIGTERM (and dies with its parent).
@@ -34,6 +38,8 @@ int main(int argc, char** argv) {
       o.start = *recovery::ParseRfc3339(value);
     } else if (flag == "--end" && recovery::ParseRfc3339(value)) {
       o.end = *recovery::ParseRfc3339(value);
+    } else if (flag == "--threads" && std::atoi(value.c_str()) >= 1) {
+      o.threads = std::atoi(value.c_str());
     } else {
       std::fprintf(stderr, "recovery_fixture_api: unknown flag or bad value: %s %s\n", flag.c_str(),
                    value.c_str());
