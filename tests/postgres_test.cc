@@ -436,40 +436,76 @@ TEST_F(PostgresTest, SinkOnConflictNewerKeepsTheNewestVersionAndLeavesEqualOnesA
   EXPECT_THAT(std::string(NewPostgresSink(o).status().message()), HasSubstr("only used with on_conflict"));
 }
 
+// Through multi-row INSERTs, and through COPY (which falls back to them to
+// isolate the refused rows).
 TEST_F(PostgresTest, SinkSendsRowsTheDatabaseRefusesToDeadLettersAndCommitsTheRest) {
   CreateTransactions();
-  auto sink = *NewPostgresSink(SinkOptions(server_->dsn(), schema_));
+  for (const int copy_min_rows : {0, 1}) {
+    SCOPED_TRACE(StrCat("copy_min_rows ", copy_min_rows));
+    ASSERT_TRUE(server_->Exec(StrCat("TRUNCATE ", schema_, ".transactions")).ok());
+    PostgresSinkOptions options = SinkOptions(server_->dsn(), schema_);
+    options.copy_min_rows = copy_min_rows;
+    auto sink = *NewPostgresSink(options);
+    ASSERT_TRUE(sink->Open({}).ok());
+    Shard shard{"s", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")};
+    RecordBatch batch;
+    for (int i = 0; i < 100; ++i) {
+      if (i == 10) {
+        AddTxn(&batch, i, "-5");  // CHECK (amount > 0)
+      } else if (i == 50) {
+        AddTxn(&batch, i, "\"12,30\"");  // numeric input syntax
+      } else if (i == 77) {
+        batch.Add("k77", T("2026-11-01T00:00:00Z"), R"({"amount":1})");  // transaction_id NOT NULL
+      } else if (i == 90) {
+        AddTxn(&batch, i, "true");  // the sink's own type check
+      } else if (i == 95) {
+        AddTxn(&batch, i, "99999999999999");  // numeric(12,2) overflow
+      } else {
+        AddTxn(&batch, i, "1.50");
+      }
+    }
+    std::vector<SinkRejection> rejected;
+    auto token = sink->Write(shard, batch, &rejected);
+    ASSERT_TRUE(token.ok()) << token.status();
+    std::map<size_t, std::string> why;
+    for (const SinkRejection& r : rejected) why[r.index] = r.reason;
+    ASSERT_EQ(why.size(), 5u);
+    EXPECT_THAT(why[10], HasSubstr("violates check constraint \"transactions_amount_check\""));
+    EXPECT_THAT(why[10], HasSubstr("SQLSTATE 23514"));
+    EXPECT_THAT(why[50], HasSubstr("invalid input syntax for type numeric: \"12,30\""));
+    EXPECT_THAT(why[77], HasSubstr("column transaction_id is NOT NULL but the record has no value for it"));
+    EXPECT_THAT(why[90], HasSubstr("column amount (numeric(12,2)) cannot take a boolean (/amount)"));
+    EXPECT_THAT(why[95], HasSubstr("numeric field overflow"));
+    EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")), "95");
+  }
+}
+
+// COPY's text format: tabs, newlines, backslashes and NULLs in values arrive
+// as they were; a redelivered batch changes nothing.
+TEST_F(PostgresTest, SinkCopiesValuesWithEveryCharacterCopyEscapes) {
+  CreateTransactions();
+  PostgresSinkOptions options = SinkOptions(server_->dsn(), schema_);
+  options.copy_min_rows = 2;
+  auto sink = *NewPostgresSink(options);
   ASSERT_TRUE(sink->Open({}).ok());
   Shard shard{"s", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")};
   RecordBatch batch;
-  for (int i = 0; i < 100; ++i) {
-    if (i == 10) {
-      AddTxn(&batch, i, "-5");  // CHECK (amount > 0)
-    } else if (i == 50) {
-      AddTxn(&batch, i, "\"12,30\"");  // numeric input syntax
-    } else if (i == 77) {
-      batch.Add("k77", T("2026-11-01T00:00:00Z"), R"({"amount":1})");  // transaction_id NOT NULL
-    } else if (i == 90) {
-      AddTxn(&batch, i, "true");  // the sink's own type check
-    } else if (i == 95) {
-      AddTxn(&batch, i, "99999999999999");  // numeric(12,2) overflow
-    } else {
-      AddTxn(&batch, i, "1.50");
-    }
+  batch.Add("k1", T("2026-11-01T00:00:00Z"),
+            R"({"transaction_id":"a\tb\nc\\d\re","amount":1.5,"points":null,"extra":{"note":"\\N \t é"}})");
+  batch.Add("k2", T("2026-11-01T00:01:00Z"), R"({"transaction_id":"\\N","amount":2})");
+  for (int round = 0; round < 2; ++round) {
+    std::vector<SinkRejection> rejected;
+    auto token = sink->Write(shard, batch, &rejected);
+    ASSERT_TRUE(token.ok()) << token.status();
+    for (const SinkRejection& r : rejected) ADD_FAILURE() << "record " << r.index << ": " << r.reason;
   }
-  std::vector<SinkRejection> rejected;
-  auto token = sink->Write(shard, batch, &rejected);
-  ASSERT_TRUE(token.ok()) << token.status();
-  std::map<size_t, std::string> why;
-  for (const SinkRejection& r : rejected) why[r.index] = r.reason;
-  ASSERT_EQ(why.size(), 5u);
-  EXPECT_THAT(why[10], HasSubstr("violates check constraint \"transactions_amount_check\""));
-  EXPECT_THAT(why[10], HasSubstr("SQLSTATE 23514"));
-  EXPECT_THAT(why[50], HasSubstr("invalid input syntax for type numeric: \"12,30\""));
-  EXPECT_THAT(why[77], HasSubstr("column transaction_id is NOT NULL but the record has no value for it"));
-  EXPECT_THAT(why[90], HasSubstr("column amount (numeric(12,2)) cannot take a boolean (/amount)"));
-  EXPECT_THAT(why[95], HasSubstr("numeric field overflow"));
-  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")), "95");
+  const std::string t = StrCat(schema_, ".transactions");
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", t)), "2");
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", t,
+                     " WHERE transaction_id = E'a\\tb\\nc\\\\d\\re' AND points IS NULL "
+                     "AND extra->>'note' = E'\\\\N \\t \\u00e9' AND recovered_key = 'k1'")),
+            "1");
+  EXPECT_EQ(Q(StrCat("SELECT amount FROM ", t, " WHERE transaction_id = E'\\\\N'")), "2.00");
 }
 
 TEST_F(PostgresTest, SinkChecksTheTableWhenOpened) {
@@ -559,9 +595,10 @@ TEST_F(PostgresTest, AWorkerPausedPastItsLeaseCannotLandItsBatchAfterATakeover) 
   std::string job = JobJson(api, R"("max_records":0,)");
   // One shard, one batch at a time, a short lease; rows updated on conflict,
   // so a batch that landed twice would show.
-  job = absl::StrReplaceAll(job, {{R"("shard_duration":"6h","concurrency":2,)", R"("shard_duration":"24h","concurrency":1,)"},
-                                  {R"("lease":"5s")", R"("lease":"1s")"},
-                                  {R"("on_conflict":"nothing")", R"("on_conflict":"update")"}});
+  job = absl::StrReplaceAll(
+      job, {{R"("shard_duration":"6h","concurrency":2,)", R"("shard_duration":"24h","concurrency":1,)"},
+            {R"("lease":"5s")", R"("lease":"1s")"},
+            {R"("on_conflict":"nothing")", R"("on_conflict":"update")"}});
   testing::TempDir dir;
   testing::WriteFile(dir.File("job.json"), job);
   const std::string log = dir.File("a.log");
@@ -578,13 +615,15 @@ TEST_F(PostgresTest, AWorkerPausedPastItsLeaseCannotLandItsBatchAfterATakeover) 
   ASSERT_TRUE(WIFSTOPPED(status)) << "worker A should have stopped itself before its third write";
   const std::string t = StrCat(schema_, ".transactions");
   EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", t)), "100");  // two batches of 50
-  absl::SleepFor(absl::Milliseconds(2500));                   // its lease (1 s) lapses, unrenewed
+  absl::SleepFor(absl::Milliseconds(2500));                 // its lease (1 s) lapses, unrenewed
 
   // Worker B takes the shard over and finishes it.
   testing::CliResult b = testing::RunCli(RECOVERY_CLI, {"run", dir.File("job.json"), "--quiet"});
   EXPECT_EQ(b.exit_code, 0) << b.err;
-  const std::string snapshot = StrCat("SELECT count(*) || ' ' || count(DISTINCT transaction_id) || ' ' || "
-                                      "sum(xmin::text::bigint) FROM ", t);
+  const std::string snapshot = StrCat(
+      "SELECT count(*) || ' ' || count(DISTINCT transaction_id) || ' ' || "
+      "sum(xmin::text::bigint) FROM ",
+      t);
   const std::string after_b = Q(snapshot);
   EXPECT_THAT(after_b, ::testing::StartsWith("400 400 "));
 

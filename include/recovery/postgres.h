@@ -48,6 +48,12 @@ struct PostgresSinkOptions {
   // not a conflict column. Compared with <, so any ordered type works.
   std::string version_column;
   int rows_per_statement = 1000;  // multi-row INSERTs of at most this many rows, 1 to 10000
+  // Batches of at least this many rows go through COPY into a temporary
+  // table, then one INSERT … SELECT … ON CONFLICT, instead of multi-row
+  // INSERTs; a row the database refuses then sends the batch down the INSERT
+  // path, which isolates it into the dead letters. 0: never. COPY is the
+  // faster from about 200 rows a batch (benchmarks/README.md).
+  int copy_min_rows = 200;
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration statement_timeout = absl::Minutes(1);
   // The schema of the PostgreSQL checkpoint store's tables when they are in

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/cord.h"
@@ -176,6 +177,32 @@ absl::Status Connection::Run(std::string_view sql) {
   const ExecStatusType st = r == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(r);
   absl::Status s = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? absl::OkStatus() : ErrorFrom(r);
   PQclear(r);
+  return s;
+}
+
+absl::Status Connection::CopyIn(std::string_view copy_sql, std::string_view data) {
+  pg_result* r = PQexec(conn_, std::string(copy_sql).c_str());
+  if (r == nullptr || PQresultStatus(r) != PGRES_COPY_IN) {
+    absl::Status s = ErrorFrom(r);
+    PQclear(r);
+    return s;
+  }
+  PQclear(r);
+  constexpr size_t kChunk = 1 << 20;  // PQputCopyData takes an int length
+  int sent = 1;
+  for (size_t at = 0; sent == 1 && at < data.size(); at += kChunk) {
+    const size_t n = std::min(kChunk, data.size() - at);
+    sent = PQputCopyData(conn_, data.data() + at, static_cast<int>(n));
+  }
+  if (sent == 1) sent = PQputCopyEnd(conn_, nullptr);
+  absl::Status s;
+  if (sent != 1)
+    s = absl::UnavailableError(StrCat("postgres: connection lost: ", Trimmed(PQerrorMessage(conn_))));
+  // The COPY's own answer, then nothing: read both, so the connection is ready again.
+  while ((r = PQgetResult(conn_)) != nullptr) {
+    if (s.ok() && PQresultStatus(r) != PGRES_COMMAND_OK) s = ErrorFrom(r);
+    PQclear(r);
+  }
   return s;
 }
 

@@ -63,6 +63,9 @@ class Connection {
   absl::StatusOr<Result> Exec(std::string_view sql, absl::Span<const Param> params = {});
   // Runs one statement, or several separated by ';', without parameters.
   absl::Status Run(std::string_view sql);
+  // Runs `copy_sql` (COPY … FROM STDIN) and sends it `data` in COPY's text
+  // format. Errors as Exec()'s, from the server's answer to the whole COPY.
+  absl::Status CopyIn(std::string_view copy_sql, std::string_view data);
   // False once the connection broke; the pool then drops it.
   bool healthy() const;
 

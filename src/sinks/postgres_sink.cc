@@ -7,12 +7,14 @@
 #include <numeric>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "postgres/pg.h"
 #include "recovery/postgres.h"
-#include "recovery/status.h"
 #include "recovery/sink.h"
+#include "recovery/status.h"
 #include "simdjson.h"
+#include "util/hash.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
 #include "util/time_format.h"
@@ -91,7 +93,8 @@ class PostgresSink : public Sink {
   }
 
   absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& batch,
-                                          std::vector<SinkRejection>* rejected, const WriteFence& fence) override {
+                                          std::vector<SinkRejection>* rejected,
+                                          const WriteFence& fence) override {
     return WriteUnder(shard, batch, rejected, options_.fence_schema.empty() ? nullptr : &fence);
   }
 
@@ -281,6 +284,14 @@ class PostgresSink : public Sink {
     std::vector<std::string> names;
     for (const Column& c : columns_) names.push_back(pg::QuoteIdent(c.name));
     insert_prefix_ = StrCat("INSERT INTO ", table_, " AS t (", Join(names, ", "), ") VALUES ");
+    // COPY's staging table: one per session and target table.
+    std::vector<std::string> typed;
+    for (const Column& c : columns_) typed.push_back(StrCat(pg::QuoteIdent(c.name), " ", c.type));
+    const std::string stage =
+        StrCat("pg_temp.recovery_stage_", absl::StrFormat("%016x", StableHash64(table_)));
+    stage_create_ = StrCat("CREATE TEMP TABLE IF NOT EXISTS ", stage.substr(8), " (", Join(typed, ", "),
+                           ") ON COMMIT DELETE ROWS");
+    stage_copy_ = StrCat("COPY ", stage, " (", Join(names, ", "), ") FROM STDIN");
     std::vector<std::string> target, updates;
     for (const std::string& n : options_.conflict_columns) target.push_back(pg::QuoteIdent(n));
     for (const Column& c : columns_) {
@@ -299,6 +310,8 @@ class PostgresSink : public Sink {
     } else {
       StrAppend(&insert_suffix_, "NOTHING");
     }
+    stage_insert_ = StrCat("INSERT INTO ", table_, " AS t (", Join(names, ", "), ") SELECT ",
+                           Join(names, ", "), " FROM ", stage, insert_suffix_);
   }
 
   // Marks present the rows [first, first + count) the table holds: one statement.
@@ -543,15 +556,56 @@ class PostgresSink : public Sink {
   // `fence`'s.
   absl::Status CheckFence(pg::Connection& c, const WriteFence& fence) {
     RECOVERY_ASSIGN_OR_RETURN(
-        pg::Result r,
-        c.Exec(StrCat("SELECT fencing_token FROM ", pg::QuoteIdent(options_.fence_schema),
-                      ".recovery_checkpoints WHERE job = $1 AND shard = $2 FOR SHARE"),
-               {fence.job, fence.shard_id}));
+        pg::Result r, c.Exec(StrCat("SELECT fencing_token FROM ", pg::QuoteIdent(options_.fence_schema),
+                                    ".recovery_checkpoints WHERE job = $1 AND shard = $2 FOR SHARE"),
+                             {fence.job, fence.shard_id}));
     const std::string token = StrCat(fence.fencing_token);
     if (r.rows() == 1 && r.Get(0, 0) == token) return absl::OkStatus();
-    return LeaseLostError(StrCat("lease lost: shard ", fence.shard_id, " of job ", fence.job, " (fencing token ",
-                                 token, "): ", r.rows() == 0 ? "its checkpoint row is gone" : StrCat("token ", r.Get(0, 0), " is newer"),
-                                 "; the batch was not written to ", table_));
+    return LeaseLostError(StrCat(
+        "lease lost: shard ", fence.shard_id, " of job ", fence.job, " (fencing token ", token,
+        "): ", r.rows() == 0 ? "its checkpoint row is gone" : StrCat("token ", r.Get(0, 0), " is newer"),
+        "; the batch was not written to ", table_));
+  }
+
+  // The batch in COPY's text format: tab-separated, \N for NULL.
+  void CopyText(const Rows& rows, std::string* out) const {
+    out->clear();
+    for (size_t i = 0; i < rows.values.size(); ++i) {
+      const auto& v = rows.values[i];
+      if (!v) {
+        out->append("\\N");
+      } else {
+        for (char ch : std::string_view(rows.text).substr(v->first, v->second)) {
+          switch (ch) {
+            case '\\':
+              out->append("\\\\");
+              break;
+            case '\t':
+              out->append("\\t");
+              break;
+            case '\n':
+              out->append("\\n");
+              break;
+            case '\r':
+              out->append("\\r");
+              break;
+            default:
+              out->push_back(ch);
+          }
+        }
+      }
+      out->push_back((i + 1) % columns_.size() == 0 ? '\n' : '\t');
+    }
+  }
+
+  // COPY into a temporary table of the sink's columns (this session's, emptied
+  // at commit), then one INSERT … SELECT with the same ON CONFLICT.
+  absl::Status CopyRows(pg::Connection& c, const Rows& rows) {
+    thread_local std::string text;
+    CopyText(rows, &text);
+    RECOVERY_RETURN_IF_ERROR(c.Run(stage_create_));
+    RECOVERY_RETURN_IF_ERROR(c.CopyIn(stage_copy_, text));
+    return c.Run(stage_insert_);
   }
 
   absl::Status Send(pg::Connection& c, const Rows& rows, std::vector<SinkRejection>* rejected,
@@ -559,7 +613,9 @@ class PostgresSink : public Sink {
     const size_t n = rows.index.size();
     absl::Status s = c.Run("BEGIN");
     if (s.ok() && fence != nullptr) s = CheckFence(c, *fence);
-    for (size_t first = 0; s.ok() && first < n; first += ChunkRows()) {
+    const bool copy = options_.copy_min_rows > 0 && n >= static_cast<size_t>(options_.copy_min_rows);
+    if (s.ok() && copy) s = CopyRows(c, rows);
+    for (size_t first = 0; s.ok() && !copy && first < n; first += ChunkRows()) {
       s = Insert(c, rows, first, std::min(ChunkRows(), n - first));
     }
     if (s.ok()) s = c.Run("COMMIT");
@@ -624,6 +680,7 @@ class PostgresSink : public Sink {
   std::vector<bool> is_conflict_;
   std::string table_;  // canonical, quoted as needed, from Open()
   std::string insert_prefix_, insert_suffix_;
+  std::string stage_create_, stage_copy_, stage_insert_;  // the COPY path
 };
 
 }  // namespace

@@ -187,6 +187,8 @@ absl::StatusOr<std::unique_ptr<Sink>> PostgresSinkFrom(const JobSpec& spec, Spec
   options.version_column = o.String("version").value_or("");
   options.rows_per_statement =
       static_cast<int>(o.Int("rows_per_statement", false, 1, 10000).value_or(options.rows_per_statement));
+  options.copy_min_rows =
+      static_cast<int>(o.Int("copy_min_rows", false, 0, 1000000000).value_or(options.copy_min_rows));
   options.connect_timeout =
       o.Duration("connect_timeout", false, absl::Seconds(1)).value_or(options.connect_timeout);
   options.statement_timeout =
