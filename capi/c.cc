@@ -578,7 +578,8 @@ int recovery_job_add_shard(recovery_job_t* job, const char* shard_id, size_t sha
 int recovery_job_set_replay(recovery_job_t* job, uint8_t enabled, const char* reason, size_t reason_len,
                             int64_t since_unix_us, char** errptr) {
   return Guard(errptr, [&] {
-    if (job == nullptr) return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_set_replay: job is NULL");
+    if (job == nullptr)
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_set_replay: job is NULL");
     if (reason == nullptr && reason_len > 0) {
       return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_set_replay: reason is NULL with a length");
     }

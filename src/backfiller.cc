@@ -190,7 +190,8 @@ void BackfillerImpl::RunShards(const std::vector<ShardRun*>& pending, bool leasi
       engine_.options().concurrency > 0 ? engine_.options().concurrency : engine_.spec().concurrency;
   // Workers sharing a plan through leases start at different shards, so that
   // they do not all claim (and mostly fail to claim) the same ones first.
-  const size_t first = leasing && !pending.empty() ? absl::Uniform<size_t>(absl::BitGen(), 0, pending.size()) : 0;
+  const size_t first =
+      leasing && !pending.empty() ? absl::Uniform<size_t>(absl::BitGen(), 0, pending.size()) : 0;
   std::atomic<size_t> next{0};
   auto worker = [&] {
     while (!engine_.Stopping()) {
@@ -311,8 +312,9 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
         ToAbsl(StrCat("slice ", options.slice, " of ", options.slices, ": expected 1 <= slice <= slices")));
   }
   if (options.replay && (options.dry_run || !options.shard_ids.empty())) {
-    return absl::InvalidArgumentError("a replay of the dead letters runs its own shard, and writes: not with "
-                                      "dry_run or shard_ids");
+    return absl::InvalidArgumentError(
+        "a replay of the dead letters runs its own shard, and writes: not with "
+        "dry_run or shard_ids");
   }
   if (!c.source) {
     RECOVERY_ASSIGN_OR_RETURN(c.source, BuildSource(spec));

@@ -51,7 +51,8 @@ class BorrowedSink : public Sink {
     return s_->Write(shard, b, rejected);
   }
   absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& b,
-                                          std::vector<SinkRejection>* rejected, const WriteFence& fence) override {
+                                          std::vector<SinkRejection>* rejected,
+                                          const WriteFence& fence) override {
     return s_->WriteFenced(shard, b, rejected, fence);
   }
   absl::Status Close() override { return s_->Close(); }
@@ -81,8 +82,8 @@ class BorrowedCheckpointStore : public CheckpointStore {
   absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
     return s_->Load(j, s);
   }
-  absl::StatusOr<std::vector<std::optional<Checkpoint>>> LoadMany(std::string_view j,
-                                                                  absl::Span<const std::string> ids) override {
+  absl::StatusOr<std::vector<std::optional<Checkpoint>>> LoadMany(
+      std::string_view j, absl::Span<const std::string> ids) override {
     return s_->LoadMany(j, ids);
   }
   absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
@@ -117,8 +118,8 @@ class BorrowedDeadLetterStore : public DeadLetterStore {
                           const std::function<void(std::string_view raw)>& visit) override {
     return d_->ForEachRaw(job, visit);
   }
-  absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after, size_t limit,
-                           std::vector<ListedLetter>* out) override {
+  absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after,
+                           size_t limit, std::vector<ListedLetter>* out) override {
     return d_->ListLetters(job, replay, after, limit, out);
   }
   absl::Status Mark(const LetterMark& mark) override { return d_->Mark(mark); }

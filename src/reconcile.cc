@@ -89,11 +89,14 @@ absl::Status ListMissingKeys(const JobSpec& spec, const Components& c, Reconcile
   PresenceAnswer answer;
   absl::Status s = c.sink->CheckPresence(ShardOf(*bucket), records.records(), &answer);
   if (!s.ok()) {
-    return absl::Status(s.code(), StrCat("bucket ", FormatRfc3339(bucket->start), ": asking the destination "
-                                         "which records it holds: ", s.message()));
+    return absl::Status(s.code(), StrCat("bucket ", FormatRfc3339(bucket->start),
+                                         ": asking the destination "
+                                         "which records it holds: ",
+                                         s.message()));
   }
   for (size_t i = 0; i < records.size(); ++i) {
-    if (i >= answer.present.size() || !answer.present[i]) bucket->missing_keys.emplace_back(records.records()[i].key);
+    if (i >= answer.present.size() || !answer.present[i])
+      bucket->missing_keys.emplace_back(records.records()[i].key);
   }
   bucket->keys_listed = true;
   return absl::OkStatus();

@@ -52,8 +52,8 @@ absl::StatusOr<std::vector<Shard>> PlanShards(absl::Time start, absl::Time end, 
 bool IsReplayShardId(std::string_view id) {
   constexpr std::string_view kPrefix = "replay-";
   int n = 0;
-  return absl::StartsWith(ToAbsl(id), ToAbsl(kPrefix)) && absl::SimpleAtoi(ToAbsl(id.substr(kPrefix.size())), &n) &&
-         n >= 1;
+  return absl::StartsWith(ToAbsl(id), ToAbsl(kPrefix)) &&
+         absl::SimpleAtoi(ToAbsl(id.substr(kPrefix.size())), &n) && n >= 1;
 }
 
 }  // namespace recovery

@@ -80,8 +80,8 @@ void ExpectMissingKeysListed(const testing::SimulatedApi& api, const std::string
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   const absl::Time day = T("2026-11-01T00:00:00Z");
   std::vector<std::string> hour15 = api.Ids(day + absl::Hours(15), day + absl::Hours(16));
-  EXPECT_THAT(r.out, HasSubstr(StrCat("missing from 2026-11-01T15:00:00Z (3): ", hour15[10], " ", hour15[11], " ",
-                                      hour15[12], "\n")));
+  EXPECT_THAT(r.out, HasSubstr(StrCat("missing from 2026-11-01T15:00:00Z (3): ", hour15[10], " ", hour15[11],
+                                      " ", hour15[12], "\n")));
   EXPECT_THAT(r.out, HasSubstr("missing from 2026-11-01T03:00:00Z (100): "));
   EXPECT_THAT(r.out, HasSubstr("missing from 2026-11-01T10:00:00Z (50): "));
   std::vector<std::string> hour10 = api.Ids(day + absl::Hours(10), day + absl::Hours(11));
@@ -90,7 +90,8 @@ void ExpectMissingKeysListed(const testing::SimulatedApi& api, const std::string
   // A limit under a bucket's size leaves it unlisted, and says so.
   r = testing::RunCli(RECOVERY_CLI, {"reconcile", job, "--keys", "--keys-limit", "99", "--json"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_THAT(r.out, HasSubstr("100 vendor records, over the keys limit (99): its missing keys are not listed"));
+  EXPECT_THAT(r.out,
+              HasSubstr("100 vendor records, over the keys limit (99): its missing keys are not listed"));
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("\"missing_keys\"")));
   r = testing::RunCli(RECOVERY_CLI, {"reconcile", job, "--keys-limit", "5"});
   EXPECT_EQ(r.exit_code, 2);

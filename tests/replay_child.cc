@@ -19,10 +19,19 @@ namespace {
 
 class DieAfterWrite : public BorrowedSink {
  public:
-  DieAfterWrite(std::unique_ptr<Sink> inner, int n) : BorrowedSink(inner.get()), inner_(std::move(inner)), n_(n) {}
+  DieAfterWrite(std::unique_ptr<Sink> inner, int n)
+      : BorrowedSink(inner.get()), inner_(std::move(inner)), n_(n) {}
   absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
                                     std::vector<SinkRejection>* rejected) override {
     absl::StatusOr<std::string> token = BorrowedSink::Write(shard, batch, rejected);
+    if (++writes_ == n_) kill(getpid(), SIGKILL);
+    return token;
+  }
+  // Under a lease (the PostgreSQL store) the engine writes through this one.
+  absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& batch,
+                                          std::vector<SinkRejection>* rejected,
+                                          const WriteFence& fence) override {
+    absl::StatusOr<std::string> token = BorrowedSink::WriteFenced(shard, batch, rejected, fence);
     if (++writes_ == n_) kill(getpid(), SIGKILL);
     return token;
   }
@@ -58,7 +67,8 @@ int Main(int argc, char** argv) {
     return 2;
   }
   RunResult r = (*backfiller)->Run();
-  std::fprintf(stderr, "%s %s\n", std::string(RunOutcomeName(r.outcome)).c_str(), r.status.ToString().c_str());
+  std::fprintf(stderr, "%s %s\n", std::string(RunOutcomeName(r.outcome)).c_str(),
+               r.status.ToString().c_str());
   return r.outcome == RunOutcome::kDone ? 0 : 1;
 }
 

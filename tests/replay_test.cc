@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "simdjson.h"
 #include "testing/cli_runner.h"
 #include "testing/postgres.h"
 #include "testing/test_util.h"
-#include "absl/time/clock.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -84,12 +84,14 @@ void RunBreakFixReplay(const TempDir& dir, const std::string& storage,
   testing::WriteFile(dir.File("job.json"), Job(true, storage));
   for (const char* die_after : {"3", "2"}) {
     r = testing::RunCli(RECOVERY_REPLAY_CHILD, {dir.File("job.json"), "7", die_after});
-    ASSERT_EQ(r.exit_code, 128 + 9) << "the child should have died after write " << die_after << ": " << r.err;
+    ASSERT_EQ(r.exit_code, 128 + 9) << "the child should have died after write " << die_after << ": "
+                                    << r.err;
     absl::SleepFor(lease_wait);
   }
   r = testing::RunCli(RECOVERY_CLI, {"replay", dir.File("job.json"), "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.err, HasSubstr(StrCat("replay-1: ", kCommaAmounts, " letters delivered, 0 already present, 0 "
+  EXPECT_THAT(r.err, HasSubstr(StrCat("replay-1: ", kCommaAmounts,
+                                      " letters delivered, 0 already present, 0 "
                                       "dropped by the mapping, 0 out of the window, 1 failed again")));
 }
 
@@ -144,8 +146,9 @@ TEST(ReplayTest, FileLettersAreDeliveredOnceThroughKillsAndMarked) {
   // A second replay finds only the letter that still fails, and tries it again.
   r = testing::RunCli(RECOVERY_CLI, {"replay", dir.File("job.json"), "--quiet"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("replay-2: 0 letters delivered, 0 already present, 0 dropped by the mapping, 0 out "
-                               "of the window, 1 failed again"));
+  EXPECT_THAT(r.err,
+              HasSubstr("replay-2: 0 letters delivered, 0 already present, 0 dropped by the mapping, 0 out "
+                        "of the window, 1 failed again"));
   EXPECT_EQ(ReadOut(dir.File("out.jsonl")).ids.size(), static_cast<size_t>(kRecords - 1));
 
   // Bad input is named.
@@ -181,8 +184,9 @@ TEST(ReplayTest, PostgresLettersAreDeliveredOnceThroughKillsAndMarked) {
 
   testing::CliResult r = testing::RunCli(RECOVERY_CLI, {"replay", dir.File("job.json"), "--quiet"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("replay-2: 0 letters delivered, 0 already present, 0 dropped by the mapping, 0 out "
-                               "of the window, 1 failed again"));
+  EXPECT_THAT(r.err,
+              HasSubstr("replay-2: 0 letters delivered, 0 already present, 0 dropped by the mapping, 0 out "
+                        "of the window, 1 failed again"));
   EXPECT_EQ(pg.Query("SELECT count(*) FROM recovery_dead_letter_marks WHERE job = 'replay'"),
             std::vector<std::string>{"52"});
 }

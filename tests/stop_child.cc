@@ -19,14 +19,16 @@ namespace {
 
 class StopBeforeWrite : public BorrowedSink {
  public:
-  StopBeforeWrite(std::unique_ptr<Sink> inner, int n) : BorrowedSink(inner.get()), inner_(std::move(inner)), n_(n) {}
+  StopBeforeWrite(std::unique_ptr<Sink> inner, int n)
+      : BorrowedSink(inner.get()), inner_(std::move(inner)), n_(n) {}
   absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
                                     std::vector<SinkRejection>* rejected) override {
     if (++writes_ == n_) raise(SIGSTOP);
     return BorrowedSink::Write(shard, batch, rejected);
   }
   absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& batch,
-                                          std::vector<SinkRejection>* rejected, const WriteFence& fence) override {
+                                          std::vector<SinkRejection>* rejected,
+                                          const WriteFence& fence) override {
     if (++writes_ == n_) raise(SIGSTOP);
     return BorrowedSink::WriteFenced(shard, batch, rejected, fence);
   }
@@ -56,7 +58,8 @@ int Main(int argc, char** argv) {
     return 2;
   }
   RunResult r = (*backfiller)->Run();
-  std::fprintf(stderr, "%s: %s\n", std::string(RunOutcomeName(r.outcome)).c_str(), r.status.ToString().c_str());
+  std::fprintf(stderr, "%s: %s\n", std::string(RunOutcomeName(r.outcome)).c_str(),
+               r.status.ToString().c_str());
   return r.outcome == RunOutcome::kDone ? 0 : 1;
 }
 

@@ -32,7 +32,7 @@ struct ListedLetter {
   std::string id;  // the store's name for it, stable for as long as the store holds it
   std::string shard_id, cursor, reason, raw, source_id;
   size_t index = 0;
-  absl::Time time;  // when it was first rejected
+  absl::Time time;   // when it was first rejected
   int attempts = 0;  // replays that tried it and failed again
 };
 

@@ -78,7 +78,8 @@ class RECOVERY_EXPORT Sink {
   // IsLeaseLost() status once `fence` is no longer the newest token. The
   // default writes as Write() does.
   virtual absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& batch,
-                                                  std::vector<SinkRejection>* rejected, const WriteFence& fence) {
+                                                  std::vector<SinkRejection>* rejected,
+                                                  const WriteFence& fence) {
     return Write(shard, batch, rejected);
   }
   virtual absl::Status Close() { return absl::OkStatus(); }
@@ -105,7 +106,9 @@ class RECOVERY_EXPORT Sink {
   virtual bool rolls_back_uncommitted() const { return false; }
   // (A sink that wraps another forwards serialize_commits(), defers_sync(),
   // Sync() and rolls_back_uncommitted() to it: the engine commits by the
-  // wrapper's answers, the inner sink writes by its own.)
+  // wrapper's answers, the inner sink writes by its own. A wrapper that
+  // overrides Write() overrides WriteFenced() too, or leaves both to the
+  // default, which calls Write().)
 
   // Optional, for reconcile (include/recovery/reconcile.h): how many records
   // the destination holds per time bucket, by the event time it keeps with

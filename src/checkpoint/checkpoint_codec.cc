@@ -49,7 +49,9 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   const bool v2 = c.counters.records_already_present > 0 || !c.in_flight_keys.empty();
   const bool v3 = !c.warning.empty();
   w.Str("format", kFormatName)
-      .Int("version", v3 ? 3 : v2 ? 2 : 1)
+      .Int("version", v3   ? 3
+                      : v2 ? 2
+                           : 1)
       .Str("job", job)
       .Str("shard", shard_id)
       .Str("state", ShardStateName(c.state));

@@ -336,9 +336,9 @@ class PostgresCheckpointStore : public CheckpointStore {
     for (int row = 0; row < r.rows(); ++row) {
       auto it = wanted.find(r.Get(row, 0));
       if (it == wanted.end()) continue;
-      RECOVERY_ASSIGN_OR_RETURN(Checkpoint ck,
-                                DecodeCheckpoint(r.Get(row, 1), StrCat(core_->Describe(), " ", core_->table(), " (",
-                                                                       job, ", ", r.Get(row, 0), ")")));
+      RECOVERY_ASSIGN_OR_RETURN(
+          Checkpoint ck, DecodeCheckpoint(r.Get(row, 1), StrCat(core_->Describe(), " ", core_->table(), " (",
+                                                                job, ", ", r.Get(row, 0), ")")));
       out[it->second] = std::move(ck);
     }
     return out;
@@ -490,8 +490,8 @@ class PostgresDeadLetterStore : public DeadLetterStore {
 
   // Letters are listed by their key, (shard, cursor, index); the id is that
   // key as a JSON object. A letter's state is its latest mark.
-  absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after, size_t limit,
-                           std::vector<ListedLetter>* out) override {
+  absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after,
+                           size_t limit, std::vector<ListedLetter>* out) override {
     Key from;
     if (!after.empty()) {
       RECOVERY_ASSIGN_OR_RETURN(from, ParseId(after));
@@ -505,10 +505,13 @@ class PostgresDeadLetterStore : public DeadLetterStore {
     const std::string sql = StrCat(
         "SELECT d.shard, d.cursor, d.record_index, COALESCE(m.reason, d.reason), encode(d.raw, 'hex'), "
         "d.source_id, (extract(epoch FROM d.rejected_at) * 1000000)::bigint, "
-        "(SELECT count(*) FROM ", marks, " a WHERE ", same_letter("a"), " AND a.outcome = 'failed again') FROM ",
+        "(SELECT count(*) FROM ",
+        marks, " a WHERE ", same_letter("a"), " AND a.outcome = 'failed again') FROM ",
         core_->dead_letters_table(), " d LEFT JOIN LATERAL (SELECT outcome, reason FROM ", marks, " l WHERE ",
-        same_letter("l"), " AND l.replay <> $6 ORDER BY marked_at DESC LIMIT 1) m ON true WHERE d.job = $1 AND ",
-        "(m.outcome IS NULL OR m.outcome = 'failed again') AND ($2 OR (d.shard, d.cursor, d.record_index) > ($3, $4, "
+        same_letter("l"),
+        " AND l.replay <> $6 ORDER BY marked_at DESC LIMIT 1) m ON true WHERE d.job = $1 AND ",
+        "(m.outcome IS NULL OR m.outcome = 'failed again') AND ($2 OR (d.shard, d.cursor, d.record_index) > "
+        "($3, $4, "
         "$5::integer)) ORDER BY d.shard, d.cursor, d.record_index LIMIT ",
         limit);
     absl::StatusOr<pg::Result> rows = c->Exec(
@@ -535,7 +538,7 @@ class PostgresDeadLetterStore : public DeadLetterStore {
 
   absl::Status Mark(const LetterMark& m) override {
     RECOVERY_ASSIGN_OR_RETURN(Key key, ParseId(m.letter_id));
-    MarkRow row{std::string(m.job),    std::move(key.shard), std::move(key.cursor),
+    MarkRow row{std::string(m.job),    std::move(key.shard),  std::move(key.cursor),
                 StrCat(key.index),     std::string(m.replay), std::string(ReplayOutcomeName(m.outcome)),
                 std::string(m.reason), FormatRfc3339(m.time)};
     absl::MutexLock lock(&mu_);
@@ -575,12 +578,14 @@ class PostgresDeadLetterStore : public DeadLetterStore {
     // replay's mark is replaced, not added.
     for (size_t i = 0; s.ok() && i < marks.size(); ++i) {
       const MarkRow& r = marks[i];
-      s = c->Exec(StrCat("INSERT INTO ", core_->letter_marks_table(),
-                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job, shard, cursor, record_index, "
-                         "replay) DO UPDATE SET outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, "
-                         "marked_at = EXCLUDED.marked_at"),
-                  {r.job, r.shard, r.cursor, r.index, r.replay, r.outcome,
-                   r.reason.empty() ? pg::Param() : pg::Param(r.reason), r.time})
+      s = c->Exec(
+               StrCat(
+                   "INSERT INTO ", core_->letter_marks_table(),
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job, shard, cursor, record_index, "
+                   "replay) DO UPDATE SET outcome = EXCLUDED.outcome, reason = EXCLUDED.reason, "
+                   "marked_at = EXCLUDED.marked_at"),
+               {r.job, r.shard, r.cursor, r.index, r.replay, r.outcome,
+                r.reason.empty() ? pg::Param() : pg::Param(r.reason), r.time})
               .status();
     }
     if (s.ok()) s = c->Run("COMMIT");
@@ -617,7 +622,8 @@ class PostgresDeadLetterStore : public DeadLetterStore {
         e["cursor"].get_string().get(cursor) != simdjson::SUCCESS ||
         e["index"].get_int64().get(index) != simdjson::SUCCESS) {
       return absl::InvalidArgumentError(
-          StrCat("dead letters: \"", id, "\" is not a letter id of a PostgreSQL store ({\"shard\",\"cursor\",\"index\"})"));
+          StrCat("dead letters: \"", id,
+                 "\" is not a letter id of a PostgreSQL store ({\"shard\",\"cursor\",\"index\"})"));
     }
     return Key{std::string(shard), std::string(cursor), index};
   }

@@ -63,9 +63,9 @@ exit codes: 0 done, 1 failed, 2 bad usage or job spec, 3 interrupted (resumable)
 
 bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
   static const std::map<std::string, bool> kTakesValue = {
-      {"--dry-run", false},     {"--concurrency", true},    {"--log-format", true},  {"--log-level", true},
-      {"--quiet", false},       {"--shard", true},          {"--yes", false},        {"--help", false},
-      {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},      {"--thin", true},
+      {"--dry-run", false},     {"--concurrency", true},    {"--log-format", true},   {"--log-level", true},
+      {"--quiet", false},       {"--shard", true},          {"--yes", false},         {"--help", false},
+      {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},       {"--thin", true},
       {"--json", false},        {"--write-plan", true},     {"--trust-total", false}, {"--reason", true},
       {"--since", true},        {"--keys", false},          {"--keys-limit", true}};
   for (int i = 1; i < argc; ++i) {
@@ -149,7 +149,8 @@ std::string ResumeCommand(const Args& args) {
   if (args.command == "replay") {
     std::string command = StrCat("recovery replay ", Shell(args.job_path));
     for (const char* flag : {"--reason", "--since"}) {
-      if (auto it = args.flags.find(flag); it != args.flags.end()) StrAppend(&command, " ", flag, " ", Shell(it->second));
+      if (auto it = args.flags.find(flag); it != args.flags.end())
+        StrAppend(&command, " ", flag, " ", Shell(it->second));
     }
     return command;
   }

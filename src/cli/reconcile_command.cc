@@ -33,7 +33,8 @@ absl::StatusOr<ReconcileOptions> ParseReconcileFlags(const Args& args, const Job
     const long long limit = std::atoll(it->second.c_str());
     if (!args.flags.count("--keys")) return absl::InvalidArgumentError("--keys-limit: only with --keys");
     if (limit < 1 || limit > 10000000)
-      return absl::InvalidArgumentError(StrCat("--keys-limit: expected 1 to 10000000, got \"", it->second, "\""));
+      return absl::InvalidArgumentError(
+          StrCat("--keys-limit: expected 1 to 10000000, got \"", it->second, "\""));
     o.keys_limit = static_cast<size_t>(limit);
   }
   (void)spec;

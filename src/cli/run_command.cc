@@ -220,7 +220,8 @@ class MetricsOutputs {
 absl::Status ReadReplayFlags(const Args& args, BackfillerOptions* options) {
   if (args.command != "replay") {
     for (const char* flag : {"--reason", "--since"}) {
-      if (args.flags.count(flag)) return absl::InvalidArgumentError(StrCat(flag, ": only for recovery replay"));
+      if (args.flags.count(flag))
+        return absl::InvalidArgumentError(StrCat(flag, ": only for recovery replay"));
     }
     return absl::OkStatus();
   }
@@ -231,8 +232,8 @@ absl::Status ReadReplayFlags(const Args& args, BackfillerOptions* options) {
   if (auto it = args.flags.find("--since"); it != args.flags.end()) {
     std::optional<absl::Time> since = ParseRfc3339(it->second);
     if (!since) {
-      return absl::InvalidArgumentError(
-          StrCat("--since: expected an RFC 3339 time such as 2026-11-02T00:00:00Z, got \"", it->second, "\""));
+      return absl::InvalidArgumentError(StrCat(
+          "--since: expected an RFC 3339 time such as 2026-11-02T00:00:00Z, got \"", it->second, "\""));
     }
     replay.since = *since;
   }

@@ -98,14 +98,18 @@ int StatusCommand(const Args& args) {
   }
   std::printf("total: %llu records delivered, %llu dead letters, %zu of %zu shards done\n",
               static_cast<unsigned long long>(totals.records_delivered + replayed.records_delivered),
-              static_cast<unsigned long long>(totals.dead_letters - std::min(totals.dead_letters, replayed.pages > 0 ? replayed.records_fetched - replayed.dead_letters : 0)),
+              static_cast<unsigned long long>(
+                  totals.dead_letters -
+                  std::min(totals.dead_letters,
+                           replayed.pages > 0 ? replayed.records_fetched - replayed.dead_letters : 0)),
               reports->size() - not_done, reports->size());
   if (replayed.pages > 0) {
     // A replay's "dead letters" are letters that failed again, not new ones.
-    std::printf("replayed: %llu dead letters settled by replays (%llu delivered), %llu tries that failed again\n",
-                static_cast<unsigned long long>(replayed.records_fetched - replayed.dead_letters),
-                static_cast<unsigned long long>(replayed.records_delivered),
-                static_cast<unsigned long long>(replayed.dead_letters));
+    std::printf(
+        "replayed: %llu dead letters settled by replays (%llu delivered), %llu tries that failed again\n",
+        static_cast<unsigned long long>(replayed.records_fetched - replayed.dead_letters),
+        static_cast<unsigned long long>(replayed.records_delivered),
+        static_cast<unsigned long long>(replayed.dead_letters));
   }
   if (totals.records_out_of_window > 0) {
     std::printf(
@@ -123,7 +127,8 @@ int StatusCommand(const Args& args) {
                 static_cast<unsigned long long>(totals.records_already_present));
   }
   if (not_done > replays_not_done) std::printf("to resume: %s\n", ResumeCommand(args).c_str());
-  if (replays_not_done > 0) std::printf("to finish the replay: recovery replay %s\n", Shell(args.job_path).c_str());
+  if (replays_not_done > 0)
+    std::printf("to finish the replay: recovery replay %s\n", Shell(args.job_path).c_str());
   return kExitDone;
 }
 

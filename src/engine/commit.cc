@@ -76,8 +76,12 @@ absl::Status MarkReplayed(Engine& engine, const ShardRun& run, const Page& page,
   const auto& records = page.records.records();
   for (size_t i = 0; i < records.size(); ++i) {
     const ReplayOutcome outcome = ReplayOutcomeOf(mapped.outcomes[i]);
-    LetterMark mark{engine.spec().name, records[i].id, run.shard.id, outcome,
-                    outcome == ReplayOutcome::kFailedAgain ? reasons[i] : std::string_view(), now};
+    LetterMark mark{engine.spec().name,
+                    records[i].id,
+                    run.shard.id,
+                    outcome,
+                    outcome == ReplayOutcome::kFailedAgain ? reasons[i] : std::string_view(),
+                    now};
     RECOVERY_RETURN_IF_ERROR(store.Mark(mark));
   }
   return absl::OkStatus();
@@ -89,20 +93,21 @@ absl::Status WriteDeadLetters(Engine& engine, ShardRun& run, const Page& page, c
   const absl::Time now = absl::Now();
   return engine.Retry(engine.replaying() ? "mark replayed dead letters" : "write dead letters", run, counters,
                       [&]() -> absl::Status {
-    if (engine.replaying()) {
-      RECOVERY_RETURN_IF_ERROR(MarkReplayed(engine, run, page, mapped, now));
-    } else {
-      for (const PendingDeadLetter& d : mapped.dead) {
-        DeadLetter letter{engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index,
-                          d.reason,           d.raw,        d.source_id,           now};
-        RECOVERY_RETURN_IF_ERROR(store.Add(letter));
-      }
-    }
-    absl::StatusOr<std::string> token = store.Flush();
-    if (!token.ok()) return token.status();
-    if (!token->empty()) run.checkpoint.dead_letter_token = *std::move(token);
-    return absl::OkStatus();
-  });
+                        if (engine.replaying()) {
+                          RECOVERY_RETURN_IF_ERROR(MarkReplayed(engine, run, page, mapped, now));
+                        } else {
+                          for (const PendingDeadLetter& d : mapped.dead) {
+                            DeadLetter letter{
+                                engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index,
+                                d.reason,           d.raw,        d.source_id,           now};
+                            RECOVERY_RETURN_IF_ERROR(store.Add(letter));
+                          }
+                        }
+                        absl::StatusOr<std::string> token = store.Flush();
+                        if (!token.ok()) return token.status();
+                        if (!token->empty()) run.checkpoint.dead_letter_token = *std::move(token);
+                        return absl::OkStatus();
+                      });
 }
 
 }  // namespace

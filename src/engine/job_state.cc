@@ -82,7 +82,8 @@ absl::StatusOr<std::vector<ShardReport>> LoadShardReports(CheckpointStore& store
     }
     reports.push_back(std::move(r));
   };
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<std::optional<Checkpoint>> found, store.LoadMany(job, ShardIds(plan)));
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<std::optional<Checkpoint>> found,
+                            store.LoadMany(job, ShardIds(plan)));
   for (size_t i = 0; i < plan.size(); ++i) report(plan[i], found[i]);
   RECOVERY_ASSIGN_OR_RETURN(std::vector<StoredShard> replays, LoadReplayShards(store, job, plan));
   for (const StoredShard& r : replays) report(r.shard, r.checkpoint);
@@ -101,7 +102,8 @@ absl::Status ResetShards(CheckpointStore& store, std::string_view job, const std
     // Its letters are marked settled and its records delivered: forgetting it
     // would hide both from the next run's roll-back.
     return absl::FailedPreconditionError(
-        StrCat("shard \"", *shard_id, "\" is a replay of the dead letters and cannot be reset alone; reset the "
+        StrCat("shard \"", *shard_id,
+               "\" is a replay of the dead letters and cannot be reset alone; reset the "
                "whole job to start over"));
   }
   RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobLock> lock, store.Lock(job, ""));

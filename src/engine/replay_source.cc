@@ -8,8 +8,8 @@ namespace {
 
 class ReplayReader : public ShardReader {
  public:
-  ReplayReader(DeadLetterStore* letters, const std::string* job, std::string replay, const ReplayOptions* options,
-               size_t page_size, std::string after)
+  ReplayReader(DeadLetterStore* letters, const std::string* job, std::string replay,
+               const ReplayOptions* options, size_t page_size, std::string after)
       : letters_(letters),
         job_(job),
         replay_(std::move(replay)),
@@ -36,7 +36,8 @@ class ReplayReader : public ShardReader {
 
  private:
   bool Wanted(const ListedLetter& l) const {
-    if (!options_->reason.empty() && !absl::StrContains(ToAbsl(l.reason), ToAbsl(options_->reason))) return false;
+    if (!options_->reason.empty() && !absl::StrContains(ToAbsl(l.reason), ToAbsl(options_->reason)))
+      return false;
     return l.time >= options_->since;
   }
 
@@ -82,11 +83,11 @@ Shard ReplayShard(const std::vector<Shard>& plan, int n) {
   s.start = plan.empty() ? absl::InfinitePast() : plan.front().start;
   // Never open-ended, so that a replay ends: letters of a follow-mode job's
   // open shard may lie anywhere after its start.
-  s.end = plan.empty() || IsOpenEnded(plan.back()) ? absl::FromCivil(absl::CivilSecond(9999, 12, 31), absl::UTCTimeZone())
-                                                   : plan.back().end;
+  s.end = plan.empty() || IsOpenEnded(plan.back())
+              ? absl::FromCivil(absl::CivilSecond(9999, 12, 31), absl::UTCTimeZone())
+              : plan.back().end;
   return s;
 }
-
 
 std::unique_ptr<Source> NewReplaySource(DeadLetterStore* letters, std::string job, ReplayOptions options) {
   return std::make_unique<ReplaySource>(letters, std::move(job), std::move(options));

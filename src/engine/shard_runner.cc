@@ -174,8 +174,7 @@ void RunShard(Engine& engine, ShardRun& run) {
   ShardCounters counters;  // of the page under way; retries count from the open
   std::unique_ptr<ShardReader> reader;
   absl::Status st = engine.Retry("open source", run, &counters, [&]() -> absl::Status {
-    absl::StatusOr<std::unique_ptr<ShardReader>> r =
-        c.source->Open(run.shard, run.checkpoint.cursor, scope);
+    absl::StatusOr<std::unique_ptr<ShardReader>> r = c.source->Open(run.shard, run.checkpoint.cursor, scope);
     if (!r.ok()) return r.status();
     reader = *std::move(r);
     return absl::OkStatus();

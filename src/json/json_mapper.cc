@@ -356,7 +356,8 @@ class JsonMapper : public Mapper {
         }
         return mismatch("bool");
       case FieldType::kDecimal:
-        if (slot.kind == Kind::kNumber || (slot.kind == Kind::kString && IsPlainDecimal(slot.text, f.decimal_point))) {
+        if (slot.kind == Kind::kNumber ||
+            (slot.kind == Kind::kString && IsPlainDecimal(slot.text, f.decimal_point))) {
           s.out.push_back('"');
           const size_t at = s.out.size();
           s.out.append(slot.text);

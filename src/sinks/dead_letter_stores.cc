@@ -70,8 +70,8 @@ class FileDeadLetterStore : public DeadLetterStore {
     return file_->Append(line);
   }
 
-  absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after, size_t limit,
-                           std::vector<ListedLetter>* out) override;
+  absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after,
+                           size_t limit, std::vector<ListedLetter>* out) override;
 
   absl::Status ForEachRaw(std::string_view job, const std::function<void(std::string_view)>& visit) override {
     absl::MutexLock lock(&mu_);  // no letter is added meanwhile
@@ -114,15 +114,16 @@ absl::Status FileDeadLetterStore::ListLetters(std::string_view job, std::string_
                                               std::vector<ListedLetter>* out) {
   uint64_t after_offset = 0;
   if (!after.empty() && !absl::SimpleAtoi(ToAbsl(after), &after_offset)) {
-    return absl::InvalidArgumentError(
-        StrCat("dead-letter file ", path_, ": \"", after, "\" is not a letter id of this file (a byte offset)"));
+    return absl::InvalidArgumentError(StrCat("dead-letter file ", path_, ": \"", after,
+                                             "\" is not a letter id of this file (a byte offset)"));
   }
   absl::StatusOr<std::string> text;
   {
     absl::MutexLock lock(&mu_);  // no letter is added meanwhile
     text = ReadFile(path_);
   }
-  if (!text.ok()) return text.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : text.status();
+  if (!text.ok())
+    return text.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : text.status();
   struct Found {
     ListedLetter letter;
     bool settled = false;
@@ -154,7 +155,8 @@ absl::Status FileDeadLetterStore::ListLetters(std::string_view job, std::string_
                   !(line["replay"].get_string().get(by) == simdjson::SUCCESS && by == replay);
       if (!f.settled) {
         ++f.letter.attempts;
-        if (line["reason"].get_string().get(reason) == simdjson::SUCCESS) f.letter.reason = std::string(reason);
+        if (line["reason"].get_string().get(reason) == simdjson::SUCCESS)
+          f.letter.reason = std::string(reason);
       }
       continue;
     }
@@ -219,7 +221,8 @@ class MemoryDeadLetterStore : public DeadLetterStore {
       if (!d.replayed.empty() && d.replayed != ReplayOutcomeName(ReplayOutcome::kFailedAgain) &&
           d.replayed_by != replay)
         continue;
-      out->push_back({StrCat(i), d.shard_id, d.cursor, d.reason, d.raw, d.source_id, d.index, absl::Time(), 0});
+      out->push_back(
+          {StrCat(i), d.shard_id, d.cursor, d.reason, d.raw, d.source_id, d.index, absl::Time(), 0});
     }
     return absl::OkStatus();
   }
