@@ -154,6 +154,7 @@ absl::Status BackfillerImpl::Load(std::vector<ShardRun>& runs, SinkOpenContext* 
   }
   if (replaying && runs.empty()) add_run(engine_.plan()[0], std::nullopt);
   std::vector<const Checkpoint*> stored;
+  stored.reserve(runs.size());
   for (const ShardRun& r : runs) stored.push_back(r.has_checkpoint ? &r.checkpoint : nullptr);
   engine_.progress().Start(stored, absl::Now());
   return absl::OkStatus();

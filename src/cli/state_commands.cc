@@ -2,6 +2,8 @@
 // checkpoints, never the vendor's secrets.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 
@@ -96,19 +98,18 @@ int StatusCommand(const Args& args) {
                 static_cast<unsigned long long>(r.checkpoint.counters.pages),
                 static_cast<unsigned long long>(r.checkpoint.counters.dead_letters), detail.c_str());
   }
+  // Letters a replay delivered, found present, or let go are no longer dead.
+  const uint64_t settled = replayed.records_fetched - replayed.dead_letters;
+  const uint64_t delivered = totals.records_delivered + replayed.records_delivered;
+  const uint64_t dead_left = totals.dead_letters - std::min(totals.dead_letters, settled);
   std::printf("total: %llu records delivered, %llu dead letters, %zu of %zu shards done\n",
-              static_cast<unsigned long long>(totals.records_delivered + replayed.records_delivered),
-              static_cast<unsigned long long>(
-                  totals.dead_letters -
-                  std::min(totals.dead_letters,
-                           replayed.pages > 0 ? replayed.records_fetched - replayed.dead_letters : 0)),
+              static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(dead_left),
               reports->size() - not_done, reports->size());
   if (replayed.pages > 0) {
     // A replay's "dead letters" are letters that failed again, not new ones.
     std::printf(
         "replayed: %llu dead letters settled by replays (%llu delivered), %llu tries that failed again\n",
-        static_cast<unsigned long long>(replayed.records_fetched - replayed.dead_letters),
-        static_cast<unsigned long long>(replayed.records_delivered),
+        static_cast<unsigned long long>(settled), static_cast<unsigned long long>(replayed.records_delivered),
         static_cast<unsigned long long>(replayed.dead_letters));
   }
   if (totals.records_out_of_window > 0) {
