@@ -26,14 +26,16 @@ std::vector<RecordBatch> Batches(int64_t rows, int64_t per_batch) {
   const absl::Time t0 = testing::T("2026-11-01T00:00:00Z");
   for (int64_t i = 0; i < rows; ++i) {
     if (i % per_batch == 0) batches.emplace_back();
-    batches.back().Add(StrCat("k", i), t0 + absl::Seconds(i),
-                       StrCat(R"({"id":"txn-)", i, R"(","amount":")", i % 1000, R"(.25","note":"paid\tin full"})"));
+    batches.back().Add(
+        StrCat("k", i), t0 + absl::Seconds(i),
+        StrCat(R"({"id":"txn-)", i, R"(","amount":")", i % 1000, R"(.25","note":"paid\tin full"})"));
   }
   return batches;
 }
 
 // Seconds to write every batch, one after another.
-double WriteAll(const testing::PostgresServer& pg, const std::vector<RecordBatch>& batches, int copy_min_rows) {
+double WriteAll(const testing::PostgresServer& pg, const std::vector<RecordBatch>& batches,
+                int copy_min_rows) {
   PostgresSinkOptions o;
   o.dsn = pg.dsn();
   o.table = "payments";
@@ -64,7 +66,8 @@ int Main(bool quick) {
   testing::PostgresServer& pg = **server;
   const int64_t rows = quick ? 20000 : 100000;
   std::printf("%lld rows of 4 columns, one connection, fsync off\n", static_cast<long long>(rows));
-  std::printf("%-10s %-10s %14s %14s %10s\n", "batch", "table", "INSERT rows/s", "COPY rows/s", "COPY/INSERT");
+  std::printf("%-10s %-10s %14s %14s %10s\n", "batch", "table", "INSERT rows/s", "COPY rows/s",
+              "COPY/INSERT");
   for (int64_t per_batch : {50, 200, 1000, 5000}) {
     const std::vector<RecordBatch> batches = Batches(rows, per_batch);
     for (const bool conflicts : {false, true}) {
