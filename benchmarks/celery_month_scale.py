@@ -37,9 +37,12 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "python", "tests"))  # servers.py
 from servers import FixtureApi, PostgresCluster, RedisServer  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import celery_scaling  # noqa: E402  (its job: the same source, mapping, sink and checkpoints)
+
 START, END = "2026-10-01T00:00:00Z", "2026-10-31T00:00:00Z"  # 720 hours
 RECORDS = 144_000  # 200 an hour on average
-PAGE = 50
+PAGE = celery_scaling.PAGE
 LATENCY_MS = 100
 CONCURRENCY = 4  # shards at once in each worker process
 # The API serves 96 connections at once (a kept-alive connection holds one of
@@ -47,24 +50,11 @@ CONCURRENCY = 4  # shards at once in each worker process
 
 
 def job(api_url, dsn, name):
-    return {
-        "name": name,
-        "window": {"start": START, "end": END},
-        "shard_duration": "1h",
-        "concurrency": CONCURRENCY,
-        "source": {"type": "http", "url": f"{api_url}/v1/keyset",
-                   "query": {"from": "{start}", "to": "{end}", "limit": "{limit}",
-                             "after_time": "{after_time}", "after_id": "{after_id}"},
-                   "records": "/data", "page_size": PAGE,
-                   "pagination": {"type": "keyset", "time": "/created_at", "id": "/id"}},
-        "mapper": {"type": "json", "fields": [{"name": "transaction_id", "from": "/id", "required": True},
-                                              {"name": "amount", "from": "/amount/value", "type": "decimal"}],
-                   "key": {"from": "/id"}, "event_time": {"from": "/created_at"}},
-        "sink": {"type": "postgres", "dsn": dsn, "table": "transactions",
-                 "columns": {"transaction_id": "/transaction_id", "amount": "/amount", "occurred_at": "$event_time"},
-                 "conflict_columns": ["transaction_id"]},
-        "checkpoint": {"type": "postgres", "dsn": dsn, "lease": "10s"},
-    }
+    """The scale-out benchmark's job (same source, mapping, sink and
+    checkpoints) over the month, in one-hour shards."""
+    spec = celery_scaling.job(api_url, dsn, name)
+    spec.update(window={"start": START, "end": END}, shard_duration="1h", concurrency=CONCURRENCY)
+    return spec
 
 
 def run(n, env, tmp, api, pg, per_shard):

@@ -606,7 +606,8 @@ TEST_F(PostgresTest, AWorkerPausedPastItsLeaseCannotLandItsBatchAfterATakeover) 
   if (a == 0) {
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 2);
-    execl(RECOVERY_STOP_CHILD, RECOVERY_STOP_CHILD, dir.File("job.json").c_str(), "3", nullptr);
+    execl(RECOVERY_SINK_CHILD, RECOVERY_SINK_CHILD, dir.File("job.json").c_str(), "stop-before", "3",
+          nullptr);
     _exit(127);
   }
   ASSERT_GT(a, 0);

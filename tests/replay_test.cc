@@ -83,7 +83,7 @@ void RunBreakFixReplay(const TempDir& dir, const std::string& storage,
 
   testing::WriteFile(dir.File("job.json"), Job(true, storage));
   for (const char* die_after : {"3", "2"}) {
-    r = testing::RunCli(RECOVERY_REPLAY_CHILD, {dir.File("job.json"), "7", die_after});
+    r = testing::RunCli(RECOVERY_SINK_CHILD, {dir.File("job.json"), "kill-after", die_after, "replay", "7"});
     ASSERT_EQ(r.exit_code, 128 + 9) << "the child should have died after write " << die_after << ": "
                                     << r.err;
     absl::SleepFor(lease_wait);

@@ -152,7 +152,8 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   // sink that rejects records adds dead letters after the fact, hence the lock
   // whenever the batch is non-empty and dead letters serialize.)
   // A replay writes to the dead-letter store for every page: it marks each letter.
-  const bool lettering = !mapped.dead.empty() || (engine.replaying() && !page.records.empty());
+  const bool marking = engine.replaying() && !page.records.empty();
+  const bool lettering = !mapped.dead.empty() || marking;
   const bool serialize = (delivering && c.sink->serialize_commits()) ||
                          ((lettering || delivering) && c.dead_letters->serialize_commits());
   std::optional<absl::MutexLock> lock;
@@ -184,7 +185,7 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
       return fail_after_shared_write(s);
   }
   // (The sink's rejections have joined mapped.dead by now.)
-  if (!mapped.dead.empty() || (engine.replaying() && !page.records.empty())) {
+  if (!mapped.dead.empty() || marking) {
     if (absl::Status s = WriteDeadLetters(engine, run, page, mapped, counters); !s.ok())
       return fail_after_shared_write(s);
     shared_state_written |= c.dead_letters->serialize_commits();

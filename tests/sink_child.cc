@@ -1,0 +1,96 @@
+// Runs a job, or a replay of its dead letters, with the sink wrapped so that
+// the process interrupts itself at the worst moments for exactly-once:
+//
+//   sink_child JOB.json kill-after N [replay PAGE_SIZE]
+//       SIGKILL right after the sink took its N-th batch, before that batch's
+//       checkpoint (replay_test.cc)
+//   sink_child JOB.json stop-before N
+//       SIGSTOP just before the sink's N-th write, past the lease check: a
+//       worker paused by a long GC or a stopped VM (postgres_test.cc, which
+//       lets another worker take the shard over, then sends SIGCONT)
+//
+// Exit 0 when the run is done, 1 otherwise (the outcome on stderr), 2 on bad
+// usage.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "borrowed.h"
+#include "recovery/backfiller.h"
+#include "spec/components.h"
+
+namespace recovery {
+namespace {
+
+class InterruptingSink : public BorrowedSink {
+ public:
+  InterruptingSink(std::unique_ptr<Sink> inner, int signal, int n)
+      : BorrowedSink(inner.get()), inner_(std::move(inner)), signal_(signal), n_(n) {}
+  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>* rejected) override {
+    const bool nth = ++writes_ == n_;
+    if (nth && signal_ == SIGSTOP) raise(SIGSTOP);
+    absl::StatusOr<std::string> token = BorrowedSink::Write(shard, batch, rejected);
+    if (nth && signal_ == SIGKILL) kill(getpid(), SIGKILL);
+    return token;
+  }
+  // Under a lease (the PostgreSQL store) the engine writes through this one.
+  absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& batch,
+                                          std::vector<SinkRejection>* rejected,
+                                          const WriteFence& fence) override {
+    const bool nth = ++writes_ == n_;
+    if (nth && signal_ == SIGSTOP) raise(SIGSTOP);
+    absl::StatusOr<std::string> token = BorrowedSink::WriteFenced(shard, batch, rejected, fence);
+    if (nth && signal_ == SIGKILL) kill(getpid(), SIGKILL);
+    return token;
+  }
+
+ private:
+  std::unique_ptr<Sink> inner_;
+  const int signal_;
+  const int n_;
+  std::atomic<int> writes_{0};
+};
+
+int Usage() {
+  std::fprintf(stderr, "usage: sink_child JOB.json kill-after N [replay PAGE_SIZE] | stop-before N\n");
+  return 2;
+}
+
+int Main(int argc, char** argv) {
+  if (argc != 4 && argc != 6) return Usage();
+  const bool kill_after = std::strcmp(argv[2], "kill-after") == 0;
+  if (!kill_after && std::strcmp(argv[2], "stop-before") != 0) return Usage();
+  BackfillerOptions options;
+  if (argc == 6) {
+    if (!kill_after || std::strcmp(argv[4], "replay") != 0) return Usage();
+    options.replay.emplace().page_size = std::atoi(argv[5]);
+  }
+  absl::StatusOr<JobSpec> spec = JobSpec::FromFile(argv[1]);
+  absl::StatusOr<std::unique_ptr<Sink>> sink = spec.ok() ? BuildSink(*spec) : spec.status();
+  if (!sink.ok()) {
+    std::fprintf(stderr, "%s\n", sink.status().ToString().c_str());
+    return 2;
+  }
+  Components c;
+  c.sink = std::make_unique<InterruptingSink>(*std::move(sink), kill_after ? SIGKILL : SIGSTOP,
+                                              std::atoi(argv[3]));
+  auto backfiller = Backfiller::Create(*spec, std::move(c), std::move(options));
+  if (!backfiller.ok()) {
+    std::fprintf(stderr, "%s\n", backfiller.status().ToString().c_str());
+    return 2;
+  }
+  RunResult r = (*backfiller)->Run();
+  std::fprintf(stderr, "%s: %s\n", std::string(RunOutcomeName(r.outcome)).c_str(),
+               r.status.ToString().c_str());
+  return r.outcome == RunOutcome::kDone ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace recovery
+
+int main(int argc, char** argv) { return recovery::Main(argc, argv); }
