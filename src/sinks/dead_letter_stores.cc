@@ -74,33 +74,51 @@ class FileDeadLetterStore : public DeadLetterStore {
                            size_t limit, std::vector<ListedLetter>* out) override;
 
   absl::Status ForEachRaw(std::string_view job, const std::function<void(std::string_view)>& visit) override {
-    absl::MutexLock lock(&mu_);  // no letter is added meanwhile
-    absl::StatusOr<std::string> text = ReadFile(path_);
+    std::string raw;
+    return ForEachLine(job, [&](uint64_t, simdjson::dom::element line) {
+      if (RawOf(line, &raw)) visit(raw);
+    });
+  }
+
+ private:
+  // Calls `visit` with each line of the file that belongs to `job`, and the
+  // line's byte offset; a file not written yet has none.
+  absl::Status ForEachLine(std::string_view job,
+                           const std::function<void(uint64_t offset, simdjson::dom::element line)>& visit) {
+    absl::StatusOr<std::string> text;
+    {
+      absl::MutexLock lock(&mu_);  // no letter is added meanwhile
+      text = ReadFile(path_);
+    }
     if (!text.ok())
       return text.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : text.status();
     simdjson::dom::parser parser;
-    size_t start = 0;
-    while (start < text->size()) {
+    for (size_t start = 0; start < text->size();) {
       size_t end = text->find('\n', start);
       if (end == std::string::npos) end = text->size();
       simdjson::dom::element line;
-      std::string_view letter_job, raw;
-      std::string decoded;
+      std::string_view line_job;
       if (parser.parse(text->data() + start, end - start).get(line) == simdjson::SUCCESS &&
-          line["job"].get_string().get(letter_job) == simdjson::SUCCESS && letter_job == job) {
-        if (line["raw"].get_string().get(raw) == simdjson::SUCCESS) {
-          visit(raw);
-        } else if (line["raw_base64"].get_string().get(raw) == simdjson::SUCCESS &&
-                   absl::Base64Unescape(ToAbsl(raw), &decoded)) {
-          visit(decoded);
-        }
+          line["job"].get_string().get(line_job) == simdjson::SUCCESS && line_job == job) {
+        visit(start, line);
       }
       start = end + 1;
     }
     return absl::OkStatus();
   }
+  // A letter line's raw record ("raw", or "raw_base64" decoded); false for
+  // a line without one (a replay's mark).
+  static bool RawOf(simdjson::dom::element line, std::string* out) {
+    std::string_view v;
+    if (line["raw"].get_string().get(v) == simdjson::SUCCESS) {
+      out->assign(v);
+      return true;
+    }
+    out->clear();
+    return line["raw_base64"].get_string().get(v) == simdjson::SUCCESS &&
+           absl::Base64Unescape(ToAbsl(v), out);
+  }
 
- private:
   const std::string path_;
   const bool fsync_;
   absl::Mutex mu_;
@@ -117,57 +135,30 @@ absl::Status FileDeadLetterStore::ListLetters(std::string_view job, std::string_
     return absl::InvalidArgumentError(StrCat("dead-letter file ", path_, ": \"", after,
                                              "\" is not a letter id of this file (a byte offset)"));
   }
-  absl::StatusOr<std::string> text;
-  {
-    absl::MutexLock lock(&mu_);  // no letter is added meanwhile
-    text = ReadFile(path_);
-  }
-  if (!text.ok())
-    return text.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : text.status();
   struct Found {
     ListedLetter letter;
     bool settled = false;
   };
   std::vector<Found> found;  // in file order
   absl::flat_hash_map<uint64_t, size_t> by_offset;
-  simdjson::dom::parser parser;
-  for (size_t start = 0; start < text->size();) {
-    size_t end = text->find('\n', start);
-    if (end == std::string::npos) end = text->size();
-    const uint64_t offset = start;
-    simdjson::dom::element line;
-    std::string_view line_job;
-    if (parser.parse(text->data() + start, end - start).get(line) != simdjson::SUCCESS ||
-        line["job"].get_string().get(line_job) != simdjson::SUCCESS || line_job != job) {
-      start = end + 1;
-      continue;
-    }
-    start = end + 1;
+  absl::Status read = ForEachLine(job, [&](uint64_t offset, simdjson::dom::element line) {
     std::string_view v;
     if (line["mark"].get_string().get(v) == simdjson::SUCCESS) {
       uint64_t target = 0;
       auto it = absl::SimpleAtoi(ToAbsl(v), &target) ? by_offset.find(target) : by_offset.end();
-      if (it == by_offset.end()) continue;  // a letter at or before `after`: already passed
-      Found& f = found[it->second];
       std::string_view outcome, reason, by;
-      if (line["outcome"].get_string().get(outcome) != simdjson::SUCCESS) continue;
+      // A mark of a letter at or before `after` (already passed) is left alone.
+      if (it == by_offset.end() || line["outcome"].get_string().get(outcome) != simdjson::SUCCESS) return;
+      Found& f = found[it->second];
       f.settled = outcome != ReplayOutcomeName(ReplayOutcome::kFailedAgain) &&
                   !(line["replay"].get_string().get(by) == simdjson::SUCCESS && by == replay);
-      if (!f.settled) {
-        ++f.letter.attempts;
-        if (line["reason"].get_string().get(reason) == simdjson::SUCCESS)
-          f.letter.reason = std::string(reason);
-      }
-      continue;
+      if (f.settled) return;
+      ++f.letter.attempts;
+      if (line["reason"].get_string().get(reason) == simdjson::SUCCESS) f.letter.reason = std::string(reason);
+      return;
     }
-    if (offset <= after_offset && !after.empty()) continue;
     ListedLetter l;
-    if (line["raw"].get_string().get(v) == simdjson::SUCCESS) {
-      l.raw = std::string(v);
-    } else if (line["raw_base64"].get_string().get(v) != simdjson::SUCCESS ||
-               !absl::Base64Unescape(ToAbsl(v), &l.raw)) {
-      continue;
-    }
+    if ((!after.empty() && offset <= after_offset) || !RawOf(line, &l.raw)) return;
     l.id = StrCat(offset);
     if (line["shard"].get_string().get(v) == simdjson::SUCCESS) l.shard_id = std::string(v);
     if (line["cursor"].get_string().get(v) == simdjson::SUCCESS) l.cursor = std::string(v);
@@ -180,7 +171,8 @@ absl::Status FileDeadLetterStore::ListLetters(std::string_view job, std::string_
     }
     by_offset[offset] = found.size();
     found.push_back({std::move(l), false});
-  }
+  });
+  if (!read.ok()) return read;
   for (Found& f : found) {
     if (out->size() >= limit) break;
     if (!f.settled) out->push_back(std::move(f.letter));
