@@ -12,33 +12,50 @@
 # of CI's 15 minutes on 2 cores. Run it before committing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each phase's time, printed at the end (and on the way out of a failure too).
+phase_names=() phase_secs=() phase_start=$SECONDS phase_name="install what is missing"
+phase() {  # the name of the phase that starts now
+  phase_names+=("$phase_name") phase_secs+=($((SECONDS - phase_start)))
+  phase_name="$1" phase_start=$SECONDS
+  echo "== $1"
+}
+report_phases() {
+  phase_names+=("$phase_name") phase_secs+=($((SECONDS - phase_start)))
+  echo "== time per phase"
+  for i in "${!phase_names[@]}"; do
+    printf '%6ds  %s\n' "${phase_secs[$i]}" "${phase_names[$i]}"
+  done
+  printf '%6ds  total\n' "$SECONDS"
+}
+trap report_phases EXIT
 ./scripts/install-deps.sh
 jobs="$(nproc)"
 configure() {  # dir, extra cmake flags...
   local dir="$1"; shift
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 }
-echo "== tests"
+phase "tests"
 # The benchmarks are left out to keep CI short; benchmarks/README.md builds them.
 configure build/tests -DRECOVERY_BUILD_BENCHMARKS=OFF
 cmake --build build/tests -j"$jobs"
 (cd build/tests && ctest --output-on-failure -j"$jobs")
 
-echo "== the core alone: no HTTP or SQS (libcurl), no PostgreSQL (libpq)"
+phase "the core alone: no HTTP or SQS (libcurl), no PostgreSQL (libpq)"
 configure build/core -DRECOVERY_WITH_HTTP=OFF -DRECOVERY_WITH_POSTGRES=OFF -DRECOVERY_BUILD_BENCHMARKS=OFF \
   -DRECOVERY_BUILD_EXAMPLES=OFF
 cmake --build build/core -j"$jobs"
 (cd build/core && ctest --output-on-failure -j"$jobs")
 
-echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang), then fuzzing"
+phase "tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
 CC=clang CXX=clang++ configure build/asan -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_FUZZERS=ON \
   -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
 cmake --build build/asan -j"$jobs"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j"$jobs" -LE volume)
+phase "fuzzing"
 ./scripts/fuzz.sh 4 build/asan
 
-echo "== concurrency tests under ThreadSanitizer"
+phase "concurrency tests under ThreadSanitizer"
 configure build/tsan -DRECOVERY_SANITIZE=thread -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
 cmake --build build/tsan -j"$jobs" --target recovery_tests sqs_test postgres_test recovery_cli
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp"

@@ -286,12 +286,19 @@ TEST_F(HttpSourceTest, TheSharedRateLimitSpacesRequests) {
   SimulatedApi api(Api(60));
   std::string job =
       Job(api, "page", R"({"type":"page"})", R"(,"rate_limit":{"requests_per_second":50,"burst":1})");
+  // Measured on the client, around the whole run: the bucket is full (one
+  // token) when the job is created, so the N-th request cannot leave before
+  // (N-1)/50 s later, however the machine schedules the threads. (Arrival
+  // times at the server would not do: a first request handled late makes the
+  // span look short.) The bucket's own arithmetic is tested on a given clock
+  // in RateLimiterTest.
+  const absl::Time before = absl::Now();
   Outcome o = Run(job);
+  const absl::Duration took = absl::Now() - before;
   ExpectExactlyOnce(o, api);
-  std::vector<testing::RequestRecord> r = api.requests();
-  ASSERT_GE(r.size(), 10u);
-  // N requests at 50/s with a burst of 1 cannot span less than (N-1)/50 s.
-  EXPECT_GE(r.back().time - r.front().time, absl::Seconds((r.size() - 1) / 50.0) - absl::Milliseconds(30));
+  const size_t n = api.requests().size();
+  ASSERT_GE(n, 10u);
+  EXPECT_GE(took, absl::Seconds((n - 1) / 50.0) - absl::Milliseconds(1));
 }
 
 TEST_F(HttpSourceTest, FollowModePollsForRecordsThatArriveLater) {

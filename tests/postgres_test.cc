@@ -232,11 +232,13 @@ TEST_F(PostgresTest, OneLiveLeasePerShardAndFencingStopsTheStaleHolder) {
 }
 
 TEST_F(PostgresTest, ALeaseIsRenewedWhileHeld) {
-  auto a = Store("worker-a", absl::Seconds(1));
-  auto b = Store("worker-b", absl::Seconds(1));
+  // Renewed every lease / 3: a lease of 2 s survives a renewal thread held
+  // up for over a second on a busy machine.
+  auto a = Store("worker-a", absl::Seconds(2));
+  auto b = Store("worker-b", absl::Seconds(2));
   auto la = a->ClaimShard("job", "s1");
   ASSERT_TRUE(la.ok()) << la.status();
-  for (int i = 0; i < 5; ++i) {  // 2.5 lease lengths
+  for (int i = 0; i < 6; ++i) {  // 1.5 lease lengths
     absl::SleepFor(absl::Milliseconds(500));
     EXPECT_EQ(b->ClaimShard("job", "s1").status().code(), absl::StatusCode::kFailedPrecondition) << i;
   }

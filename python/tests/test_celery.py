@@ -97,11 +97,13 @@ class CeleryTest(unittest.TestCase):
         self.kill_a_worker_mid_shard([])
 
     def test_with_one_run_job_task_per_worker_too(self):
-        # Each worker's task claims shards until none is left; the dead
-        # worker's shard goes to a task the fan-out sends once its lease expired.
+        # Each worker's task claims shards until none is left. The dead
+        # worker's shard is finished from its checkpoint by worker B either
+        # way: by B's own run_job claiming the expired lease, or by a task the
+        # fan-out sends once it sees the lease expired. Which comes first
+        # depends on the machine's timing, so the test asserts neither.
         out = self.kill_a_worker_mid_shard(["--tasks", "2"])
         self.assertIn("sending 2 run_job tasks", out)
-        self.assertIn("was abandoned by", out)
 
     def kill_a_worker_mid_shard(self, fanout_flags):
         a = self.start_worker("worker-a")
@@ -116,7 +118,9 @@ class CeleryTest(unittest.TestCase):
         victim = None
         deadline = time.monotonic() + 60
         while victim is None and time.monotonic() < deadline:
-            claimed_by_a = self.worker_log("worker-a")
+            # Only its claims: A also logs the shards it skipped because B holds them.
+            claimed_by_a = "\n".join(line for line in self.worker_log("worker-a").splitlines()
+                                     if "shard claimed" in line)
             for shard, state, owner, delivered, _ in self.shards():
                 if owner and shard in claimed_by_a and state != "done" and int(delivered) > 0:
                     victim = shard

@@ -336,8 +336,9 @@ absl::Status CheckpointLog::SaveAll(absl::Span<const std::pair<std::string, Chec
 }
 
 absl::Status CheckpointLog::Append(const std::string& record) {
-  return queue_.Commit([&](std::string& bytes) { bytes.append(record); },
-                       [&](std::string& bytes) { return Flush(bytes); });
+  auto group = queue_.Join([&](std::string& bytes) { bytes.append(record); });
+  At("save queued");
+  return queue_.Await(group, [&](std::string& bytes) { return Flush(bytes); });
 }
 
 absl::Status CheckpointLog::OpenLogForAppend() {

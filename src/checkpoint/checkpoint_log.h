@@ -49,9 +49,10 @@ struct CheckpointLogOptions {
   // Compact once the log holds more than this many bytes and more than four
   // times the snapshot.
   uint64_t compact_after_bytes = uint64_t{4} << 20;
-  // Called at named moments of a group commit and a compaction ("group
-  // written", "group synced", "compaction snapshot written", …), for crash
-  // tests that kill the process there. Null in production.
+  // Called at named moments of a group commit and a compaction ("save
+  // queued", "group written", "group synced", "compaction snapshot written",
+  // …), for tests that kill the process or hold a thread there. Null in
+  // production.
   std::function<void(std::string_view moment)> at;
 };
 

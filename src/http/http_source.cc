@@ -17,6 +17,7 @@
 #include "http/http_client.h"
 #include "http/http_config.h"
 #include "http/paginator.h"
+#include "http/rate_limiter.h"
 #include "json/json_writer.h"
 #include "recovery/secret.h"
 #include "recovery/status.h"
@@ -101,41 +102,6 @@ std::optional<absl::Duration> ParseReset(const std::string& value) {
   return absl::Seconds(v);
 }
 
-// A token bucket shared by a job's shards; waits are reserved in arrival order.
-class RateLimiter {
- public:
-  RateLimiter(double rate, double burst, absl::Duration max_wait)
-      : rate_(rate), burst_(burst), max_wait_(max_wait), tokens_(burst) {}
-
-  absl::Status Acquire(const ShardContext& context) {
-    if (rate_ <= 0) return absl::OkStatus();
-    absl::Duration wait;
-    {
-      absl::MutexLock lock(&mu_);
-      const absl::Time now = absl::Now();
-      tokens_ = std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * rate_);
-      last_ = now;
-      tokens_ -= 1;
-      wait = tokens_ < 0 ? absl::Seconds(-tokens_ / rate_) : absl::ZeroDuration();
-      if (wait > max_wait_) tokens_ += 1;
-    }
-    if (wait > max_wait_) {
-      return PausedError(StrCat("rate limit: the next request may leave in ", absl::FormatDuration(wait),
-                                ", over rate_limit.max_wait (", absl::FormatDuration(max_wait_),
-                                "); paused, run again later to resume"));
-    }
-    if (wait > absl::ZeroDuration() && !context.Sleep(wait)) return absl::CancelledError("stopped");
-    return absl::OkStatus();
-  }
-
- private:
-  const double rate_, burst_;
-  const absl::Duration max_wait_;
-  absl::Mutex mu_;
-  double tokens_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::Now();
-};
-
 using Position = PagePosition;
 
 class HttpSource;
@@ -208,7 +174,7 @@ class HttpSource : public Source {
       : config_(std::move(config)),
         paginator_(NewPaginator(config_.pagination, config_.page_size, config_.credential_query_name,
                                 &config_.redactor)),
-        limiter_(config_.rate, config_.burst, config_.max_wait) {}
+        limiter_(config_.rate, config_.burst, config_.max_wait, absl::Now()) {}
 
   absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
                                                     const ShardContext& context) override {
