@@ -47,10 +47,10 @@ double WriteAll(const testing::PostgresServer& pg, const std::vector<RecordBatch
   Shard shard{"s", 0, testing::T("2026-11-01T00:00:00Z"), testing::T("2026-12-01T00:00:00Z")};
   const absl::Time start = absl::Now();
   for (const RecordBatch& b : batches) {
-    std::vector<SinkRejection> rejected;
-    absl::StatusOr<std::string> token = (*sink)->Write(shard, b, &rejected);
-    if (!token.ok() || !rejected.empty()) {
-      std::fprintf(stderr, "%s\n", token.status().ToString().c_str());
+    WriteResult result;
+    absl::Status written = (*sink)->Write(WriteRequest{shard, b}, &result);
+    if (!written.ok() || !result.rejected.empty()) {
+      std::fprintf(stderr, "%s\n", written.ToString().c_str());
       std::abort();
     }
   }

@@ -49,16 +49,13 @@ inline void BorrowRecords(absl::Span<const Record> records, std::vector<recovery
 class CSink : public Sink {
  public:
   explicit CSink(const recovery_sink_vtable_t& v) : plugin_(v) {}
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>*) override {
+  absl::Status Write(const WriteRequest& request, WriteResult*) override {
     absl::MutexLock lock(&mu_);
-    BorrowRecords(batch.records(), &records_);
+    BorrowRecords(request.batch.records(), &records_);
     recovery_error_t error;
-    const int code =
-        plugin_.v().write(plugin_.v().user_data, shard.id.c_str(), records_.data(), records_.size(), &error);
-    absl::Status s = CallbackStatus(code, error, "sink");
-    if (!s.ok()) return s;
-    return std::string();
+    const int code = plugin_.v().write(plugin_.v().user_data, request.shard.id.c_str(), records_.data(),
+                                       records_.size(), &error);
+    return CallbackStatus(code, error, "sink");
   }
 
  private:
@@ -70,31 +67,35 @@ class CSink : public Sink {
 // Versions 2 and 3: rejections from `write`, the optional presence check,
 // and (version 3) the optional count by event time for reconcile.
 template <typename VTable>
-class CSinkOf : public Sink {
+class CSinkOf : public Sink, public PresenceCheck, public DestinationCounter {
  public:
   explicit CSinkOf(const VTable& v) : plugin_(v) {}
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>* rejected) override {
+  absl::Status Write(const WriteRequest& request, WriteResult* written) override {
     absl::MutexLock lock(&mu_);
-    BorrowRecords(batch.records(), &records_);
-    recovery_sink_result_t result{rejected, records_.size(), {}};
+    BorrowRecords(request.batch.records(), &records_);
+    recovery_sink_result_t result{&written->rejected, records_.size(), {}};
     recovery_error_t error;
     const VTable& v = plugin_.v();
-    const int code =
-        v.write_v2 != nullptr
-            ? v.write_v2(v.user_data, shard.id.c_str(), records_.data(), records_.size(), &result, &error)
-            : v.write(v.user_data, shard.id.c_str(), records_.data(), records_.size(), &error);
-    absl::Status s = CallbackStatus(code, error, "sink");
-    if (!s.ok()) return s;
+    const char* shard = request.shard.id.c_str();
+    const int code = v.write_v2 != nullptr
+                         ? v.write_v2(v.user_data, shard, records_.data(), records_.size(), &result, &error)
+                         : v.write(v.user_data, shard, records_.data(), records_.size(), &error);
+    RECOVERY_RETURN_IF_ERROR(CallbackStatus(code, error, "sink"));
     if (!result.error.empty()) return absl::InternalError(StrCat("sink callback: ", result.error));
-    return std::string();
+    return absl::OkStatus();
   }
 
-  bool checks_presence() const override { return plugin_.v().present != nullptr; }
+  PresenceCheck* presence() override { return plugin_.v().present != nullptr ? this : nullptr; }
 
-  absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
-                             PresenceAnswer* answer) override {
-    if (plugin_.v().present == nullptr) return Sink::CheckPresence(shard, records, answer);
+  DestinationCounter* counter() override {
+    if constexpr (std::is_same_v<VTable, recovery_sink_vtable_v3_t>) {
+      return plugin_.v().count != nullptr ? this : nullptr;
+    } else {
+      return nullptr;
+    }
+  }
+
+  absl::Status Check(const Shard& shard, absl::Span<const Record> records, PresenceAnswer* answer) override {
     absl::MutexLock lock(&mu_);
     BorrowRecords(records, &records_);
     recovery_presence_t presence;
@@ -109,18 +110,9 @@ class CSinkOf : public Sink {
     return absl::OkStatus();
   }
 
-  bool counts_by_event_time() const override {
-    if constexpr (std::is_same_v<VTable, recovery_sink_vtable_v3_t>) {
-      return plugin_.v().count != nullptr;
-    } else {
-      return false;
-    }
-  }
-
   absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time start, absl::Duration width,
                                                          size_t buckets) override {
     if constexpr (std::is_same_v<VTable, recovery_sink_vtable_v3_t>) {
-      if (plugin_.v().count == nullptr) return Sink::CountByEventTime(start, width, buckets);
       std::vector<uint64_t> counts(buckets, 0);
       absl::MutexLock lock(&mu_);
       recovery_error_t error;
@@ -129,7 +121,7 @@ class CSinkOf : public Sink {
       RECOVERY_RETURN_IF_ERROR(CallbackStatus(code, error, "sink count"));
       return counts;
     } else {
-      return Sink::CountByEventTime(start, width, buckets);
+      return absl::UnimplementedError("a sink before version 3 cannot count");  // counter() is null
     }
   }
 

@@ -164,11 +164,10 @@ absl::Status BackfillerImpl::LoadRejectClaims() {
   // A replay takes each letter once by its cursor, and must not take the
   // letters it replays for claims of other shards.
   if (engine_.options().replay) return absl::OkStatus();
+  LetterReadback* readback = engine_.components().dead_letters->readback();
+  if (readback == nullptr) return absl::OkStatus();  // the rule holds within the run
   RejectClaims& claims = engine_.reject_claims();
-  absl::Status s = engine_.components().dead_letters->ForEachRaw(
-      engine_.spec().name, [&claims](std::string_view raw) { claims.Claim(raw); });
-  if (s.code() == absl::StatusCode::kUnimplemented) return absl::OkStatus();  // the rule holds within the run
-  return s;
+  return readback->ForEachRaw(engine_.spec().name, [&claims](std::string_view raw) { claims.Claim(raw); });
 }
 
 void BackfillerImpl::LogStart(size_t pending, bool resuming) {
@@ -254,7 +253,7 @@ RunResult BackfillerImpl::Run() {
   }
   const Components& c = engine_.components();
   const bool dry_run = engine_.options().dry_run;
-  const bool leasing = !dry_run && c.checkpoints->leases_shards();
+  const bool leasing = !dry_run && c.checkpoints->leasing() != nullptr;
   std::unique_ptr<JobLock> lock;
   if (!dry_run && !leasing) {
     absl::StatusOr<std::unique_ptr<JobLock>> l = c.checkpoints->Lock(engine_.spec().name, SliceScope());
@@ -286,7 +285,7 @@ RunResult BackfillerImpl::Run() {
     if (r.checkpoint.state != ShardState::kDone && InSlice(r.shard)) pending.push_back(&r);
   }
   LogStart(pending.size(), sink_context.resuming);
-  if (leasing && c.sink->serialize_commits()) {
+  if (leasing && engine_.sink_traits().serialize_commits) {
     engine_.Log(
         LogLevel::kWarning,
         "the sink is one file for every shard, but the checkpoint store lets other processes run this "
@@ -338,7 +337,7 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
       RECOVERY_ASSIGN_OR_RETURN(c.sink, BuildSink(spec));
     }
   }
-  if (spec.skip_already_present && !options.dry_run && !c.sink->checks_presence()) {
+  if (spec.skip_already_present && !options.dry_run && c.sink->presence() == nullptr) {
     const std::string which = spec.sink.present() && spec.sink.type != "callback"
                                   ? StrCat("the ", spec.sink.type, " sink")
                                   : std::string("the sink given in code");
@@ -362,6 +361,11 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
       return absl::InvalidArgumentError(
           ToAbsl(StrCat("replay page_size: at least 1, got ", options.replay->page_size)));
     }
+    if (c.dead_letters->readback() == nullptr) {
+      return absl::FailedPreconditionError(
+          "replay: the dead-letter store cannot list and mark its letters (LetterReadback); the file, "
+          "PostgreSQL and memory (with a list) stores can");
+    }
     RECOVERY_ASSIGN_OR_RETURN(std::vector<StoredShard> replays,
                               LoadReplayShards(*c.checkpoints, spec.name, plan));
     Shard shard = !replays.empty() && replays.back().checkpoint.state != ShardState::kDone
@@ -369,7 +373,7 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
                       : ReplayShard(plan, static_cast<int>(replays.size()) + 1);
     shard.index = 0;  // the only shard this run runs
     runs_plan = {std::move(shard)};
-    c.source = NewReplaySource(c.dead_letters.get(), spec.name, *options.replay);
+    c.source = NewReplaySource(c.dead_letters->readback(), spec.name, *options.replay);
   }
   return std::unique_ptr<Backfiller>(new BackfillerImpl(std::move(spec), std::move(c), std::move(options),
                                                         std::move(runs_plan), std::move(plan)));

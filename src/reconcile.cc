@@ -87,7 +87,8 @@ absl::Status ListMissingKeys(const JobSpec& spec, const Components& c, Reconcile
   RecordBatch records;
   RECOVERY_RETURN_IF_ERROR(CountVendor(spec, *c.source, *c.mapper, false, &again, &records));
   PresenceAnswer answer;
-  absl::Status s = c.sink->CheckPresence(ShardOf(*bucket), records.records(), &answer);
+  answer.present.assign(records.size(), false);
+  absl::Status s = c.sink->presence()->Check(ShardOf(*bucket), records.records(), &answer);
   if (!s.ok()) {
     return absl::Status(s.code(), StrCat("bucket ", FormatRfc3339(bucket->start),
                                          ": asking the destination "
@@ -126,13 +127,13 @@ absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components compon
         "reconcile: the source is a queue, which cannot be asked what a time bucket held; reconcile "
         "against the vendor's API instead");
   }
-  if (options.keys_limit > 0 && !components.sink->checks_presence()) {
+  if (options.keys_limit > 0 && components.sink->presence() == nullptr) {
     return absl::FailedPreconditionError(
         StrCat("reconcile --keys: the sink (", spec.sink.type.empty() ? "given in code" : spec.sink.type,
                ") cannot tell which records it holds; the PostgreSQL sink can, the JSON-lines sink in its "
                "envelope format, a callback sink with a presence callback"));
   }
-  if (!components.sink->counts_by_event_time()) {
+  if (components.sink->counter() == nullptr) {
     return absl::FailedPreconditionError(
         StrCat("reconcile: the sink (", spec.sink.type.empty() ? "given in code" : spec.sink.type,
                ") cannot count its records by event time; the JSON-lines sink can in its envelope format, "
@@ -159,8 +160,8 @@ absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components compon
     report.buckets.push_back(b);
   }
   // The destination: one count for every bucket.
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<uint64_t> held,
-                            components.sink->CountByEventTime(first, options.bucket, report.buckets.size()));
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<uint64_t> held, components.sink->counter()->CountByEventTime(
+                                                            first, options.bucket, report.buckets.size()));
   // The vendor: buckets read concurrently, each to its end.
   const int workers =
       std::max(1, std::min<int>(options.concurrency > 0 ? options.concurrency : spec.concurrency,
@@ -204,7 +205,7 @@ absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components compon
     }
   }
   if (options.keys_limit == 0 || report.complete()) return report;
-  RECOVERY_RETURN_IF_ERROR(components.sink->OpenForReading());
+  RECOVERY_RETURN_IF_ERROR(components.sink->presence()->OpenForReading());
   for (ReconcileBucket& b : report.buckets) {
     if (!b.short_of_vendor()) continue;
     if (b.vendor > options.keys_limit) {

@@ -159,7 +159,11 @@ TEST_F(BackfillerTest, ASinkThatRollsBackUncommittedWritesIsNotMarkedInFlight) {
   class RollingBackSink : public RecordingSink {
    public:
     using RecordingSink::RecordingSink;
-    bool rolls_back_uncommitted() const override { return true; }
+    SinkTraits traits() const override {
+      SinkTraits t;
+      t.rolls_back_uncommitted = true;
+      return t;
+    }
   };
   CheckpointStore* store = store_.get();
   JobSpec spec = Spec();
@@ -359,25 +363,31 @@ class QueueSource : public recovery::Source {
   std::vector<std::string> bodies_;
 };
 
-// Rejects the record whose key is "r2", as a destination's size limit would.
+// Rejects the record whose key is "r2", as a destination's size limit would,
+// and (with `conflict`) says it already held "r5", as an endpoint answering
+// 409 would.
 class RejectingSink : public Sink {
  public:
-  explicit RejectingSink(std::vector<Delivered>* out) : out_(out) {}
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>* rejected) override {
+  explicit RejectingSink(std::vector<Delivered>* out, bool conflict = false)
+      : out_(out), conflict_(conflict) {}
+  absl::Status Write(const WriteRequest& request, WriteResult* result) override {
+    const RecordBatch& batch = request.batch;
     for (size_t i = 0; i < batch.size(); ++i) {
       const Record& r = batch.records()[i];
       if (r.key == "r2") {
-        rejected->push_back({i, "over the 1 MiB limit"});
+        result->rejected.push_back({i, "over the 1 MiB limit"});
+      } else if (r.key == "r5" && conflict_) {
+        result->already_present.push_back(i);
       } else {
-        out_->push_back({shard.id, std::string(r.key), r.maybe_redelivered});
+        out_->push_back({request.shard.id, std::string(r.key), r.maybe_redelivered});
       }
     }
-    return std::string();
+    return absl::OkStatus();
   }
 
  private:
   std::vector<Delivered>* out_;
+  const bool conflict_;
 };
 
 TEST_F(BackfillerTest, AQueueIsOneShardAndLearnsEveryRecordsOutcomeIncludingSinkRejections) {
@@ -423,6 +433,82 @@ TEST_F(BackfillerTest, AQueueIsOneShardAndLearnsEveryRecordsOutcomeIncludingSink
   ASSERT_EQ((*b)->plan().size(), 1u);
   EXPECT_EQ((*b)->plan()[0].id, "20261114T000000Z-open");
   EXPECT_TRUE(IsOpenEnded((*b)->plan()[0]));
+}
+
+TEST_F(BackfillerTest, ARecordTheSinkSaysItAlreadyHeldCountsAsAlreadyPresent) {
+  auto queue = std::make_unique<QueueSource>(std::vector<std::string>{
+      R"({"id":"r0","ts":"2026-11-14T01:00:00Z"})",  // delivered
+      R"({"id":"r2","ts":"2026-11-14T02:00:00Z"})",  // rejected by the sink
+      R"({"id":"r5","ts":"2026-11-14T04:00:00Z"})",  // the destination had it
+  });
+  QueueSource* q = queue.get();
+  RunResult r =
+      Run(Spec(), std::move(queue), std::make_unique<RejectingSink>(&delivered_, /*conflict=*/true));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  using O = RecordOutcome;
+  EXPECT_THAT(q->outcomes, ::testing::ElementsAre(O::kDelivered, O::kDeadLettered, O::kAlreadyPresent));
+  EXPECT_EQ(Keys(delivered_), (std::multiset<std::string>{"r0"}));
+  EXPECT_EQ(r.progress.totals.records_delivered, 1u);
+  EXPECT_EQ(r.progress.totals.records_already_present, 1u);
+  EXPECT_EQ(r.progress.totals.dead_letters, 1u);
+}
+
+// Every ability a job needs is asked of its components once, when the job is
+// created, and a missing one is named there rather than failing a shard later.
+TEST_F(BackfillerTest, AJobNeedingAnAbilityItsComponentsLackIsRefusedAtCreate) {
+  auto make = [&](bool presence_needed, bool replay) {
+    Components c;
+    c.source = Records(10);
+    c.mapper = *NewJsonMapper(kMapper);
+    c.sink = std::make_unique<RecordingSink>(&delivered_);  // no presence check
+    c.checkpoints = NewMemoryCheckpointStore();
+    c.dead_letters = NewMemoryDeadLetterStore();  // keeps no list: cannot read its letters back
+    JobSpec spec = Spec();
+    spec.skip_already_present = presence_needed;
+    BackfillerOptions options;
+    if (replay) options.replay = ReplayOptions();
+    return Backfiller::Create(spec, std::move(c), options).status();
+  };
+  absl::Status presence = make(true, false);
+  EXPECT_EQ(presence.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(presence.message()),
+              HasSubstr("skip_already_present: the sink given in code cannot tell which"));
+  absl::Status replay = make(false, true);
+  EXPECT_EQ(replay.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(replay.message()),
+              HasSubstr("replay: the dead-letter store cannot list and mark its letters"));
+  EXPECT_TRUE(make(false, false).ok());
+}
+
+// A sink that names a record it was not given, or one twice, is a bug in the
+// sink: the shard stops with its checkpoint where it was.
+TEST_F(BackfillerTest, ASinkThatMisreportsItsRecordsStopsTheShard) {
+  class Confused : public Sink {
+   public:
+    explicit Confused(bool twice) : twice_(twice) {}
+    absl::Status Write(const WriteRequest& request, WriteResult* result) override {
+      if (twice_) {
+        result->rejected.push_back({0, "bad"});
+        result->already_present.push_back(0);
+      } else {
+        result->already_present.push_back(request.batch.size());
+      }
+      return absl::OkStatus();
+    }
+
+   private:
+    const bool twice_;
+  };
+  for (bool twice : {false, true}) {
+    SCOPED_TRACE(twice ? "twice" : "out of range");
+    store_ = NewMemoryCheckpointStore();
+    RunResult r = Run(Spec(), Records(5), std::make_unique<Confused>(twice));
+    EXPECT_EQ(r.status.code(), absl::StatusCode::kInternal) << r.status;
+    EXPECT_THAT(
+        std::string(r.status.message()),
+        ::testing::HasSubstr(twice ? "said twice what became of record 0" : "said it already held record"));
+    EXPECT_EQ(r.progress.totals.records_delivered, 0u);
+  }
 }
 
 TEST_F(BackfillerTest, CancelStopsAfterTheCurrentBatchAndARerunResumes) {

@@ -1,9 +1,15 @@
 // A borrowed component behaves exactly as the one it borrows: every optional
 // capability (leasing, planning one shard, the presence check) survives the
-// lending.
+// lending. And every public wrapper forwards every virtual method of its
+// interface, read from the headers, so a method added to an interface
+// without its forwarder fails here.
 #include "borrowed.h"
 
 #include <atomic>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -28,7 +34,7 @@ JobSpec DaySpec() {
 }
 
 // A memory store that claims to be shared: it leases shards and counts claims.
-class LeasingStore : public CheckpointStore {
+class LeasingStore : public CheckpointStore, public ShardLeasing {
  public:
   absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
     return inner_->Load(j, s);
@@ -40,7 +46,7 @@ class LeasingStore : public CheckpointStore {
   absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view, std::string_view) override {
     return absl::FailedPreconditionError("a leasing store is never locked whole");
   }
-  bool leases_shards() const override { return true; }
+  ShardLeasing* leasing() override { return this; }
   absl::StatusOr<std::unique_ptr<ShardLease>> ClaimShard(std::string_view j, std::string_view s) override {
     ++claims;
     return std::unique_ptr<ShardLease>(new Lease(this, std::string(j), std::string(s)));
@@ -79,7 +85,7 @@ class QueueSource : public FakeSource {
 TEST(BorrowedTest, ABorrowedLeasingStoreStillLeases) {
   LeasingStore store;
   BorrowedCheckpointStore borrowed(&store);
-  EXPECT_TRUE(borrowed.leases_shards());
+  EXPECT_EQ(borrowed.leasing(), &store);
   Components c;
   c.source = std::make_unique<FakeSource>(std::vector<absl::Time>{T("2026-11-14T01:00:00Z")}, 10);
   c.mapper =
@@ -124,38 +130,48 @@ TEST(BorrowedTest, ABorrowedSinkStillAnswersThePresenceCheck) {
                                  return std::vector<std::string>{std::string(records[0].key)};
                                });
   BorrowedSink borrowed(inner.get());
-  EXPECT_TRUE(borrowed.checks_presence());
+  ASSERT_NE(borrowed.presence(), nullptr);
   RecordBatch batch;
   batch.Add("a", kUnknownEventTime, "{}");
   batch.Add("b", kUnknownEventTime, "{}");
   PresenceAnswer answer;
-  ASSERT_TRUE(borrowed
-                  .CheckPresence(Shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-15T00:00:00Z")},
-                                 batch.records(), &answer)
+  ASSERT_TRUE(borrowed.presence()
+                  ->Check(Shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-15T00:00:00Z")},
+                          batch.records(), &answer)
                   .ok());
   EXPECT_EQ(answer.present, std::vector<bool>({true, false}));
 }
 
 TEST(BorrowedTest, ABorrowedSinkStillCountsAndABorrowedDeadLetterStoreStillReceives) {
-  class CountingSink : public Sink {
+  class CountingSink : public Sink, public DestinationCounter {
    public:
-    absl::StatusOr<std::string> Write(const Shard&, const RecordBatch&,
-                                      std::vector<SinkRejection>*) override {
-      return std::string();
+    absl::Status Write(const WriteRequest&, WriteResult* result) override {
+      result->commit_token = "7";
+      return absl::OkStatus();
     }
-    bool rolls_back_uncommitted() const override { return true; }
-    bool counts_by_event_time() const override { return true; }
+    SinkTraits traits() const override {
+      SinkTraits t;
+      t.rolls_back_uncommitted = true;
+      return t;
+    }
+    DestinationCounter* counter() override { return this; }
     absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time, absl::Duration,
                                                            size_t buckets) override {
       return std::vector<uint64_t>(buckets, 7);
     }
   } inner;
   BorrowedSink sink(&inner);
-  EXPECT_TRUE(sink.rolls_back_uncommitted());
-  EXPECT_TRUE(sink.counts_by_event_time());
-  auto counts = sink.CountByEventTime(T("2026-11-14T00:00:00Z"), absl::Hours(1), 3);
+  EXPECT_TRUE(sink.traits().rolls_back_uncommitted);
+  EXPECT_EQ(sink.presence(), nullptr);
+  ASSERT_NE(sink.counter(), nullptr);
+  auto counts = sink.counter()->CountByEventTime(T("2026-11-14T00:00:00Z"), absl::Hours(1), 3);
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(*counts, std::vector<uint64_t>({7, 7, 7}));
+  RecordBatch batch;
+  const Shard shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-15T00:00:00Z")};
+  WriteResult result;
+  ASSERT_TRUE(sink.Write(WriteRequest{shard, batch}, &result).ok());
+  EXPECT_EQ(result.commit_token, "7");
 
   std::vector<StoredDeadLetter> letters;
   std::unique_ptr<DeadLetterStore> store = NewMemoryDeadLetterStore(&letters);
@@ -168,15 +184,54 @@ TEST(BorrowedTest, ABorrowedSinkStillCountsAndABorrowedDeadLetterStoreStillRecei
   EXPECT_EQ(letters[0].source_id, "m-1");
   // Replay: listed, marked, and no longer listed once settled.
   std::vector<ListedLetter> listed;
-  ASSERT_TRUE(borrowed.ListLetters("job", "replay-1", "", 10, &listed).ok());
+  ASSERT_TRUE(borrowed.readback()->ListLetters("job", "replay-1", "", 10, &listed).ok());
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].raw, "{}");
   LetterMark mark{"job", listed[0].id, "replay-1", ReplayOutcome::kDelivered, "", T("2026-11-15T00:00:00Z")};
-  ASSERT_TRUE(borrowed.Mark(mark).ok());
+  ASSERT_TRUE(borrowed.readback()->Mark(mark).ok());
   EXPECT_EQ(letters[0].replayed, "delivered");
   listed.clear();
-  ASSERT_TRUE(borrowed.ListLetters("job", "replay-2", "", 10, &listed).ok());
+  ASSERT_TRUE(borrowed.readback()->ListLetters("job", "replay-2", "", 10, &listed).ok());
   EXPECT_TRUE(listed.empty());
+}
+
+// The body of `class RECOVERY_EXPORT <name> ...{ ... };` in `header`.
+std::string ClassBody(const std::string& header, const std::string& name) {
+  std::ifstream in(std::string(RECOVERY_SOURCE_DIR) + "/include/recovery/" + header);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string all = text.str();
+  const size_t at = all.find("class RECOVERY_EXPORT " + name + " ");
+  if (at == std::string::npos) return "";
+  return all.substr(at, all.find("\n};", at) - at);
+}
+
+std::set<std::string> Names(const std::string& body, const std::regex& pattern) {
+  std::set<std::string> names;
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), pattern); it != std::sregex_iterator(); ++it)
+    names.insert((*it)[1]);
+  return names;
+}
+
+TEST(WrapperTest, EveryWrapperForwardsEveryVirtualMethodOfItsInterface) {
+  const std::regex declared(R"(virtual\s+[^;{(~]*?\b(\w+)\s*\()");
+  const std::regex forwarded(R"(\b(\w+)\s*\([^;{}]*\)\s*(?:const\s*)?override)");
+  const struct {
+    const char* header;
+    const char* interface;
+    const char* wrapper;
+  } pairs[] = {{"sink.h", "Sink", "SinkWrapper"},
+               {"source.h", "Source", "SourceWrapper"},
+               {"checkpoint_store.h", "CheckpointStore", "CheckpointStoreWrapper"},
+               {"dead_letter_store.h", "DeadLetterStore", "DeadLetterStoreWrapper"}};
+  for (const auto& p : pairs) {
+    SCOPED_TRACE(p.wrapper);
+    const std::set<std::string> methods = Names(ClassBody(p.header, p.interface), declared);
+    ASSERT_GE(methods.size(), 3u) << "could not read " << p.interface << " from " << p.header;
+    EXPECT_EQ(Names(ClassBody(p.header, p.wrapper), forwarded), methods);
+  }
+  // The sink stays small: its optional abilities are interfaces of their own.
+  EXPECT_LE(Names(ClassBody("sink.h", "Sink"), declared).size(), 7u);
 }
 
 }  // namespace

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "checkpoint/checkpoint_codec.h"
 #include "absl/synchronization/mutex.h"
+#include "checkpoint/checkpoint_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recovery/backfiller.h"
@@ -285,24 +285,22 @@ TEST(CheckpointLogTest, TwoProcessesSavingDifferentShardsAtOnceLoseNothing) {
 
 // The JSON-lines sink whose `fail_at`th Sync() fails after losing what was
 // not yet durable (as a disk that drops its cache would).
-class LosingSink : public Sink {
+class LosingSink : public SinkWrapper {
  public:
   LosingSink(std::unique_ptr<Sink> inner, std::string path, int fail_at)
-      : inner_(std::move(inner)), path_(std::move(path)), fail_at_(fail_at) {}
-  absl::Status Open(const SinkOpenContext& c) override { return inner_->Open(c); }
-  absl::StatusOr<std::string> Write(const Shard& s, const RecordBatch& b,
-                                    std::vector<SinkRejection>* r) override {
-    return inner_->Write(s, b, r);
+      : SinkWrapper(std::move(inner)), path_(std::move(path)), fail_at_(fail_at) {}
+  SinkTraits traits() const override {
+    SinkTraits t = SinkWrapper::traits();
+    t.serialize_commits = t.defers_sync = true;
+    return t;
   }
-  bool serialize_commits() const override { return true; }
-  bool defers_sync() const override { return true; }
   absl::Status Sync() override {
     absl::MutexLock lock(&mu_);
     if (++syncs_ == fail_at_) {
       std::filesystem::resize_file(path_, durable_);
       return absl::DataLossError("fdatasync failed: the disk dropped its cache");
     }
-    RECOVERY_RETURN_IF_ERROR(inner_->Sync());
+    RECOVERY_RETURN_IF_ERROR(SinkWrapper::Sync());
     durable_ = std::filesystem::file_size(path_);
     return absl::OkStatus();
   }
@@ -312,7 +310,6 @@ class LosingSink : public Sink {
   }
 
  private:
-  std::unique_ptr<Sink> inner_;
   const std::string path_;
   const int fail_at_;
   absl::Mutex mu_;

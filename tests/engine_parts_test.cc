@@ -136,8 +136,8 @@ TEST(PageMapperTest, GivesEveryRawRecordOneOutcomeAndCountsFollowFromThem) {
   EXPECT_EQ(mapped.max_event_time, T("2026-11-14T00:50:00Z"));
 
   // The sink refuses the second delivered record: it becomes a dead letter.
-  mapped.rejected.push_back({1, "too big"});
-  ASSERT_TRUE(ApplySinkRejections(page.records, &mapped).ok());
+  mapped.written.rejected.push_back({1, "too big"});
+  ASSERT_TRUE(ApplyWriteResult(page.records, &mapped).ok());
   ShardCounters c = PageCounters(page, mapped, /*dry_run=*/false);
   EXPECT_EQ(c.records_fetched, 6u);
   EXPECT_EQ(c.records_delivered, 1u);
@@ -150,8 +150,8 @@ TEST(PageMapperTest, GivesEveryRawRecordOneOutcomeAndCountsFollowFromThem) {
   std::map<int64_t, uint64_t> coverage;
   AddCoverage(mapped, &coverage);
   EXPECT_EQ(coverage.size(), 1u);  // only the record the sink took
-  mapped.rejected = {{7, "no such record"}};
-  EXPECT_EQ(ApplySinkRejections(page.records, &mapped).code(), absl::StatusCode::kInternal);
+  mapped.written.rejected = {{7, "no such record"}};
+  EXPECT_EQ(ApplyWriteResult(page.records, &mapped).code(), absl::StatusCode::kInternal);
 
   // A shard that does not own unmappable records counts them out of window.
   MapPage(mapper, shard, page.records, /*owns_rejects=*/false, /*claims=*/nullptr, &mapped);

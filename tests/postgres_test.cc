@@ -185,12 +185,12 @@ TEST_F(PostgresTest, CorruptCheckpointIsDataLossNamingTheRow) {
 TEST_F(PostgresTest, OneLiveLeasePerShardAndFencingStopsTheStaleHolder) {
   auto a = Store("worker-a");
   auto b = Store("worker-b");
-  auto la = a->ClaimShard("job", "s1");
+  auto la = a->leasing()->ClaimShard("job", "s1");
   ASSERT_TRUE(la.ok()) << la.status();
   EXPECT_EQ((*la)->fencing_token(), 1);
   ASSERT_TRUE((*la)->Save(AtCursor("a-1")).ok());
 
-  auto lb = b->ClaimShard("job", "s1");
+  auto lb = b->leasing()->ClaimShard("job", "s1");
   EXPECT_EQ(lb.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(lb.status().message(), HasSubstr("leased by worker-a until"));
   // A plain save must not overwrite a shard someone holds, either.
@@ -201,7 +201,7 @@ TEST_F(PostgresTest, OneLiveLeasePerShardAndFencingStopsTheStaleHolder) {
                   ->Exec(StrCat("UPDATE ", schema_,
                                 ".recovery_checkpoints SET lease_expires = now() - interval '1s'"))
                   .ok());
-  lb = b->ClaimShard("job", "s1");
+  lb = b->leasing()->ClaimShard("job", "s1");
   ASSERT_TRUE(lb.ok()) << lb.status();
   EXPECT_EQ((*lb)->fencing_token(), 2);
   EXPECT_EQ((*b->Load("job", "s1"))->cursor, "a-1");  // B resumes where A got
@@ -216,8 +216,8 @@ TEST_F(PostgresTest, OneLiveLeasePerShardAndFencingStopsTheStaleHolder) {
 
   // Releasing A's stale lease must not free B's shard.
   la->reset();
-  EXPECT_EQ(a->ClaimShard("job", "s1").status().code(), absl::StatusCode::kFailedPrecondition);
-  auto leases = a->Leases("job");
+  EXPECT_EQ(a->leasing()->ClaimShard("job", "s1").status().code(), absl::StatusCode::kFailedPrecondition);
+  auto leases = a->leasing()->Leases("job");
   ASSERT_TRUE(leases.ok());
   ASSERT_EQ(leases->size(), 1u);
   EXPECT_EQ((*leases)[0].owner, "worker-b");
@@ -226,7 +226,7 @@ TEST_F(PostgresTest, OneLiveLeasePerShardAndFencingStopsTheStaleHolder) {
 
   // Released: claimable at once, with a newer token.
   lb->reset();
-  auto again = a->ClaimShard("job", "s1");
+  auto again = a->leasing()->ClaimShard("job", "s1");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)->fencing_token(), 3);
 }
@@ -236,18 +236,19 @@ TEST_F(PostgresTest, ALeaseIsRenewedWhileHeld) {
   // up for over a second on a busy machine.
   auto a = Store("worker-a", absl::Seconds(2));
   auto b = Store("worker-b", absl::Seconds(2));
-  auto la = a->ClaimShard("job", "s1");
+  auto la = a->leasing()->ClaimShard("job", "s1");
   ASSERT_TRUE(la.ok()) << la.status();
   for (int i = 0; i < 6; ++i) {  // 1.5 lease lengths
     absl::SleepFor(absl::Milliseconds(500));
-    EXPECT_EQ(b->ClaimShard("job", "s1").status().code(), absl::StatusCode::kFailedPrecondition) << i;
+    EXPECT_EQ(b->leasing()->ClaimShard("job", "s1").status().code(), absl::StatusCode::kFailedPrecondition)
+        << i;
   }
   EXPECT_TRUE((*la)->Check().ok());
 }
 
 TEST_F(PostgresTest, ResetBumpsTheFencingTokenSoAStaleWorkerCannotWriteAfterIt) {
   auto a = Store("worker-a");
-  auto la = *a->ClaimShard("job", "s1");
+  auto la = *a->leasing()->ClaimShard("job", "s1");
   ASSERT_TRUE(la->Save(AtCursor("a-1")).ok());
   ASSERT_TRUE(server_
                   ->Exec(StrCat("UPDATE ", schema_,
@@ -299,10 +300,10 @@ TEST_F(PostgresTest, SinkUpsertsSoRedeliveryIsHarmless) {
   for (int i = 0; i < 250; ++i) AddTxn(&batch, i, "\"12.30\"", R"({"tags":["a","b"]})");
   std::vector<SinkRejection> rejected;
   Shard shard{"s", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")};
-  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  ASSERT_TRUE(testing::WriteTo(*sink, shard, batch, &rejected).ok());
   EXPECT_TRUE(rejected.empty());
   batch.MarkRedelivered();
-  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());  // the batch in flight at a crash
+  ASSERT_TRUE(testing::WriteTo(*sink, shard, batch, &rejected).ok());  // the batch in flight at a crash
   const std::string t = StrCat(schema_, ".transactions");
   EXPECT_EQ(Q(StrCat("SELECT count(*) || ' ' || count(DISTINCT transaction_id) FROM ", t)), "250 250");
   EXPECT_EQ(Q(StrCat("SELECT amount::text || ' ' || points || ' ' || (extra->'tags'->>1) || ' ' || "
@@ -314,7 +315,7 @@ TEST_F(PostgresTest, SinkUpsertsSoRedeliveryIsHarmless) {
   batch.Clear();
   AddTxn(&batch, 900, "7.00");
   AddTxn(&batch, 900, "8.00");
-  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  ASSERT_TRUE(testing::WriteTo(*sink, shard, batch, &rejected).ok());
   EXPECT_EQ(Q(StrCat("SELECT amount FROM ", t, " WHERE transaction_id = 't900'")), "7.00");
 }
 
@@ -329,11 +330,11 @@ TEST_F(PostgresTest, SinkOnConflictUpdateKeepsTheLatestCopy) {
   AddTxn(&batch, 1, "1.00");
   AddTxn(&batch, 1, "2.00");  // the same key twice in one batch: ON CONFLICT cannot touch a row twice
   std::vector<SinkRejection> rejected;
-  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  ASSERT_TRUE(testing::WriteTo(*sink, shard, batch, &rejected).ok());
   EXPECT_EQ(Q(StrCat("SELECT count(*) || ' ' || max(amount) FROM ", schema_, ".transactions")), "1 2.00");
   batch.Clear();
   AddTxn(&batch, 1, "3.00");
-  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  ASSERT_TRUE(testing::WriteTo(*sink, shard, batch, &rejected).ok());
   EXPECT_EQ(Q(StrCat("SELECT count(*) || ' ' || max(amount) FROM ", schema_, ".transactions")), "1 3.00");
 }
 
@@ -354,7 +355,7 @@ TEST_F(PostgresTest, SinkPresenceCheckJoinsThePageToTheUniqueIndexInOneQuery) {
   auto sink = *NewPostgresSink(o);
   absl::Status opened = sink->Open({});
   ASSERT_TRUE(opened.ok()) << opened;
-  EXPECT_TRUE(sink->checks_presence());
+  EXPECT_NE(sink->presence(), nullptr);
   RecordBatch batch;
   auto add = [&](std::string_view region, std::string_view id) {
     batch.Add(StrCat(region, id), kUnknownEventTime,
@@ -371,7 +372,7 @@ TEST_F(PostgresTest, SinkPresenceCheckJoinsThePageToTheUniqueIndexInOneQuery) {
   PresenceAnswer answer;
   const int before =
       std::stoi(Q("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"));
-  absl::Status checked = sink->CheckPresence(shard, batch.records(), &answer);
+  absl::Status checked = sink->presence()->Check(shard, batch.records(), &answer);
   ASSERT_TRUE(checked.ok()) << checked;
   EXPECT_EQ(answer.present, std::vector<bool>({true, false, true, true, false, false, true}));
   // One round trip: the check's statement, then the counter query's own.
@@ -381,7 +382,7 @@ TEST_F(PostgresTest, SinkPresenceCheckJoinsThePageToTheUniqueIndexInOneQuery) {
 
   // Any other failure stops the check, naming the table and the shard.
   ASSERT_TRUE(server_->Exec(StrCat("DROP TABLE ", schema_, ".sales")).ok());
-  absl::Status s = sink->CheckPresence(shard, batch.records(), &answer);
+  absl::Status s = sink->presence()->Check(shard, batch.records(), &answer);
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.message()), HasSubstr("sales"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("shard s: presence check"));
@@ -419,7 +420,7 @@ TEST_F(PostgresTest, SinkOnConflictNewerKeepsTheNewestVersionAndLeavesEqualOnesA
   }
   std::vector<SinkRejection> rejected;
   Shard shard{"s", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")};
-  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  ASSERT_TRUE(testing::WriteTo(*sink, shard, batch, &rejected).ok());
   EXPECT_TRUE(rejected.empty());
   EXPECT_EQ(
       Q(StrCat("SELECT id || '=' || balance || '/' || touched FROM ", schema_, ".accounts ORDER BY id")),
@@ -467,7 +468,7 @@ TEST_F(PostgresTest, SinkSendsRowsTheDatabaseRefusesToDeadLettersAndCommitsTheRe
       }
     }
     std::vector<SinkRejection> rejected;
-    auto token = sink->Write(shard, batch, &rejected);
+    auto token = testing::WriteTo(*sink, shard, batch, &rejected);
     ASSERT_TRUE(token.ok()) << token.status();
     std::map<size_t, std::string> why;
     for (const SinkRejection& r : rejected) why[r.index] = r.reason;
@@ -497,7 +498,7 @@ TEST_F(PostgresTest, SinkCopiesValuesWithEveryCharacterCopyEscapes) {
   batch.Add("k2", T("2026-11-01T00:01:00Z"), R"({"transaction_id":"\\N","amount":2})");
   for (int round = 0; round < 2; ++round) {
     std::vector<SinkRejection> rejected;
-    auto token = sink->Write(shard, batch, &rejected);
+    auto token = testing::WriteTo(*sink, shard, batch, &rejected);
     ASSERT_TRUE(token.ok()) << token.status();
     for (const SinkRejection& r : rejected) ADD_FAILURE() << "record " << r.index << ": " << r.reason;
   }
@@ -540,13 +541,13 @@ TEST_F(PostgresTest, SinkRetriesAfterTheDatabaseComesBack) {
   RecordBatch batch;
   AddTxn(&batch, 1, "1.00");
   std::vector<SinkRejection> rejected;
-  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());  // a pooled connection now exists
+  ASSERT_TRUE(testing::WriteTo(*sink, shard, batch, &rejected).ok());  // a pooled connection now exists
   server_->Kill();
-  auto down = sink->Write(shard, batch, &rejected);
+  auto down = testing::WriteTo(*sink, shard, batch, &rejected);
   EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable) << down.status();
   ASSERT_TRUE(server_->Restart().ok());
   AddTxn(&batch, 2, "2.00");
-  auto up = sink->Write(shard, batch, &rejected);
+  auto up = testing::WriteTo(*sink, shard, batch, &rejected);
   ASSERT_TRUE(up.ok()) << up.status();
   EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")), "2");
 }

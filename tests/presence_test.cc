@@ -363,7 +363,7 @@ TEST(JsonlPresenceTest, AResumeBeforeAnyCommitKeepsTheLinesThatWereThereAndDrops
   {
     auto sink = *NewJsonlFileSink(o);
     ASSERT_TRUE(sink->Open({}).ok());
-    EXPECT_TRUE(sink->checks_presence());
+    EXPECT_NE(sink->presence(), nullptr);
   }
   // A batch half-written by a process that died before any checkpoint held a token.
   testing::WriteFile(path, live + "{\"key\":\"c\",\"eve");
@@ -377,23 +377,23 @@ TEST(JsonlPresenceTest, AResumeBeforeAnyCommitKeepsTheLinesThatWereThereAndDrops
   batch.Add("c", kUnknownEventTime, "{}");
   PresenceAnswer answer;
   Shard shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-15T00:00:00Z")};
-  ASSERT_TRUE(sink->CheckPresence(shard, batch.records(), &answer).ok());
+  ASSERT_TRUE(sink->presence()->Check(shard, batch.records(), &answer).ok());
   EXPECT_EQ(answer.present, std::vector<bool>({true, false}));
   std::vector<SinkRejection> rejected;
-  ASSERT_TRUE(sink->Write(shard, batch, &rejected).ok());
+  ASSERT_TRUE(testing::WriteTo(*sink, shard, batch, &rejected).ok());
   answer = PresenceAnswer();
-  ASSERT_TRUE(sink->CheckPresence(shard, batch.records(), &answer).ok());
+  ASSERT_TRUE(sink->presence()->Check(shard, batch.records(), &answer).ok());
   EXPECT_EQ(answer.present, std::vector<bool>({true, true}));  // the index follows the commits
 
   // Payload lines carry no key: no presence check, and a bounded index.
   o.format = JsonlFormat::kPayload;
-  EXPECT_FALSE((*NewJsonlFileSink(o))->checks_presence());
+  EXPECT_EQ((*NewJsonlFileSink(o))->presence(), nullptr);
   o.format = JsonlFormat::kEnvelope;
   o.max_indexed_keys = 1;
   auto small = *NewJsonlFileSink(o);
   ASSERT_TRUE(small->Open(resuming).ok());
   answer = PresenceAnswer();
-  absl::Status s = small->CheckPresence(shard, batch.records(), &answer);
+  absl::Status s = small->presence()->Check(shard, batch.records(), &answer);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("max_indexed_keys"));
 }

@@ -65,26 +65,16 @@ LiveFeed Feed(const testing::SimulatedApi& api) {
 
 // The sink of the job, killing its process right after its `n`th write
 // returned: the batch is in the destination, its checkpoint not yet saved.
-class DieAfterWrite : public Sink {
+class DieAfterWrite : public SinkWrapper {
  public:
-  DieAfterWrite(std::unique_ptr<Sink> inner, int n) : inner_(std::move(inner)), n_(n) {}
-  absl::Status Open(const SinkOpenContext& c) override { return inner_->Open(c); }
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>* rejected) override {
-    absl::StatusOr<std::string> token = inner_->Write(shard, batch, rejected);
+  DieAfterWrite(std::unique_ptr<Sink> inner, int n) : SinkWrapper(std::move(inner)), n_(n) {}
+  absl::Status Write(const WriteRequest& request, WriteResult* result) override {
+    absl::Status status = SinkWrapper::Write(request, result);
     if (++writes_ == n_) kill(getpid(), SIGKILL);
-    return token;
-  }
-  absl::Status Close() override { return inner_->Close(); }
-  bool serialize_commits() const override { return inner_->serialize_commits(); }
-  bool checks_presence() const override { return inner_->checks_presence(); }
-  absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
-                             PresenceAnswer* answer) override {
-    return inner_->CheckPresence(shard, records, answer);
+    return status;
   }
 
  private:
-  std::unique_ptr<Sink> inner_;
   const int n_;
   std::atomic<int> writes_{0};
 };

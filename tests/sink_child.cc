@@ -19,38 +19,26 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "borrowed.h"
 #include "recovery/backfiller.h"
 #include "spec/components.h"
 
 namespace recovery {
 namespace {
 
-class InterruptingSink : public BorrowedSink {
+class InterruptingSink : public SinkWrapper {
  public:
   InterruptingSink(std::unique_ptr<Sink> inner, int signal, int n)
-      : BorrowedSink(inner.get()), inner_(std::move(inner)), signal_(signal), n_(n) {}
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>* rejected) override {
+      : SinkWrapper(std::move(inner)), signal_(signal), n_(n) {}
+  // Fenced or not (under a lease, the PostgreSQL store), every write comes here.
+  absl::Status Write(const WriteRequest& request, WriteResult* result) override {
     const bool nth = ++writes_ == n_;
     if (nth && signal_ == SIGSTOP) raise(SIGSTOP);
-    absl::StatusOr<std::string> token = BorrowedSink::Write(shard, batch, rejected);
+    absl::Status status = SinkWrapper::Write(request, result);
     if (nth && signal_ == SIGKILL) kill(getpid(), SIGKILL);
-    return token;
-  }
-  // Under a lease (the PostgreSQL store) the engine writes through this one.
-  absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& batch,
-                                          std::vector<SinkRejection>* rejected,
-                                          const WriteFence& fence) override {
-    const bool nth = ++writes_ == n_;
-    if (nth && signal_ == SIGSTOP) raise(SIGSTOP);
-    absl::StatusOr<std::string> token = BorrowedSink::WriteFenced(shard, batch, rejected, fence);
-    if (nth && signal_ == SIGKILL) kill(getpid(), SIGKILL);
-    return token;
+    return status;
   }
 
  private:
-  std::unique_ptr<Sink> inner_;
   const int signal_;
   const int n_;
   std::atomic<int> writes_{0};

@@ -178,11 +178,11 @@ TEST(JsonlFileSinkTest, AppendsAndReturnsTheCommittedLength) {
   TempDir dir;
   auto sink = *NewJsonlFileSink({dir.File("out/x.jsonl")});
   ASSERT_TRUE(sink->Open({}).ok());
-  auto token = sink->Write(TestShard(), Batch({"{\"a\":1}", "{\"a\":2}"}), &rejected);
+  auto token = testing::WriteTo(*sink, TestShard(), Batch({"{\"a\":1}", "{\"a\":2}"}), &rejected);
   ASSERT_TRUE(token.ok());
   EXPECT_EQ(*token, "16");
   EXPECT_EQ(ReadFileOrEmpty(dir.File("out/x.jsonl")), "{\"a\":1}\n{\"a\":2}\n");
-  EXPECT_TRUE(sink->serialize_commits());
+  EXPECT_TRUE(sink->traits().serialize_commits);
 }
 
 TEST(JsonlFileSinkTest, ResumeTruncatesToTheLargestCommittedLength) {
@@ -192,7 +192,7 @@ TEST(JsonlFileSinkTest, ResumeTruncatesToTheLargestCommittedLength) {
   auto sink = *NewJsonlFileSink({path});
   ASSERT_TRUE(sink->Open({true, {"8", "16"}}).ok());
   EXPECT_EQ(ReadFileOrEmpty(path), "{\"a\":1}\n{\"a\":2}\n");
-  ASSERT_TRUE(sink->Write(TestShard(), Batch({"{\"a\":3}"}), &rejected).ok());
+  ASSERT_TRUE(testing::WriteTo(*sink, TestShard(), Batch({"{\"a\":3}"}), &rejected).ok());
   EXPECT_EQ(ReadLines(path).size(), 3u);
 }
 
@@ -232,7 +232,7 @@ TEST(JsonlFileSinkTest, EnvelopeCarriesKeyTimeAndRedeliveryFlag) {
   ASSERT_TRUE(sink->Open({}).ok());
   RecordBatch b = Batch({"{\"a\":1}"});
   b.Add("k\"q", kUnknownEventTime, "[]", true);
-  ASSERT_TRUE(sink->Write(TestShard(), b, &rejected).ok());
+  ASSERT_TRUE(testing::WriteTo(*sink, TestShard(), b, &rejected).ok());
   EXPECT_EQ(ReadFileOrEmpty(dir.File("x.jsonl")),
             "{\"key\":\"k0\",\"event_time\":\"2026-11-14T01:00:00Z\",\"maybe_redelivered\":false,\"data\":{"
             "\"a\":1}}\n"

@@ -28,7 +28,7 @@ class RECOVERY_EXPORT JobLock {
 };
 
 // One worker's claim on one shard of a store shared by several processes or
-// hosts (CheckpointStore::ClaimShard). The store renews it in the background
+// hosts (ShardLeasing::ClaimShard). The store renews it in the background
 // while it is held; destroying it releases the shard. Thread-safe.
 //
 // Every claim takes a fencing token larger than any before it for that shard,
@@ -58,6 +58,19 @@ struct LeaseInfo {
   absl::Time expires = absl::InfinitePast();
   int64_t fencing_token = 0;
   bool live = false;  // not expired, by the store's clock
+};
+
+// What a store shared by several processes or hosts offers
+// (CheckpointStore::leasing()). Thread-safe.
+class RECOVERY_EXPORT ShardLeasing {
+ public:
+  virtual ~ShardLeasing() = default;
+  // Claims `shard_id` of `job` for this store's owner. FailedPrecondition
+  // naming the holder and the expiry when another live lease holds it.
+  virtual absl::StatusOr<std::unique_ptr<ShardLease>> ClaimShard(std::string_view job,
+                                                                 std::string_view shard_id) = 0;
+  // The leases recorded for `job`'s shards, live or expired.
+  virtual absl::StatusOr<std::vector<LeaseInfo>> Leases(std::string_view job) = 0;
 };
 
 // Thread-safe: shards save concurrently.
@@ -95,18 +108,53 @@ class RECOVERY_EXPORT CheckpointStore {
   // object is destroyed. FailedPrecondition when another holder has it.
   virtual absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) = 0;
 
-  // True for stores shared by several processes or hosts. The engine then
-  // takes no job lock for a run: it claims each shard with ClaimShard() just
-  // before running it, skips shards another worker holds, and saves through
-  // the lease.
-  virtual bool leases_shards() const { return false; }
-  // Claims `shard_id` for this store's owner. FailedPrecondition naming the
-  // holder and the expiry when another live lease holds it.
-  virtual absl::StatusOr<std::unique_ptr<ShardLease>> ClaimShard(std::string_view job,
-                                                                 std::string_view shard_id);
-  // The leases recorded for `job`'s shards, live or expired; empty for
-  // stores that do not lease.
-  virtual absl::StatusOr<std::vector<LeaseInfo>> Leases(std::string_view job);
+  // Shard leases, for stores shared by several processes or hosts, or null
+  // for a store that locks whole jobs. With leases the engine takes no job
+  // lock for a run: it claims each shard just before running it, skips
+  // shards another worker holds, and saves through the lease. Owned by the
+  // store; lives as long as it.
+  virtual ShardLeasing* leasing() { return nullptr; }
+};
+
+// Forwards every method to another store, as a base for stores that change
+// one or two things about it; no ability (atomic saves, leases) is silently
+// lost.
+class RECOVERY_EXPORT CheckpointStoreWrapper : public CheckpointStore {
+ public:
+  // Borrows `target`, which must outlive the wrapper.
+  explicit CheckpointStoreWrapper(CheckpointStore* target) : target_(target) {}
+  // Owns `target`.
+  explicit CheckpointStoreWrapper(std::unique_ptr<CheckpointStore> target)
+      : owned_(std::move(target)), target_(owned_.get()) {}
+
+  CheckpointStore* target() const { return target_; }
+
+  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view job, std::string_view shard_id) override {
+    return target_->Load(job, shard_id);
+  }
+  absl::StatusOr<std::vector<std::optional<Checkpoint>>> LoadMany(
+      std::string_view job, absl::Span<const std::string> shard_ids) override {
+    return target_->LoadMany(job, shard_ids);
+  }
+  absl::Status Save(std::string_view job, std::string_view shard_id, const Checkpoint& checkpoint) override {
+    return target_->Save(job, shard_id, checkpoint);
+  }
+  absl::Status Delete(std::string_view job, std::string_view shard_id) override {
+    return target_->Delete(job, shard_id);
+  }
+  bool saves_atomically() const override { return target_->saves_atomically(); }
+  absl::Status SaveAll(std::string_view job,
+                       absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) override {
+    return target_->SaveAll(job, checkpoints);
+  }
+  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) override {
+    return target_->Lock(job, scope);
+  }
+  ShardLeasing* leasing() override { return target_->leasing(); }
+
+ private:
+  std::unique_ptr<CheckpointStore> owned_;
+  CheckpointStore* target_;
 };
 
 // Every shard's checkpoint of a job in `directory`/<job>/: an append-only,

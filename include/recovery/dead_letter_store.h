@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,6 +52,36 @@ struct LetterMark {
   absl::Time time;
 };
 
+// What a store that can read its letters back offers: the claims a job's
+// runs share, and replay (recovery replay). Owned by its store
+// (DeadLetterStore::readback()).
+class RECOVERY_EXPORT LetterReadback {
+ public:
+  virtual ~LetterReadback() = default;
+
+  // Calls `visit` with the raw record of every letter the store holds for
+  // `job` (after Open()). The engine uses it to dead-letter a record whose
+  // event time cannot be read once per job, however many shards an API that
+  // ignores its filter hands it to (without it, once per run).
+  virtual absl::Status ForEachRaw(std::string_view job,
+                                  const std::function<void(std::string_view raw)>& visit) = 0;
+
+  // For replay `replay` ("replay-2"). Appends to `out` up to `limit` letters
+  // of `job` that no other replay has settled, in the store's order, starting
+  // after the letter `after` (empty: from the first). Fewer than `limit`
+  // means there are no more. The order is stable, so a replay's cursor is the
+  // last id it took. Letters `replay` itself marked are listed again: past
+  // its cursor they were marked by a batch whose checkpoint never moved (a
+  // crash), and must be taken again.
+  virtual absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after,
+                                   size_t limit, std::vector<ListedLetter>* out) = 0;
+
+  // Records what a replay made of a letter. Buffered like
+  // DeadLetterStore::Add(): durable with the next Flush(), and rolled back
+  // with it.
+  virtual absl::Status Mark(const LetterMark& mark) = 0;
+};
+
 // Like a sink: Add() buffers, Flush() makes everything added durable and
 // returns a commit token stored in the shard's checkpoint. Calls for different
 // shards may come concurrently unless serialize_commits() is true.
@@ -66,32 +97,10 @@ class RECOVERY_EXPORT DeadLetterStore {
   virtual absl::StatusOr<std::string> Flush() = 0;
   virtual bool serialize_commits() const { return false; }
 
-  // Calls `visit` with the raw record of every letter this store holds for
-  // `job` (after Open()). The engine uses it to dead-letter a record whose
-  // event time cannot be read once per job, however many shards an API that
-  // ignores its filter hands it to. Unimplemented by default: the rule then
-  // holds within one run.
-  virtual absl::Status ForEachRaw(std::string_view job,
-                                  const std::function<void(std::string_view raw)>& visit) {
-    return absl::UnimplementedError("this dead-letter store cannot list its letters");
-  }
-
-  // For replay `replay` ("replay-2"). Appends to `out` up to `limit` letters
-  // of `job` that no other replay has settled, in the store's order, starting
-  // after the letter `after` (empty: from the first). Fewer than `limit`
-  // means there are no more. The order is stable, so a replay's cursor is the
-  // last id it took. Letters `replay` itself marked are listed again: past
-  // its cursor they were marked by a batch whose checkpoint never moved (a
-  // crash), and must be taken again.
-  virtual absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after,
-                                   size_t limit, std::vector<ListedLetter>* out) {
-    return absl::UnimplementedError("this dead-letter store cannot list its letters for replay");
-  }
-  // Records what a replay made of a letter. Buffered like Add(): durable with
-  // the next Flush(), and rolled back with it.
-  virtual absl::Status Mark(const LetterMark& mark) {
-    return absl::UnimplementedError("this dead-letter store cannot mark replayed letters");
-  }
+  // Reading letters back (claims shared across runs, replay), or null when
+  // the store cannot: a replay with such a store is refused when it is
+  // created. Owned by the store; lives as long as it.
+  virtual LetterReadback* readback() { return nullptr; }
 };
 
 // JSON lines: {"time","job","shard","cursor","index","source_id","reason","raw"}
@@ -101,6 +110,30 @@ class RECOVERY_EXPORT DeadLetterStore {
 // "mark" is that id.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLetterStore(std::string path,
                                                                                         bool fsync = true);
+
+// Forwards every method to another store, as a base for stores that change
+// one or two things about it; no ability (listing and marking letters for a
+// replay) is silently lost.
+class RECOVERY_EXPORT DeadLetterStoreWrapper : public DeadLetterStore {
+ public:
+  // Borrows `target`, which must outlive the wrapper.
+  explicit DeadLetterStoreWrapper(DeadLetterStore* target) : target_(target) {}
+  // Owns `target`.
+  explicit DeadLetterStoreWrapper(std::unique_ptr<DeadLetterStore> target)
+      : owned_(std::move(target)), target_(owned_.get()) {}
+
+  DeadLetterStore* target() const { return target_; }
+
+  absl::Status Open(const SinkOpenContext& context) override { return target_->Open(context); }
+  absl::Status Add(const DeadLetter& letter) override { return target_->Add(letter); }
+  absl::StatusOr<std::string> Flush() override { return target_->Flush(); }
+  bool serialize_commits() const override { return target_->serialize_commits(); }
+  LetterReadback* readback() override { return target_->readback(); }
+
+ private:
+  std::unique_ptr<DeadLetterStore> owned_;
+  DeadLetterStore* target_;
+};
 
 // Keeps dead letters in memory; `sink` (borrowed, may be null) receives a copy
 // of each as it is added. For tests and dry runs.

@@ -38,7 +38,7 @@ struct JobSpec {
   // --write-plan` writes them for the buckets it found short.
   std::vector<std::pair<absl::Time, absl::Time>> only;
   // Records the sink already holds are not delivered again: each page is
-  // checked against the sink first (Sink::checks_presence), and those records
+  // checked against the sink first (Sink::presence), and those records
   // count as already present. The sink must offer the check.
   bool skip_already_present = false;
   // Follow mode: after the gap, one more shard keeps polling for new records

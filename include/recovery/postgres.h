@@ -58,7 +58,7 @@ struct PostgresSinkOptions {
   absl::Duration statement_timeout = absl::Minutes(1);
   // The schema of the PostgreSQL checkpoint store's tables when they are in
   // this sink's database (a job spec sets it when checkpoint.dsn is the
-  // sink's dsn). A batch written under a lease (WriteFenced) then first
+  // sink's dsn). A batch written under a lease (WriteRequest::fence) then first
   // locks the shard's checkpoint row in the same transaction and is refused
   // unless the lease's fencing token is still the newest, so a worker that
   // was taken over cannot land a batch after its successor started. Empty:

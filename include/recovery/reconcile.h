@@ -29,8 +29,8 @@ struct ReconcileOptions {
   bool trust_reported_total = false;
   // List the keys the destination lacks in each short bucket holding at most
   // this many vendor records: the bucket is paged again and its records
-  // asked of the sink's presence check (Sink::CheckPresence, after
-  // Sink::OpenForReading). 0: list none.
+  // asked of the sink's presence check (Sink::presence(): Check, after
+  // OpenForReading). 0: list none.
   size_t keys_limit = 0;
 };
 
@@ -66,7 +66,7 @@ struct ReconcileReport {
 
 // Counts the vendor's records per bucket through the job's source and
 // mapping, and the destination's through its sink
-// (Sink::CountByEventTime). Writes nothing anywhere and takes no checkpoint.
+// (Sink::counter()). Writes nothing anywhere and takes no checkpoint.
 // `components` may replace the spec's source, mapper and sink. A sink that
 // cannot count is FailedPrecondition naming it; a bucket that is not a whole
 // number of seconds is InvalidArgument.

@@ -5,6 +5,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,17 +43,102 @@ struct PresenceAnswer {
   std::vector<std::string> unasked;
 };
 
-// Write() may be called concurrently for different shards unless
-// serialize_commits() is true, in which case the engine serializes Write() and
-// the checkpoint save that follows it across all shards.
 // A shard's lease as it stands when a batch is written (with a checkpoint
-// store that leases shards; see CheckpointStore::ClaimShard).
+// store that leases shards; see ShardLeasing::ClaimShard).
 struct WriteFence {
   std::string_view job;
   std::string_view shard_id;
   int64_t fencing_token = 0;
 };
 
+// One batch for Sink::Write, and where it comes from. The views stay valid
+// for the call only.
+struct WriteRequest {
+  const Shard& shard;
+  const RecordBatch& batch;
+  // Set when the shard is leased (ShardLeasing::ClaimShard). A sink whose
+  // traits say `fences_writes` refuses the whole batch, writing nothing, with
+  // an IsLeaseLost() status once the token is no longer the newest; any other
+  // sink ignores it (the engine checks the lease before each write instead).
+  const WriteFence* fence = nullptr;
+  // Provenance, for a sink that keeps it with each row: the job's name and
+  // this run of it (a resumed job is a new run).
+  std::string_view job;
+  std::string_view run_id;
+};
+
+// What became of the records of one Write(): every record not named here was
+// delivered (durably acknowledged).
+struct WriteResult {
+  // Empty on entry. The sink's state after this batch (empty when it has
+  // none), stored in the shard's checkpoint with the cursor.
+  std::string commit_token;
+  // Records the destination will never accept: they go to dead letters.
+  std::vector<SinkRejection> rejected;
+  // Indexes of records the destination already held (an endpoint that answers
+  // "conflict" for a key it has): counted as already present, not delivered.
+  std::vector<size_t> already_present;
+};
+
+// How a sink commits. Read once, when a run starts; must not change while
+// the sink lives.
+struct SinkTraits {
+  // Commit tokens describe the whole sink (one shared file) rather than one
+  // shard, so the engine serializes Write() and the checkpoint save that
+  // follows it across all shards.
+  bool serialize_commits = false;
+  // Group commit, for a sink that serializes commits: Write() may return
+  // before its records are durable, and Sync() makes everything written so
+  // far durable. The engine lets the writes of several shards share one
+  // Sync() before it saves their checkpoints together, atomically
+  // (CheckpointStore::saves_atomically), so a token never outlives the bytes
+  // it vouches for.
+  bool defers_sync = false;
+  // Open() in a resumed job removes everything written after the commit
+  // tokens the checkpoints hold, so a batch written but never checkpointed
+  // does not survive a crash and is never delivered twice. The engine then
+  // skips the in-flight mark it otherwise saves before each batch.
+  bool rolls_back_uncommitted = false;
+  // Write() honours WriteRequest::fence (see there).
+  bool fences_writes = false;
+};
+
+// The presence check behind the job's skip_already_present and reconcile
+// --keys: which records of a page the destination already holds, by the same
+// identity it deduplicates on. Owned by its sink (Sink::presence()).
+class RECOVERY_EXPORT PresenceCheck {
+ public:
+  virtual ~PresenceCheck() = default;
+  // Answers for one page, ideally in one round trip. Called after the sink's
+  // Open() (or OpenForReading()), possibly concurrently for different shards.
+  // An error is retried like a failed Write() when transient (Unavailable, …)
+  // and stops the shard, its checkpoint intact, when not.
+  virtual absl::Status Check(const Shard& shard, absl::Span<const Record> records,
+                             PresenceAnswer* answer) = 0;
+  // Instead of the sink's Open(), for reconcile --keys: prepares Check()
+  // while writing nothing and leaving the destination as it is (the
+  // PostgreSQL sink reads its table's columns). No Write() follows.
+  virtual absl::Status OpenForReading() { return absl::OkStatus(); }
+};
+
+// For reconcile (include/recovery/reconcile.h): how many records the
+// destination holds per time bucket, by the event time it keeps with each.
+// Owned by its sink (Sink::counter()).
+class RECOVERY_EXPORT DestinationCounter {
+ public:
+  virtual ~DestinationCounter() = default;
+  // `buckets` consecutive buckets of `width` from `start`. Reads only; called
+  // without the sink's Open(), and must leave the destination as it is.
+  virtual absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time start, absl::Duration width,
+                                                                 size_t buckets) = 0;
+};
+
+// Where mapped records go. Write() may be called concurrently for different
+// shards unless traits().serialize_commits. Optional abilities are reached
+// through accessors that return null when the sink lacks them; the engine
+// asks once, when the job is created, and refuses a job that needs one the
+// sink lacks. A sink that wraps another derives from SinkWrapper, which
+// forwards every method.
 class RECOVERY_EXPORT Sink {
  public:
   Sink() = default;
@@ -62,80 +149,56 @@ class RECOVERY_EXPORT Sink {
   // Called once before the first Write().
   virtual absl::Status Open(const SinkOpenContext& context) { return absl::OkStatus(); }
 
-  // Delivers `batch`. OK means every record is durably acknowledged, except
-  // those the sink appended to `rejected` (empty on entry). Returns a commit
-  // token describing the sink's state after this batch (empty when the sink
-  // has none), stored in the shard's checkpoint with the cursor. On error the
-  // sink should undo what it wrote, if it can; a retried batch carries
+  // Delivers `request.batch`. OK means every record is durably acknowledged,
+  // except those `result` names (it is empty on entry). On error the sink
+  // should undo what it wrote, if it can; a retried batch carries
   // maybe_redelivered.
-  virtual absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                            std::vector<SinkRejection>* rejected) = 0;
+  virtual absl::Status Write(const WriteRequest& request, WriteResult* result) = 0;
 
-  // Called once after the last Write().
-  // Write() by a worker holding the shard's lease. A sink that can make the
-  // write conditional on the lease (the PostgreSQL sink when the checkpoints
-  // are in its database) refuses the whole batch, writing nothing, with an
-  // IsLeaseLost() status once `fence` is no longer the newest token. The
-  // default writes as Write() does.
-  virtual absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& batch,
-                                                  std::vector<SinkRejection>* rejected,
-                                                  const WriteFence& fence) {
-    return Write(shard, batch, rejected);
-  }
-  virtual absl::Status Close() { return absl::OkStatus(); }
-
-  // True when commit tokens describe the whole sink rather than one shard
-  // (one shared file), so commits must not interleave.
-  virtual bool serialize_commits() const { return false; }
-
-  // Optional group commit, for a sink that serialize_commits(): when true,
-  // Write() may return before its records are durable, and Sync() makes
-  // everything written so far durable. The engine then lets the writes of
-  // several shards share one Sync() before it saves their checkpoints
-  // together, atomically (CheckpointStore::saves_atomically), so a token
-  // never outlives the bytes it vouches for. Sync() may run concurrently
-  // with Write().
-  virtual bool defers_sync() const { return false; }
+  // Makes everything written so far durable; called only when
+  // traits().defers_sync, possibly concurrently with Write().
   virtual absl::Status Sync() { return absl::OkStatus(); }
 
-  // True when Open() in a resumed job removes everything written after the
-  // commit tokens the checkpoints hold, so a batch written but never
-  // checkpointed does not survive a crash and is never delivered twice. The
-  // engine then skips the in-flight mark it otherwise saves before each
-  // batch (one checkpoint save per page).
-  virtual bool rolls_back_uncommitted() const { return false; }
-  // (A sink that wraps another forwards serialize_commits(), defers_sync(),
-  // Sync() and rolls_back_uncommitted() to it: the engine commits by the
-  // wrapper's answers, the inner sink writes by its own. A wrapper that
-  // overrides Write() overrides WriteFenced() too, or leaves both to the
-  // default, which calls Write().)
+  // Called once after the last Write().
+  virtual absl::Status Close() { return absl::OkStatus(); }
 
-  // Optional, for reconcile (include/recovery/reconcile.h): how many records
-  // the destination holds per time bucket, by the event time it keeps with
-  // each: `buckets` consecutive buckets of `width` from `start`. Reads only;
-  // called without Open(), and must leave the destination as it is.
-  virtual bool counts_by_event_time() const { return false; }
-  virtual absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time start, absl::Duration width,
-                                                                 size_t buckets) {
-    return absl::UnimplementedError("this sink cannot count its records by event time");
-  }
+  virtual SinkTraits traits() const { return SinkTraits(); }
 
-  // Optional: the presence check behind the job's skip_already_present. A
-  // sink that can tell which records the destination already holds (by the
-  // same identity it deduplicates on) returns true here and answers
-  // CheckPresence for one page at a time, ideally in one round trip. Called
-  // after Open(), possibly concurrently for different shards. An error is
-  // retried like a failed Write() when transient (Unavailable, …) and stops
-  // the shard, its checkpoint intact, when not.
-  virtual bool checks_presence() const { return false; }
-  virtual absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
-                                     PresenceAnswer* answer) {
-    return absl::UnimplementedError("this sink cannot tell which records it already holds");
+  // The presence check, or null when the sink cannot tell which records the
+  // destination holds. Owned by the sink; lives as long as it.
+  virtual PresenceCheck* presence() { return nullptr; }
+
+  // The count per time bucket for reconcile, or null when the sink cannot
+  // count. Owned by the sink; lives as long as it.
+  virtual DestinationCounter* counter() { return nullptr; }
+};
+
+// Forwards every method to another sink, as a base for sinks that change
+// one or two things about it (count writes, die at a moment, lend a sink
+// kept across runs). A wrapper that overrides one method leaves the rest as
+// they are, so no ability is silently lost.
+class RECOVERY_EXPORT SinkWrapper : public Sink {
+ public:
+  // Borrows `target`, which must outlive the wrapper.
+  explicit SinkWrapper(Sink* target) : target_(target) {}
+  // Owns `target`.
+  explicit SinkWrapper(std::unique_ptr<Sink> target) : owned_(std::move(target)), target_(owned_.get()) {}
+
+  Sink* target() const { return target_; }
+
+  absl::Status Open(const SinkOpenContext& context) override { return target_->Open(context); }
+  absl::Status Write(const WriteRequest& request, WriteResult* result) override {
+    return target_->Write(request, result);
   }
-  // Instead of Open(), for reconcile --keys: prepares CheckPresence while
-  // writing nothing and leaving the destination as it is (the PostgreSQL sink
-  // reads its table's columns). No Write() follows. Default: nothing to do.
-  virtual absl::Status OpenForReading() { return absl::OkStatus(); }
+  absl::Status Sync() override { return target_->Sync(); }
+  absl::Status Close() override { return target_->Close(); }
+  SinkTraits traits() const override { return target_->traits(); }
+  PresenceCheck* presence() override { return target_->presence(); }
+  DestinationCounter* counter() override { return target_->counter(); }
+
+ private:
+  std::unique_ptr<Sink> owned_;
+  Sink* target_;
 };
 
 enum class JsonlFormat {

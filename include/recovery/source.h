@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -179,6 +180,30 @@ struct JsonlFileSourceOptions {
 // Every shard reads the whole file; the engine's window filter keeps each
 // record in the shard its event time belongs to.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<Source>> NewJsonlFileSource(JsonlFileSourceOptions options);
+
+// Forwards every method to another source, as a base for sources that change
+// one or two things about it; no ability is silently lost.
+class RECOVERY_EXPORT SourceWrapper : public Source {
+ public:
+  // Borrows `target`, which must outlive the wrapper.
+  explicit SourceWrapper(Source* target) : target_(target) {}
+  // Owns `target`.
+  explicit SourceWrapper(std::unique_ptr<Source> target) : owned_(std::move(target)), target_(owned_.get()) {}
+
+  Source* target() const { return target_; }
+
+  absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
+                                                    const ShardContext& context) override {
+    return target_->Open(shard, cursor, context);
+  }
+  bool partitions_by_shard() const override { return target_->partitions_by_shard(); }
+  bool plans_one_shard() const override { return target_->plans_one_shard(); }
+  std::vector<std::string> ConfigWarnings() const override { return target_->ConfigWarnings(); }
+
+ private:
+  std::unique_ptr<Source> owned_;
+  Source* target_;
+};
 
 }  // namespace recovery
 

@@ -58,10 +58,9 @@ class SqsSink : public Sink {
  public:
   SqsSink(std::string queue_url, std::string queue_name)
       : queue_(std::move(queue_url), std::move(queue_name)) {}
-  bool serialize_commits() const override { return false; }
-
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>* rejected) override {
+  absl::Status Write(const WriteRequest& request, WriteResult* result) override {
+    const Shard& shard = request.shard;
+    const RecordBatch& batch = request.batch;
     std::unique_ptr<AwsJsonClient> client = TakeClient();
     absl::StatusOr<std::string> url = queue_.Url(*client);
     if (!url.ok()) {
@@ -78,7 +77,7 @@ class SqsSink : public Sink {
     }
     // Which records SQS took; turned into keys only if the write fails.
     std::vector<bool> sent(batch.size(), false);
-    absl::Status s = Send(*client, *url, batch, already, &sent, rejected);
+    absl::Status s = Send(*client, *url, batch, already, &sent, &result->rejected);
     ReturnClient(std::move(client));
     if (!s.ok()) {
       for (size_t i = 0; i < batch.size(); ++i) {
@@ -88,7 +87,7 @@ class SqsSink : public Sink {
       sent_by_failed_write_[shard.id] = std::move(already);
       return s;
     }
-    return std::string();
+    return absl::OkStatus();
   }
 
  private:

@@ -27,35 +27,6 @@ ShardCounters& ShardCounters::operator+=(const ShardCounters& o) {
   return *this;
 }
 
-absl::StatusOr<std::vector<std::optional<Checkpoint>>> CheckpointStore::LoadMany(
-    std::string_view job, absl::Span<const std::string> shard_ids) {
-  std::vector<std::optional<Checkpoint>> out;
-  out.reserve(shard_ids.size());
-  for (const std::string& id : shard_ids) {
-    absl::StatusOr<std::optional<Checkpoint>> ck = Load(job, id);
-    if (!ck.ok()) return ck.status();
-    out.push_back(*std::move(ck));
-  }
-  return out;
-}
-
-absl::Status CheckpointStore::SaveAll(std::string_view job,
-                                      absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) {
-  for (const auto& [shard, checkpoint] : checkpoints) {
-    if (absl::Status s = Save(job, shard, checkpoint); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::unique_ptr<ShardLease>> CheckpointStore::ClaimShard(std::string_view job,
-                                                                        std::string_view shard_id) {
-  return absl::UnimplementedError("this checkpoint store does not lease shards: it locks whole jobs");
-}
-
-absl::StatusOr<std::vector<LeaseInfo>> CheckpointStore::Leases(std::string_view job) {
-  return std::vector<LeaseInfo>();
-}
-
 ShardCounters& ShardCounters::operator-=(const ShardCounters& o) {
   records_fetched -= o.records_fetched;
   records_delivered -= o.records_delivered;

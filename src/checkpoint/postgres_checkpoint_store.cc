@@ -305,7 +305,7 @@ class PostgresJobLock : public JobLock {
   std::unique_ptr<pg::Connection> c_;  // a session advisory lock lives as long as its session
 };
 
-class PostgresCheckpointStore : public CheckpointStore {
+class PostgresCheckpointStore : public CheckpointStore, public ShardLeasing {
  public:
   explicit PostgresCheckpointStore(PostgresCheckpointOptions options)
       : core_(std::make_shared<Core>(std::move(options))) {}
@@ -395,7 +395,7 @@ class PostgresCheckpointStore : public CheckpointStore {
     return std::unique_ptr<JobLock>(new PostgresJobLock(std::move(c)));
   }
 
-  bool leases_shards() const override { return true; }
+  ShardLeasing* leasing() override { return this; }
 
   absl::StatusOr<std::unique_ptr<ShardLease>> ClaimShard(std::string_view job,
                                                          std::string_view shard_id) override {
@@ -464,9 +464,11 @@ class PostgresCheckpointStore : public CheckpointStore {
 // Dead letters in the store's database, so that every worker's land in one
 // place. The key (job, shard, cursor, index) makes a redelivered page's
 // letters land once.
-class PostgresDeadLetterStore : public DeadLetterStore {
+class PostgresDeadLetterStore : public DeadLetterStore, public LetterReadback {
  public:
   explicit PostgresDeadLetterStore(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+
+  LetterReadback* readback() override { return this; }
 
   absl::Status Add(const DeadLetter& l) override {
     Row row{std::string(l.job),    std::string(l.shard_id), std::string(l.cursor),    StrCat(l.index),

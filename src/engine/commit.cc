@@ -32,20 +32,21 @@ void MovePast(ShardRun& run, const Page& page, const ShardCounters& counters) {
 }
 
 // Delivers the batch, retrying; a retried attempt is flagged as a possible
-// redelivery. Fills the sink's rejections and its commit token.
+// redelivery. Fills what the sink said of the records (mapped.written) and
+// its commit token.
 absl::Status Deliver(Engine& engine, ShardRun& run, MappedPage& mapped, ShardCounters* counters) {
   bool first = true;
   return engine.Retry("deliver batch to sink", run, counters, [&]() -> absl::Status {
     if (!first) mapped.batch.MarkRedelivered();  // the failed attempt may have reached the sink
     first = false;
-    mapped.rejected.clear();
-    Sink& sink = *engine.components().sink;
-    absl::StatusOr<std::string> token =
-        run.lease ? sink.WriteFenced(run.shard, mapped.batch, &mapped.rejected,
-                                     WriteFence{engine.spec().name, run.shard.id, run.lease->fencing_token()})
-                  : sink.Write(run.shard, mapped.batch, &mapped.rejected);
-    if (!token.ok()) return token.status();
-    if (!token->empty()) run.checkpoint.sink_token = *std::move(token);
+    const std::optional<WriteFence> fence =
+        run.lease ? std::optional<WriteFence>({engine.spec().name, run.shard.id, run.lease->fencing_token()})
+                  : std::nullopt;
+    const WriteRequest request{run.shard, mapped.batch, fence ? &*fence : nullptr, engine.spec().name,
+                               engine.run_id()};
+    mapped.written = WriteResult();
+    RECOVERY_RETURN_IF_ERROR(engine.components().sink->Write(request, &mapped.written));
+    if (!mapped.written.commit_token.empty()) run.checkpoint.sink_token = mapped.written.commit_token;
     return absl::OkStatus();
   });
 }
@@ -70,7 +71,7 @@ ReplayOutcome ReplayOutcomeOf(RecordOutcome outcome) {
 // failed again keeps its place with its new reason, instead of a second letter.
 absl::Status MarkReplayed(Engine& engine, const ShardRun& run, const Page& page, const MappedPage& mapped,
                           absl::Time now) {
-  DeadLetterStore& store = *engine.components().dead_letters;
+  LetterReadback& store = *engine.components().dead_letters->readback();  // checked at Create
   std::vector<std::string_view> reasons(mapped.outcomes.size());
   for (const PendingDeadLetter& d : mapped.dead) reasons[d.index] = d.reason;
   const auto& records = page.records.records();
@@ -131,7 +132,7 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   }
   const bool delivering = !mapped.batch.empty();
   if (delivering) {
-    if (!c.sink->rolls_back_uncommitted()) {
+    if (!engine.sink_traits().rolls_back_uncommitted) {
       if (!ck.in_flight || new_keys_in_flight) {  // from here on a crash redelivers this batch, flagged
         ck.in_flight = true;
         ck.updated = absl::Now();
@@ -154,7 +155,7 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   // A replay writes to the dead-letter store for every page: it marks each letter.
   const bool marking = engine.replaying() && !page.records.empty();
   const bool lettering = !mapped.dead.empty() || marking;
-  const bool serialize = (delivering && c.sink->serialize_commits()) ||
+  const bool serialize = (delivering && engine.sink_traits().serialize_commits) ||
                          ((lettering || delivering) && c.dead_letters->serialize_commits());
   std::optional<absl::MutexLock> lock;
   if (serialize) lock.emplace(&engine.commit_mutex());
@@ -179,10 +180,9 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   if (grouped) before_commit = ck;
   if (delivering) {
     RECOVERY_RETURN_IF_ERROR(Deliver(engine, run, mapped, counters));
-    shared_state_written = c.sink->serialize_commits();
+    shared_state_written = engine.sink_traits().serialize_commits;
     // The sink will never take its rejections: they join the dead letters.
-    if (absl::Status s = ApplySinkRejections(page.records, &mapped); !s.ok())
-      return fail_after_shared_write(s);
+    if (absl::Status s = ApplyWriteResult(page.records, &mapped); !s.ok()) return fail_after_shared_write(s);
   }
   // (The sink's rejections have joined mapped.dead by now.)
   if (!mapped.dead.empty() || marking) {

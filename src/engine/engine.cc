@@ -1,17 +1,36 @@
 #include "engine/engine.h"
 
+#include <random>
+
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/retry.h"
 #include "json/json_writer.h"
 #include "util/strings.h"
+#include "util/time_format.h"
 
 namespace recovery {
+namespace {
+
+// When the run started, and 32 random bits so runs started in the same
+// second by several processes differ: "20261106T120000Z-1a2b3c4d".
+std::string NewRunId(absl::Time now) {
+  std::random_device random;
+  return StrCat(FormatCompactUtc(now), "-", absl::Hex(random(), absl::kZeroPad8));
+}
+
+}  // namespace
 
 Engine::Engine(JobSpec spec, Components components, BackfillerOptions options, std::vector<Shard> plan)
     : spec_(std::move(spec)),
       c_(std::move(components)),
       options_(std::move(options)),
       plan_(std::move(plan)),
+      sink_traits_(c_.sink->traits()),
+      groups_commits_(sink_traits_.serialize_commits && sink_traits_.defers_sync &&
+                      c_.checkpoints->saves_atomically()),
+      presence_(c_.sink->presence()),
+      run_id_(NewRunId(absl::Now())),
       progress_(plan_, spec_.start, spec_.end),
       metrics_(options_.metrics, spec_.name) {}
 
@@ -97,10 +116,6 @@ void Engine::ReportProgress() {
   // Snapshot under the lock that orders the callbacks, so progress never goes backwards.
   absl::MutexLock lock(&log_mu_);
   options_.on_progress(progress_.Snapshot(absl::Now()));
-}
-
-bool Engine::GroupsCommits() const {
-  return c_.sink->serialize_commits() && c_.sink->defers_sync() && c_.checkpoints->saves_atomically();
 }
 
 std::shared_ptr<Engine::CommitGroup> Engine::JoinCommitGroup(const ShardRun& run) {

@@ -43,6 +43,12 @@ class Engine {
 
   const JobSpec& spec() const { return spec_; }
   const Components& components() const { return c_; }
+  // The sink's traits, read once when the run was set up.
+  const SinkTraits& sink_traits() const { return sink_traits_; }
+  // The sink's presence check, or null (then the job does not skip present records).
+  PresenceCheck* presence() const { return presence_; }
+  // This run of the job (a resumed job is a new run), for provenance.
+  const std::string& run_id() const { return run_id_; }
   const BackfillerOptions& options() const { return options_; }
   // Replaying the dead letters (BackfillerOptions::replay) rather than running the plan.
   bool replaying() const { return options_.replay.has_value(); }
@@ -86,7 +92,7 @@ class Engine {
   using CommitGroups =
       GroupCommitter<std::vector<std::pair<std::string, Checkpoint>>>;  // shard id, checkpoint
   using CommitGroup = CommitGroups::Group;
-  bool GroupsCommits() const;
+  bool GroupsCommits() const { return groups_commits_; }
   // Adds `run`'s checkpoint to the group being filled. Under commit_mutex(),
   // right after the sink write, so groups follow the order of the writes.
   std::shared_ptr<CommitGroup> JoinCommitGroup(const ShardRun& run);
@@ -119,6 +125,10 @@ class Engine {
   const Components c_;
   const BackfillerOptions options_;
   const std::vector<Shard> plan_;
+  const SinkTraits sink_traits_;
+  const bool groups_commits_;
+  PresenceCheck* const presence_;
+  const std::string run_id_;
   const Context context_{this};
   ProgressTracker progress_;
   EngineMetrics metrics_;

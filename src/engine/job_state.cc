@@ -67,7 +67,10 @@ std::vector<std::string> ShardIds(const std::vector<Shard>& plan) {
 
 absl::StatusOr<std::vector<ShardReport>> LoadShardReports(CheckpointStore& store, std::string_view job,
                                                           const std::vector<Shard>& plan) {
-  RECOVERY_ASSIGN_OR_RETURN(std::vector<LeaseInfo> leases, store.Leases(job));
+  std::vector<LeaseInfo> leases;
+  if (ShardLeasing* leasing = store.leasing()) {
+    RECOVERY_ASSIGN_OR_RETURN(leases, leasing->Leases(job));
+  }
   std::vector<ShardReport> reports;
   auto report = [&](const Shard& shard, const std::optional<Checkpoint>& ck) {
     ShardReport r;

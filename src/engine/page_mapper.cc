@@ -12,7 +12,7 @@ void MappedPage::Clear(size_t raw_records) {
   origin.clear();
   outcomes.assign(raw_records, RecordOutcome::kDelivered);
   dead.clear();
-  rejected.clear();
+  written = WriteResult();
   max_event_time = absl::InfinitePast();
   present_event_times.clear();
 }
@@ -83,16 +83,32 @@ void MapPage(const Mapper& mapper, const Shard& shard, const RawBatch& records, 
   }
 }
 
-absl::Status ApplySinkRejections(const RawBatch& records, MappedPage* page) {
-  for (const SinkRejection& r : page->rejected) {
-    if (r.index >= page->origin.size()) {
+absl::Status ApplyWriteResult(const RawBatch& records, MappedPage* page) {
+  const WriteResult& written = page->written;
+  const size_t n = page->origin.size();
+  std::vector<bool> named(written.rejected.size() + written.already_present.size() > 0 ? n : 0, false);
+  auto name = [&](size_t index, std::string_view what) -> absl::StatusOr<uint32_t> {
+    if (index >= n)
+      return absl::InternalError(StrCat("the sink ", what, " record ", index, " of a batch of ", n));
+    if (named[index]) {
       return absl::InternalError(
-          StrCat("the sink rejected record ", r.index, " of a batch of ", page->origin.size()));
+          StrCat("the sink said twice what became of record ", index, " of a batch of ", n));
     }
-    const uint32_t i = page->origin[r.index];
-    const RawRecord& raw = records.records()[i];
-    page->outcomes[i] = RecordOutcome::kDeadLettered;
-    page->dead.push_back({i, raw.data, StrCat("rejected by the sink: ", r.reason), raw.id});
+    named[index] = true;
+    return page->origin[index];
+  };
+  for (const SinkRejection& r : written.rejected) {
+    absl::StatusOr<uint32_t> i = name(r.index, "rejected");
+    if (!i.ok()) return i.status();
+    const RawRecord& raw = records.records()[*i];
+    page->outcomes[*i] = RecordOutcome::kDeadLettered;
+    page->dead.push_back({*i, raw.data, StrCat("rejected by the sink: ", r.reason), raw.id});
+  }
+  for (size_t index : written.already_present) {
+    absl::StatusOr<uint32_t> i = name(index, "said it already held");
+    if (!i.ok()) return i.status();
+    page->outcomes[*i] = RecordOutcome::kAlreadyPresent;
+    page->present_event_times.push_back(page->batch.records()[index].event_time);
   }
   return absl::OkStatus();
 }

@@ -32,7 +32,7 @@ struct MappedPage {
   std::vector<uint32_t> origin;         // batch record -> index of its raw record
   std::vector<RecordOutcome> outcomes;  // one per raw record; the sink's rejections update it
   std::vector<PendingDeadLetter> dead;
-  std::vector<SinkRejection> rejected;  // filled by the sink
+  WriteResult written;  // the sink's answer to the batch
   // The latest event time delivered in the shard's window, or InfinitePast.
   absl::Time max_event_time = absl::InfinitePast();
   // Event times of the records taken out of `batch` because the sink already
@@ -69,9 +69,10 @@ class RejectClaims {
 void MapPage(const Mapper& mapper, const Shard& shard, const RawBatch& records, bool owns_rejects,
              RejectClaims* claims, MappedPage* out);
 
-// The sink refused these records of the batch: they become dead letters with
-// the sink's reason. InternalError when the sink named a record it was not given.
-absl::Status ApplySinkRejections(const RawBatch& records, MappedPage* page);
+// What the sink said of the batch's records (page->written): those it refused
+// become dead letters with its reason, those it already held count as already
+// present. InternalError when it named a record it was not given, or one twice.
+absl::Status ApplyWriteResult(const RawBatch& records, MappedPage* page);
 
 }  // namespace recovery
 

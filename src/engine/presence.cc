@@ -9,12 +9,13 @@
 namespace recovery {
 
 absl::StatusOr<bool> SkipPresent(Engine& engine, ShardRun& run, MappedPage& mapped, ShardCounters* counters) {
-  Sink& sink = *engine.components().sink;
+  PresenceCheck& presence = *engine.presence();  // the job was refused at Create without one
   const absl::Span<const Record> records = mapped.batch.records();
   PresenceAnswer answer;
   absl::Status st = engine.Retry("check presence in the sink", run, counters, [&] {
     answer = PresenceAnswer();
-    return sink.CheckPresence(run.shard, records, &answer);
+    answer.present.assign(records.size(), false);  // as the interface promises
+    return presence.Check(run.shard, records, &answer);
   });
   if (!st.ok()) return absl::Status(st.code(), StrCat("check presence in the sink: ", st.message()));
   if (answer.present.size() != records.size()) {

@@ -8,7 +8,7 @@ namespace {
 
 class ReplayReader : public ShardReader {
  public:
-  ReplayReader(DeadLetterStore* letters, const std::string* job, std::string replay,
+  ReplayReader(LetterReadback* letters, const std::string* job, std::string replay,
                const ReplayOptions* options, size_t page_size, std::string after)
       : letters_(letters),
         job_(job),
@@ -41,7 +41,7 @@ class ReplayReader : public ShardReader {
     return l.time >= options_->since;
   }
 
-  DeadLetterStore* letters_;
+  LetterReadback* letters_;
   const std::string* job_;
   const std::string replay_;
   const ReplayOptions* options_;
@@ -52,7 +52,7 @@ class ReplayReader : public ShardReader {
 
 class ReplaySource : public Source {
  public:
-  ReplaySource(DeadLetterStore* letters, std::string job, ReplayOptions options)
+  ReplaySource(LetterReadback* letters, std::string job, ReplayOptions options)
       : letters_(letters),
         job_(std::move(job)),
         options_(std::move(options)),
@@ -68,7 +68,7 @@ class ReplaySource : public Source {
   bool partitions_by_shard() const override { return true; }
 
  private:
-  DeadLetterStore* letters_;
+  LetterReadback* letters_;
   const std::string job_;
   const ReplayOptions options_;
   const size_t page_size_;
@@ -89,7 +89,7 @@ Shard ReplayShard(const std::vector<Shard>& plan, int n) {
   return s;
 }
 
-std::unique_ptr<Source> NewReplaySource(DeadLetterStore* letters, std::string job, ReplayOptions options) {
+std::unique_ptr<Source> NewReplaySource(LetterReadback* letters, std::string job, ReplayOptions options) {
   return std::make_unique<ReplaySource>(letters, std::move(job), std::move(options));
 }
 

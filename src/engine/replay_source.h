@@ -20,7 +20,7 @@ Shard ReplayShard(const std::vector<Shard>& plan, int n);
 
 // Reads `letters` (borrowed; must outlive the source) for `job`, keeping those
 // that match `options`. Each raw record's id is its letter's id.
-std::unique_ptr<Source> NewReplaySource(DeadLetterStore* letters, std::string job, ReplayOptions options);
+std::unique_ptr<Source> NewReplaySource(LetterReadback* letters, std::string job, ReplayOptions options);
 
 }  // namespace recovery
 

@@ -235,7 +235,7 @@ bool ClaimShard(Engine& engine, ShardRun& run) {
   ShardCounters ignored;
   absl::StatusOr<std::unique_ptr<ShardLease>> lease;
   absl::Status st = engine.Retry("claim shard", run, &ignored, [&] {
-    lease = store.ClaimShard(job, run.shard.id);
+    lease = store.leasing()->ClaimShard(job, run.shard.id);  // only a leasing store claims
     return lease.status();
   });
   std::string fields;

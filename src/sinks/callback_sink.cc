@@ -5,16 +5,14 @@
 namespace recovery {
 namespace {
 
-class CallbackSink : public Sink {
+class CallbackSink : public Sink, public PresenceCheck {
  public:
   CallbackSink(SinkCallback callback, bool serialize, PresenceCallback presence)
       : callback_(std::move(callback)), presence_(std::move(presence)), serialize_(serialize) {}
 
-  bool checks_presence() const override { return presence_ != nullptr; }
+  PresenceCheck* presence() override { return presence_ != nullptr ? this : nullptr; }
 
-  absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
-                             PresenceAnswer* answer) override {
-    if (presence_ == nullptr) return Sink::CheckPresence(shard, records, answer);
+  absl::Status Check(const Shard& shard, absl::Span<const Record> records, PresenceAnswer* answer) override {
     absl::StatusOr<std::vector<std::string>> keys;
     if (serialize_) {
       absl::MutexLock lock(&mu_);
@@ -28,17 +26,10 @@ class CallbackSink : public Sink {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>*) override {
-    absl::Status status;
-    if (serialize_) {
-      absl::MutexLock lock(&mu_);
-      status = callback_(shard, batch.records());
-    } else {
-      status = callback_(shard, batch.records());
-    }
-    if (!status.ok()) return status;
-    return std::string();
+  absl::Status Write(const WriteRequest& request, WriteResult*) override {
+    if (!serialize_) return callback_(request.shard, request.batch.records());
+    absl::MutexLock lock(&mu_);
+    return callback_(request.shard, request.batch.records());
   }
 
  private:
@@ -50,9 +41,7 @@ class CallbackSink : public Sink {
 
 class NullSink : public Sink {
  public:
-  absl::StatusOr<std::string> Write(const Shard&, const RecordBatch&, std::vector<SinkRejection>*) override {
-    return std::string();
-  }
+  absl::Status Write(const WriteRequest&, WriteResult*) override { return absl::OkStatus(); }
 };
 
 }  // namespace

@@ -14,7 +14,7 @@
 namespace recovery {
 namespace {
 
-class FileDeadLetterStore : public DeadLetterStore {
+class FileDeadLetterStore : public DeadLetterStore, public LetterReadback {
  public:
   FileDeadLetterStore(std::string path, bool fsync) : path_(std::move(path)), fsync_(fsync) {}
 
@@ -56,6 +56,7 @@ class FileDeadLetterStore : public DeadLetterStore {
   }
 
   bool serialize_commits() const override { return true; }
+  LetterReadback* readback() override { return this; }
 
   absl::Status Mark(const LetterMark& m) override {
     std::string line;
@@ -180,7 +181,7 @@ absl::Status FileDeadLetterStore::ListLetters(std::string_view job, std::string_
   return absl::OkStatus();
 }
 
-class MemoryDeadLetterStore : public DeadLetterStore {
+class MemoryDeadLetterStore : public DeadLetterStore, public LetterReadback {
  public:
   explicit MemoryDeadLetterStore(std::vector<StoredDeadLetter>* out) : out_(out) {}
 
@@ -199,12 +200,13 @@ class MemoryDeadLetterStore : public DeadLetterStore {
     return StrCat(count_);
   }
 
+  // Without a list it keeps nothing to read back.
+  LetterReadback* readback() override { return out_ != nullptr ? this : nullptr; }
+
   // Marks apply at once here; the replay's own are not held against it.
   absl::Status ListLetters(std::string_view, std::string_view replay, std::string_view after, size_t limit,
                            std::vector<ListedLetter>* out) override {
     absl::MutexLock lock(&mu_);
-    if (out_ == nullptr)
-      return absl::UnimplementedError("a memory dead-letter store without a list keeps none");
     size_t i = 0;
     if (!after.empty() && (!absl::SimpleAtoi(ToAbsl(after), &i) || ++i > out_->size()))
       return absl::InvalidArgumentError(StrCat("\"", after, "\" is not a letter id of this store"));
@@ -232,8 +234,6 @@ class MemoryDeadLetterStore : public DeadLetterStore {
 
   absl::Status ForEachRaw(std::string_view, const std::function<void(std::string_view)>& visit) override {
     absl::MutexLock lock(&mu_);
-    if (out_ == nullptr)
-      return absl::UnimplementedError("a memory dead-letter store without a list keeps none");
     for (const StoredDeadLetter& d : *out_) visit(d.raw);
     return absl::OkStatus();
   }

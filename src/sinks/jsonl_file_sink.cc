@@ -14,7 +14,7 @@
 namespace recovery {
 namespace {
 
-class JsonlFileSink : public Sink {
+class JsonlFileSink : public Sink, public PresenceCheck, public DestinationCounter {
  public:
   explicit JsonlFileSink(JsonlFileSinkOptions options) : options_(std::move(options)) {}
 
@@ -31,9 +31,9 @@ class JsonlFileSink : public Sink {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>*) override {
+  absl::Status Write(const WriteRequest& request, WriteResult* result) override {
     if (file_ == nullptr) return absl::FailedPreconditionError("jsonl_file sink: Write() before Open()");
+    const RecordBatch& batch = request.batch;
     buffer_.clear();
     for (const Record& r : batch.records()) {
       if (options_.format == JsonlFormat::kEnvelope) {
@@ -58,10 +58,11 @@ class JsonlFileSink : public Sink {
     }
     absl::Status status = file_->Append(buffer_);
     if (status.ok()) {
-      absl::StatusOr<std::string> token = file_->Commit(/*sync=*/!defers_sync());
+      absl::StatusOr<std::string> token = file_->Commit(/*sync=*/!options_.fsync);
       if (token.ok()) {
         IndexCommitted(batch);
-        return token;
+        result->commit_token = *std::move(token);
+        return absl::OkStatus();
       }
       status = token.status();
     }
@@ -73,24 +74,32 @@ class JsonlFileSink : public Sink {
     return status;
   }
 
-  bool serialize_commits() const override { return true; }
-  // A resumed job truncates the file to its largest committed length.
-  bool rolls_back_uncommitted() const override { return true; }
-  // With fsync on, the engine shares one fdatasync among the batches of all
-  // shards committing at the same moment.
-  bool defers_sync() const override { return options_.fsync; }
+  SinkTraits traits() const override {
+    SinkTraits t;
+    t.serialize_commits = true;
+    // A resumed job truncates the file to its largest committed length.
+    t.rolls_back_uncommitted = true;
+    // With fsync on, the engine shares one fdatasync among the batches of all
+    // shards committing at the same moment.
+    t.defers_sync = options_.fsync;
+    return t;
+  }
+
+  // Only the envelope format keeps each record's key and event time.
+  PresenceCheck* presence() override { return options_.format == JsonlFormat::kEnvelope ? this : nullptr; }
+  DestinationCounter* counter() override {
+    return options_.format == JsonlFormat::kEnvelope ? this : nullptr;
+  }
+
   absl::Status Sync() override {
     if (file_ == nullptr) return absl::FailedPreconditionError("jsonl_file sink: Sync() before Open()");
     return file_->Sync();
   }
 
-  // The envelope format keeps each record's event time: count the file's
-  // lines by it. A torn last line (a crash mid-write) is not counted.
-  bool counts_by_event_time() const override { return options_.format == JsonlFormat::kEnvelope; }
-
+  // The file's lines counted by their envelope's event time. A torn last
+  // line (a crash mid-write) is not counted.
   absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time start, absl::Duration width,
                                                          size_t buckets) override {
-    if (!counts_by_event_time()) return Sink::CountByEventTime(start, width, buckets);
     std::vector<uint64_t> counts(buckets, 0);
     std::ifstream in(options_.path, std::ios::binary);
     if (!in) return counts;  // no file: nothing delivered yet
@@ -118,11 +127,7 @@ class JsonlFileSink : public Sink {
     return counts;
   }
 
-  bool checks_presence() const override { return options_.format == JsonlFormat::kEnvelope; }
-
-  absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
-                             PresenceAnswer* answer) override {
-    if (!checks_presence()) return Sink::CheckPresence(shard, records, answer);
+  absl::Status Check(const Shard&, absl::Span<const Record> records, PresenceAnswer* answer) override {
     absl::MutexLock lock(&index_mu_);
     if (!indexed_) {
       if (absl::Status s = BuildIndex(); !s.ok()) return s;

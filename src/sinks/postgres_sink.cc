@@ -51,7 +51,7 @@ struct Rows {
   }
 };
 
-class PostgresSink : public Sink {
+class PostgresSink : public Sink, public PresenceCheck, public DestinationCounter {
  public:
   explicit PostgresSink(PostgresSinkOptions options)
       : options_(std::move(options)),
@@ -87,45 +87,49 @@ class PostgresSink : public Sink {
 
   absl::Status OpenForReading() override { return Open(SinkOpenContext()); }  // Open() only reads
 
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>* rejected) override {
-    return WriteUnder(shard, batch, rejected, nullptr);
+  // With its checkpoints in the same database, a leased shard's batch is
+  // written in a transaction that first checks the shard's fencing token.
+  SinkTraits traits() const override {
+    SinkTraits t;
+    t.fences_writes = !options_.fence_schema.empty();
+    return t;
   }
 
-  absl::StatusOr<std::string> WriteFenced(const Shard& shard, const RecordBatch& batch,
-                                          std::vector<SinkRejection>* rejected,
-                                          const WriteFence& fence) override {
-    return WriteUnder(shard, batch, rejected, options_.fence_schema.empty() ? nullptr : &fence);
+  PresenceCheck* presence() override { return this; }
+
+  // By the column filled from $event_time, when there is one.
+  DestinationCounter* counter() override {
+    const bool has_event_time = std::any_of(columns_.begin(), columns_.end(),
+                                            [](const Column& c) { return c.kind == From::kEventTime; });
+    return has_event_time ? this : nullptr;
   }
 
-  absl::StatusOr<std::string> WriteUnder(const Shard& shard, const RecordBatch& batch,
-                                         std::vector<SinkRejection>* rejected, const WriteFence* fence) {
+  // The table itself dedupes: no commit token needed.
+  absl::Status Write(const WriteRequest& request, WriteResult* result) override {
     thread_local Rows rows;
     rows.Clear();
-    BuildRows(batch.records(), &rows, rejected);
+    std::vector<SinkRejection>* rejected = &result->rejected;
+    BuildRows(request.batch.records(), &rows, rejected);
     DropRepeatedKeys(&rows);
-    if (rows.index.empty()) return std::string();
+    if (rows.index.empty()) return absl::OkStatus();
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
+    const WriteFence* fence = options_.fence_schema.empty() ? nullptr : request.fence;
     absl::Status s = Send(*c, rows, rejected, fence);
     if (IsLeaseLost(s)) return s;
     if (!s.ok()) {
       return absl::Status(s.code(), StrCat("sink ", table_, " (", pg::Describe(options_.dsn), "), shard ",
-                                           shard.id, ": ", s.message()));
+                                           request.shard.id, ": ", s.message()));
     }
-    return std::string();  // the table itself dedupes: no commit token needed
+    return absl::OkStatus();
   }
 
-  // By the column filled from $event_time, in one query for every bucket.
-  bool counts_by_event_time() const override {
-    return std::any_of(columns_.begin(), columns_.end(),
-                       [](const Column& c) { return c.kind == From::kEventTime; });
-  }
+  // In one query for every bucket.
 
   absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time start, absl::Duration width,
                                                          size_t buckets) override {
     auto column = std::find_if(columns_.begin(), columns_.end(),
                                [](const Column& c) { return c.kind == From::kEventTime; });
-    if (column == columns_.end()) return Sink::CountByEventTime(start, width, buckets);
+    if (column == columns_.end()) return absl::FailedPreconditionError("the sink has no $event_time column");
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
     absl::StatusOr<pg::Result> name = c->Exec("SELECT $1::regclass::text", {options_.table});
     if (!name.ok()) {
@@ -158,15 +162,12 @@ class PostgresSink : public Sink {
     return counts;
   }
 
-  bool checks_presence() const override { return true; }
-
   // One SELECT for the page (more only past PostgreSQL's 65535 parameters):
   // the conflict-column values of every record, joined to the table on them.
   // A value the database cannot cast fails the statement: the chunk is then
   // halved until that record stands alone, and it counts as absent (Write()
   // will send it to dead letters with the database's message).
-  absl::Status CheckPresence(const Shard& shard, absl::Span<const Record> records,
-                             PresenceAnswer* answer) override {
+  absl::Status Check(const Shard& shard, absl::Span<const Record> records, PresenceAnswer* answer) override {
     thread_local Rows rows;
     rows.Clear();
     std::vector<SinkRejection> unfit;  // never present: Write() will reject them

@@ -121,8 +121,9 @@ class RecordingSink : public Sink {
   explicit RecordingSink(std::vector<Delivered>* out, WriteHook hook = nullptr)
       : out_(out), hook_(std::move(hook)) {}
 
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>*) override {
+  absl::Status Write(const WriteRequest& request, WriteResult*) override {
+    const Shard& shard = request.shard;
+    const RecordBatch& batch = request.batch;
     int n;
     {
       absl::MutexLock lock(&mu_);
@@ -135,7 +136,7 @@ class RecordingSink : public Sink {
     absl::MutexLock lock(&mu_);
     for (const Record& r : batch.records())
       out_->push_back({shard.id, std::string(r.key), r.maybe_redelivered});
-    return std::string();
+    return absl::OkStatus();
   }
 
  private:

@@ -90,6 +90,15 @@ absl::Time T(const char* rfc3339) {
   return *t;
 }
 
+absl::StatusOr<std::string> WriteTo(Sink& sink, const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>* rejected) {
+  WriteResult result;
+  absl::Status s = sink.Write(WriteRequest{shard, batch}, &result);
+  rejected->insert(rejected->end(), result.rejected.begin(), result.rejected.end());
+  if (!s.ok()) return s;
+  return result.commit_token;
+}
+
 void RaiseListenBacklog(int port) {
   for (int fd = 3; fd < 1024; ++fd) {
     sockaddr_in addr{};

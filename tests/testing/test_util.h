@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "recovery/sink.h"
 
 namespace recovery {
 namespace testing {
@@ -35,6 +37,11 @@ std::string TransactionJson(int64_t id, absl::Time event_time);
 std::string TransactionExport(int64_t count, absl::Time start, absl::Time end);
 
 absl::Time T(const char* rfc3339);
+
+// Sink::Write of `batch` for `shard`, as the engine would call it: the
+// commit token, and the sink's rejections appended to `rejected`.
+absl::StatusOr<std::string> WriteTo(Sink& sink, const Shard& shard, const RecordBatch& batch,
+                                    std::vector<SinkRejection>* rejected);
 
 // This httplib build listens with a backlog of 5: a burst of connects from
 // many clients overflows it, and each dropped SYN costs a 1 s retransmit.

@@ -54,64 +54,48 @@ void AppendRaw(const std::string& path, const std::string& bytes) {
   ::close(fd);
 }
 
-class KillingSink : public Sink {
+// Every other method, and so everything the engine asks about how the sink
+// and the store commit, is the inner one's (SinkWrapper,
+// CheckpointStoreWrapper): the torture tests the protocol the real
+// components get.
+class KillingSink : public SinkWrapper {
  public:
   KillingSink(std::unique_ptr<Sink> inner, std::string path)
-      : inner_(std::move(inner)), path_(std::move(path)) {}
-  absl::Status Open(const SinkOpenContext& c) override { return inner_->Open(c); }
-  absl::StatusOr<std::string> Write(const Shard& shard, const RecordBatch& batch,
-                                    std::vector<SinkRejection>* rejected) override {
+      : SinkWrapper(std::move(inner)), path_(std::move(path)) {}
+  absl::Status Write(const WriteRequest& request, WriteResult* result) override {
     const int n = ++writes_;
     if (g_mode == "torn-sink" && n == g_when) {
       AppendRaw(path_, "{\"key\":\"torn\",\"event_time\":\"2026-11-14T0");
       Die();
     }
-    auto token = inner_->Write(shard, batch, rejected);
+    absl::Status status = SinkWrapper::Write(request, result);
     if (g_mode == "after-sink" && n == g_when) Die();
-    return token;
+    return status;
   }
-  absl::Status Close() override { return inner_->Close(); }
-  // Everything the engine asks about how the sink commits is the inner
-  // sink's answer: without it, the torture would test another protocol
-  // (and an inner sink that defers its fdatasync would never get it).
-  bool serialize_commits() const override { return inner_->serialize_commits(); }
-  bool defers_sync() const override { return inner_->defers_sync(); }
-  absl::Status Sync() override { return inner_->Sync(); }
-  bool rolls_back_uncommitted() const override { return inner_->rolls_back_uncommitted(); }
 
  private:
-  std::unique_ptr<Sink> inner_;
   std::string path_;
   std::atomic<int> writes_{0};
 };
 
-class KillingStore : public CheckpointStore {
+class KillingStore : public CheckpointStoreWrapper {
  public:
-  explicit KillingStore(std::unique_ptr<CheckpointStore> inner) : inner_(std::move(inner)) {}
-  absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view j, std::string_view s) override {
-    return inner_->Load(j, s);
-  }
+  explicit KillingStore(std::unique_ptr<CheckpointStore> inner) : CheckpointStoreWrapper(std::move(inner)) {}
   absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
     const int n = ++saves_;
-    absl::Status st = inner_->Save(j, s, c);
+    absl::Status st = CheckpointStoreWrapper::Save(j, s, c);
     if (g_mode == "after-checkpoint" && n == g_when) Die();
     return st;
   }
-  bool saves_atomically() const override { return inner_->saves_atomically(); }
   absl::Status SaveAll(std::string_view j,
                        absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) override {
     const int n = ++saves_;
-    absl::Status st = inner_->SaveAll(j, checkpoints);
+    absl::Status st = CheckpointStoreWrapper::SaveAll(j, checkpoints);
     if (g_mode == "after-checkpoint" && n == g_when) Die();
     return st;
   }
-  absl::Status Delete(std::string_view j, std::string_view s) override { return inner_->Delete(j, s); }
-  absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view j, std::string_view scope) override {
-    return inner_->Lock(j, scope);
-  }
 
  private:
-  std::unique_ptr<CheckpointStore> inner_;
   std::atomic<int> saves_{0};
 };
 
