@@ -171,7 +171,7 @@ int RunJob(recovery_job_t* job, std::string* message) {
 
 bool Running(recovery_job_t* job) { return job->thread.joinable(); }
 
-absl::StatusOr<std::string> StatusJson(recovery_job_t* job) {
+absl::StatusOr<std::string> JobStatusJson(recovery_job_t* job) {
   // The stored state alone: no source or sink is built, so no secret is read.
   std::unique_ptr<CheckpointStore> store;
   if (job->store) store = std::make_unique<BorrowedCheckpointStore>(job->store.get());
@@ -180,42 +180,7 @@ absl::StatusOr<std::string> StatusJson(recovery_job_t* job) {
   RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobState> state,
                             JobState::Open(job->spec, std::move(store), one_shard));
   RECOVERY_ASSIGN_OR_RETURN(std::vector<ShardReport> reports, state->Status());
-  std::string shards = "[";
-  for (const ShardReport& r : reports) {
-    if (shards.size() > 1) shards += ',';
-    JsonObjectWriter w(&shards);
-    w.Str("id", r.shard.id).Time("start", r.shard.start);
-    if (IsOpenEnded(r.shard)) {
-      w.Raw("end", "null");
-    } else {
-      w.Time("end", r.shard.end);
-    }
-    w.Str("state", ShardStateName(r.state))
-        .Uint("records_delivered", r.checkpoint.counters.records_delivered)
-        .Uint("dead_letters", r.checkpoint.counters.dead_letters)
-        .Uint("records_out_of_window", r.checkpoint.counters.records_out_of_window)
-        .Uint("records_already_present", r.checkpoint.counters.records_already_present)
-        .Uint("pages", r.checkpoint.counters.pages)
-        .Double("progress", r.state == ShardState::kDone ? 1.0 : r.checkpoint.progress)
-        .Str("cursor", r.checkpoint.cursor)
-        .Str("last_error", r.checkpoint.last_error);
-    if (!r.checkpoint.warning.empty()) w.Str("warning", r.checkpoint.warning);
-    if (r.lease) {
-      std::string lease;
-      JsonObjectWriter(&lease)
-          .Str("owner", r.lease->owner)
-          .Time("expires", r.lease->expires)
-          .Int("fencing_token", r.lease->fencing_token)
-          .Bool("live", r.lease->live)
-          .Close();
-      w.Raw("lease", lease);
-    }
-    w.Close();
-  }
-  shards += ']';
-  std::string out;
-  JsonObjectWriter(&out).Str("job", job->spec.name).Raw("shards", shards).Close();
-  return out;
+  return recovery::StatusJson(job->spec.name, reports);
 }
 
 // `missing(vtable)` names the first required function that is NULL, or is nullptr.
@@ -604,7 +569,7 @@ int recovery_job_status_json(recovery_job_t* job, char** json, size_t* json_len,
     if (json == nullptr)
       return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_status_json: json is NULL");
     *json = nullptr;
-    absl::StatusOr<std::string> doc = recovery::StatusJson(job);
+    absl::StatusOr<std::string> doc = recovery::JobStatusJson(job);
     if (!doc.ok()) return recovery::FromStatus(doc.status(), errptr);
     return recovery::HandOver(*doc, json, json_len, "recovery_job_status_json", errptr);
   });

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -32,6 +33,32 @@ struct ShardReport {
   bool leased_elsewhere = false;
 };
 
+// Where a job stands, worked out once from its shard reports; the CLI's
+// table and `status --json`, the C ABI's status JSON and the Python package
+// all show these numbers.
+struct JobSummary {
+  size_t shards = 0;       // the plan's shards and the replays' (replay-<n>)
+  size_t shards_done = 0;  // of those
+  size_t plan_shards_not_done = 0;
+  size_t replays_not_done = 0;
+  ShardCounters plan;      // summed over the plan's shards
+  ShardCounters replayed;  // summed over the replays of the dead letters
+  // Delivered by the plan's shards and by the replays.
+  uint64_t records_delivered = 0;
+  // Dead letters a replay delivered, found present, or let go: no longer dead.
+  uint64_t dead_letters_settled = 0;
+  // Dead letters of the plan not yet settled by a replay.
+  uint64_t dead_letters = 0;
+  bool complete() const { return shards_done == shards; }
+};
+RECOVERY_EXPORT JobSummary Summarize(const std::vector<ShardReport>& reports);
+
+// The status document of `job`: {"job", "summary": {...}, "shards": [{"id",
+// "start", "end", "state", "records_delivered", "dead_letters",
+// "records_out_of_window", "records_already_present", "pages", "progress",
+// "cursor", "last_error", "warning"?, "lease"?}]}.
+RECOVERY_EXPORT std::string StatusJson(std::string_view job, const std::vector<ShardReport>& reports);
+
 // The job's shards: its window split by shard_duration (plus the open shard
 // of follow mode), or, for a source that reads a queue (`one_shard`), the
 // whole window as one shard.
@@ -50,6 +77,7 @@ class RECOVERY_EXPORT JobState {
   JobState& operator=(const JobState&) = delete;
   ~JobState();
 
+  const std::string& job() const { return job_; }
   const std::vector<Shard>& plan() const { return plan_; }
 
   // Each shard of the plan with its stored checkpoint and lease.

@@ -492,9 +492,13 @@ class Job:
             _call(lib().recovery_job_set_replay, self._live(), 0, None, 0, since_us)
 
     def status(self) -> Dict[str, Any]:
-        """The plan with each shard's stored state: {"job", "shards": [{"id",
-        "start", "end", "state", "records_delivered", "dead_letters", "pages",
-        "progress", "cursor", "last_error", "lease"?}]}. Reads the checkpoint store."""
+        """The plan with each shard's stored state and where the job stands:
+        {"job", "summary": {"shards", "shards_done", "complete",
+        "records_delivered", "dead_letters" (those no replay settled),
+        "dead_letters_settled", ...}, "shards": [{"id", "start", "end", "state",
+        "records_delivered", "dead_letters", "pages", "progress", "cursor",
+        "last_error", "lease"?}]}, the same document as `recovery status --json`.
+        Reads the checkpoint store."""
         out, size = ctypes.c_void_p(), ctypes.c_size_t()
         _call(lib().recovery_job_status_json, self._live(), ctypes.byref(out), ctypes.byref(size))
         try:

@@ -113,15 +113,14 @@ def run_job(self, job_spec: str, base_dir: Optional[str] = None) -> Dict[str, An
 
 
 def summary(status: Dict[str, Any]) -> Tuple[int, int, str]:
-    """(shards done, shards, a one-line description) of a job's status()."""
-    shards = status["shards"]
-    done = sum(s["state"] == "done" for s in shards)
-    running = [s for s in shards if s["state"] != "done" and s.get("lease", {}).get("live")]
-    records = sum(s["records_delivered"] for s in shards)
-    dead = sum(s["dead_letters"] for s in shards)
-    owners = sorted({s["lease"]["owner"] for s in running})
-    return done, len(shards), f"{done}/{len(shards)} shards done, {len(running)} running " \
-                              f"({', '.join(owners) or '-'}), {records} records delivered, {dead} dead letters"
+    """(shards done, shards, a one-line description) of a job's status(). The
+    numbers are the library's own summary, the ones `recovery status` prints."""
+    s = status["summary"]
+    running = [sh for sh in status["shards"] if sh["state"] != "done" and sh.get("lease", {}).get("live")]
+    owners = sorted({sh["lease"]["owner"] for sh in running})
+    return s["shards_done"], s["shards"], \
+        f"{s['shards_done']}/{s['shards']} shards done, {len(running)} running ({', '.join(owners) or '-'}), " \
+        f"{s['records_delivered']} records delivered, {s['dead_letters']} dead letters"
 
 
 def fanout(job_path: str, interval: float = 2.0, timeout: float = 0, out=sys.stdout, tasks: int = 0) -> int:

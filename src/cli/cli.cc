@@ -34,6 +34,8 @@ commands:
   validate   check the job spec and print every error with its JSON path
   plan       list the shards, their windows and what is already done
   status     per shard: state, records, pages, cursor, last error; how to resume
+               --json                 the same as JSON, with a summary (what the C ABI's
+                                      recovery_job_status_json and Python's Job.status() give)
   verify     coverage report: delivered records per time bucket across the window,
              empty and thin buckets flagged, totals compared with what the source
              reported; exits 1 on a hole

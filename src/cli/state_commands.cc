@@ -76,15 +76,14 @@ int StatusCommand(const Args& args) {
   if (!b.ok()) return BadSpec(b.status());
   auto reports = (*b)->Status();
   if (!reports.ok()) return BadSpec(reports.status());
-  int not_done = 0, replays_not_done = 0;
-  ShardCounters totals, replayed;  // the plan's shards; the replays of their dead letters
+  if (args.flags.count("--json")) {
+    std::printf("%s\n", StatusJson((*b)->job(), *reports).c_str());
+    return kExitDone;
+  }
+  const JobSummary s = Summarize(*reports);
   std::printf("%-36s %-8s %10s %7s %7s  %s\n", "SHARD", "STATE", "RECORDS", "PAGES", "DEAD",
               "CURSOR / LAST ERROR");
   for (const ShardReport& r : *reports) {
-    const bool replay = IsReplayShardId(r.shard.id);
-    (replay ? replayed : totals) += r.checkpoint.counters;
-    not_done += r.state != ShardState::kDone;
-    replays_not_done += replay && r.state != ShardState::kDone;
     std::string detail = r.checkpoint.last_error.empty()
                              ? (r.checkpoint.cursor.empty() ? "-" : Ellipsis(r.checkpoint.cursor, 80))
                              : Ellipsis(r.checkpoint.last_error, 160);
@@ -98,37 +97,33 @@ int StatusCommand(const Args& args) {
                 static_cast<unsigned long long>(r.checkpoint.counters.pages),
                 static_cast<unsigned long long>(r.checkpoint.counters.dead_letters), detail.c_str());
   }
-  // Letters a replay delivered, found present, or let go are no longer dead.
-  const uint64_t settled = replayed.records_fetched - replayed.dead_letters;
-  const uint64_t delivered = totals.records_delivered + replayed.records_delivered;
-  const uint64_t dead_left = totals.dead_letters - std::min(totals.dead_letters, settled);
   std::printf("total: %llu records delivered, %llu dead letters, %zu of %zu shards done\n",
-              static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(dead_left),
-              reports->size() - not_done, reports->size());
-  if (replayed.pages > 0) {
-    // A replay's "dead letters" are letters that failed again, not new ones.
+              static_cast<unsigned long long>(s.records_delivered),
+              static_cast<unsigned long long>(s.dead_letters), s.shards_done, s.shards);
+  if (s.replayed.pages > 0) {
     std::printf(
         "replayed: %llu dead letters settled by replays (%llu delivered), %llu tries that failed again\n",
-        static_cast<unsigned long long>(settled), static_cast<unsigned long long>(replayed.records_delivered),
-        static_cast<unsigned long long>(replayed.dead_letters));
+        static_cast<unsigned long long>(s.dead_letters_settled),
+        static_cast<unsigned long long>(s.replayed.records_delivered),
+        static_cast<unsigned long long>(s.replayed.dead_letters));
   }
-  if (totals.records_out_of_window > 0) {
+  if (s.plan.records_out_of_window > 0) {
     std::printf(
         "out of window: %llu records were skipped as belonging to another shard or outside the job's "
         "window (an API that ignores its window filter returns such records; sorted_by ends a shard "
         "at its window's end)\n",
-        static_cast<unsigned long long>(totals.records_out_of_window));
+        static_cast<unsigned long long>(s.plan.records_out_of_window));
   }
   for (const ShardReport& r : *reports) {
     if (!r.checkpoint.warning.empty())
       std::printf("warning: shard %s: %s\n", r.shard.id.c_str(), r.checkpoint.warning.c_str());
   }
-  if (totals.records_already_present > 0) {
+  if (s.plan.records_already_present > 0) {
     std::printf("already present: %llu records the sink already held were not delivered again\n",
-                static_cast<unsigned long long>(totals.records_already_present));
+                static_cast<unsigned long long>(s.plan.records_already_present));
   }
-  if (not_done > replays_not_done) std::printf("to resume: %s\n", ResumeCommand(args).c_str());
-  if (replays_not_done > 0)
+  if (s.plan_shards_not_done > 0) std::printf("to resume: %s\n", ResumeCommand(args).c_str());
+  if (s.replays_not_done > 0)
     std::printf("to finish the replay: recovery replay %s\n", Shell(args.job_path).c_str());
   return kExitDone;
 }

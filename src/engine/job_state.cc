@@ -4,6 +4,7 @@
 
 #include "engine/replay_source.h"
 #include "engine/stored_state.h"
+#include "json/json_writer.h"
 #include "spec/components.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
@@ -115,6 +116,78 @@ absl::Status ResetShards(CheckpointStore& store, std::string_view job, const std
     RECOVERY_RETURN_IF_ERROR(store.Delete(job, id));
   }
   return absl::OkStatus();
+}
+
+JobSummary Summarize(const std::vector<ShardReport>& reports) {
+  JobSummary s;
+  for (const ShardReport& r : reports) {
+    const bool replay = IsReplayShardId(r.shard.id);
+    const bool done = r.state == ShardState::kDone;
+    (replay ? s.replayed : s.plan) += r.checkpoint.counters;
+    ++s.shards;
+    s.shards_done += done;
+    (replay ? s.replays_not_done : s.plan_shards_not_done) += !done;
+  }
+  // A replay's own "dead letters" are letters that failed again: they stay
+  // dead, every other letter it took is settled.
+  s.dead_letters_settled = s.replayed.records_fetched - s.replayed.dead_letters;
+  s.dead_letters = s.plan.dead_letters - std::min(s.plan.dead_letters, s.dead_letters_settled);
+  s.records_delivered = s.plan.records_delivered + s.replayed.records_delivered;
+  return s;
+}
+
+std::string StatusJson(std::string_view job, const std::vector<ShardReport>& reports) {
+  const JobSummary s = Summarize(reports);
+  std::string summary;
+  JsonObjectWriter(&summary)
+      .Uint("shards", s.shards)
+      .Uint("shards_done", s.shards_done)
+      .Bool("complete", s.complete())
+      .Uint("records_delivered", s.records_delivered)
+      .Uint("dead_letters", s.dead_letters)
+      .Uint("dead_letters_settled", s.dead_letters_settled)
+      .Uint("replay_records_delivered", s.replayed.records_delivered)
+      .Uint("replay_failed_again", s.replayed.dead_letters)
+      .Uint("records_out_of_window", s.plan.records_out_of_window)
+      .Uint("records_already_present", s.plan.records_already_present)
+      .Uint("pages", s.plan.pages + s.replayed.pages)
+      .Close();
+  std::string shards = "[";
+  for (const ShardReport& r : reports) {
+    if (shards.size() > 1) shards += ',';
+    JsonObjectWriter w(&shards);
+    w.Str("id", r.shard.id).Time("start", r.shard.start);
+    if (IsOpenEnded(r.shard)) {
+      w.Raw("end", "null");
+    } else {
+      w.Time("end", r.shard.end);
+    }
+    w.Str("state", ShardStateName(r.state))
+        .Uint("records_delivered", r.checkpoint.counters.records_delivered)
+        .Uint("dead_letters", r.checkpoint.counters.dead_letters)
+        .Uint("records_out_of_window", r.checkpoint.counters.records_out_of_window)
+        .Uint("records_already_present", r.checkpoint.counters.records_already_present)
+        .Uint("pages", r.checkpoint.counters.pages)
+        .Double("progress", r.state == ShardState::kDone ? 1.0 : r.checkpoint.progress)
+        .Str("cursor", r.checkpoint.cursor)
+        .Str("last_error", r.checkpoint.last_error);
+    if (!r.checkpoint.warning.empty()) w.Str("warning", r.checkpoint.warning);
+    if (r.lease) {
+      std::string lease;
+      JsonObjectWriter(&lease)
+          .Str("owner", r.lease->owner)
+          .Time("expires", r.lease->expires)
+          .Int("fencing_token", r.lease->fencing_token)
+          .Bool("live", r.lease->live)
+          .Close();
+      w.Raw("lease", lease);
+    }
+    w.Close();
+  }
+  shards += ']';
+  std::string out;
+  JsonObjectWriter(&out).Str("job", job).Raw("summary", summary).Raw("shards", shards).Close();
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<JobState>> JobState::Open(const JobSpec& spec,
