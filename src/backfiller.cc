@@ -229,7 +229,6 @@ void BackfillerImpl::Finish(std::vector<ShardRun>& runs, RunResult& result) {
     result.status = absl::CancelledError("cancelled; run again to resume from the checkpoints");
   }
   result.outcome = OutcomeOf(result);
-  result.paused = result.outcome == RunOutcome::kPaused;
   result.progress = engine_.progress().Snapshot(absl::Now());
   engine_.metrics().Gauges(result.progress);
   std::string fields;

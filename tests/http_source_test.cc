@@ -275,7 +275,7 @@ TEST_F(HttpSourceTest, AQuotaResetBeyondMaxWaitPausesTheJobResumably) {
   std::string job =
       Job(api, "page", R"({"type":"page"})", R"(,"rate_limit":{"requests_per_second":1000,"max_wait":"1m"})");
   Outcome o = Run(job);
-  EXPECT_TRUE(o.result.paused);
+  EXPECT_EQ(o.result.outcome, RunOutcome::kPaused);
   EXPECT_TRUE(IsPaused(o.result.status));
   EXPECT_THAT(std::string(o.result.status.message()), HasSubstr("paused"));
   EXPECT_FALSE(o.result.complete);

@@ -98,13 +98,13 @@ struct RunResult {
   bool resumable() const { return IsResumable(outcome); }
   // OK when the run ended normally, even if `complete` is false because
   // max_records stopped it. kCancelled when cancelled; kResourceExhausted when
-  // the error budget is spent or the job is paused (see `paused`); otherwise the first shard failure (the
-  // other shards still ran). Every non-OK run is resumable by running again.
+  // the error budget is spent or the job is paused (the source's quota ran
+  // out for longer than the job may wait: IsPaused() is true); otherwise the
+  // first shard failure (the other shards still ran). `outcome` says how it
+  // ended, and resumable() whether running again, with nothing fixed,
+  // continues the job.
   absl::Status status;
   bool complete = false;  // every shard is done
-  // The source's quota ran out for longer than the job may wait: status is
-  // kResourceExhausted (IsPaused() is true) and a later run resumes.
-  bool paused = false;
   Progress progress;
   std::vector<ShardReport> shards;
 };

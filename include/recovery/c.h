@@ -1,5 +1,5 @@
 /* The C ABI of recovery: run a data-gap recovery in-process from C, or from
- * anything that can call C (the Python wrapper in examples/python uses ctypes).
+ * anything that can call C (the Python package in python/ uses ctypes).
  *
  * Conventions (they never change once shipped):
  *  - Opaque handles, recovery_<object>_<verb> names; every create has a
@@ -34,9 +34,11 @@
 extern "C" {
 #endif
 
-#define RECOVERY_C_VERSION_MAJOR 0
-#define RECOVERY_C_VERSION_MINOR 1
-#define RECOVERY_C_VERSION_PATCH 0
+/* The library's version (recovery/version.h), under the names this header
+ * first shipped with. */
+#define RECOVERY_C_VERSION_MAJOR RECOVERY_VERSION_MAJOR
+#define RECOVERY_C_VERSION_MINOR RECOVERY_VERSION_MINOR
+#define RECOVERY_C_VERSION_PATCH RECOVERY_VERSION_PATCH
 
 /* Status codes. 0-16 match abseil's status codes. */
 #define RECOVERY_OK 0

@@ -1,5 +1,5 @@
 // One page on its way through the engine: what the mapper made of each raw
-// record. Pure: no I/O, no shared state.
+// record. No I/O; the only state it shares is RejectClaims, which is thread-safe.
 #ifndef RECOVERY_ENGINE_PAGE_MAPPER_H_
 #define RECOVERY_ENGINE_PAGE_MAPPER_H_
 
