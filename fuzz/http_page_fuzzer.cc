@@ -12,7 +12,7 @@
 #include "recovery/job_spec.h"
 #include "simdjson.h"
 #include "spec/http_section.h"
-#include "spec/spec_reader.h"
+#include "json/spec_reader.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include "recovery/mapper.h"
 #include "simdjson.h"
 #include "spec/http_section.h"
-#include "spec/spec_reader.h"
+#include "json/spec_reader.h"
 #include "testing/test_util.h"
 
 namespace recovery {

@@ -6,7 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "json/json_writer.h"
-#include "spec/spec_reader.h"
+#include "json/spec_reader.h"
 #include "util/hash.h"
 #include "util/strings.h"
 #include "util/time_format.h"

@@ -12,7 +12,7 @@
 #include "recovery/mapper.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
-#include "spec/spec_reader.h"
+#include "json/spec_reader.h"
 
 namespace recovery {
 

@@ -4,7 +4,7 @@
 
 #include "http/http_source.h"
 #include "recovery/job_spec.h"
-#include "spec/spec_reader.h"
+#include "json/spec_reader.h"
 
 namespace recovery {
 

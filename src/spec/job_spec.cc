@@ -3,7 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "spec/components.h"
-#include "spec/spec_reader.h"
+#include "json/spec_reader.h"
 #include "util/file.h"
 #include "util/strings.h"
 

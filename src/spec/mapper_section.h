@@ -3,7 +3,7 @@
 #define RECOVERY_SPEC_MAPPER_SECTION_H_
 
 #include "recovery/json_mapper.h"
-#include "spec/spec_reader.h"
+#include "json/spec_reader.h"
 
 namespace recovery {
 

@@ -5,7 +5,7 @@
 
 #include "recovery/job_spec.h"
 #include "recovery/sqs.h"
-#include "spec/spec_reader.h"
+#include "json/spec_reader.h"
 
 namespace recovery {
 

@@ -1,4 +1,4 @@
-#include "spec/spec_reader.h"
+#include "json/spec_reader.h"
 
 #include <algorithm>
 #include <cmath>
