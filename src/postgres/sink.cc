@@ -3,6 +3,8 @@
 // values (SQLSTATE class 22 or 23) is rolled back and sent again under
 // savepoints, halving the refused chunks until the bad rows stand alone: they
 // go to dead letters with the database's message, the rest commits.
+#include "recovery/sink.h"
+
 #include <algorithm>
 #include <numeric>
 
@@ -10,8 +12,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "postgres/pg.h"
+#include "postgres/schema.h"
 #include "recovery/postgres.h"
-#include "recovery/sink.h"
 #include "recovery/status.h"
 #include "simdjson.h"
 #include "util/hash.h"
@@ -556,10 +558,10 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
   // so no claim can move the token meanwhile, and checks the token is still
   // `fence`'s.
   absl::Status CheckFence(pg::Connection& c, const WriteFence& fence) {
-    RECOVERY_ASSIGN_OR_RETURN(
-        pg::Result r, c.Exec(StrCat("SELECT fencing_token FROM ", pg::QuoteIdent(options_.fence_schema),
-                                    ".recovery_checkpoints WHERE job = $1 AND shard = $2 FOR SHARE"),
-                             {fence.job, fence.shard_id}));
+    RECOVERY_ASSIGN_OR_RETURN(pg::Result r, c.Exec(StrCat("SELECT fencing_token FROM ",
+                                                          PostgresTables(options_.fence_schema).checkpoints,
+                                                          " WHERE job = $1 AND shard = $2 FOR SHARE"),
+                                                   {fence.job, fence.shard_id}));
     const std::string token = StrCat(fence.fencing_token);
     if (r.rows() == 1 && r.Get(0, 0) == token) return absl::OkStatus();
     return LeaseLostError(StrCat(
