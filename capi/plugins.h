@@ -16,7 +16,7 @@
 #include "recovery/mapper.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
-#include "sinks/presence.h"
+#include "sinks/present_keys.h"
 #include "util/status_macros.h"
 
 namespace recovery::capi {

@@ -1,6 +1,6 @@
 #include "absl/synchronization/mutex.h"
 #include "recovery/sink.h"
-#include "sinks/presence.h"
+#include "sinks/present_keys.h"
 
 namespace recovery {
 namespace {

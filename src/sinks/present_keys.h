@@ -1,7 +1,7 @@
 // Turns the keys a destination says it holds into the per-record answer of
-// Sink::CheckPresence, for sinks whose callbacks answer with keys.
-#ifndef RECOVERY_SINKS_PRESENCE_H_
-#define RECOVERY_SINKS_PRESENCE_H_
+// PresenceCheck::Check, for sinks whose callbacks answer with keys.
+#ifndef RECOVERY_SINKS_PRESENT_KEYS_H_
+#define RECOVERY_SINKS_PRESENT_KEYS_H_
 
 #include <string>
 #include <string_view>
@@ -20,4 +20,4 @@ void MarkPresentKeys(absl::Span<const Record> records, absl::Span<const std::str
 
 }  // namespace recovery
 
-#endif  // RECOVERY_SINKS_PRESENCE_H_
+#endif  // RECOVERY_SINKS_PRESENT_KEYS_H_

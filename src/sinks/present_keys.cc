@@ -1,4 +1,4 @@
-#include "sinks/presence.h"
+#include "sinks/present_keys.h"
 
 #include "absl/container/flat_hash_map.h"
 
