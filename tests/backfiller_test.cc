@@ -564,6 +564,20 @@ TEST_F(BackfillerTest, DryRunMapsEverythingAndWritesNothing) {
   for (const Shard& s : backfiller_->plan()) EXPECT_FALSE((*store_->Load("test-job", s.id)).has_value());
 }
 
+// A dry run tells a queue nothing: it would delete the messages it only read.
+TEST_F(BackfillerTest, ADryRunConfirmsNothingToTheSource) {
+  auto queue = std::make_unique<QueueSource>(std::vector<std::string>{
+      R"({"id":"r0","ts":"2026-11-14T01:00:00Z"})", R"({"id":"r1","ts":"2026-11-14T02:00:00Z"})"});
+  QueueSource* q = queue.get();
+  BackfillerOptions options;
+  options.dry_run = true;
+  RunResult r = Run(Spec(), std::move(queue), std::make_unique<RecordingSink>(&delivered_), options);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.progress.records_this_run, 2u);
+  EXPECT_TRUE(q->outcomes.empty());
+  EXPECT_TRUE(delivered_.empty());
+}
+
 TEST_F(BackfillerTest, StatusAndReset) {
   RunResult r = Run(Spec(), Records(100), std::make_unique<RecordingSink>(&delivered_));
   ASSERT_TRUE(r.complete);

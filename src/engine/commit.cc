@@ -88,33 +88,96 @@ absl::Status MarkReplayed(Engine& engine, const ShardRun& run, const Page& page,
   return absl::OkStatus();
 }
 
-absl::Status WriteDeadLetters(Engine& engine, ShardRun& run, const Page& page, const MappedPage& mapped,
-                              ShardCounters* counters) {
+// A run's dead letters: the page's new ones, added to the store.
+absl::Status AddLetters(Engine& engine, const ShardRun& run, const Page&, const MappedPage& mapped,
+                        absl::Time now) {
+  DeadLetterStore& store = *engine.components().dead_letters;
+  for (const PendingDeadLetter& d : mapped.dead) {
+    DeadLetter letter{engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index,
+                      d.reason,           d.raw,        d.source_id,           now};
+    RECOVERY_RETURN_IF_ERROR(store.Add(letter));
+  }
+  return absl::OkStatus();
+}
+
+// How a run treats the letters of a page: a run writes the new ones; a replay
+// marks every letter it took, so it letters every page.
+struct Lettering {
+  absl::Status (*write)(Engine&, const ShardRun&, const Page&, const MappedPage&, absl::Time);
+  std::string_view what;  // for the retry's log
+  bool every_page;
+};
+constexpr Lettering kNewLetters{AddLetters, "write dead letters", false};
+constexpr Lettering kReplayMarks{MarkReplayed, "mark replayed dead letters", true};
+
+absl::Status WriteDeadLetters(Engine& engine, const Lettering& lettering, ShardRun& run, const Page& page,
+                              const MappedPage& mapped, ShardCounters* counters) {
   DeadLetterStore& store = *engine.components().dead_letters;
   const absl::Time now = absl::Now();
-  return engine.Retry(engine.replaying() ? "mark replayed dead letters" : "write dead letters", run, counters,
-                      [&]() -> absl::Status {
-                        if (engine.replaying()) {
-                          RECOVERY_RETURN_IF_ERROR(MarkReplayed(engine, run, page, mapped, now));
-                        } else {
-                          for (const PendingDeadLetter& d : mapped.dead) {
-                            DeadLetter letter{
-                                engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index,
-                                d.reason,           d.raw,        d.source_id,           now};
-                            RECOVERY_RETURN_IF_ERROR(store.Add(letter));
-                          }
-                        }
-                        absl::StatusOr<std::string> token = store.Flush();
-                        if (!token.ok()) return token.status();
-                        if (!token->empty()) run.checkpoint.dead_letter_token = *std::move(token);
-                        return absl::OkStatus();
-                      });
+  return engine.Retry(lettering.what, run, counters, [&]() -> absl::Status {
+    RECOVERY_RETURN_IF_ERROR(lettering.write(engine, run, page, mapped, now));
+    absl::StatusOr<std::string> token = store.Flush();
+    if (!token.ok()) return token.status();
+    if (!token->empty()) run.checkpoint.dead_letter_token = *std::move(token);
+    return absl::OkStatus();
+  });
 }
+
+// Delivers, letters and saves: a run, or a replay of the dead letters.
+class WritingCommitter : public PageCommitter {
+ public:
+  WritingCommitter(Engine& engine, const Lettering& lettering)
+      : engine_(engine), lettering_(lettering), groups_commits_(engine.GroupsCommits()) {}
+  absl::Status Commit(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
+                      ShardCounters* counters) override {
+    const absl::Time start = absl::Now();
+    RECOVERY_RETURN_IF_ERROR(CommitPage(run, page, mapped, redeliver, counters));
+    const absl::Time now = absl::Now();
+    engine_.metrics().Committed(now - start, now);
+    return absl::OkStatus();
+  }
+  absl::Status Confirm(ShardRun& run, ShardReader& reader, const Page& page, const MappedPage& mapped,
+                       ShardCounters* counters) override {
+    return engine_.Retry("confirm page to source", run, counters,
+                         [&] { return reader.Commit(page, mapped.outcomes); });
+  }
+  uint64_t ProgressRecords(const ShardCounters& counters) const override {
+    return counters.records_delivered;
+  }
+  std::string_view PageMessage() const override { return "page committed"; }
+  void SaveFailed(ShardRun& run) override { (void)engine_.SaveCheckpoint(run); }
+
+ private:
+  absl::Status CommitPage(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
+                          ShardCounters* counters);
+
+  Engine& engine_;
+  const Lettering& lettering_;
+  const bool groups_commits_;
+};
+
+// Fetches and maps, writes nothing: the checkpoint moves in memory only.
+class DryRunCommitter : public PageCommitter {
+ public:
+  absl::Status Commit(ShardRun& run, const Page& page, MappedPage& mapped, bool,
+                      ShardCounters* counters) override {
+    CountPage(page, mapped, /*dry_run=*/true, counters);
+    MovePast(run, page, *counters);
+    return absl::OkStatus();
+  }
+  absl::Status Confirm(ShardRun&, ShardReader&, const Page&, const MappedPage&, ShardCounters*) override {
+    return absl::OkStatus();
+  }
+  uint64_t ProgressRecords(const ShardCounters& counters) const override { return counters.records_fetched; }
+  std::string_view PageMessage() const override { return "page mapped (dry run)"; }
+  void SaveFailed(ShardRun&) override {}
+};
 
 }  // namespace
 
-absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
-                        ShardCounters* counters) {
+absl::Status WritingCommitter::CommitPage(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
+                                          ShardCounters* counters) {
+  Engine& engine = engine_;
   const Components& c = engine.components();
   Checkpoint& ck = run.checkpoint;
   auto save = [&] {
@@ -153,7 +216,7 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   // sink that rejects records adds dead letters after the fact, hence the lock
   // whenever the batch is non-empty and dead letters serialize.)
   // A replay writes to the dead-letter store for every page: it marks each letter.
-  const bool marking = engine.replaying() && !page.records.empty();
+  const bool marking = lettering_.every_page && !page.records.empty();
   const bool lettering = !mapped.dead.empty() || marking;
   const bool serialize = (delivering && engine.sink_traits().serialize_commits) ||
                          ((lettering || delivering) && c.dead_letters->serialize_commits());
@@ -175,7 +238,7 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   // With commit groups: the checkpoint as it is before this batch (in flight,
   // with the sink's last durable token), for the shard to stop with should
   // its group fail.
-  const bool grouped = delivering && lock.has_value() && engine.GroupsCommits();
+  const bool grouped = delivering && lock.has_value() && groups_commits_;
   std::optional<Checkpoint> before_commit;
   if (grouped) before_commit = ck;
   if (delivering) {
@@ -186,7 +249,7 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   }
   // (The sink's rejections have joined mapped.dead by now.)
   if (!mapped.dead.empty() || marking) {
-    if (absl::Status s = WriteDeadLetters(engine, run, page, mapped, counters); !s.ok())
+    if (absl::Status s = WriteDeadLetters(engine, lettering_, run, page, mapped, counters); !s.ok())
       return fail_after_shared_write(s);
     shared_state_written |= c.dead_letters->serialize_commits();
   }
@@ -212,9 +275,9 @@ absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedP
   return absl::OkStatus();
 }
 
-void AdvanceDryRun(ShardRun& run, const Page& page, const MappedPage& mapped, ShardCounters* counters) {
-  CountPage(page, mapped, /*dry_run=*/true, counters);
-  MovePast(run, page, *counters);
+std::unique_ptr<PageCommitter> NewPageCommitter(Engine& engine) {
+  if (engine.options().dry_run) return std::make_unique<DryRunCommitter>();
+  return std::make_unique<WritingCommitter>(engine, engine.replaying() ? kReplayMarks : kNewLetters);
 }
 
 }  // namespace recovery

@@ -3,6 +3,10 @@
 #ifndef RECOVERY_ENGINE_COMMIT_H_
 #define RECOVERY_ENGINE_COMMIT_H_
 
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "engine/engine.h"
 #include "engine/page_mapper.h"
@@ -10,16 +14,40 @@
 
 namespace recovery {
 
-// Marks the batch in flight in the checkpoint, delivers it to the sink
-// (flagged `maybe_redelivered` when `redeliver`), writes the dead letters,
-// and saves the checkpoint past the page. `counters` holds the page's retries
-// so far; on success it holds all of the page's counters, as added to the
-// checkpoint. On error the checkpoint has not moved past the page.
-absl::Status CommitPage(Engine& engine, ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
-                        ShardCounters* counters);
+// How every page of a run moves its shard on, decided once when the run is
+// set up (NewPageCommitter): a dry run only counts; a run delivers and writes
+// new dead letters; a replay delivers and marks each letter it took. Whether
+// commits are grouped is fixed with it. Nothing below RunShard asks about the
+// run's mode again. Thread-safe: every shard of the run shares one.
+class PageCommitter {
+ public:
+  virtual ~PageCommitter() = default;
 
-// The dry run's commit: the checkpoint moves in memory only.
-void AdvanceDryRun(ShardRun& run, const Page& page, const MappedPage& mapped, ShardCounters* counters);
+  // Moves `run` past `page`. A writing committer marks the batch in flight in
+  // the checkpoint, delivers it to the sink (flagged `maybe_redelivered` when
+  // `redeliver`), writes the dead letters (or a replay's marks), and saves
+  // the checkpoint past the page. `counters` holds the page's retries so far;
+  // on success it holds all of the page's counters, as added to the
+  // checkpoint. On error the checkpoint has not moved past the page.
+  virtual absl::Status Commit(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
+                              ShardCounters* counters) = 0;
+
+  // Tells the source what became of each record of a committed page (a queue
+  // deletes its messages here), with retries. A dry run tells it nothing.
+  virtual absl::Status Confirm(ShardRun& run, ShardReader& reader, const Page& page, const MappedPage& mapped,
+                               ShardCounters* counters) = 0;
+
+  // The records a committed page adds to the run's progress: delivered, or,
+  // in a dry run, mapped.
+  virtual uint64_t ProgressRecords(const ShardCounters& counters) const = 0;
+  // What the page's log line says.
+  virtual std::string_view PageMessage() const = 0;
+  // Saves the checkpoint of a shard that failed (a dry run saves nothing).
+  virtual void SaveFailed(ShardRun& run) = 0;
+};
+
+// The committer for `engine`'s run, from its options and components.
+std::unique_ptr<PageCommitter> NewPageCommitter(Engine& engine);
 
 }  // namespace recovery
 

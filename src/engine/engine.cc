@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/commit.h"
 #include "engine/retry.h"
 #include "json/json_writer.h"
 #include "util/strings.h"
@@ -32,7 +33,10 @@ Engine::Engine(JobSpec spec, Components components, BackfillerOptions options, s
       presence_(c_.sink->presence()),
       run_id_(NewRunId(absl::Now())),
       progress_(plan_, spec_.start, spec_.end),
-      metrics_(options_.metrics, spec_.name) {}
+      metrics_(options_.metrics, spec_.name),
+      committer_(NewPageCommitter(*this)) {}
+
+Engine::~Engine() = default;
 
 void Engine::Cancel() {
   cancelled_.store(true);

@@ -37,9 +37,12 @@ struct ShardRun {
   std::string total_mismatch;
 };
 
+class PageCommitter;  // commit.h
+
 class Engine {
  public:
   Engine(JobSpec spec, Components components, BackfillerOptions options, std::vector<Shard> plan);
+  ~Engine();
 
   const JobSpec& spec() const { return spec_; }
   const Components& components() const { return c_; }
@@ -52,6 +55,8 @@ class Engine {
   const BackfillerOptions& options() const { return options_; }
   // Replaying the dead letters (BackfillerOptions::replay) rather than running the plan.
   bool replaying() const { return options_.replay.has_value(); }
+  // How this run's pages are committed, decided when the engine was made.
+  PageCommitter& committer() { return *committer_; }
   const std::vector<Shard>& plan() const { return plan_; }
   ProgressTracker& progress() { return progress_; }
   EngineMetrics& metrics() { return metrics_; }
@@ -143,6 +148,7 @@ class Engine {
   absl::Status job_error_ ABSL_GUARDED_BY(error_mu_);
   absl::Mutex log_mu_;  // orders log and progress callbacks
   CommitGroups commit_groups_;
+  std::unique_ptr<PageCommitter> committer_;  // last: it reads the members above
 };
 
 }  // namespace recovery

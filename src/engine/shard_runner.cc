@@ -50,15 +50,14 @@ void LogPage(Engine& engine, const ShardRun& run, std::string_view page_cursor, 
       .Double("shard_progress", run.checkpoint.progress)
       .Raw("resume", resume)
       .Close();
-  engine.Log(LogLevel::kInfo, engine.options().dry_run ? "page mapped (dry run)" : "page committed", fields);
+  engine.Log(LogLevel::kInfo, engine.committer().PageMessage(), fields);
 }
 
 // Counts, logs and reports a page once its checkpoint moved past it.
 void AfterPage(Engine& engine, ShardRun& run, std::string_view page_cursor, const Page& page,
                const ShardCounters& counters) {
-  const bool dry_run = engine.options().dry_run;
   engine.progress().AddPage(run.shard.index, counters, run.checkpoint,
-                            dry_run ? counters.records_fetched : counters.records_delivered);
+                            engine.committer().ProgressRecords(counters));
   LogPage(engine, run, page_cursor, page, counters);
   engine.CheckBudget();
   engine.metrics().Page(counters);
@@ -99,7 +98,7 @@ void Stop(Engine& engine, ShardRun& run, std::string_view step, const absl::Stat
       .Str("error", run.error.ToString())
       .Close();
   engine.Log(LogLevel::kError, "shard failed; its checkpoint is intact and a re-run resumes it", fields);
-  if (!engine.options().dry_run) (void)engine.SaveCheckpoint(run);
+  engine.committer().SaveFailed(run);
   engine.progress().SetState(index, ShardState::kFailed);
 }
 
@@ -202,19 +201,11 @@ void RunShard(Engine& engine, ShardRun& run) {
     if (partitioned && !c.source->plans_one_shard()) WarnOutOfWindow(engine, run, mapped);
     run.max_event_time = std::max(run.max_event_time, mapped.max_event_time);
     page_cursor = run.checkpoint.cursor;
-    if (engine.options().dry_run) {
-      AdvanceDryRun(run, page, mapped, &counters);
-    } else {
-      const absl::Time commit_start = absl::Now();
-      st = CommitPage(engine, run, page, mapped, redeliver, &counters);
-      if (!st.ok()) return Stop(engine, run, "commit page", st);
-      const absl::Time now = absl::Now();
-      engine.metrics().Committed(now - commit_start, now);
-      redeliver = false;
-      st = engine.Retry("confirm page to source", run, &counters,
-                        [&] { return reader->Commit(page, mapped.outcomes); });
-      if (!st.ok()) return Stop(engine, run, "confirm page to source", st);
-    }
+    st = engine.committer().Commit(run, page, mapped, redeliver, &counters);
+    if (!st.ok()) return Stop(engine, run, "commit page", st);
+    redeliver = false;
+    st = engine.committer().Confirm(run, *reader, page, mapped, &counters);
+    if (!st.ok()) return Stop(engine, run, "confirm page to source", st);
     if (page.reported_total >= 0) run.reported_total = page.reported_total;
     AfterPage(engine, run, page_cursor, page, counters);
     counters = ShardCounters();
