@@ -60,6 +60,16 @@ struct Checkpoint {
   // The last warning the source gave about this shard while it ran (an SQS
   // window older than what the queue keeps, say), kept for `recovery status`.
   std::string warning;
+  // The crash-loop breaker (JobSpec::isolate_after_crashes): how many runs in
+  // a row died while a batch of the page at `cursor` was in the sink, ...
+  uint32_t crashes = 0;
+  // ... which of its records were in the sink then (StableKeyHash; empty: the
+  // whole batch), how many of those deaths came while exactly these suspects
+  // were in the sink alone, and which records of the page pieces delivered
+  // alone since. All clear when the page commits.
+  std::vector<uint64_t> suspect_keys;
+  uint32_t suspect_deaths = 0;
+  std::vector<uint64_t> settled_keys;
 };
 
 // The 64-bit hash of a record key stored in Checkpoint::in_flight_keys;

@@ -48,6 +48,14 @@ struct JobSpec {
   absl::Duration shard_duration = absl::InfiniteDuration();  // one shard
   int concurrency = 1;                                       // shards run at once, 1 to 1024
   int64_t max_records = 0;                                   // stop after about this many records; 0 = all
+  // The crash-loop breaker: once this many runs in a row died (a crash, an
+  // out-of-memory kill) while the same batch was in the sink, the batch is
+  // delivered in halves, each alone in the process, until the record that
+  // kills it stands alone; that record goes to the dead letters ("crashed the
+  // process N times") and the rest are delivered. 0: off. Needs a sink that
+  // takes the in-flight mark (every sink but the JSON-lines file, which rolls
+  // back instead).
+  int isolate_after_crashes = 2;
   RetryPolicy retry;
   ErrorBudget error_budget;
   ComponentSpec source, mapper, sink, checkpoint, dead_letters;

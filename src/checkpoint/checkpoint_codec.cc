@@ -36,6 +36,32 @@ std::string GetBytes(SpecObject& o, std::string_view key) {
   return "";
 }
 
+// Key hashes as base64 of their 8 little-endian bytes each; nothing when empty.
+void PutHashes(JsonObjectWriter& w, std::string_view key, const std::vector<uint64_t>& hashes) {
+  if (hashes.empty()) return;
+  std::string raw(hashes.size() * 8, '\0');
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    for (int b = 0; b < 8; ++b) raw[i * 8 + b] = static_cast<char>((hashes[i] >> (8 * b)) & 0xff);
+  }
+  w.Str(key, absl::Base64Escape(raw));
+}
+
+std::vector<uint64_t> GetHashes(SpecObject& o, std::string_view key, SpecErrors* errors) {
+  std::vector<uint64_t> out;
+  std::optional<std::string> b64 = o.String(key);
+  if (!b64) return out;
+  std::string raw;
+  if (!absl::Base64Unescape(*b64, &raw) || raw.size() % 8 != 0) {
+    errors->Add(key, "not base64 of whole 8-byte hashes");
+  }
+  for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
+    uint64_t h = 0;
+    for (int b = 0; b < 8; ++b) h |= static_cast<uint64_t>(static_cast<unsigned char>(raw[i + b])) << (8 * b);
+    out.push_back(h);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, const Checkpoint& c) {
@@ -48,8 +74,10 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   // readable by them.
   const bool v2 = c.counters.records_already_present > 0 || !c.in_flight_keys.empty();
   const bool v3 = !c.warning.empty();
+  const bool v4 = c.crashes > 0 || !c.suspect_keys.empty() || !c.settled_keys.empty();
   w.Str("format", kFormatName)
-      .Int("version", v3   ? 3
+      .Int("version", v4   ? 4
+                      : v3 ? 3
                       : v2 ? 2
                            : 1)
       .Str("job", job)
@@ -57,13 +85,11 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
       .Str("state", ShardStateName(c.state));
   PutBytes(w, "cursor", c.cursor);
   w.Bool("in_flight", c.in_flight);
-  if (!c.in_flight_keys.empty()) {
-    std::string raw(c.in_flight_keys.size() * 8, '\0');
-    for (size_t i = 0; i < c.in_flight_keys.size(); ++i) {
-      for (int b = 0; b < 8; ++b) raw[i * 8 + b] = static_cast<char>((c.in_flight_keys[i] >> (8 * b)) & 0xff);
-    }
-    w.Str("in_flight_keys_base64", absl::Base64Escape(raw));
-  }
+  PutHashes(w, "in_flight_keys_base64", c.in_flight_keys);
+  if (c.crashes > 0) w.Uint("crashes", c.crashes);
+  if (c.suspect_deaths > 0) w.Uint("suspect_deaths", c.suspect_deaths);
+  PutHashes(w, "suspect_keys_base64", c.suspect_keys);
+  PutHashes(w, "settled_keys_base64", c.settled_keys);
   PutBytes(w, "sink_token", c.sink_token);
   PutBytes(w, "dead_letter_token", c.dead_letter_token);
   w.Double("progress", c.progress);
@@ -138,18 +164,11 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   c.state = static_cast<ShardState>(o.Enum("state", true, kStates).value_or(0));
   c.cursor = GetBytes(o, "cursor");
   c.in_flight = o.Bool("in_flight", true).value_or(false);
-  if (auto b64 = o.String("in_flight_keys_base64")) {
-    std::string raw;
-    if (!absl::Base64Unescape(*b64, &raw) || raw.size() % 8 != 0) {
-      errors.Add("in_flight_keys_base64", "not base64 of whole 8-byte hashes");
-    }
-    for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
-      uint64_t h = 0;
-      for (int b = 0; b < 8; ++b)
-        h |= static_cast<uint64_t>(static_cast<unsigned char>(raw[i + b])) << (8 * b);
-      c.in_flight_keys.push_back(h);
-    }
-  }
+  c.in_flight_keys = GetHashes(o, "in_flight_keys_base64", &errors);
+  c.crashes = static_cast<uint32_t>(o.Int("crashes", false, 0, 1 << 30).value_or(0));
+  c.suspect_deaths = static_cast<uint32_t>(o.Int("suspect_deaths", false, 0, 1 << 30).value_or(0));
+  c.suspect_keys = GetHashes(o, "suspect_keys_base64", &errors);
+  c.settled_keys = GetHashes(o, "settled_keys_base64", &errors);
   c.sink_token = GetBytes(o, "sink_token");
   c.dead_letter_token = GetBytes(o, "dead_letter_token");
   c.progress = o.Double("progress", true, 0, 1).value_or(0);

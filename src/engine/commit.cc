@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "absl/time/clock.h"
+#include "engine/crash_isolation.h"
 #include "engine/presence.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
@@ -23,6 +24,10 @@ void MovePast(ShardRun& run, const Page& page, const ShardCounters& counters) {
   ck.cursor = page.next_cursor;
   ck.in_flight = false;
   ck.in_flight_keys.clear();
+  ck.crashes = 0;
+  ck.suspect_keys.clear();
+  ck.suspect_deaths = 0;
+  ck.settled_keys.clear();
   ck.counters += counters;
   if (page.reported_total >= 0) ck.reported_total = page.reported_total;
   const bool done = page.exhausted && !IsOpenEnded(run.shard);
@@ -127,7 +132,10 @@ absl::Status WriteDeadLetters(Engine& engine, const Lettering& lettering, ShardR
 class WritingCommitter : public PageCommitter {
  public:
   WritingCommitter(Engine& engine, const Lettering& lettering)
-      : engine_(engine), lettering_(lettering), groups_commits_(engine.GroupsCommits()) {}
+      : engine_(engine),
+        lettering_(lettering),
+        groups_commits_(engine.GroupsCommits()),
+        isolates_(engine.spec().isolate_after_crashes > 0 && !engine.sink_traits().rolls_back_uncommitted) {}
   absl::Status Commit(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
                       ShardCounters* counters) override {
     const absl::Time start = absl::Now();
@@ -154,6 +162,7 @@ class WritingCommitter : public PageCommitter {
   Engine& engine_;
   const Lettering& lettering_;
   const bool groups_commits_;
+  const bool isolates_;  // the crash-loop breaker: needs the in-flight mark
 };
 
 // Fetches and maps, writes nothing: the checkpoint moves in memory only.
@@ -187,19 +196,44 @@ absl::Status WritingCommitter::CommitPage(ShardRun& run, const Page& page, Mappe
     return s;
   };
   if (run.lease) RECOVERY_RETURN_IF_ERROR(run.lease->Check());  // a lost shard writes nothing more
+  // Crash suspects are delivered alone in the process; every other delivery
+  // shares the process with the rest.
+  std::optional<absl::ReaderMutexLock> shared;
+  std::optional<absl::WriterMutexLock> alone;
+  if (isolates_ && Isolating(engine, run)) {
+    alone.emplace(&engine.isolation_mutex());
+  } else if (isolates_) {
+    shared.emplace(&engine.isolation_mutex());
+  }
   bool new_keys_in_flight = false;
   if (engine.spec().skip_already_present && !mapped.batch.empty()) {
     absl::StatusOr<bool> grew = SkipPresent(engine, run, mapped, counters);
     if (!grew.ok()) return grew.status();
     new_keys_in_flight = *grew;
   }
+  if (alone.has_value() && !mapped.batch.empty()) {
+    if (redeliver) mapped.batch.MarkRedelivered();
+    RECOVERY_RETURN_IF_ERROR(DeliverInPieces(
+        engine, run, page, mapped,
+        [&](MappedPage& piece) {
+          RECOVERY_RETURN_IF_ERROR(Deliver(engine, run, piece, counters));
+          return ApplyWriteResult(page.records, &piece);
+        },
+        save));
+    run.death_unsaved = false;  // the pieces' marks hold the count
+  }
   const bool delivering = !mapped.batch.empty();
   if (delivering) {
     if (!engine.sink_traits().rolls_back_uncommitted) {
-      if (!ck.in_flight || new_keys_in_flight) {  // from here on a crash redelivers this batch, flagged
+      // From here on a crash redelivers this batch, flagged. A death counted
+      // at the start of this run is saved with the mark.
+      if (!ck.in_flight || new_keys_in_flight || run.death_unsaved) {
         ck.in_flight = true;
+        ck.suspect_keys.clear();  // the whole batch
+        ck.suspect_deaths = 0;
         ck.updated = absl::Now();
         RECOVERY_RETURN_IF_ERROR(save());
+        run.death_unsaved = false;
       }
     } else if (!run.has_checkpoint) {
       // The sink drops what no checkpoint vouches for, so the batch needs no

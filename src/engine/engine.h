@@ -30,6 +30,9 @@ struct ShardRun {
   bool has_checkpoint = false;
   std::unique_ptr<ShardLease> lease;  // held while running, with a leasing store
   bool leased_elsewhere = false;
+  // This run found the shard's last batch still in flight and counted a death
+  // (crash_isolation.h) that no checkpoint holds yet.
+  bool death_unsaved = false;
   bool warned_out_of_window = false;  // said once per shard
   absl::Status error;
   absl::Time max_event_time = absl::InfinitePast();  // of the records delivered so far
@@ -65,6 +68,9 @@ class Engine {
   const ShardContext& source_context() const { return context_; }
   // Serializes commits when the sink or the dead letters are one shared file.
   absl::Mutex& commit_mutex() { return commit_mu_; }
+  // Held shared by every delivery, and alone by a delivery of crash suspects
+  // (crash_isolation.h), so that a death then is theirs.
+  absl::Mutex& isolation_mutex() { return isolation_mu_; }
 
   bool Stopping() const { return cancelled_.load() || stopped_.load(); }
   bool cancelled() const { return cancelled_.load(); }
@@ -144,6 +150,7 @@ class Engine {
   std::atomic<bool> warned_unasked_{false};
   absl::Mutex wake_mu_;  // sleepers wait on it; taken after a flag changes, to wake them
   absl::Mutex commit_mu_;
+  absl::Mutex isolation_mu_;
   mutable absl::Mutex error_mu_;
   absl::Status job_error_ ABSL_GUARDED_BY(error_mu_);
   absl::Mutex log_mu_;  // orders log and progress callbacks

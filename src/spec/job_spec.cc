@@ -2,8 +2,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "spec/components.h"
 #include "json/spec_reader.h"
+#include "spec/components.h"
 #include "util/file.h"
 #include "util/strings.h"
 
@@ -92,6 +92,8 @@ void ParseTop(std::string_view json, JobSpec* spec, SpecErrors* errors) {
   if (auto d = top.Duration("shard_duration", false, absl::Seconds(1))) spec->shard_duration = *d;
   if (auto c = top.Int("concurrency", false, 1, 1024)) spec->concurrency = static_cast<int>(*c);
   if (auto m = top.Int("max_records", false, 0, INT64_MAX)) spec->max_records = *m;
+  if (auto k = top.Int("isolate_after_crashes", false, 0, 1000))
+    spec->isolate_after_crashes = static_cast<int>(*k);
   spec->skip_already_present = top.Bool("skip_already_present").value_or(false);
   if (auto retry = top.Object("retry")) {
     RetryPolicy& r = spec->retry;
