@@ -24,14 +24,7 @@ namespace {
 using testing::FakeSource;
 using testing::T;
 
-JobSpec DaySpec() {
-  JobSpec spec;
-  spec.name = "borrowed";
-  spec.start = T("2026-11-14T00:00:00Z");
-  spec.end = T("2026-11-15T00:00:00Z");
-  spec.shard_duration = absl::Hours(6);
-  return spec;
-}
+JobSpec DaySpec() { return testing::DaySpec("borrowed"); }
 
 // A memory store that claims to be shared: it leases shards and counts claims.
 class LeasingStore : public CheckpointStore, public ShardLeasing {

@@ -16,7 +16,6 @@ namespace {
 
 using testing::DayTimes;
 using testing::FakeSource;
-using testing::T;
 
 // --- the example ---------------------------------------------------------
 // A table in memory: key -> event time. Thread-safe, so Write() may run for
@@ -68,23 +67,13 @@ class TableSink : public Sink, public PresenceCheck, public DestinationCounter {
 };
 // --- end of the example ------------------------------------------------------
 
-constexpr char kMapper[] = R"({"type":"json","fields":[{"name":"id","from":"/id","required":true}],
-                               "key":{"from":"/id"},"event_time":{"from":"/ts"}})";
-
-JobSpec DaySpec() {
-  JobSpec spec;
-  spec.name = "custom-sink";
-  spec.start = T("2026-11-14T00:00:00Z");
-  spec.end = T("2026-11-15T00:00:00Z");
-  spec.shard_duration = absl::Hours(6);
-  return spec;
-}
+JobSpec DaySpec() { return testing::DaySpec("custom-sink"); }
 
 // A borrowing sink, so the test keeps the table across the run and reconcile.
 Components With(TableSink* table, int records) {
   Components c;
   c.source = std::make_unique<FakeSource>(DayTimes(records), 10);
-  c.mapper = *NewJsonMapper(kMapper);
+  c.mapper = *NewJsonMapper(testing::kFakeRecordMapper);
   c.sink = std::make_unique<SinkWrapper>(table);
   c.checkpoints = NewMemoryCheckpointStore();
   c.dead_letters = NewMemoryDeadLetterStore();

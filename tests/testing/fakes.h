@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "borrowed.h"
+#include "recovery/job_spec.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
 #include "util/time_format.h"
@@ -25,6 +26,20 @@ inline std::vector<absl::Time> DayTimes(int n) {
   for (int i = 0; i < n; ++i) times.push_back(day + absl::Seconds(86400.0 * i / n));
   return times;
 }
+
+// A job named `name` over 2026-11-14 (the day of DayTimes) in 6-hour shards.
+inline JobSpec DaySpec(std::string name) {
+  JobSpec spec;
+  spec.name = std::move(name);
+  spec.start = absl::FromUnixSeconds(1794614400);  // 2026-11-14T00:00:00Z
+  spec.end = spec.start + absl::Hours(24);
+  spec.shard_duration = absl::Hours(6);
+  return spec;
+}
+
+// The mapping of FakeSource's records: the key from "id", the time from "ts".
+inline constexpr char kFakeRecordMapper[] =
+    R"({"type":"json","fields":[{"name":"id","from":"/id","required":true}],"key":{"from":"/id"},"event_time":{"from":"/ts"}})";
 
 // Several runs (Backfillers) share one store, as runs share a directory.
 using SharedStore = BorrowedCheckpointStore;
