@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build/lint}"
-cmake -S . -B "$build" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DRECOVERY_BUILD_TESTS=OFF \
+# No precompiled headers: clang-tidy cannot read the compiler's.
+cmake -S . -B "$build" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DRECOVERY_BUILD_TESTS=OFF -DRECOVERY_PRECOMPILE_HEADERS=OFF \
   -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF >/dev/null
 run-clang-tidy -p "$build" -j "$(nproc)" -quiet "$(pwd)/(src|capi)/" >"$build/clang-tidy.log" 2>&1 || {
   grep -E "(warning|error): " "$build/clang-tidy.log" | sort -u
