@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "http/http_source.h"
+#include "json/spec_reader.h"
 #include "recovery/job_spec.h"
 #include "simdjson.h"
 #include "spec/http_section.h"
-#include "json/spec_reader.h"
 
 namespace {
 

@@ -7,11 +7,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "http/http_source.h"
+#include "json/spec_reader.h"
 #include "recovery/job_spec.h"
 #include "recovery/mapper.h"
 #include "simdjson.h"
 #include "spec/http_section.h"
-#include "json/spec_reader.h"
 #include "testing/test_util.h"
 
 namespace recovery {

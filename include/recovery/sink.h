@@ -16,6 +16,7 @@
 #include "recovery/export.h"
 #include "recovery/record.h"
 #include "recovery/shard.h"
+#include "recovery/sink_abilities.h"
 
 namespace recovery {
 
@@ -33,14 +34,6 @@ struct SinkOpenContext {
 struct SinkRejection {
   size_t index = 0;  // into the batch
   std::string reason;
-};
-
-// A sink's answer to "which of these records do you already hold?".
-struct PresenceAnswer {
-  std::vector<bool> present;  // one per record asked about; all false on entry
-  // Keys the destination named that were not asked about: ignored (the
-  // engine logs the first once per job).
-  std::vector<std::string> unasked;
 };
 
 // A shard's lease as it stands when a batch is written (with a checkpoint
@@ -101,36 +94,6 @@ struct SinkTraits {
   bool rolls_back_uncommitted = false;
   // Write() honours WriteRequest::fence (see there).
   bool fences_writes = false;
-};
-
-// The presence check behind the job's skip_already_present and reconcile
-// --keys: which records of a page the destination already holds, by the same
-// identity it deduplicates on. Owned by its sink (Sink::presence()).
-class RECOVERY_EXPORT PresenceCheck {
- public:
-  virtual ~PresenceCheck() = default;
-  // Answers for one page, ideally in one round trip. Called after the sink's
-  // Open() (or OpenForReading()), possibly concurrently for different shards.
-  // An error is retried like a failed Write() when transient (Unavailable, …)
-  // and stops the shard, its checkpoint intact, when not.
-  virtual absl::Status Check(const Shard& shard, absl::Span<const Record> records,
-                             PresenceAnswer* answer) = 0;
-  // Instead of the sink's Open(), for reconcile --keys: prepares Check()
-  // while writing nothing and leaving the destination as it is (the
-  // PostgreSQL sink reads its table's columns). No Write() follows.
-  virtual absl::Status OpenForReading() { return absl::OkStatus(); }
-};
-
-// For reconcile (include/recovery/reconcile.h): how many records the
-// destination holds per time bucket, by the event time it keeps with each.
-// Owned by its sink (Sink::counter()).
-class RECOVERY_EXPORT DestinationCounter {
- public:
-  virtual ~DestinationCounter() = default;
-  // `buckets` consecutive buckets of `width` from `start`. Reads only; called
-  // without the sink's Open(), and must leave the destination as it is.
-  virtual absl::StatusOr<std::vector<uint64_t>> CountByEventTime(absl::Time start, absl::Duration width,
-                                                                 size_t buckets) = 0;
 };
 
 // Where mapped records go. Write() may be called concurrently for different

@@ -220,7 +220,6 @@ absl::Status WritingCommitter::CommitPage(ShardRun& run, const Page& page, Mappe
           return ApplyWriteResult(page.records, &piece);
         },
         save));
-    run.death_unsaved = false;  // the pieces' marks hold the count
   }
   const bool delivering = !mapped.batch.empty();
   if (delivering) {

@@ -103,7 +103,8 @@ absl::Status DeliverInPieces(const Engine& engine, ShardRun& run, const Page& pa
                                       piece.present_event_times.end());
     const std::vector<uint64_t> done = HashesOf(mapped.batch, indexes);
     ck.settled_keys.insert(ck.settled_keys.end(), done.begin(), done.end());
-    ck.in_flight = false;
+    // The rest of the batch stays in flight: an attempt before the breaker
+    // may have handed it to the sink, so its records still go flagged.
     ck.suspect_keys.clear();
     ck.suspect_deaths = 0;
     ck.updated = absl::Now();

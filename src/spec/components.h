@@ -6,13 +6,13 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "json/spec_reader.h"
 #include "recovery/checkpoint_store.h"
 #include "recovery/dead_letter_store.h"
 #include "recovery/job_spec.h"
 #include "recovery/mapper.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
-#include "json/spec_reader.h"
 
 namespace recovery {
 

@@ -3,8 +3,8 @@
 #define RECOVERY_SPEC_HTTP_SECTION_H_
 
 #include "http/http_source.h"
-#include "recovery/job_spec.h"
 #include "json/spec_reader.h"
+#include "recovery/job_spec.h"
 
 namespace recovery {
 

@@ -2,8 +2,8 @@
 #ifndef RECOVERY_SPEC_MAPPER_SECTION_H_
 #define RECOVERY_SPEC_MAPPER_SECTION_H_
 
-#include "recovery/json_mapper.h"
 #include "json/spec_reader.h"
+#include "recovery/json_mapper.h"
 
 namespace recovery {
 

@@ -3,9 +3,9 @@
 #ifndef RECOVERY_SPEC_SQS_SECTION_H_
 #define RECOVERY_SPEC_SQS_SECTION_H_
 
+#include "json/spec_reader.h"
 #include "recovery/job_spec.h"
 #include "recovery/sqs.h"
-#include "json/spec_reader.h"
 
 namespace recovery {
 
