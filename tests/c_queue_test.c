@@ -11,7 +11,9 @@
  *   out.txt       the sink: "<key> <maybe_redelivered>" per record, fsync'ed
  *   dead.txt      the dead-letter plug-in: "<source id> <reason>", fsync'ed
  *   violation     written by commit if it is told to acknowledge a record the
- *                 sink never got in this run
+ *                 sink never got (in this run or, durably, in an earlier one:
+ *                 the crash-loop breaker, which these kills can set off,
+ *                 does not write again a piece an earlier run delivered)
  *
  *   c_queue_test             the test: kills runs, then checks the files
  *   c_queue_test child DIR   one run of the job (what the test kills)
@@ -73,7 +75,7 @@ typedef struct {
   int handed[kMessages];          /* handed out by this run (invisible until acknowledged) */
   int page[kPage];                /* the messages of the page last handed out */
   int page_count;
-  int written[kMessages]; /* reached the sink in this run */
+  int written[kMessages]; /* in out.txt: reached the sink in this run or an earlier one */
 } Queue;
 
 static int queue_fetch(void* ud, const char* shard_id, int64_t start_us, int64_t end_us, const char* cursor,
@@ -195,6 +197,8 @@ static int run_child(const char* dir) {
   for (int i = 0; i < kMessages; ++i) q.acked[i] = counts[i] > 0;
   count_ids(dir, "received.log", counts, NULL);
   for (int i = 0; i < kMessages; ++i) q.received_before[i] = counts[i] > 0;
+  count_ids(dir, "out.txt", counts, NULL);
+  for (int i = 0; i < kMessages; ++i) q.written[i] = counts[i] > 0;
   recovery_job_t* job = NULL;
   char* err = NULL;
   if (recovery_job_create(kSpec, strlen(kSpec), dir, &job, &err) != RECOVERY_OK) {
