@@ -315,9 +315,7 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
         "a replay of the dead letters runs its own shard, and writes: not with "
         "dry_run or shard_ids");
   }
-  if (!c.source) {
-    RECOVERY_ASSIGN_OR_RETURN(c.source, BuildSource(spec));
-  }
+  RECOVERY_RETURN_IF_ERROR(ResolveComponents(spec, {.dry_run = options.dry_run}, &c));
   RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan, PlanJob(spec, c.source->plans_one_shard()));
   for (const std::string& id : options.shard_ids) {
     if (std::none_of(plan.begin(), plan.end(), [&](const Shard& s) { return s.id == id; })) {
@@ -326,30 +324,9 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
                         " shards, from ", plan.front().id, " to ", plan.back().id, ")")));
     }
   }
-  if (!c.mapper) {
-    RECOVERY_ASSIGN_OR_RETURN(c.mapper, BuildMapper(spec));
-  }
-  if (!c.sink) {
-    if (options.dry_run && (!spec.sink.present() || spec.sink.type == "callback")) {
-      c.sink = NewNullSink();
-    } else {
-      RECOVERY_ASSIGN_OR_RETURN(c.sink, BuildSink(spec));
-    }
-  }
   if (spec.skip_already_present && !options.dry_run && c.sink->presence() == nullptr) {
-    const std::string which = spec.sink.present() && spec.sink.type != "callback"
-                                  ? StrCat("the ", spec.sink.type, " sink")
-                                  : std::string("the sink given in code");
-    return absl::InvalidArgumentError(
-        ToAbsl(StrCat("skip_already_present: ", which,
-                      " cannot tell which records it already holds (give a callback sink a presence "
-                      "callback; postgres and jsonl_file in envelope format can)")));
-  }
-  if (!c.checkpoints) {
-    RECOVERY_ASSIGN_OR_RETURN(c.checkpoints, BuildCheckpointStore(spec));
-  }
-  if (!c.dead_letters) {
-    RECOVERY_ASSIGN_OR_RETURN(c.dead_letters, BuildDeadLetterStore(spec));
+    return SinkLacks(absl::StatusCode::kInvalidArgument, spec, "skip_already_present",
+                     "tell which records it already holds", &SinkType::presence);
   }
   std::vector<Shard> runs_plan = plan;
   if (options.replay) {

@@ -103,6 +103,79 @@ absl::Status ListMissingKeys(const JobSpec& spec, const Components& c, Reconcile
   return absl::OkStatus();
 }
 
+// Builds what the spec names and the caller did not give, and refuses at
+// once what reconcile cannot do with them.
+absl::Status ResolveAndCheck(const JobSpec& spec, const ReconcileOptions& options, Components* components) {
+  RECOVERY_RETURN_IF_ERROR(
+      ResolveComponents(spec, {.checkpoints = false, .dead_letters = false}, components));
+  if (components->source->plans_one_shard()) {
+    return absl::FailedPreconditionError(
+        "reconcile: the source is a queue, which cannot be asked what a time bucket held; reconcile "
+        "against the vendor's API instead");
+  }
+  if (options.keys_limit > 0 && components->sink->presence() == nullptr) {
+    return SinkLacks(absl::StatusCode::kFailedPrecondition, spec, "reconcile --keys",
+                     "tell which records it holds", &SinkType::presence);
+  }
+  if (components->sink->counter() == nullptr) {
+    return SinkLacks(absl::StatusCode::kFailedPrecondition, spec, "reconcile",
+                     "count its records by event time", &SinkType::counts);
+  }
+
+  return absl::OkStatus();
+}
+
+// The vendor's count of every bucket: buckets read concurrently, each to its end.
+absl::Status CountVendorBuckets(const JobSpec& spec, const Components& components,
+                                const ReconcileOptions& options, std::vector<ReconcileBucket>* buckets) {
+  const int workers =
+      std::max(1, std::min<int>(options.concurrency > 0 ? options.concurrency : spec.concurrency,
+                                static_cast<int>(buckets->size())));
+  std::atomic<size_t> next{0};
+  absl::Mutex mu;
+  absl::Status failure;
+  std::vector<std::thread> threads;
+  threads.reserve(workers);
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < buckets->size(); i = next++) {
+        absl::Status s = CountVendor(spec, *components.source, *components.mapper,
+                                     options.trust_reported_total, &(*buckets)[i]);
+        if (!s.ok()) {
+          absl::MutexLock lock(&mu);
+          if (failure.ok()) failure = s;
+          next = buckets->size();
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return failure;
+}
+
+// Adds the destination's counts (`held`, one per bucket) and totals up,
+// with a note for each bucket whose paging disagreed with its reported total
+// or held records the mapping rejects.
+void Tally(const std::vector<uint64_t>& held, ReconcileReport* report) {
+  for (size_t i = 0; i < report->buckets.size(); ++i) {
+    ReconcileBucket& b = report->buckets[i];
+    b.destination = held[i];
+    report->vendor += b.vendor;
+    report->destination += b.destination;
+    report->short_buckets += b.short_of_vendor();
+    if (b.reported_total >= 0 && b.vendor_method == "paged" &&
+        static_cast<uint64_t>(b.reported_total) != b.vendor + b.unusable) {
+      report->notes.push_back(StrCat("bucket ", FormatRfc3339(b.start), ": the source reported ",
+                                     b.reported_total, " records but paged ", b.vendor + b.unusable,
+                                     " in the bucket"));
+    }
+    if (b.unusable > 0) {
+      report->notes.push_back(StrCat("bucket ", FormatRfc3339(b.start), ": ", b.unusable,
+                                     " records the mapping rejects (dead letters, not counted as missing)"));
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components components,
@@ -113,32 +186,7 @@ absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components compon
   }
   if (spec.follow)
     return absl::InvalidArgumentError("reconcile needs a window with an end (not follow mode)");
-  if (!components.source) {
-    RECOVERY_ASSIGN_OR_RETURN(components.source, BuildSource(spec));
-  }
-  if (!components.mapper) {
-    RECOVERY_ASSIGN_OR_RETURN(components.mapper, BuildMapper(spec));
-  }
-  if (!components.sink) {
-    RECOVERY_ASSIGN_OR_RETURN(components.sink, BuildSink(spec));
-  }
-  if (components.source->plans_one_shard()) {
-    return absl::FailedPreconditionError(
-        "reconcile: the source is a queue, which cannot be asked what a time bucket held; reconcile "
-        "against the vendor's API instead");
-  }
-  if (options.keys_limit > 0 && components.sink->presence() == nullptr) {
-    return absl::FailedPreconditionError(
-        StrCat("reconcile --keys: the sink (", spec.sink.type.empty() ? "given in code" : spec.sink.type,
-               ") cannot tell which records it holds; the PostgreSQL sink can, the JSON-lines sink in its "
-               "envelope format, a callback sink with a presence callback"));
-  }
-  if (components.sink->counter() == nullptr) {
-    return absl::FailedPreconditionError(
-        StrCat("reconcile: the sink (", spec.sink.type.empty() ? "given in code" : spec.sink.type,
-               ") cannot count its records by event time; the JSON-lines sink can in its envelope format, "
-               "the PostgreSQL sink with a $event_time column"));
-  }
+  RECOVERY_RETURN_IF_ERROR(ResolveAndCheck(spec, options, &components));
 
   // Buckets of the full width, aligned to it (UTC), across the window
   // (overlap included). The first and last may reach past the window: both
@@ -162,48 +210,8 @@ absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components compon
   // The destination: one count for every bucket.
   RECOVERY_ASSIGN_OR_RETURN(std::vector<uint64_t> held, components.sink->counter()->CountByEventTime(
                                                             first, options.bucket, report.buckets.size()));
-  // The vendor: buckets read concurrently, each to its end.
-  const int workers =
-      std::max(1, std::min<int>(options.concurrency > 0 ? options.concurrency : spec.concurrency,
-                                static_cast<int>(report.buckets.size())));
-  std::atomic<size_t> next{0};
-  absl::Mutex mu;
-  absl::Status failure;
-  std::vector<std::thread> threads;
-  threads.reserve(workers);
-  for (int w = 0; w < workers; ++w) {
-    threads.emplace_back([&] {
-      for (size_t i = next++; i < report.buckets.size(); i = next++) {
-        absl::Status s = CountVendor(spec, *components.source, *components.mapper,
-                                     options.trust_reported_total, &report.buckets[i]);
-        if (!s.ok()) {
-          absl::MutexLock lock(&mu);
-          if (failure.ok()) failure = s;
-          next = report.buckets.size();
-        }
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  if (!failure.ok()) return failure;
-
-  for (size_t i = 0; i < report.buckets.size(); ++i) {
-    ReconcileBucket& b = report.buckets[i];
-    b.destination = held[i];
-    report.vendor += b.vendor;
-    report.destination += b.destination;
-    report.short_buckets += b.short_of_vendor();
-    if (b.reported_total >= 0 && b.vendor_method == "paged" &&
-        static_cast<uint64_t>(b.reported_total) != b.vendor + b.unusable) {
-      report.notes.push_back(StrCat("bucket ", FormatRfc3339(b.start), ": the source reported ",
-                                    b.reported_total, " records but paged ", b.vendor + b.unusable,
-                                    " in the bucket"));
-    }
-    if (b.unusable > 0) {
-      report.notes.push_back(StrCat("bucket ", FormatRfc3339(b.start), ": ", b.unusable,
-                                    " records the mapping rejects (dead letters, not counted as missing)"));
-    }
-  }
+  RECOVERY_RETURN_IF_ERROR(CountVendorBuckets(spec, components, options, &report.buckets));
+  Tally(held, &report);
   if (options.keys_limit == 0 || report.complete()) return report;
   RECOVERY_RETURN_IF_ERROR(components.sink->presence()->OpenForReading());
   for (ReconcileBucket& b : report.buckets) {

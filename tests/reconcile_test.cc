@@ -305,7 +305,10 @@ TEST(ReconcileTest, BadInputIsNamedAndAnApiThatUnderstatesItsTotalsIsShown) {
   testing::WriteFile(dir.File("payload.json"), payload);
   r = testing::RunCli(RECOVERY_CLI, {"reconcile", dir.File("payload.json")});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("the sink (jsonl_file) cannot count its records by event time"));
+  EXPECT_THAT(
+      r.err,
+      HasSubstr("reconcile: the jsonl_file sink cannot count its records by event time; a jsonl_file (in its "
+                "envelope format) or postgres (with a $event_time column) sink can"));
 
   // A window where the vendor holds nothing: nothing is short.
   testing::WriteFile(

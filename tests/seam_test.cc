@@ -26,7 +26,6 @@
 #include "gtest/gtest.h"
 #include "recovery/backfiller.h"
 #include "simdjson.h"
-#include "spec/components.h"
 #include "testing/cli_runner.h"
 #include "testing/postgres.h"
 #include "testing/simulated_api.h"
@@ -144,7 +143,7 @@ TEST(SeamTest, DISABLED_ChildRunsTheJobAndDiesAfterAWrite) {
   ASSERT_TRUE(job != nullptr && die_after != nullptr) << "run only by the seam tests";
   absl::StatusOr<JobSpec> spec = JobSpec::FromFile(job);
   ASSERT_TRUE(spec.ok()) << spec.status();
-  absl::StatusOr<std::unique_ptr<Sink>> sink = BuildSink(*spec);
+  absl::StatusOr<std::unique_ptr<Sink>> sink = testing::SinkOf(*spec);
   ASSERT_TRUE(sink.ok()) << sink.status();
   Components c;
   c.sink = std::make_unique<DieAfterWrite>(*std::move(sink), std::atoi(die_after));

@@ -59,13 +59,17 @@ int Main(int argc, char** argv) {
     options.replay.emplace().page_size = std::atoi(argv[5]);
   }
   absl::StatusOr<JobSpec> spec = JobSpec::FromFile(argv[1]);
-  absl::StatusOr<std::unique_ptr<Sink>> sink = spec.ok() ? BuildSink(*spec) : spec.status();
-  if (!sink.ok()) {
-    std::fprintf(stderr, "%s\n", sink.status().ToString().c_str());
+  Components c;  // the spec's sink, wrapped; the rest as Create builds it
+  absl::Status built =
+      spec.ok()
+          ? ResolveComponents(
+                *spec, {.source = false, .mapper = false, .checkpoints = false, .dead_letters = false}, &c)
+          : spec.status();
+  if (!built.ok()) {
+    std::fprintf(stderr, "%s\n", built.ToString().c_str());
     return 2;
   }
-  Components c;
-  c.sink = std::make_unique<InterruptingSink>(*std::move(sink), kill_after ? SIGKILL : SIGSTOP,
+  c.sink = std::make_unique<InterruptingSink>(std::move(c.sink), kill_after ? SIGKILL : SIGSTOP,
                                               std::atoi(argv[3]));
   auto backfiller = Backfiller::Create(*spec, std::move(c), std::move(options));
   if (!backfiller.ok()) {

@@ -26,7 +26,6 @@
 #include "recovery/backfiller.h"
 #include "recovery/metrics.h"
 #include "simdjson.h"
-#include "spec/components.h"
 #include "testing/fake_sqs.h"
 #include "testing/loopback_server.h"
 #include "testing/moto.h"
@@ -519,7 +518,7 @@ TEST_F(SqsTest, MessagesCheckpointedButNotDeletedBeforeACrashAreNotDeliveredTwic
     absl::StatusOr<JobSpec> spec = JobSpec::Parse(job);
     ASSERT_TRUE(spec.ok());
     Components c;
-    c.source = std::make_unique<NoDeleteSource>(*BuildSource(*spec));
+    c.source = std::make_unique<NoDeleteSource>(*testing::SourceOf(*spec));
     auto b = Backfiller::Create(*spec, std::move(c), {});
     ASSERT_TRUE(b.ok()) << b.status();
     RunResult r = (*b)->Run();

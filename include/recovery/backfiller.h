@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "recovery/checkpoint_store.h"
+#include "recovery/components.h"
 #include "recovery/dead_letter_store.h"
 #include "recovery/export.h"
 #include "recovery/job_spec.h"
@@ -27,16 +28,6 @@
 #include "recovery/source.h"
 
 namespace recovery {
-
-// Components given in code. Each one present replaces the job spec's section
-// of the same name (which may then be absent).
-struct Components {
-  std::unique_ptr<Source> source;
-  std::unique_ptr<Mapper> mapper;
-  std::unique_ptr<Sink> sink;
-  std::unique_ptr<CheckpointStore> checkpoints;
-  std::unique_ptr<DeadLetterStore> dead_letters;
-};
 
 // Which dead letters a replay takes (BackfillerOptions::replay).
 struct ReplayOptions {

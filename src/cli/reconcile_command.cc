@@ -77,7 +77,9 @@ int ReconcileCommand(const Args& args) {
   if (!options.ok()) return BadSpec(options.status());
   absl::StatusOr<ReconcileReport> report = Reconcile(*spec, Components(), *options);
   if (!report.ok()) {
-    std::fprintf(stderr, "reconcile: %s\n", std::string(ToStd(report.status().message())).c_str());
+    // The library's refusals already say that reconcile refused ("reconcile: …").
+    const std::string message(ToStd(report.status().message()));
+    std::fprintf(stderr, "%s%s\n", message.rfind("reconcile", 0) == 0 ? "" : "reconcile: ", message.c_str());
     const absl::StatusCode c = report.status().code();
     return c == absl::StatusCode::kInvalidArgument || c == absl::StatusCode::kFailedPrecondition
                ? kExitUsage

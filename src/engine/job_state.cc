@@ -196,10 +196,11 @@ absl::StatusOr<std::unique_ptr<JobState>> JobState::Open(const JobSpec& spec,
   if (spec.name.empty()) return absl::InvalidArgumentError("name: required but missing");
   RECOVERY_ASSIGN_OR_RETURN(std::vector<Shard> plan,
                             PlanJob(spec, one_shard.value_or(SourcePlansOneShard(spec))));
-  if (!checkpoints) {
-    RECOVERY_ASSIGN_OR_RETURN(checkpoints, BuildCheckpointStore(spec));
-  }
-  return std::unique_ptr<JobState>(new JobState(spec.name, std::move(plan), std::move(checkpoints)));
+  Components c;
+  c.checkpoints = std::move(checkpoints);
+  RECOVERY_RETURN_IF_ERROR(
+      ResolveComponents(spec, {.source = false, .mapper = false, .sink = false, .dead_letters = false}, &c));
+  return std::unique_ptr<JobState>(new JobState(spec.name, std::move(plan), std::move(c.checkpoints)));
 }
 
 JobState::JobState(std::string job, std::vector<Shard> plan, std::unique_ptr<CheckpointStore> checkpoints)

@@ -1,18 +1,17 @@
-// The registry of built-in components: each spec section's "type" names one.
-// New built-ins (HTTP, SQS, …) are added here.
-#ifndef RECOVERY_COMPONENTS_H_
-#define RECOVERY_COMPONENTS_H_
+// Turning a job spec's sections into components, through the registry of
+// built-ins (registry.h): checking them, building those the caller did not
+// give in code, and refusing at once a job that needs an ability its
+// components lack.
+#ifndef RECOVERY_SPEC_COMPONENTS_H_
+#define RECOVERY_SPEC_COMPONENTS_H_
 
-#include <memory>
+#include <string_view>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "json/spec_reader.h"
-#include "recovery/checkpoint_store.h"
-#include "recovery/dead_letter_store.h"
+#include "recovery/components.h"
 #include "recovery/job_spec.h"
-#include "recovery/mapper.h"
-#include "recovery/sink.h"
-#include "recovery/source.h"
+#include "spec/registry.h"
 
 namespace recovery {
 
@@ -26,17 +25,33 @@ void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve);
 // one shard: what its Source::plans_one_shard() says once built.
 bool SourcePlansOneShard(const JobSpec& spec);
 
-// Each builds the component its section names; InvalidArgument when the
-// section is absent (or names a type that only code can supply).
-absl::StatusOr<std::unique_ptr<Source>> BuildSource(const JobSpec& spec);
-absl::StatusOr<std::unique_ptr<Mapper>> BuildMapper(const JobSpec& spec);
-absl::StatusOr<std::unique_ptr<Sink>> BuildSink(const JobSpec& spec);
-// An absent section gives a file store in "recovery-state" beside the job file.
-absl::StatusOr<std::unique_ptr<CheckpointStore>> BuildCheckpointStore(const JobSpec& spec);
-// An absent section gives <checkpoint dir>/<job>/dead_letters.jsonl (memory
-// for a memory checkpoint store).
-absl::StatusOr<std::unique_ptr<DeadLetterStore>> BuildDeadLetterStore(const JobSpec& spec);
+// Which components ResolveComponents builds when the caller gave none.
+struct ResolveOptions {
+  bool source = true;
+  bool mapper = true;
+  bool sink = true;
+  bool checkpoints = true;
+  bool dead_letters = true;
+  // A sink the spec leaves out, or names as a callback (which only code
+  // supplies), is the null sink: a dry run writes nothing.
+  bool dry_run = false;
+};
+
+// Builds each component `options` asks for that `c` does not hold, from the
+// spec's section; InvalidArgument, naming the section, when it is absent or
+// invalid. An absent checkpoint section gives a file store in
+// "recovery-state" beside the job file; an absent dead_letters section a store
+// beside the checkpoints (<dir>/<job>/dead_letters.jsonl, PostgreSQL's table
+// in the same schema, memory for memory checkpoints).
+absl::Status ResolveComponents(const JobSpec& spec, const ResolveOptions& options, Components* c);
+
+// The refusal, with `code`, of a job whose sink lacks an ability it needs:
+// names what needed it, the sink (its type, or "given in code"), what it
+// cannot do ("tell which records it already holds"), and the built-in sinks
+// that can.
+absl::Status SinkLacks(absl::StatusCode code, const JobSpec& spec, std::string_view needed_by,
+                       std::string_view cannot, Ability SinkType::*ability);
 
 }  // namespace recovery
 
-#endif  // RECOVERY_COMPONENTS_H_
+#endif  // RECOVERY_SPEC_COMPONENTS_H_

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "spec/components.h"
 #include "util/time_format.h"
 
 namespace recovery {
@@ -88,6 +89,22 @@ absl::Time T(const char* rfc3339) {
   std::optional<absl::Time> t = ParseRfc3339(rfc3339);
   if (!t) throw std::runtime_error(std::string("bad time in test: ") + rfc3339);
   return *t;
+}
+
+absl::StatusOr<std::unique_ptr<Sink>> SinkOf(const JobSpec& spec) {
+  Components c;
+  absl::Status s = ResolveComponents(
+      spec, {.source = false, .mapper = false, .checkpoints = false, .dead_letters = false}, &c);
+  if (!s.ok()) return s;
+  return std::move(c.sink);
+}
+
+absl::StatusOr<std::unique_ptr<Source>> SourceOf(const JobSpec& spec) {
+  Components c;
+  absl::Status s = ResolveComponents(
+      spec, {.mapper = false, .sink = false, .checkpoints = false, .dead_letters = false}, &c);
+  if (!s.ok()) return s;
+  return std::move(c.source);
 }
 
 absl::StatusOr<std::string> WriteTo(Sink& sink, const Shard& shard, const RecordBatch& batch,

@@ -2,12 +2,15 @@
 #ifndef RECOVERY_TESTS_TESTING_TEST_UTIL_H_
 #define RECOVERY_TESTS_TESTING_TEST_UTIL_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "recovery/job_spec.h"
 #include "recovery/sink.h"
+#include "recovery/source.h"
 
 namespace recovery {
 namespace testing {
@@ -42,6 +45,11 @@ absl::Time T(const char* rfc3339);
 // commit token, and the sink's rejections appended to `rejected`.
 absl::StatusOr<std::string> WriteTo(Sink& sink, const Shard& shard, const RecordBatch& batch,
                                     std::vector<SinkRejection>* rejected);
+
+// The sink, or the source, the spec's section names, built as
+// Backfiller::Create would build it (through ResolveComponents).
+absl::StatusOr<std::unique_ptr<Sink>> SinkOf(const JobSpec& spec);
+absl::StatusOr<std::unique_ptr<Source>> SourceOf(const JobSpec& spec);
 
 // This httplib build listens with a backlog of 5: a burst of connects from
 // many clients overflows it, and each dropped SYN costs a 1 s retransmit.
