@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """No #include runs upwards: the ranks come from docs/architecture.md's table
-("### Ranks"), the includes from every source file. Usage: layers_test.py ROOT"""
+("### Ranks"), the includes from every source file. And no file of src/ or
+capi/ grows past MAX_LINES: a file that long holds more than one part. (Each
+function's length is clang-tidy's, in scripts/lint.sh.) And only the registry
+of built-ins (src/spec/registry.cc) compares a section's type with a name.
+Usage: layers_test.py ROOT"""
 import os
 import re
 import sys
+
+MAX_LINES = 600
 
 
 def ranks(root):
@@ -48,7 +54,13 @@ def main(root):
                 if mine is None:
                     problems.append(f"{path}: no rank in docs/architecture.md")
                     continue
-                for n, line in enumerate(open(os.path.join(root, path), encoding="utf-8"), 1):
+                lines = open(os.path.join(root, path), encoding="utf-8").read().splitlines()
+                if len(lines) > MAX_LINES and not path.startswith("include/"):
+                    problems.append(f"{path}: {len(lines)} lines, over {MAX_LINES}: split it along a seam")
+                for n, line in enumerate(lines, 1):
+                    if re.search(r'\btype\s*[!=]=\s*"', line) and path != "src/spec/registry.cc":
+                        problems.append(f"{path}:{n} tests a section's type by name: ask the registry "
+                                        "(src/spec/registry.h)")
                     m = re.match(r'\s*#\s*include\s+"([^"]+)"', line)
                     tgt = m and target(root, m.group(1))
                     if not tgt:

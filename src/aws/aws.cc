@@ -58,34 +58,41 @@ std::string XmlElement(std::string_view body, std::string_view tag) {
   return std::string(body.substr(a + open.size(), b - a - open.size()));
 }
 
+// From the environment variables the job spec names; all must be set.
+absl::StatusOr<AwsCredentials> CredentialsNamedInSpec(const AwsCredentialLookup& lookup,
+                                                      const GetEnv& getenv) {
+  AwsCredentials c;
+  c.access_key_id = Env(getenv, lookup.access_key_id_env.c_str());
+  c.secret_access_key = Env(getenv, lookup.secret_access_key_env.c_str());
+  if (!lookup.session_token_env.empty()) c.session_token = Env(getenv, lookup.session_token_env.c_str());
+  if (c.access_key_id.empty() || c.secret_access_key.empty() ||
+      (!lookup.session_token_env.empty() && c.session_token.empty())) {
+    std::vector<std::string> unset;
+    if (c.access_key_id.empty()) unset.push_back(lookup.access_key_id_env);
+    if (c.secret_access_key.empty()) unset.push_back(lookup.secret_access_key_env);
+    if (!lookup.session_token_env.empty() && c.session_token.empty())
+      unset.push_back(lookup.session_token_env);
+    return absl::NotFoundError(
+        StrCat("AWS credentials: the job spec names environment variables that are "
+               "not set: ",
+               Join(unset, ", ")));
+  }
+  c.origin = StrCat("environment variables ", lookup.access_key_id_env, "/", lookup.secret_access_key_env,
+                    " (named in the job spec)");
+  return c;
+}
+
 }  // namespace
 
 absl::StatusOr<AwsCredentials> ResolveAwsCredentials(const AwsCredentialLookup& lookup,
                                                      const GetEnv& getenv) {
   std::vector<std::string> looked;
-  AwsCredentials c;
   // 1. Named in the job spec.
   if (!lookup.access_key_id_env.empty() || !lookup.secret_access_key_env.empty()) {
-    c.access_key_id = Env(getenv, lookup.access_key_id_env.c_str());
-    c.secret_access_key = Env(getenv, lookup.secret_access_key_env.c_str());
-    if (!lookup.session_token_env.empty()) c.session_token = Env(getenv, lookup.session_token_env.c_str());
-    if (c.access_key_id.empty() || c.secret_access_key.empty() ||
-        (!lookup.session_token_env.empty() && c.session_token.empty())) {
-      std::vector<std::string> unset;
-      if (c.access_key_id.empty()) unset.push_back(lookup.access_key_id_env);
-      if (c.secret_access_key.empty()) unset.push_back(lookup.secret_access_key_env);
-      if (!lookup.session_token_env.empty() && c.session_token.empty())
-        unset.push_back(lookup.session_token_env);
-      return absl::NotFoundError(
-          StrCat("AWS credentials: the job spec names environment variables that are "
-                 "not set: ",
-                 Join(unset, ", ")));
-    }
-    c.origin = StrCat("environment variables ", lookup.access_key_id_env, "/", lookup.secret_access_key_env,
-                      " (named in the job spec)");
-    return c;
+    return CredentialsNamedInSpec(lookup, getenv);
   }
   // 2. The standard environment variables.
+  AwsCredentials c;
   c.access_key_id = Env(getenv, "AWS_ACCESS_KEY_ID");
   c.secret_access_key = Env(getenv, "AWS_SECRET_ACCESS_KEY");
   if (!c.access_key_id.empty() && !c.secret_access_key.empty()) {

@@ -131,6 +131,48 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   return body;
 }
 
+namespace {
+
+// The counters object of a checkpoint.
+void ReadCounters(SpecObject& counters, ShardCounters* out) {
+  auto get = [&](std::string_view key) {
+    return static_cast<uint64_t>(counters.Int(key, true, 0, INT64_MAX).value_or(0));
+  };
+  out->records_fetched = get("records_fetched");
+  out->records_delivered = get("records_delivered");
+  out->records_dropped = get("records_dropped");
+  out->records_out_of_window = get("records_out_of_window");
+  out->records_already_present =
+      static_cast<uint64_t>(counters.Int("records_already_present", false, 0, INT64_MAX).value_or(0));
+  out->dead_letters = get("dead_letters");
+  out->pages = get("pages");
+  out->bytes = get("bytes");
+  out->retries = get("retries");
+  counters.Finish();
+}
+
+// The coverage object of a checkpoint: hour -> records delivered in it.
+template <typename Coverage>
+void ReadCoverage(simdjson::dom::element coverage, SpecErrors* errors, Coverage* out) {
+  simdjson::dom::object buckets;
+  if (coverage.get_object().get(buckets) != simdjson::SUCCESS) {
+    errors->Add("coverage", "expected object");
+    return;
+  }
+  for (auto field : buckets) {
+    int64_t hour;
+    uint64_t count;
+    if (!absl::SimpleAtoi(absl::string_view(field.key.data(), field.key.size()), &hour) ||
+        field.value.get_uint64().get(count) != simdjson::SUCCESS) {
+      errors->Add("coverage", "expected hour -> count");
+      return;
+    }
+    (*out)[hour] = count;
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_view source) {
   auto corrupt = [&](std::string_view why) {
     return absl::DataLossError(
@@ -172,43 +214,12 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   c.sink_token = GetBytes(o, "sink_token");
   c.dead_letter_token = GetBytes(o, "dead_letter_token");
   c.progress = o.Double("progress", true, 0, 1).value_or(0);
-  if (auto counters = o.Object("counters", true)) {
-    auto get = [&](std::string_view key) {
-      return static_cast<uint64_t>(counters->Int(key, true, 0, INT64_MAX).value_or(0));
-    };
-    c.counters.records_fetched = get("records_fetched");
-    c.counters.records_delivered = get("records_delivered");
-    c.counters.records_dropped = get("records_dropped");
-    c.counters.records_out_of_window = get("records_out_of_window");
-    c.counters.records_already_present =
-        static_cast<uint64_t>(counters->Int("records_already_present", false, 0, INT64_MAX).value_or(0));
-    c.counters.dead_letters = get("dead_letters");
-    c.counters.pages = get("pages");
-    c.counters.bytes = get("bytes");
-    c.counters.retries = get("retries");
-    counters->Finish();
-  }
+  if (auto counters = o.Object("counters", true)) ReadCounters(*counters, &c.counters);
   c.last_error = o.String("last_error").value_or("");
   c.warning = o.String("warning").value_or("");
   c.updated = o.Time("updated", true).value_or(absl::UnixEpoch());
   c.reported_total = o.Int("reported_total", false, 0, INT64_MAX).value_or(-1);
-  if (auto coverage = o.Value("coverage")) {
-    simdjson::dom::object buckets;
-    if (coverage->get_object().get(buckets) != simdjson::SUCCESS) {
-      errors.Add("coverage", "expected object");
-    } else {
-      for (auto field : buckets) {
-        int64_t hour;
-        uint64_t count;
-        if (!absl::SimpleAtoi(absl::string_view(field.key.data(), field.key.size()), &hour) ||
-            field.value.get_uint64().get(count) != simdjson::SUCCESS) {
-          errors.Add("coverage", "expected hour -> count");
-          break;
-        }
-        c.coverage[hour] = count;
-      }
-    }
-  }
+  if (auto coverage = o.Value("coverage")) ReadCoverage(*coverage, &errors, &c.coverage);
   o.Finish();
   if (!errors.empty()) return corrupt(errors.list().front());
   return c;

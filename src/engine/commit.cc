@@ -156,8 +156,19 @@ class WritingCommitter : public PageCommitter {
   void SaveFailed(ShardRun& run) override { (void)engine_.SaveCheckpoint(run); }
 
  private:
+  // Checks the lease, takes the isolation lock, then the two steps below.
   absl::Status CommitPage(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
                           ShardCounters* counters);
+  // Takes out what the destination already holds, delivers the crash
+  // suspects in pieces (`alone`: the isolation lock is held exclusively), and
+  // marks the rest of the batch in flight.
+  absl::Status PrepareBatch(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver, bool alone,
+                            ShardCounters* counters);
+  // Delivers the batch, writes the dead letters and saves the checkpoint
+  // (or joins a commit group), serialized where a shared token demands it.
+  absl::Status DeliverAndSave(ShardRun& run, const Page& page, MappedPage& mapped, ShardCounters* counters);
+  // Saves the shard's checkpoint, with retries.
+  absl::Status Save(ShardRun& run, ShardCounters* counters);
 
   Engine& engine_;
   const Lettering& lettering_;
@@ -184,34 +195,40 @@ class DryRunCommitter : public PageCommitter {
 
 }  // namespace
 
+absl::Status WritingCommitter::Save(ShardRun& run, ShardCounters* counters) {
+  absl::Status s =
+      engine_.Retry("save checkpoint", run, counters, [&] { return engine_.SaveCheckpoint(run); });
+  run.has_checkpoint |= s.ok();
+  return s;
+}
+
 absl::Status WritingCommitter::CommitPage(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
                                           ShardCounters* counters) {
-  Engine& engine = engine_;
-  const Components& c = engine.components();
-  Checkpoint& ck = run.checkpoint;
-  auto save = [&] {
-    absl::Status s =
-        engine.Retry("save checkpoint", run, counters, [&] { return engine.SaveCheckpoint(run); });
-    run.has_checkpoint |= s.ok();
-    return s;
-  };
   if (run.lease) RECOVERY_RETURN_IF_ERROR(run.lease->Check());  // a lost shard writes nothing more
   // Crash suspects are delivered alone in the process; every other delivery
   // shares the process with the rest.
   std::optional<absl::ReaderMutexLock> shared;
   std::optional<absl::WriterMutexLock> alone;
-  if (isolates_ && Isolating(engine, run)) {
-    alone.emplace(&engine.isolation_mutex());
+  if (isolates_ && Isolating(engine_, run)) {
+    alone.emplace(&engine_.isolation_mutex());
   } else if (isolates_) {
-    shared.emplace(&engine.isolation_mutex());
+    shared.emplace(&engine_.isolation_mutex());
   }
+  RECOVERY_RETURN_IF_ERROR(PrepareBatch(run, page, mapped, redeliver, alone.has_value(), counters));
+  return DeliverAndSave(run, page, mapped, counters);
+}
+
+absl::Status WritingCommitter::PrepareBatch(ShardRun& run, const Page& page, MappedPage& mapped,
+                                            bool redeliver, bool alone, ShardCounters* counters) {
+  Engine& engine = engine_;
+  Checkpoint& ck = run.checkpoint;
   bool new_keys_in_flight = false;
   if (engine.spec().skip_already_present && !mapped.batch.empty()) {
     absl::StatusOr<bool> grew = SkipPresent(engine, run, mapped, counters);
     if (!grew.ok()) return grew.status();
     new_keys_in_flight = *grew;
   }
-  if (alone.has_value() && !mapped.batch.empty()) {
+  if (alone && !mapped.batch.empty()) {
     if (redeliver) mapped.batch.MarkRedelivered();
     RECOVERY_RETURN_IF_ERROR(DeliverInPieces(
         engine, run, page, mapped,
@@ -219,31 +236,36 @@ absl::Status WritingCommitter::CommitPage(ShardRun& run, const Page& page, Mappe
           RECOVERY_RETURN_IF_ERROR(Deliver(engine, run, piece, counters));
           return ApplyWriteResult(page.records, &piece);
         },
-        save));
+        [&] { return Save(run, counters); }));
   }
-  const bool delivering = !mapped.batch.empty();
-  if (delivering) {
-    if (!engine.sink_traits().rolls_back_uncommitted) {
-      // From here on a crash redelivers this batch, flagged. A death counted
-      // at the start of this run is saved with the mark.
-      if (!ck.in_flight || new_keys_in_flight || run.death_unsaved) {
-        ck.in_flight = true;
-        ck.suspect_keys.clear();  // the whole batch
-        ck.suspect_deaths = 0;
-        ck.updated = absl::Now();
-        RECOVERY_RETURN_IF_ERROR(save());
-        run.death_unsaved = false;
-      }
-    } else if (!run.has_checkpoint) {
-      // The sink drops what no checkpoint vouches for, so the batch needs no
-      // mark; but only a job with a checkpoint counts as resumed and has its
-      // sink rolled back: the shard's first batch must not come first.
+  if (mapped.batch.empty()) return absl::OkStatus();
+  if (!engine.sink_traits().rolls_back_uncommitted) {
+    // From here on a crash redelivers this batch, flagged. A death counted
+    // at the start of this run is saved with the mark.
+    if (!ck.in_flight || new_keys_in_flight || run.death_unsaved) {
+      ck.in_flight = true;
+      ck.suspect_keys.clear();  // the whole batch
+      ck.suspect_deaths = 0;
       ck.updated = absl::Now();
-      RECOVERY_RETURN_IF_ERROR(save());
+      RECOVERY_RETURN_IF_ERROR(Save(run, counters));
+      run.death_unsaved = false;
     }
-    if (redeliver) mapped.batch.MarkRedelivered();
+  } else if (!run.has_checkpoint) {
+    // The sink drops what no checkpoint vouches for, so the batch needs no
+    // mark; but only a job with a checkpoint counts as resumed and has its
+    // sink rolled back: the shard's first batch must not come first.
+    ck.updated = absl::Now();
+    RECOVERY_RETURN_IF_ERROR(Save(run, counters));
   }
+  if (redeliver) mapped.batch.MarkRedelivered();
+  return absl::OkStatus();
+}
 
+absl::Status WritingCommitter::DeliverAndSave(ShardRun& run, const Page& page, MappedPage& mapped,
+                                              ShardCounters* counters) {
+  Engine& engine = engine_;
+  Checkpoint& ck = run.checkpoint;
+  const bool delivering = !mapped.batch.empty();
   // Only a page that writes to a sink or dead-letter store with a shared commit
   // token must not interleave with others; the rest commit concurrently. (A
   // sink that rejects records adds dead letters after the fact, hence the lock
@@ -251,8 +273,9 @@ absl::Status WritingCommitter::CommitPage(ShardRun& run, const Page& page, Mappe
   // A replay writes to the dead-letter store for every page: it marks each letter.
   const bool marking = lettering_.every_page && !page.records.empty();
   const bool lettering = !mapped.dead.empty() || marking;
+  const bool letters_serialize = engine.components().dead_letters->serialize_commits();
   const bool serialize = (delivering && engine.sink_traits().serialize_commits) ||
-                         ((lettering || delivering) && c.dead_letters->serialize_commits());
+                         ((lettering || delivering) && letters_serialize);
   std::optional<absl::MutexLock> lock;
   if (serialize) lock.emplace(&engine.commit_mutex());
   // Once a shared sink or dead-letter file holds this page, a failure before
@@ -284,7 +307,7 @@ absl::Status WritingCommitter::CommitPage(ShardRun& run, const Page& page, Mappe
   if (!mapped.dead.empty() || marking) {
     if (absl::Status s = WriteDeadLetters(engine, lettering_, run, page, mapped, counters); !s.ok())
       return fail_after_shared_write(s);
-    shared_state_written |= c.dead_letters->serialize_commits();
+    shared_state_written |= letters_serialize;
   }
   CountPage(page, mapped, /*dry_run=*/false, counters);
   AddCoverage(mapped, &ck.coverage);
@@ -304,7 +327,7 @@ absl::Status WritingCommitter::CommitPage(ShardRun& run, const Page& page, Mappe
     run.has_checkpoint = true;
     return absl::OkStatus();
   }
-  if (absl::Status s = save(); !s.ok()) return fail_after_shared_write(s);
+  if (absl::Status s = Save(run, counters); !s.ok()) return fail_after_shared_write(s);
   return absl::OkStatus();
 }
 

@@ -151,6 +151,56 @@ std::string AddQueryParam(const std::string& url, std::string_view name, std::st
   return u.Get(CURLUPART_URL);
 }
 
+namespace {
+
+// The method, and the body for any method but GET.
+void SetMethodAndBody(CURL* c, const HttpRequest& request) {
+  if (request.method == "POST") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  } else if (request.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (!request.body.empty()) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.c_str());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    }
+  }
+}
+
+// The status of a transfer libcurl failed with `code` (`error`: its message
+// buffer), by what the caller can do about it: retry, fix the spec, or stop.
+absl::Status TransferFailure(CURLcode code, const char* error, bool too_big, size_t max_response_bytes,
+                             const HttpRequest& request, const Redactor& redactor) {
+  const std::string what =
+      StrCat(request.method, " ", redactor.Redact(request.url), ": ", curl_easy_strerror(code),
+             error[0] ? StrCat(" (", redactor.Redact(error), ")") : "");
+  switch (code) {
+    case CURLE_ABORTED_BY_CALLBACK:
+      return absl::CancelledError(
+          ToAbsl(StrCat(request.method, " ", redactor.Redact(request.url), ": aborted")));
+    case CURLE_WRITE_ERROR:
+      if (too_big) {
+        return absl::OutOfRangeError(StrCat(request.method, " ", redactor.Redact(request.url),
+                                            ": response exceeds max_response_bytes (", max_response_bytes,
+                                            ")"));
+      }
+      return absl::UnavailableError(ToAbsl(what));
+    case CURLE_OPERATION_TIMEDOUT:
+      return absl::DeadlineExceededError(ToAbsl(what));
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+      return absl::FailedPreconditionError(ToAbsl(StrCat(
+          what, "; the server's certificate is not trusted: set source.tls.ca_file to its CA bundle")));
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return absl::InvalidArgumentError(ToAbsl(what));
+    default:  // connection refused or reset, truncated body, DNS, HTTP/2 stream errors ...
+      return absl::UnavailableError(ToAbsl(what));
+  }
+}
+
+}  // namespace
+
 HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
   GlobalInit();
   curl_ = curl_easy_init();
@@ -197,16 +247,7 @@ absl::Status HttpClient::PerformOnce(const HttpRequest& request, HttpResponse* r
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &OnProgress);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &transfer);
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  if (request.method == "POST") {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-  } else if (request.method != "GET") {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-    if (!request.body.empty()) {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.c_str());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-    }
-  }
+  SetMethodAndBody(c, request);
   const CURLcode code = curl_easy_perform(c);
   curl_slist_free_all(headers);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
@@ -215,32 +256,7 @@ absl::Status HttpClient::PerformOnce(const HttpRequest& request, HttpResponse* r
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response->status);
     return absl::OkStatus();
   }
-  const std::string what =
-      StrCat(request.method, " ", redactor.Redact(request.url), ": ", curl_easy_strerror(code),
-             error[0] ? StrCat(" (", redactor.Redact(error), ")") : "");
-  switch (code) {
-    case CURLE_ABORTED_BY_CALLBACK:
-      return absl::CancelledError(
-          ToAbsl(StrCat(request.method, " ", redactor.Redact(request.url), ": aborted")));
-    case CURLE_WRITE_ERROR:
-      if (transfer.too_big) {
-        return absl::OutOfRangeError(StrCat(request.method, " ", redactor.Redact(request.url),
-                                            ": response exceeds max_response_bytes (",
-                                            options_.max_response_bytes, ")"));
-      }
-      return absl::UnavailableError(ToAbsl(what));
-    case CURLE_OPERATION_TIMEDOUT:
-      return absl::DeadlineExceededError(ToAbsl(what));
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-      return absl::FailedPreconditionError(ToAbsl(StrCat(
-          what, "; the server's certificate is not trusted: set source.tls.ca_file to its CA bundle")));
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return absl::InvalidArgumentError(ToAbsl(what));
-    default:  // connection refused or reset, truncated body, DNS, HTTP/2 stream errors ...
-      return absl::UnavailableError(ToAbsl(what));
-  }
+  return TransferFailure(code, error, transfer.too_big, options_.max_response_bytes, request, redactor);
 }
 
 absl::Status HttpClient::Perform(const HttpRequest& request, HttpResponse* response,

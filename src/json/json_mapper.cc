@@ -147,6 +147,19 @@ bool SplitPointer(std::string_view pointer, std::vector<std::string>* tokens) {
   }
 }
 
+// The shortest form of `v` that reads back the same.
+void AppendDouble(double v, std::string* out) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  // The shortest form of a large whole number has no '.' or exponent
+  // ("150011111111111114752"), and JSON readers take such a token for an
+  // integer that overflows 64 bits: write it with an exponent instead.
+  if (std::abs(v) >= 1e18 && std::find_if(buf, end, [](char c) { return c == '.' || c == 'e'; }) == end) {
+    end = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific).ptr;
+  }
+  out->append(buf, end);
+}
+
 class JsonMapper : public Mapper {
  public:
   JsonMapper() { nodes_.emplace_back(); }  // the root
@@ -239,44 +252,7 @@ class JsonMapper : public Mapper {
     }
 
     absl::Time event_time = kUnknownEventTime;
-    if (event_time_.slot >= 0) {
-      const Slot& slot = s.slots[event_time_.slot];
-      if (slot.kind == Kind::kMissing || slot.kind == Kind::kNull) {
-        *reason = StrCat("event_time (", event_time_.pointer, "): required but ",
-                         slot.kind == Kind::kNull ? "null" : "missing");
-        return MapOutcome::kRejected;
-      }
-      std::optional<absl::Time> t = ParseTimeValue(slot, event_time_format_);
-      if (!t) {
-        *reason = StrCat("event_time (", event_time_.pointer, "): expected ",
-                         kTimeFormats[static_cast<int>(event_time_format_)], " time, got ", Describe(slot));
-        return MapOutcome::kRejected;
-      }
-      event_time = *t;
-    }
-
-    s.key.clear();
-    if (key_.empty()) {
-      s.key = StableHash128Hex(raw.data);
-    } else {
-      for (size_t i = 0; i < key_.size(); ++i) {
-        const Slot& slot = s.slots[key_[i].slot];
-        if (slot.kind != Kind::kString && slot.kind != Kind::kNumber && slot.kind != Kind::kBool) {
-          *reason = StrCat("key (", key_[i].pointer, "): expected a string or number, got ",
-                           slot.kind == Kind::kMissing ? "nothing (missing)" : Describe(slot));
-          return MapOutcome::kRejected;
-        }
-        if (i > 0) s.key.push_back('|');
-        if (key_.size() == 1) {
-          s.key.append(slot.text);
-        } else {  // escape the separator so different parts never join alike
-          for (char c : slot.text) {
-            if (c == '|' || c == '\\') s.key.push_back('\\');
-            s.key.push_back(c);
-          }
-        }
-      }
-    }
+    if (!ReadEventTime(s, &event_time, reason) || !BuildKey(raw, s, reason)) return MapOutcome::kRejected;
 
     s.out.clear();
     s.out.push_back('{');
@@ -296,6 +272,74 @@ class JsonMapper : public Mapper {
   size_t max_record_bytes_ = 16u << 20;
 
  private:
+  // The record's event time, when the mapping reads one, into `event_time`.
+  bool ReadEventTime(const Scratch& s, absl::Time* event_time, std::string* reason) const {
+    if (event_time_.slot >= 0) {
+      const Slot& slot = s.slots[event_time_.slot];
+      if (slot.kind == Kind::kMissing || slot.kind == Kind::kNull) {
+        *reason = StrCat("event_time (", event_time_.pointer, "): required but ",
+                         slot.kind == Kind::kNull ? "null" : "missing");
+        return false;
+      }
+      std::optional<absl::Time> t = ParseTimeValue(slot, event_time_format_);
+      if (!t) {
+        *reason = StrCat("event_time (", event_time_.pointer, "): expected ",
+                         kTimeFormats[static_cast<int>(event_time_format_)], " time, got ", Describe(slot));
+        return false;
+      }
+      *event_time = *t;
+    }
+    return true;
+  }
+
+  // The record's key into s.key: the captured parts joined by '|', or a hash
+  // of the whole record when the mapping names no key.
+  bool BuildKey(const RawRecord& raw, Scratch& s, std::string* reason) const {
+    s.key.clear();
+    if (key_.empty()) {
+      s.key = StableHash128Hex(raw.data);
+    } else {
+      for (size_t i = 0; i < key_.size(); ++i) {
+        const Slot& slot = s.slots[key_[i].slot];
+        if (slot.kind != Kind::kString && slot.kind != Kind::kNumber && slot.kind != Kind::kBool) {
+          *reason = StrCat("key (", key_[i].pointer, "): expected a string or number, got ",
+                           slot.kind == Kind::kMissing ? "nothing (missing)" : Describe(slot));
+          return false;
+        }
+        if (i > 0) s.key.push_back('|');
+        if (key_.size() == 1) {
+          s.key.append(slot.text);
+        } else {  // escape the separator so different parts never join alike
+          for (char c : slot.text) {
+            if (c == '|' || c == '\\') s.key.push_back('\\');
+            s.key.push_back(c);
+          }
+        }
+      }
+    }
+    return true;
+  }
+
+  // A json field: a string as it is, anything else checked, then minified.
+  static bool WriteJson(const FieldSpec& f, const Slot& slot, Scratch& s, std::string* reason) {
+    if (slot.kind == Kind::kString) {
+      AppendJsonString(slot.text, &s.out);
+      return true;
+    }
+    // On-Demand checks only what it visits: the raw text of a value it
+    // skipped may be malformed (`[1t]`), so it is parsed before it is copied.
+    simdjson::dom::element value;
+    if (auto err = s.json_values.parse(slot.text.data(), slot.text.size()).get(value)) {
+      *reason = StrCat("field ", f.name, " (", f.pointer, "): expected json, got ", Describe(slot), " that ",
+                       err == simdjson::DEPTH_ERROR
+                           ? "nests deeper than 1024 levels"
+                           : StrCat("is not valid JSON (", simdjson::error_message(err), ")"));
+      return false;
+    }
+    s.out.append(simdjson::minify(value));
+    return true;
+  }
+
   bool WriteField(const FieldSpec& f, Scratch& s, std::string* reason) const {
     s.out.append(f.key_json);
     if (f.slot < 0) {
@@ -312,6 +356,11 @@ class JsonMapper : public Mapper {
       s.out.append(f.has_literal ? std::string_view(f.literal_json) : std::string_view("null"));
       return true;
     }
+    return WriteValue(f, slot, s, reason);
+  }
+
+  // A present value as the field's type, or false with why it is not one.
+  static bool WriteValue(const FieldSpec& f, const Slot& slot, Scratch& s, std::string* reason) {
     auto mismatch = [&](std::string_view expected) {
       *reason = StrCat("field ", f.name, " (", f.pointer, "): expected ", expected, ", got ", Describe(slot));
       return false;
@@ -336,16 +385,7 @@ class JsonMapper : public Mapper {
         if ((slot.kind != Kind::kNumber && slot.kind != Kind::kString) || !ParseDouble(slot.text, &v)) {
           return mismatch("double");
         }
-        char buf[32];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-        // The shortest form of a large whole number has no '.' or exponent
-        // ("150011111111111114752"), and JSON readers take such a token for an
-        // integer that overflows 64 bits: write it with an exponent instead.
-        if (std::abs(v) >= 1e18 &&
-            std::find_if(buf, end, [](char c) { return c == '.' || c == 'e'; }) == end) {
-          end = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific).ptr;
-        }
-        s.out.append(buf, end);
+        AppendDouble(v, &s.out);
         return true;
       }
       case FieldType::kBool:
@@ -375,25 +415,8 @@ class JsonMapper : public Mapper {
         s.out.push_back('"');
         return true;
       }
-      case FieldType::kJson: {
-        if (slot.kind == Kind::kString) {
-          AppendJsonString(slot.text, &s.out);
-          return true;
-        }
-        // On-Demand checks only what it visits: the raw text of a value it
-        // skipped may be malformed (`[1t]`), so it is parsed before it is copied.
-        simdjson::dom::element value;
-        if (auto err = s.json_values.parse(slot.text.data(), slot.text.size()).get(value)) {
-          *reason =
-              StrCat("field ", f.name, " (", f.pointer, "): expected json, got ", Describe(slot), " that ",
-                     err == simdjson::DEPTH_ERROR
-                         ? "nests deeper than 1024 levels"
-                         : StrCat("is not valid JSON (", simdjson::error_message(err), ")"));
-          return false;
-        }
-        s.out.append(simdjson::minify(value));
-        return true;
-      }
+      case FieldType::kJson:
+        return WriteJson(f, slot, s, reason);
     }
     return false;
   }

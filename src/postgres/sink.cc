@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "postgres/pg.h"
 #include "postgres/schema.h"
+#include "postgres/sink_rows.h"
 #include "recovery/postgres.h"
 #include "recovery/status.h"
 #include "simdjson.h"
@@ -24,34 +25,33 @@
 namespace recovery {
 namespace {
 
+using pg_rows::BuildRows;
+using pg_rows::Column;
+using pg_rows::CopyText;
+using pg_rows::DropRepeatedKeys;
+using pg_rows::From;
+using pg_rows::Rows;
+
 // PostgreSQL caps a statement at 65535 parameters.
 constexpr size_t kMaxParams = 65535;
 
-enum class From { kPointer, kKey, kEventTime, kRecord };
-
-struct Column {
-  std::string name;
-  std::string from;  // as configured
-  From kind = From::kPointer;
-  // From the catalog, at Open():
-  std::string type;   // format_type(), e.g. "numeric(12,2)"
-  char category = 0;  // pg_type.typcategory: S string, N numeric, B bool, D date/time, U user, …
-  bool json = false;  // json or jsonb: takes any JSON value as JSON text
-  bool not_null = false;
-};
-
-// One batch turned into rows: every value's text in `text`, located by
-// (offset, length), or absent for NULL.
-struct Rows {
-  std::string text;
-  std::vector<std::optional<std::pair<size_t, size_t>>> values;  // row-major
-  std::vector<size_t> index;                                     // row -> index in the batch
-  void Clear() {
-    text.clear();
-    values.clear();
-    index.clear();
+// Whether the column's type can hold what it is filled from ($key text, an
+// $event_time timestamp, a $record object); adds to `errors` when not.
+void CheckColumnType(const Column& col, std::vector<std::string>* errors) {
+  const char k = col.category;
+  if (col.kind == From::kKey && !(k == 'S' || k == 'N' || k == 'U') && !col.json) {
+    errors->push_back(
+        StrCat("columns.", col.name, ": \"$key\" is text; column type ", col.type, " cannot hold it"));
   }
-};
+  if (col.kind == From::kEventTime && !(k == 'D' || k == 'S')) {
+    errors->push_back(StrCat("columns.", col.name, ": \"$event_time\" is a timestamp; column type ", col.type,
+                             " cannot hold it"));
+  }
+  if (col.kind == From::kRecord && !(col.json || k == 'S')) {
+    errors->push_back(StrCat("columns.", col.name, ": \"$record\" is a JSON object; column type ", col.type,
+                             " cannot hold it (use json or jsonb)"));
+  }
+}
 
 class PostgresSink : public Sink, public PresenceCheck, public DestinationCounter {
  public:
@@ -73,9 +73,9 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
         if (c.kind == From::kKey) options_.conflict_columns.push_back(c.name);
       }
     }
-    for (const Column& c : columns_) {
-      is_conflict_.push_back(std::find(options_.conflict_columns.begin(), options_.conflict_columns.end(),
-                                       c.name) != options_.conflict_columns.end());
+    for (Column& c : columns_) {
+      c.conflict = std::find(options_.conflict_columns.begin(), options_.conflict_columns.end(), c.name) !=
+                   options_.conflict_columns.end();
     }
   }
 
@@ -111,8 +111,8 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
     thread_local Rows rows;
     rows.Clear();
     std::vector<SinkRejection>* rejected = &result->rejected;
-    BuildRows(request.batch.records(), &rows, rejected);
-    DropRepeatedKeys(&rows);
+    BuildRows(columns_, request.batch.records(), &rows, rejected);
+    DropRepeatedKeys(columns_, options_.on_conflict != PostgresConflict::kNothing, &rows);
     if (rows.index.empty()) return absl::OkStatus();
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
     const WriteFence* fence = options_.fence_schema.empty() ? nullptr : request.fence;
@@ -173,13 +173,13 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
     thread_local Rows rows;
     rows.Clear();
     std::vector<SinkRejection> unfit;  // never present: Write() will reject them
-    BuildRows(records, &rows, &unfit);
+    BuildRows(columns_, records, &rows, &unfit);
     answer->present.assign(records.size(), false);
     if (rows.index.empty()) return absl::OkStatus();
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
     std::vector<size_t> conflict;
     for (size_t j = 0; j < columns_.size(); ++j) {
-      if (is_conflict_[j]) conflict.push_back(j);
+      if (columns_[j].conflict) conflict.push_back(j);
     }
     const size_t chunk = std::max<size_t>(1, kMaxParams / (conflict.size() + 1));
     std::vector<std::pair<size_t, size_t>> todo;  // (first, count), processed from the back
@@ -232,19 +232,7 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
       col.category = cols.Get(found, 2).empty() ? 0 : cols.Get(found, 2)[0];
       col.json = cols.Get(found, 3) == "json" || cols.Get(found, 3) == "jsonb";
       col.not_null = cols.Get(found, 4) == "t";
-      const char k = col.category;
-      if (col.kind == From::kKey && !(k == 'S' || k == 'N' || k == 'U') && !col.json) {
-        errors.push_back(
-            StrCat("columns.", col.name, ": \"$key\" is text; column type ", col.type, " cannot hold it"));
-      }
-      if (col.kind == From::kEventTime && !(k == 'D' || k == 'S')) {
-        errors.push_back(StrCat("columns.", col.name, ": \"$event_time\" is a timestamp; column type ",
-                                col.type, " cannot hold it"));
-      }
-      if (col.kind == From::kRecord && !(col.json || k == 'S')) {
-        errors.push_back(StrCat("columns.", col.name, ": \"$record\" is a JSON object; column type ",
-                                col.type, " cannot hold it (use json or jsonb)"));
-      }
+      CheckColumnType(col, &errors);
     }
     if (options_.conflict_columns.empty()) {
       errors.push_back(
@@ -355,177 +343,6 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
     return absl::OkStatus();
   }
 
-  // Why a value of JSON type `t` cannot go into `col`, or "" when it can.
-  static std::string Mismatch(const Column& col, simdjson::ondemand::json_type t) {
-    using T = simdjson::ondemand::json_type;
-    if (col.json) return "";
-    const char k = col.category;
-    switch (t) {
-      case T::string:
-        return "";  // the database parses it (and says so when it cannot)
-      case T::number:
-        return k == 'N' || k == 'S' ? "" : "a number";
-      case T::boolean:
-        return k == 'B' || k == 'S' ? "" : "a boolean";
-      case T::object:
-        return k == 'S' ? "" : "an object";
-      case T::array:
-        return k == 'S' ? "" : "an array";
-      case T::null:
-        return "";
-    }
-    return "";
-  }
-
-  // Turns the batch into rows; records that can never fit become rejections.
-  void BuildRows(absl::Span<const Record> batch, Rows* rows, std::vector<SinkRejection>* rejected) {
-    thread_local simdjson::ondemand::parser parser;
-    thread_local std::string padded;
-    const bool need_json = std::any_of(columns_.begin(), columns_.end(),
-                                       [](const Column& c) { return c.kind == From::kPointer; });
-    std::vector<std::optional<std::pair<size_t, size_t>>> row(columns_.size());
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const Record& r = batch[i];
-      const size_t text_start = rows->text.size();
-      std::string why;
-      simdjson::ondemand::document doc;
-      if (need_json) {
-        padded.assign(r.payload);
-        padded.append(simdjson::SIMDJSON_PADDING, '\0');
-        if (parser.iterate(padded.data(), r.payload.size(), padded.size()).get(doc) != simdjson::SUCCESS) {
-          why = "the mapped record is not JSON";
-        }
-      }
-      for (size_t j = 0; j < columns_.size() && why.empty(); ++j) {
-        why = Value(columns_[j], r, doc, rows, &row[j]);
-      }
-      if (!why.empty()) {
-        rows->text.resize(text_start);
-        rejected->push_back({i, std::move(why)});
-        continue;
-      }
-      rows->index.push_back(i);
-      rows->values.insert(rows->values.end(), row.begin(), row.end());
-    }
-  }
-
-  // Keeps one row per conflict key (ON CONFLICT cannot touch a row twice in
-  // one statement): the first with DO NOTHING, the last with DO UPDATE (and
-  // with kNewer: the database keeps the newest of the rest). Sorting row
-  // numbers allocates nothing per record.
-  void DropRepeatedKeys(Rows* rows) const {
-    const size_t n = rows->index.size(), width = columns_.size();
-    if (n < 2) return;
-    auto value = [&](size_t row, size_t col) -> std::optional<std::string_view> {
-      const auto& v = rows->values[row * width + col];
-      if (!v) return std::nullopt;
-      return std::string_view(rows->text).substr(v->first, v->second);
-    };
-    auto key_less = [&](uint32_t a, uint32_t b) {
-      for (size_t j = 0; j < width; ++j) {
-        if (!is_conflict_[j]) continue;
-        const auto va = value(a, j), vb = value(b, j);
-        if (va != vb) return va < vb;
-      }
-      return false;
-    };
-    auto has_null = [&](size_t row) {
-      for (size_t j = 0; j < width; ++j) {
-        if (is_conflict_[j] && !value(row, j)) return true;
-      }
-      return false;
-    };
-    thread_local std::vector<uint32_t> order;
-    order.resize(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), key_less);  // equal keys stay in batch order
-    thread_local std::vector<char> keep;
-    keep.assign(n, 1);
-    const bool keep_last = options_.on_conflict != PostgresConflict::kNothing;
-    for (size_t i = 1; i < n; ++i) {
-      if (key_less(order[i - 1], order[i])) continue;  // a new key
-      if (has_null(order[i])) continue;                // NULLs never conflict in a unique index
-      keep[keep_last ? order[i - 1] : order[i]] = 0;
-    }
-    size_t out = 0;
-    for (size_t i = 0; i < n; ++i) {
-      if (!keep[i]) continue;
-      rows->index[out] = rows->index[i];
-      std::copy_n(rows->values.begin() + i * width, width, rows->values.begin() + out * width);
-      ++out;
-    }
-    rows->index.resize(out);
-    rows->values.resize(out * width);
-  }
-
-  // Sets `out` to the column's value for record `r` (nullopt: NULL), or
-  // returns why the record cannot have one.
-  std::string Value(const Column& col, const Record& r, simdjson::ondemand::document& doc, Rows* rows,
-                    std::optional<std::pair<size_t, size_t>>* out) {
-    auto put = [&](std::string_view s) {
-      *out = std::make_pair(rows->text.size(), s.size());
-      rows->text.append(s);
-    };
-    *out = std::nullopt;
-    switch (col.kind) {
-      case From::kKey:
-        put(r.key);
-        return "";
-      case From::kEventTime:
-        if (r.event_time != kUnknownEventTime) put(FormatRfc3339(r.event_time));
-        break;
-      case From::kRecord:
-        put(r.payload);
-        return "";
-      case From::kPointer: {
-        simdjson::ondemand::value v;
-        const auto err = doc.at_pointer(col.from).get(v);
-        if (err == simdjson::NO_SUCH_FIELD || err == simdjson::INDEX_OUT_OF_BOUNDS) break;
-        simdjson::ondemand::json_type t;
-        if (err != simdjson::SUCCESS || v.type().get(t) != simdjson::SUCCESS) {
-          return StrCat("column ", col.name, " (", col.from, "): ", simdjson::error_message(err));
-        }
-        if (t == simdjson::ondemand::json_type::null) break;
-        if (std::string m = Mismatch(col, t); !m.empty()) {
-          return StrCat("column ", col.name, " (", col.type, ") cannot take ", m, " (", col.from, ")");
-        }
-        using T = simdjson::ondemand::json_type;
-        std::string_view text;
-        simdjson::error_code e = simdjson::SUCCESS;
-        if (t == T::object) {
-          simdjson::ondemand::object obj;
-          e = v.get_object().get(obj);
-          if (e == simdjson::SUCCESS) e = obj.raw_json().get(text);
-        } else if (t == T::array) {
-          simdjson::ondemand::array arr;
-          e = v.get_array().get(arr);
-          if (e == simdjson::SUCCESS) e = arr.raw_json().get(text);
-        } else if (t == T::string && !col.json) {
-          e = v.get_string().get(text);
-          if (e == simdjson::SUCCESS && text.find('\0') != std::string_view::npos) {
-            return StrCat("column ", col.name, " (", col.from,
-                          "): the text holds a NUL character, which PostgreSQL cannot store");
-          }
-        } else {  // numbers keep their digits exactly; strings for json columns keep their quotes
-          text = v.raw_json_token();
-          while (!text.empty() &&
-                 (text.back() == ' ' || text.back() == '\n' || text.back() == '\t' || text.back() == '\r')) {
-            text.remove_suffix(1);
-          }
-        }
-        if (e != simdjson::SUCCESS) {
-          return StrCat("column ", col.name, " (", col.from, "): ", simdjson::error_message(e));
-        }
-        put(text);
-        return "";
-      }
-    }
-    if (!out->has_value() && col.not_null) {
-      return StrCat("column ", col.name, " is NOT NULL but the record has no value for it (", col.from, ")");
-    }
-    return "";
-  }
-
   std::string InsertSql(size_t count) const {
     std::string sql = insert_prefix_;
     size_t p = 0;
@@ -570,42 +387,11 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
         "; the batch was not written to ", table_));
   }
 
-  // The batch in COPY's text format: tab-separated, \N for NULL.
-  void CopyText(const Rows& rows, std::string* out) const {
-    out->clear();
-    for (size_t i = 0; i < rows.values.size(); ++i) {
-      const auto& v = rows.values[i];
-      if (!v) {
-        out->append("\\N");
-      } else {
-        for (char ch : std::string_view(rows.text).substr(v->first, v->second)) {
-          switch (ch) {
-            case '\\':
-              out->append("\\\\");
-              break;
-            case '\t':
-              out->append("\\t");
-              break;
-            case '\n':
-              out->append("\\n");
-              break;
-            case '\r':
-              out->append("\\r");
-              break;
-            default:
-              out->push_back(ch);
-          }
-        }
-      }
-      out->push_back((i + 1) % columns_.size() == 0 ? '\n' : '\t');
-    }
-  }
-
   // COPY into a temporary table of the sink's columns (this session's, emptied
   // at commit), then one INSERT … SELECT with the same ON CONFLICT.
   absl::Status CopyRows(pg::Connection& c, const Rows& rows) {
     thread_local std::string text;
-    CopyText(rows, &text);
+    CopyText(columns_.size(), rows, &text);
     RECOVERY_RETURN_IF_ERROR(c.Run(stage_create_));
     RECOVERY_RETURN_IF_ERROR(c.CopyIn(stage_copy_, text));
     return c.Run(stage_insert_);
@@ -680,7 +466,6 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
   PostgresSinkOptions options_;
   pg::Pool pool_;
   std::vector<Column> columns_;
-  std::vector<bool> is_conflict_;
   std::string table_;  // canonical, quoted as needed, from Open()
   std::string insert_prefix_, insert_suffix_;
   std::string stage_create_, stage_copy_, stage_insert_;  // the COPY path

@@ -34,6 +34,48 @@ void ReadComponent(SpecObject& top, std::string_view key, ComponentSpec* out) {
   // The other keys belong to the component, which checks them.
 }
 
+// window.only: the parts of the window to recover, in order, inside it.
+void ReadOnlyParts(SpecObject& window, simdjson::dom::array only, bool window_known, JobSpec* spec,
+                   SpecErrors* errors) {
+  size_t i = 0;
+  for (simdjson::dom::element e : only) {
+    SpecObject part(e, StrCat(window.PathOf("only"), "[", i++, "]"), errors);
+    if (!part.valid()) continue;
+    auto from = part.Time("start", true);
+    auto to = part.Time("end", true);
+    part.Finish();
+    if (!from || !to) continue;
+    if (*to <= *from) {
+      errors->Add(part.PathOf("end"), "must be after its start");
+    } else if (window_known && (*from < spec->start || *to > spec->end)) {
+      errors->Add(part.path(), "must lie inside the window");
+    } else if (!spec->only.empty() && *from < spec->only.back().second) {
+      errors->Add(part.PathOf("start"), "must not be before the end of the part before it");
+    } else {
+      spec->only.emplace_back(*from, *to);
+    }
+  }
+  if (spec->follow && !spec->only.empty()) errors->Add(window.PathOf("only"), "does not go with follow");
+}
+
+// The window, its overlap, and follow mode.
+void ReadWindow(SpecObject& window, JobSpec* spec, SpecErrors* errors) {
+  auto start = window.Time("start", true);
+  auto end = window.Time("end", true);
+  spec->follow = window.Bool("follow").value_or(false);
+  if (auto poll = window.Duration("poll_interval", false, absl::Milliseconds(10)))
+    spec->poll_interval = *poll;
+  if (auto overlap = window.Duration("overlap", false, absl::ZeroDuration())) spec->overlap = *overlap;
+  if (start) spec->start = *start - spec->overlap;
+  if (end) spec->end = *end + spec->overlap;
+  if (start && end && (*end < *start || (*end == *start && !spec->follow))) {
+    errors->Add(window.PathOf("end"),
+                spec->follow ? "must not be before window.start" : "must be after window.start");
+  }
+  if (auto only = window.Array("only")) ReadOnlyParts(window, *only, start && end, spec, errors);
+  window.Finish();
+}
+
 // Parses everything but the component sections' contents.
 void ParseTop(std::string_view json, JobSpec* spec, SpecErrors* errors) {
   simdjson::dom::parser parser;
@@ -53,42 +95,7 @@ void ParseTop(std::string_view json, JobSpec* spec, SpecErrors* errors) {
                                  *name, "\""));
     }
   }
-  if (auto window = top.Object("window", true)) {
-    auto start = window->Time("start", true);
-    auto end = window->Time("end", true);
-    spec->follow = window->Bool("follow").value_or(false);
-    if (auto poll = window->Duration("poll_interval", false, absl::Milliseconds(10)))
-      spec->poll_interval = *poll;
-    if (auto overlap = window->Duration("overlap", false, absl::ZeroDuration())) spec->overlap = *overlap;
-    if (start) spec->start = *start - spec->overlap;
-    if (end) spec->end = *end + spec->overlap;
-    if (start && end && (*end < *start || (*end == *start && !spec->follow))) {
-      errors->Add(window->PathOf("end"),
-                  spec->follow ? "must not be before window.start" : "must be after window.start");
-    }
-    if (auto only = window->Array("only")) {
-      size_t i = 0;
-      for (simdjson::dom::element e : *only) {
-        SpecObject part(e, StrCat(window->PathOf("only"), "[", i++, "]"), errors);
-        if (!part.valid()) continue;
-        auto from = part.Time("start", true);
-        auto to = part.Time("end", true);
-        part.Finish();
-        if (!from || !to) continue;
-        if (*to <= *from) {
-          errors->Add(part.PathOf("end"), "must be after its start");
-        } else if (start && end && (*from < spec->start || *to > spec->end)) {
-          errors->Add(part.path(), "must lie inside the window");
-        } else if (!spec->only.empty() && *from < spec->only.back().second) {
-          errors->Add(part.PathOf("start"), "must not be before the end of the part before it");
-        } else {
-          spec->only.emplace_back(*from, *to);
-        }
-      }
-      if (spec->follow && !spec->only.empty()) errors->Add(window->PathOf("only"), "does not go with follow");
-    }
-    window->Finish();
-  }
+  if (auto window = top.Object("window", true)) ReadWindow(*window, spec, errors);
   if (auto d = top.Duration("shard_duration", false, absl::Seconds(1))) spec->shard_duration = *d;
   if (auto c = top.Int("concurrency", false, 1, 1024)) spec->concurrency = static_cast<int>(*c);
   if (auto m = top.Int("max_records", false, 0, INT64_MAX)) spec->max_records = *m;

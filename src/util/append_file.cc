@@ -18,10 +18,12 @@
 
 namespace recovery {
 
-absl::StatusOr<std::unique_ptr<AppendFile>> AppendFile::Open(std::string path, const SinkOpenContext& context,
-                                                             OnFreshStart fresh, bool fsync,
-                                                             std::string_view what) {
-  if (absl::Status s = MakeDirectories(DirName(path)); !s.ok()) return s;
+namespace {
+
+// The longest length the checkpoints vouch for (their commit tokens); 0 when
+// none does.
+absl::StatusOr<uint64_t> CommittedLength(const SinkOpenContext& context, const std::string& path,
+                                         std::string_view what) {
   uint64_t committed = 0;
   for (const std::string& token : context.committed_tokens) {
     uint64_t length;
@@ -31,6 +33,16 @@ absl::StatusOr<std::unique_ptr<AppendFile>> AppendFile::Open(std::string path, c
     }
     committed = std::max(committed, length);
   }
+  return committed;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AppendFile>> AppendFile::Open(std::string path, const SinkOpenContext& context,
+                                                             OnFreshStart fresh, bool fsync,
+                                                             std::string_view what) {
+  if (absl::Status s = MakeDirectories(DirName(path)); !s.ok()) return s;
+  RECOVERY_ASSIGN_OR_RETURN(uint64_t committed, CommittedLength(context, path, what));
   struct stat st;
   const bool exists = ::stat(path.c_str(), &st) == 0;
   const uint64_t size = exists ? static_cast<uint64_t>(st.st_size) : 0;
