@@ -15,6 +15,11 @@ stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 cp -r "$root/python/pyproject.toml" "$root/python/README.md" "$root/python/recovery" "$stage/"
 rm -rf "$stage/recovery/__pycache__" "$stage/recovery/_installed.py"
+# The package's version is the library's, from the one place it is written.
+version="$(sed -n 's/^project(recovery VERSION \([0-9][0-9.]*\).*/\1/p' "$root/CMakeLists.txt")"
+[ -n "$version" ] || { echo "build-wheel.sh: no project(recovery VERSION ...) in CMakeLists.txt" >&2; exit 1; }
+printf '"""Written by scripts/build-wheel.sh from CMakeLists.txt."""\n__version__ = "%s"\n' "$version" \
+  > "$stage/recovery/_version.py"
 if [ -n "$bundle" ]; then
   # The real file, not a symlink chain, under the name the package looks for.
   cp -L "$bundle/librecovery_c.so" "$stage/recovery/librecovery_c.so"

@@ -4,6 +4,7 @@ by Debian's /usr/bin/python3 and by the first python3 on PATH (when that is
 another one), finding the library on its own, and running a small recovery.
 Needs RECOVERY_BUILD_DIR (a configured and built tree; ctest sets it)."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,6 +77,11 @@ class InstallTest(unittest.TestCase):
                                  check=True, capture_output=True, text=True).stdout.strip()
         pure = subprocess.run([os.path.join(ROOT, "scripts", "build-wheel.sh"), dist],
                               check=True, capture_output=True, text=True).stdout.strip()
+        # Named with the CMake project's version, the one the library reports.
+        with open(os.path.join(ROOT, "CMakeLists.txt"), encoding="utf-8") as f:
+            version = re.search(r"^project\(recovery VERSION ([0-9.]+)", f.read(), re.M).group(1)
+        for wheel in (bundled, pure):
+            self.assertTrue(os.path.basename(wheel).startswith(f"recovery-{version}-"), wheel)
         for python, wheel in zip(pythons(), [bundled, pure]):
             venv = os.path.join(self.tmp.name, f"venv-{os.path.basename(os.path.dirname(python))}")
             subprocess.run([python, "-m", "venv", venv], check=True, capture_output=True)
