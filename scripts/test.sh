@@ -8,8 +8,11 @@
 #      but the volume tier (50,000 SQS messages), then each libFuzzer target
 #      for a fixed time from its seed corpus;
 #   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP, SQS and PostgreSQL);
-# clang-tidy (scripts/lint.sh) is not part of it: three builds already fill most
-# of CI's 15 minutes on 2 cores. Run it before committing.
+# While a suite runs (much of it waits on servers and child processes), the next
+# phase's build takes what CPU the tests leave, at the lowest priority (nice 19),
+# so the tests run as if alone. clang-tidy (scripts/lint.sh) is not part of it:
+# the builds already fill most of CI's 15 minutes on 2 cores. Run it before
+# committing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each phase's time, printed at the end (and on the way out of a failure too).
@@ -27,7 +30,30 @@ report_phases() {
   done
   printf '%6ds  total\n' "$SECONDS"
 }
-trap report_phases EXIT
+# One build at a time runs in the background (build_meanwhile), into a log
+# shown if it fails; it is stopped if the script ends first.
+background_pid="" background_log=""
+build_meanwhile() {  # dir, cmake --build arguments...
+  local dir="$1"; shift
+  background_log="$dir.log"
+  # Its own process group (setsid), so that stopping it stops the compilers too.
+  setsid nice -n 19 cmake --build "$dir" -j"$jobs" "$@" >"$background_log" 2>&1 &
+  background_pid=$!
+}
+await_build() {
+  if ! wait "$background_pid"; then
+    cat "$background_log"
+    echo "== the build above failed"
+    background_pid=""
+    exit 1
+  fi
+  background_pid=""
+}
+on_exit() {
+  if [ -n "$background_pid" ]; then kill -- "-$background_pid" 2>/dev/null || true; fi
+  report_phases
+}
+trap on_exit EXIT
 ./scripts/install-deps.sh
 jobs="$(nproc)"
 # Line tables only (-g1): a stack trace still names files and lines, and the
@@ -42,26 +68,28 @@ phase "tests"
 # The benchmarks are left out to keep CI short; benchmarks/README.md builds them.
 configure build/tests -O2 -DRECOVERY_BUILD_BENCHMARKS=OFF
 cmake --build build/tests -j"$jobs"
+configure build/core -O2 -DRECOVERY_WITH_HTTP=OFF -DRECOVERY_WITH_POSTGRES=OFF -DRECOVERY_BUILD_BENCHMARKS=OFF \
+  -DRECOVERY_BUILD_EXAMPLES=OFF
+build_meanwhile build/core
 (cd build/tests && ctest --output-on-failure -j"$jobs")
 
 phase "the core alone: no HTTP or SQS (libcurl), no PostgreSQL (libpq)"
-configure build/core -O2 -DRECOVERY_WITH_HTTP=OFF -DRECOVERY_WITH_POSTGRES=OFF -DRECOVERY_BUILD_BENCHMARKS=OFF \
-  -DRECOVERY_BUILD_EXAMPLES=OFF
-cmake --build build/core -j"$jobs"
+await_build
 (cd build/core && ctest --output-on-failure -j"$jobs")
 
 phase "tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
 CC=clang CXX=clang++ configure build/asan -O1 -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_FUZZERS=ON \
   -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
 cmake --build build/asan -j"$jobs"
+configure build/tsan -O1 -DRECOVERY_SANITIZE=thread -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
+build_meanwhile build/tsan --target recovery_tests sqs_test postgres_test recovery_cli
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j"$jobs" -LE volume)
 phase "fuzzing"
 ./scripts/fuzz.sh 4 build/asan
 
 phase "concurrency tests under ThreadSanitizer"
-configure build/tsan -O1 -DRECOVERY_SANITIZE=thread -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
-cmake --build build/tsan -j"$jobs" --target recovery_tests sqs_test postgres_test recovery_cli
+await_build
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp"
 build/tsan/tests/recovery_tests --gtest_brief=1
 # The SQS tests that exercise every thread of the source (receivers, workers,
