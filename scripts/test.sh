@@ -7,7 +7,7 @@
 #   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite
 #      but the volume tier (50,000 SQS messages), then each libFuzzer target
 #      for a fixed time from its seed corpus;
-#   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP, SQS and PostgreSQL);
+#   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP, OAuth2, SQS and PostgreSQL);
 # While a suite runs (much of it waits on servers and child processes), the next
 # phase's build takes what CPU the tests leave, at the lowest priority (nice 19),
 # so the tests run as if alone. clang-tidy (scripts/lint.sh) is not part of it:
@@ -82,7 +82,7 @@ CC=clang CXX=clang++ configure build/asan -O1 -DRECOVERY_SANITIZE=address,undefi
   -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
 cmake --build build/asan -j"$jobs"
 configure build/tsan -O1 -DRECOVERY_SANITIZE=thread -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
-build_meanwhile build/tsan --target recovery_tests sqs_test postgres_test recovery_cli
+build_meanwhile build/tsan --target recovery_tests sqs_test postgres_test oauth2_test recovery_cli
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j"$jobs" -LE volume)
 phase "fuzzing"
@@ -97,3 +97,5 @@ build/tsan/tests/recovery_tests --gtest_brief=1
 build/tsan/tests/sqs_test --gtest_brief=1 --gtest_filter='SqsFakeTest.*:SqsTest.Drains*:SqsTest.Heartbeats*:SqsTest.MessagesCheckpointed*:SqsTest.Sigkill*'
 # Lease renewal threads, concurrent shards on one store, two engines sharing a job.
 build/tsan/tests/postgres_test --gtest_brief=1
+# One OAuth2 token shared by every shard, renewed by one of them at a time.
+build/tsan/tests/oauth2_test --gtest_brief=1

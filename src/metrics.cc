@@ -33,6 +33,8 @@ constexpr Help kHelp[] = {
     {metric::kHttpResponses, "counter", "HTTP responses from the source, by status class."},
     {metric::kSourceEvents, "counter",
      "Source-specific events: SQS messages deleted, released, extended, skipped as already delivered."},
+    {metric::kAuthRefreshes, "counter",
+     "OAuth2 access tokens fetched from the token endpoint, for every shard."},
     {metric::kRequestDuration, "histogram", "Source request latency."},
     {metric::kBatchDuration, "histogram", "Time to commit a page: sink write, dead letters, checkpoint."},
     {metric::kShards, "gauge", "Shards of the plan by state."},

@@ -120,6 +120,45 @@ TEST_F(HttpSourceTest, EveryPaginationStyleDeliversEveryRecordOnce) {
   }
 }
 
+// A GraphQL connection: the query and its variables in a JSON body (the
+// cursor null on the first page), the end cursor and has-next flag from the
+// answer, and errors inside a 200 answer: throttling retried, others fatal.
+TEST_F(HttpSourceTest, AGraphqlConnectionIsPagedAndItsErrorsAreReadFromA200) {
+  auto job = [](const SimulatedApi& api) {
+    return StrCat(R"({"name":"graphql","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-18T00:00:00Z"},
+      "shard_duration":"1d","concurrency":4,
+      "retry":{"initial_backoff":"1ms","max_backoff":"20ms","max_attempts":6},
+      "source":{"type":"http","method":"POST","url":")",
+                  api.base_url(), R"(/v1/graphql",
+        "body":{"query":"query($first:Int!,$after:String){transactions(first:$first,after:$after){nodes{id} pageInfo{endCursor hasNextPage}}}",
+                "variables":{"from":"{start}","to":"{end}","first":"{limit}","after":"{cursor}"}},
+        "auth":{"type":"bearer","token_env":"RECOVERY_TEST_TOKEN"},
+        "records":"/data/transactions/nodes","page_size":10,"timeout":"2s",
+        "pagination":{"type":"graphql","cursor":"/data/transactions/pageInfo/endCursor",
+                      "has_next":"/data/transactions/pageInfo/hasNextPage"}},
+      "mapper":{"type":"json","fields":[{"name":"id","from":"/id","required":true}],
+                "key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+      "checkpoint":{"type":"memory"}})");
+  };
+  {
+    SimulatedApi api(Api(257));
+    api.Script({Fault{Fault::kGraphqlThrottled}, Fault{Fault::kGraphqlThrottled}});
+    Outcome o = Run(job(api));
+    ExpectExactlyOnce(o, api);
+    int retried = 0;  // each throttled answer was asked again
+    for (const std::string& line : o.logs) retried += line.find("(throttled: retried)") != std::string::npos;
+    EXPECT_EQ(retried, 2);
+  }
+  {
+    SimulatedApi api(Api(257));
+    api.Script({Fault{Fault::kGraphqlError}});
+    Outcome o = Run(job(api));
+    ASSERT_FALSE(o.result.status.ok());
+    EXPECT_THAT(std::string(o.result.status.message()),
+                HasSubstr("answered GraphQL errors: Field 'amount' doesn't exist on type 'Order'"));
+  }
+}
+
 TEST_F(HttpSourceTest, CompressedResponsesAreDecoded) {
   SimulatedApiOptions options = Api(120);
   options.compress = true;

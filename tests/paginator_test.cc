@@ -16,6 +16,12 @@ class FakePage : public PageFacts {
  public:
   int64_t count() const override { return count_; }
   bool BodyText(const std::string& pointer, std::string* out) override { return Find(body_, pointer, out); }
+  bool BodyBool(const std::string& pointer, bool* out) override {
+    std::string text;
+    if (!Find(body_, pointer, &text) || (text != "true" && text != "false")) return false;
+    *out = text == "true";
+    return true;
+  }
   bool LastRecordText(const std::string& pointer, std::string* out) override {
     return Find(last_, pointer, out);
   }
@@ -48,6 +54,7 @@ std::unique_ptr<Paginator> Make(HttpPaging type, int64_t page_size = 10, bool sh
   o.cursor_header = "x-next";
   o.keyset_time = "/t";
   o.keyset_id = "/id";
+  o.has_next_from = "/more";
   return NewPaginator(o, page_size, "api_key", &kNoSecrets);
 }
 
@@ -160,6 +167,31 @@ TEST(PaginatorTest, KeysetCarriesTimeAndIdAndRefusesAServerThatIgnoresIt) {
   EXPECT_TRUE(s.ok());
   EXPECT_TRUE(exhausted);
   EXPECT_EQ(keyset->Decode("7").status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(PaginatorTest, GraphqlFollowsTheEndCursorWhileTheHasNextFlagIsTrue) {
+  auto p = Make(HttpPaging::kGraphql);
+  EXPECT_EQ(p->name(), "graphql");
+  EXPECT_TRUE(p->server_names_next());
+  FakePage page;
+  page.count_ = 10;
+  page.body_ = {{"/next", "Y3Vyc29yOjEw"}, {"/more", "true"}};
+  bool exhausted = true;
+  PagePosition next = Step(*p, p->First(), page, &exhausted);
+  EXPECT_FALSE(exhausted);
+  EXPECT_EQ(p->Encode(next), "Y3Vyc29yOjEw");
+  // A false flag ends the shard even with a cursor (servers send the last one again).
+  page.body_["/more"] = "false";
+  Step(*p, next, page, &exhausted);
+  EXPECT_TRUE(exhausted);
+  // A true flag without a cursor, or no flag at all, is an error naming the pointer.
+  absl::Status status;
+  page.body_ = {{"/more", "true"}};
+  Step(*p, next, page, &exhausted, &status);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("no cursor at \"/next\""));
+  page.body_ = {{"/next", "abc"}};
+  Step(*p, next, page, &exhausted, &status);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("no true or false at \"/more\""));
 }
 
 TEST(PaginatorTest, NextLinkReadsRfc8288) {

@@ -28,6 +28,12 @@ enum class HttpPaging {
   kLink,          // the rel="next" URL of an RFC 8288 Link header
   kNextUrl,       // a URL in the body (`cursor_from`)
   kKeyset,        // {after_time} and {after_id} of the last record (`keyset_time`, `keyset_id`)
+  // GraphQL connections: the page's end cursor (`cursor_from`, e.g.
+  // "/data/orders/pageInfo/endCursor") goes back as {cursor} while its
+  // has-next flag (`has_next_from`) is true. A 200 answer whose "errors" is
+  // not empty is an error: retried when it says the client is throttled,
+  // failing the page with the messages otherwise.
+  kGraphql,
 };
 
 // How times are written in requests ({start}, {end}) and read from records.
@@ -39,7 +45,8 @@ struct HttpPagination {
   // kPage, kOffset: a page shorter than page_size ends the shard. Off by
   // default, since servers cap page sizes silently.
   bool short_page_ends = false;
-  std::string cursor_from;    // kCursor, kNextUrl: JSON pointer to the next token or URL; required
+  std::string cursor_from;    // kCursor, kNextUrl, kGraphql: JSON pointer to the next token or URL; required
+  std::string has_next_from;  // kGraphql: JSON pointer to the has-next boolean; required
   std::string cursor_header;  // kCursorHeader: the header's name; required
   std::string keyset_time;    // kKeyset: JSON pointer to a record's time; required
   std::string keyset_id;      // kKeyset: JSON pointer to a record's unique id; required
@@ -52,13 +59,43 @@ enum class HttpAuthType {
   kHeader,  // <name>: <secret>
   kBasic,   // Authorization: Basic base64(<username>:<secret>)
   kQuery,   // ?<name>=<secret> on every request
+  kOAuth2,  // Authorization: Bearer <an access token from the token endpoint, renewed as it expires>
+};
+
+enum class HttpOAuth2Grant {
+  kClientCredentials,  // the client's own id and secret
+  kRefreshToken,       // a refresh token, kept in a file (a rotated one is written back)
+};
+
+// kOAuth2: where access tokens come from. One token serves every shard of
+// the job; it is renewed refresh_margin before it expires (expires_in) and
+// once more when the API refuses it (401), one renewal at a time. A refusal
+// of the grant itself (invalid_grant, invalid_client, …) is asked again once
+// with the secrets read anew, then fails the job naming the token URL and
+// the error; a failure of the token endpoint (5xx, 429, no answer) is
+// retried like a page.
+struct HttpOAuth2 {
+  std::string token_url;  // required, http:// or https://
+  HttpOAuth2Grant grant = HttpOAuth2Grant::kClientCredentials;
+  std::string client_id;             // required for client_credentials; sent with refresh_token when given
+  SecretRef client_secret;           // required for client_credentials; optional with refresh_token
+  bool client_secret_basic = false;  // send the id and secret as HTTP basic auth, not in the body
+  std::string scope;                 // optional
+  std::string audience;              // optional
+  // kRefreshToken: the file holding the refresh token; required. A refresh
+  // holds an exclusive lock on "<file>.lock", reads the file, and writes a
+  // rotated token back atomically, so the processes of one job on a host
+  // take turns and always spend the newest token.
+  std::string refresh_token_file;
+  absl::Duration refresh_margin = absl::Seconds(60);  // >= 0; at most half a token's life is used
 };
 
 struct HttpAuth {
   HttpAuthType type = HttpAuthType::kNone;
   std::string name;      // kHeader: the header; kQuery: the query parameter; required for both
   std::string username;  // kBasic; required
-  SecretRef secret;      // the token, header value, password or query value; required unless kNone
+  SecretRef secret;      // the token, header value, password or query value; required unless kNone or kOAuth2
+  HttpOAuth2 oauth2;     // kOAuth2
 };
 
 struct HttpRateLimit {
@@ -81,7 +118,14 @@ struct HttpSourceOptions {
   // a parameter whose value renders empty is left out.
   std::vector<std::pair<std::string, std::string>> query;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;                                       // request body template; empty for none
+  std::string body;  // request body template; empty for none
+  // The body is JSON (a GraphQL query and its variables): placeholders are
+  // rendered as JSON inside its strings. A string that is one placeholder
+  // alone becomes that value: a number for {limit}, {page}, {offset} (and
+  // {start}, {end} in an epoch format), null for an empty value ({cursor}
+  // before the first page), a string otherwise; within longer strings the
+  // value is escaped.
+  bool body_is_json = false;
   HttpTimeFormat time_format = HttpTimeFormat::kRfc3339;  // of {start} and {end}
   std::string records;      // JSON pointer to the page's array of records; "" = the body is the array
   int64_t page_size = 100;  // {limit}, 1 to 100,000

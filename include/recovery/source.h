@@ -93,6 +93,10 @@ struct Page {
   }
 };
 
+// The event a source counts (ShardContext::CountEvent) for each access token
+// it fetched: the metric recovery_auth_refreshes_total.
+inline constexpr std::string_view kAuthRefreshEvent = "auth_refresh";
+
 // What the engine lends a shard reader, valid while the reader lives.
 // Thread-safe.
 class RECOVERY_EXPORT ShardContext {
@@ -107,7 +111,8 @@ class RECOVERY_EXPORT ShardContext {
   // status (0 when there was no response).
   virtual void ObserveRequest(absl::Duration latency, int http_status) const {}
   // Counts `n` occurrences of a source-specific event ("sqs_deleted",
-  // "sqs_visibility_extended", ...) for the metrics.
+  // "sqs_visibility_extended", ...) for the metrics; kAuthRefreshEvent is
+  // a metric of its own.
   virtual void CountEvent(std::string_view event, uint64_t n) const {}
   // Something an operator must know about the shard (the job's log, at
   // warning level, with the shard's id added to `fields_json`, one JSON object).

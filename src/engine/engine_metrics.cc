@@ -1,6 +1,7 @@
 #include "engine/engine_metrics.h"
 
 #include "engine/metric_names.h"
+#include "recovery/source.h"
 
 namespace recovery {
 
@@ -58,6 +59,10 @@ void EngineMetrics::Request(absl::Duration latency, int http_status) {
 
 void EngineMetrics::SourceEvent(std::string_view event, uint64_t n) {
   if (m_ == nullptr || n == 0) return;
+  if (event == kAuthRefreshEvent) {
+    m_->AddCounter(metric::kAuthRefreshes, Metrics::Labels(job_), n);
+    return;
+  }
   m_->AddCounter(metric::kSourceEvents, Metrics::Labels(job_, "event", event), n);
 }
 

@@ -16,6 +16,7 @@ inline constexpr char kBytes[] = "recovery_bytes_total";
 inline constexpr char kRetries[] = "recovery_retries_total";
 inline constexpr char kHttpResponses[] = "recovery_http_responses_total";
 inline constexpr char kSourceEvents[] = "recovery_source_events_total";
+inline constexpr char kAuthRefreshes[] = "recovery_auth_refreshes_total";  // access tokens fetched
 inline constexpr char kRequestDuration[] = "recovery_request_duration_seconds";
 inline constexpr char kBatchDuration[] = "recovery_batch_duration_seconds";
 inline constexpr char kShards[] = "recovery_shards";

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -257,6 +259,15 @@ absl::Status HttpClient::PerformOnce(const HttpRequest& request, HttpResponse* r
     return absl::OkStatus();
   }
   return TransferFailure(code, error, transfer.too_big, options_.max_response_bytes, request, redactor);
+}
+
+// Seconds or an HTTP-date, as Retry-After allows.
+std::optional<absl::Duration> ParseRetryAfter(const std::string& value) {
+  int64_t seconds;
+  if (absl::SimpleAtoi(value, &seconds)) return absl::Seconds(std::max<int64_t>(0, seconds));
+  const time_t when = curl_getdate(value.c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  return std::max(absl::ZeroDuration(), absl::FromTimeT(when) - absl::Now());
 }
 
 absl::Status HttpClient::Perform(const HttpRequest& request, HttpResponse* response,

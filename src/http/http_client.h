@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,6 +59,9 @@ struct HttpResponse {
   // The last value of a header (case-insensitive), or nullptr.
   const std::string* Header(std::string_view name) const;
 };
+
+// A Retry-After header's wait: seconds or an HTTP-date; nullopt when it is neither.
+std::optional<absl::Duration> ParseRetryAfter(const std::string& value);
 
 // Not thread-safe: one per shard reader. Keeps connections alive between calls.
 class HttpClient {

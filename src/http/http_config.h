@@ -3,6 +3,7 @@
 #define RECOVERY_HTTP_HTTP_CONFIG_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "absl/time/time.h"
 #include "http/http_client.h"
+#include "http/oauth2.h"
 #include "recovery/http_source.h"
 #include "util/field_errors.h"
 #include "util/redact.h"
@@ -26,6 +28,7 @@ struct HttpConfig {
   std::vector<std::pair<std::string, std::string>> query;  // templates
   std::vector<HttpHeader> headers;                         // values are templates
   std::string body;
+  bool body_is_json = false;  // placeholders rendered as JSON values (RenderJsonTemplate)
   HttpTimeFormat time_format = HttpTimeFormat::kRfc3339;
   std::string records_pointer;
   int64_t page_size = 100;
@@ -41,6 +44,7 @@ struct HttpConfig {
   std::string reset_header;
   std::string credential_query_name, credential_query_value;
   Redactor redactor;
+  std::shared_ptr<OAuth2Tokens> oauth2;  // auth.type "oauth2": the job's tokens, shared by its shards
   std::vector<std::string> warnings;
 };
 

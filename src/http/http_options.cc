@@ -1,10 +1,16 @@
 // Checking the HTTP source's options, and resolving them into the config its
 // readers use.
-#include <algorithm>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "http/http_config.h"
 #include "http/http_source.h"
+#include "http/oauth2.h"
 #include "recovery/secret.h"
 #include "util/strings.h"
 
@@ -81,14 +87,50 @@ void CheckPagination(const HttpPagination& p, std::string_view path, FieldErrors
       CheckPointer(p.keyset_time, JoinPath(at, "time"), errors);
       CheckPointer(p.keyset_id, JoinPath(at, "id"), errors);
       break;
+    case Paging::kGraphql:
+      CheckRequired(p.cursor_from, JoinPath(at, "cursor"), errors);
+      CheckRequired(p.has_next_from, JoinPath(at, "has_next"), errors);
+      CheckPointer(p.cursor_from, JoinPath(at, "cursor"), errors);
+      CheckPointer(p.has_next_from, JoinPath(at, "has_next"), errors);
+      break;
     case Paging::kOffset:
     case Paging::kLink:
       break;
   }
 }
 
+void CheckOAuth2(const HttpOAuth2& o, std::string_view path, FieldErrors* errors) {
+  const std::string at = JoinPath(path, "auth");
+  CheckRequired(o.token_url, JoinPath(at, "token_url"), errors);
+  if (!o.token_url.empty() && o.token_url.rfind("http://", 0) != 0 && o.token_url.rfind("https://", 0) != 0) {
+    errors->Add(JoinPath(at, "token_url"), "must start with http:// or https://");
+  }
+  const int secrets =
+      !o.client_secret.env.empty() + !o.client_secret.file.empty() + !o.client_secret.value.empty();
+  if (secrets > 1) {
+    errors->Add(JoinPath(at, "client_secret"),
+                "give one of \"client_secret\", \"client_secret_env\" or \"client_secret_file\"");
+  }
+  if (o.grant == HttpOAuth2Grant::kClientCredentials) {
+    CheckRequired(o.client_id, JoinPath(at, "client_id"), errors);
+    if (secrets == 0) {
+      errors->Add(JoinPath(at, "client_secret_env"),
+                  "required for the client_credentials grant: the environment variable holding the client "
+                  "secret (or a file, with client_secret_file)");
+    }
+  } else {
+    CheckRequired(o.refresh_token_file, JoinPath(at, "refresh_token_file"), errors);
+  }
+  if (o.client_secret_basic && secrets == 0) {
+    errors->Add(JoinPath(at, "client_auth"), "\"basic\" sends the client secret, and none is given");
+  }
+  if (o.refresh_margin < absl::ZeroDuration())
+    errors->Add(JoinPath(at, "refresh_margin"), "must not be negative");
+}
+
 void CheckAuth(const HttpAuth& auth, std::string_view path, FieldErrors* errors) {
   if (auth.type == HttpAuthType::kNone) return;
+  if (auth.type == HttpAuthType::kOAuth2) return CheckOAuth2(auth.oauth2, path, errors);
   if ((auth.type == HttpAuthType::kHeader || auth.type == HttpAuthType::kQuery)) {
     CheckRequired(auth.name, JoinPath(path, "auth.name"), errors);
   }
@@ -140,6 +182,34 @@ std::string Base64(std::string_view s) { return absl::Base64Escape(ToAbsl(s)); }
 // Resolves the auth secret into a header or the query parameter.
 bool ApplyAuth(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors, HttpConfig* c) {
   if (o.auth.type == HttpAuthType::kNone) return true;
+  if (o.auth.type == HttpAuthType::kOAuth2) {
+    // The client secret must be there now; tokens are fetched when a shard first needs one.
+    const HttpOAuth2& oauth2 = o.auth.oauth2;
+    if (!oauth2.client_secret.empty()) {
+      absl::StatusOr<std::string> secret = ResolveSecret(oauth2.client_secret);
+      if (!secret.ok()) {
+        const std::string key = !oauth2.client_secret.env.empty()    ? "auth.client_secret_env"
+                                : !oauth2.client_secret.file.empty() ? "auth.client_secret_file"
+                                                                     : "auth.client_secret";
+        errors->Add(JoinPath(path, key), ToStd(secret.status().message()));
+        return false;
+      }
+      c->redactor.Add(*secret);
+      if (!oauth2.client_secret.value.empty()) {
+        c->warnings.push_back(
+            StrCat(JoinPath(path, "auth.client_secret"),
+                   " holds a secret inline; prefer \"client_secret_env\" or \"client_secret_file\""));
+      }
+    }
+    if (oauth2.grant == HttpOAuth2Grant::kRefreshToken &&
+        ::access(oauth2.refresh_token_file.c_str(), R_OK) != 0) {
+      errors->Add(JoinPath(path, "auth.refresh_token_file"),
+                  StrCat(oauth2.refresh_token_file, " cannot be read: ", std::strerror(errno)));
+      return false;
+    }
+    c->oauth2 = std::make_shared<OAuth2Tokens>(oauth2, c->client);
+    return true;
+  }
   absl::StatusOr<std::string> secret = ResolveSecret(o.auth.secret);
   if (!secret.ok()) {
     errors->Add(SecretPath(path, o.auth), ToStd(secret.status().message()));
@@ -169,6 +239,7 @@ bool ApplyAuth(const HttpSourceOptions& o, std::string_view path, FieldErrors* e
       c->credential_query_value = *secret;
       break;
     case HttpAuthType::kNone:
+    case HttpAuthType::kOAuth2:  // handled above
       break;
   }
   return true;
@@ -190,7 +261,7 @@ void CheckHttpSourceOptions(const HttpSourceOptions& o, std::string_view path, F
   for (const auto& [name, value] : o.headers) {
     CheckTemplate(value, JoinPath(path, StrCat("headers.", name)), errors);
   }
-  CheckTemplate(o.body, JoinPath(path, "body"), errors);
+  if (!o.body_is_json) CheckTemplate(o.body, JoinPath(path, "body"), errors);  // JSON: braces of a query too
   CheckPointer(o.records, JoinPath(path, "records"), errors);
   CheckPagination(o.pagination, path, errors);
   if (!o.sorted_by.empty() && o.pagination.type == Paging::kKeyset) {
@@ -212,6 +283,12 @@ std::optional<HttpConfig> ResolveHttpConfig(const HttpSourceOptions& o, std::str
   c.query = o.query;
   for (const auto& [name, value] : o.headers) c.headers.push_back({name, value, false});
   c.body = o.body;
+  c.body_is_json = o.body_is_json;
+  if (o.body_is_json && std::none_of(c.headers.begin(), c.headers.end(), [](const HttpHeader& h) {
+        return absl::AsciiStrToLower(h.name) == "content-type";
+      })) {
+    c.headers.push_back({"Content-Type", "application/json", false});
+  }
   c.time_format = o.time_format;
   c.records_pointer = o.records;
   c.page_size = o.page_size;

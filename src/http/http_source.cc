@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -18,6 +19,7 @@
 #include "http/http_config.h"
 #include "http/paginator.h"
 #include "http/rate_limiter.h"
+#include "http/request_template.h"
 #include "json/json_writer.h"
 #include "recovery/secret.h"
 #include "recovery/status.h"
@@ -64,35 +66,6 @@ std::optional<absl::Time> ParseTime(std::string_view text, TimeFormat f) {
   return std::nullopt;
 }
 
-std::string Render(std::string_view text, const std::map<std::string_view, std::string>& values) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const size_t open = text.find('{', pos);
-    const size_t close = open == std::string_view::npos ? open : text.find('}', open);
-    if (close == std::string_view::npos) break;
-    out.append(text.substr(pos, open - pos));
-    auto it = values.find(text.substr(open + 1, close - open - 1));
-    if (it != values.end()) {
-      out.append(it->second);
-    } else {
-      out.append(text.substr(open, close - open + 1));
-    }
-    pos = close + 1;
-  }
-  if (pos < text.size()) out.append(text.substr(pos));
-  return out;
-}
-
-// Seconds or an HTTP-date, as Retry-After allows.
-std::optional<absl::Duration> ParseRetryAfter(const std::string& value) {
-  int64_t seconds;
-  if (absl::SimpleAtoi(value, &seconds)) return absl::Seconds(std::max<int64_t>(0, seconds));
-  const time_t when = curl_getdate(value.c_str(), nullptr);
-  if (when < 0) return std::nullopt;
-  return std::max(absl::ZeroDuration(), absl::FromTimeT(when) - absl::Now());
-}
-
 // A reset header holds seconds to wait, or (if it looks like one) an epoch time.
 std::optional<absl::Duration> ParseReset(const std::string& value) {
   double v;
@@ -125,7 +98,8 @@ class HttpReader : public ShardReader {
         shard_(shard),
         position_(std::move(position)),
         context_(context),
-        client_(config.client) {}
+        client_(config.client),
+        redactor_(config.redactor) {}
   ~HttpReader() override {
     if (prefetch_.valid()) {  // do not wait out a slow server: abort the request
       client_.Abort();
@@ -139,9 +113,13 @@ class HttpReader : public ShardReader {
   friend absl::Status recovery::ParseHttpPageForTesting(
       Source&, const Shard&, std::string_view, const std::vector<std::pair<std::string, std::string>>&,
       Page*);
-  // Rate limit, request, transport and HTTP status. Touches only the client
-  // and immutable state, so it may run on the prefetch thread.
+  // Rate limit, request, transport and HTTP status. Touches only the client,
+  // the OAuth2 token's state and immutable state, so it may run on the
+  // prefetch thread (never while the reader's thread uses redactor_).
   Fetched Fetch(const Position& position);
+  // With OAuth2: the access token on the request; false (with f->status) when
+  // none can be had.
+  bool Authorize(Fetched* f);
   HttpRequest BuildRequest(const Position& position) const;
   absl::Status Classify(const HttpRequest& request, const HttpResponse& response);
   absl::Status ParsePage(const HttpRequest& request, HttpResponse& response, Page* page, Position* next);
@@ -161,6 +139,10 @@ class HttpReader : public ShardReader {
   Position position_;
   const ShardContext& context_;
   HttpClient client_;
+  // config_.redactor and, with OAuth2, every token seen so far.
+  Redactor redactor_;
+  size_t oauth2_secrets_seen_ = 0;
+  uint64_t oauth2_generation_ = 0;  // of the token on the last request
   // The next page, requested while the engine commits the current one.
   std::future<Fetched> prefetch_;
   od::parser parser_;
@@ -213,9 +195,9 @@ HttpRequest HttpReader::BuildRequest(const Position& position_) const {
   request.credential_query_param = config_.credential_query_name;
   request.url = paginator_.RequestUrl(position_);  // the server's own next URL, as given
   if (request.url.empty()) {
-    request.url = Render(config_.url, values);
+    request.url = RenderTemplate(config_.url, values);
     for (const auto& [name, value] : config_.query) {
-      std::string rendered = Render(value, values);
+      std::string rendered = RenderTemplate(value, values);
       if (!rendered.empty()) request.url = AddQueryParam(request.url, name, rendered);  // empty: omitted
     }
   }
@@ -224,13 +206,20 @@ HttpRequest HttpReader::BuildRequest(const Position& position_) const {
                                 config_.credential_query_name, config_.credential_query_value);
   }
   for (const HttpHeader& h : config_.headers)
-    request.headers.push_back({h.name, Render(h.value, values), h.credential});
-  request.body = Render(config_.body, values);
+    request.headers.push_back({h.name, RenderTemplate(h.value, values), h.credential});
+  if (config_.body_is_json) {
+    const bool epoch = config_.time_format != HttpTimeFormat::kRfc3339;
+    static const std::set<std::string_view> kCounts = {"limit", "page", "offset"};
+    static const std::set<std::string_view> kCountsAndTimes = {"limit", "page", "offset", "start", "end"};
+    request.body = RenderJsonTemplate(config_.body, values, epoch ? kCountsAndTimes : kCounts);
+  } else {
+    request.body = RenderTemplate(config_.body, values);
+  }
   return request;
 }
 
 std::string HttpReader::Excerpt(const HttpResponse& response) const {
-  std::string body = config_.redactor.Redact(std::string_view(response.body).substr(0, 512));
+  std::string body = redactor_.Redact(std::string_view(response.body).substr(0, 512));
   std::string out;
   AppendJsonStringLossy(body, &out);
   return out;
@@ -239,8 +228,8 @@ std::string HttpReader::Excerpt(const HttpResponse& response) const {
 absl::Status HttpReader::Classify(const HttpRequest& request, const HttpResponse& response) {
   const long status = response.status;
   if (status >= 200 && status < 300) return absl::OkStatus();
-  const std::string what = StrCat(request.method, " ", config_.redactor.Redact(request.url),
-                                  " returned HTTP ", status, "; body starts ", Excerpt(response));
+  const std::string what = StrCat(request.method, " ", redactor_.Redact(request.url), " returned HTTP ",
+                                  status, "; body starts ", Excerpt(response));
   if (config_.retry_statuses.count(status)) {
     std::optional<absl::Duration> wait;
     if (const std::string* h = response.Header("retry-after")) wait = ParseRetryAfter(*h);
@@ -299,6 +288,46 @@ bool TextAt(od::document& doc, const std::string& pointer, std::string* out) {
 
 // A parsed page as its paginator sees it. The last record is parsed only
 // when asked about, once.
+// GraphQL reports errors, throttling among them, in a 200 answer: "errors"
+// not empty is a retryable error when an error's extensions.code or message
+// says the client is throttled, else the page fails with the messages.
+absl::Status GraphqlErrors(od::document& doc, const std::string& where, const HttpResponse& response,
+                           const Redactor& redactor) {
+  od::array errors;
+  if (doc.at_pointer("/errors").get_array().get(errors) != simdjson::SUCCESS) return absl::OkStatus();
+  std::vector<std::string> messages;
+  bool throttled = false;
+  for (auto element : errors) {
+    od::object e;
+    if (element.get_object().get(e) != simdjson::SUCCESS) continue;
+    std::string_view message, code;
+    for (auto field : e) {
+      std::string_view key;
+      if (field.unescaped_key().get(key) != simdjson::SUCCESS) continue;
+      if (key == "message") {
+        if (field.value().get_string().get(message) != simdjson::SUCCESS) message = "(no message)";
+        messages.emplace_back(message.substr(0, 200));
+      } else if (key == "extensions") {
+        od::object ext;
+        if (field.value().get_object().get(ext) != simdjson::SUCCESS || ext["code"].get_string().get(code))
+          code = {};
+      }
+    }
+    const std::string lower = absl::AsciiStrToLower(StrCat(code, " ", message));
+    throttled |=
+        lower.find("throttl") != std::string::npos || lower.find("rate_limit") != std::string::npos ||
+        lower.find("rate limit") != std::string::npos || lower.find("too_many_requests") != std::string::npos;
+  }
+  if (messages.empty() && !throttled) return absl::OkStatus();  // "errors": []
+  const std::string what = StrCat(where, " answered GraphQL errors: ", redactor.Redact(Join(messages, "; ")));
+  if (!throttled) return absl::FailedPreconditionError(ToAbsl(what));
+  absl::Status s = absl::UnavailableError(ToAbsl(StrCat(what, " (throttled: retried)")));
+  if (const std::string* h = response.Header("retry-after")) {
+    if (std::optional<absl::Duration> wait = ParseRetryAfter(*h)) SetRetryAfter(s, *wait);
+  }
+  return s;
+}
+
 class ParsedPage : public PageFacts {
  public:
   ParsedPage(od::document& doc, const HttpResponse& response, int64_t count, std::string_view last,
@@ -307,6 +336,9 @@ class ParsedPage : public PageFacts {
 
   int64_t count() const override { return count_; }
   bool BodyText(const std::string& pointer, std::string* out) override { return TextAt(doc_, pointer, out); }
+  bool BodyBool(const std::string& pointer, bool* out) override {
+    return doc_.at_pointer(pointer).get_bool().get(*out) == simdjson::SUCCESS;
+  }
   bool LastRecordText(const std::string& pointer, std::string* out) override {
     if (last_.empty()) return false;
     if (!parsed_) {
@@ -394,9 +426,8 @@ absl::Status HttpReader::CheckLoop(const std::string& where, const Position& nex
   }
   const std::string key = paginator_.Encode(next);
   if (!seen_tokens_.insert(key).second) {
-    return absl::DataLossError(
-        ToAbsl(StrCat(where, ": the server returned cursor \"", config_.redactor.Redact(key),
-                      "\" a second time; following it would loop")));
+    return absl::DataLossError(ToAbsl(StrCat(where, ": the server returned cursor \"", redactor_.Redact(key),
+                                             "\" a second time; following it would loop")));
   }
   return absl::OkStatus();
 }
@@ -427,11 +458,13 @@ void HttpReader::ReadSortedProgress(ParsedPage& facts, Page* page) const {
 
 absl::Status HttpReader::ParsePage(const HttpRequest& request, HttpResponse& response, Page* page,
                                    Position* next) {
-  const std::string where = StrCat(request.method, " ", config_.redactor.Redact(request.url));
+  const std::string where = StrCat(request.method, " ", redactor_.Redact(request.url));
   od::document doc;
   simdjson::padded_string_view view(response.body.data(), response.body.size(), response.body.capacity());
   if (auto err = parser_.iterate(view).get(doc))
     return Unusable(where, response, simdjson::error_message(err));
+  if (config_.pagination.type == HttpPaging::kGraphql)
+    RECOVERY_RETURN_IF_ERROR(GraphqlErrors(doc, where, response, redactor_));
   int64_t count = 0;
   std::string_view last;
   RECOVERY_RETURN_IF_ERROR(ReadRecords(doc, where, response, page, &count, &last));
@@ -456,11 +489,38 @@ Fetched HttpReader::Fetch(const Position& position) {
   f.status = source_->limiter().Acquire(context_);
   if (!f.status.ok()) return f;
   f.request = BuildRequest(position);
+  if (!Authorize(&f)) return f;
   const absl::Time started = absl::Now();
-  f.status = client_.Perform(f.request, &f.response, config_.redactor);
+  f.status = client_.Perform(f.request, &f.response, redactor_);
   context_.ObserveRequest(absl::Now() - started, f.status.ok() ? static_cast<int>(f.response.status) : 0);
+  if (f.status.ok() && config_.oauth2 != nullptr) {
+    if (f.response.status == 401 && config_.oauth2->Refused(oauth2_generation_)) {
+      f.status = absl::UnavailableError(ToAbsl(StrCat(f.request.method, " ", redactor_.Redact(f.request.url),
+                                                      " returned HTTP 401: the access token was refused; "
+                                                      "asking the token endpoint for a new one")));
+      SetRetryAfter(f.status, absl::ZeroDuration());
+      return f;
+    }
+    if (f.response.status < 400) config_.oauth2->Accepted(oauth2_generation_);
+  }
   if (f.status.ok()) f.status = Classify(f.request, f.response);
   return f;
+}
+
+bool HttpReader::Authorize(Fetched* f) {
+  if (config_.oauth2 == nullptr) return true;
+  absl::StatusOr<OAuth2Token> token = config_.oauth2->Get();
+  if (!token.ok()) {
+    f->status = token.status();
+    return false;
+  }
+  if (token->refreshed) context_.CountEvent(kAuthRefreshEvent, 1);
+  if (token->generation != oauth2_generation_) {
+    config_.oauth2->AddSecretsTo(&redactor_, &oauth2_secrets_seen_);
+    oauth2_generation_ = token->generation;
+  }
+  f->request.headers.push_back({"Authorization", StrCat("Bearer ", token->access_token), true});
+  return true;
 }
 
 absl::Status HttpReader::Next(Page* page) {

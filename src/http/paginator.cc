@@ -200,6 +200,36 @@ class KeysetPaginator : public Paginator {
   const Redactor* redactor_;
 };
 
+// A GraphQL connection: the end cursor goes back as {cursor} while the
+// has-next flag is true; false ends the shard, whatever the page held.
+class GraphqlPaginator : public Paginator {
+ public:
+  GraphqlPaginator(std::string cursor, std::string has_next)
+      : cursor_(std::move(cursor)), has_next_(std::move(has_next)) {}
+  absl::Status Advance(const PagePosition&, PageFacts& page, PagePosition* next,
+                       bool* exhausted) const override {
+    bool has_next = false;
+    if (!page.BodyBool(has_next_, &has_next)) {
+      return absl::FailedPreconditionError(
+          StrCat("the answer has no true or false at \"", has_next_, "\" (pagination.has_next)"));
+    }
+    *exhausted = !has_next;
+    if (*exhausted) return absl::OkStatus();
+    std::string token;
+    if (!page.BodyText(cursor_, &token) || token.empty()) {
+      return absl::FailedPreconditionError(StrCat(
+          "the answer says a next page exists but has no cursor at \"", cursor_, "\" (pagination.cursor)"));
+    }
+    next->token = std::move(token);
+    return absl::OkStatus();
+  }
+  bool server_names_next() const override { return true; }
+  std::string_view name() const override { return "graphql"; }
+
+ private:
+  const std::string cursor_, has_next_;
+};
+
 }  // namespace
 
 std::unique_ptr<Paginator> NewPaginator(const HttpPagination& o, int64_t page_size,
@@ -219,6 +249,8 @@ std::unique_ptr<Paginator> NewPaginator(const HttpPagination& o, int64_t page_si
       return std::make_unique<LinkPaginator>(std::move(credential_query_param));
     case HttpPaging::kKeyset:
       return std::make_unique<KeysetPaginator>(o.keyset_time, o.keyset_id, redactor);
+    case HttpPaging::kGraphql:
+      return std::make_unique<GraphqlPaginator>(o.cursor_from, o.has_next_from);
   }
   return nullptr;
 }

@@ -33,6 +33,8 @@ class PageFacts {
   virtual int64_t count() const = 0;  // records on the page
   // The body's string or number at `pointer`, as text; false when there is none.
   virtual bool BodyText(const std::string& pointer, std::string* out) = 0;
+  // The body's true or false at `pointer`; false when there is none.
+  virtual bool BodyBool(const std::string& pointer, bool* out) = 0;
   // The last record's string or number at `pointer`; false when there is none.
   virtual bool LastRecordText(const std::string& pointer, std::string* out) = 0;
   virtual const std::string* Header(std::string_view name) const = 0;  // lower-case name

@@ -7,7 +7,7 @@ namespace recovery {
 namespace {
 
 const std::vector<std::string_view> kPagingNames = {"page", "offset",   "cursor", "cursor_header",
-                                                    "link", "next_url", "keyset"};
+                                                    "link", "next_url", "keyset", "graphql"};
 const std::vector<std::string_view> kTimeFormats = {"rfc3339", "epoch_s", "epoch_ms"};
 
 HttpTimeFormat TimeFormatAt(SpecObject& o, std::string_view key) {
@@ -42,6 +42,10 @@ void ReadPagination(SpecObject& p, HttpPagination* out) {
       break;
     case HttpPaging::kLink:
       break;
+    case HttpPaging::kGraphql:
+      out->cursor_from = p.String("cursor", true).value_or("");
+      out->has_next_from = p.String("has_next", true).value_or("");
+      break;
     case HttpPaging::kKeyset:
       out->keyset_time = p.String("time", true).value_or("");
       out->keyset_id = p.String("id", true).value_or("");
@@ -51,8 +55,23 @@ void ReadPagination(SpecObject& p, HttpPagination* out) {
   p.Finish();
 }
 
-void ReadAuth(SpecObject& auth, HttpAuth* out) {
-  const int type = auth.Enum("type", true, {"bearer", "header", "basic", "query"}).value_or(-1);
+void ReadOAuth2(SpecObject& auth, const JobSpec& spec, HttpOAuth2* out) {
+  out->token_url = auth.String("token_url", true).value_or("");
+  out->grant = static_cast<HttpOAuth2Grant>(
+      auth.Enum("grant", false, {"client_credentials", "refresh_token"}).value_or(0));
+  out->client_id = auth.String("client_id").value_or("");
+  out->client_secret = ReadSecret(auth, "client_secret");
+  out->client_secret_basic = auth.Enum("client_auth", false, {"body", "basic"}).value_or(0) == 1;
+  out->scope = auth.String("scope").value_or("");
+  out->audience = auth.String("audience").value_or("");
+  if (auto file = auth.String("refresh_token_file"))
+    out->refresh_token_file = ResolvePath(spec.base_dir, *file);
+  out->refresh_margin =
+      auth.Duration("refresh_margin", false, absl::ZeroDuration()).value_or(out->refresh_margin);
+}
+
+void ReadAuth(SpecObject& auth, const JobSpec& spec, HttpAuth* out) {
+  const int type = auth.Enum("type", true, {"bearer", "header", "basic", "query", "oauth2"}).value_or(-1);
   switch (type) {
     case 0:
       out->type = HttpAuthType::kBearer;
@@ -72,6 +91,10 @@ void ReadAuth(SpecObject& auth, HttpAuth* out) {
       out->type = HttpAuthType::kQuery;
       out->name = auth.String("name", true).value_or("");
       out->secret = ReadSecret(auth, "value");
+      break;
+    case 4:
+      out->type = HttpAuthType::kOAuth2;
+      ReadOAuth2(auth, spec, &out->oauth2);
       break;
     default:
       break;
@@ -119,7 +142,19 @@ HttpSourceOptions ReadHttpSource(SpecObject& o, const JobSpec& spec) {
   c.url = o.String("url", true).value_or("");
   c.query = o.StringMap("query");
   c.headers = o.StringMap("headers");
-  c.body = o.String("body").value_or("");
+  // A string is sent as it is (placeholders pasted in); an object or array is
+  // JSON, its placeholders rendered as JSON values.
+  if (auto body = o.Value("body")) {
+    std::string_view text;
+    if (body->get_string().get(text) == simdjson::SUCCESS) {
+      c.body = std::string(text);
+    } else if (body->is_object() || body->is_array()) {
+      c.body = simdjson::minify(*body);
+      c.body_is_json = true;
+    } else {
+      o.errors()->Add(o.PathOf("body"), "expected a string (sent as it is) or a JSON object (a JSON body)");
+    }
+  }
   c.time_format = TimeFormatAt(o, "time_format");
   c.records = o.String("records").value_or("");
   c.page_size = o.Int("page_size", false, 1, 100000).value_or(c.page_size);
@@ -144,7 +179,7 @@ HttpSourceOptions ReadHttpSource(SpecObject& o, const JobSpec& spec) {
     }
     total->Finish();
   }
-  if (auto auth = o.Object("auth")) ReadAuth(*auth, &c.auth);
+  if (auto auth = o.Object("auth")) ReadAuth(*auth, spec, &c.auth);
   ReadClient(o, spec, &c);
   CheckHttpSourceOptions(c, o.path(), o.errors());
   return c;

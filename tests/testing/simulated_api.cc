@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "httplib.h"
+#include "simdjson.h"
 #include "testing/loopback_server.h"
 #include "testing/test_util.h"
 #include "util/time_format.h"
@@ -63,6 +64,27 @@ SimulatedApi::SimulatedApi(SimulatedApiOptions options) : options_(std::move(opt
     server_->Get(absl::StrCat("/v1/", s),
                  [this, s](const httplib::Request& req, httplib::Response& res) { Handle(s, &req, &res); });
   }
+  // GraphQL: POST {"query": ..., "variables": {"from", "to", "first", "after"}}, served as
+  // the cursor style with those as its parameters.
+  server_->Post("/v1/graphql", [this](const httplib::Request& req, httplib::Response& res) {
+    httplib::Request asked = req;
+    simdjson::dom::parser parser;
+    simdjson::dom::element vars;
+    if (parser.parse(req.body).get(vars) == simdjson::SUCCESS &&
+        vars["variables"].get(vars) == simdjson::SUCCESS) {
+      std::string_view text;
+      int64_t n = 0;
+      if (vars["from"].get_string().get(text) == simdjson::SUCCESS)
+        asked.params.emplace("from", std::string(text));
+      if (vars["to"].get_string().get(text) == simdjson::SUCCESS)
+        asked.params.emplace("to", std::string(text));
+      if (vars["after"].get_string().get(text) == simdjson::SUCCESS)
+        asked.params.emplace("cursor", std::string(text));
+      if (vars["first"].get_int64().get(n) == simdjson::SUCCESS)
+        asked.params.emplace("limit", std::to_string(n));
+    }
+    Handle("graphql", &asked, &res);
+  });
   port_ = StartLoopbackServer(*server_, &thread_, "simulated API");
 }
 
@@ -170,8 +192,9 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
       }
     }
   }
-  if (!options_.bearer_token.empty() &&
-      req.get_header_value("Authorization") != "Bearer " + options_.bearer_token) {
+  if ((!options_.bearer_token.empty() &&
+       req.get_header_value("Authorization") != "Bearer " + options_.bearer_token) ||
+      (options_.authorize && !options_.authorize(req.get_header_value("Authorization")))) {
     res.status = 401;
     res.set_content(R"({"error":"unauthorized"})", "application/json");
     return finish(401);
@@ -213,6 +236,16 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
         return finish(302);
       case Fault::kHuge:
         res.set_content(std::string(fault->bytes, ' ') + R"({"data":[]})", "application/json");
+        return finish(200);
+      case Fault::kGraphqlThrottled:
+        res.set_content(
+            R"({"data":null,"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED"}}]})",
+            "application/json");
+        return finish(200);
+      case Fault::kGraphqlError:
+        res.set_content(
+            R"({"data":null,"errors":[{"message":"Field 'amount' doesn't exist on type 'Order'"}]})",
+            "application/json");
         return finish(200);
       default:
         break;
@@ -263,6 +296,15 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
   const bool more = end < hi;
   int64_t next_index = end;
   if (fault && fault->kind == Fault::kRepeatCursor) next_index = begin;
+  if (style == "graphql") {  // a connection: nodes and pageInfo (the last one sends its cursor too)
+    body =
+        absl::StrCat(R"({"data":{"transactions":{"nodes":)", body.substr(8), R"(,"pageInfo":{"endCursor":")",
+                     EncodeCursor(next_index), R"(","hasNextPage":)", more ? "true" : "false", "}}}}");
+    res.set_content(body, "application/json");
+    logged.status = 200;
+    log_.push_back(logged);
+    return;
+  }
   const std::string window =
       absl::StrCat("&from=", req.get_param_value("from"), "&to=", req.get_param_value("to"));
   if (style == "cursor" && more)

@@ -8,14 +8,18 @@
 //   link                                           Link: <...>; rel="next"
 //   next-url                                       {"data":[...],"links":{"next":"/v1/next-url?..."}}
 //   keyset     ?after_time=&after_id=&limit=&from=&to=
+//   graphql    POST /v1/graphql {"variables":{"from","to","first","after"}}
+//              {"data":{"transactions":{"nodes":[...],"pageInfo":{"endCursor","hasNextPage"}}}}
 // `from`/`to` are RFC 3339; records in [from, to) are served.
 #ifndef RECOVERY_TESTS_TESTING_SIMULATED_API_H_
 #define RECOVERY_TESTS_TESTING_SIMULATED_API_H_
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -37,6 +41,9 @@ struct SimulatedApiOptions {
   int max_page_size = 1000;                       // the server caps `limit` silently, as real APIs do
   absl::Duration latency = absl::ZeroDuration();  // added to every response
   std::string bearer_token;                       // when set, required on every request
+  // When set, every request's Authorization header must please it (an OAuth2
+  // token server's Authorizer()); else 401.
+  std::function<bool(std::string_view authorization)> authorize;
   // Random faults (the demo): probability per request, deterministic seed.
   double p500 = 0;
   double p429 = 0;
@@ -76,7 +83,9 @@ struct Fault {
     kHuge,
     kRepeatCursor,
     kWrongTotal,
-    k401
+    k401,
+    kGraphqlThrottled,  // 200 with GraphQL "errors" saying THROTTLED
+    kGraphqlError,      // 200 with a GraphQL error that is not throttling
   };
   Kind kind;
   int retry_after_seconds = 0;  // k429

@@ -288,6 +288,67 @@ TEST(CrashTest, HttpApiThroughFaultStormsAndRepeatedSigkills) {
   EXPECT_GT(by_status[429], 0);
 }
 
+// A GraphQL connection (a JSON body with a null cursor at first, the end
+// cursor and has-next flag read from the answer) through the same storms and
+// kills, with GraphQL throttling answered inside a 200 now and then.
+TEST(CrashTest, GraphqlApiThroughFaultStormsAndRepeatedSigkills) {
+  const int kRecords = Kills(60000, 300000);
+  constexpr int kPage = 500;
+  testing::SimulatedApiOptions options;
+  options.start = T("2026-11-14T00:00:00Z");
+  options.end = T("2026-11-18T00:00:00Z");
+  options.records = kRecords;
+  options.small_records = true;
+  options.max_page_size = kPage;
+  options.p500 = 0.02;
+  options.p_reset = 0.01;
+  options.p_stall = 0.01;
+  options.stall = absl::Milliseconds(200);
+  testing::SimulatedApi api(options);
+  std::vector<testing::Fault> throttles(20, testing::Fault{testing::Fault::kGraphqlThrottled});
+  api.Script(throttles);
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("job.json"), StrCat(R"({
+    "name": "crash-graphql", "window": {"start": "2026-11-14T00:00:00Z", "end": "2026-11-18T00:00:00Z"},
+    "shard_duration": "1d", "concurrency": 4,
+    "retry": {"initial_backoff": "1ms", "max_backoff": "10ms", "max_attempts": 40},
+    "source": {"type": "http", "method": "POST", "url": ")",
+                                                  api.base_url(), R"(/v1/graphql",
+               "body": {"query": "query($from:DateTime!,$to:DateTime!,$first:Int!,$after:String){transactions(from:$from,to:$to,first:$first,after:$after){nodes{id created_at} pageInfo{endCursor hasNextPage}}}",
+                        "variables": {"from": "{start}", "to": "{end}", "first": "{limit}", "after": "{cursor}"}},
+               "records": "/data/transactions/nodes", "page_size": )",
+                                                  kPage, R"(, "timeout": "5s",
+               "pagination": {"type": "graphql", "cursor": "/data/transactions/pageInfo/endCursor",
+                              "has_next": "/data/transactions/pageInfo/hasNextPage"}},
+    "mapper": {"type": "json", "fields": [{"name": "id", "from": "/id", "required": true}],
+               "key": {"from": "/id"}, "event_time": {"from": "/created_at"}},
+    "checkpoint": {"type": "file", "dir": "state"}})"));
+  Torture t;
+  t.dir = dir.path();
+  t.job_name = "crash-graphql";
+  t.plan = *PlanShards(options.start, options.end, absl::Hours(24));
+  t.all_ids = api.Ids(options.start, options.end);
+  t.dead_letters_path = dir.File("state/crash-graphql/dead_letters.jsonl");
+  t.min_kills = Kills(10, 50);
+  t.max_external_delay_ms = 100;
+  // The simulator's cursors name the index of the next record among all of them.
+  const std::vector<std::string> all = t.all_ids;
+  t.batch_at = [&, all](const Shard& shard, const std::string& cursor) {
+    std::vector<std::string> in_shard = api.Ids(shard.start, shard.end);
+    size_t from = 0;
+    if (!cursor.empty()) {
+      int64_t v = 0;
+      EXPECT_TRUE(absl::SimpleAtoi(cursor.substr(1), &v)) << cursor;
+      const std::string& first = all[static_cast<size_t>((v - 3) / 7)];
+      from = std::find(in_shard.begin(), in_shard.end(), first) - in_shard.begin();
+    }
+    const size_t to = std::min(in_shard.size(), from + kPage);
+    return std::vector<std::string>(in_shard.begin() + static_cast<std::ptrdiff_t>(from),
+                                    in_shard.begin() + static_cast<std::ptrdiff_t>(to));
+  };
+  RunTorture(t);
+}
+
 // The same export through the C ABI into a C callback sink that cannot roll
 // back: every record arrives, and a record that arrives twice is flagged the
 // second time.

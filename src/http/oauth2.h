@@ -1,0 +1,101 @@
+// OAuth2 access tokens for the HTTP source (auth.type "oauth2"), shared by
+// every shard of a job: fetched when first needed, refreshed a margin before
+// they expire and once more when the API refuses one (401), one refresh at a
+// time. With the refresh_token grant the refresh token lives in a file; a
+// refresh holds an exclusive lock beside it (so the processes of one job on a
+// host never spend the same refresh token twice, which can get the whole
+// token family revoked), reads the newest token from the file first, and
+// writes a rotated one back atomically before using the access token it came
+// with.
+#ifndef RECOVERY_HTTP_OAUTH2_H_
+#define RECOVERY_HTTP_OAUTH2_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "http/http_client.h"
+#include "recovery/http_source.h"
+#include "util/redact.h"
+
+namespace recovery {
+
+// An access token and the count of tokens fetched before it (its generation).
+struct OAuth2Token {
+  std::string access_token;
+  uint64_t generation = 0;
+  bool refreshed = false;  // this call fetched it: one refresh, for the metrics
+};
+
+// A 2xx answer of a token endpoint.
+struct OAuth2Issued {
+  std::string access_token;
+  std::string refresh_token;  // empty unless it sent one
+  absl::Duration lifetime = absl::InfiniteDuration();
+};
+
+// Thread-safe.
+class OAuth2Tokens {
+ public:
+  // `options` checked already; `client` for the token endpoint (TLS, timeouts).
+  OAuth2Tokens(HttpOAuth2 options, HttpClientOptions client);
+  OAuth2Tokens(const OAuth2Tokens&) = delete;
+  OAuth2Tokens& operator=(const OAuth2Tokens&) = delete;
+
+  // A token valid for a while yet, fetched if need be (while one caller
+  // renews a token that is still valid, the others keep using it). Errors:
+  // kUnavailable (the token endpoint failed or did not answer: retry),
+  // kUnauthenticated (it refused the grant twice, the secrets read anew in
+  // between; every later call fails the same way without asking it again).
+  // Messages name the token URL and the endpoint's error, never a secret.
+  absl::StatusOr<OAuth2Token> Get();
+
+  // The API refused the token of `generation` (401): the next Get() fetches
+  // a new one, unless a newer one exists already. False when that token was
+  // itself fetched because the API refused the one before it and has not
+  // been accepted since: the API refuses fresh tokens, renewing again would
+  // not help.
+  bool Refused(uint64_t generation);
+  // The API accepted the token of `generation`.
+  void Accepted(uint64_t generation);
+
+  // The secrets seen since the call that left `*seen` (start at 0): the
+  // client secret, refresh and access tokens, for a redactor.
+  void AddSecretsTo(Redactor* redactor, size_t* seen) const;
+
+ private:
+  using Issued = OAuth2Issued;
+  // Exchanges the grant, and once more with the secrets read anew when the
+  // endpoint refuses it; a second refusal is permanent.
+  absl::StatusOr<Issued> Fetch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(refresh_mu_);
+  absl::StatusOr<Issued> Exchange(bool reread) ABSL_EXCLUSIVE_LOCKS_REQUIRED(refresh_mu_);
+  absl::Status ReadSecrets(bool reread) ABSL_EXCLUSIVE_LOCKS_REQUIRED(refresh_mu_);
+  // Saves a rotated refresh token before its access token is used.
+  absl::Status SaveRotated(const std::string& refresh_token) ABSL_EXCLUSIVE_LOCKS_REQUIRED(refresh_mu_);
+
+  const HttpOAuth2 options_;
+  absl::Mutex refresh_mu_;  // held by the one caller renewing the token
+  HttpClient client_ ABSL_GUARDED_BY(refresh_mu_);
+  std::string client_secret_ ABSL_GUARDED_BY(refresh_mu_);
+  std::string refresh_token_ ABSL_GUARDED_BY(refresh_mu_);
+
+  mutable absl::Mutex mu_;
+  std::string access_token_ ABSL_GUARDED_BY(mu_);
+  absl::Time refresh_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // renewed from then on
+  absl::Time expires_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool refreshing_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool refusal_pending_ ABSL_GUARDED_BY(mu_) = false;  // the next token replaces a refused one
+  std::atomic<bool> after_refusal_{false};             // the current one did, and is not yet accepted
+  absl::Status permanent_ ABSL_GUARDED_BY(mu_);        // the grant was refused
+  std::vector<std::string> secrets_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace recovery
+
+#endif  // RECOVERY_HTTP_OAUTH2_H_
