@@ -24,6 +24,7 @@ constexpr const char* kPaging[] = {
     R"({"type":"link"})",
     R"({"type":"next_url","from":"/links/next"})",
     R"({"type":"keyset","time":"/t","id":"/id"})",
+    R"({"type":"graphql","cursor":"/page/end","has_next":"/page/more"})",
 };
 
 std::unique_ptr<recovery::Source> Build(int style) {

@@ -79,7 +79,7 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
   options.end = testing::T("2026-11-18T00:00:00Z");
   options.records = 4000;
   options.small_records = true;
-  options.latency = absl::Milliseconds(15);
+  options.latency = absl::Milliseconds(30);
   options.bearer_token = "cli-secret-token";
   testing::SimulatedApi api(options);
   setenv("CLI_TEST_TOKEN", "cli-secret-token", 1);
@@ -101,10 +101,20 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
 
   const int port = testing::FreeLoopbackPort();
   std::string scraped;
+  // Scraped once the run has had an answer from the API (a slow machine may
+  // take longer than any fixed delay to start the listener), then stopped
+  // 300 ms later: the API's 30 ms per answer leaves the run more than a
+  // second of work at that point, however fast the machine.
   Result interrupted =
       Cli({"run", job, "--log-format", "json", "--log-level", "info", "--metrics-listen",
            StrCat("127.0.0.1:", port)},
-          600, [&] { scraped = Shell(StrCat("curl -s http://127.0.0.1:", port, "/metrics")); });
+          600, [&] {
+            const absl::Time give_up = absl::Now() + absl::Seconds(60);
+            while (scraped.find("class=\"2xx\"") == std::string::npos && absl::Now() < give_up) {
+              absl::SleepFor(absl::Milliseconds(20));
+              scraped = Shell(StrCat("curl -s http://127.0.0.1:", port, "/metrics"));
+            }
+          });
   EXPECT_THAT(scraped, HasSubstr("# TYPE recovery_pages_total counter"));
   EXPECT_THAT(scraped, HasSubstr("recovery_request_duration_seconds_bucket{job=\"cli\",le=\"+Inf\"}"));
   EXPECT_THAT(scraped, HasSubstr("recovery_http_responses_total{job=\"cli\",class=\"2xx\"}"));

@@ -26,7 +26,7 @@ void RenderStringContent(std::string_view content, const TemplateValues& values,
     auto it = values.find(content.substr(open + 1, close - open - 1));
     if (it != values.end()) {
       std::string quoted;
-      AppendJsonString(it->second, &quoted);
+      AppendJsonStringLossy(it->second, &quoted);
       out->append(quoted, 1, quoted.size() - 2);  // without its quotes
       pos = close + 1;
     } else {
@@ -85,7 +85,7 @@ std::string RenderJsonTemplate(std::string_view json, const TemplateValues& valu
       } else if (numeric.count(whole->first) > 0 && IsNumber(v)) {
         out.append(v);
       } else {
-        AppendJsonString(v, &out);
+        AppendJsonStringLossy(v, &out);
       }
     } else {
       out.push_back('"');

@@ -21,7 +21,8 @@ std::string RenderTemplate(std::string_view text, const TemplateValues& values);
 // null when it is empty, a number when the placeholder is in `numeric` (and
 // the value is one), a string otherwise; within a longer string, the value
 // is escaped. Braces that name no placeholder (a GraphQL selection set) are
-// left as they are.
+// left as they are. The result is valid JSON: a value that is not valid UTF-8
+// (none read from a JSON answer is) has its invalid bytes replaced.
 std::string RenderJsonTemplate(std::string_view json, const TemplateValues& values,
                                const std::set<std::string_view>& numeric);
 

@@ -300,7 +300,7 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
     body =
         absl::StrCat(R"({"data":{"transactions":{"nodes":)", body.substr(8), R"(,"pageInfo":{"endCursor":")",
                      EncodeCursor(next_index), R"(","hasNextPage":)", more ? "true" : "false", "}}}}");
-    res.set_content(body, "application/json");
+    res.set_content(body, options_.compress ? "application/json" : "application/json; charset=utf-8");
     logged.status = 200;
     log_.push_back(logged);
     return;
