@@ -30,7 +30,9 @@ def bad(i):
 # by an earlier run and never acknowledged comes back flagged, as from a queue
 # after its visibility timeout). The sink appends to out.txt, the dead-letter
 # receiver to dead.txt; commit writes `violation` if told to acknowledge a
-# record the sink never got in this run.
+# record the sink never got (in this run or, durably, in an earlier one: the
+# crash-loop breaker, which these kills can set off, does not write again a
+# piece an earlier run delivered).
 CHILD = textwrap.dedent("""
     import json, os, sys
     import recovery
@@ -57,7 +59,7 @@ CHILD = textwrap.dedent("""
     class Queue:
         def __init__(self):
             self.acked, self.received_before = ids("acks.log"), ids("received.log")
-            self.handed, self.page, self.written = set(), [], set()
+            self.handed, self.page, self.written = set(), [], ids("out.txt")
 
         def fetch(self, shard, cursor):
             self.page = [i for i in range(MESSAGES) if f"m{i}" not in self.acked and f"m{i}" not in self.handed]
