@@ -291,34 +291,32 @@ bool TextAt(od::document& doc, const std::string& pointer, std::string* out) {
 // GraphQL reports errors, throttling among them, in a 200 answer: "errors"
 // not empty is a retryable error when an error's extensions.code or message
 // says the client is throttled, else the page fails with the messages.
-absl::Status GraphqlErrors(od::document& doc, const std::string& where, const HttpResponse& response,
+absl::Status GraphqlErrors(std::string_view body, const std::string& where, const HttpResponse& response,
                            const Redactor& redactor) {
-  od::array errors;
-  if (doc.at_pointer("/errors").get_array().get(errors) != simdjson::SUCCESS) return absl::OkStatus();
+  // Read from a parse of its own: the page's On-Demand document must not be
+  // walked before its records (an error met while skipping a malformed value
+  // would leave it unusable). A body that is not JSON is reported by the
+  // records' reading.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  simdjson::dom::array errors;
+  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS ||
+      root["errors"].get_array().get(errors) != simdjson::SUCCESS) {
+    return absl::OkStatus();
+  }
   std::vector<std::string> messages;
   bool throttled = false;
-  for (auto element : errors) {
-    od::object e;
-    if (element.get_object().get(e) != simdjson::SUCCESS) continue;
+  for (simdjson::dom::element e : errors) {
     std::string_view message, code;
-    for (auto field : e) {
-      std::string_view key;
-      if (field.unescaped_key().get(key) != simdjson::SUCCESS) continue;
-      if (key == "message") {
-        if (field.value().get_string().get(message) != simdjson::SUCCESS) message = "(no message)";
-        messages.emplace_back(message.substr(0, 200));
-      } else if (key == "extensions") {
-        od::object ext;
-        if (field.value().get_object().get(ext) != simdjson::SUCCESS || ext["code"].get_string().get(code))
-          code = {};
-      }
-    }
+    if (e["message"].get_string().get(message) != simdjson::SUCCESS) message = "(no message)";
+    if (e.at_pointer("/extensions/code").get_string().get(code) != simdjson::SUCCESS) code = {};
+    messages.emplace_back(message.substr(0, 200));
     const std::string lower = absl::AsciiStrToLower(StrCat(code, " ", message));
     throttled |=
         lower.find("throttl") != std::string::npos || lower.find("rate_limit") != std::string::npos ||
         lower.find("rate limit") != std::string::npos || lower.find("too_many_requests") != std::string::npos;
   }
-  if (messages.empty() && !throttled) return absl::OkStatus();  // "errors": []
+  if (messages.empty()) return absl::OkStatus();  // "errors": []
   const std::string what = StrCat(where, " answered GraphQL errors: ", redactor.Redact(Join(messages, "; ")));
   if (!throttled) return absl::FailedPreconditionError(ToAbsl(what));
   absl::Status s = absl::UnavailableError(ToAbsl(StrCat(what, " (throttled: retried)")));
@@ -464,7 +462,7 @@ absl::Status HttpReader::ParsePage(const HttpRequest& request, HttpResponse& res
   if (auto err = parser_.iterate(view).get(doc))
     return Unusable(where, response, simdjson::error_message(err));
   if (config_.pagination.type == HttpPaging::kGraphql)
-    RECOVERY_RETURN_IF_ERROR(GraphqlErrors(doc, where, response, redactor_));
+    RECOVERY_RETURN_IF_ERROR(GraphqlErrors(response.body, where, response, redactor_));
   int64_t count = 0;
   std::string_view last;
   RECOVERY_RETURN_IF_ERROR(ReadRecords(doc, where, response, page, &count, &last));
