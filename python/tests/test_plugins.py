@@ -111,6 +111,10 @@ CHILD = textwrap.dedent("""
         "name": "py-queue",
         "window": {"start": "2025-11-14T00:00:00Z", "end": "2025-11-15T00:00:00Z"},
         "concurrency": 1, "error_budget": {"max_fraction": 1},
+        # The kills land just after batches reach the sink, many runs in a row:
+        # the crash-loop breaker would take one for a record that kills the
+        # process (test_crash_loop.py tests it).
+        "isolate_after_crashes": 0,
         "mapper": {"type": "json", "fields": [{"name": "id", "from": "/id", "required": True},
                                               {"name": "amount", "from": "/amount", "type": "decimal"}],
                    "key": {"from": "/id"}, "event_time": {"from": "/t", "format": "epoch_us"}},
