@@ -179,9 +179,11 @@ static int dead_flush(void* ud, recovery_error_t* error) {
   return RECOVERY_OK;
 }
 
-/* isolate_after_crashes 0: these kills land just after a batch reaches the
- * sink, a dozen runs in a row, which the crash-loop breaker cannot tell from a
- * record that kills the process (it would dead-letter a healthy one); the
+/* isolate_after_crashes 0: these kills land a few milliseconds after a batch
+ * reaches the sink, a dozen runs in a row, often while the handler still
+ * fsyncs inside the sink's write, which the crash-loop breaker cannot tell
+ * from a record that kills the process (kills just after the write are told
+ * apart: crash_test's KillsJustAfterTheSinkNeverConvictAHealthyRecord); the
  * breaker has a test of its own (python/tests/test_crash_loop.py). */
 static const char* kSpec =
     "{\"name\":\"c-queue\",\"window\":{\"start\":\"2026-11-14T00:00:00Z\",\"end\":\"2026-11-15T00:00:00Z\"},"

@@ -5,6 +5,7 @@
 #include "engine/accounting.h"
 #include "engine/page_mapper.h"
 #include "engine/retry.h"
+#include "engine/sink_marks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recovery/status.h"
@@ -179,6 +180,38 @@ TEST(PageMapperTest, ABadRecordIsDeadLetteredOnceByItsOwnShardOrByTheFirstClaima
   EXPECT_EQ(claims.size(), 1u);
   MapPage(mapper, first, page.records, true, &claims, &a);  // a later page, or a rerun, of the same shard
   EXPECT_EQ(a.outcomes[2], RecordOutcome::kOutOfWindow);
+}
+
+TEST(SinkMarksTest, TellsWhereEachShardLastWasWithItsBatchAndKnowsNothingOfOthers) {
+  testing::TempDir dir;
+  const absl::Time t1 = absl::FromUnixMicros(1'796'579'867'897'314);
+  const absl::Time t2 = t1 + absl::Microseconds(1);
+  {
+    std::unique_ptr<SinkMarks> marks = SinkMarks::OpenIn(dir.path(), "job");
+    ASSERT_NE(marks, nullptr);
+    EXPECT_EQ(marks->Last(0, t1), SinkMarks::Where::kUnknown);  // no mark yet
+    marks->Enter(0, t1);
+    marks->Enter(5, t2);
+    marks->Leave(5, t2);
+  }
+  // A later process of the job (the marks outlive the one that wrote them).
+  std::unique_ptr<SinkMarks> marks = SinkMarks::OpenIn(dir.path(), "job");
+  ASSERT_NE(marks, nullptr);
+  EXPECT_EQ(marks->Last(0, t1), SinkMarks::Where::kInSink);
+  EXPECT_EQ(marks->Last(5, t2), SinkMarks::Where::kOutside);
+  // A mark speaks only for the batch it was made for, and only its shard's.
+  EXPECT_EQ(marks->Last(5, t1), SinkMarks::Where::kUnknown);
+  EXPECT_EQ(marks->Last(3, t1), SinkMarks::Where::kUnknown);
+  EXPECT_EQ(marks->Last(9, t1), SinkMarks::Where::kUnknown);  // past the end of the file
+  EXPECT_EQ(marks->Last(-1, t1), SinkMarks::Where::kUnknown);
+  // Another job's marks are its own.
+  std::unique_ptr<SinkMarks> other = SinkMarks::OpenIn(dir.path(), "other job");
+  ASSERT_NE(other, nullptr);
+  EXPECT_NE(other->path(), marks->path());
+  EXPECT_EQ(other->Last(0, t1), SinkMarks::Where::kUnknown);
+  // Where no file can be made, there are no marks (and the breaker counts
+  // every death, as it did without them).
+  EXPECT_EQ(SinkMarks::OpenIn(dir.File("missing"), "job"), nullptr);
 }
 
 TEST(AccountingTest, BudgetAndProgress) {

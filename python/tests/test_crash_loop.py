@@ -65,7 +65,7 @@ class CrashLoopTest(unittest.TestCase):
                 f.write(json.dumps({"id": f"t{i:03d}", "ts": f"2026-11-14T{minute // 60:02d}:{minute % 60:02d}:00Z"})
                         + "\n")
 
-    def run_until_done(self, spec, limit):
+    def run_until_done(self, spec, limit, poison=POISON):
         with open(os.path.join(self.dir, "job.json"), "w") as f:
             json.dump(spec, f)
         with open(os.path.join(self.dir, "child.py"), "w") as f:
@@ -74,7 +74,7 @@ class CrashLoopTest(unittest.TestCase):
             filter(None, [os.path.abspath(os.path.join(os.path.dirname(__file__), "..")), os.environ.get("PYTHONPATH")])))
         deaths = 0
         for _ in range(limit):  # the supervisor: restart until the job ends
-            r = subprocess.run([sys.executable, os.path.join(self.dir, "child.py"), self.dir, POISON], env=env,
+            r = subprocess.run([sys.executable, os.path.join(self.dir, "child.py"), self.dir, poison], env=env,
                                capture_output=True, text=True)
             if r.returncode == 0:
                 return deaths
@@ -82,15 +82,14 @@ class CrashLoopTest(unittest.TestCase):
             deaths += 1
         self.fail(f"still crash-looping after {limit} runs")
 
-    def test_the_record_that_kills_the_process_is_dead_lettered_and_the_rest_delivered(self):
-        deaths = self.run_until_done(job_spec(), limit=30)
+    def check_isolated(self, poison, deaths):
         # Two deaths with the whole page, about log2(50) halvings, and two
         # deaths of the record alone.
         self.assertGreaterEqual(deaths, 3)
         self.assertLessEqual(deaths, 2 + 6 + 2)
         with open(os.path.join(self.dir, "dead.jsonl")) as f:
             letters = [json.loads(line) for line in f]
-        self.assertEqual([json.loads(l["raw"])["id"] for l in letters], [POISON])
+        self.assertEqual([json.loads(l["raw"])["id"] for l in letters], [poison])
         self.assertRegex(letters[0]["reason"], r"^crashed the process \d+ times$")
         seen = {}
         with open(os.path.join(self.dir, "out.txt")) as f:
@@ -99,11 +98,19 @@ class CrashLoopTest(unittest.TestCase):
                 if key in seen:
                     self.assertEqual(redelivered, "1", f"{key} came again unflagged")
                 seen[key] = seen.get(key, 0) + 1
-        self.assertEqual(set(seen), {f"t{i:03d}" for i in range(RECORDS)} - {POISON})
+        self.assertEqual(set(seen), {f"t{i:03d}" for i in range(RECORDS)} - {poison})
         # Records outside the page that kills the process came once.
-        poisoned_page = int(POISON[1:]) // PAGE
+        poisoned_page = int(poison[1:]) // PAGE
         self.assertTrue(all(n == 1 for k, n in seen.items() if int(k[1:]) // PAGE != poisoned_page
                             and int(k[1:]) // PAGE != poisoned_page + 1), seen)
+
+    def test_the_record_that_kills_the_process_is_dead_lettered_and_the_rest_delivered(self):
+        self.check_isolated(POISON, self.run_until_done(job_spec(), limit=30))
+
+    def test_a_record_of_a_shards_first_page_is_isolated_too(self):
+        # The shard has committed nothing yet when its first batch kills the
+        # process: the breaker once saw such a shard as never started.
+        self.check_isolated("t003", self.run_until_done(job_spec(), limit=30, poison="t003"))
 
     def test_without_the_breaker_the_job_never_gets_past_the_record(self):
         spec = job_spec()

@@ -50,7 +50,10 @@ absl::Status Deliver(Engine& engine, ShardRun& run, MappedPage& mapped, ShardCou
     const WriteRequest request{run.shard, mapped.batch, fence ? &*fence : nullptr, engine.spec().name,
                                engine.run_id()};
     mapped.written = WriteResult();
-    RECOVERY_RETURN_IF_ERROR(engine.components().sink->Write(request, &mapped.written));
+    {
+      const InSink in_sink(engine.sink_marks(), run.shard.index, run.checkpoint.updated);
+      RECOVERY_RETURN_IF_ERROR(engine.components().sink->Write(request, &mapped.written));
+    }
     if (!mapped.written.commit_token.empty()) run.checkpoint.sink_token = mapped.written.commit_token;
     return absl::OkStatus();
   });
@@ -244,6 +247,7 @@ absl::Status WritingCommitter::PrepareBatch(ShardRun& run, const Page& page, Map
     // at the start of this run is saved with the mark.
     if (!ck.in_flight || new_keys_in_flight || run.death_unsaved) {
       ck.in_flight = true;
+      ck.state = ShardState::kRunning;  // a death now is counted (even on the shard's first batch)
       ck.suspect_keys.clear();  // the whole batch
       ck.suspect_deaths = 0;
       ck.updated = absl::Now();

@@ -25,14 +25,16 @@
 #include "absl/status/status.h"
 #include "engine/engine.h"
 #include "engine/page_mapper.h"
+#include "engine/sink_marks.h"
 #include "recovery/source.h"
 
 namespace recovery {
 
 // At the start of a shard's run: counts a death if the last run left a batch
-// in flight. True when it did (the count must then be saved again before the
-// next write).
-bool CountDeath(ShardRun& run);
+// in flight, unless `marks` (may be null) show it died outside the sink's
+// Write. True when it counted one (the count must then be saved again before
+// the next write).
+bool CountDeath(ShardRun& run, const SinkMarks* marks);
 
 // Whether `run`'s next batch is to be delivered in pieces.
 bool Isolating(const Engine& engine, const ShardRun& run);

@@ -32,6 +32,9 @@ Engine::Engine(JobSpec spec, Components components, BackfillerOptions options, s
                       c_.checkpoints->saves_atomically()),
       presence_(c_.sink->presence()),
       run_id_(NewRunId(absl::Now())),
+      sink_marks_(spec_.isolate_after_crashes > 0 && !options_.dry_run && !sink_traits_.rolls_back_uncommitted
+                      ? SinkMarks::Open(spec_.name)
+                      : nullptr),
       progress_(plan_, spec_.start, spec_.end),
       metrics_(options_.metrics, spec_.name),
       committer_(NewPageCommitter(*this)) {}

@@ -18,6 +18,7 @@
 #include "engine/accounting.h"
 #include "engine/engine_metrics.h"
 #include "engine/page_mapper.h"
+#include "engine/sink_marks.h"
 #include "recovery/backfiller.h"
 #include "util/group_commit.h"
 
@@ -71,6 +72,9 @@ class Engine {
   // Held shared by every delivery, and alone by a delivery of crash suspects
   // (crash_isolation.h), so that a death then is theirs.
   absl::Mutex& isolation_mutex() { return isolation_mu_; }
+  // Where each shard was when a process died (sink_marks.h); null when the
+  // breaker is off or no file could hold them.
+  SinkMarks* sink_marks() const { return sink_marks_.get(); }
 
   bool Stopping() const { return cancelled_.load() || stopped_.load(); }
   bool cancelled() const { return cancelled_.load(); }
@@ -141,6 +145,7 @@ class Engine {
   PresenceCheck* const presence_;
   const std::string run_id_;
   const Context context_{this};
+  const std::unique_ptr<SinkMarks> sink_marks_;
   ProgressTracker progress_;
   EngineMetrics metrics_;
   RejectClaims reject_claims_;

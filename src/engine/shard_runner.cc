@@ -171,7 +171,7 @@ void RunShard(Engine& engine, ShardRun& run) {
   engine.progress().SetState(index, ShardState::kRunning);
   auto pause = [&] { engine.progress().SetState(index, ShardState::kPending); };
   bool redeliver = run.checkpoint.in_flight;
-  if (engine.spec().isolate_after_crashes > 0) run.death_unsaved = CountDeath(run);
+  if (engine.spec().isolate_after_crashes > 0) run.death_unsaved = CountDeath(run, engine.sink_marks());
   ShardCounters counters;  // of the page under way; retries count from the open
   std::unique_ptr<ShardReader> reader;
   absl::Status st = engine.Retry("open source", run, &counters, [&]() -> absl::Status {

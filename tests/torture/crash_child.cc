@@ -7,7 +7,12 @@
 // checkpoint log, die, at the N-th group) | unsynced-checkpoint (die after the
 // N-th group is written, before its fdatasync) | mid-compaction (die in the
 // middle of the N-th compaction of the checkpoint log: after its new log, or
-// after its snapshot) | after-checkpoint (die after the N-th save).
+// after its snapshot) | after-checkpoint (die after the N-th save) |
+// back-from-sink (die at the first checkpoint save that follows the N-th
+// acknowledged write: the engine is back from the sink, the commit unsaved).
+// MODE prefixed "callback:" delivers through a callback sink (which cannot
+// roll back, so the crash-loop breaker is on) appending "KEY FLAG" lines to
+// out.txt, rather than the JSON-lines sink.
 // Checkpoints compact every 4 KiB here, so compactions happen in every run.
 #include <fcntl.h>
 #include <signal.h>
@@ -29,6 +34,7 @@ namespace {
 
 std::string g_mode;
 int g_when = 0;
+std::atomic<int> g_acked{0};  // writes the sink acknowledged in this run
 
 void Die() { ::raise(SIGKILL); }
 
@@ -70,6 +76,7 @@ class KillingSink : public SinkWrapper {
     }
     absl::Status status = SinkWrapper::Write(request, result);
     if (g_mode == "after-sink" && n == g_when) Die();
+    if (status.ok()) ++g_acked;
     return status;
   }
 
@@ -83,6 +90,7 @@ class KillingStore : public CheckpointStoreWrapper {
   explicit KillingStore(std::unique_ptr<CheckpointStore> inner) : CheckpointStoreWrapper(std::move(inner)) {}
   absl::Status Save(std::string_view j, std::string_view s, const Checkpoint& c) override {
     const int n = ++saves_;
+    if (g_mode == "back-from-sink" && g_acked >= g_when) Die();
     absl::Status st = CheckpointStoreWrapper::Save(j, s, c);
     if (g_mode == "after-checkpoint" && n == g_when) Die();
     return st;
@@ -90,6 +98,7 @@ class KillingStore : public CheckpointStoreWrapper {
   absl::Status SaveAll(std::string_view j,
                        absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) override {
     const int n = ++saves_;
+    if (g_mode == "back-from-sink" && g_acked >= g_when) Die();
     absl::Status st = CheckpointStoreWrapper::SaveAll(j, checkpoints);
     if (g_mode == "after-checkpoint" && n == g_when) Die();
     return st;
@@ -121,6 +130,20 @@ CheckpointLogOptions KillingLogOptions(std::string job_dir) {
   return o;
 }
 
+// Appends "KEY FLAG" per record to `path`, synced, as an integration's
+// handler might.
+std::unique_ptr<Sink> NewLinesCallbackSink(const std::string& path) {
+  return NewCallbackSink([path](const Shard&, absl::Span<const Record> records) -> absl::Status {
+    std::string lines;
+    for (const Record& r : records) lines += std::string(r.key) + (r.maybe_redelivered ? " 1\n" : " 0\n");
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0) return absl::InternalError("cannot open " + path);
+    const bool ok = ::write(fd, lines.data(), lines.size()) == static_cast<ssize_t>(lines.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    return ok ? absl::OkStatus() : absl::InternalError("cannot write " + path);
+  });
+}
+
 int Main(int argc, char** argv) {
   if (argc != 4) {
     std::fprintf(stderr, "usage: crash_child JOB.json MODE N\n");
@@ -128,6 +151,8 @@ int Main(int argc, char** argv) {
   }
   g_mode = argv[2];
   g_when = std::atoi(argv[3]);
+  const bool callback = g_mode.rfind("callback:", 0) == 0;
+  if (callback) g_mode = g_mode.substr(9);
   auto spec = JobSpec::FromFile(argv[1]);
   if (!spec.ok()) {
     std::fprintf(stderr, "%s\n", spec.status().ToString().c_str());
@@ -138,7 +163,8 @@ int Main(int argc, char** argv) {
   JsonlFileSinkOptions sink_options{sink_path};
   sink_options.format = JsonlFormat::kEnvelope;
   Components c;
-  c.sink = std::make_unique<KillingSink>(*NewJsonlFileSink(sink_options), sink_path);
+  c.sink = std::make_unique<KillingSink>(
+      callback ? NewLinesCallbackSink(spec->base_dir + "/out.txt") : *NewJsonlFileSink(sink_options), sink_path);
   c.checkpoints = std::make_unique<KillingStore>(
       *NewFileCheckpointStore(state_dir, KillingLogOptions(state_dir + "/" + spec->name)));
   auto backfiller = Backfiller::Create(*spec, std::move(c));

@@ -352,6 +352,62 @@ TEST(CrashTest, GraphqlApiThroughFaultStormsAndRepeatedSigkills) {
 // The same export through the C ABI into a C callback sink that cannot roll
 // back: every record arrives, and a record that arrives twice is flagged the
 // second time.
+// A process killed from outside just after the sink took a batch, before its
+// commit is saved (a deploy, an operator, an OOM kill elsewhere), run after
+// run: the crash-loop breaker must not take that for a record that kills the
+// process. Before the breaker knew where each death happened, these kills
+// made it cut the batch into pieces and single records out of it, as if each
+// had died in the sink; kills timed so on CI drove a healthy record to
+// "crashed the process 2 times" and into the dead letters.
+TEST(CrashTest, KillsJustAfterTheSinkNeverConvictAHealthyRecord) {
+  constexpr int kRecords = 40;
+  constexpr int kKills = 12;
+  testing::TempDir dir;
+  std::string input;
+  const absl::Time start = T("2026-11-14T00:00:00Z");
+  for (int i = 0; i < kRecords; ++i) {
+    input += StrCat("{\"id\":\"r", i, "\",\"ts\":\"", FormatRfc3339(start + absl::Minutes(30 * i)), "\"}\n");
+  }
+  testing::WriteFile(dir.File("in.jsonl"), input);
+  testing::WriteFile(dir.File("job.json"), R"({
+    "name": "crash-after-sink", "window": {"start": "2026-11-14T00:00:00Z", "end": "2026-11-15T00:00:00Z"},
+    "concurrency": 1,
+    "source": {"type": "jsonl_file", "path": "in.jsonl", "batch_size": 4},
+    "mapper": {"type": "json", "fields": [{"name": "id", "from": "/id", "required": true}],
+               "key": {"from": "/id"}, "event_time": {"from": "/ts"}},
+    "dead_letters": {"type": "file", "path": "dead.jsonl"}})");
+  for (int run = 0; run < kKills; ++run) {
+    const int status = RunChild(dir.File("job.json"), "callback:back-from-sink", 1, -1, "");
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "run " << run << ": status " << status;
+  }
+  const int status = RunChild(dir.File("job.json"), "callback:none", 0, -1, "");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+
+  const std::string letters = dir.File("dead.jsonl");
+  EXPECT_EQ(testing::FileSize(letters) > 0 ? testing::ReadLines(letters).size() : 0u, 0u)
+      << "a healthy record was dead-lettered: " << (testing::FileSize(letters) > 0 ? testing::ReadLines(letters)[0] : "");
+  std::map<std::string, std::vector<int>> arrivals;
+  for (const std::string& line : testing::ReadLines(dir.File("out.txt"))) {
+    const size_t space = line.find(' ');
+    ASSERT_NE(space, std::string::npos) << line;
+    arrivals[line.substr(0, space)].push_back(line.substr(space + 1) == "1");
+  }
+  EXPECT_EQ(arrivals.size(), static_cast<size_t>(kRecords));
+  for (const auto& [key, flags] : arrivals) {
+    for (size_t k = 1; k < flags.size(); ++k) EXPECT_EQ(flags[k], 1) << key << " came again unflagged";
+  }
+  // Every run handed the sink the first batch whole (never in pieces), and
+  // the last run went on from there.
+  const std::vector<std::string> lines = testing::ReadLines(dir.File("out.txt"));
+  ASSERT_GE(lines.size(), 4u * (kKills + 1));
+  for (int run = 0; run <= kKills; ++run) {
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(lines[run * 4 + i].substr(0, lines[run * 4 + i].find(' ')), StrCat("r", i))
+          << "run " << run << " did not deliver the batch whole";
+    }
+  }
+}
+
 TEST(CrashTest, CAbiCallbackSinkThroughRepeatedSigkills) {
   constexpr int kRecords = 50000;
   testing::TempDir dir;
