@@ -35,12 +35,16 @@ constexpr Help kHelp[] = {
      "Source-specific events: SQS messages deleted, released, extended, skipped as already delivered."},
     {metric::kAuthRefreshes, "counter",
      "OAuth2 access tokens fetched from the token endpoint, for every shard."},
+    {metric::kCursorRestarts, "counter", "Shards read again from their beginning after the source refused an expired cursor."},
     {metric::kRequestDuration, "histogram", "Source request latency."},
     {metric::kBatchDuration, "histogram", "Time to commit a page: sink write, dead letters, checkpoint."},
     {metric::kShards, "gauge", "Shards of the plan by state."},
     {metric::kWindowCoverage, "gauge", "Fraction of the job's window covered, 0 to 1."},
     {metric::kCheckpointAge, "gauge", "Seconds since the last checkpoint was saved."},
     {metric::kRecordsPerSecond, "gauge", "Delivery rate of the current run."},
+    {metric::kConcurrencyLimit, "gauge", "Adaptive concurrency: requests the source keeps in flight at most."},
+    {metric::kRequestRateLimit, "gauge",
+     "Adaptive concurrency: requests a second the source sends at most (0 while unbounded)."},
 };
 
 std::string Number(double v) {

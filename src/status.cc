@@ -10,6 +10,7 @@ namespace {
 constexpr char kRetryAfterUrl[] = "recovery/retry-after-us";
 constexpr char kPausedUrl[] = "recovery/paused";
 constexpr char kLeaseLostUrl[] = "recovery/lease-lost";
+constexpr char kCursorExpiredUrl[] = "recovery/cursor-expired";
 }  // namespace
 
 absl::Status PausedError(std::string_view message) {
@@ -27,6 +28,14 @@ absl::Status LeaseLostError(std::string_view message) {
 }
 
 bool IsLeaseLost(const absl::Status& status) { return status.GetPayload(kLeaseLostUrl).has_value(); }
+
+absl::Status CursorExpiredError(std::string_view message) {
+  absl::Status s = absl::FailedPreconditionError(ToAbsl(message));
+  s.SetPayload(kCursorExpiredUrl, absl::Cord("1"));
+  return s;
+}
+
+bool IsCursorExpired(const absl::Status& status) { return status.GetPayload(kCursorExpiredUrl).has_value(); }
 
 bool IsTransient(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||

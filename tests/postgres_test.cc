@@ -9,8 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <map>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
@@ -585,6 +588,112 @@ TEST_F(PostgresTest, TwoWorkersShareAJobAndTheTableHoldsEveryRecordOnce) {
   RunResult again = (*Backfiller::Create(spec))->Run();
   EXPECT_TRUE(again.complete);
   EXPECT_EQ(again.progress.records_this_run, 0u);
+}
+
+// The database goes away while shards write their rows and checkpoints there:
+// a fast shutdown (`pg_ctl restart -m fast`), then a SIGKILL of every
+// PostgreSQL process, each followed by a start a little later. The job rides
+// through (its retries) or exits resumable; resumed until complete, the table
+// holds every record once, no checkpoint vouches for a row the table lacks,
+// and no shard's fencing token ever went backwards.
+void RunThroughOutages(PostgresServer* server, const std::string& job, const std::string& schema,
+                       const std::vector<std::string>& ids, bool pg_checkpoints) {
+  auto spec = JobSpec::Parse(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  std::atomic<bool> done{false};
+  std::vector<RunResult> results;
+  std::thread runner([&] {
+    // A supervisor's loop: an ended run that is not complete starts again a
+    // little later (as systemd's RestartSec would have it).
+    for (int run = 0; run < 50 && !done; ++run) {
+      auto b = Backfiller::Create(*spec);
+      if (b.ok()) {
+        results.push_back((*b)->Run());
+        done = results.back().complete;
+      }
+      if (!done) absl::SleepFor(absl::Milliseconds(200));
+    }
+    done = true;
+  });
+  const std::string rows = StrCat("SELECT count(*) FROM ", schema, ".transactions");
+  const std::string tokens =
+      StrCat("SELECT shard || '=' || fencing_token FROM ", schema, ".recovery_checkpoints ORDER BY shard");
+  std::map<std::string, int64_t> highest;
+  auto check_tokens = [&] {
+    for (const std::string& row : server->Query(tokens)) {
+      const size_t eq = row.find('=');
+      if (eq == std::string::npos) continue;  // the database is down
+      int64_t token = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(row.substr(eq + 1), &token)) << row;
+      int64_t& seen = highest[row.substr(0, eq)];
+      EXPECT_GE(token, seen) << "fencing token went backwards for " << row;
+      seen = std::max(seen, token);
+    }
+  };
+  int outages = 0;
+  for (int64_t at : {ids.size() / 4, ids.size() / 2}) {
+    while (!done) {  // wait for that many rows
+      std::vector<std::string> n = server->Query(rows);
+      int64_t count = 0;
+      if (!n.empty() && absl::SimpleAtoi(n[0], &count) && count >= at) break;
+      check_tokens();
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    if (done) break;
+    if (outages == 0) {
+      server->StopFast();
+    } else {
+      server->Kill();
+    }
+    ++outages;
+    absl::SleepFor(absl::Milliseconds(400));
+    ASSERT_TRUE(server->Restart().ok());
+    check_tokens();
+  }
+  runner.join();
+  check_tokens();
+  EXPECT_EQ(outages, 2) << "the job finished before both outages: they tested nothing";
+  ASSERT_FALSE(results.empty());
+  EXPECT_TRUE(results.back().complete) << results.back().status;
+  const std::string t = StrCat(schema, ".transactions");
+  std::vector<std::string> in_table = server->Query(StrCat("SELECT transaction_id FROM ", t, " ORDER BY 1"));
+  std::vector<std::string> want = ids;
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(in_table, want);
+  // What every checkpoint says it delivered is in the table.
+  uint64_t vouched = 0;
+  for (const RunResult& r : results) vouched += r.progress.records_this_run;
+  EXPECT_GE(vouched, ids.size());
+  if (pg_checkpoints) {
+    EXPECT_EQ(server->Query(StrCat("SELECT count(*) FROM ", schema, ".recovery_checkpoints WHERE state <> 'done'")),
+              std::vector<std::string>{"0"});
+    EXPECT_EQ(highest.size(), 4u);
+  }
+  std::printf("outages: %d, runs: %zu\n", outages, results.size());
+  for (const RunResult& r : results) {
+    if (!r.status.ok()) std::printf("  a run ended: %s\n", r.status.ToString().c_str());
+  }
+}
+
+TEST_F(PostgresTest, TheDatabaseStoppedAndKilledMidRunLosesNothingAndRepeatsNothing) {
+  CreateTransactions();
+  testing::SimulatedApiOptions ao = Api(6000);
+  ao.latency = absl::Milliseconds(3);
+  testing::SimulatedApi api(ao);
+  RunThroughOutages(server_, JobJson(api), schema_, api.Ids(ao.start, ao.end), /*pg_checkpoints=*/true);
+}
+
+TEST_F(PostgresTest, TheDatabaseStoppedAndKilledUnderThePostgresSinkWithFileCheckpoints) {
+  CreateTransactions();
+  testing::SimulatedApiOptions ao = Api(6000);
+  ao.latency = absl::Milliseconds(3);
+  testing::SimulatedApi api(ao);
+  testing::TempDir dir;
+  std::string job = JobJson(api);
+  const size_t at = job.find(R"("checkpoint":{"type":"postgres")");
+  ASSERT_NE(at, std::string::npos);
+  job = StrCat(job.substr(0, at), R"("checkpoint":{"type":"file","dir":")", dir.File("state"), R"("}})");
+  RunThroughOutages(server_, job, schema_, api.Ids(ao.start, ao.end), /*pg_checkpoints=*/false);
 }
 
 // The sink shares the checkpoints' database, so its writes are fenced: a

@@ -70,6 +70,12 @@ struct Checkpoint {
   std::vector<uint64_t> suspect_keys;
   uint32_t suspect_deaths = 0;
   std::vector<uint64_t> settled_keys;
+  // A source whose cursors may expire (Source::cursors_may_expire): how many
+  // times the shard restarted from its beginning because its cursor was
+  // refused, and how many entries of its delivered-keys log
+  // (CheckpointStore::AppendDeliveredKeys) this checkpoint vouches for.
+  uint32_t cursor_restarts = 0;
+  uint64_t delivered_keys = 0;
 };
 
 // The 64-bit hash of a record key stored in Checkpoint::in_flight_keys;

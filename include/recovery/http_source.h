@@ -51,6 +51,16 @@ struct HttpPagination {
   std::string keyset_time;    // kKeyset: JSON pointer to a record's time; required
   std::string keyset_id;      // kKeyset: JSON pointer to a record's unique id; required
   HttpTimeFormat keyset_time_format = HttpTimeFormat::kRfc3339;
+  // Styles whose next position the server names (kCursor, kCursorHeader,
+  // kNextUrl, kLink, kGraphql): the answers that mean "this cursor is no
+  // longer valid" — one of these statuses to a request that carried a
+  // cursor, and, when expired_body is set, a body containing it (ignoring
+  // case). The shard then restarts from its beginning and skips what it
+  // delivered before (Source::cursors_may_expire). Empty: a refused cursor
+  // fails the shard like any other answer. Each 400 to 599, none of them
+  // also in retry_statuses.
+  std::vector<int> expired_statuses;
+  std::string expired_body;
 };
 
 enum class HttpAuthType {
@@ -151,6 +161,12 @@ struct HttpSourceOptions {
   bool verify_tls = true;                              // false is logged as a warning at every run
   std::string ca_file;                                 // PEM bundle; empty = the system's
   HttpRateLimit rate_limit;
+  // Adaptive concurrency, shared by every shard of the job: at most this many
+  // requests in flight, fewer while the API pushes back (429 and 503, a
+  // latency well above its floor), and a request rate learned from 429s and
+  // quota headers (RateLimit-*, X-RateLimit-*). 0 = off; else 1 to 1024. The
+  // job spec sets it from concurrency: {"max": N}. rate_limit still applies.
+  int adaptive_max_in_flight = 0;
 };
 
 // Checks every field (InvalidArgument listing each problem by field name)

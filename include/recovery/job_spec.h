@@ -47,6 +47,11 @@ struct JobSpec {
   absl::Duration poll_interval = absl::Seconds(30);
   absl::Duration shard_duration = absl::InfiniteDuration();  // one shard
   int concurrency = 1;                                       // shards run at once, 1 to 1024
+  // concurrency: {"max": N}: the HTTP source learns how many requests to
+  // keep in flight (up to N) and how fast to send them from the API's answers
+  // (HttpSourceOptions::adaptive_max_in_flight). A plain number keeps every
+  // shard sending whenever it is ready.
+  bool adaptive_concurrency = false;
   int64_t max_records = 0;                                   // stop after about this many records; 0 = all
   // The crash-loop breaker: once this many runs in a row died (a crash, an
   // out-of-memory kill) while the same batch was in the sink, the batch is

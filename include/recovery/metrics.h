@@ -22,10 +22,12 @@ namespace recovery {
 // Counters: recovery_records_{fetched,delivered,dropped,out_of_window,already_present}_total,
 // recovery_dead_letters_total, recovery_pages_total, recovery_bytes_total,
 // recovery_retries_total{operation}, recovery_http_responses_total{class},
-// recovery_source_events_total{event}.
+// recovery_source_events_total{event}, recovery_auth_refreshes_total,
+// recovery_cursor_restarts_total.
 // Histograms: recovery_request_duration_seconds, recovery_batch_duration_seconds.
 // Gauges: recovery_shards{state}, recovery_window_coverage_ratio,
-// recovery_checkpoint_age_seconds, recovery_records_per_second.
+// recovery_checkpoint_age_seconds, recovery_records_per_second, and with
+// adaptive concurrency recovery_concurrency_limit and recovery_request_rate_limit.
 // Every series carries job="<name>".
 class RECOVERY_EXPORT Metrics {
  public:

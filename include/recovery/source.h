@@ -97,6 +97,13 @@ struct Page {
 // it fetched: the metric recovery_auth_refreshes_total.
 inline constexpr std::string_view kAuthRefreshEvent = "auth_refresh";
 
+// The gauges a source with adaptive concurrency reports
+// (ShardContext::SetGauge): the requests it keeps in flight at most, and the
+// requests a second it sends at most (0 while unbounded). The metrics
+// recovery_concurrency_limit and recovery_request_rate_limit.
+inline constexpr std::string_view kConcurrencyLimitGauge = "concurrency_limit";
+inline constexpr std::string_view kRequestRateLimitGauge = "request_rate_limit";
+
 // What the engine lends a shard reader, valid while the reader lives.
 // Thread-safe.
 class RECOVERY_EXPORT ShardContext {
@@ -114,6 +121,9 @@ class RECOVERY_EXPORT ShardContext {
   // "sqs_visibility_extended", ...) for the metrics; kAuthRefreshEvent is
   // a metric of its own.
   virtual void CountEvent(std::string_view event, uint64_t n) const {}
+  // Sets a source's gauge (kConcurrencyLimitGauge, kRequestRateLimitGauge)
+  // for the metrics.
+  virtual void SetGauge(std::string_view gauge, double value) const {}
   // Something an operator must know about the shard (the job's log, at
   // warning level, with the shard's id added to `fields_json`, one JSON object).
   virtual void Warn(std::string_view message, std::string_view fields_json) const {}
@@ -168,6 +178,13 @@ class RECOVERY_EXPORT Source {
   // learns which records fell outside it.
   virtual bool plans_one_shard() const { return false; }
 
+  // True when a shard's position may stop being valid (opaque cursors that
+  // expire): a reader then returns CursorExpiredError for it, and the engine
+  // restarts the shard from its beginning, skipping the records the shard
+  // delivered before (it keeps their key hashes, or asks the sink). The
+  // engine refuses such a source when it can do neither.
+  virtual bool cursors_may_expire() const { return false; }
+
   // Risky settings the operator should know about (an inline secret, TLS
   // verification off); the engine logs each as a warning when a run starts.
   virtual std::vector<std::string> ConfigWarnings() const { return {}; }
@@ -203,6 +220,7 @@ class RECOVERY_EXPORT SourceWrapper : public Source {
   }
   bool partitions_by_shard() const override { return target_->partitions_by_shard(); }
   bool plans_one_shard() const override { return target_->plans_one_shard(); }
+  bool cursors_may_expire() const override { return target_->cursors_may_expire(); }
   std::vector<std::string> ConfigWarnings() const override { return target_->ConfigWarnings(); }
 
  private:

@@ -31,6 +31,15 @@ RECOVERY_EXPORT std::optional<absl::Duration> GetRetryAfter(const absl::Status& 
 RECOVERY_EXPORT absl::Status PausedError(std::string_view message);
 RECOVERY_EXPORT bool IsPaused(const absl::Status& status);
 
+// The source refused a saved or current position of a shard as no longer
+// valid (an opaque cursor that expired): kFailedPrecondition, marked so the
+// engine restarts the shard from its beginning, skipping what it delivered
+// before, when the source said its cursors may expire
+// (Source::cursors_may_expire); otherwise it fails the shard like any
+// other refusal.
+RECOVERY_EXPORT absl::Status CursorExpiredError(std::string_view message);
+RECOVERY_EXPORT bool IsCursorExpired(const absl::Status& status);
+
 // A worker lost its shard to another (ShardLease): kAborted, marked so the
 // engine stops the shard without writing and without calling it failed.
 RECOVERY_EXPORT absl::Status LeaseLostError(std::string_view message);

@@ -75,8 +75,10 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   const bool v2 = c.counters.records_already_present > 0 || !c.in_flight_keys.empty();
   const bool v3 = !c.warning.empty();
   const bool v4 = c.crashes > 0 || !c.suspect_keys.empty() || !c.settled_keys.empty();
+  const bool v5 = c.cursor_restarts > 0 || c.delivered_keys > 0;
   w.Str("format", kFormatName)
-      .Int("version", v4   ? 4
+      .Int("version", v5   ? 5
+                      : v4 ? 4
                       : v3 ? 3
                       : v2 ? 2
                            : 1)
@@ -90,6 +92,8 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   if (c.suspect_deaths > 0) w.Uint("suspect_deaths", c.suspect_deaths);
   PutHashes(w, "suspect_keys_base64", c.suspect_keys);
   PutHashes(w, "settled_keys_base64", c.settled_keys);
+  if (c.cursor_restarts > 0) w.Uint("cursor_restarts", c.cursor_restarts);
+  if (c.delivered_keys > 0) w.Uint("delivered_keys", c.delivered_keys);
   PutBytes(w, "sink_token", c.sink_token);
   PutBytes(w, "dead_letter_token", c.dead_letter_token);
   w.Double("progress", c.progress);
@@ -211,6 +215,8 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   c.suspect_deaths = static_cast<uint32_t>(o.Int("suspect_deaths", false, 0, 1 << 30).value_or(0));
   c.suspect_keys = GetHashes(o, "suspect_keys_base64", &errors);
   c.settled_keys = GetHashes(o, "settled_keys_base64", &errors);
+  c.cursor_restarts = static_cast<uint32_t>(o.Int("cursor_restarts", false, 0, 1 << 30).value_or(0));
+  c.delivered_keys = static_cast<uint64_t>(o.Int("delivered_keys", false, 0, INT64_MAX).value_or(0));
   c.sink_token = GetBytes(o, "sink_token");
   c.dead_letter_token = GetBytes(o, "dead_letter_token");
   c.progress = o.Double("progress", true, 0, 1).value_or(0);

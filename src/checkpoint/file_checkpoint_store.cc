@@ -1,7 +1,11 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
+#include <vector>
+
+#include "absl/strings/ascii.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -9,6 +13,9 @@
 #include "checkpoint/process_locks.h"
 #include "recovery/checkpoint_store.h"
 #include "util/file.h"
+#include "util/hash.h"
+#include "util/key_hash_file.h"
+#include "util/status_macros.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -36,7 +43,21 @@ class FileCheckpointStore : public CheckpointStore {
   }
 
   absl::Status Delete(std::string_view job, std::string_view shard_id) override {
-    return LogOf(job).Delete(shard_id);
+    RECOVERY_RETURN_IF_ERROR(LogOf(job).Delete(shard_id));
+    const std::string keys = KeysPath(job, shard_id);
+    if (unlink(keys.c_str()) != 0 && errno != ENOENT) return ErrnoError(errno, "remove", keys);
+    return absl::OkStatus();
+  }
+
+  bool keeps_delivered_keys() const override { return true; }
+  absl::Status AppendDeliveredKeys(std::string_view job, std::string_view shard_id, uint64_t at,
+                                   absl::Span<const uint64_t> hashes) override {
+    RECOVERY_RETURN_IF_ERROR(MakeDirectories(StrCat(JobDir(job), "/delivered")));
+    return WriteKeyHashes(KeysPath(job, shard_id), at, hashes);
+  }
+  absl::StatusOr<std::vector<uint64_t>> LoadDeliveredKeys(std::string_view job, std::string_view shard_id,
+                                                          uint64_t count) override {
+    return ReadKeyHashes(KeysPath(job, shard_id), count);
   }
 
   bool saves_atomically() const override { return true; }
@@ -56,6 +77,17 @@ class FileCheckpointStore : public CheckpointStore {
 
  private:
   std::string JobDir(std::string_view job) const { return StrCat(directory_, "/", job); }
+  // The shard's id names its log when it is a safe file name (the planner's
+  // ids are), else its hash does.
+  std::string KeysPath(std::string_view job, std::string_view shard_id) const {
+    const bool plain = !shard_id.empty() && shard_id[0] != '.' &&
+                       std::all_of(shard_id.begin(), shard_id.end(), [](char ch) {
+                         return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
+                                ch == '.';
+                       });
+    return StrCat(JobDir(job), "/delivered/", plain ? std::string(shard_id) : Hex64(StableHash64(shard_id)),
+                  ".keys");
+  }
 
   // One log per job, opened on first use and kept.
   CheckpointLog& LogOf(std::string_view job) {

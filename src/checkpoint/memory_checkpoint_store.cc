@@ -1,4 +1,5 @@
 #include <map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -27,7 +28,32 @@ class MemoryCheckpointStore : public CheckpointStore {
   absl::Status Delete(std::string_view job, std::string_view shard_id) override {
     absl::MutexLock lock(&mu_);
     checkpoints_.erase(Key(job, shard_id));
+    delivered_.erase(Key(job, shard_id));
     return absl::OkStatus();
+  }
+
+  bool keeps_delivered_keys() const override { return true; }
+  absl::Status AppendDeliveredKeys(std::string_view job, std::string_view shard_id, uint64_t at,
+                                   absl::Span<const uint64_t> hashes) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<uint64_t>& log = delivered_[Key(job, shard_id)];
+    if (at > log.size()) {
+      return absl::DataLossError(StrCat("delivered keys of shard ", shard_id, ": ", log.size(),
+                                        " entries, asked to write at ", at));
+    }
+    log.resize(at);
+    log.insert(log.end(), hashes.begin(), hashes.end());
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<uint64_t>> LoadDeliveredKeys(std::string_view job, std::string_view shard_id,
+                                                          uint64_t count) override {
+    absl::MutexLock lock(&mu_);
+    const std::vector<uint64_t>& log = delivered_[Key(job, shard_id)];
+    if (log.size() < count) {
+      return absl::DataLossError(StrCat("delivered keys of shard ", shard_id, ": ", log.size(),
+                                        " entries, the checkpoint vouches for ", count));
+    }
+    return std::vector<uint64_t>(log.begin(), log.begin() + static_cast<ptrdiff_t>(count));
   }
 
   bool saves_atomically() const override { return true; }
@@ -47,6 +73,7 @@ class MemoryCheckpointStore : public CheckpointStore {
 
   absl::Mutex mu_;
   std::map<std::string, Checkpoint> checkpoints_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<uint64_t>> delivered_ ABSL_GUARDED_BY(mu_);
   ProcessLocks locks_;
 };
 

@@ -117,6 +117,11 @@ int StatusCommand(const Args& args) {
   for (const ShardReport& r : *reports) {
     if (!r.checkpoint.warning.empty())
       std::printf("warning: shard %s: %s\n", r.shard.id.c_str(), r.checkpoint.warning.c_str());
+    if (r.checkpoint.cursor_restarts > 0) {
+      std::printf("cursor restarts: shard %s read again from its beginning %u time(s) after the source "
+                  "refused its cursor as expired (records it had delivered were not delivered again)\n",
+                  r.shard.id.c_str(), r.checkpoint.cursor_restarts);
+    }
   }
   if (s.plan.records_already_present > 0) {
     std::printf("already present: %llu records the sink already held were not delivered again\n",

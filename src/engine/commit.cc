@@ -4,6 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "engine/crash_isolation.h"
+#include "engine/cursor_restart.h"
 #include "engine/presence.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
@@ -41,7 +42,7 @@ void MovePast(ShardRun& run, const Page& page, const ShardCounters& counters) {
 // its commit token.
 absl::Status Deliver(Engine& engine, ShardRun& run, MappedPage& mapped, ShardCounters* counters) {
   bool first = true;
-  return engine.Retry("deliver batch to sink", run, counters, [&]() -> absl::Status {
+  RECOVERY_RETURN_IF_ERROR(engine.Retry("deliver batch to sink", run, counters, [&]() -> absl::Status {
     if (!first) mapped.batch.MarkRedelivered();  // the failed attempt may have reached the sink
     first = false;
     const std::optional<WriteFence> fence =
@@ -56,7 +57,9 @@ absl::Status Deliver(Engine& engine, ShardRun& run, MappedPage& mapped, ShardCou
     }
     if (!mapped.written.commit_token.empty()) run.checkpoint.sink_token = mapped.written.commit_token;
     return absl::OkStatus();
-  });
+  }));
+  if (engine.keeps_delivered_keys()) return RecordDelivered(engine, run, mapped.batch, counters);
+  return absl::OkStatus();
 }
 
 ReplayOutcome ReplayOutcomeOf(RecordOutcome outcome) {
@@ -226,6 +229,7 @@ absl::Status WritingCommitter::PrepareBatch(ShardRun& run, const Page& page, Map
   Engine& engine = engine_;
   Checkpoint& ck = run.checkpoint;
   bool new_keys_in_flight = false;
+  if (run.restarted) SkipDeliveredBefore(run, mapped);
   if (engine.spec().skip_already_present && !mapped.batch.empty()) {
     absl::StatusOr<bool> grew = SkipPresent(engine, run, mapped, counters);
     if (!grew.ok()) return grew.status();
@@ -243,6 +247,11 @@ absl::Status WritingCommitter::PrepareBatch(ShardRun& run, const Page& page, Map
   }
   if (mapped.batch.empty()) return absl::OkStatus();
   if (!engine.sink_traits().rolls_back_uncommitted) {
+    // A shard that may restart from its beginning must know which records
+    // the batch in flight holds (cursor_restart.h); the presence step keeps
+    // them itself.
+    if (engine.keeps_delivered_keys() && !engine.spec().skip_already_present)
+      new_keys_in_flight |= AddInFlightKeys(mapped.batch, ck);
     // From here on a crash redelivers this batch, flagged. A death counted
     // at the start of this run is saved with the mark.
     if (!ck.in_flight || new_keys_in_flight || run.death_unsaved) {

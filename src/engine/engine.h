@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/accounting.h"
@@ -39,6 +40,15 @@ struct ShardRun {
   absl::Time max_event_time = absl::InfinitePast();  // of the records delivered so far
   int64_t reported_total = -1;                       // the source's last word on the shard's size
   std::string total_mismatch;
+  // After a restart from an expired cursor (cursor_restart.h): the key
+  // hashes the shard delivered before, skipped, and those of the batch in
+  // flight at the restart, delivered flagged; what was delivered at the
+  // last restart, and how many restarts in a row delivered nothing new.
+  bool restarted = false;
+  absl::flat_hash_set<uint64_t> delivered_before;
+  absl::flat_hash_set<uint64_t> maybe_in_sink;
+  uint64_t delivered_at_restart = 0;
+  int fruitless_restarts = 0;
 };
 
 class PageCommitter;  // commit.h
@@ -75,6 +85,9 @@ class Engine {
   // Where each shard was when a process died (sink_marks.h); null when the
   // breaker is off or no file could hold them.
   SinkMarks* sink_marks() const { return sink_marks_.get(); }
+  // Each shard's delivered keys are logged (cursor_restart.h): the source's
+  // cursors may expire and the checkpoint store keeps such logs.
+  bool keeps_delivered_keys() const { return keeps_delivered_keys_; }
 
   bool Stopping() const { return cancelled_.load() || stopped_.load(); }
   bool cancelled() const { return cancelled_.load(); }
@@ -128,6 +141,9 @@ class Engine {
     void CountEvent(std::string_view event, uint64_t n) const override {
       engine_->metrics_.SourceEvent(event, n);
     }
+    void SetGauge(std::string_view gauge, double value) const override {
+      engine_->metrics_.SourceGauge(gauge, value);
+    }
     void Warn(std::string_view message, std::string_view fields_json) const override {
       engine_->Log(LogLevel::kWarning, message, fields_json);
     }
@@ -146,6 +162,7 @@ class Engine {
   const std::string run_id_;
   const Context context_{this};
   const std::unique_ptr<SinkMarks> sink_marks_;
+  const bool keeps_delivered_keys_;
   ProgressTracker progress_;
   EngineMetrics metrics_;
   RejectClaims reject_claims_;

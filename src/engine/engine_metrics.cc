@@ -57,6 +57,17 @@ void EngineMetrics::Request(absl::Duration latency, int http_status) {
   m_->AddCounter(metric::kHttpResponses, response_classes_[cls], 1);
 }
 
+void EngineMetrics::CursorRestart() {
+  if (m_ == nullptr) return;
+  m_->AddCounter(metric::kCursorRestarts, labels_, 1);
+}
+
+void EngineMetrics::SourceGauge(std::string_view gauge, double value) {
+  if (m_ == nullptr) return;
+  if (gauge == kConcurrencyLimitGauge) m_->SetGauge(metric::kConcurrencyLimit, labels_, value);
+  if (gauge == kRequestRateLimitGauge) m_->SetGauge(metric::kRequestRateLimit, labels_, value);
+}
+
 void EngineMetrics::SourceEvent(std::string_view event, uint64_t n) {
   if (m_ == nullptr || n == 0) return;
   if (event == kAuthRefreshEvent) {

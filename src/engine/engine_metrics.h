@@ -29,6 +29,9 @@ class EngineMetrics {
   // One request to the source: its latency and HTTP status (0: no response).
   void Request(absl::Duration latency, int http_status);
   void SourceEvent(std::string_view event, uint64_t n);
+  // A shard restarted from its beginning after its cursor expired.
+  void CursorRestart();
+  void SourceGauge(std::string_view gauge, double value);
 
  private:
   Metrics* const m_;

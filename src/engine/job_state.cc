@@ -172,6 +172,7 @@ std::string StatusJson(std::string_view job, const std::vector<ShardReport>& rep
         .Str("cursor", r.checkpoint.cursor)
         .Str("last_error", r.checkpoint.last_error);
     if (!r.checkpoint.warning.empty()) w.Str("warning", r.checkpoint.warning);
+    if (r.checkpoint.cursor_restarts > 0) w.Uint("cursor_restarts", r.checkpoint.cursor_restarts);
     if (r.lease) {
       std::string lease;
       JsonObjectWriter(&lease)

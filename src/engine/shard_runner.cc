@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "engine/commit.h"
 #include "engine/crash_isolation.h"
+#include "engine/cursor_restart.h"
 #include "engine/page_mapper.h"
 #include "json/json_writer.h"
 #include "recovery/status.h"
@@ -143,6 +144,7 @@ class ShardScope : public ShardContext {
     engine_.ObserveRequest(latency, http_status);
   }
   void CountEvent(std::string_view event, uint64_t n) const override { engine_.CountEvent(event, n); }
+  void SetGauge(std::string_view gauge, double value) const override { engine_.SetGauge(gauge, value); }
   void Warn(std::string_view message, std::string_view fields_json) const override {
     engine_.Warn(message, fields_json);
     absl::MutexLock lock(&mu_);
@@ -162,6 +164,17 @@ class ShardScope : public ShardContext {
   mutable std::string warning_ ABSL_GUARDED_BY(mu_);
 };
 
+// Opens the shard's reader at `cursor`, with retries.
+absl::Status OpenReader(Engine& engine, ShardRun& run, const ShardScope& scope, std::string_view cursor,
+                        ShardCounters* counters, std::unique_ptr<ShardReader>* reader) {
+  return engine.Retry("open source", run, counters, [&]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<ShardReader>> r = engine.components().source->Open(run.shard, cursor, scope);
+    if (!r.ok()) return r.status();
+    *reader = *std::move(r);
+    return absl::OkStatus();
+  });
+}
+
 }  // namespace
 
 void RunShard(Engine& engine, ShardRun& run) {
@@ -174,13 +187,12 @@ void RunShard(Engine& engine, ShardRun& run) {
   if (engine.spec().isolate_after_crashes > 0) run.death_unsaved = CountDeath(run, engine.sink_marks());
   ShardCounters counters;  // of the page under way; retries count from the open
   std::unique_ptr<ShardReader> reader;
-  absl::Status st = engine.Retry("open source", run, &counters, [&]() -> absl::Status {
-    absl::StatusOr<std::unique_ptr<ShardReader>> r = c.source->Open(run.shard, run.checkpoint.cursor, scope);
-    if (!r.ok()) return r.status();
-    reader = *std::move(r);
-    return absl::OkStatus();
-  });
+  absl::Status st = OpenReader(engine, run, scope, run.checkpoint.cursor, &counters, &reader);
   if (!st.ok()) return Stop(engine, run, "open source", st);
+  if (run.checkpoint.cursor_restarts > 0 && engine.keeps_delivered_keys()) {  // may be re-reading
+    st = LoadDelivered(engine, run);
+    if (!st.ok()) return Stop(engine, run, "resume a restarted shard", st);
+  }
 
   // See Source::partitions_by_shard(); claims keep one API's record from being
   // dead-lettered by every shard it was handed to.
@@ -196,6 +208,14 @@ void RunShard(Engine& engine, ShardRun& run) {
       page.Clear();
       return reader->Next(&page);
     });
+    if (IsCursorExpired(st) && c.source->cursors_may_expire()) {  // from the beginning, skipping what was had
+      reader.reset();
+      st = PrepareRestart(engine, run, st);
+      if (st.ok()) st = OpenReader(engine, run, scope, "", &counters, &reader);
+      if (!st.ok()) return Stop(engine, run, "restart after an expired cursor", st);
+      redeliver = false;  // the batch in flight is flagged record by record now
+      continue;
+    }
     if (!st.ok()) return Stop(engine, run, "fetch page", st);
 
     scope.TakeWarning(run.checkpoint);  // saved with the page

@@ -42,6 +42,7 @@ struct HttpConfig {
   double burst = 1;
   absl::Duration max_wait;
   std::string reset_header;
+  int adaptive_max_in_flight = 0;  // 0: off
   std::string credential_query_name, credential_query_value;
   Redactor redactor;
   std::shared_ptr<OAuth2Tokens> oauth2;  // auth.type "oauth2": the job's tokens, shared by its shards

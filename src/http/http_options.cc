@@ -97,6 +97,22 @@ void CheckPagination(const HttpPagination& p, std::string_view path, FieldErrors
     case Paging::kLink:
       break;
   }
+  if (p.expired_statuses.empty()) {
+    if (!p.expired_body.empty())
+      errors->Add(JoinPath(at, "expired.statuses"), "is required with expired.body_contains");
+    return;
+  }
+  if (p.type == Paging::kPage || p.type == Paging::kOffset || p.type == Paging::kKeyset) {
+    errors->Add(JoinPath(at, "expired"),
+                "applies to cursors the server names (cursor, cursor_header, next_url, link, graphql); "
+                "a page number, an offset or a keyset does not expire");
+  }
+  for (int code : p.expired_statuses) {
+    if (code < 400 || code > 599) {
+      errors->Add(JoinPath(at, "expired.statuses"), StrCat("expected error statuses (400 to 599), got ", code));
+      break;
+    }
+  }
 }
 
 void CheckOAuth2(const HttpOAuth2& o, std::string_view path, FieldErrors* errors) {
@@ -175,6 +191,8 @@ void CheckLimits(const HttpSourceOptions& o, std::string_view path, FieldErrors*
   }
   if (rl.max_wait < absl::ZeroDuration())
     errors->Add(JoinPath(path, "rate_limit.max_wait"), "must not be negative");
+  if (o.adaptive_max_in_flight < 0 || o.adaptive_max_in_flight > 1024)
+    errors->Add(JoinPath(path, "adaptive_max_in_flight"), "must be 0 (off) to 1024");
 }
 
 std::string Base64(std::string_view s) { return absl::Base64Escape(ToAbsl(s)); }
@@ -264,6 +282,14 @@ void CheckHttpSourceOptions(const HttpSourceOptions& o, std::string_view path, F
   if (!o.body_is_json) CheckTemplate(o.body, JoinPath(path, "body"), errors);  // JSON: braces of a query too
   CheckPointer(o.records, JoinPath(path, "records"), errors);
   CheckPagination(o.pagination, path, errors);
+  for (int code : o.pagination.expired_statuses) {
+    if (std::find(o.retry_statuses.begin(), o.retry_statuses.end(), code) != o.retry_statuses.end()) {
+      errors->Add(JoinPath(path, "pagination.expired.statuses"),
+                  StrCat(code, " is also in retry_statuses: an answer cannot mean both \"retry\" and "
+                               "\"the cursor expired\""));
+      break;
+    }
+  }
   if (!o.sorted_by.empty() && o.pagination.type == Paging::kKeyset) {
     errors->Add(JoinPath(path, "sorted_by"), "keyset pagination is sorted by its own time");
   }
@@ -310,6 +336,7 @@ std::optional<HttpConfig> ResolveHttpConfig(const HttpSourceOptions& o, std::str
   c.burst = o.rate_limit.burst > 0 ? o.rate_limit.burst : std::max(1.0, c.rate);
   c.max_wait = o.rate_limit.max_wait;
   c.reset_header = o.rate_limit.reset_header;
+  c.adaptive_max_in_flight = o.adaptive_max_in_flight;
   if (!o.verify_tls) {
     c.warnings.push_back(StrCat(JoinPath(path, "tls.verify"),
                                 " is false: TLS certificates are not checked, so anyone on "

@@ -11,10 +11,11 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "http/adaptive_limiter.h"
+#include "http/http_answer.h"
 #include "http/http_client.h"
 #include "http/http_config.h"
 #include "http/paginator.h"
@@ -66,15 +67,6 @@ std::optional<absl::Time> ParseTime(std::string_view text, TimeFormat f) {
   return std::nullopt;
 }
 
-// A reset header holds seconds to wait, or (if it looks like one) an epoch time.
-std::optional<absl::Duration> ParseReset(const std::string& value) {
-  double v;
-  if (!absl::SimpleAtod(value, &v) || v < 0) return std::nullopt;
-  if (v > 1e9)
-    return std::max(absl::ZeroDuration(), absl::FromUnixSeconds(static_cast<int64_t>(v)) - absl::Now());
-  return absl::Seconds(v);
-}
-
 using Position = PagePosition;
 
 class HttpSource;
@@ -121,7 +113,6 @@ class HttpReader : public ShardReader {
   // none can be had.
   bool Authorize(Fetched* f);
   HttpRequest BuildRequest(const Position& position) const;
-  absl::Status Classify(const HttpRequest& request, const HttpResponse& response);
   absl::Status ParsePage(const HttpRequest& request, HttpResponse& response, Page* page, Position* next);
   absl::Status ReadRecords(od::document& doc, const std::string& where, const HttpResponse& response,
                            Page* page, int64_t* count, std::string_view* last);
@@ -130,7 +121,7 @@ class HttpReader : public ShardReader {
   absl::Status CheckLoop(const std::string& where, const Position& next, bool exhausted);
   void ReadTotal(ParsedPage& facts, Page* page) const;
   void ReadSortedProgress(ParsedPage& facts, Page* page) const;
-  std::string Excerpt(const HttpResponse& response) const;
+  std::string Excerpt(const HttpResponse& response) const { return AnswerExcerpt(response, redactor_); }
 
   HttpSource* source_;
   const Config& config_;
@@ -156,7 +147,10 @@ class HttpSource : public Source {
       : config_(std::move(config)),
         paginator_(NewPaginator(config_.pagination, config_.page_size, config_.credential_query_name,
                                 &config_.redactor)),
-        limiter_(config_.rate, config_.burst, config_.max_wait, absl::Now()) {}
+        limiter_(config_.rate, config_.burst, config_.max_wait, absl::Now()),
+        adaptive_(config_.adaptive_max_in_flight > 0
+                      ? std::make_unique<AdaptiveLimiter>(config_.adaptive_max_in_flight)
+                      : nullptr) {}
 
   absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
                                                     const ShardContext& context) override {
@@ -171,13 +165,16 @@ class HttpSource : public Source {
   }
 
   std::vector<std::string> ConfigWarnings() const override { return config_.warnings; }
+  bool cursors_may_expire() const override { return !config_.pagination.expired_statuses.empty(); }
   RateLimiter& limiter() { return limiter_; }
+  AdaptiveLimiter* adaptive() { return adaptive_.get(); }
   std::atomic<uint64_t> invalid_json{0};
 
  private:
   const Config config_;
   const std::unique_ptr<Paginator> paginator_;  // borrows config_.redactor
   RateLimiter limiter_;
+  const std::unique_ptr<AdaptiveLimiter> adaptive_;  // concurrency: {"max": N}
 };
 
 HttpRequest HttpReader::BuildRequest(const Position& position_) const {
@@ -218,50 +215,6 @@ HttpRequest HttpReader::BuildRequest(const Position& position_) const {
   return request;
 }
 
-std::string HttpReader::Excerpt(const HttpResponse& response) const {
-  std::string body = redactor_.Redact(std::string_view(response.body).substr(0, 512));
-  std::string out;
-  AppendJsonStringLossy(body, &out);
-  return out;
-}
-
-absl::Status HttpReader::Classify(const HttpRequest& request, const HttpResponse& response) {
-  const long status = response.status;
-  if (status >= 200 && status < 300) return absl::OkStatus();
-  const std::string what = StrCat(request.method, " ", redactor_.Redact(request.url), " returned HTTP ",
-                                  status, "; body starts ", Excerpt(response));
-  if (config_.retry_statuses.count(status)) {
-    std::optional<absl::Duration> wait;
-    if (const std::string* h = response.Header("retry-after")) wait = ParseRetryAfter(*h);
-    if (!config_.reset_header.empty()) {
-      if (const std::string* h = response.Header(config_.reset_header)) {
-        std::optional<absl::Duration> reset = ParseReset(*h);
-        if (reset && (!wait || *reset > *wait)) wait = reset;
-      }
-    }
-    if (status == 429 && wait && *wait > config_.max_wait) {
-      return PausedError(StrCat(what, "; the quota resets in ", absl::FormatDuration(*wait),
-                                ", over rate_limit.max_wait (", absl::FormatDuration(config_.max_wait),
-                                "); paused, run again later to resume"));
-    }
-    absl::Status s = absl::UnavailableError(ToAbsl(what));
-    if (wait) SetRetryAfter(s, *wait);
-    return s;
-  }
-  switch (status) {
-    case 400:
-      return absl::InvalidArgumentError(ToAbsl(what));
-    case 401:
-      return absl::UnauthenticatedError(ToAbsl(StrCat(what, "; check source.auth")));
-    case 403:
-      return absl::PermissionDeniedError(ToAbsl(StrCat(what, "; check source.auth")));
-    case 404:
-      return absl::NotFoundError(ToAbsl(what));
-    default:
-      return absl::FailedPreconditionError(ToAbsl(what));
-  }
-}
-
 // Reads the string or number at `pointer` as text.
 bool TextAt(od::document& doc, const std::string& pointer, std::string* out) {
   od::value v;
@@ -288,44 +241,6 @@ bool TextAt(od::document& doc, const std::string& pointer, std::string* out) {
 
 // A parsed page as its paginator sees it. The last record is parsed only
 // when asked about, once.
-// GraphQL reports errors, throttling among them, in a 200 answer: "errors"
-// not empty is a retryable error when an error's extensions.code or message
-// says the client is throttled, else the page fails with the messages.
-absl::Status GraphqlErrors(std::string_view body, const std::string& where, const HttpResponse& response,
-                           const Redactor& redactor) {
-  // Read from a parse of its own: the page's On-Demand document must not be
-  // walked before its records (an error met while skipping a malformed value
-  // would leave it unusable). A body that is not JSON is reported by the
-  // records' reading.
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  simdjson::dom::array errors;
-  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS ||
-      root["errors"].get_array().get(errors) != simdjson::SUCCESS) {
-    return absl::OkStatus();
-  }
-  std::vector<std::string> messages;
-  bool throttled = false;
-  for (simdjson::dom::element e : errors) {
-    std::string_view message, code;
-    if (e["message"].get_string().get(message) != simdjson::SUCCESS) message = "(no message)";
-    if (e.at_pointer("/extensions/code").get_string().get(code) != simdjson::SUCCESS) code = {};
-    messages.emplace_back(message.substr(0, 200));
-    const std::string lower = absl::AsciiStrToLower(StrCat(code, " ", message));
-    throttled |=
-        lower.find("throttl") != std::string::npos || lower.find("rate_limit") != std::string::npos ||
-        lower.find("rate limit") != std::string::npos || lower.find("too_many_requests") != std::string::npos;
-  }
-  if (messages.empty()) return absl::OkStatus();  // "errors": []
-  const std::string what = StrCat(where, " answered GraphQL errors: ", redactor.Redact(Join(messages, "; ")));
-  if (!throttled) return absl::FailedPreconditionError(ToAbsl(what));
-  absl::Status s = absl::UnavailableError(ToAbsl(StrCat(what, " (throttled: retried)")));
-  if (const std::string* h = response.Header("retry-after")) {
-    if (std::optional<absl::Duration> wait = ParseRetryAfter(*h)) SetRetryAfter(s, *wait);
-  }
-  return s;
-}
-
 class ParsedPage : public PageFacts {
  public:
   ParsedPage(od::document& doc, const HttpResponse& response, int64_t count, std::string_view last,
@@ -488,9 +403,24 @@ Fetched HttpReader::Fetch(const Position& position) {
   if (!f.status.ok()) return f;
   f.request = BuildRequest(position);
   if (!Authorize(&f)) return f;
-  const absl::Time started = absl::Now();
+  AdaptiveLimiter* adaptive = source_->adaptive();
+  absl::Time started = absl::Now();
+  if (adaptive != nullptr) {
+    absl::StatusOr<absl::Time> start = adaptive->Start(context_);
+    if (!start.ok()) {
+      f.status = start.status();
+      return f;
+    }
+    started = *start;
+  }
   f.status = client_.Perform(f.request, &f.response, redactor_);
-  context_.ObserveRequest(absl::Now() - started, f.status.ok() ? static_cast<int>(f.response.status) : 0);
+  const absl::Time answered = absl::Now();
+  context_.ObserveRequest(answered - started, f.status.ok() ? static_cast<int>(f.response.status) : 0);
+  if (adaptive != nullptr) {
+    adaptive->Finish(started, answered, ReadAdaptiveAnswer(f.status, f.response, answered - started));
+    context_.SetGauge(kConcurrencyLimitGauge, adaptive->limit());
+    context_.SetGauge(kRequestRateLimitGauge, adaptive->rate());
+  }
   if (f.status.ok() && config_.oauth2 != nullptr) {
     if (f.response.status == 401 && config_.oauth2->Refused(oauth2_generation_)) {
       f.status = absl::UnavailableError(ToAbsl(StrCat(f.request.method, " ", redactor_.Redact(f.request.url),
@@ -501,7 +431,7 @@ Fetched HttpReader::Fetch(const Position& position) {
     }
     if (f.response.status < 400) config_.oauth2->Accepted(oauth2_generation_);
   }
-  if (f.status.ok()) f.status = Classify(f.request, f.response);
+  if (f.status.ok()) f.status = ClassifyAnswer(config_, f.request, f.response, position, redactor_);
   return f;
 }
 

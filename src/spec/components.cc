@@ -110,7 +110,11 @@ bool SourcePlansOneShard(const JobSpec& spec) {
 }
 
 void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
-  if (spec.source.present()) (void)SourceFrom(spec, errors, resolve);
+  bool cursors_may_expire = false;
+  if (spec.source.present()) {
+    absl::StatusOr<std::unique_ptr<Source>> source = SourceFrom(spec, errors, resolve);
+    cursors_may_expire = source.ok() && *source != nullptr && (*source)->cursors_may_expire();
+  }
   if (spec.mapper.present()) (void)MapperFrom(spec, errors, resolve);
   const SinkType* sink = FindType(SinkTypes(), spec.sink.type);
   // An unknown type too, which the reading reports with the known ones.
@@ -123,6 +127,11 @@ void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   }
   if (spec.checkpoint.present()) (void)CheckpointsFrom(spec, errors, resolve);
   if (spec.dead_letters.present()) (void)DeadLettersFrom(spec, errors, resolve);
+  const CheckpointStoreType* store = FindType(CheckpointStoreTypes(), spec.checkpoint.type);
+  if (cursors_may_expire && store != nullptr && !store->keeps_delivered_keys &&
+      !(spec.skip_already_present && sink != nullptr && sink->presence.offered)) {
+    errors->Add("source.pagination.expired", RestartCannotBeExact(spec.checkpoint.type));
+  }
 }
 
 absl::Status ResolveComponents(const JobSpec& spec, const ResolveOptions& options, Components* c) {
@@ -136,6 +145,15 @@ absl::Status ResolveComponents(const JobSpec& spec, const ResolveOptions& option
   RECOVERY_RETURN_IF_ERROR(
       Fill(options.checkpoints, nullptr, "checkpoint", &c->checkpoints, CheckpointsFrom, spec));
   return Fill(options.dead_letters, nullptr, "dead_letters", &c->dead_letters, DeadLettersFrom, spec);
+}
+
+std::string RestartCannotBeExact(std::string_view checkpoint_type) {
+  return StrCat("a shard whose cursor expires restarts from its beginning and must skip what it delivered "
+                "before, but the ",
+                checkpoint_type.empty() ? std::string("given") : StrCat(checkpoint_type),
+                " checkpoint store keeps no delivered keys (the file and memory stores do) and the job does not "
+                "ask the sink (skip_already_present, with a ",
+                SinkTypesThat(&SinkType::presence), " sink)");
 }
 
 absl::Status SinkLacks(absl::StatusCode code, const JobSpec& spec, std::string_view needed_by,

@@ -5,6 +5,7 @@
 #ifndef RECOVERY_SPEC_COMPONENTS_H_
 #define RECOVERY_SPEC_COMPONENTS_H_
 
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -44,6 +45,11 @@ struct ResolveOptions {
 // beside the checkpoints (<dir>/<job>/dead_letters.jsonl, PostgreSQL's table
 // in the same schema, memory for memory checkpoints).
 absl::Status ResolveComponents(const JobSpec& spec, const ResolveOptions& options, Components* c);
+
+// Why a job whose source's cursors may expire cannot restart a shard
+// exactly with a `checkpoint_type` store (empty: one given in code) that
+// keeps no delivered keys and no presence check.
+std::string RestartCannotBeExact(std::string_view checkpoint_type);
 
 // The refusal, with `code`, of a job whose sink lacks an ability it needs:
 // names what needed it, the sink (its type, or "given in code"), what it

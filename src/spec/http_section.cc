@@ -52,6 +52,21 @@ void ReadPagination(SpecObject& p, HttpPagination* out) {
       out->keyset_time_format = TimeFormatAt(p, "time_format");
       break;
   }
+  if (auto expired = p.Object("expired")) {
+    if (auto list = expired->Array("statuses", true)) {
+      for (simdjson::dom::element e : *list) {
+        int64_t code;
+        if (e.get_int64().get(code) || code < 100 || code > 599) {
+          expired->errors()->Add(expired->PathOf("statuses"),
+                                 StrCat("expected HTTP status codes, got ", DescribeJson(e)));
+          break;
+        }
+        out->expired_statuses.push_back(static_cast<int>(code));
+      }
+    }
+    out->expired_body = expired->String("body_contains").value_or("");
+    expired->Finish();
+  }
   p.Finish();
 }
 
@@ -138,6 +153,7 @@ void ReadClient(SpecObject& o, const JobSpec& spec, HttpSourceOptions* c) {
 
 HttpSourceOptions ReadHttpSource(SpecObject& o, const JobSpec& spec) {
   HttpSourceOptions c;
+  if (spec.adaptive_concurrency) c.adaptive_max_in_flight = spec.concurrency;
   c.method = o.String("method").value_or("GET");
   c.url = o.String("url", true).value_or("");
   c.query = o.StringMap("query");

@@ -97,7 +97,16 @@ void ParseTop(std::string_view json, JobSpec* spec, SpecErrors* errors) {
   }
   if (auto window = top.Object("window", true)) ReadWindow(*window, spec, errors);
   if (auto d = top.Duration("shard_duration", false, absl::Seconds(1))) spec->shard_duration = *d;
-  if (auto c = top.Int("concurrency", false, 1, 1024)) spec->concurrency = static_cast<int>(*c);
+  if (auto v = top.Value("concurrency"); v && v->is_object()) {
+    // {"max": N}: N shards at once, and the HTTP source's requests in
+    // flight learned up to N (adaptive_limiter.h).
+    SpecObject c(*v, "concurrency", errors);
+    if (auto max = c.Int("max", true, 1, 1024)) spec->concurrency = static_cast<int>(*max);
+    spec->adaptive_concurrency = true;
+    c.Finish();
+  } else if (auto c = top.Int("concurrency", false, 1, 1024)) {
+    spec->concurrency = static_cast<int>(*c);
+  }
   if (auto m = top.Int("max_records", false, 0, INT64_MAX)) spec->max_records = *m;
   if (auto k = top.Int("isolate_after_crashes", false, 0, 1000))
     spec->isolate_after_crashes = static_cast<int>(*k);

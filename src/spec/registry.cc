@@ -317,9 +317,9 @@ constexpr SinkType kSinks[] = {
 };
 
 constexpr CheckpointStoreType kCheckpointStores[] = {
-    {"file", FileCheckpointsFrom, FileLettersBeside},
-    {"memory", MemoryCheckpointsFrom, MemoryLettersBeside},
-    {"postgres", PostgresCheckpointsFrom, PostgresLettersBeside},
+    {"file", FileCheckpointsFrom, FileLettersBeside, true},
+    {"memory", MemoryCheckpointsFrom, MemoryLettersBeside, true},
+    {"postgres", PostgresCheckpointsFrom, PostgresLettersBeside, false},
 };
 
 constexpr DeadLetterStoreType kDeadLetterStores[] = {

@@ -59,6 +59,8 @@ struct CheckpointStoreType {
   // The dead-letter store kept beside this store when the spec names none,
   // read from the checkpoint section (whose errors that section reports).
   SectionReader<DeadLetterStore> letters_beside;
+  // Keeps each shard's delivered keys (CheckpointStore::keeps_delivered_keys).
+  bool keeps_delivered_keys;
 };
 
 struct DeadLetterStoreType {

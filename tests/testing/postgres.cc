@@ -142,6 +142,13 @@ void PostgresServer::Kill() {
   usleep(100 * 1000);  // the backends' exit, so the restart finds no shared memory in use
 }
 
+void PostgresServer::StopFast() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGINT);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
 absl::Status PostgresServer::Restart() {
   Kill();
   return Launch();

@@ -41,6 +41,9 @@ class PostgresServer {
   // and data, for tests of a database that goes away.
   void Kill();
   absl::Status Restart();
+  // Stops the server as `pg_ctl stop -m fast` does (SIGINT to the
+  // postmaster: sessions are ended, the cluster shuts down cleanly).
+  void StopFast();
 
  private:
   PostgresServer() = default;

@@ -39,12 +39,20 @@ absl::Time TimeParam(const httplib::Request& req, const char* name, absl::Time f
   return t ? *t : fallback;
 }
 
-// Cursors are opaque to clients; here they are the index of the next record.
-std::string EncodeCursor(int64_t index) { return absl::StrCat("c", index * 7 + 3); }
+// Cursors are opaque to clients; here they are the index of the next record
+// and, when cursors expire, the time they were issued (unix milliseconds).
+std::string EncodeCursor(int64_t index, int64_t issued_ms = 0) {
+  return issued_ms > 0 ? absl::StrCat("c", index * 7 + 3, "t", issued_ms) : absl::StrCat("c", index * 7 + 3);
+}
 int64_t DecodeCursor(const std::string& c) {
   int64_t v = 0;
-  if (c.size() < 2 || !absl::SimpleAtoi(c.substr(1), &v)) return 0;
+  if (c.size() < 2 || !absl::SimpleAtoi(c.substr(1, c.find('t') - 1), &v)) return 0;
   return (v - 3) / 7;
+}
+int64_t CursorIssuedMs(const std::string& c) {
+  int64_t ms = 0;
+  const size_t t = c.find('t');
+  return t != std::string::npos && absl::SimpleAtoi(c.substr(t + 1), &ms) ? ms : 0;
 }
 
 }  // namespace
@@ -159,6 +167,22 @@ std::vector<std::string> SimulatedApi::Ids(absl::Time from, absl::Time to) const
 void SimulatedApi::Handle(const std::string& style, const void* request, void* response) {
   const auto& req = *static_cast<const httplib::Request*>(request);
   auto& res = *static_cast<httplib::Response*>(response);
+  struct Serving {  // a place among the max_concurrent, held to the end of the answer's making
+    SimulatedApi* api;
+    explicit Serving(SimulatedApi* a) : api(a) {
+      if (api->options_.max_concurrent <= 0) return;
+      absl::MutexLock lock(&api->serving_mu_);
+      api->serving_mu_.Await(absl::Condition(
+          +[](SimulatedApi* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->serving_ < s->options_.max_concurrent; },
+          api));
+      ++api->serving_;
+    }
+    ~Serving() {
+      if (api->options_.max_concurrent <= 0) return;
+      absl::MutexLock lock(&api->serving_mu_);
+      --api->serving_;
+    }
+  } serving(this);
   if (options_.latency > absl::ZeroDuration()) absl::SleepFor(options_.latency);
   RequestRecord logged{absl::Now(), req.path, "", req.get_header_value("Authorization"), 200};
   for (const auto& [k, v] : req.params)
@@ -190,6 +214,36 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
       } else if ((u -= options_.p_stall) < 0) {
         fault = Fault{Fault::kStall, 0, options_.stall};
       }
+    }
+  }
+  if (options_.quota_per_second > 0) {
+    const double q = options_.quota_per_second;
+    const absl::Time now = absl::Now();
+    bool allowed;
+    {
+      absl::MutexLock lock(&mu_);
+      if (options_.quota_headers) {
+        const int64_t window = absl::ToUnixMillis(now) / 1000;
+        if (window != quota_window_) quota_window_ = window, quota_used_ = 0;
+        allowed = quota_used_ < q;
+        quota_used_ += allowed;
+        res.set_header("RateLimit-Limit", absl::StrCat(static_cast<int64_t>(q)));
+        res.set_header("RateLimit-Remaining", absl::StrCat(std::max<int64_t>(0, static_cast<int64_t>(q) - quota_used_)));
+        res.set_header("RateLimit-Reset",
+                       absl::StrFormat("%.3f", absl::ToDoubleSeconds(absl::FromUnixMillis((window + 1) * 1000) - now)));
+      } else {
+        if (quota_tokens_ < 0) quota_tokens_ = q, quota_last_ = now;
+        quota_tokens_ = std::min(q, quota_tokens_ + absl::ToDoubleSeconds(now - quota_last_) * q);
+        quota_last_ = now;
+        allowed = quota_tokens_ >= 1;
+        if (allowed) quota_tokens_ -= 1;
+      }
+    }
+    if (!allowed) {
+      res.status = 429;
+      res.set_header("Retry-After", "1");
+      res.set_content(R"({"error":"rate limited"})", "application/json");
+      return finish(429);
     }
   }
   if ((!options_.bearer_token.empty() &&
@@ -251,6 +305,18 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
         break;
     }
   }
+  std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
+  if (style == "cursor-header" && cursor.empty()) cursor = req.get_header_value("X-Cursor");
+  if (!cursor.empty() && ((fault && fault->kind == Fault::kCursorExpired) ||
+                          (options_.cursor_lifetime > absl::ZeroDuration() && CursorIssuedMs(cursor) > 0 &&
+                           absl::Now() - absl::FromUnixMillis(CursorIssuedMs(cursor)) > options_.cursor_lifetime))) {
+    res.status = options_.expired_status;
+    res.set_content(R"({"error":{"code":"cursor_expired","message":"This cursor has expired; list again"}})",
+                    "application/json");
+    return finish(options_.expired_status);
+  }
+  const int64_t issued_ms = options_.cursor_lifetime > absl::ZeroDuration() ? absl::ToUnixMillis(absl::Now()) : 0;
+  auto encode = [issued_ms](int64_t index) { return EncodeCursor(index, issued_ms); };
 
   const absl::Time from = TimeParam(req, "from", absl::InfinitePast());
   const absl::Time to =
@@ -299,7 +365,7 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
   if (style == "graphql") {  // a connection: nodes and pageInfo (the last one sends its cursor too)
     body =
         absl::StrCat(R"({"data":{"transactions":{"nodes":)", body.substr(8), R"(,"pageInfo":{"endCursor":")",
-                     EncodeCursor(next_index), R"(","hasNextPage":)", more ? "true" : "false", "}}}}");
+                     encode(next_index), R"(","hasNextPage":)", more ? "true" : "false", "}}}}");
     res.set_content(body, options_.compress ? "application/json" : "application/json; charset=utf-8");
     logged.status = 200;
     log_.push_back(logged);
@@ -308,15 +374,15 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
   const std::string window =
       absl::StrCat("&from=", req.get_param_value("from"), "&to=", req.get_param_value("to"));
   if (style == "cursor" && more)
-    absl::StrAppend(&body, ",\"next_cursor\":\"", EncodeCursor(next_index), "\"");
+    absl::StrAppend(&body, ",\"next_cursor\":\"", encode(next_index), "\"");
   if (style == "next-url" && more) {
-    absl::StrAppend(&body, ",\"links\":{\"next\":\"/v1/next-url?cursor=", EncodeCursor(next_index),
+    absl::StrAppend(&body, ",\"links\":{\"next\":\"/v1/next-url?cursor=", encode(next_index),
                     "&limit=", limit, window, "\"}");
   }
-  if (style == "cursor-header" && more) res.set_header("X-Next-Cursor", EncodeCursor(next_index));
+  if (style == "cursor-header" && more) res.set_header("X-Next-Cursor", encode(next_index));
   if (style == "link" && more) {
     res.set_header(
-        "Link", absl::StrCat("<", base_url(), "/v1/link?cursor=", EncodeCursor(next_index), "&limit=", limit,
+        "Link", absl::StrCat("<", base_url(), "/v1/link?cursor=", encode(next_index), "&limit=", limit,
                              window, ">; rel=\"next\", <", base_url(), "/v1/link>; rel=\"first\""));
   }
   const int64_t reported = fault && fault->kind == Fault::kWrongTotal

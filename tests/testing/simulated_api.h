@@ -69,6 +69,20 @@ struct SimulatedApiOptions {
   // Compress responses (brotli or gzip, as the client accepts). Off by
   // default: the server's compression costs more CPU than everything else.
   bool compress = false;
+  // Cursors (every server-named style) live this long, then are answered
+  // expired_status with {"error":{"code":"cursor_expired",...}}, as payments
+  // and analytics APIs do. 0: they never expire.
+  absl::Duration cursor_lifetime = absl::ZeroDuration();
+  int expired_status = 400;
+  // A quota on every request (0: none): a token bucket of this many a second
+  // (bursts of as many) answered 429 with Retry-After: 1 beyond it, told to
+  // nobody; or, with quota_headers, a fixed one-second window announced in
+  // RateLimit-Limit, -Remaining and -Reset on every answer.
+  double quota_per_second = 0;
+  bool quota_headers = false;
+  // Requests served at once (latency included); the rest queue. 0: as many
+  // as the server has threads.
+  int max_concurrent = 0;
 };
 
 struct Fault {
@@ -86,6 +100,7 @@ struct Fault {
     k401,
     kGraphqlThrottled,  // 200 with GraphQL "errors" saying THROTTLED
     kGraphqlError,      // 200 with a GraphQL error that is not throttling
+    kCursorExpired,     // a request with a cursor is answered as if it had expired (else served)
   };
   Kind kind;
   int retry_after_seconds = 0;  // k429
@@ -142,6 +157,12 @@ class SimulatedApi {
   std::deque<Fault> script_ ABSL_GUARDED_BY(mu_);
   std::vector<RequestRecord> log_ ABSL_GUARDED_BY(mu_);
   uint64_t rng_ ABSL_GUARDED_BY(mu_) = 42;
+  absl::Mutex serving_mu_;
+  int serving_ ABSL_GUARDED_BY(serving_mu_) = 0;
+  double quota_tokens_ ABSL_GUARDED_BY(mu_) = -1;  // -1: the bucket is full
+  absl::Time quota_last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t quota_window_ ABSL_GUARDED_BY(mu_) = -1;
+  int quota_used_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace testing

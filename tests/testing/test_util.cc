@@ -1,6 +1,7 @@
 #include "testing/test_util.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() {
   std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  if (getenv("RECOVERY_KEEP_TMP") == nullptr) std::filesystem::remove_all(path_, ec);
 }
 
 void WriteFile(const std::string& path, const std::string& content) {

@@ -15,7 +15,8 @@
 namespace recovery {
 namespace testing {
 
-// A fresh directory, removed with its contents when destroyed.
+// A fresh directory, removed with its contents when destroyed (kept when
+// RECOVERY_KEEP_TMP is set, to look at what a failed test left).
 class TempDir {
  public:
   TempDir();

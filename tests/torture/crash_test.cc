@@ -72,6 +72,8 @@ struct Torture {
   // When set: the dead-letter file must hold exactly these records, once each.
   std::string dead_letters_path;
   std::vector<std::string> bad_ids;
+  // Called before each run (its number, from 1), e.g. to wait.
+  std::function<void(int)> before_run;
 };
 
 void RunTorture(const Torture& t) {
@@ -92,6 +94,7 @@ void RunTorture(const Torture& t) {
     const int when = 1 + static_cast<int>(rng() % (long_profile ? 2 : 4));
     const int max_delay = long_profile ? t.max_external_delay_ms / 5 + 1 : t.max_external_delay_ms;
     const int delay = mode == "external" ? static_cast<int>(rng() % max_delay) : -1;
+    if (t.before_run) t.before_run(runs);
     const int status =
         RunChild(t.dir + "/job.json", mode == "external" ? "none" : mode, when, delay, t.dir + "/out.jsonl");
     if (WIFEXITED(status)) {
@@ -286,6 +289,61 @@ TEST(CrashTest, HttpApiThroughFaultStormsAndRepeatedSigkills) {
               by_status[200], by_status[500], by_status[429]);
   EXPECT_GT(by_status[500], 0);
   EXPECT_GT(by_status[429], 0);
+}
+
+// Cursors that live 150 ms (source.pagination.expired), through the same
+// kills: every third run starts after the saved cursors died, and a cursor
+// also expires now and then mid-run; each shard restarts from its beginning
+// and skips what its delivered-keys log holds. The log is appended before
+// the checkpoint that counts it, and a kill between the two leaves entries
+// the next append writes over.
+TEST(CrashTest, ExpiringCursorsThroughRepeatedSigkills) {
+  const int kRecords = Kills(40000, 200000);
+  constexpr int kPage = 500;
+  testing::SimulatedApiOptions options;
+  options.start = T("2026-11-14T00:00:00Z");
+  options.end = T("2026-11-18T00:00:00Z");
+  options.records = kRecords;
+  options.small_records = true;
+  options.max_page_size = kPage;
+  options.cursor_lifetime = absl::Milliseconds(150);
+  testing::SimulatedApi api(options);
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("job.json"),
+                     StrCat(R"({
+    "name": "crash-expiring", "window": {"start": "2026-11-14T00:00:00Z", "end": "2026-11-18T00:00:00Z"},
+    "shard_duration": "1d", "concurrency": 4,
+    "retry": {"initial_backoff": "1ms", "max_backoff": "10ms", "max_attempts": 30},
+    "source": {"type": "http", "url": ")",
+                            api.base_url(), R"(/v1/cursor",
+               "query": {"from": "{start}", "to": "{end}", "cursor": "{cursor}", "limit": "{limit}"},
+               "records": "/data", "page_size": )",
+                            kPage, R"(, "timeout": "5s",
+               "pagination": {"type": "cursor", "from": "/next_cursor",
+                              "expired": {"statuses": [400], "body_contains": "cursor_expired"}}},
+    "mapper": {"type": "json", "fields": [{"name": "id", "from": "/id", "required": true}],
+               "key": {"from": "/id"}, "event_time": {"from": "/created_at"}},
+    "checkpoint": {"type": "file", "dir": "state"}})"));
+  Torture t;
+  t.dir = dir.path();
+  t.job_name = "crash-expiring";
+  t.plan = *PlanShards(options.start, options.end, absl::Hours(24));
+  t.all_ids = api.Ids(options.start, options.end);
+  t.min_kills = Kills(10, 50);
+  t.max_external_delay_ms = 100;
+  t.batch_at = [](const Shard&, const std::string&) {
+    ADD_FAILURE() << "the JSON-lines sink rolls back: no batch is ever marked in flight";
+    return std::vector<std::string>();
+  };
+  t.before_run = [&api](int run) {
+    if (run % 3 == 0) absl::SleepFor(absl::Milliseconds(200));  // the saved cursors die
+    if (run % 5 == 0) api.Script({testing::Fault{testing::Fault::kCursorExpired}});
+  };
+  RunTorture(t);
+  int expired = 0;
+  for (const testing::RequestRecord& r : api.requests()) expired += r.status == 400;
+  std::printf("crash-expiring: %d requests answered \"cursor expired\"\n", expired);
+  EXPECT_GT(expired, 0);
 }
 
 // A GraphQL connection (a JSON body with a null cursor at first, the end

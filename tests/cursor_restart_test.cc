@@ -1,0 +1,294 @@
+// Cursors that expire (source.pagination.expired): a shard whose cursor the
+// API refuses reads again from its beginning and delivers only what it had
+// not delivered before, in the middle of a run and on resuming one, against
+// the simulated API on loopback.
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "recovery/backfiller.h"
+#include "recovery/checkpoint_store.h"
+#include "recovery/status.h"
+#include "testing/fakes.h"
+#include "testing/simulated_api.h"
+#include "testing/test_util.h"
+#include "util/key_hash_file.h"
+#include "util/strings.h"
+
+namespace recovery {
+namespace {
+
+using testing::Fault;
+using ::testing::HasSubstr;
+using testing::SimulatedApi;
+using testing::SimulatedApiOptions;
+using testing::T;
+
+SimulatedApiOptions Api(int64_t records) {
+  SimulatedApiOptions o;
+  o.start = T("2026-11-14T00:00:00Z");
+  o.end = T("2026-11-16T00:00:00Z");
+  o.records = records;
+  o.small_records = true;
+  return o;
+}
+
+// A 2-day window over `style` (two 1-day shards unless `sharding` says
+// otherwise), `page_size` records a page, checkpoints in `state` (a
+// directory; "" for memory).
+std::string Job(const SimulatedApi& api, const std::string& style, const std::string& pagination,
+                const std::string& state, int page_size = 10,
+                const std::string& sharding = R"("shard_duration":"1d","concurrency":2)") {
+  const std::string url = style == "graphql" ? api.base_url() + "/v1/graphql" : api.base_url() + "/v1/" + style;
+  const std::string request =
+      style == "graphql"
+          ? R"("method":"POST","body":{"query":"q","variables":{"from":"{start}","to":"{end}","first":"{limit}","after":"{cursor}"}},"records":"/data/transactions/nodes",)"
+          : R"("query":{"from":"{start}","to":"{end}","limit":"{limit}","cursor":"{cursor}"},"records":"/data",)";
+  return StrCat(R"({"name":"expiring-)", style,
+                R"(","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-16T00:00:00Z"},
+      )", sharding, R"(,
+      "retry":{"initial_backoff":"1ms","max_backoff":"20ms","max_attempts":6},
+      "source":{"type":"http","url":")",
+                url, R"(",)", request, R"("page_size":)", page_size, R"(,"timeout":"5s","pagination":)",
+                pagination, R"(},
+      "mapper":{"type":"json","fields":[{"name":"id","from":"/id","required":true}],
+                "key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+      "checkpoint":)",
+                state.empty() ? std::string(R"({"type":"memory"})")
+                              : StrCat(R"({"type":"file","dir":")", state, R"("})"),
+                "}");
+}
+
+struct Delivery {
+  std::string key;
+  bool flagged;
+};
+
+struct Outcome {
+  RunResult result;
+  std::vector<Delivery> deliveries;
+  std::vector<std::string> logs;
+};
+
+// Runs `job`; `on_batch` (may be empty) is called with each batch's number
+// before the sink takes it.
+Outcome RunJob(const std::string& job, const std::function<void(int)>& on_batch = nullptr,
+            int64_t max_records = 0) {
+  auto spec = JobSpec::Parse(job);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  if (max_records > 0) spec->max_records = max_records;
+  Outcome out;
+  auto deliveries = std::make_shared<std::vector<Delivery>>();
+  auto batches = std::make_shared<int>(0);
+  Components c;
+  c.sink = NewCallbackSink([deliveries, batches, on_batch](const Shard&, absl::Span<const Record> batch) {
+    if (on_batch) on_batch(++*batches);
+    for (const Record& r : batch) deliveries->push_back({std::string(r.key), r.maybe_redelivered});
+    return absl::OkStatus();
+  });
+  BackfillerOptions options;
+  auto logs = std::make_shared<std::vector<std::string>>();
+  options.on_log = [logs](const LogEvent& e) { logs->push_back(StrCat(e.message, " ", e.fields_json)); };
+  auto b = Backfiller::Create(*spec, std::move(c), options);
+  EXPECT_TRUE(b.ok()) << b.status();
+  if (!b.ok()) return out;
+  out.result = (*b)->Run();
+  out.deliveries = *deliveries;
+  out.logs = *logs;
+  return out;
+}
+
+std::map<std::string, int> Count(const std::vector<Delivery>& deliveries) {
+  std::map<std::string, int> n;
+  for (const Delivery& d : deliveries) ++n[d.key];
+  return n;
+}
+
+int Restarts(const std::vector<std::string>& logs) {
+  int n = 0;
+  for (const std::string& line : logs) n += line.find("refused its cursor as expired") != std::string::npos;
+  return n;
+}
+
+TEST(CursorRestartTest, EveryServerNamedStyleRestartsAShardWhoseCursorExpiresMidRunAndDeliversEachRecordOnce) {
+  const std::map<std::string, std::string> styles = {
+      {"cursor", R"({"type":"cursor","from":"/next_cursor")"},
+      {"cursor-header", R"({"type":"cursor_header","header":"X-Next-Cursor")"},
+      {"next-url", R"({"type":"next_url","from":"/links/next")"},
+      {"link", R"({"type":"link")"},
+      {"graphql", R"({"type":"graphql","cursor":"/data/transactions/pageInfo/endCursor","has_next":"/data/transactions/pageInfo/hasNextPage")"},
+  };
+  for (const auto& [style, pagination] : styles) {
+    SCOPED_TRACE(style);
+    SimulatedApi api(Api(200));
+    // The API expires a cursor when the sink takes the 4th and the 9th
+    // batches: the next request that carries one is refused.
+    const Outcome o = RunJob(
+        Job(api, style, pagination + R"(,"expired":{"statuses":[400],"body_contains":"cursor_expired"}})", ""),
+        [&api](int batch) {
+          if (batch == 4 || batch == 9) api.Script({Fault{Fault::kCursorExpired}});
+        });
+    ASSERT_TRUE(o.result.status.ok()) << o.result.status;
+    EXPECT_TRUE(o.result.complete);
+    const std::map<std::string, int> n = Count(o.deliveries);
+    const std::vector<std::string> ids = api.Ids(T("2026-11-14T00:00:00Z"), T("2026-11-16T00:00:00Z"));
+    EXPECT_EQ(n.size(), ids.size());
+    for (const auto& [key, times] : n) EXPECT_EQ(times, 1) << key;
+    for (const Delivery& d : o.deliveries) EXPECT_FALSE(d.flagged) << d.key;
+    EXPECT_EQ(Restarts(o.logs), 2);
+    EXPECT_EQ(o.result.progress.records_this_run, ids.size());
+  }
+}
+
+TEST(CursorRestartTest, ACursorSavedBeforeAPauseLongerThanItsLifeRestartsTheShardOnResume) {
+  SimulatedApiOptions options = Api(200);
+  options.cursor_lifetime = absl::Milliseconds(300);
+  SimulatedApi api(options);
+  testing::TempDir dir;
+  const std::string job = Job(api, "cursor",
+                              R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})",
+                              dir.File("state"));
+  const Outcome first = RunJob(job, nullptr, /*max_records=*/60);  // stops after a few pages of each shard
+  ASSERT_TRUE(first.result.status.ok()) << first.result.status;
+  ASSERT_FALSE(first.result.complete);
+  absl::SleepFor(absl::Milliseconds(400));  // the saved cursors are dead now
+  const Outcome second = RunJob(job);
+  ASSERT_TRUE(second.result.status.ok()) << second.result.status;
+  EXPECT_TRUE(second.result.complete);
+  EXPECT_GE(Restarts(second.logs), 1);
+
+  std::vector<Delivery> all = first.deliveries;
+  all.insert(all.end(), second.deliveries.begin(), second.deliveries.end());
+  const std::map<std::string, int> n = Count(all);
+  EXPECT_EQ(n.size(), 200u);
+  for (const auto& [key, times] : n) EXPECT_EQ(times, 1) << key;
+}
+
+// The last run stopped with a batch in flight (the sink failed it, but may
+// hold it); the cursor expired before the next run: that batch's records come
+// again flagged as possible redeliveries, everything delivered before is
+// skipped, the rest comes once.
+TEST(CursorRestartTest, TheBatchInFlightAtARestartComesAgainFlaggedAndTheRestOnce) {
+  SimulatedApi api(Api(100));
+  testing::TempDir dir;
+  const std::string job = Job(api, "cursor",
+                              R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})",
+                              dir.File("state"), 10, R"("shard_duration":"2d","concurrency":1)");
+  auto spec = JobSpec::Parse(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  std::vector<std::string> first;
+  {
+    Components c;
+    int batches = 0;
+    c.sink = NewCallbackSink([&](const Shard&, absl::Span<const Record> batch) -> absl::Status {
+      for (const Record& r : batch) first.push_back(std::string(r.key));
+      if (++batches == 4) return absl::InternalError("the destination fell over after taking the batch");
+      return absl::OkStatus();
+    });
+    auto b = Backfiller::Create(*spec, std::move(c));
+    ASSERT_TRUE(b.ok()) << b.status();
+    const RunResult r = (*b)->Run();
+    ASSERT_FALSE(r.status.ok());
+  }
+  ASSERT_EQ(first.size(), 40u);
+  const std::set<std::string> in_flight(first.begin() + 30, first.end());
+  api.Script({Fault{Fault::kCursorExpired}});  // the saved cursor is refused
+  const Outcome second = RunJob(job);
+  ASSERT_TRUE(second.result.status.ok()) << second.result.status;
+  EXPECT_TRUE(second.result.complete);
+  EXPECT_EQ(Restarts(second.logs), 1);
+  std::map<std::string, int> n = Count(second.deliveries);
+  for (const Delivery& d : second.deliveries) {
+    EXPECT_EQ(d.flagged, in_flight.count(d.key) == 1) << d.key;
+    EXPECT_EQ(n[d.key], 1) << d.key;
+  }
+  for (const std::string& k : first) ++n[k];
+  EXPECT_EQ(n.size(), 100u);
+  for (const auto& [key, times] : n) EXPECT_EQ(times, in_flight.count(key) ? 2 : 1) << key;
+  EXPECT_EQ(second.result.progress.records_this_run, 70u);  // the 30 delivered before are not counted again
+}
+
+TEST(CursorRestartTest, CursorsThatExpireFasterThanTheShardGetsBackStopTheShardInsteadOfLooping) {
+  SimulatedApiOptions options = Api(200);
+  options.cursor_lifetime = absl::Milliseconds(1);
+  options.latency = absl::Milliseconds(5);  // every cursor is dead by the time it is used
+  SimulatedApi api(options);
+  const Outcome o = RunJob(
+      Job(api, "cursor", R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})", ""));
+  ASSERT_FALSE(o.result.status.ok());
+  EXPECT_THAT(o.result.status.message(), HasSubstr("restarting again would loop"));
+  EXPECT_THAT(o.result.status.message(), HasSubstr("cursor_expired"));
+  // Each shard delivered its first page once, however often it restarted.
+  const std::map<std::string, int> n = Count(o.deliveries);
+  for (const auto& [key, times] : n) EXPECT_EQ(times, 1) << key;
+  EXPECT_EQ(n.size(), 20u);
+}
+
+TEST(CursorRestartTest, AJobThatCannotRestartExactlyIsRefusedAndOptionsAreChecked) {
+  SimulatedApi api(Api(10));
+  const std::string expired = R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})";
+  // A store that keeps no delivered keys, and no presence check.
+  {
+    auto spec = JobSpec::Parse(Job(api, "cursor", expired, ""));
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    Components c;
+    c.sink = NewNullSink();
+    class Forgetful : public CheckpointStoreWrapper {
+     public:
+      Forgetful() : CheckpointStoreWrapper(NewMemoryCheckpointStore()) {}
+      bool keeps_delivered_keys() const override { return false; }
+    };
+    c.checkpoints = std::make_unique<Forgetful>();
+    auto b = Backfiller::Create(*spec, std::move(c));
+    ASSERT_FALSE(b.ok());
+    EXPECT_THAT(b.status().message(), HasSubstr("source.pagination.expired"));
+    EXPECT_THAT(b.status().message(), HasSubstr("keeps no delivered keys"));
+  }
+  const std::map<std::string, std::string> bad = {
+      {R"({"type":"page","expired":{"statuses":[400]}})", "a page number, an offset or a keyset does not expire"},
+      {R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[429]}})", "also in retry_statuses"},
+      {R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[302]}})", "expected error statuses"},
+      {R"({"type":"cursor","from":"/next_cursor","expired":{"body_contains":"x"}})", "statuses"},
+  };
+  for (const auto& [pagination, message] : bad) {
+    SCOPED_TRACE(pagination);
+    auto spec = JobSpec::Parse(Job(api, pagination.find("page") != std::string::npos ? "page" : "cursor",
+                                   pagination, ""));
+    absl::Status st = spec.status();
+    if (spec.ok()) {
+      Components c;
+      c.sink = NewNullSink();
+      st = Backfiller::Create(*spec, std::move(c)).status();
+    }
+    ASSERT_FALSE(st.ok());
+    EXPECT_THAT(st.message(), HasSubstr(message));
+  }
+}
+
+TEST(KeyHashFileTest, AppendsAtAnEntryCutsOffWhatACrashLeftAndRefusesWhatItCannotVouchFor) {
+  testing::TempDir dir;
+  const std::string path = dir.File("shard.keys");
+  EXPECT_TRUE(ReadKeyHashes(path, 0).ok());  // nothing vouched for: no file needed
+  EXPECT_EQ(ReadKeyHashes(path, 1).status().code(), absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(WriteKeyHashes(path, 0, {1, 2, 3}).ok());
+  ASSERT_TRUE(WriteKeyHashes(path, 3, {4, 0xffffffffffffffffULL}).ok());
+  EXPECT_EQ(*ReadKeyHashes(path, 5), (std::vector<uint64_t>{1, 2, 3, 4, 0xffffffffffffffffULL}));
+  // A run that crashed after appending 4 and 5 but before its checkpoint
+  // counted them: the next append writes over them.
+  ASSERT_TRUE(WriteKeyHashes(path, 3, {7}).ok());
+  EXPECT_EQ(*ReadKeyHashes(path, 4), (std::vector<uint64_t>{1, 2, 3, 7}));
+  EXPECT_EQ(testing::FileSize(path), 8 + 4 * 8);
+  absl::Status short_log = ReadKeyHashes(path, 5).status();
+  EXPECT_EQ(short_log.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(short_log.message(), HasSubstr("holds 4 delivered keys, but the checkpoint vouches for 5"));
+  EXPECT_EQ(WriteKeyHashes(path, 9, {1}).code(), absl::StatusCode::kDataLoss);
+  testing::WriteFile(dir.File("other"), "not a log of keys");
+  EXPECT_THAT(ReadKeyHashes(dir.File("other"), 1).status().message(), HasSubstr("not a file of delivered keys"));
+}
+
+}  // namespace
+}  // namespace recovery
