@@ -73,9 +73,12 @@ absl::StatusOr<absl::Time> AdaptiveLimiter::Start(const ShardContext& context) {
       bool for_slot = false;
       wait = TryStartLocked(now, &for_slot);
       if (wait == absl::ZeroDuration()) return now;
-      if (for_slot) {  // woken by the Finish that frees one; the job may stop meanwhile
+      if (for_slot) {  // until a Finish frees one; the job may stop meanwhile
         if (context.Stopping()) return absl::CancelledError("the job is stopping");
-        slot_freed_.WaitWithTimeout(&mu_, kSlotPoll);
+        auto slot_free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return in_flight_ < static_cast<int>(limit_);
+        };
+        mu_.AwaitWithTimeout(absl::Condition(&slot_free), kSlotPoll);
         continue;
       }
     }
@@ -120,8 +123,7 @@ void AdaptiveLimiter::ReadQuota(absl::Time now, const AdaptiveAnswer& a) {
 
 void AdaptiveLimiter::Finish(absl::Time started, absl::Time now, const AdaptiveAnswer& a) {
   absl::MutexLock lock(&mu_);
-  --in_flight_;
-  slot_freed_.SignalAll();  // the limit may have grown too
+  --in_flight_;  // a waiter's condition is looked at again when the lock is let go
   ReadQuota(now, a);
   if (Throttled(a)) {
     Cut(started, now, /*rate_too=*/true);

@@ -62,7 +62,7 @@ class AdaptiveLimiter {
  private:
   bool Throttled(const AdaptiveAnswer& a) const { return a.status == 429 || a.status == 503; }
   // TryStart under the lock; `*for_slot` says the wait is for a request in
-  // flight to finish (Finish signals slot_freed_).
+  // flight to finish.
   absl::Duration TryStartLocked(absl::Time now, bool* for_slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Cut(absl::Time started, absl::Time now, bool rate_too) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Grow(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -72,7 +72,6 @@ class AdaptiveLimiter {
 
   const double max_;
   mutable absl::Mutex mu_;
-  absl::CondVar slot_freed_;
   double limit_ ABSL_GUARDED_BY(mu_) = 1;
   bool slow_start_ ABSL_GUARDED_BY(mu_) = true;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;

@@ -52,6 +52,29 @@ int RunChild(const std::string& job, const std::string& mode, int when, int kill
   return status;
 }
 
+// An export of `n` records "r0".. spaced `spacing` apart from 2026-11-14.
+std::string Export(int n, absl::Duration spacing) {
+  std::string input;
+  const absl::Time start = T("2026-11-14T00:00:00Z");
+  for (int i = 0; i < n; ++i) {
+    input += StrCat("{\"id\":\"r", i, "\",\"ts\":\"", FormatRfc3339(start + spacing * i), "\"}\n");
+  }
+  return input;
+}
+
+// The lines "KEY FLAG" a callback sink appended: each key's redelivery
+// flags, in order.
+std::map<std::string, std::vector<int>> Arrivals(const std::string& path) {
+  std::map<std::string, std::vector<int>> arrivals;
+  for (const std::string& line : testing::ReadLines(path)) {
+    const size_t space = line.find(' ');
+    EXPECT_NE(space, std::string::npos) << line;
+    if (space == std::string::npos) continue;
+    arrivals[line.substr(0, space)].push_back(line.substr(space + 1) == "1");
+  }
+  return arrivals;
+}
+
 // RECOVERY_TORTURE=long multiplies the kills (the CI runs the short profile).
 int Kills(int short_profile, int long_profile) {
   const char* p = std::getenv("RECOVERY_TORTURE");
@@ -421,12 +444,7 @@ TEST(CrashTest, KillsJustAfterTheSinkNeverConvictAHealthyRecord) {
   constexpr int kRecords = 40;
   constexpr int kKills = 12;
   testing::TempDir dir;
-  std::string input;
-  const absl::Time start = T("2026-11-14T00:00:00Z");
-  for (int i = 0; i < kRecords; ++i) {
-    input += StrCat("{\"id\":\"r", i, "\",\"ts\":\"", FormatRfc3339(start + absl::Minutes(30 * i)), "\"}\n");
-  }
-  testing::WriteFile(dir.File("in.jsonl"), input);
+  testing::WriteFile(dir.File("in.jsonl"), Export(kRecords, absl::Minutes(30)));
   testing::WriteFile(dir.File("job.json"), R"({
     "name": "crash-after-sink", "window": {"start": "2026-11-14T00:00:00Z", "end": "2026-11-15T00:00:00Z"},
     "concurrency": 1,
@@ -444,12 +462,7 @@ TEST(CrashTest, KillsJustAfterTheSinkNeverConvictAHealthyRecord) {
   const std::string letters = dir.File("dead.jsonl");
   EXPECT_EQ(testing::FileSize(letters) > 0 ? testing::ReadLines(letters).size() : 0u, 0u)
       << "a healthy record was dead-lettered: " << (testing::FileSize(letters) > 0 ? testing::ReadLines(letters)[0] : "");
-  std::map<std::string, std::vector<int>> arrivals;
-  for (const std::string& line : testing::ReadLines(dir.File("out.txt"))) {
-    const size_t space = line.find(' ');
-    ASSERT_NE(space, std::string::npos) << line;
-    arrivals[line.substr(0, space)].push_back(line.substr(space + 1) == "1");
-  }
+  const std::map<std::string, std::vector<int>> arrivals = Arrivals(dir.File("out.txt"));
   EXPECT_EQ(arrivals.size(), static_cast<size_t>(kRecords));
   for (const auto& [key, flags] : arrivals) {
     for (size_t k = 1; k < flags.size(); ++k) EXPECT_EQ(flags[k], 1) << key << " came again unflagged";
@@ -469,12 +482,7 @@ TEST(CrashTest, KillsJustAfterTheSinkNeverConvictAHealthyRecord) {
 TEST(CrashTest, CAbiCallbackSinkThroughRepeatedSigkills) {
   constexpr int kRecords = 50000;
   testing::TempDir dir;
-  std::string input;
-  const absl::Time start = T("2026-11-14T00:00:00Z");
-  for (int i = 0; i < kRecords; ++i) {
-    input += StrCat("{\"id\":\"r", i, "\",\"ts\":\"", FormatRfc3339(start + absl::Seconds(6.9 * i)), "\"}\n");
-  }
-  testing::WriteFile(dir.File("in.jsonl"), input);
+  testing::WriteFile(dir.File("in.jsonl"), Export(kRecords, absl::Seconds(6.9)));
   testing::WriteFile(dir.File("job.json"), R"({
     "name": "crash-c", "window": {"start": "2026-11-14T00:00:00Z", "end": "2026-11-18T00:00:00Z"},
     "shard_duration": "1d", "concurrency": 2,
@@ -507,12 +515,7 @@ TEST(CrashTest, CAbiCallbackSinkThroughRepeatedSigkills) {
     }
     ++kills;
   }
-  std::map<std::string, std::vector<int>> arrivals;  // key -> flags, in order
-  for (const std::string& line : testing::ReadLines(dir.File("out.txt"))) {
-    const size_t space = line.find(' ');
-    ASSERT_NE(space, std::string::npos) << line;
-    arrivals[line.substr(0, space)].push_back(line.substr(space + 1) == "1");
-  }
+  std::map<std::string, std::vector<int>> arrivals = Arrivals(dir.File("out.txt"));
   int lost = 0, unflagged_duplicates = 0, duplicates = 0;
   size_t flagged = 0;
   for (int i = 0; i < kRecords; ++i) {
