@@ -43,19 +43,20 @@ struct Measured {
 // `adaptive`), and measures the answers the server gave after `warmup`.
 Measured Run(testing::SimulatedApi& api, int concurrency, bool adaptive, absl::Duration length,
              absl::Duration warmup) {
-  const std::string spec_text = StrCat(R"({"name":"adaptive-bench",
+  const std::string spec_text =
+      StrCat(R"({"name":"adaptive-bench",
     "window":{"start":"2025-11-14T00:00:00Z","end":"2025-11-15T00:00:00Z"},
     "shard_duration":")",
-                                       absl::ToInt64Minutes(absl::Hours(24) / concurrency), R"(m",
+             absl::ToInt64Minutes(absl::Hours(24) / concurrency), R"(m",
     "concurrency":)",
-                                       adaptive ? StrCat(R"({"max":)", concurrency, "}") : StrCat(concurrency),
-                                       R"(,
+             adaptive ? StrCat(R"({"max":)", concurrency, "}") : StrCat(concurrency),
+             R"(,
     "retry":{"initial_backoff":"50ms","max_backoff":"2s","max_attempts":1000},
     "source":{"type":"http","url":")",
-                                       api.base_url(), R"(/v1/keyset",
+             api.base_url(), R"(/v1/keyset",
       "query":{"from":"{start}","to":"{end}","limit":"{limit}","after_time":"{after_time}","after_id":"{after_id}"},
       "records":"/data","page_size":)",
-                                       kPage, R"(,"pagination":{"type":"keyset","time":"/created_at","id":"/id"}},
+             kPage, R"(,"pagination":{"type":"keyset","time":"/created_at","id":"/id"}},
     "mapper":{"type":"json","fields":[{"name":"id","from":"/id","required":true}],
               "key":{"from":"/id"},"event_time":{"from":"/created_at"}},
     "checkpoint":{"type":"memory"}})");
@@ -109,8 +110,9 @@ testing::SimulatedApiOptions Api(int64_t records) {
 int Main(bool quick) {
   const absl::Duration length = quick ? absl::Seconds(20) : absl::Seconds(40);
   const absl::Duration warmup = absl::Seconds(10);
-  std::printf("Quota of 40 requests/s (token bucket, 429 beyond), 20 ms latency, 16 shards; steady window %s\n",
-              absl::FormatDuration(length - warmup).c_str());
+  std::printf(
+      "Quota of 40 requests/s (token bucket, 429 beyond), 20 ms latency, 16 shards; steady window %s\n",
+      absl::FormatDuration(length - warmup).c_str());
   std::printf("%-34s %10s %10s %10s\n", "client", "ok req/s", "of quota", "429 share");
   for (int variant = 0; variant < 3; ++variant) {
     testing::SimulatedApiOptions o = Api(400000);
@@ -147,7 +149,8 @@ int Main(bool quick) {
   testing::SimulatedApi api(o);
   const Measured m = Run(api, 32, true, sweep_length + absl::Seconds(4), sweep_warmup + absl::Seconds(4));
   rows.emplace_back("adaptive, max 32", m.records_per_second);
-  for (const auto& [name, rps] : rows) std::printf("%-34s %12.0f %11.1f%%\n", name.c_str(), rps, rps / best * 100);
+  for (const auto& [name, rps] : rows)
+    std::printf("%-34s %12.0f %11.1f%%\n", name.c_str(), rps, rps / best * 100);
   return 0;
 }
 

@@ -328,12 +328,12 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
     return SinkLacks(absl::StatusCode::kInvalidArgument, spec, "skip_already_present",
                      "tell which records it already holds", &SinkType::presence);
   }
-  if (c.source->cursors_may_expire() && !options.dry_run && !c.checkpoints->keeps_delivered_keys() &&
+  if (c.source->cursors_may_expire() && !options.dry_run && c.checkpoints->delivered_keys() == nullptr &&
       !(spec.skip_already_present && c.sink->presence() != nullptr)) {
     const CheckpointStoreType* row = FindType(CheckpointStoreTypes(), spec.checkpoint.type);
-    return absl::InvalidArgumentError(ToAbsl(StrCat(
-        "source.pagination.expired: ",
-        RestartCannotBeExact(row != nullptr && row->read != nullptr ? spec.checkpoint.type : ""))));
+    return absl::InvalidArgumentError(ToAbsl(
+        StrCat("source.pagination.expired: ",
+               RestartCannotBeExact(row != nullptr && row->read != nullptr ? spec.checkpoint.type : ""))));
   }
   std::vector<Shard> runs_plan = plan;
   if (options.replay) {

@@ -133,7 +133,8 @@ struct Tally {
   int ok = 0, throttled = 0;
 };
 
-Tally Simulate(AdaptiveLimiter& l, Server& server, int clients, absl::Duration length, absl::Duration warmup) {
+Tally Simulate(AdaptiveLimiter& l, Server& server, int clients, absl::Duration length,
+               absl::Duration warmup) {
   struct Event {
     absl::Time at;
     int client;
@@ -165,7 +166,8 @@ Tally Simulate(AdaptiveLimiter& l, Server& server, int clients, absl::Duration l
     --in_flight;
     l.Finish(e.sent, e.at, e.a);
     if (e.at >= kStart + warmup) (e.a.status == 429 ? tally.throttled : tally.ok)++;
-    events.push({e.at + (e.a.status == 429 ? absl::Seconds(1) : absl::ZeroDuration()), e.client, false, e.at, {}});
+    events.push(
+        {e.at + (e.a.status == 429 ? absl::Seconds(1) : absl::ZeroDuration()), e.client, false, e.at, {}});
   }
   return tally;
 }
@@ -205,8 +207,8 @@ void ExpectCloseUnderTheQuota(bool announced, absl::Duration length, absl::Durat
   const Tally t = Simulate(l, server, 16, length, warmup);
   const double per_second = t.ok / absl::ToDoubleSeconds(length - warmup);
   const double throttled = static_cast<double>(t.throttled) / (t.ok + t.throttled);
-  std::printf("%s quota 40/s: %.1f/s (%.1f%%), %.2f%% answered 429\n", announced ? "announced" : "unannounced",
-              per_second, per_second / 40 * 100, throttled * 100);
+  std::printf("%s quota 40/s: %.1f/s (%.1f%%), %.2f%% answered 429\n",
+              announced ? "announced" : "unannounced", per_second, per_second / 40 * 100, throttled * 100);
   EXPECT_GE(per_second, 0.9 * 40);
   EXPECT_LE(throttled, 0.03);
 }

@@ -43,14 +43,16 @@ SimulatedApiOptions Api(int64_t records) {
 std::string Job(const SimulatedApi& api, const std::string& style, const std::string& pagination,
                 const std::string& state, int page_size = 10,
                 const std::string& sharding = R"("shard_duration":"1d","concurrency":2)") {
-  const std::string url = style == "graphql" ? api.base_url() + "/v1/graphql" : api.base_url() + "/v1/" + style;
+  const std::string url =
+      style == "graphql" ? api.base_url() + "/v1/graphql" : api.base_url() + "/v1/" + style;
   const std::string request =
       style == "graphql"
           ? R"("method":"POST","body":{"query":"q","variables":{"from":"{start}","to":"{end}","first":"{limit}","after":"{cursor}"}},"records":"/data/transactions/nodes",)"
           : R"("query":{"from":"{start}","to":"{end}","limit":"{limit}","cursor":"{cursor}"},"records":"/data",)";
   return StrCat(R"({"name":"expiring-)", style,
                 R"(","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-16T00:00:00Z"},
-      )", sharding, R"(,
+      )",
+                sharding, R"(,
       "retry":{"initial_backoff":"1ms","max_backoff":"20ms","max_attempts":6},
       "source":{"type":"http","url":")",
                 url, R"(",)", request, R"("page_size":)", page_size, R"(,"timeout":"5s","pagination":)",
@@ -77,7 +79,7 @@ struct Outcome {
 // Runs `job`; `on_batch` (may be empty) is called with each batch's number
 // before the sink takes it.
 Outcome RunJob(const std::string& job, const std::function<void(int)>& on_batch = nullptr,
-            int64_t max_records = 0) {
+               int64_t max_records = 0) {
   auto spec = JobSpec::Parse(job);
   EXPECT_TRUE(spec.ok()) << spec.status();
   if (max_records > 0) spec->max_records = max_records;
@@ -114,24 +116,27 @@ int Restarts(const std::vector<std::string>& logs) {
   return n;
 }
 
-TEST(CursorRestartTest, EveryServerNamedStyleRestartsAShardWhoseCursorExpiresMidRunAndDeliversEachRecordOnce) {
+TEST(CursorRestartTest,
+     EveryServerNamedStyleRestartsAShardWhoseCursorExpiresMidRunAndDeliversEachRecordOnce) {
   const std::map<std::string, std::string> styles = {
       {"cursor", R"({"type":"cursor","from":"/next_cursor")"},
       {"cursor-header", R"({"type":"cursor_header","header":"X-Next-Cursor")"},
       {"next-url", R"({"type":"next_url","from":"/links/next")"},
       {"link", R"({"type":"link")"},
-      {"graphql", R"({"type":"graphql","cursor":"/data/transactions/pageInfo/endCursor","has_next":"/data/transactions/pageInfo/hasNextPage")"},
+      {"graphql",
+       R"({"type":"graphql","cursor":"/data/transactions/pageInfo/endCursor","has_next":"/data/transactions/pageInfo/hasNextPage")"},
   };
   for (const auto& [style, pagination] : styles) {
     SCOPED_TRACE(style);
     SimulatedApi api(Api(200));
     // The API expires a cursor when the sink takes the 4th and the 9th
     // batches: the next request that carries one is refused.
-    const Outcome o = RunJob(
-        Job(api, style, pagination + R"(,"expired":{"statuses":[400],"body_contains":"cursor_expired"}})", ""),
-        [&api](int batch) {
-          if (batch == 4 || batch == 9) api.Script({Fault{Fault::kCursorExpired}});
-        });
+    const Outcome o =
+        RunJob(Job(api, style,
+                   pagination + R"(,"expired":{"statuses":[400],"body_contains":"cursor_expired"}})", ""),
+               [&api](int batch) {
+                 if (batch == 4 || batch == 9) api.Script({Fault{Fault::kCursorExpired}});
+               });
     ASSERT_TRUE(o.result.status.ok()) << o.result.status;
     EXPECT_TRUE(o.result.complete);
     const std::map<std::string, int> n = Count(o.deliveries);
@@ -149,9 +154,9 @@ TEST(CursorRestartTest, ACursorSavedBeforeAPauseLongerThanItsLifeRestartsTheShar
   options.cursor_lifetime = absl::Milliseconds(300);
   SimulatedApi api(options);
   testing::TempDir dir;
-  const std::string job = Job(api, "cursor",
-                              R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})",
-                              dir.File("state"));
+  const std::string job =
+      Job(api, "cursor", R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})",
+          dir.File("state"));
   const Outcome first = RunJob(job, nullptr, /*max_records=*/60);  // stops after a few pages of each shard
   ASSERT_TRUE(first.result.status.ok()) << first.result.status;
   ASSERT_FALSE(first.result.complete);
@@ -175,9 +180,9 @@ TEST(CursorRestartTest, ACursorSavedBeforeAPauseLongerThanItsLifeRestartsTheShar
 TEST(CursorRestartTest, TheBatchInFlightAtARestartComesAgainFlaggedAndTheRestOnce) {
   SimulatedApi api(Api(100));
   testing::TempDir dir;
-  const std::string job = Job(api, "cursor",
-                              R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})",
-                              dir.File("state"), 10, R"("shard_duration":"2d","concurrency":1)");
+  const std::string job =
+      Job(api, "cursor", R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})",
+          dir.File("state"), 10, R"("shard_duration":"2d","concurrency":1)");
   auto spec = JobSpec::Parse(job);
   ASSERT_TRUE(spec.ok()) << spec.status();
   std::vector<std::string> first;
@@ -240,7 +245,7 @@ TEST(CursorRestartTest, AJobThatCannotRestartExactlyIsRefusedAndOptionsAreChecke
     class Forgetful : public CheckpointStoreWrapper {
      public:
       Forgetful() : CheckpointStoreWrapper(NewMemoryCheckpointStore()) {}
-      bool keeps_delivered_keys() const override { return false; }
+      DeliveredKeys* delivered_keys() override { return nullptr; }
     };
     c.checkpoints = std::make_unique<Forgetful>();
     auto b = Backfiller::Create(*spec, std::move(c));
@@ -249,15 +254,16 @@ TEST(CursorRestartTest, AJobThatCannotRestartExactlyIsRefusedAndOptionsAreChecke
     EXPECT_THAT(b.status().message(), HasSubstr("keeps no delivered keys"));
   }
   const std::map<std::string, std::string> bad = {
-      {R"({"type":"page","expired":{"statuses":[400]}})", "a page number, an offset or a keyset does not expire"},
+      {R"({"type":"page","expired":{"statuses":[400]}})",
+       "a page number, an offset or a keyset does not expire"},
       {R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[429]}})", "also in retry_statuses"},
       {R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[302]}})", "expected error statuses"},
       {R"({"type":"cursor","from":"/next_cursor","expired":{"body_contains":"x"}})", "statuses"},
   };
   for (const auto& [pagination, message] : bad) {
     SCOPED_TRACE(pagination);
-    auto spec = JobSpec::Parse(Job(api, pagination.find("page") != std::string::npos ? "page" : "cursor",
-                                   pagination, ""));
+    auto spec = JobSpec::Parse(
+        Job(api, pagination.find("page") != std::string::npos ? "page" : "cursor", pagination, ""));
     absl::Status st = spec.status();
     if (spec.ok()) {
       Components c;
@@ -287,7 +293,8 @@ TEST(KeyHashFileTest, AppendsAtAnEntryCutsOffWhatACrashLeftAndRefusesWhatItCanno
   EXPECT_THAT(short_log.message(), HasSubstr("holds 4 delivered keys, but the checkpoint vouches for 5"));
   EXPECT_EQ(WriteKeyHashes(path, 9, {1}).code(), absl::StatusCode::kDataLoss);
   testing::WriteFile(dir.File("other"), "not a log of keys");
-  EXPECT_THAT(ReadKeyHashes(dir.File("other"), 1).status().message(), HasSubstr("not a file of delivered keys"));
+  EXPECT_THAT(ReadKeyHashes(dir.File("other"), 1).status().message(),
+              HasSubstr("not a file of delivered keys"));
 }
 
 }  // namespace

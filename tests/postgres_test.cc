@@ -665,8 +665,9 @@ void RunThroughOutages(PostgresServer* server, const std::string& job, const std
   for (const RunResult& r : results) vouched += r.progress.records_this_run;
   EXPECT_GE(vouched, ids.size());
   if (pg_checkpoints) {
-    EXPECT_EQ(server->Query(StrCat("SELECT count(*) FROM ", schema, ".recovery_checkpoints WHERE state <> 'done'")),
-              std::vector<std::string>{"0"});
+    EXPECT_EQ(
+        server->Query(StrCat("SELECT count(*) FROM ", schema, ".recovery_checkpoints WHERE state <> 'done'")),
+        std::vector<std::string>{"0"});
     EXPECT_EQ(highest.size(), 4u);
   }
   std::printf("outages: %d, runs: %zu\n", outages, results.size());

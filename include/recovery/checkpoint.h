@@ -73,7 +73,7 @@ struct Checkpoint {
   // A source whose cursors may expire (Source::cursors_may_expire): how many
   // times the shard restarted from its beginning because its cursor was
   // refused, and how many entries of its delivered-keys log
-  // (CheckpointStore::AppendDeliveredKeys) this checkpoint vouches for.
+  // (CheckpointStore::delivered_keys) this checkpoint vouches for.
   uint32_t cursor_restarts = 0;
   uint64_t delivered_keys = 0;
 };

@@ -73,6 +73,26 @@ class RECOVERY_EXPORT ShardLeasing {
   virtual absl::StatusOr<std::vector<LeaseInfo>> Leases(std::string_view job) = 0;
 };
 
+// What a store keeps for sources whose cursors may expire
+// (Source::cursors_may_expire, CheckpointStore::delivered_keys()): a log per
+// shard of the key hashes (StableKeyHash) of the records the shard handed to
+// its sink, so that a shard restarted from its beginning skips them. Appended
+// with each delivery, never rewritten; a checkpoint vouches for its first
+// Checkpoint::delivered_keys entries. Removed with the shard's checkpoint
+// (CheckpointStore::Delete). Thread-safe.
+class RECOVERY_EXPORT DeliveredKeys {
+ public:
+  virtual ~DeliveredKeys() = default;
+  // Writes `hashes` at entry `at` of the shard's log, dropping whatever a
+  // crashed run left from there on, and returns once they are durable.
+  virtual absl::Status Append(std::string_view job, std::string_view shard_id, uint64_t at,
+                              absl::Span<const uint64_t> hashes) = 0;
+  // The first `count` entries of the shard's log; DataLoss naming the log
+  // when it holds fewer.
+  virtual absl::StatusOr<std::vector<uint64_t>> Load(std::string_view job, std::string_view shard_id,
+                                                     uint64_t count) = 0;
+};
+
 // Thread-safe: shards save concurrently.
 class RECOVERY_EXPORT CheckpointStore {
  public:
@@ -115,21 +135,10 @@ class RECOVERY_EXPORT CheckpointStore {
   // store; lives as long as it.
   virtual ShardLeasing* leasing() { return nullptr; }
 
-  // Optional, for sources whose cursors may expire (Source::cursors_may_expire):
-  // a log per shard of the key hashes (StableKeyHash) of the records the
-  // shard handed to its sink, so that a shard restarted from its beginning
-  // skips them. Appended with each delivery, never rewritten; a checkpoint
-  // vouches for its first Checkpoint::delivered_keys entries. Removed with
-  // the shard's checkpoint (Delete).
-  virtual bool keeps_delivered_keys() const { return false; }
-  // Writes `hashes` at entry `at` of the shard's log, dropping whatever a
-  // crashed run left from there on, and returns once they are durable.
-  virtual absl::Status AppendDeliveredKeys(std::string_view job, std::string_view shard_id, uint64_t at,
-                                           absl::Span<const uint64_t> hashes);
-  // The first `count` entries of the shard's log; DataLoss naming the log
-  // when it holds fewer.
-  virtual absl::StatusOr<std::vector<uint64_t>> LoadDeliveredKeys(std::string_view job,
-                                                                  std::string_view shard_id, uint64_t count);
+  // The delivered-keys logs this store keeps beside its checkpoints, or null
+  // (then a job whose cursors may expire needs the sink's presence check).
+  // Owned by the store; lives as long as it.
+  virtual DeliveredKeys* delivered_keys() { return nullptr; }
 };
 
 // Forwards every method to another store, as a base for stores that change
@@ -167,15 +176,7 @@ class RECOVERY_EXPORT CheckpointStoreWrapper : public CheckpointStore {
     return target_->Lock(job, scope);
   }
   ShardLeasing* leasing() override { return target_->leasing(); }
-  bool keeps_delivered_keys() const override { return target_->keeps_delivered_keys(); }
-  absl::Status AppendDeliveredKeys(std::string_view job, std::string_view shard_id, uint64_t at,
-                                   absl::Span<const uint64_t> hashes) override {
-    return target_->AppendDeliveredKeys(job, shard_id, at, hashes);
-  }
-  absl::StatusOr<std::vector<uint64_t>> LoadDeliveredKeys(std::string_view job, std::string_view shard_id,
-                                                          uint64_t count) override {
-    return target_->LoadDeliveredKeys(job, shard_id, count);
-  }
+  DeliveredKeys* delivered_keys() override { return target_->delivered_keys(); }
 
  private:
   std::unique_ptr<CheckpointStore> owned_;

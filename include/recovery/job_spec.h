@@ -52,7 +52,7 @@ struct JobSpec {
   // (HttpSourceOptions::adaptive_max_in_flight). A plain number keeps every
   // shard sending whenever it is ready.
   bool adaptive_concurrency = false;
-  int64_t max_records = 0;                                   // stop after about this many records; 0 = all
+  int64_t max_records = 0;  // stop after about this many records; 0 = all
   // The crash-loop breaker: once this many runs in a row died (a crash, an
   // out-of-memory kill) while the same batch was in the sink, the batch is
   // delivered in halves, each alone in the process, until the record that

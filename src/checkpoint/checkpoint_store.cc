@@ -23,15 +23,4 @@ absl::Status CheckpointStore::SaveAll(std::string_view job,
   return absl::OkStatus();
 }
 
-absl::Status CheckpointStore::AppendDeliveredKeys(std::string_view, std::string_view, uint64_t,
-                                                 absl::Span<const uint64_t>) {
-  return absl::UnimplementedError("this checkpoint store keeps no delivered keys");
-}
-
-absl::StatusOr<std::vector<uint64_t>> CheckpointStore::LoadDeliveredKeys(std::string_view, std::string_view,
-                                                                         uint64_t count) {
-  if (count == 0) return std::vector<uint64_t>();
-  return absl::UnimplementedError("this checkpoint store keeps no delivered keys");
-}
-
 }  // namespace recovery

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "checkpoint/checkpoint_log.h"
@@ -29,7 +28,7 @@ class FileJobLock : public JobLock {
   std::unique_ptr<FileLock> lock_;
 };
 
-class FileCheckpointStore : public CheckpointStore {
+class FileCheckpointStore : public CheckpointStore, private DeliveredKeys {
  public:
   FileCheckpointStore(std::string directory, CheckpointLogOptions options)
       : directory_(std::move(directory)), options_(std::move(options)) {}
@@ -49,16 +48,7 @@ class FileCheckpointStore : public CheckpointStore {
     return absl::OkStatus();
   }
 
-  bool keeps_delivered_keys() const override { return true; }
-  absl::Status AppendDeliveredKeys(std::string_view job, std::string_view shard_id, uint64_t at,
-                                   absl::Span<const uint64_t> hashes) override {
-    RECOVERY_RETURN_IF_ERROR(MakeDirectories(StrCat(JobDir(job), "/delivered")));
-    return WriteKeyHashes(KeysPath(job, shard_id), at, hashes);
-  }
-  absl::StatusOr<std::vector<uint64_t>> LoadDeliveredKeys(std::string_view job, std::string_view shard_id,
-                                                          uint64_t count) override {
-    return ReadKeyHashes(KeysPath(job, shard_id), count);
-  }
+  DeliveredKeys* delivered_keys() override { return this; }
 
   bool saves_atomically() const override { return true; }
   absl::Status SaveAll(std::string_view job,
@@ -76,15 +66,24 @@ class FileCheckpointStore : public CheckpointStore {
   }
 
  private:
+  absl::Status Append(std::string_view job, std::string_view shard_id, uint64_t at,
+                      absl::Span<const uint64_t> hashes) override {
+    RECOVERY_RETURN_IF_ERROR(MakeDirectories(StrCat(JobDir(job), "/delivered")));
+    return WriteKeyHashes(KeysPath(job, shard_id), at, hashes);
+  }
+  absl::StatusOr<std::vector<uint64_t>> Load(std::string_view job, std::string_view shard_id,
+                                             uint64_t count) override {
+    return ReadKeyHashes(KeysPath(job, shard_id), count);
+  }
+
   std::string JobDir(std::string_view job) const { return StrCat(directory_, "/", job); }
   // The shard's id names its log when it is a safe file name (the planner's
   // ids are), else its hash does.
   std::string KeysPath(std::string_view job, std::string_view shard_id) const {
-    const bool plain = !shard_id.empty() && shard_id[0] != '.' &&
-                       std::all_of(shard_id.begin(), shard_id.end(), [](char ch) {
-                         return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' ||
-                                ch == '.';
-                       });
+    const bool plain =
+        !shard_id.empty() && shard_id[0] != '.' && std::all_of(shard_id.begin(), shard_id.end(), [](char ch) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+        });
     return StrCat(JobDir(job), "/delivered/", plain ? std::string(shard_id) : Hex64(StableHash64(shard_id)),
                   ".keys");
   }

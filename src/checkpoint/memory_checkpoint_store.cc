@@ -10,7 +10,7 @@
 namespace recovery {
 namespace {
 
-class MemoryCheckpointStore : public CheckpointStore {
+class MemoryCheckpointStore : public CheckpointStore, private DeliveredKeys {
  public:
   absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view job, std::string_view shard_id) override {
     absl::MutexLock lock(&mu_);
@@ -32,21 +32,23 @@ class MemoryCheckpointStore : public CheckpointStore {
     return absl::OkStatus();
   }
 
-  bool keeps_delivered_keys() const override { return true; }
-  absl::Status AppendDeliveredKeys(std::string_view job, std::string_view shard_id, uint64_t at,
-                                   absl::Span<const uint64_t> hashes) override {
+  DeliveredKeys* delivered_keys() override { return this; }
+
+ private:
+  absl::Status Append(std::string_view job, std::string_view shard_id, uint64_t at,
+                      absl::Span<const uint64_t> hashes) override {
     absl::MutexLock lock(&mu_);
     std::vector<uint64_t>& log = delivered_[Key(job, shard_id)];
     if (at > log.size()) {
-      return absl::DataLossError(StrCat("delivered keys of shard ", shard_id, ": ", log.size(),
-                                        " entries, asked to write at ", at));
+      return absl::DataLossError(
+          StrCat("delivered keys of shard ", shard_id, ": ", log.size(), " entries, asked to write at ", at));
     }
     log.resize(at);
     log.insert(log.end(), hashes.begin(), hashes.end());
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<uint64_t>> LoadDeliveredKeys(std::string_view job, std::string_view shard_id,
-                                                          uint64_t count) override {
+  absl::StatusOr<std::vector<uint64_t>> Load(std::string_view job, std::string_view shard_id,
+                                             uint64_t count) override {
     absl::MutexLock lock(&mu_);
     const std::vector<uint64_t>& log = delivered_[Key(job, shard_id)];
     if (log.size() < count) {
@@ -56,6 +58,7 @@ class MemoryCheckpointStore : public CheckpointStore {
     return std::vector<uint64_t>(log.begin(), log.begin() + static_cast<ptrdiff_t>(count));
   }
 
+ public:
   bool saves_atomically() const override { return true; }
   absl::Status SaveAll(std::string_view job,
                        absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) override {

@@ -118,9 +118,10 @@ int StatusCommand(const Args& args) {
     if (!r.checkpoint.warning.empty())
       std::printf("warning: shard %s: %s\n", r.shard.id.c_str(), r.checkpoint.warning.c_str());
     if (r.checkpoint.cursor_restarts > 0) {
-      std::printf("cursor restarts: shard %s read again from its beginning %u time(s) after the source "
-                  "refused its cursor as expired (records it had delivered were not delivered again)\n",
-                  r.shard.id.c_str(), r.checkpoint.cursor_restarts);
+      std::printf(
+          "cursor restarts: shard %s read again from its beginning %u time(s) after the source "
+          "refused its cursor as expired (records it had delivered were not delivered again)\n",
+          r.shard.id.c_str(), r.checkpoint.cursor_restarts);
     }
   }
   if (s.plan.records_already_present > 0) {

@@ -257,7 +257,7 @@ absl::Status WritingCommitter::PrepareBatch(ShardRun& run, const Page& page, Map
     if (!ck.in_flight || new_keys_in_flight || run.death_unsaved) {
       ck.in_flight = true;
       ck.state = ShardState::kRunning;  // a death now is counted (even on the shard's first batch)
-      ck.suspect_keys.clear();  // the whole batch
+      ck.suspect_keys.clear();          // the whole batch
       ck.suspect_deaths = 0;
       ck.updated = absl::Now();
       RECOVERY_RETURN_IF_ERROR(Save(run, counters));

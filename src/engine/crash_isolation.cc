@@ -35,7 +35,8 @@ bool CountDeath(ShardRun& run, const SinkMarks* marks) {
   if (!ck.in_flight || ck.state != ShardState::kRunning) return false;
   // Killed after the sink took the batch and before its commit was saved:
   // nothing in the batch is to blame.
-  if (marks != nullptr && marks->Last(run.shard.index, ck.updated) == SinkMarks::Where::kOutside) return false;
+  if (marks != nullptr && marks->Last(run.shard.index, ck.updated) == SinkMarks::Where::kOutside)
+    return false;
   ++ck.crashes;
   if (!ck.suspect_keys.empty()) ++ck.suspect_deaths;  // a piece was alone in the sink
   return true;

@@ -27,8 +27,8 @@ absl::Status LoadDelivered(Engine& engine, ShardRun& run) {
     ShardCounters ignored;
     absl::StatusOr<std::vector<uint64_t>> loaded;
     absl::Status st = engine.Retry("load delivered keys", run, &ignored, [&] {
-      loaded = engine.components().checkpoints->LoadDeliveredKeys(engine.spec().name, run.shard.id,
-                                                                  run.checkpoint.delivered_keys);
+      loaded = engine.components().checkpoints->delivered_keys()->Load(engine.spec().name, run.shard.id,
+                                                                       run.checkpoint.delivered_keys);
       return loaded.status();
     });
     if (!st.ok()) return absl::Status(st.code(), StrCat("load delivered keys: ", st.message()));
@@ -43,7 +43,8 @@ absl::Status LoadDelivered(Engine& engine, ShardRun& run) {
 absl::Status PrepareRestart(Engine& engine, ShardRun& run, const absl::Status& why) {
   Checkpoint& ck = run.checkpoint;
   const uint64_t delivered = ck.counters.records_delivered;
-  run.fruitless_restarts = run.restarted && delivered == run.delivered_at_restart ? run.fruitless_restarts + 1 : 0;
+  run.fruitless_restarts =
+      run.restarted && delivered == run.delivered_at_restart ? run.fruitless_restarts + 1 : 0;
   if (run.fruitless_restarts >= kMaxFruitlessRestarts) {
     return absl::FailedPreconditionError(ToAbsl(StrCat(
         "the source's cursors expired ", run.fruitless_restarts + 1,
@@ -74,8 +75,9 @@ absl::Status PrepareRestart(Engine& engine, ShardRun& run, const absl::Status& w
              StrCat("shard ", run.shard.id,
                     ": the source refused its cursor as expired; reading the shard again from its beginning, "
                     "skipping the ",
-                    engine.keeps_delivered_keys() ? StrCat(run.delivered_before.size(), " records it delivered before")
-                                                  : std::string("records the sink already holds")),
+                    engine.keeps_delivered_keys()
+                        ? StrCat(run.delivered_before.size(), " records it delivered before")
+                        : std::string("records the sink already holds")),
              fields);
   return absl::OkStatus();
 }
@@ -111,13 +113,14 @@ bool AddInFlightKeys(const RecordBatch& batch, Checkpoint& checkpoint) {
   return grew;
 }
 
-absl::Status RecordDelivered(Engine& engine, ShardRun& run, const RecordBatch& batch, ShardCounters* counters) {
+absl::Status RecordDelivered(Engine& engine, ShardRun& run, const RecordBatch& batch,
+                             ShardCounters* counters) {
   if (batch.empty()) return absl::OkStatus();
   const std::vector<uint64_t> hashes = HashesOf(batch);
   Checkpoint& ck = run.checkpoint;
   RECOVERY_RETURN_IF_ERROR(engine.Retry("record delivered keys", run, counters, [&] {
-    return engine.components().checkpoints->AppendDeliveredKeys(engine.spec().name, run.shard.id,
-                                                                ck.delivered_keys, hashes);
+    return engine.components().checkpoints->delivered_keys()->Append(engine.spec().name, run.shard.id,
+                                                                     ck.delivered_keys, hashes);
   }));
   ck.delivered_keys += hashes.size();
   return absl::OkStatus();

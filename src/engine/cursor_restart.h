@@ -3,7 +3,7 @@
 // from its beginning and delivers only what it had not delivered before.
 //
 // What it delivered before is known from the shard's delivered-keys log
-// (CheckpointStore::AppendDeliveredKeys): every batch the sink acknowledged
+// (CheckpointStore::delivered_keys): every batch the sink acknowledged
 // appends its key hashes there, durably, before the checkpoint that counts
 // them (Checkpoint::delivered_keys) is saved. A record fetched again after a
 // restart whose hash the log holds counts as already present and is not
@@ -44,7 +44,8 @@ bool AddInFlightKeys(const RecordBatch& batch, Checkpoint& checkpoint);
 
 // Appends the key hashes of `batch`, which the sink acknowledged, to the
 // shard's delivered-keys log, and counts them in the checkpoint.
-absl::Status RecordDelivered(Engine& engine, ShardRun& run, const RecordBatch& batch, ShardCounters* counters);
+absl::Status RecordDelivered(Engine& engine, ShardRun& run, const RecordBatch& batch,
+                             ShardCounters* counters);
 
 }  // namespace recovery
 

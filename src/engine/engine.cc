@@ -35,7 +35,7 @@ Engine::Engine(JobSpec spec, Components components, BackfillerOptions options, s
       sink_marks_(spec_.isolate_after_crashes > 0 && !options_.dry_run && !sink_traits_.rolls_back_uncommitted
                       ? SinkMarks::Open(spec_.name)
                       : nullptr),
-      keeps_delivered_keys_(c_.source->cursors_may_expire() && c_.checkpoints->keeps_delivered_keys() &&
+      keeps_delivered_keys_(c_.source->cursors_may_expire() && c_.checkpoints->delivered_keys() != nullptr &&
                             !options_.dry_run),
       progress_(plan_, spec_.start, spec_.end),
       metrics_(options_.metrics, spec_.name),

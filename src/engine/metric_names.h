@@ -18,8 +18,10 @@ inline constexpr char kHttpResponses[] = "recovery_http_responses_total";
 inline constexpr char kSourceEvents[] = "recovery_source_events_total";
 inline constexpr char kAuthRefreshes[] = "recovery_auth_refreshes_total";  // access tokens fetched
 inline constexpr char kConcurrencyLimit[] = "recovery_concurrency_limit";  // adaptive: requests in flight
-inline constexpr char kRequestRateLimit[] = "recovery_request_rate_limit";  // adaptive: per second, 0 unbounded
-inline constexpr char kCursorRestarts[] = "recovery_cursor_restarts_total";  // shards restarted: cursor expired
+inline constexpr char kRequestRateLimit[] =
+    "recovery_request_rate_limit";  // adaptive: per second, 0 unbounded
+inline constexpr char kCursorRestarts[] =
+    "recovery_cursor_restarts_total";  // shards restarted: cursor expired
 inline constexpr char kRequestDuration[] = "recovery_request_duration_seconds";
 inline constexpr char kBatchDuration[] = "recovery_batch_duration_seconds";
 inline constexpr char kShards[] = "recovery_shards";

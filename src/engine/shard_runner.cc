@@ -168,7 +168,8 @@ class ShardScope : public ShardContext {
 absl::Status OpenReader(Engine& engine, ShardRun& run, const ShardScope& scope, std::string_view cursor,
                         ShardCounters* counters, std::unique_ptr<ShardReader>* reader) {
   return engine.Retry("open source", run, counters, [&]() -> absl::Status {
-    absl::StatusOr<std::unique_ptr<ShardReader>> r = engine.components().source->Open(run.shard, cursor, scope);
+    absl::StatusOr<std::unique_ptr<ShardReader>> r =
+        engine.components().source->Open(run.shard, cursor, scope);
     if (!r.ok()) return r.status();
     *reader = *std::move(r);
     return absl::OkStatus();

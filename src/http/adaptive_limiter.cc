@@ -7,10 +7,10 @@
 namespace recovery {
 namespace {
 
-constexpr double kLimitCut = 0.75;     // of requests in flight, on a 429 or 503
-constexpr double kLatencyCut = 0.9;    // of requests in flight, when the server queues
-constexpr double kRateCut = 0.85;      // of the sending rate, on a 429 or 503
-constexpr double kRateGrowth = 0.012;  // of the rate per second, at least kMinRateGrowth
+constexpr double kLimitCut = 0.75;      // of requests in flight, on a 429 or 503
+constexpr double kLatencyCut = 0.9;     // of requests in flight, when the server queues
+constexpr double kRateCut = 0.85;       // of the sending rate, on a 429 or 503
+constexpr double kRateGrowth = 0.012;   // of the rate per second, at least kMinRateGrowth
 constexpr double kMinRateGrowth = 0.5;  // requests per second, per second
 // The server queues when the latency's moving average is this far above its floor.
 constexpr double kQueueing = 2.0;
@@ -34,7 +34,8 @@ double AdaptiveLimiter::rate() const {
 }
 
 double AdaptiveLimiter::SendingRate(absl::Time now) {
-  while (!recent_starts_.empty() && now - recent_starts_.front() > absl::Seconds(1)) recent_starts_.pop_front();
+  while (!recent_starts_.empty() && now - recent_starts_.front() > absl::Seconds(1))
+    recent_starts_.pop_front();
   return static_cast<double>(recent_starts_.size());
 }
 

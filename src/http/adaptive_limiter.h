@@ -36,8 +36,8 @@ namespace recovery {
 struct AdaptiveAnswer {
   int status = 0;  // 0: no answer (a timeout, a reset)
   absl::Duration latency;
-  std::optional<double> quota_remaining;       // requests left in the quota's window
-  std::optional<absl::Duration> quota_reset;   // until the window resets
+  std::optional<double> quota_remaining;      // requests left in the quota's window
+  std::optional<absl::Duration> quota_reset;  // until the window resets
 };
 
 class AdaptiveLimiter {

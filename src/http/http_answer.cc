@@ -32,7 +32,8 @@ bool CursorExpired(const HttpPagination& p, const PagePosition& asked, const Htt
     return false;
   }
   return p.expired_body.empty() ||
-         absl::AsciiStrToLower(response.body).find(absl::AsciiStrToLower(p.expired_body)) != std::string::npos;
+         absl::AsciiStrToLower(response.body).find(absl::AsciiStrToLower(p.expired_body)) !=
+             std::string::npos;
 }
 
 std::optional<double> NumberHeader(const HttpResponse& response, std::string_view a, std::string_view b) {
@@ -67,8 +68,9 @@ std::string AnswerExcerpt(const HttpResponse& response, const Redactor& redactor
   return out;
 }
 
-absl::Status ClassifyAnswer(const HttpConfig& config, const HttpRequest& request, const HttpResponse& response,
-                            const PagePosition& asked, const Redactor& redactor) {
+absl::Status ClassifyAnswer(const HttpConfig& config, const HttpRequest& request,
+                            const HttpResponse& response, const PagePosition& asked,
+                            const Redactor& redactor) {
   const long status = response.status;
   if (status >= 200 && status < 300) return absl::OkStatus();
   const std::string what = StrCat(request.method, " ", redactor.Redact(request.url), " returned HTTP ",

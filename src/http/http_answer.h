@@ -24,8 +24,9 @@ std::string AnswerExcerpt(const HttpResponse& response, const Redactor& redactor
 // the reset header), paused when a 429's wait is over rate_limit.max_wait,
 // CursorExpiredError when source.pagination.expired matches, else failed
 // with a code for the status.
-absl::Status ClassifyAnswer(const HttpConfig& config, const HttpRequest& request, const HttpResponse& response,
-                            const PagePosition& asked, const Redactor& redactor);
+absl::Status ClassifyAnswer(const HttpConfig& config, const HttpRequest& request,
+                            const HttpResponse& response, const PagePosition& asked,
+                            const Redactor& redactor);
 
 // What an answer tells adaptive concurrency: its status (0 when
 // `transport` failed), its latency, the quota headers (RateLimit-Remaining

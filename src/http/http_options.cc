@@ -109,7 +109,8 @@ void CheckPagination(const HttpPagination& p, std::string_view path, FieldErrors
   }
   for (int code : p.expired_statuses) {
     if (code < 400 || code > 599) {
-      errors->Add(JoinPath(at, "expired.statuses"), StrCat("expected error statuses (400 to 599), got ", code));
+      errors->Add(JoinPath(at, "expired.statuses"),
+                  StrCat("expected error statuses (400 to 599), got ", code));
       break;
     }
   }
@@ -285,8 +286,9 @@ void CheckHttpSourceOptions(const HttpSourceOptions& o, std::string_view path, F
   for (int code : o.pagination.expired_statuses) {
     if (std::find(o.retry_statuses.begin(), o.retry_statuses.end(), code) != o.retry_statuses.end()) {
       errors->Add(JoinPath(path, "pagination.expired.statuses"),
-                  StrCat(code, " is also in retry_statuses: an answer cannot mean both \"retry\" and "
-                               "\"the cursor expired\""));
+                  StrCat(code,
+                         " is also in retry_statuses: an answer cannot mean both \"retry\" and "
+                         "\"the cursor expired\""));
       break;
     }
   }

@@ -148,12 +148,13 @@ absl::Status ResolveComponents(const JobSpec& spec, const ResolveOptions& option
 }
 
 std::string RestartCannotBeExact(std::string_view checkpoint_type) {
-  return StrCat("a shard whose cursor expires restarts from its beginning and must skip what it delivered "
-                "before, but the ",
-                checkpoint_type.empty() ? std::string("given") : StrCat(checkpoint_type),
-                " checkpoint store keeps no delivered keys (the file and memory stores do) and the job does not "
-                "ask the sink (skip_already_present, with a ",
-                SinkTypesThat(&SinkType::presence), " sink)");
+  return StrCat(
+      "a shard whose cursor expires restarts from its beginning and must skip what it delivered "
+      "before, but the ",
+      checkpoint_type.empty() ? std::string("given") : StrCat(checkpoint_type),
+      " checkpoint store keeps no delivered keys (the file and memory stores do) and the job does not "
+      "ask the sink (skip_already_present, with a ",
+      SinkTypesThat(&SinkType::presence), " sink)");
 }
 
 absl::Status SinkLacks(absl::StatusCode code, const JobSpec& spec, std::string_view needed_by,

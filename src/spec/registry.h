@@ -59,7 +59,7 @@ struct CheckpointStoreType {
   // The dead-letter store kept beside this store when the spec names none,
   // read from the checkpoint section (whose errors that section reports).
   SectionReader<DeadLetterStore> letters_beside;
-  // Keeps each shard's delivered keys (CheckpointStore::keeps_delivered_keys).
+  // Keeps each shard's delivered keys (CheckpointStore::delivered_keys).
   bool keeps_delivered_keys;
 };
 

@@ -70,7 +70,8 @@ absl::Status WriteKeyHashes(const std::string& path, uint64_t at, absl::Span<con
   }
   if (pwrite(f.fd, bytes.data(), bytes.size(), offset) != static_cast<ssize_t>(bytes.size()))
     return ErrnoError(errno == 0 ? EIO : errno, "write", path);
-  if (ftruncate(f.fd, offset + static_cast<off_t>(bytes.size())) != 0) return ErrnoError(errno, "truncate", path);
+  if (ftruncate(f.fd, offset + static_cast<off_t>(bytes.size())) != 0)
+    return ErrnoError(errno, "truncate", path);
   if (fdatasync(f.fd) != 0) return ErrnoError(errno, "fdatasync", path);
   if (!existed) return SyncDirectory(DirName(path));
   return absl::OkStatus();
@@ -82,8 +83,8 @@ absl::StatusOr<std::vector<uint64_t>> ReadKeyHashes(const std::string& path, uin
   const Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0) {
     if (errno == ENOENT) {
-      return absl::DataLossError(StrCat(path, ": missing, but the checkpoint vouches for ", count,
-                                        " delivered keys in it"));
+      return absl::DataLossError(
+          StrCat(path, ": missing, but the checkpoint vouches for ", count, " delivered keys in it"));
     }
     return ErrnoError(errno, "open", path);
   }

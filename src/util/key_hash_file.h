@@ -1,6 +1,6 @@
 // A file of 64-bit key hashes, appended and never rewritten: an 8-byte magic,
 // then the hashes little-endian, 8 bytes each. Behind the file checkpoint
-// store's delivered-keys logs (CheckpointStore::AppendDeliveredKeys).
+// store's delivered-keys logs (CheckpointStore::delivered_keys).
 #ifndef RECOVERY_UTIL_KEY_HASH_FILE_H_
 #define RECOVERY_UTIL_KEY_HASH_FILE_H_
 

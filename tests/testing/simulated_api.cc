@@ -173,7 +173,8 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
       if (api->options_.max_concurrent <= 0) return;
       absl::MutexLock lock(&api->serving_mu_);
       api->serving_mu_.Await(absl::Condition(
-          +[](SimulatedApi* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->serving_ < s->options_.max_concurrent; },
+          +[](SimulatedApi* s)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->serving_ < s->options_.max_concurrent; },
           api));
       ++api->serving_;
     }
@@ -228,9 +229,11 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
         allowed = quota_used_ < q;
         quota_used_ += allowed;
         res.set_header("RateLimit-Limit", absl::StrCat(static_cast<int64_t>(q)));
-        res.set_header("RateLimit-Remaining", absl::StrCat(std::max<int64_t>(0, static_cast<int64_t>(q) - quota_used_)));
-        res.set_header("RateLimit-Reset",
-                       absl::StrFormat("%.3f", absl::ToDoubleSeconds(absl::FromUnixMillis((window + 1) * 1000) - now)));
+        res.set_header("RateLimit-Remaining",
+                       absl::StrCat(std::max<int64_t>(0, static_cast<int64_t>(q) - quota_used_)));
+        res.set_header(
+            "RateLimit-Reset",
+            absl::StrFormat("%.3f", absl::ToDoubleSeconds(absl::FromUnixMillis((window + 1) * 1000) - now)));
       } else {
         if (quota_tokens_ < 0) quota_tokens_ = q, quota_last_ = now;
         quota_tokens_ = std::min(q, quota_tokens_ + absl::ToDoubleSeconds(now - quota_last_) * q);
@@ -307,15 +310,17 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
   }
   std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
   if (style == "cursor-header" && cursor.empty()) cursor = req.get_header_value("X-Cursor");
-  if (!cursor.empty() && ((fault && fault->kind == Fault::kCursorExpired) ||
-                          (options_.cursor_lifetime > absl::ZeroDuration() && CursorIssuedMs(cursor) > 0 &&
-                           absl::Now() - absl::FromUnixMillis(CursorIssuedMs(cursor)) > options_.cursor_lifetime))) {
+  if (!cursor.empty() &&
+      ((fault && fault->kind == Fault::kCursorExpired) ||
+       (options_.cursor_lifetime > absl::ZeroDuration() && CursorIssuedMs(cursor) > 0 &&
+        absl::Now() - absl::FromUnixMillis(CursorIssuedMs(cursor)) > options_.cursor_lifetime))) {
     res.status = options_.expired_status;
     res.set_content(R"({"error":{"code":"cursor_expired","message":"This cursor has expired; list again"}})",
                     "application/json");
     return finish(options_.expired_status);
   }
-  const int64_t issued_ms = options_.cursor_lifetime > absl::ZeroDuration() ? absl::ToUnixMillis(absl::Now()) : 0;
+  const int64_t issued_ms =
+      options_.cursor_lifetime > absl::ZeroDuration() ? absl::ToUnixMillis(absl::Now()) : 0;
   auto encode = [issued_ms](int64_t index) { return EncodeCursor(index, issued_ms); };
 
   const absl::Time from = TimeParam(req, "from", absl::InfinitePast());
@@ -373,17 +378,16 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
   }
   const std::string window =
       absl::StrCat("&from=", req.get_param_value("from"), "&to=", req.get_param_value("to"));
-  if (style == "cursor" && more)
-    absl::StrAppend(&body, ",\"next_cursor\":\"", encode(next_index), "\"");
+  if (style == "cursor" && more) absl::StrAppend(&body, ",\"next_cursor\":\"", encode(next_index), "\"");
   if (style == "next-url" && more) {
     absl::StrAppend(&body, ",\"links\":{\"next\":\"/v1/next-url?cursor=", encode(next_index),
                     "&limit=", limit, window, "\"}");
   }
   if (style == "cursor-header" && more) res.set_header("X-Next-Cursor", encode(next_index));
   if (style == "link" && more) {
-    res.set_header(
-        "Link", absl::StrCat("<", base_url(), "/v1/link?cursor=", encode(next_index), "&limit=", limit,
-                             window, ">; rel=\"next\", <", base_url(), "/v1/link>; rel=\"first\""));
+    res.set_header("Link",
+                   absl::StrCat("<", base_url(), "/v1/link?cursor=", encode(next_index), "&limit=", limit,
+                                window, ">; rel=\"next\", <", base_url(), "/v1/link>; rel=\"first\""));
   }
   const int64_t reported = fault && fault->kind == Fault::kWrongTotal
                                ? total + 5

@@ -1,7 +1,6 @@
 #include "testing/test_util.h"
 
 #include <arpa/inet.h>
-#include <stdlib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>

@@ -138,7 +138,8 @@ std::unique_ptr<Sink> NewLinesCallbackSink(const std::string& path) {
     for (const Record& r : records) lines += std::string(r.key) + (r.maybe_redelivered ? " 1\n" : " 0\n");
     const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (fd < 0) return absl::InternalError("cannot open " + path);
-    const bool ok = ::write(fd, lines.data(), lines.size()) == static_cast<ssize_t>(lines.size()) && ::fsync(fd) == 0;
+    const bool ok =
+        ::write(fd, lines.data(), lines.size()) == static_cast<ssize_t>(lines.size()) && ::fsync(fd) == 0;
     ::close(fd);
     return ok ? absl::OkStatus() : absl::InternalError("cannot write " + path);
   });
@@ -164,7 +165,8 @@ int Main(int argc, char** argv) {
   sink_options.format = JsonlFormat::kEnvelope;
   Components c;
   c.sink = std::make_unique<KillingSink>(
-      callback ? NewLinesCallbackSink(spec->base_dir + "/out.txt") : *NewJsonlFileSink(sink_options), sink_path);
+      callback ? NewLinesCallbackSink(spec->base_dir + "/out.txt") : *NewJsonlFileSink(sink_options),
+      sink_path);
   c.checkpoints = std::make_unique<KillingStore>(
       *NewFileCheckpointStore(state_dir, KillingLogOptions(state_dir + "/" + spec->name)));
   auto backfiller = Backfiller::Create(*spec, std::move(c));

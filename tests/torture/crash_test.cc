@@ -332,16 +332,15 @@ TEST(CrashTest, ExpiringCursorsThroughRepeatedSigkills) {
   options.cursor_lifetime = absl::Milliseconds(150);
   testing::SimulatedApi api(options);
   testing::TempDir dir;
-  testing::WriteFile(dir.File("job.json"),
-                     StrCat(R"({
+  testing::WriteFile(dir.File("job.json"), StrCat(R"({
     "name": "crash-expiring", "window": {"start": "2026-11-14T00:00:00Z", "end": "2026-11-18T00:00:00Z"},
     "shard_duration": "1d", "concurrency": 4,
     "retry": {"initial_backoff": "1ms", "max_backoff": "10ms", "max_attempts": 30},
     "source": {"type": "http", "url": ")",
-                            api.base_url(), R"(/v1/cursor",
+                                                  api.base_url(), R"(/v1/cursor",
                "query": {"from": "{start}", "to": "{end}", "cursor": "{cursor}", "limit": "{limit}"},
                "records": "/data", "page_size": )",
-                            kPage, R"(, "timeout": "5s",
+                                                  kPage, R"(, "timeout": "5s",
                "pagination": {"type": "cursor", "from": "/next_cursor",
                               "expired": {"statuses": [400], "body_contains": "cursor_expired"}}},
     "mapper": {"type": "json", "fields": [{"name": "id", "from": "/id", "required": true}],
@@ -461,7 +460,8 @@ TEST(CrashTest, KillsJustAfterTheSinkNeverConvictAHealthyRecord) {
 
   const std::string letters = dir.File("dead.jsonl");
   EXPECT_EQ(testing::FileSize(letters) > 0 ? testing::ReadLines(letters).size() : 0u, 0u)
-      << "a healthy record was dead-lettered: " << (testing::FileSize(letters) > 0 ? testing::ReadLines(letters)[0] : "");
+      << "a healthy record was dead-lettered: "
+      << (testing::FileSize(letters) > 0 ? testing::ReadLines(letters)[0] : "");
   const std::map<std::string, std::vector<int>> arrivals = Arrivals(dir.File("out.txt"));
   EXPECT_EQ(arrivals.size(), static_cast<size_t>(kRecords));
   for (const auto& [key, flags] : arrivals) {
