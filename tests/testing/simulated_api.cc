@@ -194,10 +194,14 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
     log_.push_back(logged);
   };
 
+  std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
+  if (style == "cursor-header" && cursor.empty()) cursor = req.get_header_value("X-Cursor");
   std::optional<Fault> fault;
   {
     absl::MutexLock lock(&mu_);
-    if (!script_.empty()) {
+    // An expiry waits for a request that carries a cursor (another shard's
+    // first request may come first).
+    if (!script_.empty() && !(script_.front().kind == Fault::kCursorExpired && cursor.empty())) {
       fault = script_.front();
       script_.pop_front();
     } else if (options_.p500 + options_.p429 + options_.p_reset + options_.p_truncate + options_.p_stall >
@@ -308,8 +312,6 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
         break;
     }
   }
-  std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
-  if (style == "cursor-header" && cursor.empty()) cursor = req.get_header_value("X-Cursor");
   if (!cursor.empty() &&
       ((fault && fault->kind == Fault::kCursorExpired) ||
        (options_.cursor_lifetime > absl::ZeroDuration() && CursorIssuedMs(cursor) > 0 &&

@@ -100,7 +100,7 @@ struct Fault {
     k401,
     kGraphqlThrottled,  // 200 with GraphQL "errors" saying THROTTLED
     kGraphqlError,      // 200 with a GraphQL error that is not throttling
-    kCursorExpired,     // a request with a cursor is answered as if it had expired (else served)
+    kCursorExpired,     // the next request that carries a cursor is answered as if it had expired
   };
   Kind kind;
   int retry_after_seconds = 0;  // k429
