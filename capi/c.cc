@@ -20,6 +20,7 @@
 #include "capi/plugins.h"
 #include "json/json_writer.h"
 #include "recovery/backfiller.h"
+#include "recovery/probe.h"
 #include "recovery/reconcile.h"
 #include "recovery/status.h"
 #include "recovery/version.h"
@@ -461,6 +462,29 @@ int recovery_job_reconcile_json(recovery_job_t* job, int64_t bucket_us, uint8_t 
     if (!report.ok()) return recovery::FromStatus(report.status(), errptr);
     return recovery::HandOver(recovery::ReconcileReportJson(*report, options.bucket), json, json_len,
                               "recovery_job_reconcile_json", errptr);
+  });
+}
+
+int recovery_job_probe_json(recovery_job_t* job, int32_t samples, int32_t pages, int32_t max_requests,
+                            char** json, size_t* json_len, char** errptr) {
+  return Guard(errptr, [&] {
+    if (job == nullptr)
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_probe_json: job is NULL");
+    if (json == nullptr)
+      return Fail(errptr, RECOVERY_INVALID_ARGUMENT, "recovery_job_probe_json: json is NULL");
+    *json = nullptr;
+    if (recovery::Running(job)) {
+      return Fail(errptr, RECOVERY_FAILED_PRECONDITION,
+                  "recovery_job_probe_json: the job is running; probe before a run");
+    }
+    recovery::ProbeOptions options;
+    if (samples >= 0) options.samples = samples;
+    if (pages != 0) options.pages = pages;
+    if (max_requests != 0) options.max_requests = max_requests;
+    absl::StatusOr<recovery::ProbeReport> report = recovery::Probe(job->spec, recovery::Borrow(job), options);
+    if (!report.ok()) return recovery::FromStatus(report.status(), errptr);
+    return recovery::HandOver(recovery::ProbeReportJson(*report), json, json_len, "recovery_job_probe_json",
+                              errptr);
   });
 }
 

@@ -280,6 +280,7 @@ int main(void) {
   CHECK(recovery_job_add_shard(NULL, "s", 1, NULL) == RECOVERY_INVALID_ARGUMENT);
   CHECK(recovery_job_set_replay(NULL, 1, NULL, 0, INT64_MIN, NULL) == RECOVERY_INVALID_ARGUMENT);
   CHECK(recovery_job_status_json(NULL, NULL, NULL, NULL) == RECOVERY_INVALID_ARGUMENT);
+  CHECK(recovery_job_probe_json(NULL, 0, 0, 0, NULL, NULL, NULL) == RECOVERY_INVALID_ARGUMENT);
   CHECK(strcmp(recovery_status_name(RECOVERY_LEASED), "LEASED") == 0);
   recovery_error_set(NULL, "x", 1);
   recovery_map_output_set(NULL, "k", 1, 0, "d", 1);

@@ -431,6 +431,19 @@ static void test_in_process(void) {
   recovery_free(err);
   err = NULL;
   CHECK(recovery_job_reconcile_json(NULL, 1, 0, &report, NULL, NULL) == RECOVERY_INVALID_ARGUMENT);
+
+  /* The probe through C plug-ins: a JSON report, the source read within its budget, nothing written. */
+  CHECK(recovery_job_probe_json(job, 1, 2, 20, &report, &report_len, &err) == RECOVERY_OK);
+  CHECK(report != NULL && strstr(report, "\"id\":\"window_filter\"") != NULL && strlen(report) == report_len);
+  CHECK(report != NULL && strstr(report, "\"id\":\"mapping\",") != NULL);
+  CHECK(report != NULL && strstr(report, "\"max_requests\":20") != NULL);
+  recovery_free(report);
+  CHECK(recovery_job_probe_json(job, 1, 0, -5, &report, NULL, &err) == RECOVERY_INVALID_ARGUMENT);
+  CHECK(err != NULL && strstr(err, "max_requests: expected 1 to 100000, got -5") != NULL);
+  recovery_free(err);
+  err = NULL;
+  CHECK(recovery_job_probe_json(NULL, 1, 1, 1, &report, NULL, NULL) == RECOVERY_INVALID_ARGUMENT);
+  CHECK(recovery_job_probe_json(job, 1, 1, 1, NULL, NULL, NULL) == RECOVERY_INVALID_ARGUMENT);
   recovery_job_destroy(job);
 
   /* A callback's code that is no status code is named as such. */

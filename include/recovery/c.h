@@ -403,6 +403,25 @@ RECOVERY_C_EXPORT int recovery_job_reconcile_json(recovery_job_t* job, int64_t b
                                                   uint8_t trust_reported_total, char** json, size_t* json_len,
                                                   char** errptr);
 
+/* The probe (`recovery probe`, docs/probe.md): every assumption the job
+ * makes about the vendor's API and the destination, checked against the
+ * real ones within a budget of requests, as one JSON document (malloc'd,
+ * NUL-terminated, freed with recovery_free), the same as `recovery probe
+ * --json`:
+ *   {"job":"…","verdict":"ok|warn|broken","exit_code":0|1,"requests":N,"max_requests":N,
+ *    "cut_short":false,"checks":[{"id":"window_filter","title":"…","verdict":"ok|warn|broken|not checked",
+ *                                "finding":"…","evidence":["…"],"fix":"…"?}],
+ *    "samples":[{"shard":"…","role":"first|spread|last|sub-window",…}],
+ *    "pace":{"latency_p50_ms":N,…},"notes":["…"]}
+ * `samples` (0 to 1000), `pages` (1 to 1000) and `max_requests` (1 to
+ * 100000) as the command's flags; 0 for `pages` or `max_requests` takes the
+ * default (5 and 100), a negative `samples` its default (6). Reads only: no
+ * write, checkpoint, dead letter or lease. A broken assumption is in the
+ * report, not an error; an error means the probe could not run (a bad
+ * option, the source unreachable). */
+RECOVERY_C_EXPORT int recovery_job_probe_json(recovery_job_t* job, int32_t samples, int32_t pages,
+                                              int32_t max_requests, char** json, size_t* json_len, char** errptr);
+
 /* Makes the next runs replays of the job's dead letters (as `recovery
  * replay`; see docs/replay.md) while `enabled` is non-zero: each letter no
  * replay has settled is mapped again with the job's current mapping and

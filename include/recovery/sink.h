@@ -28,14 +28,6 @@ struct SinkOpenContext {
   std::vector<std::string> committed_tokens;
 };
 
-// A record the destination will never accept (over its size limit, against a
-// constraint). It goes to dead letters with `reason`; the rest of its batch
-// counts as delivered.
-struct SinkRejection {
-  size_t index = 0;  // into the batch
-  std::string reason;
-};
-
 // A shard's lease as it stands when a batch is written (with a checkpoint
 // store that leases shards; see ShardLeasing::ClaimShard).
 struct WriteFence {
@@ -134,6 +126,11 @@ class RECOVERY_EXPORT Sink {
   // The count per time bucket for reconcile, or null when the sink cannot
   // count. Owned by the sink; lives as long as it.
   virtual DestinationCounter* counter() { return nullptr; }
+
+  // The shape check for `recovery probe`, or null when the sink cannot tell
+  // without writing whether the destination would take a record. Owned by
+  // the sink; lives as long as it.
+  virtual ShapeCheck* shape_check() { return nullptr; }
 };
 
 // Forwards every method to another sink, as a base for sinks that change
@@ -158,6 +155,7 @@ class RECOVERY_EXPORT SinkWrapper : public Sink {
   SinkTraits traits() const override { return target_->traits(); }
   PresenceCheck* presence() override { return target_->presence(); }
   DestinationCounter* counter() override { return target_->counter(); }
+  ShapeCheck* shape_check() override { return target_->shape_check(); }
 
  private:
   std::unique_ptr<Sink> owned_;

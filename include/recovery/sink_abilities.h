@@ -57,6 +57,31 @@ class RECOVERY_EXPORT DestinationCounter {
                                                                  size_t buckets) = 0;
 };
 
+// A record the destination will never accept (over its size limit, against a
+// constraint). It goes to dead letters with `reason`; the rest of its batch
+// counts as delivered.
+struct SinkRejection {
+  size_t index = 0;  // into the batch
+  std::string reason;
+};
+
+// For `recovery probe`: would the destination take the mapped records, and
+// does its shape match the sink's options? Reads only (the destination's
+// catalog), never writes. Owned by its sink (Sink::shape_check()).
+class RECOVERY_EXPORT ShapeCheck {
+ public:
+  virtual ~ShapeCheck() = default;
+  // Reads the destination's shape and checks the sink's options against it
+  // (PostgreSQL: the table, its columns and their types, the unique index
+  // on the conflict columns); InvalidArgument naming every mismatch. Called
+  // instead of the sink's Open(); writes nothing.
+  virtual absl::Status Inspect() = 0;
+  // After Inspect(): one entry per record the destination would refuse
+  // (`index` into `records`), saying why (a value its column cannot hold, an
+  // empty value for a NOT NULL column). Writes nothing.
+  virtual absl::Status Refusals(absl::Span<const Record> records, std::vector<SinkRejection>* refused) = 0;
+};
+
 }  // namespace recovery
 
 #endif  // RECOVERY_SINK_ABILITIES_H_

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -127,6 +128,65 @@ class RECOVERY_EXPORT ShardContext {
   // Something an operator must know about the shard (the job's log, at
   // warning level, with the shard's id added to `fields_json`, one JSON object).
   virtual void Warn(std::string_view message, std::string_view fields_json) const {}
+  // A response header about the vendor's quota (RateLimit-*, X-RateLimit-*,
+  // Retry-After, the configured reset header), for `recovery probe`.
+  virtual void SeeQuotaHeader(std::string_view name, std::string_view value) const {}
+};
+
+// What a queue says of itself without a receive (which would change it:
+// visibility, receive counts), for `recovery probe`
+// (Source::queue_description()).
+struct QueueFacts {
+  std::string queue;       // its URL or name
+  int64_t visible = -1;    // messages ready to receive (approximate); -1: not said
+  int64_t in_flight = -1;  // received by a consumer and not yet deleted
+  int64_t delayed = -1;
+  absl::Duration retention = absl::ZeroDuration();  // how long it keeps a message; 0: not said
+  std::string redrive_policy;  // where it moves messages received too often, as it says; empty: nowhere
+};
+
+class RECOVERY_EXPORT QueueDescription {
+ public:
+  virtual ~QueueDescription() = default;
+  // Asks the queue; receives nothing.
+  virtual absl::StatusOr<QueueFacts> Describe() = 0;
+};
+
+// What a source assumes about the API behind it, for `recovery probe` to
+// check against the API's real answers (Source::paging_claims()).
+struct PagingFacts {
+  // Records a full page holds: the page size the requests ask for. 0: unknown.
+  int64_t page_size = 0;
+  // A page shorter than page_size ends the shard.
+  bool short_page_ends = false;
+  // How the API is expected to say a page is the last, in words ("a page
+  // without next_cursor"), for the report.
+  std::string last_page_signal;
+  // The requests carry the shard's window, so the API should return only
+  // records inside it.
+  bool filters_by_window = false;
+  // The records come in ascending order of SortTimeOf(); with keyset, in
+  // strictly ascending (SortTimeOf, SortIdOf).
+  bool sorted = false;
+  bool keyset = false;
+  std::string sorted_by;  // where the order is read, for the report ("/created_at")
+  // The pages report the shard's total (Page::reported_total).
+  bool reports_total = false;
+  // The job's own cap on requests a second, shared by its shards; 0: none.
+  double requests_per_second = 0;
+  // The settings the report's advice names ("source.page_size").
+  std::string section = "source";
+};
+
+class RECOVERY_EXPORT PagingClaims {
+ public:
+  virtual ~PagingClaims() = default;
+  virtual PagingFacts facts() const = 0;
+  // The time the records are sorted by, read from `raw`; nullopt when it
+  // cannot be read (or the source claims no order).
+  virtual std::optional<absl::Time> SortTimeOf(const RawRecord& raw) const = 0;
+  // With keyset paging: the id that breaks ties in the order; else empty.
+  virtual std::string SortIdOf(const RawRecord& raw) const { return {}; }
 };
 
 // Reads one shard. Used by one thread at a time.
@@ -188,6 +248,13 @@ class RECOVERY_EXPORT Source {
   // Risky settings the operator should know about (an inline secret, TLS
   // verification off); the engine logs each as a warning when a run starts.
   virtual std::vector<std::string> ConfigWarnings() const { return {}; }
+  // What the source assumes about its API's paging, for `recovery probe`; null
+  // when it claims nothing it can name (the probe then marks those checks
+  // "not checked").
+  virtual const PagingClaims* paging_claims() const { return nullptr; }
+  // For a queue: its description, read without receiving; null when the
+  // source is no queue or cannot say.
+  virtual QueueDescription* queue_description() { return nullptr; }
 };
 
 struct JsonlFileSourceOptions {
@@ -222,6 +289,8 @@ class RECOVERY_EXPORT SourceWrapper : public Source {
   bool plans_one_shard() const override { return target_->plans_one_shard(); }
   bool cursors_may_expire() const override { return target_->cursors_may_expire(); }
   std::vector<std::string> ConfigWarnings() const override { return target_->ConfigWarnings(); }
+  const PagingClaims* paging_claims() const override { return target_->paging_claims(); }
+  QueueDescription* queue_description() override { return target_->queue_description(); }
 
  private:
   std::unique_ptr<Source> owned_;

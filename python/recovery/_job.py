@@ -521,6 +521,22 @@ class Job:
         finally:
             lib().recovery_free(out)
 
+    def probe(self, samples: int = 6, pages: int = 5, max_requests: int = 100) -> Dict[str, Any]:
+        """Checks every assumption the job makes about the vendor's API and the
+        destination against the real ones, reading only (docs/probe.md): the
+        same report as `recovery probe --json`, {"verdict": "ok|warn|broken",
+        "exit_code", "checks": [{"id", "title", "verdict", "finding",
+        "evidence", "fix"?}], "samples", "pace", "notes", ...}. A broken
+        assumption is in the report; RecoveryError means the probe could not
+        run (a bad option, the source unreachable)."""
+        out, size = ctypes.c_void_p(), ctypes.c_size_t()
+        _call(_native.require("recovery_job_probe_json"), self._live(), int(samples), int(pages),
+              int(max_requests), ctypes.byref(out), ctypes.byref(size))
+        try:
+            return json.loads(ctypes.string_at(out.value, size.value))
+        finally:
+            lib().recovery_free(out)
+
     def run(self) -> None:
         """Runs or resumes the job. Raises RecoveryError (a subclass when the
         outcome has a name) unless every shard is done; `.resumable` says

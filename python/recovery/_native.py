@@ -195,6 +195,8 @@ def _declare(cdll: ctypes.CDLL) -> ctypes.CDLL:
         "recovery_job_set_sink_v3": (_c_int, [_c_void_p, ctypes.POINTER(SinkVTableV3), errptr]),
         "recovery_job_reconcile_json": (_c_int, [_c_void_p, ctypes.c_int64, ctypes.c_uint8, ctypes.POINTER(_c_void_p),
                                                  ctypes.POINTER(_c_size_t), errptr]),
+        "recovery_job_probe_json": (_c_int, [_c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+                                             ctypes.POINTER(_c_void_p), ctypes.POINTER(_c_size_t), errptr]),
         "recovery_job_set_mapper": (_c_int, [_c_void_p, ctypes.POINTER(MapperVTable), errptr]),
         "recovery_job_set_source_v2": (_c_int, [_c_void_p, ctypes.POINTER(SourceVTableV2), errptr]),
         "recovery_job_set_checkpoint_store": (_c_int, [_c_void_p, ctypes.POINTER(StoreVTable), errptr]),

@@ -118,8 +118,10 @@ class RedisServer:
 class FixtureApi:
     """The simulated transactions API in its own process; `url` is its base."""
 
-    def __init__(self, records, latency_ms=0, start=None, end=None, threads=None):
+    def __init__(self, records, latency_ms=0, start=None, end=None, threads=None, total_understated=0):
         self.args = ["--records", str(records), "--latency-ms", str(latency_ms)]
+        if total_understated:
+            self.args += ["--total-understated", str(total_understated)]
         if threads:
             self.args += ["--threads", str(threads)]
         if start:

@@ -129,12 +129,15 @@ class SqsReader : public ShardReader {
   std::vector<std::thread> threads_;
 };
 
-class SqsSource : public Source {
+class SqsSource : public Source, public QueueDescription {
  public:
   SqsSource(Config config, std::string queue_url, std::string queue_name)
       : config_(std::move(config)), queue_(std::move(queue_url), std::move(queue_name)) {}
 
   bool plans_one_shard() const override { return true; }
+  QueueDescription* queue_description() override { return this; }
+  // GetQueueAttributes: counts, retention, redrive policy.
+  absl::StatusOr<QueueFacts> Describe() override;
   std::vector<std::string> ConfigWarnings() const override { return config_.warnings; }
 
   absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,

@@ -22,6 +22,7 @@
 #include "json/json_writer.h"
 #include "recovery/status.h"
 #include "simdjson.h"
+#include "util/status_macros.h"
 #include "util/strings.h"
 #include "util/time_format.h"
 
@@ -261,6 +262,37 @@ absl::Status SqsReader::Commit(const Page& page, absl::Span<const RecordOutcome>
   Enqueue(Task::kDelete, std::move(remove));
   Enqueue(Task::kRelease, std::move(release));
   return permanent_;
+}
+
+absl::StatusOr<QueueFacts> SqsSource::Describe() {
+  AwsJsonClient client(&config_.aws);
+  RECOVERY_ASSIGN_OR_RETURN(std::string url, queue_.Url(client));
+  std::string body = "{\"QueueUrl\":";
+  AppendJsonString(url, &body);
+  body += ",\"AttributeNames\":[\"All\"]}";
+  RECOVERY_ASSIGN_OR_RETURN(std::string response, client.Call("GetQueueAttributes", body, absl::Seconds(30)));
+  simdjson::dom::parser parser;
+  simdjson::dom::object attributes;
+  if (parser.parse(response).get_object()["Attributes"].get_object().get(attributes) != simdjson::SUCCESS) {
+    return absl::DataLossError(StrCat("GetQueueAttributes of ", url, ": no Attributes in the answer"));
+  }
+  auto text = [&](const char* name) {
+    std::string_view s;
+    return attributes[name].get_string().get(s) == simdjson::SUCCESS ? std::string(s) : std::string();
+  };
+  auto count = [&](const char* name) -> int64_t {
+    int64_t n = -1;
+    return absl::SimpleAtoi(ToAbsl(text(name)), &n) ? n : -1;
+  };
+  QueueFacts f;
+  f.queue = url;
+  f.visible = count("ApproximateNumberOfMessages");
+  f.in_flight = count("ApproximateNumberOfMessagesNotVisible");
+  f.delayed = count("ApproximateNumberOfMessagesDelayed");
+  if (const int64_t seconds = count("MessageRetentionPeriod"); seconds > 0)
+    f.retention = absl::Seconds(seconds);
+  f.redrive_policy = text("RedrivePolicy");
+  return f;
 }
 
 }  // namespace sqs_internal

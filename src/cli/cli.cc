@@ -55,6 +55,19 @@ commands:
                                       asked of the sink's presence check)
                --keys-limit N         that many records instead of 1000
                --concurrency N        buckets read at once (default: the job's)
+  probe      check every assumption the job makes against the real API and the real
+             destination before the first write: the window filter, the order, the page
+             size, the last page, the reported total, unique keys, the mapping, the
+             destination's columns and what it already holds, the vendor's pace; reads
+             only (no write, checkpoint, dead letter or lease); exits 0 when nothing is
+             broken, 1 when something is, 2 when it could not run
+               --samples N            shards spread over the window besides the first and
+                                      the last (default 6)
+               --pages P              pages read per sample at most (default 5)
+               --max-requests R       requests to the source in all (default 100)
+               --json                 the report as JSON
+               --save PATH            also write the JSON report to PATH
+               --quiet                no progress lines
   reset      forget checkpoints so the next run starts over
                --shard ID             only this shard
                --yes                  do not ask for confirmation
@@ -69,7 +82,8 @@ bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
       {"--quiet", false},       {"--shard", true},          {"--yes", false},         {"--help", false},
       {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},       {"--thin", true},
       {"--json", false},        {"--write-plan", true},     {"--trust-total", false}, {"--reason", true},
-      {"--since", true},        {"--keys", false},          {"--keys-limit", true}};
+      {"--since", true},        {"--keys", false},          {"--keys-limit", true},   {"--samples", true},
+      {"--pages", true},        {"--max-requests", true},   {"--save", true}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0) {

@@ -49,6 +49,7 @@ int PlanCommand(const Args& args);
 int StatusCommand(const Args& args);
 int VerifyCommand(const Args& args);
 int ReconcileCommand(const Args& args);
+int ProbeCommand(const Args& args);
 int ResetCommand(const Args& args);
 
 }  // namespace recovery::cli

@@ -38,6 +38,7 @@ int Main(int argc, char** argv) {
   if (args.command == "reset") return ResetCommand(args);
   if (args.command == "verify") return VerifyCommand(args);
   if (args.command == "reconcile") return ReconcileCommand(args);
+  if (args.command == "probe") return ProbeCommand(args);
   std::fprintf(stderr, "recovery: unknown command \"%s\"\n\n%s", args.command.c_str(), kUsage);
   return kExitUsage;
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -19,6 +20,7 @@
 #include "http/http_client.h"
 #include "http/http_config.h"
 #include "http/paginator.h"
+#include "http/paging_claims.h"
 #include "http/rate_limiter.h"
 #include "http/request_template.h"
 #include "json/json_writer.h"
@@ -150,7 +152,8 @@ class HttpSource : public Source {
         limiter_(config_.rate, config_.burst, config_.max_wait, absl::Now()),
         adaptive_(config_.adaptive_max_in_flight > 0
                       ? std::make_unique<AdaptiveLimiter>(config_.adaptive_max_in_flight)
-                      : nullptr) {}
+                      : nullptr),
+        claims_(NewHttpPagingClaims(config_)) {}
 
   absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
                                                     const ShardContext& context) override {
@@ -166,6 +169,7 @@ class HttpSource : public Source {
 
   std::vector<std::string> ConfigWarnings() const override { return config_.warnings; }
   bool cursors_may_expire() const override { return !config_.pagination.expired_statuses.empty(); }
+  const PagingClaims* paging_claims() const override { return claims_.get(); }
   RateLimiter& limiter() { return limiter_; }
   AdaptiveLimiter* adaptive() { return adaptive_.get(); }
   std::atomic<uint64_t> invalid_json{0};
@@ -175,6 +179,7 @@ class HttpSource : public Source {
   const std::unique_ptr<Paginator> paginator_;  // borrows config_.redactor
   RateLimiter limiter_;
   const std::unique_ptr<AdaptiveLimiter> adaptive_;  // concurrency: {"max": N}
+  const std::unique_ptr<PagingClaims> claims_;       // borrows config_
 };
 
 HttpRequest HttpReader::BuildRequest(const Position& position_) const {
@@ -416,6 +421,14 @@ Fetched HttpReader::Fetch(const Position& position) {
   f.status = client_.Perform(f.request, &f.response, redactor_);
   const absl::Time answered = absl::Now();
   context_.ObserveRequest(answered - started, f.status.ok() ? static_cast<int>(f.response.status) : 0);
+  if (f.status.ok()) {
+    for (const auto& [name, value] : f.response.headers) {
+      if (name.find("ratelimit") != std::string::npos || name == "retry-after" ||
+          (!config_.reset_header.empty() && absl::EqualsIgnoreCase(name, config_.reset_header))) {
+        context_.SeeQuotaHeader(name, value);
+      }
+    }
+  }
   if (adaptive != nullptr) {
     adaptive->Finish(started, answered, ReadAdaptiveAnswer(f.status, f.response, answered - started));
     context_.SetGauge(kConcurrencyLimitGauge, adaptive->limit());

@@ -33,6 +33,7 @@ absl::StatusOr<absl::Duration> RateLimiter::Reserve(absl::Time now) {
 }
 
 absl::Status RateLimiter::Acquire(const ShardContext& context) {
+  if (context.Stopping()) return absl::CancelledError("stopped");
   absl::StatusOr<absl::Duration> wait = Reserve(absl::Now());
   if (!wait.ok()) return wait.status();
   if (*wait > absl::ZeroDuration() && !context.Sleep(*wait)) return absl::CancelledError("stopped");

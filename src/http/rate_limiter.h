@@ -25,8 +25,8 @@ class RateLimiter {
   // wait before leaving. The clock is the caller's, so tests can give one.
   absl::StatusOr<absl::Duration> Reserve(absl::Time now);
 
-  // Reserve(absl::Now()), then sleeps through `context` (Cancelled if the job
-  // stops meanwhile).
+  // Reserve(absl::Now()), then sleeps through `context`; Cancelled, with no
+  // token taken, once the job is stopping, and if it stops meanwhile.
   absl::Status Acquire(const ShardContext& context);
 
  private:

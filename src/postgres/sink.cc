@@ -53,7 +53,7 @@ void CheckColumnType(const Column& col, std::vector<std::string>* errors) {
   }
 }
 
-class PostgresSink : public Sink, public PresenceCheck, public DestinationCounter {
+class PostgresSink : public Sink, public PresenceCheck, public DestinationCounter, public ShapeCheck {
  public:
   explicit PostgresSink(PostgresSinkOptions options)
       : options_(std::move(options)),
@@ -98,6 +98,50 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
   }
 
   PresenceCheck* presence() override { return this; }
+  ShapeCheck* shape_check() override { return this; }
+
+  absl::Status Inspect() override { return Open(SinkOpenContext()); }
+
+  // Rows that can never fit (BuildRows: a value of the wrong kind, NULL in a
+  // NOT NULL column), then every value cast to its column's type by the
+  // database: a SELECT, nothing is written.
+  absl::Status Refusals(absl::Span<const Record> records, std::vector<SinkRejection>* refused) override {
+    Rows fit;
+    BuildRows(columns_, records, &fit, refused);
+    RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
+    std::vector<std::pair<size_t, size_t>> todo;  // (first, count), halved until a refused row is alone
+    for (size_t first = 0; first < fit.index.size(); first += ChunkRows()) {
+      todo.emplace_back(first, std::min(ChunkRows(), fit.index.size() - first));
+    }
+    while (!todo.empty()) {
+      auto [first, count] = todo.back();
+      todo.pop_back();
+      std::vector<pg::Param> params;
+      for (size_t i = first * columns_.size(); i < (first + count) * columns_.size(); ++i) {
+        const auto& v = fit.values[i];
+        params.push_back(v ? pg::Param(std::string_view(fit.text).substr(v->first, v->second))
+                           : std::nullopt);
+      }
+      std::string sql = "SELECT count(*) FROM (VALUES ";
+      for (size_t i = 0, p = 0; i < count; ++i) {
+        sql += i == 0 ? "(" : ", (";
+        for (size_t j = 0; j < columns_.size(); ++j)
+          StrAppend(&sql, j == 0 ? "" : ", ", "$", ++p, "::", columns_[j].type);
+        sql += ")";
+      }
+      sql += ") AS v";
+      absl::Status st = c->Exec(sql, params).status();
+      if (st.ok()) continue;
+      if (!pg::IsRowError(st)) return st;
+      if (count == 1) {
+        refused->push_back({fit.index[first], std::string(st.message())});
+      } else {
+        todo.emplace_back(first + count / 2, count - count / 2);
+        todo.emplace_back(first, count / 2);
+      }
+    }
+    return absl::OkStatus();
+  }
 
   // By the column filled from $event_time, when there is one.
   DestinationCounter* counter() override {

@@ -309,11 +309,11 @@ constexpr MapperType kMappers[] = {
 };
 
 constexpr SinkType kSinks[] = {
-    {"jsonl_file", JsonlFileSinkFrom, {true, "in its envelope format"}, {true, "in its envelope format"}},
-    {"null", NullSinkFrom, {}, {}},
-    {"postgres", PostgresSinkFrom, {true, ""}, {true, "with a $event_time column"}},
-    {"sqs", SqsSinkFrom, {}, {}},
-    {"callback", nullptr, {true, "with a presence callback"}, {}},
+    {"jsonl_file", JsonlFileSinkFrom, {true, "in its envelope format"}, {true, "in its envelope format"}, {}},
+    {"null", NullSinkFrom, {}, {}, {}},
+    {"postgres", PostgresSinkFrom, {true, ""}, {true, "with a $event_time column"}, {true, ""}},
+    {"sqs", SqsSinkFrom, {}, {}, {}},
+    {"callback", nullptr, {true, "with a presence callback"}, {}, {}},
 };
 
 constexpr CheckpointStoreType kCheckpointStores[] = {

@@ -51,6 +51,7 @@ struct SinkType {
   SectionReader<Sink> read;  // null: a type only code supplies (the callback sink)
   Ability presence;          // answers Sink::presence(): which records the destination holds
   Ability counts;            // answers Sink::counter(): its records per event-time bucket
+  Ability shape;  // answers Sink::shape_check(): what the destination would refuse, without writing
 };
 
 struct CheckpointStoreType {

@@ -2,10 +2,11 @@
 // written in other languages (the Celery example's test and benchmark):
 //
 //   recovery_fixture_api [--records N] [--latency-ms MS] [--start RFC3339] [--end RFC3339]
-//                        [--threads N]
+//                        [--threads N] [--total-understated N]
 //
 // (--threads: connections served at once, 16 by default; a kept-alive
-// connection holds its thread.)
+// connection holds its thread. --total-understated: the totals it reports
+// are this many short of the truth, an API that lies about them.)
 //
 // Listens on a free 127.0.0.1 port, prints its base URL on the first line of
 // stdout, and serves until stdin closes or SIGTERM (and dies with its parent).
@@ -38,6 +39,8 @@ int main(int argc, char** argv) {
       o.start = *recovery::ParseRfc3339(value);
     } else if (flag == "--end" && recovery::ParseRfc3339(value)) {
       o.end = *recovery::ParseRfc3339(value);
+    } else if (flag == "--total-understated" && std::atoi(value.c_str()) >= 0) {
+      o.total_understated = std::atoi(value.c_str());
     } else if (flag == "--threads" && std::atoi(value.c_str()) >= 1) {
       o.threads = std::atoi(value.c_str());
     } else {

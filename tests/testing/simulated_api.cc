@@ -335,9 +335,10 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
                             [](const Rec& r, absl::Time x) { return r.time < x; }) -
            records_.begin();
   };
-  const int64_t lo = first_at(from);
-  const int64_t hi = first_at(to);
+  const int64_t lo = options_.ignore_window ? 0 : first_at(from);
+  int64_t hi = options_.ignore_window ? static_cast<int64_t>(records_.size()) : first_at(to);
   const int64_t total = hi - lo;
+  if (options_.stop_after_pages > 0) hi = std::min(hi, lo + options_.stop_after_pages * limit);
   int64_t begin = lo;  // index of the first record served
   if (style == "page") {
     begin = lo + (Param(req, "page", 1) - 1) * limit;
@@ -359,11 +360,13 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
     begin = DecodeCursor(req.get_header_value("X-Cursor"));
   }
   begin = std::clamp(begin, lo, hi);
+  if (options_.repeat_last && begin > lo && style != "keyset") --begin;
   const int64_t end = std::min(hi, begin + limit);
   std::string body = "{\"data\":[";
   for (int64_t i = begin; i < end; ++i) {
     if (i > begin) body.push_back(',');
-    body += records_[i].json;
+    const int64_t swapped = lo + ((i - lo) ^ 1);
+    body += records_[options_.unsorted && swapped < hi ? swapped : i].json;
   }
   body += "]";
   const bool more = end < hi;
