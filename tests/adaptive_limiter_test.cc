@@ -291,6 +291,10 @@ TEST(AdaptiveConcurrencyTest, AJobUnderAnUnannouncedQuotaDeliversEveryRecordOnce
     Metrics metrics;
     BackfillerOptions o;
     o.metrics = &metrics;
+    double limit_seen = 0;  // in the progress the CLI's progress line shows
+    o.on_progress = [&limit_seen](const Progress& p) {
+      limit_seen = std::max(limit_seen, p.concurrency_limit);
+    };
     auto b = Backfiller::Create(*spec, std::move(c), o);
     ASSERT_TRUE(b.ok()) << b.status();
     const RunResult r = (*b)->Run();
@@ -301,6 +305,8 @@ TEST(AdaptiveConcurrencyTest, AJobUnderAnUnannouncedQuotaDeliversEveryRecordOnce
     const std::string text = metrics.RenderPrometheus();
     EXPECT_THAT(text, ::testing::HasSubstr("recovery_concurrency_limit{job=\"adaptive\"}"));
     EXPECT_THAT(text, ::testing::HasSubstr("recovery_request_rate_limit{job=\"adaptive\"}"));
+    EXPECT_GE(limit_seen, 1);
+    EXPECT_LE(limit_seen, 8);
   }
 }
 

@@ -21,6 +21,11 @@ struct Progress {
   double records_per_second = 0;                  // this run
   absl::Duration elapsed;                         // this run
   absl::Duration eta = absl::InfiniteDuration();  // unknown until measurable
+  // With adaptive concurrency (concurrency: {"max": N}): the requests the
+  // source keeps in flight at most right now, and the request rate it holds
+  // to (0 while unbounded). Both 0 without it.
+  double concurrency_limit = 0;
+  double request_rate_limit = 0;
 };
 
 // Called after every committed page, from engine threads; calls are serialized.

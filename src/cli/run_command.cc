@@ -45,7 +45,9 @@ class ProgressLine {
                                              : std::string(),
         "  pages ", p.totals.pages, "  ", absl::StrFormat("%.0f", p.records_per_second), " rec/s  ETA ", eta,
         "  retries ", p.totals.retries, "  dead letters ", p.totals.dead_letters, "  shards ", p.shards_done,
-        "/", p.shards_total);
+        "/", p.shards_total,
+        p.concurrency_limit > 0 ? absl::StrFormat("  in flight <= %.0f", p.concurrency_limit) : std::string(),
+        p.request_rate_limit > 0 ? absl::StrFormat("  rate <= %.1f/s", p.request_rate_limit) : std::string());
     if (tty_) {
       std::fprintf(stderr, "\r\033[K%s", line.c_str());
       shown_ = true;

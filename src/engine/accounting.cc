@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "recovery/source.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -124,6 +125,12 @@ ShardCounters ProgressTracker::totals() const {
   return totals_;
 }
 
+void ProgressTracker::SetSourceGauge(std::string_view gauge, double value) {
+  absl::MutexLock lock(&mu_);
+  if (gauge == kConcurrencyLimitGauge) concurrency_limit_ = value;
+  if (gauge == kRequestRateLimitGauge) request_rate_limit_ = value;
+}
+
 Progress ProgressTracker::Snapshot(absl::Time now) const {
   absl::MutexLock lock(&mu_);
   return SnapshotLocked(now);
@@ -144,6 +151,8 @@ Progress ProgressTracker::SnapshotLocked(absl::Time now) const {
     p.shards_running += states_[i] == ShardState::kRunning;
   }
   p.window_fraction = std::min(1.0, p.window_fraction);
+  p.concurrency_limit = concurrency_limit_;
+  p.request_rate_limit = request_rate_limit_;
   p.elapsed = now - run_start_;
   const double seconds = absl::ToDoubleSeconds(p.elapsed);
   if (seconds > 0) p.records_per_second = static_cast<double>(p.records_this_run) / seconds;

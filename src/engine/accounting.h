@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -48,6 +49,9 @@ class ProgressTracker {
   // Another worker moved the shard from `before` to `now`: count its work once.
   void Replace(int shard, const Checkpoint& before, const Checkpoint& now);
 
+  // A source's gauge (kConcurrencyLimitGauge, kRequestRateLimitGauge), shown with the progress.
+  void SetSourceGauge(std::string_view gauge, double value);
+
   uint64_t records_this_run() const;
   ShardCounters totals() const;
   Progress Snapshot(absl::Time now) const;
@@ -65,6 +69,8 @@ class ProgressTracker {
   uint64_t records_this_run_ ABSL_GUARDED_BY(mu_) = 0;
   double initial_fraction_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time run_start_ ABSL_GUARDED_BY(mu_);
+  double concurrency_limit_ ABSL_GUARDED_BY(mu_) = 0;
+  double request_rate_limit_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace recovery

@@ -143,6 +143,7 @@ class Engine {
     }
     void SetGauge(std::string_view gauge, double value) const override {
       engine_->metrics_.SourceGauge(gauge, value);
+      engine_->progress_.SetSourceGauge(gauge, value);
     }
     void Warn(std::string_view message, std::string_view fields_json) const override {
       engine_->Log(LogLevel::kWarning, message, fields_json);
