@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test four ways (README,
 # second command):
-#   1. g++, the whole suite; then the core alone, built without libcurl and
-#      libpq (RECOVERY_WITH_HTTP=OFF, RECOVERY_WITH_POSTGRES=OFF), with the tests
-#      that need neither;
-#   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite
-#      but the volume tier (50,000 SQS messages), then each libFuzzer target
-#      for a fixed time from its seed corpus;
+#   1. g++, the tests that need a build without sanitizers (labelled
+#      "unsanitized": the Python package and Celery, the install, the
+#      example) and the volume tier (50,000 SQS messages); then the core
+#      alone, built without libcurl and libpq (RECOVERY_WITH_HTTP=OFF,
+#      RECOVERY_WITH_POSTGRES=OFF), with the tests that need neither;
+#   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer, the whole
+#      suite but those (each test runs once, where it checks the most), then
+#      each libFuzzer target for a fixed time from its seed corpus;
 #   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP, OAuth2, SQS and PostgreSQL);
-# While a suite runs (much of it waits on servers and child processes), the next
-# phase's build takes what CPU the tests leave, at the lowest priority (nice 19),
-# so the tests run as if alone. clang-tidy (scripts/lint.sh) is not part of it:
-# the builds already fill most of CI's 15 minutes on 2 cores. Run it before
-# committing.
+# While a suite runs (much of it waits on servers and child processes), the
+# next phases' builds take what CPU the tests leave, at the lowest priority
+# (nice 19), so the tests run as if alone: the core and the sanitizer build
+# during the first suite, the ThreadSanitizer build during the second.
+# clang-tidy (scripts/lint.sh) is not part of it: the builds already fill most
+# of CI's 15 minutes on 2 cores. Run it before committing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each phase's time, printed at the end (and on the way out of a failure too).
@@ -30,27 +33,34 @@ report_phases() {
   done
   printf '%6ds  total\n' "$SECONDS"
 }
-# One build at a time runs in the background (build_meanwhile), into a log
-# shown if it fails; it is stopped if the script ends first.
-background_pid="" background_log=""
+# Builds run in the background (build_meanwhile), each into a log shown if
+# it fails; they are stopped if the script ends first. $! of the last one is
+# in $background, for await_build.
+background_pids=() background=""
+declare -A background_logs
 build_meanwhile() {  # dir, cmake --build arguments...
   local dir="$1"; shift
-  background_log="$dir.log"
   # Its own process group (setsid), so that stopping it stops the compilers too.
-  setsid nice -n 19 cmake --build "$dir" -j"$jobs" "$@" >"$background_log" 2>&1 &
-  background_pid=$!
+  setsid nice -n 19 cmake --build "$dir" -j"$jobs" "$@" >"$dir.log" 2>&1 &
+  background=$!
+  background_pids+=("$background")
+  background_logs[$background]="$dir.log"
 }
-await_build() {
-  if ! wait "$background_pid"; then
-    cat "$background_log"
+await_build() {  # the pid build_meanwhile left in $background
+  local pid="$1" others=() p
+  for p in "${background_pids[@]}"; do
+    if [ "$p" != "$pid" ]; then others+=("$p"); fi
+  done
+  background_pids=("${others[@]}")
+  if ! wait "$pid"; then
+    cat "${background_logs[$pid]}"
     echo "== the build above failed"
-    background_pid=""
     exit 1
   fi
-  background_pid=""
 }
 on_exit() {
-  if [ -n "$background_pid" ]; then kill -- "-$background_pid" 2>/dev/null || true; fi
+  local pid
+  for pid in "${background_pids[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
   report_phases
 }
 trap on_exit EXIT
@@ -64,32 +74,40 @@ configure() {  # dir, optimization, extra cmake flags...
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="$flags" \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags" "$@" >/dev/null
 }
-phase "tests"
-# The benchmarks are left out to keep CI short; benchmarks/README.md builds them.
+phase "tests that need a build without sanitizers (g++): Python, Celery, install, example, SQS volume"
+# Every other test runs once, under the sanitizers below. The benchmarks are
+# left out to keep CI short; benchmarks/README.md builds them.
 configure build/tests -O2 -DRECOVERY_BUILD_BENCHMARKS=OFF
-cmake --build build/tests -j"$jobs"
+cmake --build build/tests -j"$jobs" --target recovery recovery_c recovery_cli recovery_fixture_api \
+  recovery_embed_example sqs_scale_test
 configure build/core -O2 -DRECOVERY_WITH_HTTP=OFF -DRECOVERY_WITH_POSTGRES=OFF -DRECOVERY_BUILD_BENCHMARKS=OFF \
   -DRECOVERY_BUILD_EXAMPLES=OFF
 build_meanwhile build/core
-(cd build/tests && ctest --output-on-failure -j"$jobs")
+core_build=$background
+# The sanitizer build starts now too: the suite waits on servers and child
+# processes much of the time, and the build takes what it leaves.
+CC=clang CXX=clang++ configure build/asan -O1 -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_FUZZERS=ON \
+  -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
+build_meanwhile build/asan
+asan_build=$background
+(cd build/tests && ctest --output-on-failure -j"$jobs" -L 'unsanitized|volume')
 
 phase "the core alone: no HTTP or SQS (libcurl), no PostgreSQL (libpq)"
-await_build
+await_build "$core_build"
 (cd build/core && ctest --output-on-failure -j"$jobs")
 
 phase "tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
-CC=clang CXX=clang++ configure build/asan -O1 -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_FUZZERS=ON \
-  -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
-cmake --build build/asan -j"$jobs"
+await_build "$asan_build"
 configure build/tsan -O1 -DRECOVERY_SANITIZE=thread -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
 build_meanwhile build/tsan --target recovery_tests sqs_test postgres_test oauth2_test recovery_cli
+tsan_build=$background
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j"$jobs" -LE volume)
 phase "fuzzing"
 ./scripts/fuzz.sh 4 build/asan
 
 phase "concurrency tests under ThreadSanitizer"
-await_build
+await_build "$tsan_build"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp"
 build/tsan/tests/recovery_tests --gtest_brief=1
 # The SQS tests that exercise every thread of the source (receivers, workers,

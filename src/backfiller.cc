@@ -292,7 +292,9 @@ RunResult BackfillerImpl::Run() {
         "(postgres)",
         "{}");
   }
+  if (engine_.options().on_ready) engine_.options().on_ready(true);
   RunShards(pending, leasing);
+  if (engine_.options().on_ready) engine_.options().on_ready(false);
   if (!dry_run) {
     absl::Status s = c.sink->Close();
     if (!s.ok() && result.status.ok()) result.status = s;

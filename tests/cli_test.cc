@@ -100,7 +100,7 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
   EXPECT_EQ(Cli({"validate", job}).exit_code, 0);
 
   const int port = testing::FreeLoopbackPort();
-  std::string scraped;
+  std::string scraped, ready, status_doc, unknown;
   // Scraped once the run has had an answer from the API (a slow machine may
   // take longer than any fixed delay to start the listener), then stopped
   // 300 ms later: the API's 30 ms per answer leaves the run more than a
@@ -114,7 +114,15 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
               absl::SleepFor(absl::Milliseconds(20));
               scraped = Shell(StrCat("curl -s http://127.0.0.1:", port, "/metrics"));
             }
+            // The run answered a page: it is ready, and its status is live.
+            ready = Shell(StrCat("curl -s -w ' %{http_code}' http://127.0.0.1:", port, "/ready"));
+            status_doc = Shell(StrCat("curl -s http://127.0.0.1:", port, "/status?pretty=no"));
+            unknown = Shell(StrCat("curl -s -w ' %{http_code}' http://127.0.0.1:", port, "/nope"));
           });
+  EXPECT_EQ(ready, "ready\n 200");
+  EXPECT_THAT(status_doc, HasSubstr("{\"job\":\"cli\""));
+  EXPECT_THAT(status_doc, HasSubstr("\"id\":\"20261114T000000Z-20261115T000000Z\""));
+  EXPECT_EQ(unknown, "not found: try /metrics, /ready, /status\n 404");
   EXPECT_THAT(scraped, HasSubstr("# TYPE recovery_pages_total counter"));
   EXPECT_THAT(scraped, HasSubstr("recovery_request_duration_seconds_bucket{job=\"cli\",le=\"+Inf\"}"));
   EXPECT_THAT(scraped, HasSubstr("recovery_http_responses_total{job=\"cli\",class=\"2xx\"}"));
@@ -159,6 +167,47 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
   EXPECT_THAT(plan.out,
               ::testing::ContainsRegex(
                   "20261115T000000Z-20261116T000000Z +2026-11-15T00:00:00Z +2026-11-16T00:00:00Z +pending"));
+}
+
+// /ready says 503 until the run has opened its sink (here a PostgreSQL
+// server that never answers), while /status already reads the checkpoints.
+TEST(CliTest, ReadyIsSaidOnlyOnceTheSinkIsOpen) {
+  const int silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(silent, 8), 0);  // connections wait in its backlog: never accepted, never answered
+  socklen_t len = sizeof addr;
+  getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len);
+  testing::TempDir dir;
+  testing::WriteFile(
+      dir.File("export.jsonl"),
+      testing::TransactionExport(10, testing::T("2026-11-14T00:00:00Z"), testing::T("2026-11-15T00:00:00Z")));
+  testing::WriteFile(dir.File("job.json"), StrCat(R"({"name":"ready",
+    "window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+    "source":{"type":"jsonl_file","path":"export.jsonl"},
+    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"}},
+    "sink":{"type":"postgres","dsn":"host=127.0.0.1 port=)",
+                                                  ntohs(addr.sin_port), R"( dbname=x user=x","table":"t",
+      "columns":{"id":"$key"},"connect_timeout":"30s"},
+    "checkpoint":{"type":"file","dir":"state"}})"));
+  const int port = testing::FreeLoopbackPort();
+  std::string ready, status_doc;
+  Result r =
+      Cli({"run", dir.File("job.json"), "--quiet", "--metrics-listen", StrCat("127.0.0.1:", port)}, 0, [&] {
+        const absl::Time give_up = absl::Now() + absl::Seconds(60);
+        while (ready.find("503") == std::string::npos && absl::Now() < give_up) {
+          absl::SleepFor(absl::Milliseconds(20));
+          ready = Shell(StrCat("curl -s -w ' %{http_code}' http://127.0.0.1:", port, "/ready"));
+        }
+        status_doc = Shell(StrCat("curl -s http://127.0.0.1:", port, "/status"));
+        close(silent);  // resets the waiting connection: the run ends at once
+      });
+  EXPECT_EQ(ready, "not ready\n 503");
+  EXPECT_THAT(status_doc, HasSubstr("{\"job\":\"ready\""));
+  EXPECT_THAT(status_doc, HasSubstr("\"state\":\"pending\""));
+  EXPECT_NE(r.exit_code, 0);
 }
 
 // plan, status, verify and reset read the spec and the checkpoints: no secret,

@@ -265,7 +265,8 @@ TEST(ReconcileTest, TheQueueThenTheApiRecipeLeavesTheTableCompleteAndReconcileEx
   r = testing::RunCli(RECOVERY_CLI, {"status", dir.File("api.json")});
   EXPECT_THAT(r.out, HasSubstr("total: 140 records delivered"));
   EXPECT_THAT(r.out, HasSubstr("already present: 100 records the sink already held"));
-  r = testing::RunCli(RECOVERY_CLI, {"reconcile", dir.File("api.json"), "--bucket", "6h"});
+  r = testing::RunCli(RECOVERY_CLI,
+                      {"reconcile", dir.File("api.json"), "--bucket", "21600"});  // 6h, in seconds
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   std::printf("%s", r.out.c_str());  // the closing proof, as an operator sees it
   EXPECT_THAT(r.out, HasSubstr("240 vendor records and 240 in the destination"));

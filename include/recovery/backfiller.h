@@ -4,6 +4,7 @@
 #ifndef RECOVERY_BACKFILLER_H_
 #define RECOVERY_BACKFILLER_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,10 @@ struct ReplayOptions {
 struct BackfillerOptions {
   ProgressCallback on_progress;  // optional
   LogCallback on_log;            // optional; silent when unset
+  // Optional: told true once a run has loaded its checkpoints and opened its
+  // sink and dead-letter store and starts its shards (each shard opens its
+  // source as it starts), and false when the run ends. From Run()'s thread.
+  std::function<void(bool ready)> on_ready;
   // Fetch and map, write nothing: no sink, checkpoint or dead-letter writes.
   // Starts from the stored checkpoints.
   bool dry_run = false;

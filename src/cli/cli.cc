@@ -45,7 +45,7 @@ commands:
              (counted in the destination, where the live feed writes too); exits 0 when
              the destination holds at least the vendor's count in every bucket, 1 when
              a bucket is short, 2 when the sink cannot count
-               --bucket D             bucket width, whole seconds (default 1h)
+               --bucket D             bucket width, whole seconds: 3600, 1h, 15m (default 1h)
                --json                 the table as JSON
                --write-plan PATH      a job file that recovers only the short buckets
                --trust-total          take the source's reported total of a bucket

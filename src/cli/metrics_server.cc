@@ -15,7 +15,7 @@
 namespace recovery {
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& address,
-                                                                    std::function<std::string()> render) {
+                                                                    Routes routes) {
   const size_t colon = address.rfind(':');
   int port = -1;
   sockaddr_in addr{};
@@ -37,11 +37,11 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   }
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  return std::unique_ptr<MetricsServer>(new MetricsServer(fd, ntohs(addr.sin_port), std::move(render)));
+  return std::unique_ptr<MetricsServer>(new MetricsServer(fd, ntohs(addr.sin_port), std::move(routes)));
 }
 
-MetricsServer::MetricsServer(int fd, int port, std::function<std::string()> render)
-    : fd_(fd), port_(port), render_(std::move(render)) {
+MetricsServer::MetricsServer(int fd, int port, Routes routes)
+    : fd_(fd), port_(port), routes_(std::move(routes)) {
   thread_ = std::thread([this] { Serve(); });
 }
 
@@ -72,12 +72,27 @@ void MetricsServer::Answer(int client) {
     if (n <= 0) return;
     request.append(buf, static_cast<size_t>(n));
   }
-  const bool metrics = request.rfind("GET /metrics ", 0) == 0 || request.rfind("GET /metrics?", 0) == 0;
-  const std::string body = metrics ? render_() : "not found: try /metrics\n";
+  // "GET /path?query HTTP/1.1": the path, without its query.
+  std::string path;
+  if (request.rfind("GET ", 0) == 0) {
+    const size_t end = request.find_first_of(" ?", 4);
+    if (end != std::string::npos) path = request.substr(4, end - 4);
+  }
+  auto route = routes_.find(path);
+  HttpAnswer answer;
+  if (route == routes_.end()) {
+    std::string known;
+    for (const auto& [p, unused] : routes_) StrAppend(&known, known.empty() ? "" : ", ", p);
+    answer = {404, "text/plain; charset=utf-8", StrCat("not found: try ", known, "\n")};
+  } else {
+    answer = route->second();
+  }
+  const char* reason = answer.status == 200   ? "OK"
+                       : answer.status == 503 ? "Service Unavailable"
+                                              : "Not Found";
   const std::string response =
-      StrCat("HTTP/1.1 ", metrics ? "200 OK" : "404 Not Found",
-             "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: ", body.size(),
-             "\r\nConnection: close\r\n\r\n", body);
+      StrCat("HTTP/1.1 ", answer.status, " ", reason, "\r\nContent-Type: ", answer.content_type,
+             "\r\nContent-Length: ", answer.body.size(), "\r\nConnection: close\r\n\r\n", answer.body);
   size_t sent = 0;
   while (sent < response.size()) {
     ssize_t n = ::send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);

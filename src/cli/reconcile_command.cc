@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/strings/numbers.h"
 #include "cli/cli.h"
 #include "recovery/reconcile.h"
 #include "util/file.h"
@@ -16,9 +17,13 @@ absl::StatusOr<ReconcileOptions> ParseReconcileFlags(const Args& args, const Job
   ReconcileOptions o;
   if (auto it = args.flags.find("--bucket"); it != args.flags.end()) {
     std::optional<absl::Duration> d = ParseDurationText(it->second);
+    int64_t seconds = 0;
+    if (!d && absl::SimpleAtoi(it->second, &seconds)) d = absl::Seconds(seconds);  // a plain number: seconds
     if (!d || *d <= absl::ZeroDuration() || *d % absl::Seconds(1) != absl::ZeroDuration()) {
-      return absl::InvalidArgumentError(StrCat(
-          "--bucket: expected a whole number of seconds such as 1h, 15m or 90s, got \"", it->second, "\""));
+      return absl::InvalidArgumentError(
+          StrCat("--bucket: expected a whole number of seconds such as 3600, 1h, "
+                 "15m or 90s, got \"",
+                 it->second, "\""));
     }
     o.bucket = *d;
   }

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/metrics_server.h"
 #include "json/json_writer.h"
+#include "recovery/job_state.h"
 #include "recovery/metrics.h"
 #include "util/file.h"
 #include "util/strings.h"
@@ -169,20 +170,36 @@ absl::Status ReadRunFlags(const Args& args, BackfillerOptions* options) {
   return absl::OkStatus();
 }
 
-// --metrics-listen and --metrics-file: a /metrics endpoint, and a file
-// rewritten atomically every 5 s and once more at the end.
+// --metrics-listen and --metrics-file: /metrics, /status and /ready
+// endpoints, and a file rewritten atomically every 5 s and once more at the
+// end.
 class MetricsOutputs {
  public:
-  MetricsOutputs(Metrics* metrics, ProgressLine* progress) : metrics_(metrics), progress_(progress) {}
+  MetricsOutputs(Metrics* metrics, ProgressLine* progress, std::string job)
+      : metrics_(metrics), progress_(progress), job_(std::move(job)) {}
   ~MetricsOutputs() { Stop(); }
+
+  // The job the endpoints describe, once it exists (until then /status is 503).
+  void Serve(Backfiller* backfiller) { backfiller_.store(backfiller); }
+  // What /ready says: the run has opened its sink and loaded its checkpoints.
+  void SetReady(bool ready) { ready_.store(ready); }
 
   absl::Status Start(const Args& args) {
     if (auto it = args.flags.find("--metrics-listen"); it != args.flags.end()) {
-      auto started = MetricsServer::Start(it->second, [this] { return metrics_->RenderPrometheus(); });
+      MetricsServer::Routes routes;
+      routes["/metrics"] = [this] {
+        return HttpAnswer{200, "text/plain; version=0.0.4; charset=utf-8", metrics_->RenderPrometheus()};
+      };
+      routes["/ready"] = [this] {
+        return ready_.load() ? HttpAnswer{200, "text/plain; charset=utf-8", "ready\n"}
+                             : HttpAnswer{503, "text/plain; charset=utf-8", "not ready\n"};
+      };
+      routes["/status"] = [this] { return StatusAnswer(); };
+      auto started = MetricsServer::Start(it->second, std::move(routes));
       if (!started.ok()) return started.status();
       server_ = *std::move(started);
       progress_->Clear();
-      std::fprintf(stderr, "metrics at http://%s/metrics\n",
+      std::fprintf(stderr, "metrics at http://%s/metrics (and /status, /ready)\n",
                    StrCat(it->second.substr(0, it->second.rfind(':')), ":", server_->port()).c_str());
     }
     if (auto it = args.flags.find("--metrics-file"); it != args.flags.end()) {
@@ -210,8 +227,22 @@ class MetricsOutputs {
     std::fprintf(stderr, "warning: %s\n", std::string(ToStd(s.message())).c_str());
   }
 
+  // The document `recovery status --json` prints, read from the running job's checkpoints.
+  HttpAnswer StatusAnswer() const {
+    Backfiller* b = backfiller_.load();
+    if (b == nullptr) return {503, "text/plain; charset=utf-8", "the job is not created yet\n"};
+    absl::StatusOr<std::vector<ShardReport>> reports = b->Status();
+    if (!reports.ok()) {
+      return {503, "text/plain; charset=utf-8", StrCat(ToStd(reports.status().message()), "\n")};
+    }
+    return {200, "application/json", StrCat(StatusJson(job_, *reports), "\n")};
+  }
+
   Metrics* const metrics_;
   ProgressLine* const progress_;
+  const std::string job_;  // its name, for /status
+  std::atomic<Backfiller*> backfiller_{nullptr};
+  std::atomic<bool> ready_{false};
   std::unique_ptr<MetricsServer> server_;
   std::string file_;
   absl::Notification done_;
@@ -309,16 +340,19 @@ int RunCommand(const Args& args) {
   options.on_progress = [&progress](const Progress& p) { progress.Update(p); };
   Metrics metrics;
   options.metrics = &metrics;
-  MetricsOutputs outputs(&metrics, &progress);
+  MetricsOutputs outputs(&metrics, &progress, spec->name);
+  options.on_ready = [&outputs](bool ready) { outputs.SetReady(ready); };
   if (absl::Status s = outputs.Start(args); !s.ok()) return BadSpec(s);
 
   auto backfiller = Backfiller::Create(*spec, {}, options);
   if (!backfiller.ok()) return BadSpec(backfiller.status());
+  outputs.Serve(backfiller->get());
   std::thread(WatchSignals, ResumeCommand(args)).detach();
   g_running.store(backfiller->get());
   RunResult r = (*backfiller)->Run();
   g_running.store(nullptr);
   outputs.Stop();
+  outputs.Serve(nullptr);
   progress.Finish();
   return Summarize(args, r);
 }

@@ -232,13 +232,29 @@ ProbeCheck CheckOrder(const ProbeSeen& seen) {
   return With(c, Verdict::kOk, StrCat(compared + 1, " records in ascending ", by));
 }
 
+// At least how many records range `i` holds by what else the probe saw
+// (its reported total, its sub-window against what paging it returned), or
+// 0 when nothing says it holds more than it paged.
+int64_t KnownToHold(const ProbeSeen& seen, size_t i) {
+  const ProbedRange& r = seen.ranges[i];
+  const auto paged = static_cast<int64_t>(r.records.size());
+  int64_t more = r.sample.reported_total > paged ? r.sample.reported_total : 0;
+  for (const ProbedRange& sub : seen.ranges) {
+    if (sub.parent != static_cast<int>(i) || !r.sample.exhausted) continue;
+    const uint64_t had = CountBetween(r, sub.shard.start, sub.shard.end);
+    if (sub.sample.in_window > had)
+      more = std::max(more, paged + static_cast<int64_t>(sub.sample.in_window - had));
+  }
+  return more;
+}
+
 ProbeCheck CheckPageSize(const ProbeSeen& seen) {
   ProbeCheck c = Start("page_size", "the API honours the page size asked for");
   if (!seen.has_claims || seen.facts.page_size <= 0) {
     return With(c, Verdict::kNotChecked, "the requests ask for no page size ({limit} is in no template)");
   }
   const int64_t asked = seen.facts.page_size;
-  int64_t biggest = 0, cap = 0, full = 0;
+  int64_t biggest = 0, cap = 0, full = 0, full_followed = 0, short_followed = 0;
   const ProbedRange* cut = nullptr;
   int64_t cut_records = 0, cut_more = 0;
   for (size_t i = 0; i < seen.ranges.size(); ++i) {
@@ -249,20 +265,13 @@ ProbeCheck CheckPageSize(const ProbeSeen& seen) {
       biggest = std::max(biggest, page.records);
       full += page.records == asked;
       const bool more_followed = p + 1 < r.pages.size() && r.pages[p + 1].records > 0;
-      if (more_followed && page.records > 0 && page.records < asked) cap = std::max(cap, page.records);
+      full_followed += more_followed && page.records >= asked;
+      if (more_followed && page.records > 0 && page.records < asked) {
+        cap = std::max(cap, page.records);
+        ++short_followed;
+      }
       if (last && seen.facts.short_page_ends && page.records > 0 && page.records < asked && cut == nullptr) {
-        // A short page ended the range: fine if nothing follows. More known to exist?
-        int64_t more = 0;
-        if (page.reported_total > 0 && page.reported_total > static_cast<int64_t>(r.records.size()))
-          more = page.reported_total;
-        for (const ProbedRange& sub : seen.ranges) {
-          if (sub.parent == static_cast<int>(i) && r.sample.exhausted) {
-            const uint64_t had = CountBetween(r, sub.shard.start, sub.shard.end);
-            if (sub.sample.in_window > had)
-              more = std::max<int64_t>(more,
-                                       static_cast<int64_t>(r.records.size() + sub.sample.in_window - had));
-          }
-        }
+        const int64_t more = KnownToHold(seen, i);
         if (more > 0) {
           cut = &r;
           cut_records = page.records;
@@ -287,7 +296,10 @@ ProbeCheck CheckPageSize(const ProbeSeen& seen) {
                 StrCat("set ", seen.facts.section, ".page_size to ", biggest,
                        " so the estimate and progress count the pages the API really sends"));
   }
-  if (cap > 0) {
+  if (cap > 0 && full_followed > 0) {  // full pages too: the API drops records after paging, say
+    AddEvidence(&c,
+                StrCat(short_followed, " pages held fewer than ", asked, " records though more followed"));
+  } else if (cap > 0) {
     return With(c, Verdict::kWarn,
                 StrCat("the API caps pages at ", cap, " records (", asked,
                        " asked for); paging goes on past short pages, so nothing is lost"),
