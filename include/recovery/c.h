@@ -420,7 +420,8 @@ RECOVERY_C_EXPORT int recovery_job_reconcile_json(recovery_job_t* job, int64_t b
  * report, not an error; an error means the probe could not run (a bad
  * option, the source unreachable). */
 RECOVERY_C_EXPORT int recovery_job_probe_json(recovery_job_t* job, int32_t samples, int32_t pages,
-                                              int32_t max_requests, char** json, size_t* json_len, char** errptr);
+                                              int32_t max_requests, char** json, size_t* json_len,
+                                              char** errptr);
 
 /* Makes the next runs replays of the job's dead letters (as `recovery
  * replay`; see docs/replay.md) while `enabled` is non-zero: each letter no

@@ -68,7 +68,7 @@ struct SimulatedApiOptions {
   bool ignore_window = false;  // serve every record, whatever `from` and `to` say
   bool unsorted = false;       // swap each pair of neighbouring records in the listing
   int stop_after_pages = 0;    // say "no more" after this many pages of a window (0: never); totals stay true
-  bool repeat_last = false;    // every page after a window's first starts with the previous page's last record
+  bool repeat_last = false;  // every page after a window's first starts with the previous page's last record
   int threads = 16;
   bool small_records = false;  // ~200-byte records instead of ~1 KB
   // Compress responses (brotli or gzip, as the client accepts). Off by
