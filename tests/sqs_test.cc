@@ -880,6 +880,50 @@ TEST(SqsFakeTest, FailedBatchEntriesAndThrottlingAreRetriedEntryByEntry) {
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), Expected(23));
 }
 
+// Deletes that keep failing while the messages come back (their visibility
+// lapses): each message has one delete queued at a time, sent with its newest
+// receipt. Every delete entry beyond one per message is a failure or a
+// receipt that went stale on the way; none repeats a delete already queued
+// (a queue that grew by one delete per receive once starved the drain).
+TEST(SqsFakeTest, AMessageReceivedAgainWhileItsDeleteFailsIsDeletedOnceWithItsNewestReceipt) {
+  FakeSqs fake("comeback");
+  setenv("AWS_ACCESS_KEY_ID", "test", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "test", 1);
+  constexpr int kCount = 20;
+  for (int i = 0; i < kCount; ++i) fake.Send(Body(i));
+  fake.FailDeletesUntilReceived(3);
+  const std::string job =
+      R"({"name":"comeback","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+    "source":{"type":"sqs","queue_url":")" +
+      fake.queue_url() + R"(","endpoint":")" + fake.endpoint() +
+      R"(","region":"us-east-1","wait_time":"0s","drain_after_empty_receives":2,"receivers":2,
+              "visibility_timeout":"1s"},
+    "mapper":)" +
+      std::string(kMapper) + R"(,"checkpoint":{"type":"memory"},"retry":{"initial_backoff":"5ms"}})";
+  absl::StatusOr<JobSpec> spec = JobSpec::Parse(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  std::multiset<std::string> keys;
+  Components c;
+  c.sink = NewCallbackSink([&](const Shard&, absl::Span<const Record> records) {
+    for (const Record& r : records) keys.insert(std::string(r.key));
+    return absl::OkStatus();
+  });
+  auto b = Backfiller::Create(*spec, std::move(c), {});
+  ASSERT_TRUE(b.ok()) << b.status();
+  RunResult r = (*b)->Run();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()), Expected(kCount));
+  EXPECT_EQ(keys.size(),
+            static_cast<size_t>(kCount));  // a message back after its commit is not delivered again
+  EXPECT_EQ(fake.size(), 0u);
+  const FakeSqs::Counts counts = fake.counts();
+  EXPECT_GE(counts.max_receive_count, 3);
+  EXPECT_GE(counts.failed_deletes, kCount);
+  EXPECT_LE(counts.delete_entries, kCount + counts.failed_deletes + counts.stale_deletes)
+      << "deleted " << counts.deleted << ", failed " << counts.failed_deletes << ", stale "
+      << counts.stale_deletes;
+}
+
 TEST(SqsFakeTest, FollowModeKeepsReceivingUntilCancelled) {
   FakeSqs fake("live");
   setenv("AWS_ACCESS_KEY_ID", "test", 1);

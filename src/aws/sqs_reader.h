@@ -80,6 +80,9 @@ class SqsReader : public ShardReader {
   struct Task {
     enum Kind { kDelete, kRelease } kind;
     std::vector<std::pair<std::string, std::string>> entries;  // id, receipt
+    // After a run: some entries failed (back off before trying again), as
+    // opposed to only needing the newest receipt (try again at once).
+    bool failed = false;
   };
 
   void ReceiveLoop(AwsJsonClient& client);
@@ -92,6 +95,8 @@ class SqsReader : public ShardReader {
   // Runs one delete or release batch (≤ 10 entries), leaving in `task` the
   // entries to try again.
   absl::Status RunTask(AwsJsonClient& client, Task& task);
+  // A delete about to run takes each message's newest receipt.
+  void TakeNewestReceipts(Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Changes the visibility of up to 10 messages; the ids that succeeded.
   absl::StatusOr<std::vector<std::string>> ChangeVisibility(
       AwsJsonClient& client, const std::vector<std::pair<std::string, std::string>>& entries,
@@ -123,6 +128,9 @@ class SqsReader : public ShardReader {
   RecentIds done_ ABSL_GUARDED_BY(mu_){200000};                    // deleted in this run
   std::unordered_set<std::string> released_ ABSL_GUARDED_BY(mu_);  // left for others
   std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
+  // Ids with a delete queued or running: one at a time per message, however
+  // often it comes back meanwhile (its newest receipt is taken when it runs).
+  std::unordered_set<std::string> deleting_ ABSL_GUARDED_BY(mu_);
   int tasks_running_ ABSL_GUARDED_BY(mu_) = 0;
   int consecutive_empty_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::unique_ptr<AwsJsonClient>> clients_;  // one per background thread

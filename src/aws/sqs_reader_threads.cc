@@ -18,6 +18,17 @@ namespace recovery {
 namespace sqs_internal {
 
 void SqsReader::Enqueue(Task::Kind kind, std::vector<std::pair<std::string, std::string>> entries) {
+  if (kind == Task::kDelete) {
+    // A message received again while its delete waits is not deleted twice:
+    // the waiting delete takes the newest receipt from unconfirmed_ when it runs.
+    size_t kept = 0;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (!deleting_.insert(entries[i].first).second) continue;
+      if (kept != i) entries[kept] = std::move(entries[i]);
+      ++kept;
+    }
+    entries.resize(kept);
+  }
   for (size_t i = 0; i < entries.size(); i += 10) {
     Task t{kind, {}};
     const size_t end = std::min(entries.size(), i + 10);
@@ -176,6 +187,7 @@ absl::Status SqsReader::RunTask(AwsJsonClient& client, Task& task) {
       }
     }
     context_.CountEvent("sqs_released", released->size());
+    task.failed = !retry.empty();
     task.entries = std::move(retry);
     return absl::OkStatus();
   }
@@ -212,22 +224,32 @@ absl::Status SqsReader::RunTask(AwsJsonClient& client, Task& task) {
   }
   context_.CountEvent("sqs_deleted", ok.size());
   std::vector<std::pair<std::string, std::string>> retry;
+  task.failed = false;
   absl::MutexLock lock(&mu_);
   for (size_t n = 0; n < task.entries.size(); ++n) {
     auto& [id, receipt] = task.entries[n];
     auto it = unconfirmed_.find(id);
     if (!resolved[n]) {
       retry.push_back(task.entries[n]);
+      task.failed = true;
     } else if (it != unconfirmed_.end() && it->second != receipt) {
       retry.emplace_back(id, it->second);  // received again meanwhile: delete with the newest handle
     } else {
       if (it != unconfirmed_.end()) unconfirmed_.erase(it);
+      deleting_.erase(id);
       resumed_.erase(id);
       done_.Insert(id);
     }
   }
   task.entries = std::move(retry);
   return first_permanent;
+}
+
+void SqsReader::TakeNewestReceipts(Task& task) {
+  if (task.kind != Task::kDelete) return;
+  for (auto& [id, receipt] : task.entries) {
+    if (auto it = unconfirmed_.find(id); it != unconfirmed_.end()) receipt = it->second;
+  }
 }
 
 void SqsReader::WorkLoop(AwsJsonClient& client) {
@@ -241,9 +263,11 @@ void SqsReader::WorkLoop(AwsJsonClient& client) {
       if (stop_) return;
       task = std::move(tasks_.front());
       tasks_.pop_front();
+      TakeNewestReceipts(task);
       ++tasks_running_;
     }
     absl::Status s = RunTask(client, task);
+    if (!s.ok()) task.failed = true;
     bool retry;
     {
       absl::MutexLock lock(&mu_);
@@ -253,8 +277,14 @@ void SqsReader::WorkLoop(AwsJsonClient& client) {
                                            " messages: ", s.message())));
         return;
       }
-      retry = !task.entries.empty();
-      if (retry) tasks_.push_back(std::move(task));
+      // A failure waits its turn and backs off; a delete that only needs the
+      // newest receipt goes first, before its message comes back once more.
+      retry = task.failed && !task.entries.empty();
+      if (retry) {
+        tasks_.push_back(std::move(task));
+      } else if (!task.entries.empty()) {
+        tasks_.push_front(std::move(task));
+      }
     }
     if (retry) {
       absl::MutexLock lock(&mu_);

@@ -210,6 +210,11 @@ void FakeSqs::FailEntries(int count, std::string code) {
   entry_fault_code_ = std::move(code);
 }
 
+void FakeSqs::FailDeletesUntilReceived(int times) {
+  absl::MutexLock lock(&mu_);
+  fail_deletes_until_ = times;
+}
+
 void FakeSqs::Throttle(int count, int after) {
   absl::MutexLock lock(&mu_);
   throttles_ = count;
@@ -390,6 +395,12 @@ std::string FakeSqs::Handle(const std::string& action, const std::string& body, 
     bool stale = false;
     Message* m = FindByReceipt(receipt, &stale);
     if (action == "DeleteMessageBatch") {
+      ++counts_.delete_entries;
+      if (m != nullptr && m->receive_count < fail_deletes_until_) {
+        ++counts_.failed_deletes;
+        fail(id, "InternalError", false);
+        continue;
+      }
       // SQS accepts a deletion by an older receipt (the message was received
       // again since) and may or may not delete: this fake never does, the
       // harder case for a consumer. A deleted message's receipt is accepted too.

@@ -71,8 +71,10 @@ class FakeSqs {
     int64_t received = 0;     // messages handed out by ReceiveMessage, redeliveries included
     int64_t redelivered = 0;  // of those, received before
     int64_t deleted = 0;
-    int64_t stale_deletes = 0;  // deletions by an older receipt, accepted and not done
-    int max_receive_count = 0;  // the highest receive count a message reached
+    int64_t stale_deletes = 0;   // deletions by an older receipt, accepted and not done
+    int64_t delete_entries = 0;  // DeleteMessageBatch entries, whatever became of them
+    int64_t failed_deletes = 0;  // of those, failed by FailDeletesUntilReceived
+    int max_receive_count = 0;   // the highest receive count a message reached
   };
   Counts counts() const;
   // Messages in the queue (visible or not).
@@ -87,6 +89,9 @@ class FakeSqs {
   // The next `count` batch entries (Delete/ChangeVisibility/SendMessageBatch)
   // fail with `code` inside a 200 answer (SenderFault false: retryable).
   void FailEntries(int count, std::string code = "InternalError");
+  // Deleting a message fails (InternalError, retryable) until it has been
+  // received `times` times: its consumer must keep up with its newest receipt.
+  void FailDeletesUntilReceived(int times);
   // `count` requests, after the next `after` ones, answer 400 ThrottlingException.
   void Throttle(int count, int after = 0);
 
@@ -144,6 +149,7 @@ class FakeSqs {
   Counts counts_ ABSL_GUARDED_BY(mu_);
   int entry_faults_ ABSL_GUARDED_BY(mu_) = 0;
   std::string entry_fault_code_ ABSL_GUARDED_BY(mu_);
+  int fail_deletes_until_ ABSL_GUARDED_BY(mu_) = 0;
   int throttles_ ABSL_GUARDED_BY(mu_) = 0;
   int throttle_after_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
