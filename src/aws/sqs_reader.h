@@ -95,6 +95,9 @@ class SqsReader : public ShardReader {
   // Runs one delete or release batch (≤ 10 entries), leaving in `task` the
   // entries to try again.
   absl::Status RunTask(AwsJsonClient& client, Task& task);
+  absl::Status RunRelease(AwsJsonClient& client, Task& task);
+  // A delete's outcome per entry: done, or left in `task` to run again.
+  void SettleDeletes(Task& task, const std::vector<bool>& resolved);
   // A delete about to run takes each message's newest receipt.
   void TakeNewestReceipts(Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Changes the visibility of up to 10 messages; the ids that succeeded.

@@ -170,27 +170,28 @@ absl::StatusOr<std::vector<std::string>> SqsReader::ChangeVisibility(
   return ids;
 }
 
-absl::Status SqsReader::RunTask(AwsJsonClient& client, Task& task) {
-  std::vector<std::string> ok;
+absl::Status SqsReader::RunRelease(AwsJsonClient& client, Task& task) {
   std::vector<SqsBatchFailure> failed;
-  if (task.kind == Task::kRelease) {
-    absl::StatusOr<std::vector<std::string>> released =
-        ChangeVisibility(client, task.entries, absl::ZeroDuration(), &failed);
-    if (!released.ok()) return released.status();
-    // Anything but a retryable failure (the message is no longer in flight,
-    // say) leaves nothing to do: the message is visible or gone.
-    std::vector<std::pair<std::string, std::string>> retry;
-    for (const SqsBatchFailure& f : failed) {
-      size_t n;
-      if (IsRetryableEntryFailure(f) && absl::SimpleAtoi(ToAbsl(f.id), &n) && n < task.entries.size()) {
-        retry.push_back(task.entries[n]);
-      }
+  absl::StatusOr<std::vector<std::string>> released =
+      ChangeVisibility(client, task.entries, absl::ZeroDuration(), &failed);
+  if (!released.ok()) return released.status();
+  // Anything but a retryable failure (the message is no longer in flight,
+  // say) leaves nothing to do: the message is visible or gone.
+  std::vector<std::pair<std::string, std::string>> retry;
+  for (const SqsBatchFailure& f : failed) {
+    size_t n;
+    if (IsRetryableEntryFailure(f) && absl::SimpleAtoi(ToAbsl(f.id), &n) && n < task.entries.size()) {
+      retry.push_back(task.entries[n]);
     }
-    context_.CountEvent("sqs_released", released->size());
-    task.failed = !retry.empty();
-    task.entries = std::move(retry);
-    return absl::OkStatus();
   }
+  context_.CountEvent("sqs_released", released->size());
+  task.failed = !retry.empty();
+  task.entries = std::move(retry);
+  return absl::OkStatus();
+}
+
+absl::Status SqsReader::RunTask(AwsJsonClient& client, Task& task) {
+  if (task.kind == Task::kRelease) return RunRelease(client, task);
   std::string rest = "\"Entries\":[";
   for (size_t i = 0; i < task.entries.size(); ++i) {
     if (i > 0) rest.push_back(',');
@@ -203,6 +204,8 @@ absl::Status SqsReader::RunTask(AwsJsonClient& client, Task& task) {
   absl::StatusOr<std::string> response = client.Call("DeleteMessageBatch", Request(rest), absl::Seconds(30));
   context_.ObserveRequest(absl::Now() - started, response.ok() ? 200 : 0);
   if (!response.ok()) return response.status();
+  std::vector<std::string> ok;
+  std::vector<SqsBatchFailure> failed;
   if (absl::Status s = ParseSqsBatchResult(*response, &ok, &failed); !s.ok()) return s;
   std::vector<bool> resolved(task.entries.size(), false);
   for (const std::string& i : ok) {
@@ -223,6 +226,11 @@ absl::Status SqsReader::RunTask(AwsJsonClient& client, Task& task) {
     }
   }
   context_.CountEvent("sqs_deleted", ok.size());
+  SettleDeletes(task, resolved);
+  return first_permanent;
+}
+
+void SqsReader::SettleDeletes(Task& task, const std::vector<bool>& resolved) {
   std::vector<std::pair<std::string, std::string>> retry;
   task.failed = false;
   absl::MutexLock lock(&mu_);
@@ -242,7 +250,6 @@ absl::Status SqsReader::RunTask(AwsJsonClient& client, Task& task) {
     }
   }
   task.entries = std::move(retry);
-  return first_permanent;
 }
 
 void SqsReader::TakeNewestReceipts(Task& task) {
