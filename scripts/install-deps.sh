@@ -9,7 +9,8 @@ packages=(build-essential cmake pkg-config python3 libcurl4-openssl-dev libsimdj
           openssl                   # a self-signed HTTPS server in the TLS test
           libpq-dev                 # the PostgreSQL checkpoint store and sink
           postgresql redis-server python3-celery python3-redis  # their tests, recovery.celery
-          python3-pytest python3-venv python3-pip python3-setuptools python3-wheel)  # the Python package: tests, wheel
+          python3-pytest python3-venv python3-pip python3-setuptools python3-wheel  # the Python package: tests, wheel
+          chromium chromium-driver python3-selenium python3-pil)  # recovery report's page in a real browser
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -68,6 +68,12 @@ commands:
                --json                 the report as JSON
                --save PATH            also write the JSON report to PATH
                --quiet                no progress lines
+  report     the job's picture as one self-contained HTML page (no script, nothing fetched;
+             it prints): the verdict, the totals, the window as days x hours coloured by
+             what was delivered and what is not done yet, the shards, the dead letters
+             grouped by reason with an example each (secret fields masked)
+               -o PATH                where to write it (required)
+               --probe PATH           also show a probe report saved with probe --save
   reset      forget checkpoints so the next run starts over
                --shard ID             only this shard
                --yes                  do not ask for confirmation
@@ -83,10 +89,11 @@ bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
       {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},       {"--thin", true},
       {"--json", false},        {"--write-plan", true},     {"--trust-total", false}, {"--reason", true},
       {"--since", true},        {"--keys", false},          {"--keys-limit", true},   {"--samples", true},
-      {"--pages", true},        {"--max-requests", true},   {"--save", true}};
+      {"--pages", true},        {"--max-requests", true},   {"--save", true},         {"-o", true},
+      {"--probe", true}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.rfind("--", 0) == 0) {
+    if (a.rfind("--", 0) == 0 || a.rfind("-o", 0) == 0) {  // -o: report's output
       std::string value;
       const size_t eq = a.find('=');
       if (eq != std::string::npos) {

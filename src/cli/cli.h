@@ -50,6 +50,7 @@ int StatusCommand(const Args& args);
 int VerifyCommand(const Args& args);
 int ReconcileCommand(const Args& args);
 int ProbeCommand(const Args& args);
+int ReportCommand(const Args& args);
 int ResetCommand(const Args& args);
 
 }  // namespace recovery::cli

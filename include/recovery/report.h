@@ -1,0 +1,65 @@
+// The operator's report: one self-contained HTML page (no script, font,
+// image or request from elsewhere; it prints) that shows where a job stands,
+// for the people who ask "is the gap closed?". Built from what the job keeps:
+// its checkpoints (records per hour of event time, each shard's counts and
+// state) and its dead letters; a probe's saved report is shown when given.
+// Reads only: no source or sink is built, no checkpoint or letter changes.
+#ifndef RECOVERY_REPORT_H_
+#define RECOVERY_REPORT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "recovery/export.h"
+#include "recovery/job_spec.h"
+#include "recovery/job_state.h"
+
+namespace recovery {
+
+struct ReportOptions {
+  // A probe's JSON report (recovery probe --save), shown in its own section;
+  // empty: none.
+  std::string probe_json;
+  // The time the page says it was made (fixed by tests).
+  absl::Time now = absl::InfinitePast();  // InfinitePast: absl::Now()
+};
+
+// Dead letters not yet settled by a replay, grouped by reason.
+struct LetterGroup {
+  std::string reason;
+  uint64_t count = 0;
+  std::string example;              // the first letter's raw record, shortened, secrets masked
+  std::vector<std::string> shards;  // where they came from, each once, in order
+};
+
+// What the page is made of, gathered once (CollectReport) and rendered
+// (ReportHtml); separate so that the page can be tested on fixed data.
+struct ReportData {
+  std::string job;
+  absl::Time start, end;             // the window
+  std::vector<ShardReport> shards;   // as `recovery status` reads them
+  std::vector<LetterGroup> letters;  // biggest group first
+  uint64_t letters_total = 0;
+  std::string letters_error;  // the dead letters could not be read: why
+  std::string probe_json;
+  absl::Time made;
+};
+
+// Whether the gap is closed: every shard done and no dead letter left
+// unsettled (the page's verdict).
+RECOVERY_EXPORT bool ReportComplete(const ReportData& data);
+
+// Reads the job's checkpoints and dead letters.
+RECOVERY_EXPORT absl::StatusOr<ReportData> CollectReport(const JobSpec& spec,
+                                                         const ReportOptions& options = {});
+
+// The page. Every number it shows is also on its element as a data-*
+// attribute, for tests and scrapers: data-records-delivered on <main>, and
+// so on (docs/operations.md lists them).
+RECOVERY_EXPORT std::string ReportHtml(const ReportData& data);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_REPORT_H_

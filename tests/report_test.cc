@@ -1,0 +1,199 @@
+// The operator's report page on fixed data: its outline against a golden
+// file (tests/golden/report_outline.txt; RECOVERY_UPDATE_GOLDEN=1 rewrites
+// it), the numbers it carries, what it must never hold (a script, an
+// address, an unescaped vendor string, a secret), and the report gathered
+// from a real run's checkpoints and dead letters. The page in a browser:
+// tests/report_browser_test.py.
+#include "recovery/report.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "recovery/backfiller.h"
+#include "testing/test_util.h"
+
+namespace recovery {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::T;
+using testing::TempDir;
+using testing::WriteFile;
+
+ShardReport ShardOf(const std::string& start, const std::string& end, ShardState state, uint64_t delivered) {
+  ShardReport r;
+  r.shard.start = T(start.c_str());
+  r.shard.end = T(end.c_str());
+  r.shard.id = start + "/" + end;
+  r.state = state;
+  r.checkpoint.state = state;
+  r.checkpoint.counters.records_delivered = delivered;
+  return r;
+}
+
+ReportData Sample() {
+  ReportData d;
+  d.job = "orders <gap>";
+  d.start = T("2026-11-14T12:00:00Z");
+  d.end = T("2026-11-15T12:00:00Z");
+  d.made = T("2026-11-20T08:00:00Z");
+  d.shards.push_back(ShardOf("2026-11-14T12:00:00Z", "2026-11-15T00:00:00Z", ShardState::kDone, 30));
+  d.shards.push_back(ShardOf("2026-11-15T00:00:00Z", "2026-11-15T12:00:00Z", ShardState::kRunning, 5));
+  d.shards[0].checkpoint.coverage = {{absl::ToUnixSeconds(T("2026-11-14T12:00:00Z")), 10},
+                                     {absl::ToUnixSeconds(T("2026-11-14T13:00:00Z")), 20}};
+  d.shards[0].checkpoint.counters.dead_letters = 4;
+  d.shards[1].checkpoint.coverage = {{absl::ToUnixSeconds(T("2026-11-15T00:00:00Z")), 5}};
+  d.shards[1].checkpoint.warning = "a <b>warning</b>";
+  d.letters.push_back({"amount: not a number <&>", 3, R"({"id":"o1","amount":"x"})", {d.shards[0].shard.id}});
+  d.letters.push_back({"event_time: required", 1, R"({"id":"o2"})", {d.shards[0].shard.id}});
+  d.letters_total = 4;
+  d.probe_json =
+      R"({"job":"orders","verdict":"warning","checks":[{"id":"order","title":"Records come sorted","verdict":"ok",)"
+      R"("finding":"they do","evidence":[]},{"id":"page_size","title":"Pages hold page_size records",)"
+      R"("verdict":"warning","finding":"pages hold 50","evidence":[],"fix":"page_size: 50"}]})";
+  return d;
+}
+
+// The page's outline: each element that has an id, each section heading and
+// table caption, and how many heatmap cells and table rows each part holds.
+std::string Outline(const std::string& html) {
+  std::ostringstream out;
+  static const std::regex kPart(R"re(<(section|main|header|footer|table|caption|h1|h2)\b([^>]*)>)re");
+  static const std::regex kId(R"re(\bid="([^"]*)")re");
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), kPart); it != std::sregex_iterator(); ++it) {
+    const std::string tag = (*it)[1], attrs = (*it)[2];
+    std::smatch id;
+    out << tag;
+    if (std::regex_search(attrs, id, kId)) out << "#" << id[1];
+    if (tag == "h2" || tag == "caption") {
+      const size_t open = it->position() + it->length(), close = html.find('<', open);
+      out << " \"" << html.substr(open, close - open) << "\"";
+    }
+    out << "\n";
+  }
+  auto count = [&html](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = html.find(needle); at != std::string::npos; at = html.find(needle, at + 1)) ++n;
+    return n;
+  };
+  out << "heatmap cells: " << count(" data-hour=") << "\n";
+  out << "hour table rows: " << count("<tr><th scope=\"row\">") << "\n";
+  out << "shard rows: " << count("<tr data-shard=") << "\n";
+  out << "letter rows: " << count("<tr data-reason-count=") << "\n";
+  return out.str();
+}
+
+TEST(ReportTest, TheOutlineMatchesItsGoldenFile) {
+  const std::string outline = Outline(ReportHtml(Sample()));
+  const std::string path = std::string(RECOVERY_SOURCE_DIR) + "/tests/golden/report_outline.txt";
+  if (std::getenv("RECOVERY_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(path) << outline;
+    GTEST_SKIP() << "rewrote " << path;
+  }
+  std::ifstream in(path);
+  std::stringstream golden;
+  golden << in.rdbuf();
+  EXPECT_EQ(outline, golden.str())
+      << "the page's outline changed; if on purpose, run with RECOVERY_UPDATE_GOLDEN=1 "
+         "and commit tests/golden/report_outline.txt";
+}
+
+TEST(ReportTest, ThePageCarriesItsNumbersAndNothingFromElsewhere) {
+  const std::string html = ReportHtml(Sample());
+  EXPECT_THAT(html, HasSubstr(R"(data-records-delivered="35" data-dead-letters="4" data-shards="2" )"
+                              R"(data-shards-done="1" data-complete="false")"));
+  // Hours outside the window (the first day's morning, the last day's
+  // afternoon) are drawn but hold no number.
+  EXPECT_THAT(html, HasSubstr(R"(class="cell l2 letters" data-hour="1794657600" data-records="10")"));
+  EXPECT_THAT(html, HasSubstr(R"(class="cell l4 letters" data-hour="1794661200" data-records="20")"));
+  EXPECT_THAT(html, HasSubstr(R"(class="cell pending l1" data-hour="1794700800" data-records="5")"));
+  EXPECT_THAT(html, HasSubstr(R"(class="cell outside" data-hour="1794614400")"));
+  EXPECT_THAT(html, HasSubstr("<li>1 of the plan&#39;s shards are not done</li>"));
+  EXPECT_THAT(html, HasSubstr("<li>4 dead letters are not settled</li>"));
+  EXPECT_THAT(html, HasSubstr("amount: not a number &lt;&amp;&gt;"));
+  EXPECT_THAT(html, HasSubstr("a &lt;b&gt;warning&lt;/b&gt;"));
+  EXPECT_THAT(html, HasSubstr("<title>Recovery report: orders &lt;gap&gt;</title>"));
+  EXPECT_THAT(html, HasSubstr(R"(data-probe-verdict="warning")"));
+  EXPECT_THAT(html, HasSubstr("default-src 'none'"));
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+  EXPECT_THAT(html, Not(HasSubstr("http://")));
+  EXPECT_THAT(html, Not(HasSubstr("https://")));
+  EXPECT_THAT(html, Not(HasSubstr("url(")));
+  EXPECT_THAT(html, Not(HasSubstr("<b>")));
+}
+
+TEST(ReportTest, AnUnreadableProbeReportAndUnreadableLettersAreSaidOnThePage) {
+  ReportData d = Sample();
+  d.probe_json = "not json";
+  d.letters.clear();
+  d.letters_error = "NOT_FOUND: no such table";
+  const std::string html = ReportHtml(d);
+  EXPECT_THAT(html, HasSubstr("The probe report given is not one"));
+  EXPECT_THAT(html, HasSubstr("The dead letters could not be read: NOT_FOUND: no such table"));
+}
+
+TEST(ReportTest, AWindowLongerThanTwoMonthsIsDrawnOneCellPerShard) {
+  ReportData d = Sample();
+  d.end = T("2027-03-01T00:00:00Z");
+  d.shards.push_back(ShardOf("2026-11-15T12:00:00Z", "2027-03-01T00:00:00Z", ShardState::kFailed, 0));
+  const std::string html = ReportHtml(d);
+  EXPECT_THAT(html, HasSubstr("one cell per shard"));
+  EXPECT_THAT(html, HasSubstr(R"(<span class="cell failed" data-records="0")"));
+  EXPECT_THAT(html, Not(HasSubstr(R"(id="hours")")));
+  EXPECT_FALSE(ReportComplete(d));
+}
+
+// Gathered from a real run: a JSON-lines file with records that cannot be
+// read (dead letters, one carrying a token), into a JSON-lines sink.
+TEST(ReportTest, CollectedFromARunItAgreesWithTheCheckpointsAndMasksSecretsInExamples) {
+  TempDir dir;
+  std::string lines;
+  for (int i = 0; i < 48; ++i) {
+    lines += absl::StrCat(R"({"id":"r)", i, R"(","ts":"2026-11-14T)", absl::Dec(i / 2, absl::kZeroPad2),
+                          R"(:10:00Z"})", "\n");
+  }
+  lines += R"({"id":"bad","api_token":"s3cr3t-value","note":"no time"})"
+           "\n";
+  WriteFile(dir.File("in.jsonl"), lines);
+  const std::string spec_text = absl::StrCat(
+      R"({"name":"collected","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+      "shard_duration":"12h","error_budget":{"max_fraction":0.5},
+      "source":{"type":"jsonl_file","path":")",
+      dir.File("in.jsonl"), R"("},
+      "mapper":{"type":"json","fields":[{"name":"id","from":"/id","required":true}],"key":{"from":"/id"},
+                "event_time":{"from":"/ts"}},
+      "sink":{"type":"jsonl_file","path":")",
+      dir.File("out.jsonl"), R"("},"checkpoint":{"type":"file","dir":")", dir.File("state"), R"("}})");
+  absl::StatusOr<JobSpec> spec = JobSpec::Parse(spec_text);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto b = Backfiller::Create(*spec, {}, {});
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_TRUE((*b)->Run().status.ok());
+  b->reset();
+
+  ReportOptions options;
+  options.now = T("2026-11-20T00:00:00Z");
+  absl::StatusOr<ReportData> data = CollectReport(*spec, options);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->shards.size(), 2u);
+  EXPECT_EQ(data->letters_error, "");
+  ASSERT_EQ(data->letters.size(), 1u);
+  EXPECT_EQ(data->letters_total, 1u);
+  EXPECT_THAT(data->letters[0].reason, HasSubstr("event_time"));
+  EXPECT_THAT(data->letters[0].example, HasSubstr(R"("api_token":"***")"));
+  const std::string html = ReportHtml(*data);
+  EXPECT_THAT(html, Not(HasSubstr("s3cr3t")));
+  EXPECT_THAT(html, HasSubstr(R"(data-records-delivered="48" data-dead-letters="1" data-shards="2" )"
+                              R"(data-shards-done="2" data-complete="false")"));
+  EXPECT_THAT(html, HasSubstr(R"(data-hour="1794618000" data-records="2")"));  // 01:00: r2, r3
+  EXPECT_FALSE(ReportComplete(*data));                                         // a dead letter is left
+}
+
+}  // namespace
+}  // namespace recovery
