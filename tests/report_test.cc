@@ -1,5 +1,5 @@
 // The operator's report page on fixed data: its outline against a golden
-// file (tests/golden/report_outline.txt; RECOVERY_UPDATE_GOLDEN=1 rewrites
+// file (tests/report_outline.txt; RECOVERY_UPDATE_GOLDEN=1 rewrites
 // it), the numbers it carries, what it must never hold (a script, an
 // address, an unescaped vendor string, a secret), and the report gathered
 // from a real run's checkpoints and dead letters. The page in a browser:
@@ -91,7 +91,7 @@ std::string Outline(const std::string& html) {
 
 TEST(ReportTest, TheOutlineMatchesItsGoldenFile) {
   const std::string outline = Outline(ReportHtml(Sample()));
-  const std::string path = std::string(RECOVERY_SOURCE_DIR) + "/tests/golden/report_outline.txt";
+  const std::string path = std::string(RECOVERY_SOURCE_DIR) + "/tests/report_outline.txt";
   if (std::getenv("RECOVERY_UPDATE_GOLDEN") != nullptr) {
     std::ofstream(path) << outline;
     GTEST_SKIP() << "rewrote " << path;
@@ -101,7 +101,7 @@ TEST(ReportTest, TheOutlineMatchesItsGoldenFile) {
   golden << in.rdbuf();
   EXPECT_EQ(outline, golden.str())
       << "the page's outline changed; if on purpose, run with RECOVERY_UPDATE_GOLDEN=1 "
-         "and commit tests/golden/report_outline.txt";
+         "and commit tests/report_outline.txt";
 }
 
 TEST(ReportTest, ThePageCarriesItsNumbersAndNothingFromElsewhere) {
