@@ -67,7 +67,7 @@ absl::Status CountVendor(const JobSpec& spec, Source& source, const Mapper& mapp
         return absl::OkStatus();
       }
     }
-    MapPage(mapper, shard, page.records, /*owns_rejects=*/true, &claims, &mapped);
+    MapPage(mapper, shard, JobWindow(), page.records, /*owns_rejects=*/true, &claims, &mapped);
     for (RecordOutcome o : mapped.outcomes) {
       bucket->vendor += o == RecordOutcome::kDelivered;
       bucket->unusable += o == RecordOutcome::kDeadLettered;

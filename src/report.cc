@@ -37,9 +37,8 @@ std::string MaskedExample(std::string_view raw) {
 
 absl::Status CollectLetters(const JobSpec& spec, ReportData* data) {
   Components c;
-  ResolveOptions only_letters;
-  only_letters.source = only_letters.mapper = only_letters.sink = only_letters.checkpoints = false;
-  RECOVERY_RETURN_IF_ERROR(ResolveComponents(spec, only_letters, &c));
+  RECOVERY_RETURN_IF_ERROR(
+      ResolveComponents(spec, {.source = false, .mapper = false, .sink = false, .checkpoints = false}, &c));
   LetterReadback* readback = c.dead_letters == nullptr ? nullptr : c.dead_letters->readback();
   if (readback == nullptr) {
     return absl::UnimplementedError("the job's dead-letter store cannot list its letters");

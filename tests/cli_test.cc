@@ -298,6 +298,8 @@ TEST(CliTest, VerifyFlagsAHoleAndPassesCompleteCoverage) {
     complete += line;
     if (t < testing::T("2026-11-14T10:00:00Z") || t >= testing::T("2026-11-14T13:00:00Z")) holed += line;
   }
+  complete += R"({"id":"late","ts":"2026-11-20T00:00:00Z"})"
+              "\n";  // outside the job's window
   for (const auto& [name, data] : {std::make_pair("complete", complete), std::make_pair("holed", holed)}) {
     testing::WriteFile(dir.File(StrCat(name, ".jsonl")), data);
     testing::WriteFile(dir.File(StrCat(name, ".json")),
@@ -312,6 +314,14 @@ TEST(CliTest, VerifyFlagsAHoleAndPassesCompleteCoverage) {
   EXPECT_EQ(before.exit_code, 1);  // nothing recovered yet
   EXPECT_THAT(before.out, HasSubstr("is pending: its window is not covered yet"));
   ASSERT_EQ(Cli({"run", dir.File("complete.json"), "--quiet"}).exit_code, 0);
+  // Each of the 4 shards reads the whole file: the other shards' 216 records
+  // are expected of an export and not reported; the one record outside the
+  // job's window is, once per shard.
+  Result status = Cli({"status", dir.File("complete.json")});
+  EXPECT_THAT(status.out, HasSubstr("out of window: 4 records outside the job's window were skipped"));
+  EXPECT_THAT(status.out, ::testing::Not(HasSubstr("other shards")));
+  EXPECT_THAT(Cli({"status", dir.File("complete.json"), "--json"}).out,
+              HasSubstr(R"("records_out_of_window":868,"records_of_other_shards":864)"));
   Result ok = Cli({"verify", dir.File("complete.json")});
   EXPECT_EQ(ok.exit_code, 0) << ok.out;
   EXPECT_THAT(ok.out, HasSubstr("288 records in 24 buckets of 1h (median 12); 0 empty, 0 thin"));

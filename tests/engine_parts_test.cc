@@ -126,7 +126,8 @@ TEST(PageMapperTest, GivesEveryRawRecordOneOutcomeAndCountsFollowFromThem) {
   page.bytes = 99;
   EmitIdMapper mapper;
   MappedPage mapped;
-  MapPage(mapper, shard, page.records, /*owns_rejects=*/true, /*claims=*/nullptr, &mapped);
+  const JobWindow job{T("2026-11-14T00:00:00Z"), T("2026-11-14T03:00:00Z")};  // 05:00 is outside it too
+  MapPage(mapper, shard, job, page.records, /*owns_rejects=*/true, /*claims=*/nullptr, &mapped);
   EXPECT_THAT(mapped.outcomes, ElementsAre(RecordOutcome::kDelivered, RecordOutcome::kOutOfWindow,
                                            RecordOutcome::kDropped, RecordOutcome::kDeadLettered,
                                            RecordOutcome::kDeadLettered, RecordOutcome::kDelivered));
@@ -145,6 +146,7 @@ TEST(PageMapperTest, GivesEveryRawRecordOneOutcomeAndCountsFollowFromThem) {
   EXPECT_EQ(c.dead_letters, 3u);
   EXPECT_EQ(c.records_dropped, 1u);
   EXPECT_EQ(c.records_out_of_window, 1u);
+  EXPECT_EQ(c.records_of_other_shards, 0u);
   EXPECT_EQ(c.pages, 1u);
   EXPECT_EQ(c.bytes, 99u);
   EXPECT_EQ(PageCounters(page, mapped, /*dry_run=*/true).records_delivered, 0u);
@@ -154,10 +156,12 @@ TEST(PageMapperTest, GivesEveryRawRecordOneOutcomeAndCountsFollowFromThem) {
   mapped.written.rejected = {{7, "no such record"}};
   EXPECT_EQ(ApplyWriteResult(page.records, &mapped).code(), absl::StatusCode::kInternal);
 
-  // A shard that does not own unmappable records counts them out of window.
-  MapPage(mapper, shard, page.records, /*owns_rejects=*/false, /*claims=*/nullptr, &mapped);
+  // A shard that does not own unmappable records counts them out of window,
+  // as another shard's.
+  MapPage(mapper, shard, job, page.records, /*owns_rejects=*/false, /*claims=*/nullptr, &mapped);
   EXPECT_TRUE(mapped.dead.empty());
   EXPECT_EQ(mapped.outcomes[3], RecordOutcome::kOutOfWindow);
+  EXPECT_EQ(mapped.other_shards, 2u);  // "garbage" and "xx"; 05:00 is outside the job
 }
 
 // An API that ignores the window hands every shard the same bad records.
@@ -171,14 +175,18 @@ TEST(PageMapperTest, ABadRecordIsDeadLetteredOnceByItsOwnShardOrByTheFirstClaima
   EmitIdMapper mapper;
   RejectClaims claims;
   MappedPage a, b;
-  MapPage(mapper, first, page.records, true, &claims, &a);
-  MapPage(mapper, second, page.records, true, &claims, &b);
+  const JobWindow job{first.start, second.end};
+  MapPage(mapper, first, job, page.records, true, &claims, &a);
+  MapPage(mapper, second, job, page.records, true, &claims, &b);
   EXPECT_THAT(a.outcomes, ElementsAre(RecordOutcome::kDeadLettered, RecordOutcome::kOutOfWindow,
                                       RecordOutcome::kDeadLettered));
   EXPECT_THAT(b.outcomes, ElementsAre(RecordOutcome::kOutOfWindow, RecordOutcome::kDeadLettered,
                                       RecordOutcome::kOutOfWindow));
   EXPECT_EQ(claims.size(), 1u);
-  MapPage(mapper, first, page.records, true, &claims, &a);  // a later page, or a rerun, of the same shard
+  EXPECT_EQ(a.other_shards, 1u);  // b's bad record
+  EXPECT_EQ(b.other_shards, 2u);  // a's, and the one a claimed
+  MapPage(mapper, first, job, page.records, true, &claims,
+          &a);  // a later page, or a rerun, of the same shard
   EXPECT_EQ(a.outcomes[2], RecordOutcome::kOutOfWindow);
 }
 

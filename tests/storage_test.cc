@@ -72,6 +72,22 @@ TEST(CheckpointCodecTest, RoundTripsIncludingBinaryCursors) {
   EXPECT_EQ(decoded->cursor, c.cursor);
 }
 
+// A count that older readers do not know raises the version only when set:
+// a checkpoint without it stays readable by them.
+TEST(CheckpointCodecTest, RecordsOfOtherShardsNeedVersion6OnlyWhenCounted) {
+  Checkpoint c = Sample();
+  EXPECT_THAT(EncodeCheckpoint("job", "shard", c), HasSubstr(R"("version":1,)"));
+  EXPECT_THAT(EncodeCheckpoint("job", "shard", c), ::testing::Not(HasSubstr("records_of_other_shards")));
+  c.counters.records_out_of_window = 40;
+  c.counters.records_of_other_shards = 30;
+  const std::string encoded = EncodeCheckpoint("job", "shard", c);
+  EXPECT_THAT(encoded, HasSubstr(R"("version":6,)"));
+  auto decoded = DecodeCheckpoint(encoded, "f");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->counters.records_out_of_window, 40u);
+  EXPECT_EQ(decoded->counters.records_of_other_shards, 30u);
+}
+
 TEST(CheckpointCodecTest, EveryTruncationAndAlterationIsDataLossNamingTheFile) {
   const std::string good = EncodeCheckpoint("job", "shard", Sample());
   for (size_t n = 0; n < good.size(); ++n) {

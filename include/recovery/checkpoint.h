@@ -20,6 +20,9 @@ struct ShardCounters {
   uint64_t records_delivered = 0;      // acknowledged by the sink
   uint64_t records_dropped = 0;        // dropped by the mapper
   uint64_t records_out_of_window = 0;  // event time outside the shard
+  // Of those, the ones inside the job's window: another shard's records (a
+  // file export read whole by every shard, or an API ignoring its filter).
+  uint64_t records_of_other_shards = 0;
   // The sink already held them (skip_already_present): not delivered again.
   uint64_t records_already_present = 0;
   uint64_t dead_letters = 0;

@@ -55,7 +55,8 @@ RECOVERY_EXPORT JobSummary Summarize(const std::vector<ShardReport>& reports);
 
 // The status document of `job`: {"job", "summary": {...}, "shards": [{"id",
 // "start", "end", "state", "records_delivered", "dead_letters",
-// "records_out_of_window", "records_already_present", "pages", "progress",
+// "records_out_of_window", "records_of_other_shards" (of those, inside the
+// job's window), "records_already_present", "pages", "progress",
 // "cursor", "last_error", "warning"?, "lease"?}]}.
 RECOVERY_EXPORT std::string StatusJson(std::string_view job, const std::vector<ShardReport>& reports);
 
@@ -79,6 +80,10 @@ class RECOVERY_EXPORT JobState {
 
   const std::string& job() const { return job_; }
   const std::vector<Shard>& plan() const { return plan_; }
+  // False when every shard of the job's source reads the same records (a
+  // file export) and only the window splits them: records of other shards
+  // are then expected, not a sign of an API that ignores its filter.
+  bool source_partitions_by_shard() const { return partitions_by_shard_; }
 
   // Each shard of the plan with its stored checkpoint and lease.
   absl::StatusOr<std::vector<ShardReport>> Status();
@@ -94,6 +99,7 @@ class RECOVERY_EXPORT JobState {
   std::string job_;
   std::vector<Shard> plan_;
   std::unique_ptr<CheckpointStore> checkpoints_;
+  bool partitions_by_shard_ = true;
 };
 
 }  // namespace recovery

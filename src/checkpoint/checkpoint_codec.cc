@@ -64,24 +64,48 @@ std::vector<uint64_t> GetHashes(SpecObject& o, std::string_view key, SpecErrors*
 
 }  // namespace
 
+namespace {
+
+// Version 1 readers refuse fields they do not know: a checkpoint that needs
+// the newer ones says so with its version, one that does not stays readable
+// by them.
+int VersionNeeded(const Checkpoint& c) {
+  if (c.counters.records_of_other_shards > 0) return 6;
+  if (c.cursor_restarts > 0 || c.delivered_keys > 0) return 5;
+  if (c.crashes > 0 || !c.suspect_keys.empty() || !c.settled_keys.empty()) return 4;
+  if (!c.warning.empty()) return 3;
+  if (c.counters.records_already_present > 0 || !c.in_flight_keys.empty()) return 2;
+  return 1;
+}
+
+std::string EncodeCounters(const ShardCounters& c, int version) {
+  std::string counters;
+  counters.reserve(256);
+  JsonObjectWriter cw(&counters);
+  cw.Uint("records_fetched", c.records_fetched)
+      .Uint("records_delivered", c.records_delivered)
+      .Uint("records_dropped", c.records_dropped)
+      .Uint("records_out_of_window", c.records_out_of_window);
+  if (version >= 2) cw.Uint("records_already_present", c.records_already_present);
+  if (version >= 6) cw.Uint("records_of_other_shards", c.records_of_other_shards);
+  cw.Uint("dead_letters", c.dead_letters)
+      .Uint("pages", c.pages)
+      .Uint("bytes", c.bytes)
+      .Uint("retries", c.retries);
+  cw.Close();
+  return counters;
+}
+
+}  // namespace
+
 std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, const Checkpoint& c) {
   std::string body;
   body.reserve(512 + 24 * c.coverage.size() + 12 * c.in_flight_keys.size() + c.cursor.size() +
                c.sink_token.size() + c.last_error.size());  // one allocation on the per-page path
   JsonObjectWriter w(&body);
-  // Version 1 readers refuse fields they do not know: a checkpoint that
-  // needs the newer ones says so with its version, one that does not stays
-  // readable by them.
-  const bool v2 = c.counters.records_already_present > 0 || !c.in_flight_keys.empty();
-  const bool v3 = !c.warning.empty();
-  const bool v4 = c.crashes > 0 || !c.suspect_keys.empty() || !c.settled_keys.empty();
-  const bool v5 = c.cursor_restarts > 0 || c.delivered_keys > 0;
+  const int version = VersionNeeded(c);
   w.Str("format", kFormatName)
-      .Int("version", v5   ? 5
-                      : v4 ? 4
-                      : v3 ? 3
-                      : v2 ? 2
-                           : 1)
+      .Int("version", version)
       .Str("job", job)
       .Str("shard", shard_id)
       .Str("state", ShardStateName(c.state));
@@ -97,22 +121,9 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   PutBytes(w, "sink_token", c.sink_token);
   PutBytes(w, "dead_letter_token", c.dead_letter_token);
   w.Double("progress", c.progress);
-  std::string counters;
-  counters.reserve(256);
-  JsonObjectWriter cw(&counters);
-  cw.Uint("records_fetched", c.counters.records_fetched)
-      .Uint("records_delivered", c.counters.records_delivered)
-      .Uint("records_dropped", c.counters.records_dropped)
-      .Uint("records_out_of_window", c.counters.records_out_of_window);
-  if (v2) cw.Uint("records_already_present", c.counters.records_already_present);
-  cw.Uint("dead_letters", c.counters.dead_letters)
-      .Uint("pages", c.counters.pages)
-      .Uint("bytes", c.counters.bytes)
-      .Uint("retries", c.counters.retries);
-  cw.Close();
-  w.Raw("counters", counters);
+  w.Raw("counters", EncodeCounters(c.counters, version));
   w.Str("last_error", c.last_error);
-  if (v3) w.Str("warning", c.warning);
+  if (version >= 3) w.Str("warning", c.warning);
   w.Time("updated", c.updated);
   if (c.reported_total >= 0) w.Int("reported_total", c.reported_total);
   if (!c.coverage.empty()) {
@@ -148,6 +159,8 @@ void ReadCounters(SpecObject& counters, ShardCounters* out) {
   out->records_out_of_window = get("records_out_of_window");
   out->records_already_present =
       static_cast<uint64_t>(counters.Int("records_already_present", false, 0, INT64_MAX).value_or(0));
+  out->records_of_other_shards =
+      static_cast<uint64_t>(counters.Int("records_of_other_shards", false, 0, INT64_MAX).value_or(0));
   out->dead_letters = get("dead_letters");
   out->pages = get("pages");
   out->bytes = get("bytes");

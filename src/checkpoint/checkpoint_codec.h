@@ -14,7 +14,7 @@ namespace recovery {
 // Version 2 added records_already_present and in_flight_keys, version 3 the
 // source's warning; a checkpoint is written with the lowest version that
 // holds what it has, so older readers keep reading what they can.
-inline constexpr int kCheckpointFormatVersion = 5;
+inline constexpr int kCheckpointFormatVersion = 6;
 
 std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, const Checkpoint& checkpoint);
 

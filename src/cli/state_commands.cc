@@ -18,6 +18,42 @@ std::string Ellipsis(const std::string& s, size_t n) {
   return s.size() <= n ? s : s.substr(0, n - 3) + "...";
 }
 
+// What the table does not show: records skipped and why, warnings, restarts.
+void PrintNotes(const std::vector<ShardReport>& reports, const JobSummary& s, bool partitions_by_shard) {
+  // Records outside the job's window, and (from a source whose shards should
+  // each read only their own) records of other shards: signs of an API that
+  // ignores its window filter. An export read whole by every shard has the
+  // second by design.
+  const uint64_t other = std::min(s.plan.records_of_other_shards, s.plan.records_out_of_window);
+  if (s.plan.records_out_of_window > other) {
+    std::printf(
+        "out of window: %llu records outside the job's window were skipped (an API that ignores its "
+        "window filter returns such records; sorted_by ends a shard at its window's end)\n",
+        static_cast<unsigned long long>(s.plan.records_out_of_window - other));
+  }
+  if (other > 0 && partitions_by_shard) {
+    std::printf(
+        "other shards: %llu records a shard read belonged to another shard's window and were left to it "
+        "(the API probably ignores the window filter; each record is still delivered once, by its own "
+        "shard)\n",
+        static_cast<unsigned long long>(other));
+  }
+  for (const ShardReport& r : reports) {
+    if (!r.checkpoint.warning.empty())
+      std::printf("warning: shard %s: %s\n", r.shard.id.c_str(), r.checkpoint.warning.c_str());
+    if (r.checkpoint.cursor_restarts > 0) {
+      std::printf(
+          "cursor restarts: shard %s read again from its beginning %u time(s) after the source "
+          "refused its cursor as expired (records it had delivered were not delivered again)\n",
+          r.shard.id.c_str(), r.checkpoint.cursor_restarts);
+    }
+  }
+  if (s.plan.records_already_present > 0) {
+    std::printf("already present: %llu records the sink already held were not delivered again\n",
+                static_cast<unsigned long long>(s.plan.records_already_present));
+  }
+}
+
 }  // namespace
 
 int ValidateCommand(const Args& args) {
@@ -107,27 +143,7 @@ int StatusCommand(const Args& args) {
         static_cast<unsigned long long>(s.replayed.records_delivered),
         static_cast<unsigned long long>(s.replayed.dead_letters));
   }
-  if (s.plan.records_out_of_window > 0) {
-    std::printf(
-        "out of window: %llu records were skipped as belonging to another shard or outside the job's "
-        "window (an API that ignores its window filter returns such records; sorted_by ends a shard "
-        "at its window's end)\n",
-        static_cast<unsigned long long>(s.plan.records_out_of_window));
-  }
-  for (const ShardReport& r : *reports) {
-    if (!r.checkpoint.warning.empty())
-      std::printf("warning: shard %s: %s\n", r.shard.id.c_str(), r.checkpoint.warning.c_str());
-    if (r.checkpoint.cursor_restarts > 0) {
-      std::printf(
-          "cursor restarts: shard %s read again from its beginning %u time(s) after the source "
-          "refused its cursor as expired (records it had delivered were not delivered again)\n",
-          r.shard.id.c_str(), r.checkpoint.cursor_restarts);
-    }
-  }
-  if (s.plan.records_already_present > 0) {
-    std::printf("already present: %llu records the sink already held were not delivered again\n",
-                static_cast<unsigned long long>(s.plan.records_already_present));
-  }
+  PrintNotes(*reports, s, (*b)->source_partitions_by_shard());
   if (s.plan_shards_not_done > 0) std::printf("to resume: %s\n", ResumeCommand(args).c_str());
   if (s.replays_not_done > 0)
     std::printf("to finish the replay: recovery replay %s\n", Shell(args.job_path).c_str());

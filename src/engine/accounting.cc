@@ -13,6 +13,7 @@ ShardCounters PageCounters(const Page& page, const MappedPage& mapped, bool dry_
   c.records_fetched = page.records.size();
   c.pages = 1;
   c.bytes = page.bytes;
+  c.records_of_other_shards = mapped.other_shards;
   for (RecordOutcome o : mapped.outcomes) {
     switch (o) {
       case RecordOutcome::kDelivered:

@@ -149,6 +149,7 @@ std::string StatusJson(std::string_view job, const std::vector<ShardReport>& rep
       .Uint("replay_records_delivered", s.replayed.records_delivered)
       .Uint("replay_failed_again", s.replayed.dead_letters)
       .Uint("records_out_of_window", s.plan.records_out_of_window)
+      .Uint("records_of_other_shards", s.plan.records_of_other_shards)
       .Uint("records_already_present", s.plan.records_already_present)
       .Uint("pages", s.plan.pages + s.replayed.pages)
       .Close();
@@ -166,6 +167,7 @@ std::string StatusJson(std::string_view job, const std::vector<ShardReport>& rep
         .Uint("records_delivered", r.checkpoint.counters.records_delivered)
         .Uint("dead_letters", r.checkpoint.counters.dead_letters)
         .Uint("records_out_of_window", r.checkpoint.counters.records_out_of_window)
+        .Uint("records_of_other_shards", r.checkpoint.counters.records_of_other_shards)
         .Uint("records_already_present", r.checkpoint.counters.records_already_present)
         .Uint("pages", r.checkpoint.counters.pages)
         .Double("progress", r.state == ShardState::kDone ? 1.0 : r.checkpoint.progress)
@@ -201,7 +203,9 @@ absl::StatusOr<std::unique_ptr<JobState>> JobState::Open(const JobSpec& spec,
   c.checkpoints = std::move(checkpoints);
   RECOVERY_RETURN_IF_ERROR(
       ResolveComponents(spec, {.source = false, .mapper = false, .sink = false, .dead_letters = false}, &c));
-  return std::unique_ptr<JobState>(new JobState(spec.name, std::move(plan), std::move(c.checkpoints)));
+  auto state = std::unique_ptr<JobState>(new JobState(spec.name, std::move(plan), std::move(c.checkpoints)));
+  state->partitions_by_shard_ = SourcePartitionsByShard(spec);
+  return state;
 }
 
 JobState::JobState(std::string job, std::vector<Shard> plan, std::unique_ptr<CheckpointStore> checkpoints)

@@ -14,6 +14,7 @@ void MappedPage::Clear(size_t raw_records) {
   dead.clear();
   written = WriteResult();
   max_event_time = absl::InfinitePast();
+  other_shards = 0;
   present_event_times.clear();
 }
 
@@ -41,16 +42,20 @@ bool OwnsReject(const Mapper& mapper, const Shard& shard, const RawRecord& raw, 
 
 }  // namespace
 
-void MapPage(const Mapper& mapper, const Shard& shard, const RawBatch& records, bool owns_rejects,
-             RejectClaims* claims, MappedPage* out) {
+void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, const RawBatch& records,
+             bool owns_rejects, RejectClaims* claims, MappedPage* out) {
   out->Clear(records.size());
-  thread_local std::string reason;  // reused: no allocation per record
+  thread_local std::string reason;              // reused: no allocation per record
+  auto outside = [&](size_t i, absl::Time t) {  // t unknown: a reject another shard owns
+    out->outcomes[i] = RecordOutcome::kOutOfWindow;
+    out->other_shards += t == kUnknownEventTime || (t >= job.start && t < job.end);
+  };
   auto reject = [&](size_t i, const RawRecord& raw, std::string why) {
     if (OwnsReject(mapper, shard, raw, owns_rejects, claims)) {
       out->dead.push_back({i, raw.data, std::move(why), raw.id});
       out->outcomes[i] = RecordOutcome::kDeadLettered;
     } else {
-      out->outcomes[i] = RecordOutcome::kOutOfWindow;
+      outside(i, raw.error.empty() ? mapper.EventTimeOf(raw) : kUnknownEventTime);
     }
   };
   const auto& raw_records = records.records();
@@ -66,7 +71,7 @@ void MapPage(const Mapper& mapper, const Shard& shard, const RawBatch& records, 
         const absl::Time t = out->batch.back().event_time;
         if (t != kUnknownEventTime && (t < shard.start || t >= shard.end)) {
           out->batch.PopBack();
-          out->outcomes[i] = RecordOutcome::kOutOfWindow;
+          outside(i, t);
         } else {
           if (t != kUnknownEventTime) out->max_event_time = std::max(out->max_event_time, t);
           out->origin.push_back(static_cast<uint32_t>(i));

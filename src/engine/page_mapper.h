@@ -33,6 +33,9 @@ struct MappedPage {
   std::vector<RecordOutcome> outcomes;  // one per raw record; the sink's rejections update it
   std::vector<PendingDeadLetter> dead;
   WriteResult written;  // the sink's answer to the batch
+  // Records out of the shard's window but inside the job's (JobWindow):
+  // another shard's. Counted among the out-of-window ones too.
+  uint64_t other_shards = 0;
   // The latest event time delivered in the shard's window, or InfinitePast.
   absl::Time max_event_time = absl::InfinitePast();
   // Event times of the records taken out of `batch` because the sink already
@@ -66,8 +69,14 @@ class RejectClaims {
 // window is a pending dead letter. One whose time cannot be read is a pending
 // dead letter when `owns_rejects` and `claims` (may be null) gives it to this
 // shard, else out of window: another shard owns it.
-void MapPage(const Mapper& mapper, const Shard& shard, const RawBatch& records, bool owns_rejects,
-             RejectClaims* claims, MappedPage* out);
+// `job` is the job's whole window: a record outside `shard` but inside `job`
+// is another shard's (MappedPage::other_shards).
+struct JobWindow {
+  absl::Time start = absl::InfinitePast();
+  absl::Time end = absl::InfiniteFuture();
+};
+void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, const RawBatch& records,
+             bool owns_rejects, RejectClaims* claims, MappedPage* out);
 
 // What the sink said of the batch's records (page->written): those it refused
 // become dead letters with its reason, those it already held count as already

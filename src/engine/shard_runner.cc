@@ -220,7 +220,8 @@ void RunShard(Engine& engine, ShardRun& run) {
     if (!st.ok()) return Stop(engine, run, "fetch page", st);
 
     scope.TakeWarning(run.checkpoint);  // saved with the page
-    MapPage(*c.mapper, run.shard, page.records, owns_rejects, claims, &mapped);
+    MapPage(*c.mapper, run.shard, {engine.spec().start, engine.spec().end}, page.records, owns_rejects,
+            claims, &mapped);
     if (partitioned && !c.source->plans_one_shard()) WarnOutOfWindow(engine, run, mapped);
     run.max_event_time = std::max(run.max_event_time, mapped.max_event_time);
     page_cursor = run.checkpoint.cursor;

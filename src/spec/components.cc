@@ -109,6 +109,11 @@ bool SourcePlansOneShard(const JobSpec& spec) {
   return row != nullptr && row->plans_one_shard;
 }
 
+bool SourcePartitionsByShard(const JobSpec& spec) {
+  const SourceType* row = FindType(SourceTypes(), spec.source.type);
+  return row == nullptr || row->partitions_by_shard;
+}
+
 void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   bool cursors_may_expire = false;
   if (spec.source.present()) {

@@ -25,6 +25,9 @@ void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve);
 // Whether the source the spec names reads a queue, which the engine plans as
 // one shard: what its Source::plans_one_shard() says once built.
 bool SourcePlansOneShard(const JobSpec& spec);
+// Whether each shard of the spec's source reads only its own records
+// (Source::partitions_by_shard); true for a type the registry does not know.
+bool SourcePartitionsByShard(const JobSpec& spec);
 
 // Which components ResolveComponents builds when the caller gave none.
 struct ResolveOptions {

@@ -300,7 +300,7 @@ absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresLettersBeside(const Job
 
 constexpr SourceType kSources[] = {
     {"http", HttpSourceFrom, false},
-    {"jsonl_file", JsonlFileSourceFrom, false},
+    {"jsonl_file", JsonlFileSourceFrom, false, /*partitions_by_shard=*/false},
     {"sqs", SqsSourceFrom, true},
 };
 

@@ -39,6 +39,9 @@ struct SourceType {
   std::string_view type;
   SectionReader<Source> read;
   bool plans_one_shard;  // a queue, planned as one shard (Source::plans_one_shard)
+  // Each shard reads its own records (Source::partitions_by_shard); false for
+  // an export read whole by every shard.
+  bool partitions_by_shard = true;
 };
 
 struct MapperType {
