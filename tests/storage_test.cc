@@ -240,6 +240,33 @@ TEST(JsonlFileSinkTest, AFileShorterThanCommittedIsDataLoss) {
   EXPECT_EQ(sink->Open({true, {"not-a-length"}}).code(), absl::StatusCode::kDataLoss);
 }
 
+// reconcile counts the envelope file by event time: a torn last line is a
+// crash's tail and not counted; a broken line before it is data loss, named.
+TEST(JsonlFileSinkTest, CountingSkipsATornTailAndNamesABrokenLine) {
+  TempDir dir;
+  const std::string path = dir.File("out.jsonl");
+  JsonlFileSinkOptions o;
+  o.path = path;
+  o.format = JsonlFormat::kEnvelope;
+  auto sink = NewJsonlFileSink(o);
+  ASSERT_TRUE(sink.ok());
+  const std::string good =
+      R"({"key":"a","event_time":"2026-11-14T00:10:00Z","maybe_redelivered":false,"data":{}})"
+      "\n"
+      R"({"key":"b","event_time":null,"maybe_redelivered":false,"data":{}})"
+      "\n"
+      R"({"key":"c","event_time":"2026-11-14T01:59:00Z","maybe_redelivered":false,"data":{}})"
+      "\n";
+  WriteFile(path, good + R"({"key":"d","event_ti)");
+  auto counts = (*sink)->counter()->CountByEventTime(T("2026-11-14T00:00:00Z"), absl::Hours(1), 3);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_THAT(*counts, ::testing::ElementsAre(1u, 1u, 0u));
+  WriteFile(path, good + "not json at all\n" + good);
+  counts = (*sink)->counter()->CountByEventTime(T("2026-11-14T00:00:00Z"), absl::Hours(1), 3);
+  EXPECT_EQ(counts.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(counts.status().message(), HasSubstr("line 4: not an envelope line"));
+}
+
 TEST(JsonlFileSinkTest, EnvelopeCarriesKeyTimeAndRedeliveryFlag) {
   TempDir dir;
   JsonlFileSinkOptions o{dir.File("x.jsonl")};

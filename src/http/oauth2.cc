@@ -52,10 +52,16 @@ class RefreshLock {
   int fd_;
 };
 
-absl::StatusOr<OAuth2Issued> ParseIssued(const std::string& body) {
+std::string_view GrantName(HttpOAuth2Grant grant) {
+  return grant == HttpOAuth2Grant::kRefreshToken ? "refresh_token" : "client_credentials";
+}
+
+}  // namespace
+
+absl::StatusOr<OAuth2Issued> ParseOAuth2Answer(std::string_view body) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (parser.parse(body).get(root) != simdjson::SUCCESS)
+  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS)
     return absl::UnavailableError("its answer is not JSON");
   OAuth2Issued issued;
   std::string_view s;
@@ -75,23 +81,16 @@ absl::StatusOr<OAuth2Issued> ParseIssued(const std::string& body) {
   return issued;
 }
 
-// The endpoint's "error" and the start of its "error_description".
-std::pair<std::string, std::string> ErrorOf(const std::string& body) {
+OAuth2Error ParseOAuth2Error(std::string_view body) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   std::string_view error, description;
-  if (parser.parse(body).get(root) == simdjson::SUCCESS) {
+  if (parser.parse(body.data(), body.size()).get(root) == simdjson::SUCCESS) {
     if (root["error"].get_string().get(error) != simdjson::SUCCESS) error = {};
     if (root["error_description"].get_string().get(description) != simdjson::SUCCESS) description = {};
   }
   return {std::string(error.substr(0, 100)), std::string(description.substr(0, 300))};
 }
-
-std::string_view GrantName(HttpOAuth2Grant grant) {
-  return grant == HttpOAuth2Grant::kRefreshToken ? "refresh_token" : "client_credentials";
-}
-
-}  // namespace
 
 OAuth2Tokens::OAuth2Tokens(HttpOAuth2 options, HttpClientOptions client)
     : options_(std::move(options)), client_(std::move(client)) {}
@@ -220,7 +219,7 @@ absl::StatusOr<OAuth2Tokens::Issued> OAuth2Tokens::Exchange(bool reread) {
     return absl::Status(s.code(), ToAbsl(StrCat(where, ": ", s.message())));
   }
   if (response.status >= 200 && response.status < 300) {
-    absl::StatusOr<Issued> issued = ParseIssued(response.body);
+    absl::StatusOr<Issued> issued = ParseOAuth2Answer(response.body);
     if (!issued.ok()) return absl::UnavailableError(ToAbsl(StrCat(where, ": ", issued.status().message())));
     if (options_.grant == HttpOAuth2Grant::kRefreshToken && !issued->refresh_token.empty() &&
         issued->refresh_token != refresh_token_) {
@@ -228,7 +227,7 @@ absl::StatusOr<OAuth2Tokens::Issued> OAuth2Tokens::Exchange(bool reread) {
     }
     return issued;
   }
-  const auto [error, description] = ErrorOf(response.body);
+  const auto [error, description] = ParseOAuth2Error(response.body);
   const std::string what = StrCat(where, " answered HTTP ", response.status,
                                   error.empty() ? "" : StrCat(": ", redactor.Redact(error)),
                                   description.empty() ? "" : StrCat(" (", redactor.Redact(description), ")"));

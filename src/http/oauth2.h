@@ -39,6 +39,18 @@ struct OAuth2Issued {
   absl::Duration lifetime = absl::InfiniteDuration();
 };
 
+// The token in a 2xx answer; Unavailable (with what is wrong) when it is not
+// JSON or holds no access_token. An expires_in that is not a number of
+// seconds (quoted or not) leaves the lifetime unknown (infinite).
+absl::StatusOr<OAuth2Issued> ParseOAuth2Answer(std::string_view body);
+
+// The "error" (at most 100 bytes) and the start of the "error_description"
+// (at most 300) of a refusal; empty when it has none.
+struct OAuth2Error {
+  std::string error, description;
+};
+OAuth2Error ParseOAuth2Error(std::string_view body);
+
 // Thread-safe.
 class OAuth2Tokens {
  public:

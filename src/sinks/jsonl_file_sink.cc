@@ -111,10 +111,10 @@ class JsonlFileSink : public Sink, public PresenceCheck, public DestinationCount
       const bool complete = !in.eof();  // getline stopped at a newline
       simdjson::dom::element e;
       std::string_view when;
-      if (parser.parse(line).get(e) != simdjson::SUCCESS ||
-          e["event_time"].get_string().get(when) != simdjson::SUCCESS) {
-        if (!complete) break;                                      // the torn tail of a crash
-        if (e.is_object() && e["event_time"].is_null()) continue;  // no event time: in no bucket
+      const bool parsed = parser.parse(line).get(e) == simdjson::SUCCESS;  // else `e` holds nothing
+      if (!parsed || e["event_time"].get_string().get(when) != simdjson::SUCCESS) {
+        if (!complete) break;                                                // the torn tail of a crash
+        if (parsed && e.is_object() && e["event_time"].is_null()) continue;  // no event time: in no bucket
         return absl::DataLossError(StrCat("sink file ", options_.path, " line ", line_number,
                                           ": not an envelope line with an event_time"));
       }
