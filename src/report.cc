@@ -17,6 +17,8 @@ namespace recovery {
 namespace {
 
 constexpr size_t kExampleBytes = 240;
+constexpr size_t kMaxGroups = 200;
+constexpr std::string_view kOtherReasons = "(other reasons: more than 200 different ones)";
 
 // A raw record as an example on a page many people see: values of fields
 // whose names say they are secret are masked, and it is cut short.
@@ -51,8 +53,13 @@ absl::Status CollectLetters(const JobSpec& spec, ReportData* data) {
     // A replay name no replay uses: every letter a replay has not settled is listed.
     RECOVERY_RETURN_IF_ERROR(readback->ListLetters(spec.name, "report", after, kPage, &page));
     for (ListedLetter& l : page) {
-      auto [it, added] = by_reason.emplace(l.reason, data->letters.size());
-      if (added) data->letters.push_back({l.reason, 0, MaskedExample(l.raw), {}});
+      // Reasons that carry a value of their record would make a group each:
+      // past kMaxGroups, the rest share one.
+      const std::string& reason = by_reason.size() < kMaxGroups || by_reason.count(l.reason) > 0
+                                      ? l.reason
+                                      : std::string(kOtherReasons);
+      auto [it, added] = by_reason.emplace(reason, data->letters.size());
+      if (added) data->letters.push_back({reason, 0, MaskedExample(l.raw), {}});
       LetterGroup& g = data->letters[it->second];
       ++g.count;
       if (std::find(g.shards.begin(), g.shards.end(), l.shard_id) == g.shards.end())

@@ -65,13 +65,14 @@ def cli(binary, *args, ok=(0,)):
     return r.stdout
 
 
-def browser():
+def browser(profile):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
               "--window-size=1280,1600", "--no-first-run", "--disable-extensions",
               "--disable-background-networking", "--disable-component-update", "--disable-sync"):
         options.add_argument(a)
+    options.add_argument(f"--user-data-dir={profile}")  # removed with the test's directory
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
@@ -125,11 +126,14 @@ def check_page(driver, page_url, status, keep):
     for entry in driver.get_log("browser"):
         if entry["level"] in ("SEVERE", "WARNING"):
             problems.append(f"console: {entry['message']}")
+    # (The browser's own start page, loaded before ours, is not the page's.)
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message["method"] == "Network.requestWillBeSent":
-            url = message["params"]["request"]["url"]
-            if url != page_url:
+            params = message["params"]
+            url = params["request"]["url"]
+            ours = params.get("documentURL") == page_url
+            if (ours and url != page_url) or url.split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp"):
                 problems.append(f"the page requested {url}")
 
     png = driver.get_screenshot_as_png()
@@ -166,8 +170,9 @@ def main(argv):
             raise AssertionError(f"report said: {out}")
         if keep:
             shutil.copy(page, os.path.join(keep, "report.html"))
-        driver = browser()
+        driver = browser(os.path.join(d, "profile"))
         page_url = "file://" + page
+        driver.get_log("performance")  # what the browser did before: its own start page
         driver.get(page_url)
         problems = check_page(driver, page_url, status, keep)
     finally:

@@ -193,6 +193,24 @@ TEST(ReportTest, CollectedFromARunItAgreesWithTheCheckpointsAndMasksSecretsInExa
                               R"(data-shards-done="2" data-complete="false")"));
   EXPECT_THAT(html, HasSubstr(R"(data-hour="1794618000" data-records="2")"));  // 01:00: r2, r3
   EXPECT_FALSE(ReportComplete(*data));                                         // a dead letter is left
+
+  // Reasons that each carry a value of their record: past 200 groups, the
+  // rest share one.
+  std::string letters;
+  for (int i = 0; i < 205; ++i) {
+    letters +=
+        absl::StrCat(R"({"time":"2026-11-20T10:00:00Z","job":"collected","shard":"s","cursor":"","index":)",
+                     i, R"(,"reason":"amount: \"x)", i, R"(\" is not a number","raw":"{}"})", "\n");
+  }
+  const std::string letter_file = dir.File("state/collected/dead_letters.jsonl");
+  WriteFile(letter_file, testing::ReadFileOrEmpty(letter_file) + letters);
+  data = CollectReport(*spec, options);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->letters_total, 206u);
+  ASSERT_EQ(data->letters.size(), 201u);
+  // Biggest first: the shared group holds the 6 reasons past the 200th.
+  EXPECT_EQ(data->letters.front().count, 6u);
+  EXPECT_THAT(data->letters.front().reason, HasSubstr("other reasons"));
 }
 
 }  // namespace
