@@ -159,6 +159,12 @@ void TotalsSection(const Sums& t, std::string* out) {
   StrAppend(out, "</dl></section>\n");
 }
 
+// Follow mode has no end: the page draws the window up to when it was made.
+absl::Time DrawnEnd(const ReportData& d) {
+  if (d.end != absl::InfiniteFuture()) return d.end;
+  return std::max(d.made, d.start + absl::Hours(1));
+}
+
 // The state of the shards covering [hour, hour + 1h): the worst of them.
 std::string_view HourState(const ReportData& d, int64_t hour) {
   bool covered = false, pending = false, failed = false;
@@ -209,7 +215,7 @@ void Legend(std::string* out) {
 // The window as days × hours; the same numbers in a table below.
 void Heatmap(const ReportData& d, const Sums& t, int64_t first_day, int64_t days, std::string* out) {
   const std::set<std::string> with_letters = ShardsWithLetters(d);
-  const int64_t start = absl::ToUnixSeconds(d.start), end = absl::ToUnixSeconds(d.end);
+  const int64_t start = absl::ToUnixSeconds(d.start), end = absl::ToUnixSeconds(DrawnEnd(d));
   std::string grid, table;
   StrAppend(&grid,
             "<div class=\"heatmap\" style=\"grid-template-columns:7em repeat(24,1fr)\" role=\"img\" "
@@ -271,7 +277,7 @@ void ShardGrid(const ReportData& d, std::string* out) {
 void WindowSection(const ReportData& d, const Sums& t, std::string* out) {
   StrAppend(out, "<section id=\"window\"><h2>The window, hour by hour</h2>");
   Legend(out);
-  const int64_t start = absl::ToUnixSeconds(d.start), end = absl::ToUnixSeconds(d.end);
+  const int64_t start = absl::ToUnixSeconds(d.start), end = absl::ToUnixSeconds(DrawnEnd(d));
   const int64_t first_day = start - ((start % kDay) + kDay) % kDay;
   const int64_t days = (end - first_day + kDay - 1) / kDay;
   if (days >= 1 && days <= kMaxHeatmapDays) {

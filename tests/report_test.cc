@@ -149,6 +149,19 @@ TEST(ReportTest, AWindowLongerThanTwoMonthsIsDrawnOneCellPerShard) {
   EXPECT_FALSE(ReportComplete(d));
 }
 
+// Follow mode: the window has no end; the page draws it up to when it was made.
+TEST(ReportTest, AFollowModeWindowIsDrawnUpToWhenThePageWasMade) {
+  ReportData d = Sample();
+  d.end = absl::InfiniteFuture();
+  d.shards.push_back(ShardOf("2026-11-15T12:00:00Z", "2026-11-15T12:00:00Z", ShardState::kRunning, 0));
+  d.shards.back().shard.end = absl::InfiniteFuture();
+  d.made = T("2026-11-16T06:30:00Z");
+  const std::string html = ReportHtml(d);
+  EXPECT_THAT(html, HasSubstr("(follow mode, no end)"));
+  EXPECT_THAT(html, HasSubstr(R"(<th scope="row">2026-11-16</th>)"));
+  EXPECT_THAT(html, Not(HasSubstr(R"(<th scope="row">2026-11-17</th>)")));
+}
+
 // Gathered from a real run: a JSON-lines file with records that cannot be
 // read (dead letters, one carrying a token), into a JSON-lines sink.
 TEST(ReportTest, CollectedFromARunItAgreesWithTheCheckpointsAndMasksSecretsInExamples) {

@@ -62,10 +62,6 @@ std::vector<uint64_t> GetHashes(SpecObject& o, std::string_view key, SpecErrors*
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // Version 1 readers refuse fields they do not know: a checkpoint that needs
 // the newer ones says so with its version, one that does not stays readable
 // by them.
