@@ -264,6 +264,53 @@ TEST_F(OAuth2Test, AKillBetweenARefreshAndItsWriteBackIsSurvivedWhereTheServerAl
   }
 }
 
+// auth.token_cmd: a command prints the token (a vault's client). The vault
+// rotates it mid-run: the API refuses the old one, the command runs once more
+// for every shard, and the run carries on. Were the new one refused too, the
+// job fails on the 401 instead of running the command in a loop.
+class CommandSecretTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(CommandSecretTest, ARotatedSecretIsFetchedAgainOnceAfterA401) {
+  const bool fresh_refused_too = GetParam();
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("generation"), "1\n");
+  absl::Mutex mu;
+  int answered = 0;
+  std::string accepted = "Bearer tok-1";
+  SimulatedApiOptions a;
+  a.start = T("2026-11-14T00:00:00Z");
+  a.end = T("2026-11-18T00:00:00Z");
+  a.records = 1200;
+  a.small_records = true;
+  a.authorize = [&](std::string_view authorization) {
+    absl::MutexLock lock(&mu);
+    if (++answered == 20) {  // the vault rotates the token, and the old one dies
+      testing::WriteFile(dir.File("generation"), "2\n");
+      accepted = fresh_refused_too ? "Bearer never" : "Bearer tok-2";
+    }
+    return authorization == accepted;
+  };
+  SimulatedApi api(a);
+  const std::string command = StrCat(R"x(["sh","-c","echo run >> ')x", dir.File("runs"),
+                                     R"x('; echo tok-$(cat ')x", dir.File("generation"), R"x(')"])x");
+  Outcome o = RunJob(Job(api, StrCat(R"({"type":"bearer","token_cmd":)", command, "}")));
+  const std::vector<std::string> runs = testing::ReadLines(dir.File("runs"));
+  EXPECT_EQ(runs.size(), 2u) << "the command runs when the source is built, then once for every shard's 401";
+  EXPECT_THAT(o.logs, Not(HasSubstr("tok-")));
+  if (fresh_refused_too) {
+    EXPECT_EQ(o.result.status.code(), absl::StatusCode::kUnauthenticated) << o.result.status;
+    EXPECT_THAT(o.result.status.ToString(), Not(HasSubstr("tok-")));
+    return;
+  }
+  ExpectEveryRecordOnce(o, api);
+  EXPECT_THAT(o.metrics, HasSubstr("recovery_auth_refreshes_total{job=\"oauth2\"} 1"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Rotation, CommandSecretTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "RefusedAgain" : "Accepted";
+                         });
+
 TEST_F(OAuth2Test, ConfigErrorsNameTheirPaths) {
   const std::string base =
       R"({"name":"j","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
@@ -286,6 +333,12 @@ TEST_F(OAuth2Test, ConfigErrorsNameTheirPaths) {
            {R"({"type":"oauth2","token_url":"http://x/t","grant":"refresh_token"})",
             "source.auth.refresh_token_file: required"},
            {R"({"type":"oauth2","token_url":"http://x/t","grant":"password"})", "source.auth.grant"},
+           {R"({"type":"bearer","token_env":"X","token_cmd":["vault","read"]})",
+            R"(source.auth.token: give one of "token", "token_env", "token_file" or "token_cmd")"},
+           {R"({"type":"bearer","token_cmd":"vault read"})", "source.auth.token_cmd: expected array, got"},
+           {R"({"type":"bearer","token_cmd":["vault",7]})",
+            "source.auth.token_cmd: expected an array of strings"},
+           {R"({"type":"bearer","token_cmd":[]})", "source.auth.token_cmd: expected the program"},
        }) {
     SCOPED_TRACE(c.auth);
     absl::StatusOr<JobSpec> spec = JobSpec::Parse(base + c.auth + tail);

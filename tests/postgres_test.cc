@@ -164,6 +164,36 @@ TEST_F(PostgresTest, CreatesVersionedSchemaOnFirstUseAndRoundTrips) {
   EXPECT_TRUE(store->Delete("job", "never-saved").ok());
 }
 
+// "dsn_cmd": a command prints the connection string (a vault's client);
+// one that fails is named with its exit status, and stops the job before it
+// starts.
+TEST_F(PostgresTest, ADsnPrintedByACommandIsUsedAndAFailingCommandIsNamed) {
+  CreateTransactions();
+  testing::SimulatedApi api(Api(60));
+  const std::string given = StrCat(R"("checkpoint":{"type":"postgres","dsn":")", server_->dsn(), R"(")");
+  std::string job = JobJson(api);
+  ASSERT_NE(job.find(given), std::string::npos);
+  job.replace(
+      job.find(given), given.size(),
+      StrCat(R"("checkpoint":{"type":"postgres","dsn_cmd":["printf","%s",")", server_->dsn(), R"("])"));
+  absl::StatusOr<JobSpec> spec = JobSpec::Parse(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto b = Backfiller::Create(*spec, {}, {});
+  ASSERT_TRUE(b.ok()) << b.status();
+  RunResult r = (*b)->Run();
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.progress.totals.records_delivered, 60u);
+
+  const std::string printf_at = R"("dsn_cmd":["printf")";
+  job.replace(job.find(printf_at), printf_at.size(), R"("dsn_cmd":["false")");
+  spec = JobSpec::Parse(job);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  b = Backfiller::Create(*spec, {}, {});
+  ASSERT_FALSE(b.ok());
+  EXPECT_THAT(std::string(b.status().message()),
+              HasSubstr("checkpoint.dsn_cmd: secret command false exited 1"));
+}
+
 TEST_F(PostgresTest, RefusesASchemaNewerThanItKnows) {
   ASSERT_TRUE(Store("a")->Load("job", "s").ok());
   ASSERT_TRUE(server_

@@ -100,7 +100,7 @@ TEST(SecurityTest, NoSecretAppearsInAnyLogCheckpointDeadLetterMetricsFileOrError
   const std::vector<std::string> jobs = {
       job("bearer", StrCat(R"({"type":"http","url":")", bearer_api.base_url(), R"(/v1/link",
                 "query":{"from":"{start}","to":"{end}","limit":"{limit}"},
-                "auth":{"type":"bearer","token_env":"SEC_TOKEN"},"records":"/data","page_size":50,
+                "auth":{"type":"bearer","token_cmd":["printenv","SEC_TOKEN"]},"records":"/data","page_size":50,
                 "pagination":{"type":"link"}})"),
           false),
       job("query", StrCat(R"({"type":"http","url":")", query_api.base_url(), R"(/v1/next-url",

@@ -100,5 +100,34 @@ TEST(SecretTest, ReadFromTheEnvironmentOrAFileNamingWhatIsMissing) {
   EXPECT_EQ(ResolveSecret({.env = "A", .value = "b"}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A command that prints the secret (a vault's client): run without a shell,
+// its output trimmed; a failure names the command, its exit status and the
+// first line of what it wrote to standard error, never what it printed.
+TEST(SecretTest, ACommandPrintsItAndAFailingOrSlowCommandIsNamed) {
+  EXPECT_EQ(*ResolveSecret({.command = {"printf", "  s3cret-from-vault\n\n"}}), "s3cret-from-vault");
+  // No shell: the arguments are the program's own, metacharacters and all.
+  EXPECT_EQ(*ResolveSecret({.command = {"echo", "a;b", "$HOME", "`x`"}}), "a;b $HOME `x`");
+
+  absl::StatusOr<std::string> failed = ResolveSecret(
+      {.command = {"sh", "-c", "echo half-a-secret; echo 'vault: permission denied' >&2; exit 3"}});
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(failed.status().message(), "secret command sh exited 3: vault: permission denied");
+
+  absl::StatusOr<std::string> slow = ResolveSecret(
+      {.command = {"sh", "-c", "sleep 30 & sleep 30"}, .command_timeout = absl::Milliseconds(200)});
+  EXPECT_EQ(slow.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(slow.status().message(), "secret command sh did not finish within 200ms and was stopped");
+
+  absl::StatusOr<std::string> missing = ResolveSecret({.command = {"/no/such/vault-client"}});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(),
+            "secret command /no/such/vault-client cannot be started: No such file or directory");
+  EXPECT_EQ(ResolveSecret({.command = {"true"}}).status().message(), "secret command true printed nothing");
+  EXPECT_EQ(ResolveSecret({.command = {"sh", "-c", "kill -9 $$"}}).status().message(),
+            "secret command sh was killed by signal 9");
+  EXPECT_EQ(ResolveSecret({.env = "A", .command = {"true"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace recovery

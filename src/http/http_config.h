@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "http/http_client.h"
 #include "http/oauth2.h"
+#include "http/rotating_secret.h"
 #include "recovery/http_source.h"
 #include "util/field_errors.h"
 #include "util/redact.h"
@@ -46,6 +47,9 @@ struct HttpConfig {
   std::string credential_query_name, credential_query_value;
   Redactor redactor;
   std::shared_ptr<OAuth2Tokens> oauth2;  // auth.type "oauth2": the job's tokens, shared by its shards
+  // A header secret a command prints: its header is added per request, and a
+  // 401 runs the command again once (http/rotating_secret.h).
+  std::shared_ptr<RotatingSecret> rotating;
   std::vector<std::string> warnings;
 };
 

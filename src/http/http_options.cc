@@ -59,12 +59,13 @@ std::string_view SecretKey(HttpAuthType type) {
   }
 }
 
-// "auth.token_env", "auth.token_file" or "auth.token": the key that gave the secret.
-std::string SecretPath(std::string_view path, const HttpAuth& auth) {
-  const std::string key = StrCat("auth.", SecretKey(auth.type));
-  if (!auth.secret.env.empty()) return JoinPath(path, StrCat(key, "_env"));
-  if (!auth.secret.file.empty()) return JoinPath(path, StrCat(key, "_file"));
-  return JoinPath(path, key);
+// "auth.token_env", "auth.token_file", "auth.token_cmd" or "auth.token": the key that gave the secret.
+std::string SecretPath(std::string_view path, std::string_view key, const SecretRef& secret) {
+  const std::string at = StrCat("auth.", key);
+  if (!secret.env.empty()) return JoinPath(path, StrCat(at, "_env"));
+  if (!secret.file.empty()) return JoinPath(path, StrCat(at, "_file"));
+  if (!secret.command.empty()) return JoinPath(path, StrCat(at, "_cmd"));
+  return JoinPath(path, at);
 }
 
 void CheckPagination(const HttpPagination& p, std::string_view path, FieldErrors* errors) {
@@ -122,18 +123,20 @@ void CheckOAuth2(const HttpOAuth2& o, std::string_view path, FieldErrors* errors
   if (!o.token_url.empty() && o.token_url.rfind("http://", 0) != 0 && o.token_url.rfind("https://", 0) != 0) {
     errors->Add(JoinPath(at, "token_url"), "must start with http:// or https://");
   }
-  const int secrets =
-      !o.client_secret.env.empty() + !o.client_secret.file.empty() + !o.client_secret.value.empty();
+  const int secrets = !o.client_secret.env.empty() + !o.client_secret.file.empty() +
+                      !o.client_secret.value.empty() + !o.client_secret.command.empty();
   if (secrets > 1) {
     errors->Add(JoinPath(at, "client_secret"),
-                "give one of \"client_secret\", \"client_secret_env\" or \"client_secret_file\"");
+                "give one of \"client_secret\", \"client_secret_env\", \"client_secret_file\" or "
+                "\"client_secret_cmd\"");
   }
   if (o.grant == HttpOAuth2Grant::kClientCredentials) {
     CheckRequired(o.client_id, JoinPath(at, "client_id"), errors);
     if (secrets == 0) {
       errors->Add(JoinPath(at, "client_secret_env"),
                   "required for the client_credentials grant: the environment variable holding the client "
-                  "secret (or a file, with client_secret_file)");
+                  "secret (or a file, with client_secret_file, or a command printing it, with "
+                  "client_secret_cmd)");
     }
   } else {
     CheckRequired(o.refresh_token_file, JoinPath(at, "refresh_token_file"), errors);
@@ -153,16 +156,20 @@ void CheckAuth(const HttpAuth& auth, std::string_view path, FieldErrors* errors)
   }
   if (auth.type == HttpAuthType::kBasic)
     CheckRequired(auth.username, JoinPath(path, "auth.username"), errors);
-  const int given = !auth.secret.env.empty() + !auth.secret.file.empty() + !auth.secret.value.empty();
+  const int given = !auth.secret.env.empty() + !auth.secret.file.empty() + !auth.secret.value.empty() +
+                    !auth.secret.command.empty();
   const std::string key = StrCat("auth.", SecretKey(auth.type));
+  const std::string_view k = SecretKey(auth.type);
   if (given == 0) {
     errors->Add(JoinPath(path, StrCat(key, "_env")),
-                "required: the environment variable holding the secret (or a file, with _file)");
+                "required: the environment variable holding the secret (or a file, with _file, or a "
+                "command printing it, with _cmd)");
   } else if (given > 1) {
     errors->Add(JoinPath(path, key),
-                StrCat("give one of \"", SecretKey(auth.type), "\", \"", SecretKey(auth.type), "_env\" or \"",
-                       SecretKey(auth.type), "_file\""));
+                StrCat("give one of \"", k, "\", \"", k, "_env\", \"", k, "_file\" or \"", k, "_cmd\""));
   }
+  if (auth.secret.command_timeout <= absl::ZeroDuration())
+    errors->Add(JoinPath(path, StrCat(key, "_cmd_timeout")), "must be positive");
 }
 
 void CheckLimits(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors) {
@@ -207,10 +214,8 @@ bool ApplyAuth(const HttpSourceOptions& o, std::string_view path, FieldErrors* e
     if (!oauth2.client_secret.empty()) {
       absl::StatusOr<std::string> secret = ResolveSecret(oauth2.client_secret);
       if (!secret.ok()) {
-        const std::string key = !oauth2.client_secret.env.empty()    ? "auth.client_secret_env"
-                                : !oauth2.client_secret.file.empty() ? "auth.client_secret_file"
-                                                                     : "auth.client_secret";
-        errors->Add(JoinPath(path, key), ToStd(secret.status().message()));
+        errors->Add(SecretPath(path, "client_secret", oauth2.client_secret),
+                    ToStd(secret.status().message()));
         return false;
       }
       c->redactor.Add(*secret);
@@ -231,15 +236,21 @@ bool ApplyAuth(const HttpSourceOptions& o, std::string_view path, FieldErrors* e
   }
   absl::StatusOr<std::string> secret = ResolveSecret(o.auth.secret);
   if (!secret.ok()) {
-    errors->Add(SecretPath(path, o.auth), ToStd(secret.status().message()));
+    errors->Add(SecretPath(path, SecretKey(o.auth.type), o.auth.secret), ToStd(secret.status().message()));
     return false;
+  }
+  c->redactor.Add(*secret);
+  if (!o.auth.secret.command.empty() && o.auth.type != HttpAuthType::kQuery) {
+    // Sent per request, so that a refusal can run the command again.
+    c->rotating = std::make_shared<RotatingSecret>(o.auth, *secret);
+    if (o.auth.type == HttpAuthType::kBasic) c->redactor.Add(c->rotating->Header(*secret).second.substr(6));
+    return true;
   }
   if (!o.auth.secret.value.empty()) {
     const std::string key = std::string(SecretKey(o.auth.type));
     c->warnings.push_back(StrCat(JoinPath(path, StrCat("auth.", key)), " holds a secret inline; prefer \"",
                                  key, "_env\" naming an environment variable, or \"", key, "_file\""));
   }
-  c->redactor.Add(*secret);
   switch (o.auth.type) {
     case HttpAuthType::kBearer:
       c->headers.push_back({"Authorization", StrCat("Bearer ", *secret), true});

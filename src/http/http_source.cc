@@ -135,7 +135,8 @@ class HttpReader : public ShardReader {
   // config_.redactor and, with OAuth2, every token seen so far.
   Redactor redactor_;
   size_t oauth2_secrets_seen_ = 0;
-  uint64_t oauth2_generation_ = 0;  // of the token on the last request
+  uint64_t oauth2_generation_ = 0;    // of the token on the last request
+  uint64_t rotating_generation_ = 0;  // of the command's secret on the last request
   // The next page, requested while the engine commits the current one.
   std::future<Fetched> prefetch_;
   od::parser parser_;
@@ -434,6 +435,16 @@ Fetched HttpReader::Fetch(const Position& position) {
     context_.SetGauge(kConcurrencyLimitGauge, adaptive->limit());
     context_.SetGauge(kRequestRateLimitGauge, adaptive->rate());
   }
+  if (f.status.ok() && config_.rotating != nullptr) {
+    if (f.response.status == 401 && config_.rotating->Refused(rotating_generation_)) {
+      f.status = absl::UnavailableError(ToAbsl(StrCat(f.request.method, " ", redactor_.Redact(f.request.url),
+                                                      " returned HTTP 401: the secret was refused; running "
+                                                      "its command again")));
+      SetRetryAfter(f.status, absl::ZeroDuration());
+      return f;
+    }
+    if (f.response.status < 400) config_.rotating->Accepted(rotating_generation_);
+  }
   if (f.status.ok() && config_.oauth2 != nullptr) {
     if (f.response.status == 401 && config_.oauth2->Refused(oauth2_generation_)) {
       f.status = absl::UnavailableError(ToAbsl(StrCat(f.request.method, " ", redactor_.Redact(f.request.url),
@@ -449,6 +460,22 @@ Fetched HttpReader::Fetch(const Position& position) {
 }
 
 bool HttpReader::Authorize(Fetched* f) {
+  if (config_.rotating != nullptr) {
+    absl::StatusOr<RotatingSecret::Current> secret = config_.rotating->Get();
+    if (!secret.ok()) {
+      f->status = secret.status();
+      return false;
+    }
+    if (secret->rerun) context_.CountEvent(kAuthRefreshEvent, 1);
+    auto [name, value] = config_.rotating->Header(secret->value);
+    if (secret->generation != rotating_generation_) {
+      redactor_.Add(secret->value);
+      redactor_.Add(value);
+      if (value.rfind("Basic ", 0) == 0) redactor_.Add(value.substr(6));
+      rotating_generation_ = secret->generation;
+    }
+    f->request.headers.push_back({std::move(name), std::move(value), true});
+  }
   if (config_.oauth2 == nullptr) return true;
   absl::StatusOr<OAuth2Token> token = config_.oauth2->Get();
   if (!token.ok()) {

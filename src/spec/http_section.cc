@@ -1,5 +1,6 @@
 #include "spec/http_section.h"
 
+#include "spec/secret_section.h"
 #include "util/file.h"
 #include "util/strings.h"
 
@@ -12,15 +13,6 @@ const std::vector<std::string_view> kTimeFormats = {"rfc3339", "epoch_s", "epoch
 
 HttpTimeFormat TimeFormatAt(SpecObject& o, std::string_view key) {
   return static_cast<HttpTimeFormat>(o.Enum(key, false, kTimeFormats).value_or(0));
-}
-
-// "<key>_env", "<key>_file" or "<key>" (inline); the checks say which one is missing.
-SecretRef ReadSecret(SpecObject& o, std::string_view key) {
-  SecretRef ref;
-  ref.env = o.String(StrCat(key, "_env")).value_or("");
-  ref.file = o.String(StrCat(key, "_file")).value_or("");
-  ref.value = o.String(key).value_or("");
-  return ref;
 }
 
 void ReadPagination(SpecObject& p, HttpPagination* out) {
@@ -75,7 +67,7 @@ void ReadOAuth2(SpecObject& auth, const JobSpec& spec, HttpOAuth2* out) {
   out->grant = static_cast<HttpOAuth2Grant>(
       auth.Enum("grant", false, {"client_credentials", "refresh_token"}).value_or(0));
   out->client_id = auth.String("client_id").value_or("");
-  out->client_secret = ReadSecret(auth, "client_secret");
+  out->client_secret = ReadSecretSpec(auth, "client_secret", spec.base_dir);
   out->client_secret_basic = auth.Enum("client_auth", false, {"body", "basic"}).value_or(0) == 1;
   out->scope = auth.String("scope").value_or("");
   out->audience = auth.String("audience").value_or("");
@@ -90,22 +82,22 @@ void ReadAuth(SpecObject& auth, const JobSpec& spec, HttpAuth* out) {
   switch (type) {
     case 0:
       out->type = HttpAuthType::kBearer;
-      out->secret = ReadSecret(auth, "token");
+      out->secret = ReadSecretSpec(auth, "token", spec.base_dir);
       break;
     case 1:
       out->type = HttpAuthType::kHeader;
       out->name = auth.String("name", true).value_or("");
-      out->secret = ReadSecret(auth, "value");
+      out->secret = ReadSecretSpec(auth, "value", spec.base_dir);
       break;
     case 2:
       out->type = HttpAuthType::kBasic;
       out->username = auth.String("username", true).value_or("");
-      out->secret = ReadSecret(auth, "password");
+      out->secret = ReadSecretSpec(auth, "password", spec.base_dir);
       break;
     case 3:
       out->type = HttpAuthType::kQuery;
       out->name = auth.String("name", true).value_or("");
-      out->secret = ReadSecret(auth, "value");
+      out->secret = ReadSecretSpec(auth, "value", spec.base_dir);
       break;
     case 4:
       out->type = HttpAuthType::kOAuth2;

@@ -7,6 +7,7 @@
 #include "json/json_mapper.h"
 #include "recovery/secret.h"
 #include "spec/mapper_section.h"
+#include "spec/secret_section.h"
 #if RECOVERY_WITH_HTTP
 #include "aws/sqs.h"
 #include "http/http_source.h"
@@ -40,25 +41,25 @@ absl::StatusOr<std::unique_ptr<T>> Built(std::unique_ptr<T> built, std::string_v
 
 #if RECOVERY_WITH_POSTGRES
 // "dsn" in the section, or the variable "dsn_env" names, or the file
-// "dsn_file" names (keeps a password out of the job file); exactly one of
-// them. Resolved only when `resolve` is set (creating, not parsing).
-std::string ReadDsn(SpecObject& o, bool resolve) {
-  SecretRef ref;
-  ref.value = o.String("dsn").value_or("");
-  ref.env = o.String("dsn_env").value_or("");
-  ref.file = o.String("dsn_file").value_or("");
-  if (!ref.value.empty() + !ref.env.empty() + !ref.file.empty() != 1) {
+// "dsn_file" names (keeps a password out of the job file), or what the
+// command "dsn_cmd" prints; exactly one of them. Resolved only when `resolve`
+// is set (creating, not parsing).
+std::string ReadDsn(SpecObject& o, const JobSpec& spec, bool resolve) {
+  const SecretRef ref = ReadSecretSpec(o, "dsn", spec.base_dir);
+  if (SecretWays(ref) != 1) {
     o.errors()->Add(o.PathOf("dsn"),
                     "expected exactly one of \"dsn\" (a libpq connection string), \"dsn_env\" (the "
-                    "environment variable holding one) or \"dsn_file\" (a file holding one)");
+                    "environment variable holding one), \"dsn_file\" (a file holding one) or \"dsn_cmd\" "
+                    "(a command printing one)");
     return "";
   }
   if (!resolve) return "";
   absl::StatusOr<std::string> dsn = ResolveSecret(ref);
   if (!dsn.ok()) {
-    o.errors()->Add(o.PathOf(!ref.env.empty()    ? "dsn_env"
-                             : !ref.file.empty() ? "dsn_file"
-                                                 : "dsn"),
+    o.errors()->Add(o.PathOf(!ref.env.empty()       ? "dsn_env"
+                             : !ref.file.empty()    ? "dsn_file"
+                             : !ref.command.empty() ? "dsn_cmd"
+                                                    : "dsn"),
                     ToStd(dsn.status().message()));
     return "";
   }
@@ -74,7 +75,7 @@ std::optional<std::pair<std::string, std::string>> CheckpointDatabase(const JobS
   if (parser.parse(spec.checkpoint.json).get(root) != simdjson::SUCCESS) return std::nullopt;
   SpecErrors ignored;
   SpecObject o(root, "checkpoint", &ignored);
-  std::string dsn = ReadDsn(o, /*resolve=*/true);
+  std::string dsn = ReadDsn(o, spec, /*resolve=*/true);
   std::string schema = o.String("schema").value_or("public");
   if (!ignored.empty()) return std::nullopt;
   return std::make_pair(std::move(dsn), std::move(schema));
@@ -202,7 +203,7 @@ absl::StatusOr<std::unique_ptr<Sink>> PostgresSinkFrom(const JobSpec& spec, Spec
                                                        bool resolve) {
 #if RECOVERY_WITH_POSTGRES
   PostgresSinkOptions options;
-  options.dsn = ReadDsn(o, resolve);
+  options.dsn = ReadDsn(o, spec, resolve);
   ReadPostgresSink(o, &options);
   if (!errors->empty()) return absl::InvalidArgumentError("invalid sink");
   if (!resolve) return std::unique_ptr<Sink>();
@@ -231,12 +232,11 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> MemoryCheckpointsFrom(const Job
   return NewMemoryCheckpointStore();
 }
 
-absl::StatusOr<std::unique_ptr<CheckpointStore>> PostgresCheckpointsFrom(const JobSpec& /*spec*/,
-                                                                         SpecObject& o, SpecErrors* errors,
-                                                                         bool resolve) {
+absl::StatusOr<std::unique_ptr<CheckpointStore>> PostgresCheckpointsFrom(const JobSpec& spec, SpecObject& o,
+                                                                         SpecErrors* errors, bool resolve) {
 #if RECOVERY_WITH_POSTGRES
   PostgresCheckpointOptions options;
-  options.dsn = ReadDsn(o, resolve);
+  options.dsn = ReadDsn(o, spec, resolve);
   options.schema = o.String("schema").value_or(options.schema);
   options.lease = o.Duration("lease", false, absl::Seconds(1)).value_or(options.lease);
   options.owner = o.String("owner").value_or("");
@@ -246,7 +246,7 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> PostgresCheckpointsFrom(const J
   if (!resolve) return std::unique_ptr<CheckpointStore>();
   return NewPostgresCheckpointStore(std::move(options));
 #else
-  (void)errors, (void)resolve;
+  (void)spec, (void)errors, (void)resolve;
   return NotBuilt<CheckpointStore>(o, "postgres", "RECOVERY_WITH_POSTGRES");
 #endif
 }
@@ -261,18 +261,17 @@ absl::StatusOr<std::unique_ptr<DeadLetterStore>> FileDeadLettersFrom(const JobSp
   return NewFileDeadLetterStore(path, fsync);
 }
 
-absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresDeadLettersFrom(const JobSpec& /*spec*/,
-                                                                         SpecObject& o, SpecErrors* errors,
-                                                                         bool resolve) {
+absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresDeadLettersFrom(const JobSpec& spec, SpecObject& o,
+                                                                         SpecErrors* errors, bool resolve) {
 #if RECOVERY_WITH_POSTGRES
   PostgresDeadLetterOptions options;
-  options.dsn = ReadDsn(o, resolve);
+  options.dsn = ReadDsn(o, spec, resolve);
   options.schema = o.String("schema").value_or(options.schema);
   if (!errors->empty()) return absl::InvalidArgumentError("invalid dead_letters");
   if (!resolve) return std::unique_ptr<DeadLetterStore>();
   return NewPostgresDeadLetterStore(std::move(options));
 #else
-  (void)errors, (void)resolve;
+  (void)spec, (void)errors, (void)resolve;
   return NotBuilt<DeadLetterStore>(o, "postgres", "RECOVERY_WITH_POSTGRES");
 #endif
 }
