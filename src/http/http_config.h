@@ -12,17 +12,16 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "http/http_auth.h"
 #include "http/http_client.h"
-#include "http/oauth2.h"
-#include "http/rotating_secret.h"
 #include "recovery/http_source.h"
 #include "util/field_errors.h"
 #include "util/redact.h"
 
 namespace recovery {
 
-// The options as the readers use them: the auth secret resolved into a header
-// or the query, every secret known to the redactor.
+// The options as the readers use them: the auth secret resolved, every secret
+// known to the redactor.
 struct HttpConfig {
   std::string method;
   std::string url;
@@ -44,12 +43,9 @@ struct HttpConfig {
   absl::Duration max_wait;
   std::string reset_header;
   int adaptive_max_in_flight = 0;  // 0: off
-  std::string credential_query_name, credential_query_value;
+  // The auth secret, put on each request by a RequestAuthorizer.
+  HttpCredentials credentials;
   Redactor redactor;
-  std::shared_ptr<OAuth2Tokens> oauth2;  // auth.type "oauth2": the job's tokens, shared by its shards
-  // A header secret a command prints: its header is added per request, and a
-  // 401 runs the command again once (http/rotating_secret.h).
-  std::shared_ptr<RotatingSecret> rotating;
   std::vector<std::string> warnings;
 };
 

@@ -1,17 +1,10 @@
 // Checking the HTTP source's options, and resolving them into the config its
 // readers use.
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "http/http_config.h"
 #include "http/http_source.h"
-#include "http/oauth2.h"
-#include "recovery/secret.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -45,27 +38,6 @@ void CheckPointer(std::string_view pointer, const std::string& path, FieldErrors
 
 void CheckRequired(std::string_view value, const std::string& path, FieldErrors* errors) {
   if (value.empty()) errors->Add(path, "required but missing");
-}
-
-// The job-spec key of the auth secret, for messages.
-std::string_view SecretKey(HttpAuthType type) {
-  switch (type) {
-    case HttpAuthType::kBearer:
-      return "token";
-    case HttpAuthType::kBasic:
-      return "password";
-    default:
-      return "value";
-  }
-}
-
-// "auth.token_env", "auth.token_file", "auth.token_cmd" or "auth.token": the key that gave the secret.
-std::string SecretPath(std::string_view path, std::string_view key, const SecretRef& secret) {
-  const std::string at = StrCat("auth.", key);
-  if (!secret.env.empty()) return JoinPath(path, StrCat(at, "_env"));
-  if (!secret.file.empty()) return JoinPath(path, StrCat(at, "_file"));
-  if (!secret.command.empty()) return JoinPath(path, StrCat(at, "_cmd"));
-  return JoinPath(path, at);
 }
 
 void CheckPagination(const HttpPagination& p, std::string_view path, FieldErrors* errors) {
@@ -117,61 +89,6 @@ void CheckPagination(const HttpPagination& p, std::string_view path, FieldErrors
   }
 }
 
-void CheckOAuth2(const HttpOAuth2& o, std::string_view path, FieldErrors* errors) {
-  const std::string at = JoinPath(path, "auth");
-  CheckRequired(o.token_url, JoinPath(at, "token_url"), errors);
-  if (!o.token_url.empty() && o.token_url.rfind("http://", 0) != 0 && o.token_url.rfind("https://", 0) != 0) {
-    errors->Add(JoinPath(at, "token_url"), "must start with http:// or https://");
-  }
-  const int secrets = !o.client_secret.env.empty() + !o.client_secret.file.empty() +
-                      !o.client_secret.value.empty() + !o.client_secret.command.empty();
-  if (secrets > 1) {
-    errors->Add(JoinPath(at, "client_secret"),
-                "give one of \"client_secret\", \"client_secret_env\", \"client_secret_file\" or "
-                "\"client_secret_cmd\"");
-  }
-  if (o.grant == HttpOAuth2Grant::kClientCredentials) {
-    CheckRequired(o.client_id, JoinPath(at, "client_id"), errors);
-    if (secrets == 0) {
-      errors->Add(JoinPath(at, "client_secret_env"),
-                  "required for the client_credentials grant: the environment variable holding the client "
-                  "secret (or a file, with client_secret_file, or a command printing it, with "
-                  "client_secret_cmd)");
-    }
-  } else {
-    CheckRequired(o.refresh_token_file, JoinPath(at, "refresh_token_file"), errors);
-  }
-  if (o.client_secret_basic && secrets == 0) {
-    errors->Add(JoinPath(at, "client_auth"), "\"basic\" sends the client secret, and none is given");
-  }
-  if (o.refresh_margin < absl::ZeroDuration())
-    errors->Add(JoinPath(at, "refresh_margin"), "must not be negative");
-}
-
-void CheckAuth(const HttpAuth& auth, std::string_view path, FieldErrors* errors) {
-  if (auth.type == HttpAuthType::kNone) return;
-  if (auth.type == HttpAuthType::kOAuth2) return CheckOAuth2(auth.oauth2, path, errors);
-  if ((auth.type == HttpAuthType::kHeader || auth.type == HttpAuthType::kQuery)) {
-    CheckRequired(auth.name, JoinPath(path, "auth.name"), errors);
-  }
-  if (auth.type == HttpAuthType::kBasic)
-    CheckRequired(auth.username, JoinPath(path, "auth.username"), errors);
-  const int given = !auth.secret.env.empty() + !auth.secret.file.empty() + !auth.secret.value.empty() +
-                    !auth.secret.command.empty();
-  const std::string key = StrCat("auth.", SecretKey(auth.type));
-  const std::string_view k = SecretKey(auth.type);
-  if (given == 0) {
-    errors->Add(JoinPath(path, StrCat(key, "_env")),
-                "required: the environment variable holding the secret (or a file, with _file, or a "
-                "command printing it, with _cmd)");
-  } else if (given > 1) {
-    errors->Add(JoinPath(path, key),
-                StrCat("give one of \"", k, "\", \"", k, "_env\", \"", k, "_file\" or \"", k, "_cmd\""));
-  }
-  if (auth.secret.command_timeout <= absl::ZeroDuration())
-    errors->Add(JoinPath(path, StrCat(key, "_cmd_timeout")), "must be positive");
-}
-
 void CheckLimits(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors) {
   if (o.page_size < 1 || o.page_size > 100000)
     errors->Add(JoinPath(path, "page_size"), "must be 1 to 100000");
@@ -201,78 +118,6 @@ void CheckLimits(const HttpSourceOptions& o, std::string_view path, FieldErrors*
     errors->Add(JoinPath(path, "rate_limit.max_wait"), "must not be negative");
   if (o.adaptive_max_in_flight < 0 || o.adaptive_max_in_flight > 1024)
     errors->Add(JoinPath(path, "adaptive_max_in_flight"), "must be 0 (off) to 1024");
-}
-
-std::string Base64(std::string_view s) { return absl::Base64Escape(ToAbsl(s)); }
-
-// Resolves the auth secret into a header or the query parameter.
-bool ApplyAuth(const HttpSourceOptions& o, std::string_view path, FieldErrors* errors, HttpConfig* c) {
-  if (o.auth.type == HttpAuthType::kNone) return true;
-  if (o.auth.type == HttpAuthType::kOAuth2) {
-    // The client secret must be there now; tokens are fetched when a shard first needs one.
-    const HttpOAuth2& oauth2 = o.auth.oauth2;
-    if (!oauth2.client_secret.empty()) {
-      absl::StatusOr<std::string> secret = ResolveSecret(oauth2.client_secret);
-      if (!secret.ok()) {
-        errors->Add(SecretPath(path, "client_secret", oauth2.client_secret),
-                    ToStd(secret.status().message()));
-        return false;
-      }
-      c->redactor.Add(*secret);
-      if (!oauth2.client_secret.value.empty()) {
-        c->warnings.push_back(
-            StrCat(JoinPath(path, "auth.client_secret"),
-                   " holds a secret inline; prefer \"client_secret_env\" or \"client_secret_file\""));
-      }
-    }
-    if (oauth2.grant == HttpOAuth2Grant::kRefreshToken &&
-        ::access(oauth2.refresh_token_file.c_str(), R_OK) != 0) {
-      errors->Add(JoinPath(path, "auth.refresh_token_file"),
-                  StrCat(oauth2.refresh_token_file, " cannot be read: ", std::strerror(errno)));
-      return false;
-    }
-    c->oauth2 = std::make_shared<OAuth2Tokens>(oauth2, c->client);
-    return true;
-  }
-  absl::StatusOr<std::string> secret = ResolveSecret(o.auth.secret);
-  if (!secret.ok()) {
-    errors->Add(SecretPath(path, SecretKey(o.auth.type), o.auth.secret), ToStd(secret.status().message()));
-    return false;
-  }
-  c->redactor.Add(*secret);
-  if (!o.auth.secret.command.empty() && o.auth.type != HttpAuthType::kQuery) {
-    // Sent per request, so that a refusal can run the command again.
-    c->rotating = std::make_shared<RotatingSecret>(o.auth, *secret);
-    if (o.auth.type == HttpAuthType::kBasic) c->redactor.Add(c->rotating->Header(*secret).second.substr(6));
-    return true;
-  }
-  if (!o.auth.secret.value.empty()) {
-    const std::string key = std::string(SecretKey(o.auth.type));
-    c->warnings.push_back(StrCat(JoinPath(path, StrCat("auth.", key)), " holds a secret inline; prefer \"",
-                                 key, "_env\" naming an environment variable, or \"", key, "_file\""));
-  }
-  switch (o.auth.type) {
-    case HttpAuthType::kBearer:
-      c->headers.push_back({"Authorization", StrCat("Bearer ", *secret), true});
-      break;
-    case HttpAuthType::kHeader:
-      c->headers.push_back({o.auth.name, *secret, true});
-      break;
-    case HttpAuthType::kBasic: {
-      const std::string encoded = Base64(StrCat(o.auth.username, ":", *secret));
-      c->redactor.Add(encoded);
-      c->headers.push_back({"Authorization", StrCat("Basic ", encoded), true});
-      break;
-    }
-    case HttpAuthType::kQuery:
-      c->credential_query_name = o.auth.name;
-      c->credential_query_value = *secret;
-      break;
-    case HttpAuthType::kNone:
-    case HttpAuthType::kOAuth2:  // handled above
-      break;
-  }
-  return true;
 }
 
 }  // namespace
@@ -311,7 +156,7 @@ void CheckHttpSourceOptions(const HttpSourceOptions& o, std::string_view path, F
     errors->Add(JoinPath(path, "total"), "needs exactly one of \"header\" or \"from\" (a JSON pointer)");
   }
   CheckPointer(o.total_from, JoinPath(path, "total.from"), errors);
-  CheckAuth(o.auth, path, errors);
+  CheckHttpAuth(o.auth, path, errors);
   CheckLimits(o, path, errors);
 }
 std::optional<HttpConfig> ResolveHttpConfig(const HttpSourceOptions& o, std::string_view path,
@@ -355,7 +200,8 @@ std::optional<HttpConfig> ResolveHttpConfig(const HttpSourceOptions& o, std::str
                                 " is false: TLS certificates are not checked, so anyone on "
                                 "the path can read the credentials and forge the data"));
   }
-  if (!ApplyAuth(o, path, errors, &c)) return std::nullopt;
+  if (!ResolveHttpAuth(o.auth, c.client, path, errors, &c.credentials, &c.redactor, &c.warnings))
+    return std::nullopt;
   return c;
 }
 

@@ -93,7 +93,8 @@ class HttpReader : public ShardReader {
         position_(std::move(position)),
         context_(context),
         client_(config.client),
-        redactor_(config.redactor) {}
+        redactor_(config.redactor),
+        authorizer_(config.credentials) {}
   ~HttpReader() override {
     if (prefetch_.valid()) {  // do not wait out a slow server: abort the request
       client_.Abort();
@@ -111,8 +112,8 @@ class HttpReader : public ShardReader {
   // the OAuth2 token's state and immutable state, so it may run on the
   // prefetch thread (never while the reader's thread uses redactor_).
   Fetched Fetch(const Position& position);
-  // With OAuth2: the access token on the request; false (with f->status) when
-  // none can be had.
+  // The credentials on the request; false (with f->status) when none can be
+  // had (no OAuth2 token, a command that failed).
   bool Authorize(Fetched* f);
   HttpRequest BuildRequest(const Position& position) const;
   absl::Status ParsePage(const HttpRequest& request, HttpResponse& response, Page* page, Position* next);
@@ -134,9 +135,7 @@ class HttpReader : public ShardReader {
   HttpClient client_;
   // config_.redactor and, with OAuth2, every token seen so far.
   Redactor redactor_;
-  size_t oauth2_secrets_seen_ = 0;
-  uint64_t oauth2_generation_ = 0;    // of the token on the last request
-  uint64_t rotating_generation_ = 0;  // of the command's secret on the last request
+  RequestAuthorizer authorizer_;
   // The next page, requested while the engine commits the current one.
   std::future<Fetched> prefetch_;
   od::parser parser_;
@@ -148,7 +147,7 @@ class HttpSource : public Source {
  public:
   explicit HttpSource(Config config)
       : config_(std::move(config)),
-        paginator_(NewPaginator(config_.pagination, config_.page_size, config_.credential_query_name,
+        paginator_(NewPaginator(config_.pagination, config_.page_size, config_.credentials.query_name,
                                 &config_.redactor)),
         limiter_(config_.rate, config_.burst, config_.max_wait, absl::Now()),
         adaptive_(config_.adaptive_max_in_flight > 0
@@ -195,7 +194,6 @@ HttpRequest HttpReader::BuildRequest(const Position& position_) const {
       {"after_id", position_.after_id}};
   HttpRequest request;
   request.method = config_.method;
-  request.credential_query_param = config_.credential_query_name;
   request.url = paginator_.RequestUrl(position_);  // the server's own next URL, as given
   if (request.url.empty()) {
     request.url = RenderTemplate(config_.url, values);
@@ -203,10 +201,6 @@ HttpRequest HttpReader::BuildRequest(const Position& position_) const {
       std::string rendered = RenderTemplate(value, values);
       if (!rendered.empty()) request.url = AddQueryParam(request.url, name, rendered);  // empty: omitted
     }
-  }
-  if (!config_.credential_query_name.empty()) {
-    request.url = AddQueryParam(RemoveQueryParam(request.url, config_.credential_query_name),
-                                config_.credential_query_name, config_.credential_query_value);
   }
   for (const HttpHeader& h : config_.headers)
     request.headers.push_back({h.name, RenderTemplate(h.value, values), h.credential});
@@ -435,60 +429,19 @@ Fetched HttpReader::Fetch(const Position& position) {
     context_.SetGauge(kConcurrencyLimitGauge, adaptive->limit());
     context_.SetGauge(kRequestRateLimitGauge, adaptive->rate());
   }
-  if (f.status.ok() && config_.rotating != nullptr) {
-    if (f.response.status == 401 && config_.rotating->Refused(rotating_generation_)) {
-      f.status = absl::UnavailableError(ToAbsl(StrCat(f.request.method, " ", redactor_.Redact(f.request.url),
-                                                      " returned HTTP 401: the secret was refused; running "
-                                                      "its command again")));
-      SetRetryAfter(f.status, absl::ZeroDuration());
-      return f;
-    }
-    if (f.response.status < 400) config_.rotating->Accepted(rotating_generation_);
-  }
-  if (f.status.ok() && config_.oauth2 != nullptr) {
-    if (f.response.status == 401 && config_.oauth2->Refused(oauth2_generation_)) {
-      f.status = absl::UnavailableError(ToAbsl(StrCat(f.request.method, " ", redactor_.Redact(f.request.url),
-                                                      " returned HTTP 401: the access token was refused; "
-                                                      "asking the token endpoint for a new one")));
-      SetRetryAfter(f.status, absl::ZeroDuration());
-      return f;
-    }
-    if (f.response.status < 400) config_.oauth2->Accepted(oauth2_generation_);
+  if (f.status.ok()) {
+    f.status = authorizer_.Answered(f.request, f.response.status, redactor_);
+    if (!f.status.ok()) return f;
   }
   if (f.status.ok()) f.status = ClassifyAnswer(config_, f.request, f.response, position, redactor_);
   return f;
 }
 
 bool HttpReader::Authorize(Fetched* f) {
-  if (config_.rotating != nullptr) {
-    absl::StatusOr<RotatingSecret::Current> secret = config_.rotating->Get();
-    if (!secret.ok()) {
-      f->status = secret.status();
-      return false;
-    }
-    if (secret->rerun) context_.CountEvent(kAuthRefreshEvent, 1);
-    auto [name, value] = config_.rotating->Header(secret->value);
-    if (secret->generation != rotating_generation_) {
-      redactor_.Add(secret->value);
-      redactor_.Add(value);
-      if (value.rfind("Basic ", 0) == 0) redactor_.Add(value.substr(6));
-      rotating_generation_ = secret->generation;
-    }
-    f->request.headers.push_back({std::move(name), std::move(value), true});
-  }
-  if (config_.oauth2 == nullptr) return true;
-  absl::StatusOr<OAuth2Token> token = config_.oauth2->Get();
-  if (!token.ok()) {
-    f->status = token.status();
-    return false;
-  }
-  if (token->refreshed) context_.CountEvent(kAuthRefreshEvent, 1);
-  if (token->generation != oauth2_generation_) {
-    config_.oauth2->AddSecretsTo(&redactor_, &oauth2_secrets_seen_);
-    oauth2_generation_ = token->generation;
-  }
-  f->request.headers.push_back({"Authorization", StrCat("Bearer ", token->access_token), true});
-  return true;
+  bool renewed = false;
+  f->status = authorizer_.Apply(&f->request, &redactor_, &renewed);
+  if (renewed) context_.CountEvent(kAuthRefreshEvent, 1);
+  return f->status.ok();
 }
 
 absl::Status HttpReader::Next(Page* page) {
