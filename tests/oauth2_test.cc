@@ -8,6 +8,7 @@
 
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -268,15 +269,17 @@ TEST_F(OAuth2Test, AKillBetweenARefreshAndItsWriteBackIsSurvivedWhereTheServerAl
 // rotates it mid-run: the API refuses the old one, the command runs once more
 // for every shard, and the run carries on. Were the new one refused too, the
 // job fails on the 401 instead of running the command in a loop.
-class CommandSecretTest : public ::testing::TestWithParam<bool> {};
+// The same holds for a secret sent as a query parameter (auth.type "query").
+class CommandSecretTest : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
 
 TEST_P(CommandSecretTest, ARotatedSecretIsFetchedAgainOnceAfterA401) {
-  const bool fresh_refused_too = GetParam();
+  const auto [fresh_refused_too, in_query] = GetParam();
+  const std::string form = in_query ? "Query " : "Bearer ";
   testing::TempDir dir;
   testing::WriteFile(dir.File("generation"), "1\n");
   absl::Mutex mu;
   int answered = 0;
-  std::string accepted = "Bearer tok-1";
+  std::string accepted = form + "tok-1";
   SimulatedApiOptions a;
   a.start = T("2026-11-14T00:00:00Z");
   a.end = T("2026-11-18T00:00:00Z");
@@ -286,14 +289,17 @@ TEST_P(CommandSecretTest, ARotatedSecretIsFetchedAgainOnceAfterA401) {
     absl::MutexLock lock(&mu);
     if (++answered == 20) {  // the vault rotates the token, and the old one dies
       testing::WriteFile(dir.File("generation"), "2\n");
-      accepted = fresh_refused_too ? "Bearer never" : "Bearer tok-2";
+      accepted = form + (fresh_refused_too ? "never" : "tok-2");
     }
     return authorization == accepted;
   };
+  if (in_query) a.authorize_query = "api_key";
   SimulatedApi api(a);
   const std::string command = StrCat(R"x(["sh","-c","echo run >> ')x", dir.File("runs"),
                                      R"x('; echo tok-$(cat ')x", dir.File("generation"), R"x(')"])x");
-  Outcome o = RunJob(Job(api, StrCat(R"({"type":"bearer","token_cmd":)", command, "}")));
+  Outcome o =
+      RunJob(Job(api, in_query ? StrCat(R"({"type":"query","name":"api_key","value_cmd":)", command, "}")
+                               : StrCat(R"({"type":"bearer","token_cmd":)", command, "}")));
   const std::vector<std::string> runs = testing::ReadLines(dir.File("runs"));
   EXPECT_EQ(runs.size(), 2u) << "the command runs when the source is built, then once for every shard's 401";
   EXPECT_THAT(o.logs, Not(HasSubstr("tok-")));
@@ -306,9 +312,11 @@ TEST_P(CommandSecretTest, ARotatedSecretIsFetchedAgainOnceAfterA401) {
   EXPECT_THAT(o.metrics, HasSubstr("recovery_auth_refreshes_total{job=\"oauth2\"} 1"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Rotation, CommandSecretTest, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "RefusedAgain" : "Accepted";
+INSTANTIATE_TEST_SUITE_P(Rotation, CommandSecretTest,
+                         ::testing::Combine(::testing::Bool(), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<bool, bool>>& info) {
+                           return StrCat(std::get<0>(info.param) ? "RefusedAgain" : "Accepted",
+                                         std::get<1>(info.param) ? "InTheQuery" : "InAHeader");
                          });
 
 TEST_F(OAuth2Test, ConfigErrorsNameTheirPaths) {

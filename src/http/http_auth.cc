@@ -138,9 +138,10 @@ bool ResolveHttpAuth(const HttpAuth& auth, const HttpClientOptions& client, std:
     return false;
   }
   redactor->Add(*secret);
-  if (!auth.secret.command.empty() && auth.type != HttpAuthType::kQuery) {
+  if (!auth.secret.command.empty()) {
     // Sent per request, so that a refusal can run the command again.
     out->rotating = std::make_shared<RotatingSecret>(auth, *secret);
+    if (auth.type == HttpAuthType::kQuery) out->query_name = auth.name;  // kept out of cursors
     if (auth.type == HttpAuthType::kBasic) redactor->Add(out->rotating->Header(*secret).second.substr(6));
     return true;
   }
@@ -175,7 +176,7 @@ bool ResolveHttpAuth(const HttpAuth& auth, const HttpClientOptions& client, std:
 
 absl::Status RequestAuthorizer::Apply(HttpRequest* request, Redactor* redactor, bool* renewed) {
   for (const HttpHeader& h : credentials_.headers) request->headers.push_back(h);
-  if (!credentials_.query_name.empty()) {
+  if (!credentials_.query_name.empty() && credentials_.rotating == nullptr) {
     request->credential_query_param = credentials_.query_name;
     request->url = AddQueryParam(RemoveQueryParam(request->url, credentials_.query_name),
                                  credentials_.query_name, credentials_.query_value);
@@ -191,7 +192,12 @@ absl::Status RequestAuthorizer::Apply(HttpRequest* request, Redactor* redactor, 
       if (value.rfind("Basic ", 0) == 0) redactor->Add(value.substr(6));
       rotating_generation_ = secret->generation;
     }
-    request->headers.push_back({std::move(name), std::move(value), true});
+    if (credentials_.rotating->in_query()) {
+      request->credential_query_param = name;
+      request->url = AddQueryParam(RemoveQueryParam(request->url, name), name, value);
+    } else {
+      request->headers.push_back({std::move(name), std::move(value), true});
+    }
   }
   if (credentials_.oauth2 == nullptr) return absl::OkStatus();
   absl::StatusOr<OAuth2Token> token = credentials_.oauth2->Get();

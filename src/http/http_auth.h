@@ -23,7 +23,7 @@ namespace recovery {
 
 struct HttpCredentials {
   std::vector<HttpHeader> headers;       // bearer, header and basic secrets, marked as credentials
-  std::string query_name, query_value;   // auth.type "query"
+  std::string query_name, query_value;   // auth.type "query" (no value when a command prints it)
   std::shared_ptr<OAuth2Tokens> oauth2;  // auth.type "oauth2": tokens shared by every client
   // A header secret a command prints: its header is added per request, and a
   // 401 runs the command again once.

@@ -12,7 +12,7 @@ absl::StatusOr<RotatingSecret::Current> RotatingSecret::Get() {
     absl::StatusOr<std::string> fresh = ResolveSecret(auth_.secret);
     if (!fresh.ok()) {
       return absl::Status(fresh.status().code(),
-                          ToAbsl(StrCat("source.auth: running the secret's command again after the API "
+                          ToAbsl(StrCat("auth: running the secret's command again after the server "
                                         "refused it: ",
                                         fresh.status().message())));
     }

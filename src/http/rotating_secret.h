@@ -1,5 +1,5 @@
-// An HTTP source's auth secret that a command prints (auth.token_cmd and the
-// like), shared by every shard of a job: run once when the source is built,
+// An HTTP auth secret that a command prints (auth.token_cmd and the
+// like), shared by every shard of a job: run once when the source or sink is built,
 // and once more when the API refuses the value (a 401), so that a secret the
 // vault rotated mid-recovery is picked up without a restart. A value fetched
 // because of a refusal and refused too is final: the 401 then fails the
@@ -41,8 +41,11 @@ class RotatingSecret {
   void Accepted(uint64_t generation);
 
   // The header that carries `value`: name and content ("Authorization",
-  // "Bearer …"), and the other forms of the secret to redact.
+  // "Bearer …"), and the other forms of the secret to redact; for a query
+  // secret, the parameter's name and the value.
   std::pair<std::string, std::string> Header(const std::string& value) const;
+  // The secret goes in a query parameter (auth.type "query"), not a header.
+  bool in_query() const { return auth_.type == HttpAuthType::kQuery; }
 
  private:
   const HttpAuth auth_;

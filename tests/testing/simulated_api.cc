@@ -255,7 +255,10 @@ void SimulatedApi::Handle(const std::string& style, const void* request, void* r
   }
   if ((!options_.bearer_token.empty() &&
        req.get_header_value("Authorization") != "Bearer " + options_.bearer_token) ||
-      (options_.authorize && !options_.authorize(req.get_header_value("Authorization")))) {
+      (options_.authorize &&
+       !options_.authorize(options_.authorize_query.empty()
+                               ? req.get_header_value("Authorization")
+                               : "Query " + req.get_param_value(options_.authorize_query)))) {
     res.status = 401;
     res.set_content(R"({"error":"unauthorized"})", "application/json");
     return finish(401);

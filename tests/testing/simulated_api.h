@@ -44,6 +44,9 @@ struct SimulatedApiOptions {
   // When set, every request's Authorization header must please it (an OAuth2
   // token server's Authorizer()); else 401.
   std::function<bool(std::string_view authorization)> authorize;
+  // With `authorize`: the query parameter it judges instead, handed to it as
+  // "Query <value>" (an API key in the URL).
+  std::string authorize_query;
   // Random faults (the demo): probability per request, deterministic seed.
   double p500 = 0;
   double p429 = 0;
