@@ -11,7 +11,7 @@ seconds="${1:-20}"
 build="$(realpath -m "${2:-build/fuzz}")"
 root="$(pwd)"
 targets=(job_spec_fuzzer mapper_fuzzer http_page_fuzzer sqs_response_fuzzer checkpoint_fuzzer request_template_fuzzer
-         oauth2_answer_fuzzer stored_files_fuzzer)
+         oauth2_answer_fuzzer stored_files_fuzzer http_sink_answer_fuzzer)
 if ! grep -q "^RECOVERY_BUILD_FUZZERS:BOOL=ON" "$build/CMakeCache.txt" 2>/dev/null; then
   CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECOVERY_BUILD_FUZZERS=ON \
     -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_TESTS=OFF -DRECOVERY_BUILD_BENCHMARKS=OFF \

@@ -101,7 +101,7 @@ await_build "$core_build"
 phase "tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
 await_build "$asan_build"
 configure build/tsan -O1 -DRECOVERY_SANITIZE=thread -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
-build_meanwhile build/tsan --target recovery_tests sqs_test postgres_test oauth2_test recovery_cli
+build_meanwhile build/tsan --target recovery_tests sqs_test postgres_test oauth2_test http_sink_test recovery_cli
 tsan_build=$background
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --output-on-failure -j"$jobs" -LE volume)
@@ -119,3 +119,5 @@ build/tsan/tests/sqs_test --gtest_brief=1 --gtest_filter='SqsFakeTest.*:SqsTest.
 build/tsan/tests/postgres_test --gtest_brief=1
 # One OAuth2 token shared by every shard, renewed by one of them at a time.
 build/tsan/tests/oauth2_test --gtest_brief=1
+# The HTTP sink's pool of clients, shared by every shard's writes and presence checks.
+build/tsan/tests/http_sink_test --gtest_brief=1 --gtest_filter='HttpSinkTest.*'

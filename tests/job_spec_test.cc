@@ -88,7 +88,7 @@ TEST(JobSpecTest, ReportsEveryErrorWithItsPath) {
           "source.batch_size: expected integer, got \"100\"",
           "mapper.fields[0].type: expected one of \"string\", \"int64\", \"double\", \"bool\", \"decimal\", "
           "\"timestamp\", \"json\", got \"strng\"",
-          "sink.type: unknown type \"kafka\" (known: jsonl_file, null, postgres, sqs, callback)"));
+          "sink.type: unknown type \"kafka\" (known: http, jsonl_file, null, postgres, sqs, callback)"));
 }
 
 TEST(JobSpecTest, AKeyGivenTwiceIsAnError) {

@@ -155,9 +155,11 @@ std::string AddQueryParam(const std::string& url, std::string_view name, std::st
 
 namespace {
 
-// The method, and the body for any method but GET.
+// The method, and the body for any method but GET and HEAD.
 void SetMethodAndBody(CURL* c, const HttpRequest& request) {
-  if (request.method == "POST") {
+  if (request.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);  // the handle is reset before each request
+  } else if (request.method == "POST") {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.c_str());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   } else if (request.method != "GET") {

@@ -60,7 +60,8 @@ std::string RenderTemplate(std::string_view text, const TemplateValues& values) 
 }
 
 std::string RenderJsonTemplate(std::string_view json, const TemplateValues& values,
-                               const std::set<std::string_view>& numeric) {
+                               const std::set<std::string_view>& numeric,
+                               const std::set<std::string_view>& raw) {
   std::string out;
   out.reserve(json.size() + 64);
   size_t pos = 0;
@@ -82,7 +83,7 @@ std::string RenderJsonTemplate(std::string_view json, const TemplateValues& valu
       const std::string& v = whole->second;
       if (v.empty()) {
         out.append("null");
-      } else if (numeric.count(whole->first) > 0 && IsNumber(v)) {
+      } else if (raw.count(whole->first) > 0 || (numeric.count(whole->first) > 0 && IsNumber(v))) {
         out.append(v);
       } else {
         AppendJsonStringLossy(v, &out);

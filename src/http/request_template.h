@@ -20,11 +20,14 @@ std::string RenderTemplate(std::string_view text, const TemplateValues& values);
 // a string that is one known placeholder alone becomes the value itself,
 // null when it is empty, a number when the placeholder is in `numeric` (and
 // the value is one), a string otherwise; within a longer string, the value
-// is escaped. Braces that name no placeholder (a GraphQL selection set) are
-// left as they are. The result is valid JSON: a value that is not valid UTF-8
-// (none read from a JSON answer is) has its invalid bytes replaced.
+// is escaped. A placeholder in `raw` alone in a string is pasted as it is (its
+// value is JSON already: a record, an array), and the empty value is null;
+// within a longer string it is escaped like any other. Braces that name no placeholder (a GraphQL selection
+// set) are left as they are. The result is valid JSON: a value that is not valid UTF-8 (none read from a JSON
+// answer is) has its invalid bytes replaced.
 std::string RenderJsonTemplate(std::string_view json, const TemplateValues& values,
-                               const std::set<std::string_view>& numeric);
+                               const std::set<std::string_view>& numeric,
+                               const std::set<std::string_view>& raw = {});
 
 }  // namespace recovery
 

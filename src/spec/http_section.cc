@@ -77,7 +77,9 @@ void ReadOAuth2(SpecObject& auth, const JobSpec& spec, HttpOAuth2* out) {
       auth.Duration("refresh_margin", false, absl::ZeroDuration()).value_or(out->refresh_margin);
 }
 
-void ReadAuth(SpecObject& auth, const JobSpec& spec, HttpAuth* out) {
+}  // namespace
+
+void ReadHttpAuth(SpecObject& auth, const JobSpec& spec, HttpAuth* out) {
   const int type = auth.Enum("type", true, {"bearer", "header", "basic", "query", "oauth2"}).value_or(-1);
   switch (type) {
     case 0:
@@ -109,39 +111,20 @@ void ReadAuth(SpecObject& auth, const JobSpec& spec, HttpAuth* out) {
   auth.Finish();
 }
 
-void ReadClient(SpecObject& o, const JobSpec& spec, HttpSourceOptions* c) {
-  if (auto t = o.Duration("timeout", false, absl::Milliseconds(1))) c->timeout = *t;
-  if (auto t = o.Duration("connect_timeout", false, absl::Milliseconds(1))) c->connect_timeout = *t;
-  c->max_response_bytes =
-      o.Int("max_response_bytes", false, 1024, int64_t{1} << 32).value_or(c->max_response_bytes);
-  c->max_redirects = static_cast<int>(o.Int("max_redirects", false, 0, 50).value_or(c->max_redirects));
-  if (auto tls = o.Object("tls")) {
-    c->verify_tls = tls->Bool("verify").value_or(true);
-    c->ca_file = ResolvePath(spec.base_dir, tls->String("ca_file").value_or(""));
-    tls->Finish();
-  }
-  if (auto list = o.Array("retry_statuses")) {
-    c->retry_statuses.clear();
-    for (simdjson::dom::element e : *list) {
-      int64_t code;
-      if (e.get_int64().get(code) || code < 100 || code > 599) {
-        o.errors()->Add(o.PathOf("retry_statuses"),
-                        StrCat("expected HTTP status codes, got ", DescribeJson(e)));
-        break;
-      }
-      c->retry_statuses.push_back(static_cast<int>(code));
+std::optional<std::vector<int>> ReadHttpStatuses(SpecObject& o, std::string_view key) {
+  auto list = o.Array(key);
+  if (!list) return std::nullopt;
+  std::vector<int> codes;
+  for (simdjson::dom::element e : *list) {
+    int64_t code;
+    if (e.get_int64().get(code) || code < 100 || code > 599) {
+      o.errors()->Add(o.PathOf(key), StrCat("expected HTTP status codes, got ", DescribeJson(e)));
+      break;
     }
+    codes.push_back(static_cast<int>(code));
   }
-  if (auto rl = o.Object("rate_limit")) {
-    c->rate_limit.requests_per_second = rl->Double("requests_per_second", false, 0.001, 1e6).value_or(0);
-    c->rate_limit.burst = rl->Double("burst", false, 1, 1e6).value_or(0);
-    if (auto w = rl->Duration("max_wait", false, absl::ZeroDuration())) c->rate_limit.max_wait = *w;
-    c->rate_limit.reset_header = rl->String("reset_header").value_or("");
-    rl->Finish();
-  }
+  return codes;
 }
-
-}  // namespace
 
 HttpSourceOptions ReadHttpSource(SpecObject& o, const JobSpec& spec) {
   HttpSourceOptions c;
@@ -187,8 +170,9 @@ HttpSourceOptions ReadHttpSource(SpecObject& o, const JobSpec& spec) {
     }
     total->Finish();
   }
-  if (auto auth = o.Object("auth")) ReadAuth(*auth, spec, &c.auth);
-  ReadClient(o, spec, &c);
+  if (auto auth = o.Object("auth")) ReadHttpAuth(*auth, spec, &c.auth);
+  ReadHttpClient(o, spec, &c);
+  if (auto codes = ReadHttpStatuses(o, "retry_statuses")) c.retry_statuses = *std::move(codes);
   CheckHttpSourceOptions(c, o.path(), o.errors());
   return c;
 }

@@ -10,8 +10,10 @@
 #include "spec/secret_section.h"
 #if RECOVERY_WITH_HTTP
 #include "aws/sqs.h"
+#include "http/http_sink.h"
 #include "http/http_source.h"
 #include "spec/http_section.h"
+#include "spec/http_sink_section.h"
 #include "spec/sqs_section.h"
 #endif
 #if RECOVERY_WITH_POSTGRES
@@ -170,6 +172,18 @@ absl::StatusOr<std::unique_ptr<Sink>> SqsSinkFrom(const JobSpec& spec, SpecObjec
 #endif
 }
 
+absl::StatusOr<std::unique_ptr<Sink>> HttpSinkFrom(const JobSpec& spec, SpecObject& o, SpecErrors* errors,
+                                                   bool resolve) {
+#if RECOVERY_WITH_HTTP
+  HttpSinkOptions options = ReadHttpSink(o, spec);
+  if (!resolve) return std::unique_ptr<Sink>();
+  return Built(BuildHttpSink(options, o.path(), errors), "sink");
+#else
+  (void)spec, (void)errors, (void)resolve;
+  return NotBuilt<Sink>(o, "http", "RECOVERY_WITH_HTTP");
+#endif
+}
+
 #if RECOVERY_WITH_POSTGRES
 void ReadPostgresSink(SpecObject& o, PostgresSinkOptions* options) {
   options->table = o.String("table", true).value_or("");
@@ -308,6 +322,7 @@ constexpr MapperType kMappers[] = {
 };
 
 constexpr SinkType kSinks[] = {
+    {"http", HttpSinkFrom, {true, "with a presence endpoint"}, {}, {}},
     {"jsonl_file", JsonlFileSinkFrom, {true, "in its envelope format"}, {true, "in its envelope format"}, {}},
     {"null", NullSinkFrom, {}, {}, {}},
     {"postgres", PostgresSinkFrom, {true, ""}, {true, "with a $event_time column"}, {true, ""}},
