@@ -108,6 +108,24 @@ TEST(HttpSinkTest, OneRecordPerRequestCarriesItsKeyAndTheRecordItself) {
   EXPECT_THAT(transcript, HasSubstr(R"({"id":"r7","amount":"7"})"));  // the mapped record, no envelope
 }
 
+TEST(HttpSinkTest, ABodyTemplateCarriesTheRecordAndItsProvenance) {
+  TempDir dir;
+  WriteInput(dir, 4);
+  Receiver receiver({});
+  Ran ran =
+      RunJob(Job(dir, SinkSpec(receiver, R"x(,"body":{"event":"{record}","id":"{key}","at":"{event_time}",
+      "again":"{redelivered}","source":"recovery {job}/{shard}","run":"{run_id}","recovered_at":"{recovered_at}"})x")));
+  ASSERT_TRUE(ran.result.status.ok()) << ran.result.status;
+  EXPECT_EQ(receiver.processed().size(), 4u);
+  const std::string transcript = receiver.transcript();
+  EXPECT_THAT(
+      transcript,
+      HasSubstr(R"({"event":{"id":"r2","amount":"2"},"id":"r2","at":"2026-11-14T12:00:00Z",)"
+                R"("again":false,"source":"recovery webhook/20261114T120000Z-20261114T180000Z","run":")"));
+  EXPECT_THAT(transcript, Not(HasSubstr(R"("run":"")")));
+  EXPECT_THAT(transcript, HasSubstr(R"(","recovered_at":"20)"));
+}
+
 TEST(HttpSinkTest, AConflictCountsAsAlreadyPresent) {
   TempDir dir;
   WriteInput(dir, 30);
@@ -224,6 +242,23 @@ TEST(HttpSinkTest, PerItemResultsDeadLetterOnlyTheBadRecordOnce) {
   for (const testing::Arrival& a : receiver.arrivals()) EXPECT_FALSE(a.redelivered) << a.key;
   // Batches carry each record's key in its envelope.
   EXPECT_THAT(receiver.transcript(), HasSubstr(R"({"key":"r3","event_time":")"));
+}
+
+TEST(HttpSinkTest, ABatchRefusedWholeIsHalvedUntilTheBadRecordStandsAlone) {
+  TempDir dir;
+  WriteInput(dir, 50);
+  ReceiverOptions o;
+  o.refuse = {"r7", "r31"};  // the endpoint refuses a batch holding either, and says which
+  Receiver receiver(o);
+  Ran ran = RunJob(Job(dir, SinkSpec(receiver, R"(,"batch":{"max_records":25})")));
+  ASSERT_TRUE(ran.result.status.ok()) << ran.result.status;
+  EXPECT_EQ(ran.result.progress.totals.records_delivered, 48u);
+  EXPECT_EQ(receiver.processed().size(), 48u);
+  const std::vector<std::string> letters = testing::ReadLines(dir.File("dead.jsonl"));
+  ASSERT_EQ(letters.size(), 2u);
+  EXPECT_THAT(letters[0] + letters[1], HasSubstr("record r7 is invalid"));
+  EXPECT_THAT(letters[0] + letters[1], HasSubstr("record r31 is invalid"));
+  for (const auto& [key, times] : receiver.processed()) EXPECT_EQ(times, 1) << key;
 }
 
 TEST(HttpSinkTest, OtherClientErrorsAreDeadLetteredWithTheStatusAndTheAnswer) {

@@ -26,6 +26,7 @@
 #include "testing/simulated_api.h"
 #include "testing/test_util.h"
 #include "util/strings.h"
+#include "util/time_format.h"
 
 namespace recovery {
 namespace {
@@ -350,6 +351,54 @@ TEST_F(PostgresTest, SinkUpsertsSoRedeliveryIsHarmless) {
   AddTxn(&batch, 900, "8.00");
   ASSERT_TRUE(testing::WriteTo(*sink, shard, batch, &rejected).ok());
   EXPECT_EQ(Q(StrCat("SELECT amount FROM ", t, " WHERE transaction_id = 't900'")), "7.00");
+}
+
+// Provenance columns: which job, run and shard wrote a row, and when, so
+// that recovered rows can be told from a live feed's.
+TEST_F(PostgresTest, SinkWritesProvenanceSoRecoveredRowsCanBeToldApart) {
+  ASSERT_TRUE(server_
+                  ->Exec(StrCat("CREATE TABLE ", schema_, R"(.events (
+                      id text NOT NULL UNIQUE, recovered_by text, recovered_run text,
+                      recovered_shard text, recovered_at timestamptz, slot integer))"))
+                  .ok());
+  PostgresSinkOptions o;
+  o.dsn = server_->dsn();
+  o.table = StrCat(schema_, ".events");
+  o.columns = {{"id", "$key"},
+               {"recovered_by", "$job"},
+               {"recovered_run", "$run_id"},
+               {"recovered_shard", "$shard"},
+               {"recovered_at", "$recovered_at"}};
+  auto sink = *NewPostgresSink(o);
+  ASSERT_TRUE(sink->Open({}).ok());
+  const Shard shard{"20261101T000000Z-20261101T060000Z", 0, T("2026-11-01T00:00:00Z"),
+                    T("2026-11-01T06:00:00Z")};
+  RecordBatch batch;
+  for (int i = 0; i < 3; ++i) batch.Add(StrCat("e", i), T("2026-11-01T01:00:00Z"), "{}");
+  const absl::Time before = absl::Now() - absl::Seconds(1);
+  WriteResult result;
+  ASSERT_TRUE(sink->Write({shard, batch, nullptr, "gap-job", "run-1"}, &result).ok());
+  batch.MarkRedelivered();  // a resumed run redelivers: the first row stays (DO NOTHING)
+  ASSERT_TRUE(sink->Write({shard, batch, nullptr, "gap-job", "run-2"}, &result).ok());
+  const std::string t = StrCat(schema_, ".events");
+  EXPECT_EQ(Q(StrCat("SELECT count(*) || ' ' || min(recovered_by) || ' ' || min(recovered_run) || ' ' || "
+                     "max(recovered_run) || ' ' || min(recovered_shard) FROM ",
+                     t)),
+            "3 gap-job run-1 run-1 20261101T000000Z-20261101T060000Z");
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", t, " WHERE recovered_at BETWEEN '", FormatRfc3339(before),
+                     "' AND now() + interval '1 second'")),
+            "3");
+
+  // A column that cannot hold its provenance, and a run id as the conflict key, are refused.
+  o.columns.push_back({"slot", "$recovered_at"});
+  auto wrong = *NewPostgresSink(o);
+  absl::Status opened = wrong->Open({});
+  EXPECT_THAT(opened.message(),
+              HasSubstr("columns.slot: \"$recovered_at\" is a timestamp; column type integer"));
+  o.columns.pop_back();
+  o.conflict_columns = {"recovered_run"};
+  EXPECT_THAT(NewPostgresSink(o).status().message(),
+              HasSubstr("\"recovered_run\" is filled from $run_id, which differs in every run"));
 }
 
 TEST_F(PostgresTest, SinkOnConflictUpdateKeepsTheLatestCopy) {

@@ -11,6 +11,7 @@
 #include "recovery/dead_letter_store.h"
 #include "recovery/sink.h"
 #include "testing/test_util.h"
+#include "util/strings.h"
 
 namespace recovery {
 namespace {
@@ -280,6 +281,29 @@ TEST(JsonlFileSinkTest, EnvelopeCarriesKeyTimeAndRedeliveryFlag) {
             "{\"key\":\"k0\",\"event_time\":\"2026-11-14T01:00:00Z\",\"maybe_redelivered\":false,\"data\":{"
             "\"a\":1}}\n"
             "{\"key\":\"k\\\"q\",\"event_time\":null,\"maybe_redelivered\":true,\"data\":[]}\n");
+}
+
+TEST(JsonlFileSinkTest, EnvelopeCarriesProvenanceWhenAsked) {
+  TempDir dir;
+  JsonlFileSinkOptions o{dir.File("x.jsonl")};
+  o.format = JsonlFormat::kEnvelope;
+  o.provenance = true;
+  auto sink = *NewJsonlFileSink(o);
+  ASSERT_TRUE(sink->Open({}).ok());
+  RecordBatch b = Batch({"{\"a\":1}", "{\"a\":2}"});
+  WriteResult result;
+  ASSERT_TRUE(sink->Write({TestShard(), b, nullptr, "gap-job", "run-7"}, &result).ok());
+  const std::vector<std::string> lines = ReadLines(dir.File("x.jsonl"));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[1],
+              ::testing::StartsWith(StrCat(
+                  R"({"key":"k1","event_time":"2026-11-14T01:00:00Z","maybe_redelivered":false,)",
+                  R"("job":"gap-job","run_id":"run-7","shard":")", TestShard().id, R"(","recovered_at":")")));
+  EXPECT_THAT(lines[1], ::testing::EndsWith(R"(","data":{"a":2}})"));
+  // The presence check still reads the keys of such lines.
+  PresenceAnswer answer;
+  ASSERT_TRUE(sink->presence()->Check(TestShard(), b.records(), &answer).ok());
+  EXPECT_THAT(answer.present, ::testing::ElementsAre(true, true));
 }
 
 TEST(FileDeadLetterStoreTest, WritesReasonsAndRawBytesAndKeepsOldFilesOfAFreshJob) {

@@ -43,7 +43,9 @@ enum class HttpSinkBody {
   // record per request {record} (the mapped record, as JSON), {key},
   // {event_time}, {redelivered} (a boolean); a batch {records} (the array
   // of mapped records), {envelopes} (the array of envelopes), {keys}; both
-  // {job}, {shard}, {run_id}. A string that is one placeholder alone
+  // {job}, {shard}, {run_id} and {recovered_at} (when the request is made):
+  // provenance, so that the endpoint can tell recovered records from live ones. A string that is one
+  // placeholder alone
   // becomes its value; within a longer string the value is escaped.
   kTemplate,
 };
@@ -56,7 +58,8 @@ struct HttpSinkResults {
   // names its record's key at `key_from`.
   bool by_position = false;
   std::string key_from = "/key";
-  // A result's outcome: an HTTP-like status (2xx delivered, a `present`
+  // A result's outcome: an HTTP-like status, a number or a numeric string
+  // (2xx delivered, a `present`
   // status already present, a retried status sent again, anything else dead
   // lettered) or a boolean (true delivered, false dead lettered).
   std::string status_from = "/status";
@@ -103,9 +106,10 @@ struct HttpSinkOptions {
   // the job stops, paused, its checkpoints intact, instead of dead-lettering
   // the gap. A 401 is first met with a fresh OAuth2 token or command secret.
   std::vector<int> stop_statuses = {401, 403, 404};
-  // 413 splits a batch in halves (a record alone is dead lettered); any other
-  // 4xx dead-letters the request's records with the status and the start of
-  // the answer; a 5xx not in retry_statuses fails the shard (resumable).
+  // Any other 4xx to a batch (413 among them) splits it in halves, and again,
+  // until it fits or each refused record stands alone; a record refused alone
+  // is dead lettered with the status and the start of the answer. A 5xx not
+  // in retry_statuses fails the shard (resumable).
   HttpSinkResults results;
   HttpSinkPresence presence;
   HttpAuth auth;  // as the HTTP source's, OAuth2 and secrets from a command included

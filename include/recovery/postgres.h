@@ -22,7 +22,11 @@ struct PostgresColumn {
   // Where the value comes from: a JSON pointer into the mapped record
   // ("/amount"; missing or null is SQL NULL), or "$key" (the idempotency
   // key), "$event_time" (RFC 3339, NULL when unknown), "$record" (the whole
-  // mapped record, for a json/jsonb column).
+  // mapped record, for a json/jsonb column); or the row's provenance, so
+  // that recovered rows can be told from a live feed's: "$job" (the job's
+  // name), "$run_id" (this run of it: a resumed job is a new run),
+  // "$shard" (the shard's id), "$recovered_at" (when the batch was
+  // written, RFC 3339). $run_id and $recovered_at cannot be conflict columns.
   std::string from;
 };
 

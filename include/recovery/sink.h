@@ -164,7 +164,7 @@ class RECOVERY_EXPORT SinkWrapper : public Sink {
 
 enum class JsonlFormat {
   kPayload,   // one mapped payload per line
-  kEnvelope,  // {"key":…,"event_time":…,"maybe_redelivered":…,"data":payload}
+  kEnvelope,  // {"key":…,"event_time":…,"maybe_redelivered":…,"data":payload} (and provenance)
 };
 
 struct JsonlFileSinkOptions {
@@ -181,6 +181,10 @@ struct JsonlFileSinkOptions {
   // The presence check is offered (envelope format) and holds at most this
   // many keys in memory.
   int64_t max_indexed_keys = 20'000'000;  // at most about 720 MB
+  // Envelope format: each line also says where it came from, so recovered
+  // lines can be told from a live feed's: "job", "run_id" (this run: a
+  // resumed job is a new run), "shard" and "recovered_at" (when written).
+  bool provenance = false;
 };
 
 // Exactly-once JSON-lines file: the commit token is the file's committed

@@ -254,7 +254,9 @@ void HttpSink::Route(PoolClient& client, Delivery& d, const std::vector<size_t>&
     all(SinkFate::kRetry, "");
     return d.failures.Add(Stopped(Answer(client, req, resp)));
   }
-  if (status == 413 && indexes.size() > 1) {  // too large: each half on its own
+  // Too large, or refused: each half on its own, until a refused record
+  // stands alone, so that one bad record does not cost its neighbours.
+  if (status >= 400 && status < 500 && indexes.size() > 1) {
     const size_t half = indexes.size() / 2;
     Send(client, d, std::vector<size_t>(indexes.begin(), indexes.begin() + static_cast<ptrdiff_t>(half)));
     Send(client, d, std::vector<size_t>(indexes.begin() + static_cast<ptrdiff_t>(half), indexes.end()));

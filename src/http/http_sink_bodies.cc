@@ -2,6 +2,8 @@
 
 #include <unordered_map>
 
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
 #include "http/request_template.h"
 #include "json/json_writer.h"
 #include "simdjson.h"
@@ -29,7 +31,8 @@ std::string Template(const std::string& body_template, bool batched, absl::Span<
                      absl::Span<const size_t> indexes, const SinkBodyContext& context) {
   TemplateValues values = {{"job", std::string(context.job)},
                            {"shard", std::string(context.shard)},
-                           {"run_id", std::string(context.run_id)}};
+                           {"run_id", std::string(context.run_id)},
+                           {"recovered_at", FormatRfc3339(absl::Now())}};
   static const std::set<std::string_view> kNone;
   if (!batched) {
     const Record& r = records[indexes[0]];
@@ -79,7 +82,10 @@ SinkFate FateOf(dom::element result, const HttpSinkResults& options, const SinkS
     *reason = StrCat("the endpoint refused it: ", error.empty() ? "no error given" : error);
     return SinkFate::kRejected;
   }
-  if (status.get_int64().get(code) != simdjson::SUCCESS) {
+  std::string_view text;
+  if (status.get_string().get(text) == simdjson::SUCCESS && absl::SimpleAtoi(ToAbsl(text), &code)) {
+    // a status written as a string ("200")
+  } else if (status.get_int64().get(code) != simdjson::SUCCESS) {
     *reason = StrCat("the endpoint's result has a status that is neither a number nor a boolean: ",
                      ErrorText(status));
     return SinkFate::kRejected;

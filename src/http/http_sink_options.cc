@@ -72,9 +72,9 @@ void CheckBody(const HttpSinkOptions& o, bool batched, std::string_view path, Fi
     return;
   }
   static const std::vector<std::string_view> kOne = {"record", "key",   "event_time", "redelivered",
-                                                     "job",    "shard", "run_id"};
-  static const std::vector<std::string_view> kBatch = {"records", "envelopes", "keys",
-                                                       "job",     "shard",     "run_id"};
+                                                     "job",    "shard", "run_id",     "recovered_at"};
+  static const std::vector<std::string_view> kBatch = {"records", "envelopes", "keys",        "job",
+                                                       "shard",   "run_id",    "recovered_at"};
   // Only the placeholders inside strings count; braces elsewhere are JSON's own.
   std::string strings;
   std::function<void(simdjson::dom::element)> walk = [&](simdjson::dom::element e) {

@@ -35,17 +35,25 @@ using pg_rows::Rows;
 // PostgreSQL caps a statement at 65535 parameters.
 constexpr size_t kMaxParams = 65535;
 
+// The provenance values where no batch is being written (the probe's shape
+// check, the presence check): of the right kinds, so that they check the
+// columns' types, and never compared (provenance is no conflict column).
+pg_rows::Provenance ProbeProvenance() { return {"probe", "probe", "probe", FormatRfc3339(absl::Now())}; }
+
 // Whether the column's type can hold what it is filled from ($key text, an
 // $event_time timestamp, a $record object); adds to `errors` when not.
 void CheckColumnType(const Column& col, std::vector<std::string>* errors) {
   const char k = col.category;
-  if (col.kind == From::kKey && !(k == 'S' || k == 'N' || k == 'U') && !col.json) {
-    errors->push_back(
-        StrCat("columns.", col.name, ": \"$key\" is text; column type ", col.type, " cannot hold it"));
-  }
-  if (col.kind == From::kEventTime && !(k == 'D' || k == 'S')) {
-    errors->push_back(StrCat("columns.", col.name, ": \"$event_time\" is a timestamp; column type ", col.type,
+  const bool text = col.kind == From::kKey || col.kind == From::kJob || col.kind == From::kRunId ||
+                    col.kind == From::kShard;
+  if (text && !(k == 'S' || k == 'N' || k == 'U') && !col.json) {
+    errors->push_back(StrCat("columns.", col.name, ": \"", col.from, "\" is text; column type ", col.type,
                              " cannot hold it"));
+  }
+  const bool time = col.kind == From::kEventTime || col.kind == From::kRecoveredAt;
+  if (time && !(k == 'D' || k == 'S')) {
+    errors->push_back(StrCat("columns.", col.name, ": \"", col.from, "\" is a timestamp; column type ",
+                             col.type, " cannot hold it"));
   }
   if (col.kind == From::kRecord && !(col.json || k == 'S')) {
     errors->push_back(StrCat("columns.", col.name, ": \"$record\" is a JSON object; column type ", col.type,
@@ -62,10 +70,7 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
       Column col;
       col.name = c.name;
       col.from = c.from;
-      col.kind = c.from == "$key"          ? From::kKey
-                 : c.from == "$event_time" ? From::kEventTime
-                 : c.from == "$record"     ? From::kRecord
-                                           : From::kPointer;
+      col.kind = pg_rows::FromOf(c.from);
       columns_.push_back(std::move(col));
     }
     if (options_.conflict_columns.empty()) {
@@ -107,7 +112,7 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
   // database: a SELECT, nothing is written.
   absl::Status Refusals(absl::Span<const Record> records, std::vector<SinkRejection>* refused) override {
     Rows fit;
-    BuildRows(columns_, records, &fit, refused);
+    BuildRows(columns_, records, ProbeProvenance(), &fit, refused);
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
     std::vector<std::pair<size_t, size_t>> todo;  // (first, count), halved until a refused row is alone
     for (size_t first = 0; first < fit.index.size(); first += ChunkRows()) {
@@ -155,7 +160,8 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
     thread_local Rows rows;
     rows.Clear();
     std::vector<SinkRejection>* rejected = &result->rejected;
-    BuildRows(columns_, request.batch.records(), &rows, rejected);
+    BuildRows(columns_, request.batch.records(),
+              {request.job, request.run_id, request.shard.id, FormatRfc3339(absl::Now())}, &rows, rejected);
     DropRepeatedKeys(columns_, options_.on_conflict != PostgresConflict::kNothing, &rows);
     if (rows.index.empty()) return absl::OkStatus();
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
@@ -217,7 +223,7 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
     thread_local Rows rows;
     rows.Clear();
     std::vector<SinkRejection> unfit;  // never present: Write() will reject them
-    BuildRows(columns_, records, &rows, &unfit);
+    BuildRows(columns_, records, ProbeProvenance(), &rows, &unfit);
     answer->present.assign(records.size(), false);
     if (rows.index.empty()) return absl::OkStatus();
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
@@ -523,12 +529,16 @@ absl::StatusOr<std::unique_ptr<Sink>> NewPostgresSink(PostgresSinkOptions option
   if (options.table.empty()) errors.push_back("table: required but missing");
   if (options.columns.empty()) errors.push_back("columns: at least one column is required");
   for (const PostgresColumn& c : options.columns) {
-    if (c.from.empty() ||
-        (c.from[0] != '/' && c.from != "$key" && c.from != "$event_time" && c.from != "$record")) {
-      errors.push_back(StrCat("columns.", c.name,
-                              ": expected a JSON pointer such as \"/amount\", or \"$key\", "
-                              "\"$event_time\" or \"$record\", got \"",
-                              c.from, "\""));
+    if (c.from.empty() || (c.from[0] != '/' && pg_rows::FromOf(c.from) == From::kPointer)) {
+      errors.push_back(StrCat("columns.", c.name, ": expected a JSON pointer such as \"/amount\", or ",
+                              pg_rows::SpecialFromNames(), ", got \"", c.from, "\""));
+    }
+    const From kind = pg_rows::FromOf(c.from);
+    if ((kind == From::kRunId || kind == From::kRecoveredAt) &&
+        std::find(options.conflict_columns.begin(), options.conflict_columns.end(), c.name) !=
+            options.conflict_columns.end()) {
+      errors.push_back(StrCat("conflict_columns: \"", c.name, "\" is filled from ", c.from,
+                              ", which differs in every run: a resumed run would add its rows again"));
     }
   }
   if (options.on_conflict == PostgresConflict::kNewer) {

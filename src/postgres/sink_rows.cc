@@ -34,69 +34,97 @@ std::string Mismatch(const Column& col, simdjson::ondemand::json_type t) {
   return "";
 }
 
-// Sets `out` to the column's value for record `r` (nullopt: NULL), or
-// returns why the record cannot have one.
-std::string ValueOf(const Column& col, const Record& r, simdjson::ondemand::document& doc, Rows* rows,
-                    std::optional<std::pair<size_t, size_t>>* out) {
-  auto put = [&](std::string_view s) {
-    *out = std::make_pair(rows->text.size(), s.size());
-    rows->text.append(s);
-  };
-  *out = std::nullopt;
+// The value of a column filled from the record's own values or the batch's
+// provenance (not a pointer), or nullopt for NULL; `time` holds a time it
+// formatted.
+std::optional<std::string_view> OwnValue(const Column& col, const Record& r, const Provenance& provenance,
+                                         std::string* time) {
   switch (col.kind) {
     case From::kKey:
-      put(r.key);
-      return "";
+      return r.key;
     case From::kEventTime:
-      if (r.event_time != kUnknownEventTime) put(FormatRfc3339(r.event_time));
-      break;
+      if (r.event_time == kUnknownEventTime) return std::nullopt;
+      *time = FormatRfc3339(r.event_time);
+      return *time;
     case From::kRecord:
-      put(r.payload);
-      return "";
-    case From::kPointer: {
-      simdjson::ondemand::value v;
-      const auto err = doc.at_pointer(col.from).get(v);
-      if (err == simdjson::NO_SUCH_FIELD || err == simdjson::INDEX_OUT_OF_BOUNDS) break;
-      simdjson::ondemand::json_type t;
-      if (err != simdjson::SUCCESS || v.type().get(t) != simdjson::SUCCESS) {
-        return StrCat("column ", col.name, " (", col.from, "): ", simdjson::error_message(err));
-      }
-      if (t == simdjson::ondemand::json_type::null) break;
-      if (std::string m = Mismatch(col, t); !m.empty()) {
-        return StrCat("column ", col.name, " (", col.type, ") cannot take ", m, " (", col.from, ")");
-      }
-      using T = simdjson::ondemand::json_type;
-      std::string_view text;
-      simdjson::error_code e = simdjson::SUCCESS;
-      if (t == T::object) {
-        simdjson::ondemand::object obj;
-        e = v.get_object().get(obj);
-        if (e == simdjson::SUCCESS) e = obj.raw_json().get(text);
-      } else if (t == T::array) {
-        simdjson::ondemand::array arr;
-        e = v.get_array().get(arr);
-        if (e == simdjson::SUCCESS) e = arr.raw_json().get(text);
-      } else if (t == T::string && !col.json) {
-        e = v.get_string().get(text);
-        if (e == simdjson::SUCCESS && text.find('\0') != std::string_view::npos) {
-          return StrCat("column ", col.name, " (", col.from,
-                        "): the text holds a NUL character, which PostgreSQL cannot store");
-        }
-      } else {  // numbers keep their digits exactly; strings for json columns keep their quotes
-        text = v.raw_json_token();
-        while (!text.empty() &&
-               (text.back() == ' ' || text.back() == '\n' || text.back() == '\t' || text.back() == '\r')) {
-          text.remove_suffix(1);
-        }
-      }
-      if (e != simdjson::SUCCESS) {
-        return StrCat("column ", col.name, " (", col.from, "): ", simdjson::error_message(e));
-      }
-      put(text);
-      return "";
+      return r.payload;
+    case From::kJob:
+      return provenance.job;
+    case From::kRunId:
+      return provenance.run_id;
+    case From::kShard:
+      return provenance.shard;
+    case From::kRecoveredAt:
+      return provenance.recovered_at;
+    case From::kPointer:
+      break;
+  }
+  return std::nullopt;
+}
+
+// The text of the value `col.from` points at in `doc`, or nullopt for NULL
+// (missing or null) or when the record cannot have one (`why` says so).
+std::optional<std::string_view> PointerValue(const Column& col, simdjson::ondemand::document& doc,
+                                             std::string* why) {
+  simdjson::ondemand::value v;
+  const auto err = doc.at_pointer(col.from).get(v);
+  if (err == simdjson::NO_SUCH_FIELD || err == simdjson::INDEX_OUT_OF_BOUNDS) return std::nullopt;
+  simdjson::ondemand::json_type t;
+  if (err != simdjson::SUCCESS || v.type().get(t) != simdjson::SUCCESS) {
+    *why = StrCat("column ", col.name, " (", col.from, "): ", simdjson::error_message(err));
+    return std::nullopt;
+  }
+  if (t == simdjson::ondemand::json_type::null) return std::nullopt;
+  if (std::string m = Mismatch(col, t); !m.empty()) {
+    *why = StrCat("column ", col.name, " (", col.type, ") cannot take ", m, " (", col.from, ")");
+    return std::nullopt;
+  }
+  using T = simdjson::ondemand::json_type;
+  std::string_view text;
+  simdjson::error_code e = simdjson::SUCCESS;
+  if (t == T::object) {
+    simdjson::ondemand::object obj;
+    e = v.get_object().get(obj);
+    if (e == simdjson::SUCCESS) e = obj.raw_json().get(text);
+  } else if (t == T::array) {
+    simdjson::ondemand::array arr;
+    e = v.get_array().get(arr);
+    if (e == simdjson::SUCCESS) e = arr.raw_json().get(text);
+  } else if (t == T::string && !col.json) {
+    e = v.get_string().get(text);
+    if (e == simdjson::SUCCESS && text.find('\0') != std::string_view::npos) {
+      *why = StrCat("column ", col.name, " (", col.from,
+                    "): the text holds a NUL character, which PostgreSQL cannot store");
+      return std::nullopt;
+    }
+  } else {  // numbers keep their digits exactly; strings for json columns keep their quotes
+    text = v.raw_json_token();
+    while (!text.empty() &&
+           (text.back() == ' ' || text.back() == '\n' || text.back() == '\t' || text.back() == '\r')) {
+      text.remove_suffix(1);
     }
   }
-  if (!out->has_value() && col.not_null) {
+  if (e != simdjson::SUCCESS) {
+    *why = StrCat("column ", col.name, " (", col.from, "): ", simdjson::error_message(e));
+    return std::nullopt;
+  }
+  return text;
+}
+
+// Sets `out` to the column's value for record `r` (nullopt: NULL), or
+// returns why the record cannot have one.
+std::string ValueOf(const Column& col, const Record& r, const Provenance& provenance,
+                    simdjson::ondemand::document& doc, Rows* rows,
+                    std::optional<std::pair<size_t, size_t>>* out) {
+  std::string why, time;
+  const std::optional<std::string_view> value =
+      col.kind == From::kPointer ? PointerValue(col, doc, &why) : OwnValue(col, r, provenance, &time);
+  if (!why.empty()) return why;
+  *out = std::nullopt;
+  if (value) {
+    *out = std::make_pair(rows->text.size(), value->size());
+    rows->text.append(*value);
+  } else if (col.not_null) {
     return StrCat("column ", col.name, " is NOT NULL but the record has no value for it (", col.from, ")");
   }
   return "";
@@ -104,9 +132,27 @@ std::string ValueOf(const Column& col, const Record& r, simdjson::ondemand::docu
 
 }  // namespace
 
+From FromOf(std::string_view from) {
+  static constexpr std::pair<std::string_view, From> kSpecial[] = {{"$key", From::kKey},
+                                                                   {"$event_time", From::kEventTime},
+                                                                   {"$record", From::kRecord},
+                                                                   {"$job", From::kJob},
+                                                                   {"$run_id", From::kRunId},
+                                                                   {"$shard", From::kShard},
+                                                                   {"$recovered_at", From::kRecoveredAt}};
+  for (const auto& [name, kind] : kSpecial) {
+    if (from == name) return kind;
+  }
+  return From::kPointer;
+}
+
+std::string_view SpecialFromNames() {
+  return "\"$key\", \"$event_time\", \"$record\", \"$job\", \"$run_id\", \"$shard\" or \"$recovered_at\"";
+}
+
 // Turns the batch into rows; records that can never fit become rejections.
-void BuildRows(absl::Span<const Column> columns, absl::Span<const Record> batch, Rows* rows,
-               std::vector<SinkRejection>* rejected) {
+void BuildRows(absl::Span<const Column> columns, absl::Span<const Record> batch, const Provenance& provenance,
+               Rows* rows, std::vector<SinkRejection>* rejected) {
   thread_local simdjson::ondemand::parser parser;
   thread_local std::string padded;
   const bool need_json =
@@ -125,7 +171,7 @@ void BuildRows(absl::Span<const Column> columns, absl::Span<const Record> batch,
       }
     }
     for (size_t j = 0; j < columns.size() && why.empty(); ++j) {
-      why = ValueOf(columns[j], r, doc, rows, &row[j]);
+      why = ValueOf(columns[j], r, provenance, doc, rows, &row[j]);
     }
     if (!why.empty()) {
       rows->text.resize(text_start);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -18,7 +19,22 @@
 namespace recovery {
 namespace pg_rows {
 
-enum class From { kPointer, kKey, kEventTime, kRecord };
+// What a column is filled from: a JSON pointer into the mapped record, or
+// one of the record's own values ($key, $event_time, $record), or where the
+// batch comes from ($job, $run_id, $shard, $recovered_at: provenance, so that
+// recovered rows can be told from a live feed's).
+enum class From { kPointer, kKey, kEventTime, kRecord, kJob, kRunId, kShard, kRecoveredAt };
+
+// The kind of a column's `from` ("$key" …), kPointer for anything else.
+From FromOf(std::string_view from);
+// The names FromOf knows, for messages: "\"$key\", \"$event_time\", …".
+std::string_view SpecialFromNames();
+
+// Where a batch comes from, for the provenance columns.
+struct Provenance {
+  std::string_view job, run_id, shard;
+  std::string recovered_at;  // RFC 3339, when the batch is written
+};
 
 struct Column {
   std::string name;
@@ -46,8 +62,8 @@ struct Rows {
 };
 
 // Turns the batch into rows; records that can never fit become rejections.
-void BuildRows(absl::Span<const Column> columns, absl::Span<const Record> batch, Rows* rows,
-               std::vector<SinkRejection>* rejected);
+void BuildRows(absl::Span<const Column> columns, absl::Span<const Record> batch, const Provenance& provenance,
+               Rows* rows, std::vector<SinkRejection>* rejected);
 
 // Keeps one row per conflict key (ON CONFLICT cannot touch a row twice in
 // one statement): the first, or with `keep_last` (DO UPDATE) the last.

@@ -35,6 +35,15 @@ class JsonlFileSink : public Sink, public PresenceCheck, public DestinationCount
     if (file_ == nullptr) return absl::FailedPreconditionError("jsonl_file sink: Write() before Open()");
     const RecordBatch& batch = request.batch;
     buffer_.clear();
+    std::string provenance;  // the same for every line of the batch
+    if (options_.provenance) {
+      JsonObjectWriter(&provenance)
+          .Str("job", request.job)
+          .Str("run_id", request.run_id)
+          .Str("shard", request.shard.id)
+          .Time("recovered_at", absl::Now());
+      provenance[0] = ',';  // spliced into each envelope, not closed
+    }
     for (const Record& r : batch.records()) {
       if (options_.format == JsonlFormat::kEnvelope) {
         buffer_.append("{\"key\":");
@@ -47,8 +56,9 @@ class JsonlFileSink : public Sink, public PresenceCheck, public DestinationCount
           AppendRfc3339(r.event_time, &buffer_);
           buffer_.push_back('"');
         }
-        buffer_.append(r.maybe_redelivered ? ",\"maybe_redelivered\":true,\"data\":"
-                                           : ",\"maybe_redelivered\":false,\"data\":");
+        buffer_.append(r.maybe_redelivered ? ",\"maybe_redelivered\":true" : ",\"maybe_redelivered\":false");
+        buffer_.append(provenance);
+        buffer_.append(",\"data\":");
         buffer_.append(r.payload);
         buffer_.push_back('}');
       } else {

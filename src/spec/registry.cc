@@ -142,6 +142,10 @@ absl::StatusOr<std::unique_ptr<Sink>> JsonlFileSinkFrom(const JobSpec& spec, Spe
   options.append = o.Bool("append").value_or(false);
   options.max_indexed_keys =
       o.Int("max_indexed_keys", false, 1, INT64_MAX).value_or(options.max_indexed_keys);
+  options.provenance = o.Bool("provenance").value_or(false);
+  if (options.provenance && options.format != JsonlFormat::kEnvelope) {
+    errors->Add(o.PathOf("provenance"), "is written into each envelope: set sink.format to \"envelope\"");
+  }
   if (spec.skip_already_present && options.format != JsonlFormat::kEnvelope) {
     errors->Add("skip_already_present",
                 "the jsonl_file sink answers it from the keys in its lines: set sink.format to "

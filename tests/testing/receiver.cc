@@ -128,21 +128,26 @@ void Receiver::Events(const httplib::Request& req, httplib::Response& res) {
     }
     return;
   }
+  if (!options_.results) {  // a batch is taken whole or refused whole
+    for (dom::element e : batch) {
+      if (options_.refuse.count(KeyOf(e)) > 0) {
+        res.status = 422;
+        res.set_content(absl::StrCat(R"({"error":"record )", KeyOf(e), R"( is invalid"})"),
+                        "application/json");
+        return;
+      }
+    }
+  }
   std::string results = R"({"results":[)";
-  bool refused = false, first = true;
+  bool first = true;
   for (dom::element e : batch) {
     const std::string key = KeyOf(e);
     const int status = Take(key, FlagOf(e));
-    refused = refused || status == 422;
     absl::StrAppend(&results, first ? "" : ",", R"({"key":")", key, R"(","status":)", status,
                     status == 422 ? R"(,"error":"invalid record"})" : "}");
     first = false;
   }
-  if (options_.results) {
-    res.set_content(results + "]}", "application/json");
-  } else if (refused) {
-    res.status = 422;  // the whole batch: the endpoint says no more
-  }
+  if (options_.results) res.set_content(results + "]}", "application/json");
 }
 
 std::vector<Arrival> Receiver::arrivals() const {
