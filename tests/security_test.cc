@@ -156,12 +156,7 @@ TEST(SecurityTest, NoSecretAppearsInAnyLogCheckpointDeadLetterMetricsFileOrError
 TEST(SecurityTest, TlsIsVerifiedAgainstTheSystemStoreUnlessACaFileIsGiven) {
   TempDir dir;
   const std::string cert = dir.File("cert.pem"), key = dir.File("key.pem");
-  ASSERT_EQ(
-      system(StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 ",
-                    "-addext subjectAltName=IP:127.0.0.1 -keyout ", key, " -out ", cert, " >/dev/null 2>&1")
-                 .c_str()),
-      0)
-      << "openssl (Debian package openssl) is needed";
+  ASSERT_TRUE(testing::MakeLoopbackCertificate(cert, key)) << "openssl (Debian package openssl) is needed";
   WriteFile(
       dir.File("page.json"),
       R"({"data":[{"id":"a","created_at":"2026-11-14T01:00:00Z"},{"id":"b","created_at":"2026-11-14T02:00:00Z"}]})");

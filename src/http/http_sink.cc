@@ -147,6 +147,20 @@ absl::Status Stopped(const std::string& answer) {
              "with its checkpoints intact and a re-run resumes it)"));
 }
 
+// A request that got no answer: as it is when it is worth asking again or
+// pauses the job, else named as `what`'s.
+absl::Status Unanswered(const absl::Status& s, std::string_view what) {
+  return IsTransient(s) || IsPaused(s) ? s : absl::Status(s.code(), ToAbsl(StrCat(what, ": ", s.message())));
+}
+
+// A presence lookup answered with a status it does not expect (`what` names
+// the request and answer): asked again, stopping the job, or failing the shard.
+absl::Status LookupRefused(const SinkStatuses& statuses, const std::string& what, const HttpResponse& resp) {
+  if (statuses.retry.count(resp.status) > 0) return Retryable(what, resp);
+  if (statuses.stop.count(resp.status) > 0) return Stopped(what);
+  return absl::FailedPreconditionError(ToAbsl(StrCat(what, " (not an answer the presence check expects)")));
+}
+
 absl::Status HttpSink::Write(const WriteRequest& request, WriteResult* result) {
   Delivery d{request, request.batch.records(), {}, {}, {}};
   d.fates.assign(d.records.size(), SinkFate::kPending);
@@ -211,7 +225,7 @@ void HttpSink::Send(PoolClient& client, Delivery& d, const std::vector<size_t>& 
   HttpResponse resp;
   if (absl::Status s = pool_.Send(client, req, &resp); !s.ok()) {
     for (size_t i : indexes) d.fates[i] = SinkFate::kRetry;
-    d.failures.Add(IsPaused(s) || IsTransient(s) ? s : absl::Status(s.code(), StrCat("sink: ", s.message())));
+    d.failures.Add(Unanswered(s, "sink"));
     return;
   }
   Route(client, d, indexes, req, resp);
@@ -309,19 +323,13 @@ absl::Status HttpSink::LookupEach(absl::Span<const Record> records, PresenceAnsw
       req.method = o_.presence.method;
       req.url = RenderTemplate(o_.presence.url, {{"key", UrlEncode(records[i].key)}});
       HttpResponse resp;
-      absl::Status s = pool_.Send(client, req, &resp);
-      if (!s.ok())
-        return failures.Add(IsTransient(s) || IsPaused(s)
-                                ? s
-                                : absl::Status(s.code(), StrCat("sink presence check: ", s.message())));
+      if (absl::Status s = pool_.Send(client, req, &resp); !s.ok())
+        return failures.Add(Unanswered(s, "sink presence check"));
       if (present.count(resp.status) > 0) {
         held[i] = 1;
       } else if (absent.count(resp.status) == 0) {
-        const std::string what = StrCat("sink presence check: ", Answer(client, req, resp));
-        if (statuses_.retry.count(resp.status) > 0) return failures.Add(Retryable(what, resp));
-        if (statuses_.stop.count(resp.status) > 0) return failures.Add(Stopped(what));
         failures.Add(
-            absl::FailedPreconditionError(ToAbsl(StrCat(what, " (neither a present nor an absent status)"))));
+            LookupRefused(statuses_, StrCat("sink presence check: ", Answer(client, req, resp)), resp));
       }
     });
   }
@@ -351,17 +359,10 @@ absl::Status HttpSink::LookupBatch(absl::Span<const Record> records, PresenceAns
       }
       req.body += "]}";
       HttpResponse resp;
-      absl::Status s = pool_.Send(client, req, &resp);
-      if (!s.ok())
-        return failures.Add(IsTransient(s) || IsPaused(s)
-                                ? s
-                                : absl::Status(s.code(), StrCat("sink presence check: ", s.message())));
+      if (absl::Status s = pool_.Send(client, req, &resp); !s.ok())
+        return failures.Add(Unanswered(s, "sink presence check"));
       const std::string what = StrCat("sink presence check: ", Answer(client, req, resp));
-      if (resp.status < 200 || resp.status >= 300) {
-        if (statuses_.retry.count(resp.status) > 0) return failures.Add(Retryable(what, resp));
-        if (statuses_.stop.count(resp.status) > 0) return failures.Add(Stopped(what));
-        return failures.Add(absl::FailedPreconditionError(ToAbsl(what)));
-      }
+      if (resp.status < 200 || resp.status >= 300) return failures.Add(LookupRefused(statuses_, what, resp));
       simdjson::dom::parser parser;
       simdjson::dom::array keys;
       if (parser.parse(resp.body).at_pointer(o_.presence.present_from).get_array().get(keys) !=

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "spec/components.h"
@@ -156,6 +157,15 @@ int FreeLoopbackPort() {
   }
   close(fd);
   return port;
+}
+
+bool MakeLoopbackCertificate(const std::string& cert_file, const std::string& key_file) {
+  const std::string command = absl::StrCat(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "
+      "subjectAltName=IP:127.0.0.1 "
+      "-keyout '",
+      key_file, "' -out '", cert_file, "' >/dev/null 2>&1");
+  return system(command.c_str()) == 0;
 }
 
 bool WaitForLoopbackPort(int port, absl::Duration timeout) {

@@ -72,6 +72,10 @@ int64_t FileSize(const std::string& path);
 // any. Returns without killing when the child ends first.
 void KillAfterProgress(int pid, const std::string& watched, int64_t size_before, int delay_ms);
 
+// Writes a self-signed certificate for 127.0.0.1 and its key (PEM) with the
+// openssl command; false when it cannot (openssl missing).
+bool MakeLoopbackCertificate(const std::string& cert_file, const std::string& key_file);
+
 // True once something accepts connections on 127.0.0.1:`port`, false after `timeout`.
 bool WaitForLoopbackPort(int port, absl::Duration timeout);
 
