@@ -48,8 +48,9 @@ struct recovery_error_t {
 
 struct recovery_sink_result_t {
   std::vector<recovery::SinkRejection>* rejected;
-  size_t count;       // records in the batch
-  std::string error;  // a call that was wrong or could not be recorded fails the batch
+  size_t count;             // records in the batch
+  std::string error;        // a call that was wrong or could not be recorded fails the batch
+  std::string job, run_id;  // provenance, NUL-terminated for the accessors
 };
 
 struct recovery_presence_t {

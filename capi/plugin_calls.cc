@@ -83,6 +83,14 @@ void recovery_sink_result_reject(recovery_sink_result_t* result, size_t index, c
   }
 }
 
+const char* recovery_sink_result_job(const recovery_sink_result_t* result) {
+  return result == nullptr ? "" : result->job.c_str();
+}
+
+const char* recovery_sink_result_run_id(const recovery_sink_result_t* result) {
+  return result == nullptr ? "" : result->run_id.c_str();
+}
+
 void recovery_presence_add(recovery_presence_t* presence, const char* key, size_t key_len) {
   if (presence == nullptr || (key == nullptr && key_len > 0)) return;
   try {

@@ -73,7 +73,8 @@ class CSinkOf : public Sink, public PresenceCheck, public DestinationCounter {
   absl::Status Write(const WriteRequest& request, WriteResult* written) override {
     absl::MutexLock lock(&mu_);
     BorrowRecords(request.batch.records(), &records_);
-    recovery_sink_result_t result{&written->rejected, records_.size(), {}};
+    recovery_sink_result_t result{
+        &written->rejected, records_.size(), {}, std::string(request.job), std::string(request.run_id)};
     recovery_error_t error;
     const VTable& v = plugin_.v();
     const char* shard = request.shard.id.c_str();

@@ -65,6 +65,7 @@ static recovery_sink_vtable_t sink_vtable(Sink* s) {
  * about ---- */
 typedef struct {
   atomic_int written, checks, destroyed;
+  atomic_int unknown_provenance; /* writes whose job or run id was not what the job's */
 } SinkV2;
 
 static int record_number(const recovery_record_t* r) {
@@ -77,6 +78,10 @@ static int sink_v2_write(void* ud, const char* shard_id, const recovery_record_t
   SinkV2* s = (SinkV2*)ud;
   (void)shard_id;
   (void)error;
+  /* Provenance: the job's name, and its run id ("20261114T000000Z-1a2b3c4d"). */
+  if (strcmp(recovery_sink_result_job(result), "c-api-seam") != 0 ||
+      strlen(recovery_sink_result_run_id(result)) < 8)
+    atomic_fetch_add(&s->unknown_provenance, 1);
   for (size_t i = 0; i < count; ++i) {
     if (record_number(&records[i]) % 2 == 0) return RECOVERY_INTERNAL; /* it was there already */
     if (record_number(&records[i]) == 11) recovery_sink_result_reject(result, i, "eleven is refused", 17);
@@ -438,6 +443,7 @@ int main(void) {
     /* Per shard: 224 emitted, 125 of them even (held already), 99 written, one of which is refused. */
     CHECK(atomic_load(&seam.written) == 2 * 99);
     CHECK(atomic_load(&seam.checks) > 0);
+    CHECK(atomic_load(&seam.unknown_provenance) == 0);
     CHECK(recovery_job_stats(job, &stats) == RECOVERY_OK && stats.records_delivered == 2 * 98 &&
           stats.dead_letters == 2 * 2);
     recovery_progress_ext_t ext = {sizeof ext, 0, 0};
@@ -489,6 +495,8 @@ int main(void) {
     recovery_free(err);
     err = NULL;
     recovery_sink_result_reject(NULL, 0, "x", 1);
+    CHECK(strcmp(recovery_sink_result_run_id(NULL), "") == 0 &&
+          strcmp(recovery_sink_result_job(NULL), "") == 0);
     recovery_job_destroy(job);
   }
 

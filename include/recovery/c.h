@@ -114,6 +114,13 @@ typedef struct recovery_sink_result_t recovery_sink_result_t;
  * delivered (return RECOVERY_OK). An index out of range fails the batch. */
 RECOVERY_C_EXPORT void recovery_sink_result_reject(recovery_sink_result_t* result, size_t index,
                                                    const char* reason, size_t reason_len);
+/* From `write`: the batch's provenance, so that the destination can tell
+ * recovered records from a live feed's: the job's name, and this run of it
+ * (each run has its own id: a resumed job is a new run). NUL-terminated,
+ * valid until `write` returns; "" for a NULL result. The shard is `write`'s
+ * `shard_id`; the time of recovery is the call's. */
+RECOVERY_C_EXPORT const char* recovery_sink_result_job(const recovery_sink_result_t* result);
+RECOVERY_C_EXPORT const char* recovery_sink_result_run_id(const recovery_sink_result_t* result);
 typedef struct recovery_presence_t recovery_presence_t;
 /* From `present`: the destination already holds the record with this key.
  * A key that is not among the records asked about is ignored (and logged

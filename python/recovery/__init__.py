@@ -21,12 +21,12 @@ job's shards as Celery tasks.
 from ._job import (ABORTED, ALREADY_PRESENT, CANCELLED, DEAD_LETTERED, DEADLINE_EXCEEDED, DELIVERED, DROPPED,
                    INCOMPLETE, INTERNAL, INVALID_ARGUMENT, LEASED, NOT_FOUND, OK, OUT_OF_WINDOW, OUTCOME_NAMES,
                    PAUSED, RESOURCE_EXHAUSTED, UNAVAILABLE, Cancelled, DeadLetter, Incomplete, InvalidJob, Job,
-                   Leased, LeaseLost, Page, Paused, Progress, Record, RecoveryError, Retry, Shard, SourceRecord,
-                   status_name, version)
+                   Leased, LeaseLost, Page, Paused, Progress, Provenance, Record, RecoveryError, Retry, Shard,
+                   SourceRecord, status_name, version)
 from ._native import loaded_from, use_library
 
 __all__ = [
-    "Job", "Record", "Progress", "Shard", "Page", "SourceRecord", "DeadLetter",
+    "Job", "Record", "Provenance", "Progress", "Shard", "Page", "SourceRecord", "DeadLetter",
     "RecoveryError", "Cancelled", "Paused", "Incomplete", "Leased", "LeaseLost", "InvalidJob", "Retry",
     "version", "status_name", "use_library", "loaded_from",
     "OK", "CANCELLED", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "RESOURCE_EXHAUSTED", "ABORTED",

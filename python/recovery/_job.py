@@ -7,6 +7,7 @@ import ctypes
 import datetime
 import json
 import os
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
@@ -151,6 +152,15 @@ class Record(NamedTuple):
     maybe_redelivered: bool
 
 
+class Provenance(NamedTuple):
+    """Where a batch comes from, for a sink that keeps it with each record so that
+    recovered records can be told from a live feed's (set_sink(..., with_provenance=True))."""
+    job: str
+    run_id: str  # this run of the job: a resumed job is a new run
+    shard_id: str
+    recovered_at_us: int  # when the batch was handed to the sink, µs since the epoch
+
+
 class Progress(NamedTuple):
     records_fetched: int
     records_delivered: int
@@ -254,9 +264,10 @@ class Job:
 
     # -- plug-ins --
 
-    def set_sink(self, write: Callable[[str, List[Record]], Optional[Dict[int, str]]],
+    def set_sink(self, write: Callable[..., Optional[Dict[int, str]]],
                  present: Optional[Callable[[str, List[Record]], Iterable[str]]] = None,
-                 count: Optional[Callable[[int, int, int], Sequence[int]]] = None) -> None:
+                 count: Optional[Callable[[int, int, int], Sequence[int]]] = None,
+                 with_provenance: bool = False) -> None:
         """`write(shard_id, records)` receives each batch; returning acknowledges
         it. It may return {index: reason} for records the destination will never
         accept: they go to dead letters and the rest counts as delivered.
@@ -270,11 +281,21 @@ class Job:
         `count(start_us, width_us, buckets)`, when given, lets reconcile() count
         the destination: how many records it holds per time bucket, by their
         event time ([start_us + i * width_us, start_us + (i + 1) * width_us)
-        for i < buckets), as a sequence of `buckets` integers."""
+        for i < buckets), as a sequence of `buckets` integers.
+
+        With `with_provenance`, `write(shard_id, records, provenance)` also gets
+        the batch's Provenance (job, run id, shard, time), to keep with each
+        record."""
 
         @_guarded
         def write_v2(_, shard_id, records, count, result):
-            rejected = write(shard_id.decode(), _records(records, count))
+            shard = shard_id.decode()
+            if with_provenance:
+                origin = Provenance(lib().recovery_sink_result_job(result).decode(),
+                                    lib().recovery_sink_result_run_id(result).decode(), shard, time.time_ns() // 1000)
+                rejected = write(shard, _records(records, count), origin)
+            else:
+                rejected = write(shard, _records(records, count))
             for index, reason in (rejected.items() if isinstance(rejected, dict) else ()):
                 text = str(reason).encode("utf-8", "replace")
                 lib().recovery_sink_result_reject(result, int(index), text, len(text))

@@ -187,6 +187,8 @@ def _declare(cdll: ctypes.CDLL) -> ctypes.CDLL:
         "recovery_page_set_progress": (None, [_c_void_p, ctypes.c_double]),
         "recovery_bytes_set": (None, [_c_void_p, _c_char_p, _c_size_t]),
         "recovery_sink_result_reject": (None, [_c_void_p, _c_size_t, _c_char_p, _c_size_t]),
+        "recovery_sink_result_job": (_c_char_p, [_c_void_p]),
+        "recovery_sink_result_run_id": (_c_char_p, [_c_void_p]),
         "recovery_presence_add": (None, [_c_void_p, _c_char_p, _c_size_t]),
         "recovery_job_create": (_c_int, [_c_char_p, _c_size_t, _c_char_p, ctypes.POINTER(_c_void_p), errptr]),
         "recovery_job_create_from_file": (_c_int, [_c_char_p, ctypes.POINTER(_c_void_p), errptr]),

@@ -84,6 +84,26 @@ class RecoveryTest(unittest.TestCase):
             recovery.Job.from_file(os.path.join(self.path, "missing.json"))
         self.assertEqual(cm.exception.status_name, "NOT_FOUND")
 
+    def test_a_sink_can_ask_for_each_batchs_provenance(self):
+        seen = []
+
+        def write(shard_id, records, provenance):
+            seen.append((shard_id, len(records), provenance))
+
+        before_us = time.time_ns() // 1000
+        with recovery.Job(spec("py-provenance"), base_dir=self.path) as job:
+            job.set_sink(write, with_provenance=True)
+            job.run()
+        self.assertTrue(seen)
+        run_ids = {p.run_id for _, _, p in seen}
+        self.assertEqual(len(run_ids), 1, run_ids)  # one run
+        self.assertRegex(run_ids.pop(), r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
+        for shard_id, _, provenance in seen:
+            self.assertEqual(provenance.job, "py-provenance")
+            self.assertEqual(provenance.shard_id, shard_id)
+            self.assertGreaterEqual(provenance.recovered_at_us, before_us)
+        self.assertEqual(sum(n for _, n, _ in seen), 498)
+
     def test_recovers_into_a_python_callable_with_progress_and_logs(self):
         sink, progress, logs = Collector(), [], []
         with recovery.Job(spec("py-run"), base_dir=self.path) as job:
