@@ -273,7 +273,8 @@ TEST_F(OAuth2Test, AKillBetweenARefreshAndItsWriteBackIsSurvivedWhereTheServerAl
 class CommandSecretTest : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
 
 TEST_P(CommandSecretTest, ARotatedSecretIsFetchedAgainOnceAfterA401) {
-  const auto [fresh_refused_too, in_query] = GetParam();
+  const bool fresh_refused_too = std::get<0>(GetParam());  // captured below: no structured binding
+  const bool in_query = std::get<1>(GetParam());
   const std::string form = in_query ? "Query " : "Bearer ";
   testing::TempDir dir;
   testing::WriteFile(dir.File("generation"), "1\n");
