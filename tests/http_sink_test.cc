@@ -445,12 +445,18 @@ TEST_P(HttpSinkKillTest, SigkillsMidBatchLoseNothingAndFlagEveryRepeat) {
   o.dedupe = dedupe;
   o.delay = absl::Milliseconds(2);
   Receiver receiver(o);
+  // Kills from outside that land inside the sink's write look like crashes
+  // to the crash-loop breaker, which would in time dead-letter a healthy
+  // record kept alone in the sink: it is off here.
   testing::WriteFile(dir.File("job.json"),
-                     Job(dir, SinkSpec(receiver, batched ? R"(,"batch":{"max_records":4},"max_in_flight":2)"
-                                                         : R"(,"max_in_flight":3)")));
+                     Job(dir,
+                         SinkSpec(receiver, batched ? R"(,"batch":{"max_records":4},"max_in_flight":2)"
+                                                    : R"(,"max_in_flight":3)"),
+                         R"("isolate_after_crashes":0,)"));
   RecoverThroughKills(dir.File("job.json"), receiver);
   const std::map<std::string, int> processed = receiver.processed();
   ASSERT_EQ(processed.size(), static_cast<size_t>(kRecords));  // nothing lost
+  EXPECT_EQ(testing::ReadFileOrEmpty(dir.File("dead.jsonl")), "");
   std::map<std::string, int> seen;
   int repeats = 0;
   for (const testing::Arrival& a : receiver.arrivals()) {
