@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@ namespace {
 using testing::FakeSqs;
 using ::testing::HasSubstr;
 using testing::MotoServer;
+using ::testing::Not;
 using testing::ReadLines;
 using testing::Shell;
 using testing::SqsAdmin;
@@ -970,6 +972,85 @@ TEST(SqsFakeTest, FollowModeKeepsReceivingUntilCancelled) {
 }
 
 // ---- configuration and protocol details, no server ------------------------------
+
+// credential_process: a command prints temporary credentials as JSON (the
+// AWS CLI's convention): named in the job spec, or a profile's, in the
+// shared credentials file or the config file. Its output never reaches a
+// message.
+TEST(AwsConfigTest, CredentialsFromAProcessAreReadAsTheAwsCliWritesThem) {
+  TempDir dir;
+  const std::string script = dir.File("creds.sh");
+  WriteFile(
+      script,
+      "#!/bin/sh\n"
+      "echo '{\"Version\": 1, \"AccessKeyId\": \"PROCKEY'\"$1\"'\", \"SecretAccessKey\": \"proc-secret\", "
+      "\"SessionToken\": \"proc-token\", \"Expiration\": \"2030-01-01T00:00:00Z\"}'\n");
+  ASSERT_EQ(chmod(script.c_str(), 0755), 0);
+  std::map<std::string, std::string> env;
+  GetEnv getenv = [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  AwsCredentialLookup lookup;
+  lookup.process = {script, "-spec"};
+  absl::StatusOr<AwsCredentials> c = ResolveAwsCredentials(lookup, getenv);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->access_key_id, "PROCKEY-spec");
+  EXPECT_EQ(c->secret_access_key, "proc-secret");
+  EXPECT_EQ(c->session_token, "proc-token");
+  EXPECT_EQ(c->origin, "credentials.process");
+
+  lookup.process = {"sh", "-c", "echo leaked-secret-output"};
+  c = ResolveAwsCredentials(lookup, getenv);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("printed no credentials of the credential_process form"));
+  EXPECT_THAT(std::string(c.status().message()), Not(HasSubstr("leaked-secret-output")));
+  lookup.process = {"false"};
+  c = ResolveAwsCredentials(lookup, getenv);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("credentials.process"));
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("exited 1"));
+
+  // A profile's credential_process: in the credentials file, then in the config file.
+  lookup.process.clear();
+  WriteFile(dir.File("credentials"), StrCat("[ci]\ncredential_process = ", script, " \"-from file\"\n"));
+  WriteFile(dir.File("config"),
+            StrCat("[profile cfg]\nregion = eu-west-1\ncredential_process = ", script, " -config\n"));
+  env["AWS_SHARED_CREDENTIALS_FILE"] = dir.File("credentials");
+  env["AWS_CONFIG_FILE"] = dir.File("config");
+  env["AWS_PROFILE"] = "ci";
+  c = ResolveAwsCredentials(lookup, getenv);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->access_key_id, "PROCKEY-from file");
+  EXPECT_THAT(c->origin, HasSubstr("profile \"ci\" credential_process"));
+  env["AWS_PROFILE"] = "cfg";
+  c = ResolveAwsCredentials(lookup, getenv);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->access_key_id, "PROCKEY-config");
+  env["AWS_PROFILE"] = "nobody";
+  c = ResolveAwsCredentials(lookup, getenv);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("profile \"nobody\" (no credential_process)"));
+
+  // In the job spec.
+  const std::string base =
+      R"({"name":"j","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+      "source":{"type":"sqs","queue_url":"http://127.0.0.1:1/q","region":"us-east-1","credentials":)";
+  const std::string tail =
+      R"(},"mapper":{"type":"json","fields":[{"name":"id","from":"/id"}]},"sink":{"type":"null"}})";
+  EXPECT_TRUE(
+      JobSpec::Parse(base + R"({"process":["aws-vault","export","--format=json","prod"]})" + tail).ok());
+  absl::StatusOr<JobSpec> both = JobSpec::Parse(
+      base + R"({"process":["x"],"access_key_id_env":"A","secret_access_key_env":"B"})" + tail);
+  ASSERT_FALSE(both.ok());
+  EXPECT_THAT(std::string(both.status().message()),
+              HasSubstr("give a process or environment variables, not both"));
+  absl::StatusOr<JobSpec> none = JobSpec::Parse(base + R"({"process":[]})" + tail);
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(std::string(none.status().message()),
+              HasSubstr("source.credentials.process: expected the program"));
+}
 
 TEST(AwsConfigTest, CredentialsAreFoundInTheUsualOrderAndAMissingOneNamesWhereItLooked) {
   TempDir dir;

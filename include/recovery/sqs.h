@@ -22,7 +22,7 @@ namespace recovery {
 // Where to reach AWS and with which credentials. Credentials and region are
 // looked up when the component is created, and the credentials again whenever
 // AWS refuses them as expired or unknown (a rotated session token is picked
-// up without a restart). Order: the variables named here; then
+// up without a restart). Order: the command or the variables named here; then
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN; then the
 // shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else
 // ~/.aws/credentials), profile `profile`, else AWS_PROFILE, else "default".
@@ -35,6 +35,14 @@ struct AwsOptions {
   std::string access_key_id_env;
   std::string secret_access_key_env;
   std::string session_token_env;
+  // Or a command printing temporary credentials as JSON, as the AWS CLI's
+  // credential_process does ({"Version": 1, "AccessKeyId", "SecretAccessKey",
+  // "SessionToken"}): its argv, run without a shell, stopped after the
+  // timeout, and run again when AWS refuses the credentials as expired. Not
+  // with the *_env names. (A profile's credential_process in the shared
+  // credentials file or ~/.aws/config is honoured too.)
+  std::vector<std::string> credential_process;
+  absl::Duration credential_process_timeout = absl::Seconds(30);
   absl::Duration connect_timeout = absl::Seconds(10);  // >= 1 ms
   std::string ca_file;                                 // PEM bundle; empty = the system's
 };

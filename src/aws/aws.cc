@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "recovery/secret.h"
 #include "simdjson.h"
 #include "util/file.h"
 #include "util/strings.h"
@@ -82,12 +83,95 @@ absl::StatusOr<AwsCredentials> CredentialsNamedInSpec(const AwsCredentialLookup&
   return c;
 }
 
+// `line` split into words: white space separates them and double quotes
+// group them (a profile's credential_process line; no shell runs it).
+std::vector<std::string> SplitCommandLine(std::string_view line) {
+  std::vector<std::string> words;
+  std::string word;
+  bool quoted = false, any = false;
+  for (char ch : line) {
+    if (ch == '"') {
+      quoted = !quoted;
+      any = true;
+    } else if (!quoted && std::isspace(static_cast<unsigned char>(ch))) {
+      if (any) words.push_back(std::move(word));
+      word.clear();
+      any = false;
+    } else {
+      word.push_back(ch);
+      any = true;
+    }
+  }
+  if (any) words.push_back(std::move(word));
+  return words;
+}
+
+// Credentials a command prints as the AWS CLI's credential_process does:
+// {"Version": 1, "AccessKeyId", "SecretAccessKey", "SessionToken"}. Messages
+// name `origin` and the command, never what it printed.
+absl::StatusOr<AwsCredentials> CredentialsFromProcess(const std::vector<std::string>& argv,
+                                                      absl::Duration timeout, const std::string& origin) {
+  SecretRef ref;
+  ref.command = argv;
+  ref.command_timeout = timeout;
+  absl::StatusOr<std::string> printed = ResolveSecret(ref);
+  if (!printed.ok()) {
+    return absl::Status(printed.status().code(),
+                        ToAbsl(StrCat("AWS credentials from ", origin, ": ", printed.status().message())));
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::object doc;
+  int64_t version = 0;
+  std::string_view key, secret, token;
+  if (parser.parse(*printed).get_object().get(doc) != simdjson::SUCCESS ||
+      doc["Version"].get_int64().get(version) != simdjson::SUCCESS || version != 1 ||
+      doc["AccessKeyId"].get_string().get(key) != simdjson::SUCCESS ||
+      doc["SecretAccessKey"].get_string().get(secret) != simdjson::SUCCESS || key.empty() || secret.empty()) {
+    return absl::NotFoundError(ToAbsl(
+        StrCat("AWS credentials from ", origin, ": ", argv[0],
+               " printed no credentials of the credential_process form {\"Version\": 1, \"AccessKeyId\": …, "
+               "\"SecretAccessKey\": …, \"SessionToken\": …}")));
+  }
+  AwsCredentials c;
+  c.access_key_id = std::string(key);
+  c.secret_access_key = std::string(secret);
+  if (doc["SessionToken"].get_string().get(token) == simdjson::SUCCESS) c.session_token = std::string(token);
+  c.origin = origin;
+  return c;
+}
+
+// A profile's credential_process in the AWS config file (AWS_CONFIG_FILE,
+// else ~/.aws/config: "[profile NAME]", or "[default]"), if it has one.
+std::vector<std::string> ConfiguredProcess(const GetEnv& getenv, const std::string& profile,
+                                           std::string* where) {
+  std::string path = Env(getenv, "AWS_CONFIG_FILE");
+  if (path.empty()) {
+    const std::string home = Env(getenv, "HOME");
+    if (home.empty()) return {};
+    path = StrCat(home, "/.aws/config");
+  }
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return {};
+  bool found = false;
+  for (auto& [k, v] :
+       IniSection(*text, profile == "default" ? profile : StrCat("profile ", profile), &found)) {
+    if (k == "credential_process") {
+      *where = StrCat(path, " profile \"", profile, "\" credential_process");
+      return SplitCommandLine(v);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 absl::StatusOr<AwsCredentials> ResolveAwsCredentials(const AwsCredentialLookup& lookup,
                                                      const GetEnv& getenv) {
   std::vector<std::string> looked;
-  // 1. Named in the job spec.
+  // 1. Named in the job spec: a command, or environment variables.
+  if (!lookup.process.empty()) {
+    return CredentialsFromProcess(lookup.process, lookup.process_timeout, "credentials.process");
+  }
   if (!lookup.access_key_id_env.empty() || !lookup.secret_access_key_env.empty()) {
     return CredentialsNamedInSpec(lookup, getenv);
   }
@@ -120,10 +204,16 @@ absl::StatusOr<AwsCredentials> ResolveAwsCredentials(const AwsCredentialLookup& 
       looked.push_back(StrCat(path, " (", text.status().message(), ")"));
     } else {
       bool found = false;
+      std::string process;
       for (auto& [k, v] : IniSection(*text, profile, &found)) {
         if (k == "aws_access_key_id") c.access_key_id = v;
         if (k == "aws_secret_access_key") c.secret_access_key = v;
         if (k == "aws_session_token") c.session_token = v;
+        if (k == "credential_process") process = v;
+      }
+      if (found && c.access_key_id.empty() && !process.empty()) {
+        return CredentialsFromProcess(SplitCommandLine(process), lookup.process_timeout,
+                                      StrCat(path, " profile \"", profile, "\" credential_process"));
       }
       if (found && !c.access_key_id.empty() && !c.secret_access_key.empty()) {
         c.origin = StrCat(path, " profile \"", profile, "\"");
@@ -133,6 +223,12 @@ absl::StatusOr<AwsCredentials> ResolveAwsCredentials(const AwsCredentialLookup& 
                               found ? "\" lacks aws_access_key_id or aws_secret_access_key)" : "\")"));
     }
   }
+  // 4. A credential_process in the AWS config file.
+  std::string where;
+  if (std::vector<std::string> process = ConfiguredProcess(getenv, profile, &where); !process.empty()) {
+    return CredentialsFromProcess(process, lookup.process_timeout, where);
+  }
+  looked.push_back(StrCat("the config file's profile \"", profile, "\" (no credential_process)"));
   return absl::NotFoundError(
       StrCat("no AWS credentials found; looked in: ", Join(looked, "; "),
              ". Set them there, or name the variables in credentials.access_key_id_env "
@@ -252,6 +348,12 @@ void CheckAwsOptions(const AwsOptions& o, std::string_view path, FieldErrors* er
     warnings->push_back(
         StrCat(JoinPath(path, "endpoint"), " is plain http: requests are signed but not encrypted"));
   }
+  if (!o.credential_process.empty() && !o.access_key_id_env.empty()) {
+    errors->Add(JoinPath(path, "credentials"), "give a process or environment variables, not both");
+  }
+  if (o.credential_process_timeout <= absl::ZeroDuration()) {
+    errors->Add(JoinPath(path, "credentials.process_timeout"), "must be positive");
+  }
   if (o.access_key_id_env.empty() != o.secret_access_key_env.empty()) {
     errors->Add(JoinPath(path, "credentials"),
                 "name both access_key_id_env and secret_access_key_env, or neither");
@@ -281,6 +383,8 @@ std::optional<AwsConfig> ResolveAwsConfig(const AwsOptions& o, std::string_view 
   lookup.secret_access_key_env = o.secret_access_key_env;
   lookup.session_token_env = o.session_token_env;
   lookup.profile = o.profile;
+  lookup.process = o.credential_process;
+  lookup.process_timeout = o.credential_process_timeout;
   absl::StatusOr<AwsCredentials> credentials = ResolveAwsCredentials(lookup, getenv);
   if (!credentials.ok()) {
     errors->Add(JoinPath(path, "credentials"), ToStd(credentials.status().message()));

@@ -32,15 +32,24 @@ struct AwsCredentials {
 using GetEnv = std::function<const char*(const char*)>;
 
 // Where to look for credentials, first to last:
-//  1. `explicit_*_env`: names of environment variables given in the job spec;
+//  1. `process`, a command given in the job spec, or `explicit_*_env`: names
+//     of environment variables given in the job spec;
 //  2. AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN;
 //  3. the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else
-//     ~/.aws/credentials), profile `profile`, else AWS_PROFILE, else "default".
+//     ~/.aws/credentials), profile `profile`, else AWS_PROFILE, else "default"
+//     (its key pair, or its credential_process);
+//  4. that profile's credential_process in the config file (AWS_CONFIG_FILE,
+//     else ~/.aws/config).
 struct AwsCredentialLookup {
   std::string access_key_id_env;
   std::string secret_access_key_env;
   std::string session_token_env;
   std::string profile;
+  // Before them all: a command printing credentials as the AWS CLI's
+  // credential_process does (also honoured in a profile of the credentials
+  // or config file), run again at each lookup.
+  std::vector<std::string> process;
+  absl::Duration process_timeout = absl::Seconds(30);
 };
 
 // NotFound naming every place it looked when none holds a key pair.

@@ -113,7 +113,7 @@ absl::StatusOr<std::unique_ptr<Source>> SqsSourceFrom(const JobSpec& spec, SpecO
                                                       bool resolve) {
   (void)spec;
 #if RECOVERY_WITH_HTTP
-  SqsSourceOptions options = ReadSqsSource(o);
+  SqsSourceOptions options = ReadSqsSource(o, spec.base_dir);
   if (!resolve) return std::unique_ptr<Source>();
   return Built(BuildSqsSource(options, o.path(), ProcessEnv, errors), "source");
 #else
@@ -167,7 +167,7 @@ absl::StatusOr<std::unique_ptr<Sink>> SqsSinkFrom(const JobSpec& spec, SpecObjec
                                                   bool resolve) {
   (void)spec;
 #if RECOVERY_WITH_HTTP
-  SqsSinkOptions options = ReadSqsSink(o);
+  SqsSinkOptions options = ReadSqsSink(o, spec.base_dir);
   if (!resolve) return std::unique_ptr<Sink>();
   return Built(BuildSqsSink(options, o.path(), ProcessEnv, errors), "sink");
 #else

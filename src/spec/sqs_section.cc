@@ -1,6 +1,7 @@
 #include "spec/sqs_section.h"
 
 #include "aws/sqs.h"
+#include "util/file.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -8,11 +9,29 @@ namespace {
 
 // "region", "endpoint", "profile", "credentials" {"access_key_id_env",
 // "secret_access_key_env", "session_token_env"}, "connect_timeout", "tls" {"ca_file"}.
-AwsOptions ReadAws(SpecObject& o) {
+AwsOptions ReadAws(SpecObject& o, const std::string& base_dir) {
   AwsOptions aws;
   if (std::optional<SpecObject> c = o.Object("credentials")) {
-    aws.access_key_id_env = c->String("access_key_id_env", true).value_or("");
-    aws.secret_access_key_env = c->String("secret_access_key_env", true).value_or("");
+    // A command printing them (credential_process), or the variables holding them.
+    if (std::optional<simdjson::dom::array> argv = c->Array("process")) {
+      for (simdjson::dom::element e : *argv) {
+        std::string_view arg;
+        if (e.get_string().get(arg) != simdjson::SUCCESS) {
+          c->errors()->Add(c->PathOf("process"),
+                           "expected an array of strings: the program and its arguments");
+          break;
+        }
+        aws.credential_process.emplace_back(arg);
+      }
+      if (argv->size() == 0) c->errors()->Add(c->PathOf("process"), "expected the program and its arguments");
+      if (!aws.credential_process.empty() && aws.credential_process[0].find('/') != std::string::npos)
+        aws.credential_process[0] = ResolvePath(base_dir, aws.credential_process[0]);
+    }
+    if (auto t = c->Duration("process_timeout", false, absl::Milliseconds(1)))
+      aws.credential_process_timeout = *t;
+    const bool process = !aws.credential_process.empty();
+    aws.access_key_id_env = c->String("access_key_id_env", !process).value_or("");
+    aws.secret_access_key_env = c->String("secret_access_key_env", !process).value_or("");
     aws.session_token_env = c->String("session_token_env").value_or("");
     c->Finish();
   }
@@ -36,9 +55,9 @@ SqsDisposal DisposalAt(SpecObject& o, std::string_view key, SqsDisposal fallback
 
 }  // namespace
 
-SqsSourceOptions ReadSqsSource(SpecObject& o) {
+SqsSourceOptions ReadSqsSource(SpecObject& o, const std::string& base_dir) {
   SqsSourceOptions s;
-  s.aws = ReadAws(o);
+  s.aws = ReadAws(o, base_dir);
   s.queue_url = o.String("queue_url").value_or("");
   s.queue_name = o.String("queue_name").value_or("");
   s.receivers = static_cast<int>(o.Int("receivers", false, 1, 64).value_or(s.receivers));
@@ -67,9 +86,9 @@ SqsSourceOptions ReadSqsSource(SpecObject& o) {
   return s;
 }
 
-SqsSinkOptions ReadSqsSink(SpecObject& o) {
+SqsSinkOptions ReadSqsSink(SpecObject& o, const std::string& base_dir) {
   SqsSinkOptions s;
-  s.aws = ReadAws(o);
+  s.aws = ReadAws(o, base_dir);
   s.queue_url = o.String("queue_url").value_or("");
   s.queue_name = o.String("queue_name").value_or("");
   s.message_group_id_from = o.String("message_group_id_from").value_or("");
