@@ -124,6 +124,16 @@ TEST(HttpSinkTest, ABodyTemplateCarriesTheRecordAndItsProvenance) {
                 R"("again":false,"source":"recovery webhook/20261114T120000Z-20261114T180000Z","run":")"));
   EXPECT_THAT(transcript, Not(HasSubstr(R"("run":"")")));
   EXPECT_THAT(transcript, HasSubstr(R"(","recovered_at":"20)"));
+
+  // A GraphQL mutation: the braces of its query are its own, not placeholders.
+  HttpSinkOptions graphql;
+  graphql.url = receiver.url("/graphql");
+  graphql.body = HttpSinkBody::kTemplate;
+  graphql.body_template =
+      R"({"query":"mutation Ingest($e: JSON!) { ingest(event: $e) { ok } }","variables":{"e":"{record}"}})";
+  EXPECT_TRUE(NewHttpSink(graphql).ok()) << NewHttpSink(graphql).status();
+  graphql.body_template = R"({"query":"mutation { ingest }","variables":{"e":"{recrod}"}})";
+  EXPECT_THAT(NewHttpSink(graphql).status().message(), HasSubstr("unknown placeholder {recrod}"));
 }
 
 TEST(HttpSinkTest, AConflictCountsAsAlreadyPresent) {

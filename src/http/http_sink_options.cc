@@ -1,5 +1,6 @@
 // Checking the HTTP sink's options.
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <set>
 
@@ -13,7 +14,14 @@ namespace {
 
 bool IsHttpUrl(std::string_view url) { return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0; }
 
-// Checks that every {placeholder} in `text` is one of `known`.
+bool IsIdentifier(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// Checks that every {placeholder} in `text` is one of `known`. Braces around
+// anything but a name (a GraphQL selection set, "{ ok }") are the text's own.
 void CheckPlaceholders(std::string_view text, const std::vector<std::string_view>& known,
                        const std::string& path, FieldErrors* errors) {
   size_t pos = 0;
@@ -21,7 +29,11 @@ void CheckPlaceholders(std::string_view text, const std::vector<std::string_view
     const size_t close = text.find('}', pos);
     if (close == std::string_view::npos) return;
     const std::string_view name = text.substr(pos + 1, close - pos - 1);
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
+    if (name.find('{') != std::string_view::npos) {  // an inner brace opens: look from there
+      pos += 1;
+      continue;
+    }
+    if (IsIdentifier(name) && std::find(known.begin(), known.end(), name) == known.end()) {
       errors->Add(path, StrCat("unknown placeholder {", name, "} (known here: {", Join(known, "}, {"), "})"));
     }
     pos = close + 1;
