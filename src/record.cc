@@ -82,4 +82,12 @@ void RawBatch::Clear() {
   arena_.Clear();
 }
 
+void RawBatch::KeepFirst(size_t n) {
+  if (n < records_.size()) records_.resize(n);
+}
+
+void RawBatch::DropFirst(size_t n) {
+  records_.erase(records_.begin(), records_.begin() + static_cast<ptrdiff_t>(std::min(n, records_.size())));
+}
+
 }  // namespace recovery

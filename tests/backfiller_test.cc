@@ -325,10 +325,12 @@ TEST_F(BackfillerTest, RecordsOutsideTheShardAreDroppedAndCounted) {
 
 // A queue-like source: one page of fixed messages with ids, every outcome it
 // is told at commit remembered.
-class QueueSource : public recovery::Source {
+class QueueSource : public recovery::Source, public QueueDescription {
  public:
   explicit QueueSource(std::vector<std::string> bodies) : bodies_(std::move(bodies)) {}
   bool plans_one_shard() const override { return true; }
+  QueueDescription* queue_description() override { return this; }  // a receive is never fetched again
+  absl::StatusOr<QueueFacts> Describe() override { return QueueFacts(); }
   absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view,
                                                     const ShardContext&) override {
     shards.push_back(shard);
@@ -540,18 +542,79 @@ TEST_F(BackfillerTest, CancelStopsAfterTheCurrentBatchAndARerunResumes) {
   EXPECT_EQ(UniqueKeys(delivered_), AllKeys(200));
 }
 
-TEST_F(BackfillerTest, MaxRecordsStopsEarlyAndResumably) {
+// max_records is exact: the page where the limit falls is cut there, and
+// the next run takes up at the record after the last one delivered, with
+// nothing repeated or flagged; a bad record after the cut is dead-lettered
+// once, under its place in the whole page.
+TEST_F(BackfillerTest, MaxRecordsStopsAtExactlyThatManyAndTheNextRunGoesOnFromThere) {
+  JobSpec spec = Spec();  // 4 shards, 3 at once
+  spec.max_records = 7;
+  auto source = [] {
+    auto s = std::make_unique<FakeSource>(DayTimes(200), 10);
+    s->set_bad_record(15, "not json");  // shard 0, the second page's sixth record
+    return s;
+  };
+  int runs = 0;
+  for (bool complete = false; !complete && runs < 40; ++runs) {
+    const size_t before = delivered_.size();
+    RunResult r = Run(spec, source(), std::make_unique<RecordingSink>(&delivered_));
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    complete = r.complete;
+    if (!complete) EXPECT_EQ(r.outcome, RunOutcome::kIncomplete);
+    if (!complete) EXPECT_EQ(delivered_.size() - before, 7u) << "run " << runs;
+  }
+  EXPECT_EQ(runs, 29);  // 199 good records: 28 runs of 7, then 3
+  std::set<std::string> expected = AllKeys(200);
+  expected.erase("r15");
+  EXPECT_EQ(Keys(delivered_), std::multiset<std::string>(expected.begin(), expected.end()));
+  for (const Delivered& d : delivered_) EXPECT_FALSE(d.maybe_redelivered) << d.key;
+  ASSERT_EQ(dead_.size(), 1u);
+  EXPECT_EQ(dead_[0].cursor, "10");
+  EXPECT_EQ(dead_[0].index, 5u);
+}
+
+// A page cut by the limit that comes back changed (the API edited a record
+// the cut took) is delivered whole, every record of it flagged.
+TEST_F(BackfillerTest, APageCutByTheLimitThatComesBackChangedGoesWholeAndFlagged) {
   JobSpec spec = Spec();
   spec.concurrency = 1;
-  spec.max_records = 25;
-  RunResult r = Run(spec, Records(200), std::make_unique<RecordingSink>(&delivered_));
-  ASSERT_TRUE(r.status.ok());
-  EXPECT_FALSE(r.complete);
-  EXPECT_EQ(delivered_.size(), 30u);  // whole pages only
+  spec.max_records = 4;
+  RunResult r = Run(spec, Records(40), std::make_unique<RecordingSink>(&delivered_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(Keys(delivered_), (std::multiset<std::string>{"r0", "r1", "r2", "r3"}));
+  auto changed = std::make_unique<FakeSource>(DayTimes(40), 10);
+  changed->set_bad_record(
+      0, absl::StrCat(R"({"id":"r0","ts":")", FormatRfc3339(DayTimes(40)[0]), R"(","edited":1})"));
   spec.max_records = 0;
-  r = Run(spec, Records(200), std::make_unique<RecordingSink>(&delivered_));
+  delivered_.clear();
+  r = Run(spec, std::move(changed), std::make_unique<RecordingSink>(&delivered_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_TRUE(r.complete);
-  EXPECT_EQ(Keys(delivered_).size(), 200u);
+  EXPECT_EQ(UniqueKeys(delivered_), AllKeys(40));
+  EXPECT_EQ(delivered_.size(), 40u);
+  const std::string cut_shard = backfiller_->plan()[0].id;
+  for (const Delivered& d : delivered_) EXPECT_EQ(d.maybe_redelivered, d.shard == cut_shard) << d.key;
+}
+
+// A queue's receive is not fetched again: the records after the cut are not
+// confirmed, so the queue hands them out again later.
+TEST_F(BackfillerTest, ARecordLimitConfirmsToAQueueOnlyWhatItTook) {
+  auto queue = std::make_unique<QueueSource>(std::vector<std::string>{
+      R"({"id":"q0","ts":"2026-11-14T01:00:00Z"})", R"({"id":"q1","ts":"2026-11-14T02:00:00Z"})",
+      R"({"id":"q2","ts":"2026-11-14T03:00:00Z"})", R"({"id":"q3","ts":"2026-11-14T04:00:00Z"})"});
+  QueueSource* q = queue.get();
+  JobSpec spec = Spec();
+  spec.max_records = 2;
+  RunResult r = Run(spec, std::move(queue), std::make_unique<RecordingSink>(&delivered_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.outcome, RunOutcome::kIncomplete);
+  EXPECT_EQ(Keys(delivered_), (std::multiset<std::string>{"q0", "q1"}));
+  EXPECT_EQ(q->outcomes.size(), 2u);  // q2 and q3 stay in the queue
+  for (const Shard& s : backfiller_->plan()) {
+    absl::StatusOr<std::optional<Checkpoint>> ck = store_->Load("test-job", s.id);
+    ASSERT_TRUE(ck.ok() && ck->has_value());
+    EXPECT_EQ((*ck)->page_taken, 0u);  // nothing to drop from the next receive
+  }
 }
 
 TEST_F(BackfillerTest, DryRunMapsEverythingAndWritesNothing) {

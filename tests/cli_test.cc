@@ -169,6 +169,68 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
                   "20261115T000000Z-20261116T000000Z +2026-11-15T00:00:00Z +2026-11-16T00:00:00Z +pending"));
 }
 
+// A canary: `run --limit N` delivers exactly N records (a page cut where the
+// limit falls), stops resumably, and the next run goes on from the record
+// after the last one delivered: through the file checkpoints, with bad
+// records dead-lettered once each, every record delivered once, none flagged.
+TEST(CliTest, ACanaryDeliversExactlyItsLimitAndTheNextRunGoesOnFromThere) {
+  testing::SimulatedApiOptions options;
+  options.start = testing::T("2026-11-14T00:00:00Z");
+  options.end = testing::T("2026-11-16T00:00:00Z");
+  options.records = 1000;
+  options.small_records = true;
+  options.bad_time_every = 40;
+  testing::SimulatedApi api(options);
+  testing::TempDir dir;
+  testing::WriteFile(
+      dir.File("job.json"),
+      StrCat(R"({"name":"canary","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-16T00:00:00Z"},
+    "shard_duration":"1d","concurrency":2,"error_budget":{"max_fraction":1},
+    "source":{"type":"http","url":")",
+             api.base_url(), R"(/v1/offset",
+      "query":{"from":"{start}","to":"{end}","offset":"{offset}","limit":"{limit}"},
+      "records":"/data","page_size":50,"pagination":{"type":"offset"}},
+    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+    "sink":{"type":"jsonl_file","path":"out.jsonl","format":"envelope"},
+    "checkpoint":{"type":"file","dir":"state"}})"));
+  const std::string job = dir.File("job.json");
+  auto lines = [&] { return testing::ReadLines(dir.File("out.jsonl")); };
+
+  Result canary = Cli({"run", job, "--quiet", "--limit", "37"});
+  EXPECT_EQ(canary.exit_code, 3) << canary.err;
+  EXPECT_EQ(lines().size(), 37u);
+  EXPECT_THAT(Cli({"status", job}).out, HasSubstr("to resume: recovery run " + job));
+  Result bad = Cli({"run", job, "--limit", "0"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--limit: expected a whole number of records from 1, got \"0\""));
+  Result more = Cli({"run", job, "--quiet", "--limit", "100"});
+  EXPECT_EQ(more.exit_code, 3) << more.err;
+  EXPECT_EQ(lines().size(), 137u);
+  Result rest = Cli({"run", job, "--quiet"});
+  EXPECT_EQ(rest.exit_code, 0) << rest.err;
+
+  std::multiset<std::string> keys;
+  simdjson::dom::parser parser;
+  for (const std::string& line : lines()) {
+    simdjson::dom::element e = parser.parse(line);
+    keys.insert(std::string(e["key"].get_string().value()));
+    EXPECT_FALSE(e["maybe_redelivered"].get_bool().value()) << line;
+  }
+  const std::vector<std::string> bad_ids = api.BadIds();
+  EXPECT_EQ(keys.size(), 1000u - bad_ids.size());
+  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size());  // none twice
+  const std::vector<std::string> letter_lines =
+      testing::ReadLines(dir.File("state/canary/dead_letters.jsonl"));
+  EXPECT_EQ(letter_lines.size(), bad_ids.size());
+  std::set<std::string> letters;  // shard, cursor and index of each
+  for (const std::string& line : letter_lines) {
+    simdjson::dom::element e = parser.parse(line);
+    letters.insert(StrCat(e["shard"].get_string().value(), " ", e["cursor"].get_string().value(), " ",
+                          e["index"].get_uint64().value()));
+  }
+  EXPECT_EQ(letters.size(), bad_ids.size());
+}
+
 // /ready says 503 until the run has opened its sink (here a PostgreSQL
 // server that never answers), while /status already reads the checkpoints.
 TEST(CliTest, ReadyIsSaidOnlyOnceTheSinkIsOpen) {

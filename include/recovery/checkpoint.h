@@ -79,6 +79,12 @@ struct Checkpoint {
   // (CheckpointStore::delivered_keys) this checkpoint vouches for.
   uint32_t cursor_restarts = 0;
   uint64_t delivered_keys = 0;
+  // A run stopped by max_records inside the page at `cursor`: how many of
+  // that page's raw records it took (delivered, dead-lettered or counted),
+  // and a hash of their bytes. The next run drops exactly those records
+  // from the page when they come back the same.
+  uint32_t page_taken = 0;
+  uint64_t page_taken_hash = 0;
 };
 
 // The 64-bit hash of a record key stored in Checkpoint::in_flight_keys;

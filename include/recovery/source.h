@@ -55,6 +55,10 @@ class RECOVERY_EXPORT RawBatch {
   void Add(std::string_view data, bool maybe_redelivered = false, std::string_view id = {});
   void AddError(std::string_view data_prefix, std::string_view error, std::string_view id = {});
   void Clear();
+  // Keeps the first `n` records, or drops the first `n`; the bytes of every
+  // record stay where they are until Clear().
+  void KeepFirst(size_t n);
+  void DropFirst(size_t n);
   absl::Span<const RawRecord> records() const { return records_; }
   size_t size() const { return records_.size(); }
   bool empty() const { return records_.empty(); }

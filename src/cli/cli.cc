@@ -18,6 +18,10 @@ commands:
                --shard I/N            run only the I-th of N slices of the plan (I from 1),
                                       so N hosts or processes can split the job
                --concurrency N        shards at once (overrides the spec)
+               --limit N              a canary: deliver at most N records in all (across
+                                      shards; overrides the spec's max_records), then stop
+                                      resumably (exit 3); the next run goes on from the
+                                      record after the last one delivered
                --log-format text|json (default text)
                --log-level L          debug, info, warning, error (default: warning on a
                                       terminal, where a progress line shows; info otherwise)
@@ -90,7 +94,7 @@ bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
       {"--json", false},        {"--write-plan", true},     {"--trust-total", false}, {"--reason", true},
       {"--since", true},        {"--keys", false},          {"--keys-limit", true},   {"--samples", true},
       {"--pages", true},        {"--max-requests", true},   {"--save", true},         {"-o", true},
-      {"--probe", true}};
+      {"--probe", true},        {"--limit", true}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0 || a.rfind("-o", 0) == 0) {  // -o: report's output

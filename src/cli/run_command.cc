@@ -9,6 +9,7 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -139,6 +140,19 @@ absl::Status ReadLogFlags(const Args& args, bool tty, LogLevel* level, std::stri
     }
     *format = it->second;
   }
+  return absl::OkStatus();
+}
+
+// --limit: the canary's record limit, in place of the spec's max_records.
+absl::Status ReadLimit(const Args& args, JobSpec* spec) {
+  auto it = args.flags.find("--limit");
+  if (it == args.flags.end()) return absl::OkStatus();
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(it->second, &n) || n < 1) {
+    return absl::InvalidArgumentError(
+        ToAbsl(StrCat("--limit: expected a whole number of records from 1, got \"", it->second, "\"")));
+  }
+  spec->max_records = n;
   return absl::OkStatus();
 }
 
@@ -334,6 +348,7 @@ int RunCommand(const Args& args) {
   BackfillerOptions options;
   if (absl::Status s = ReadLogFlags(args, tty, &level, &format); !s.ok()) return BadSpec(s);
   if (absl::Status s = ReadRunFlags(args, &options); !s.ok()) return BadSpec(s);
+  if (absl::Status s = ReadLimit(args, &*spec); !s.ok()) return BadSpec(s);
   if (absl::Status s = ReadReplayFlags(args, &options); !s.ok()) return BadSpec(s);
   ProgressLine progress(tty, args.flags.count("--quiet") > 0);
   options.on_log = MakeLogger(format, level, &progress);

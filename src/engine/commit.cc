@@ -29,6 +29,8 @@ void MovePast(ShardRun& run, const Page& page, const ShardCounters& counters) {
   ck.suspect_keys.clear();
   ck.suspect_deaths = 0;
   ck.settled_keys.clear();
+  ck.page_taken = run.taken_after;  // a page cut by the record limit keeps its cursor
+  ck.page_taken_hash = run.taken_hash_after;
   ck.counters += counters;
   if (page.reported_total >= 0) ck.reported_total = page.reported_total;
   const bool done = page.exhausted && !IsOpenEnded(run.shard);
@@ -104,7 +106,8 @@ absl::Status AddLetters(Engine& engine, const ShardRun& run, const Page&, const 
                         absl::Time now) {
   DeadLetterStore& store = *engine.components().dead_letters;
   for (const PendingDeadLetter& d : mapped.dead) {
-    DeadLetter letter{engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index,
+    // Indexes count from the page's front, records an earlier cut took included.
+    DeadLetter letter{engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index + run.dropped_in_page,
                       d.reason,           d.raw,        d.source_id,           now};
     RECOVERY_RETURN_IF_ERROR(store.Add(letter));
   }

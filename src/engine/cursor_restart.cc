@@ -62,6 +62,8 @@ absl::Status PrepareRestart(Engine& engine, ShardRun& run, const absl::Status& w
   ++ck.cursor_restarts;
   const std::string expired_cursor = ck.cursor;
   ck.cursor.clear();
+  ck.page_taken = 0;
+  ck.page_taken_hash = 0;
   engine.metrics().CursorRestart();
   std::string fields;
   JsonObjectWriter(&fields)

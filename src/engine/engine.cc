@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -39,7 +40,22 @@ Engine::Engine(JobSpec spec, Components components, BackfillerOptions options, s
                             !options_.dry_run),
       progress_(plan_, spec_.start, spec_.end),
       metrics_(options_.metrics, spec_.name),
+      records_left_(spec_.max_records),
       committer_(NewPageCommitter(*this)) {}
+
+int64_t Engine::TakeRecords(int64_t wanted) {
+  if (!limits_records() || wanted <= 0) return std::max<int64_t>(wanted, 0);
+  int64_t left = records_left_.load();
+  int64_t granted = 0;
+  do {
+    granted = std::clamp<int64_t>(left, 0, wanted);
+  } while (granted > 0 && !records_left_.compare_exchange_weak(left, left - granted));
+  return granted;
+}
+
+void Engine::ReturnRecords(int64_t n) {
+  if (limits_records() && n > 0) records_left_.fetch_add(n);
+}
 
 Engine::~Engine() = default;
 

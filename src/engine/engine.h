@@ -49,6 +49,15 @@ struct ShardRun {
   absl::flat_hash_set<uint64_t> maybe_in_sink;
   uint64_t delivered_at_restart = 0;
   int fruitless_restarts = 0;
+  // The page under way (page_cut.h): how many raw records of its front an
+  // earlier cut took and this run dropped, and their hash; what the record
+  // limit granted it; and, should it be cut, what the checkpoint is to say
+  // was taken of it once it commits (0 when it is not cut).
+  uint32_t dropped_in_page = 0;
+  uint64_t dropped_hash = 0;
+  int64_t records_granted = 0;
+  uint32_t taken_after = 0;
+  uint64_t taken_hash_after = 0;
 };
 
 class PageCommitter;  // commit.h
@@ -88,6 +97,15 @@ class Engine {
   // Each shard's delivered keys are logged (cursor_restart.h): the source's
   // cursors may expire and the checkpoint store keeps such logs.
   bool keeps_delivered_keys() const { return keeps_delivered_keys_; }
+
+  // JobSpec::max_records, shared by every shard: TakeRecords grants up to
+  // `wanted` of the records this run may still deliver (all of them when
+  // the job has no limit), ReturnRecords gives back what was granted and not
+  // delivered, RecordsSpent says nothing is left.
+  bool limits_records() const { return spec_.max_records > 0; }
+  int64_t TakeRecords(int64_t wanted);
+  void ReturnRecords(int64_t n);
+  bool RecordsSpent() const { return limits_records() && records_left_.load() <= 0; }
 
   bool Stopping() const { return cancelled_.load() || stopped_.load(); }
   bool cancelled() const { return cancelled_.load(); }
@@ -168,6 +186,7 @@ class Engine {
   EngineMetrics metrics_;
   RejectClaims reject_claims_;
 
+  std::atomic<int64_t> records_left_;  // of max_records, when limits_records()
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> stopped_{false};  // the job stops for a reason of its own
   std::atomic<bool> warned_unasked_{false};

@@ -88,6 +88,31 @@ void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, con
   }
 }
 
+void KeepFirstMapped(const Mapper& mapper, const JobWindow& job, const RawBatch& records, size_t n,
+                     MappedPage* out) {
+  if (n >= out->outcomes.size()) return;
+  while (!out->origin.empty() && out->origin.back() >= n) {
+    out->batch.PopBack();
+    out->origin.pop_back();
+  }
+  out->outcomes.resize(n);
+  out->dead.erase(std::remove_if(out->dead.begin(), out->dead.end(),
+                                 [n](const PendingDeadLetter& d) { return d.index >= n; }),
+                  out->dead.end());
+  // Counted again for what is kept, as MapPage counted them.
+  out->other_shards = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (out->outcomes[i] != RecordOutcome::kOutOfWindow) continue;
+    const RawRecord& raw = records.records()[i];
+    const absl::Time t = raw.error.empty() ? mapper.EventTimeOf(raw) : kUnknownEventTime;
+    out->other_shards += t == kUnknownEventTime || (t >= job.start && t < job.end);
+  }
+  out->max_event_time = absl::InfinitePast();
+  for (const Record& r : out->batch.records()) {
+    if (r.event_time != kUnknownEventTime) out->max_event_time = std::max(out->max_event_time, r.event_time);
+  }
+}
+
 absl::Status ApplyWriteResult(const RawBatch& records, MappedPage* page) {
   const WriteResult& written = page->written;
   const size_t n = page->origin.size();

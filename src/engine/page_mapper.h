@@ -78,6 +78,11 @@ struct JobWindow {
 void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, const RawBatch& records,
              bool owns_rejects, RejectClaims* claims, MappedPage* out);
 
+// Keeps only what MapPage made of the first `n` raw records of `records`
+// (the page cut of page_cut.h); `mapper` and `job` as MapPage had them.
+void KeepFirstMapped(const Mapper& mapper, const JobWindow& job, const RawBatch& records, size_t n,
+                     MappedPage* out);
+
 // What the sink said of the batch's records (page->written): those it refused
 // become dead letters with its reason, those it already held count as already
 // present. InternalError when it named a record it was not given, or one twice.

@@ -7,6 +7,7 @@
 #include "engine/commit.h"
 #include "engine/crash_isolation.h"
 #include "engine/cursor_restart.h"
+#include "engine/page_cut.h"
 #include "engine/page_mapper.h"
 #include "json/json_writer.h"
 #include "recovery/status.h"
@@ -127,11 +128,6 @@ void WarnOutOfWindow(Engine& engine, ShardRun& run, const MappedPage& mapped) {
       fields);
 }
 
-bool ReachedMaxRecords(Engine& engine) {
-  const int64_t max = engine.spec().max_records;
-  return max > 0 && engine.progress().records_this_run() >= static_cast<uint64_t>(max);
-}
-
 // The engine's context for one shard's reader: what the source warns about
 // is also kept, so the shard's checkpoint can carry it to `recovery status`.
 // Sources may warn from threads of their own.
@@ -184,6 +180,7 @@ void RunShard(Engine& engine, ShardRun& run) {
   const ShardScope scope(engine.source_context());  // outlives the reader
   engine.progress().SetState(index, ShardState::kRunning);
   auto pause = [&] { engine.progress().SetState(index, ShardState::kPending); };
+  if (engine.RecordsSpent()) return pause();
   bool redeliver = run.checkpoint.in_flight;
   if (engine.spec().isolate_after_crashes > 0) run.death_unsaved = CountDeath(run, engine.sink_marks());
   ShardCounters counters;  // of the page under way; retries count from the open
@@ -204,7 +201,7 @@ void RunShard(Engine& engine, ShardRun& run) {
   MappedPage mapped;
   std::string page_cursor;
   while (true) {
-    if (engine.Stopping() || ReachedMaxRecords(engine)) return pause();
+    if (engine.Stopping() || engine.RecordsSpent()) return pause();
     st = engine.Retry("fetch page", run, &counters, [&] {
       page.Clear();
       return reader->Next(&page);
@@ -218,15 +215,18 @@ void RunShard(Engine& engine, ShardRun& run) {
       continue;
     }
     if (!st.ok()) return Stop(engine, run, "fetch page", st);
+    if (!DropTaken(engine, run, &page)) redeliver = true;
 
     scope.TakeWarning(run.checkpoint);  // saved with the page
-    MapPage(*c.mapper, run.shard, {engine.spec().start, engine.spec().end}, page.records, owns_rejects,
-            claims, &mapped);
+    const JobWindow job{engine.spec().start, engine.spec().end};
+    MapPage(*c.mapper, run.shard, job, page.records, owns_rejects, claims, &mapped);
+    if (CutToLimit(engine, run, job, &page, &mapped) == Cut::kNothing) return pause();
     if (partitioned && !c.source->plans_one_shard()) WarnOutOfWindow(engine, run, mapped);
     run.max_event_time = std::max(run.max_event_time, mapped.max_event_time);
     page_cursor = run.checkpoint.cursor;
     st = engine.committer().Commit(run, page, mapped, redeliver, &counters);
     if (!st.ok()) return Stop(engine, run, "commit page", st);
+    ReturnUnused(engine, run, engine.committer().ProgressRecords(counters));
     redeliver = false;
     st = engine.committer().Confirm(run, *reader, page, mapped, &counters);
     if (!st.ok()) return Stop(engine, run, "confirm page to source", st);
