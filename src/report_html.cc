@@ -312,6 +312,29 @@ void ShardTable(const ReportData& d, std::string* out) {
   StrAppend(out, "</tbody></table></section>\n");
 }
 
+// The shards operators edited by hand (`recovery state set`, `state skip`):
+// one row per edit, oldest first per shard. Absent when nobody edited any.
+void EditTable(const ReportData& d, std::string* out) {
+  std::string rows;
+  size_t count = 0;
+  for (const ShardReport& r : d.shards) {
+    for (const std::string& line : r.checkpoint.edits) {
+      const EditRecord e = ReadEdit(line);
+      ++count;
+      StrAppend(&rows, "<tr data-shard=\"", Html(r.shard.id), "\" data-action=\"", Html(e.action),
+                "\"><td class=\"t\"><code>", Html(r.shard.id), "</code></td><td>", Html(e.action),
+                "</td><td class=\"t\">", Html(e.at), "</td><td>", Html(e.by), "</td><td>", Html(e.from_state),
+                " <code>", Html(e.from_cursor), "</code></td><td>", Html(e.to_state), " <code>",
+                Html(e.to_cursor), "</code></td><td>", Html(e.reason), "</td></tr>");
+    }
+  }
+  if (count == 0) return;
+  StrAppend(out, "<section id=\"edits\" data-edits=\"", count,
+            "\"><h2>Edited by hand</h2><table><thead><tr><th>Shard</th><th>Edit</th><th>When</th><th>By</th>"
+            "<th>From</th><th>To</th><th>Why</th></tr></thead><tbody>",
+            rows, "</tbody></table></section>\n");
+}
+
 void LetterTable(const ReportData& d, std::string* out) {
   StrAppend(out, "<section id=\"dead-letters\" data-letters=\"", d.letters_total,
             "\"><h2>Dead letters not yet settled</h2>");
@@ -400,6 +423,7 @@ std::string ReportHtml(const ReportData& d) {
   TotalsSection(t, &out);
   WindowSection(d, t, &out);
   ShardTable(d, &out);
+  EditTable(d, &out);
   LetterTable(d, &out);
   ProbeSection(d, &out);
   StrAppend(&out, "</main>\n<footer>Made by recovery ", RECOVERY_VERSION_STRING,

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <set>
 #include <string>
@@ -229,6 +230,92 @@ TEST(CliTest, ACanaryDeliversExactlyItsLimitAndTheNextRunGoesOnFromThere) {
                           e["index"].get_uint64().value()));
   }
   EXPECT_EQ(letters.size(), bad_ids.size());
+}
+
+// `state set` moves a shard to a position the operator names and the next
+// run starts exactly there; `state skip` marks a shard done unread; both keep
+// an audit line that status shows, and neither is allowed while the job runs.
+TEST(CliTest, StateSetMovesAShardAndTheNextRunStartsExactlyThere) {
+  testing::SimulatedApiOptions options;
+  options.start = testing::T("2026-11-14T00:00:00Z");
+  options.end = testing::T("2026-11-16T00:00:00Z");
+  options.records = 8000;  // 4 s of paging a shard: the edit is tried well before the run could end
+  options.small_records = true;
+  options.latency = absl::Milliseconds(50);
+  testing::SimulatedApi api(options);
+  testing::TempDir dir;
+  testing::WriteFile(
+      dir.File("job.json"),
+      StrCat(R"({"name":"edits","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-16T00:00:00Z"},
+    "shard_duration":"1d","concurrency":2,
+    "source":{"type":"http","url":")",
+             api.base_url(), R"(/v1/offset",
+      "query":{"from":"{start}","to":"{end}","offset":"{offset}","limit":"{limit}"},
+      "records":"/data","page_size":50,"pagination":{"type":"offset"}},
+    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+    "sink":{"type":"jsonl_file","path":"out.jsonl"},
+    "checkpoint":{"type":"file","dir":"state"}})"));
+  const std::string job = dir.File("job.json");
+  const std::string day1 = "20261114T000000Z-20261115T000000Z", day2 = "20261115T000000Z-20261116T000000Z";
+
+  Result bad = Cli({"state", "set", job, "--shard", day1, "--position", "abc", "--reason", "x"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err,
+              HasSubstr("a position of pagination type \"offset\" is a whole number from 0, got \"abc\""));
+  EXPECT_EQ(Cli({"state", "set", job, "--shard", day1, "--position", "5"}).exit_code, 2);  // no reason
+  Result unknown = Cli({"state", "skip", job, "--shard", "nope", "--reason", "x"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("no shard \"nope\" in the plan"));
+
+  // While a run holds the job, an edit is refused and changes nothing.
+  Result refused;
+  Result running = testing::RunCli(RECOVERY_CLI, {"run", job, "--quiet"}, [&] {
+    testing::CliOptions o;
+    o.term_after_ms = 100;
+    o.during = [&] {
+      const absl::Time give_up = absl::Now() + absl::Seconds(60);
+      while (testing::ReadLines(dir.File("out.jsonl")).empty() && absl::Now() < give_up)
+        absl::SleepFor(absl::Milliseconds(20));
+      refused = Cli({"state", "skip", job, "--shard", day2, "--reason", "while running"});
+    };
+    return o;
+  }());
+  EXPECT_EQ(running.exit_code, 3) << running.err;
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("job \"edits\" is already running"));
+  ASSERT_EQ(Cli({"reset", job, "--yes"}).exit_code, 0);
+  ASSERT_EQ(unlink(dir.File("out.jsonl").c_str()), 0);
+
+  Result set = Cli({"state", "set", job, "--shard", day1, "--position", "120", "--reason",
+                    "the vendor re-sent the first 120 orders"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_THAT(set.out, HasSubstr("\"action\":\"set\""));
+  EXPECT_THAT(set.out, HasSubstr("\"to\":{\"cursor\":\"120\",\"state\":\"running\"}"));
+  ASSERT_EQ(Cli({"state", "skip", job, "--shard", day2, "--reason", "replayed by the vendor"}).exit_code, 0);
+  Result status = Cli({"status", job});
+  EXPECT_THAT(status.out, ::testing::ContainsRegex("edited: shard " + day1 +
+                                                   ": set by .*@.* at .*: from pending \"\" to running "
+                                                   "\"120\": the vendor re-sent the first 120 orders"));
+  EXPECT_THAT(status.out, HasSubstr("edited: shard " + day2 + ": skip by "));
+  EXPECT_THAT(Cli({"status", job, "--json"}).out, HasSubstr("\"reason\":\"replayed by the vendor\""));
+  ASSERT_EQ(Cli({"report", job, "-o", dir.File("report.html")}).exit_code, 0);
+  const std::string report = testing::ReadFileOrEmpty(dir.File("report.html"));
+  EXPECT_THAT(report, HasSubstr("<section id=\"edits\" data-edits=\"2\">"));
+  EXPECT_THAT(report, HasSubstr("<td>the vendor re-sent the first 120 orders</td>"));
+
+  Result run = Cli({"run", job, "--quiet"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::vector<std::string> expected =
+      api.Ids(testing::T("2026-11-14T00:00:00Z"), testing::T("2026-11-15T00:00:00Z"));
+  expected.erase(expected.begin(), expected.begin() + 120);
+  std::vector<std::string> got;
+  simdjson::dom::parser parser;
+  for (const std::string& line : testing::ReadLines(dir.File("out.jsonl")))
+    got.push_back(std::string(parser.parse(line)["id"].get_string().value()));
+  std::sort(got.begin(), got.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(got, expected);  // day 1 from its 121st record, day 2 not at all
+  EXPECT_THAT(Cli({"status", job}).out, HasSubstr("2 of 2 shards done"));
 }
 
 // /ready says 503 until the run has opened its sink (here a PostgreSQL

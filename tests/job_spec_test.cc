@@ -2,7 +2,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "spec/components.h"
 #include "testing/test_util.h"
+#include "util/strings.h"
 
 namespace recovery {
 namespace {
@@ -153,6 +155,54 @@ TEST(JobSpecTest, ABackendLeftOutOfTheBuildIsNamed) {
   EXPECT_THAT(pg, ElementsAre("checkpoint.type: \"postgres\" is not in this build of the library (built with "
                               "RECOVERY_WITH_POSTGRES=OFF)"));
 #endif
+}
+
+}  // namespace
+}  // namespace recovery
+
+namespace recovery {
+namespace {
+
+// `recovery state set`: each source style takes the positions it can, in its
+// own terms, and refuses the rest with the form it takes.
+absl::StatusOr<std::string> CursorAt(const std::string& source, const std::string& position,
+                                     const std::string& base_dir = "") {
+  absl::StatusOr<JobSpec> spec = JobSpec::Parse(StrCat(
+      R"({"name":"p","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},"source":)",
+      source, R"(,"mapper":{"type":"json","fields":[{"name":"id","from":"/id"}]}})"));
+  if (!spec.ok()) return spec.status();
+  spec->base_dir = base_dir;
+  return SourceCursorAt(*spec, position);
+}
+
+std::string Http(const std::string& pagination) {
+  return StrCat(R"({"type":"http","url":"http://127.0.0.1:1/v1","records":"/data","pagination":)", pagination,
+                "}");
+}
+
+TEST(SourcePositionTest, EachStyleTakesItsOwnPositionsAndNamesTheFormOtherwise) {
+  EXPECT_EQ(*CursorAt(Http(R"({"type":"page"})"), "7"), "7");
+  EXPECT_THAT(CursorAt(Http(R"({"type":"page"})"), "0").status().message(),
+              ::testing::HasSubstr("pagination type \"page\" is a whole number from 1, got \"0\""));
+  EXPECT_EQ(*CursorAt(Http(R"({"type":"page","first":0})"), "0"), "0");
+  EXPECT_EQ(*CursorAt(Http(R"({"type":"offset"})"), "250"), "250");
+  EXPECT_FALSE(CursorAt(Http(R"({"type":"offset"})"), "-1").ok());
+  EXPECT_EQ(*CursorAt(Http(R"({"type":"keyset","time":"/t","id":"/id"})"), "2026-11-14T03:00:00Z,ord-1,2"),
+            R"({"after_time":"2026-11-14T03:00:00Z","after_id":"ord-1,2"})");
+  EXPECT_THAT(CursorAt(Http(R"({"type":"keyset","time":"/t","id":"/id"})"), "2026-11-14").status().message(),
+              ::testing::HasSubstr("is TIME,ID"));
+  EXPECT_THAT(CursorAt(Http(R"({"type":"cursor","from":"/next"})"), "abc").status().message(),
+              ::testing::HasSubstr("tokens or URLs only the server names"));
+  EXPECT_THAT(CursorAt(R"({"type":"sqs","queue_url":"http://127.0.0.1:1/q"})", "5").status().message(),
+              ::testing::HasSubstr("\"sqs\" has no position an operator can name"));
+
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("export.jsonl"), "{\"id\":1}\n{\"id\":2}\n");
+  const std::string file = R"({"type":"jsonl_file","path":"export.jsonl"})";
+  EXPECT_EQ(*CursorAt(file, "9", dir.path()), "9");
+  EXPECT_EQ(*CursorAt(file, "0", dir.path()), "0");
+  EXPECT_THAT(CursorAt(file, "4", dir.path()).status().message(), ::testing::HasSubstr("is inside a line"));
+  EXPECT_THAT(CursorAt(file, "99", dir.path()).status().message(), ::testing::HasSubstr("past the end"));
 }
 
 }  // namespace

@@ -89,6 +89,27 @@ TEST(CheckpointCodecTest, RecordsOfOtherShardsNeedVersion6OnlyWhenCounted) {
   EXPECT_EQ(decoded->counters.records_of_other_shards, 30u);
 }
 
+// A page cut by a record limit and an operator's edits need version 7, and
+// only when present.
+TEST(CheckpointCodecTest, ACutPageAndEditsNeedVersion7AndRoundTrip) {
+  Checkpoint c = Sample();
+  c.page_taken = 37;
+  c.page_taken_hash = 0xfedcba9876543210ULL;
+  c.edits = {R"({"at":"2026-12-07T08:00:00Z","by":"ops@host","action":"set","reason":"a \"quoted\" why"})",
+             R"({"action":"skip"})"};
+  const std::string encoded = EncodeCheckpoint("job", "shard", c);
+  EXPECT_THAT(encoded, HasSubstr(R"("version":7,)"));
+  auto decoded = DecodeCheckpoint(encoded, "f");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ExpectSame(*decoded, c);
+  EXPECT_EQ(decoded->page_taken, 37u);
+  EXPECT_EQ(decoded->page_taken_hash, 0xfedcba9876543210ULL);
+  EXPECT_EQ(decoded->edits, c.edits);
+  c.page_taken = 0;
+  c.edits.clear();
+  EXPECT_THAT(EncodeCheckpoint("job", "shard", c), HasSubstr(R"("version":1,)"));
+}
+
 TEST(CheckpointCodecTest, EveryTruncationAndAlterationIsDataLossNamingTheFile) {
   const std::string good = EncodeCheckpoint("job", "shard", Sample());
   for (size_t n = 0; n < good.size(); ++n) {

@@ -85,6 +85,11 @@ struct Checkpoint {
   // from the page when they come back the same.
   uint32_t page_taken = 0;
   uint64_t page_taken_hash = 0;
+  // What operators changed by hand (`recovery state set`, `state skip`),
+  // oldest first: one JSON object each, {"at", "by", "action" ("set" or
+  // "skip"), "from" and "to" (the cursor and state before and after),
+  // "reason"}.
+  std::vector<std::string> edits;
 };
 
 // The 64-bit hash of a record key stored in Checkpoint::in_flight_keys;

@@ -57,13 +57,30 @@ RECOVERY_EXPORT JobSummary Summarize(const std::vector<ShardReport>& reports);
 // "start", "end", "state", "records_delivered", "dead_letters",
 // "records_out_of_window", "records_of_other_shards" (of those, inside the
 // job's window), "records_already_present", "pages", "progress",
-// "cursor", "last_error", "warning"?, "lease"?}]}.
+// "cursor", "last_error", "warning"?, "edits"? (Checkpoint::edits), "lease"?}]}.
 RECOVERY_EXPORT std::string StatusJson(std::string_view job, const std::vector<ShardReport>& reports);
 
 // The job's shards: its window split by shard_duration (plus the open shard
 // of follow mode), or, for a source that reads a queue (`one_shard`), the
 // whole window as one shard.
 RECOVERY_EXPORT absl::StatusOr<std::vector<Shard>> PlanJob(const JobSpec& spec, bool one_shard);
+
+// A change an operator makes by hand to one shard's stored state.
+struct ShardEdit {
+  std::string shard_id;
+  // `recovery state set`: where the shard reads next, in the source's own
+  // terms (a page number, an offset, keyset's TIME,ID, a byte offset into an
+  // export). Unset: `recovery state skip`, the shard is marked done unread.
+  std::optional<std::string> position;
+  std::string reason;  // required; kept with the edit
+  std::string by;      // who made it (user@host); kept with the edit
+};
+
+// One of Checkpoint::edits, read back; fields the line lacks are empty.
+struct EditRecord {
+  std::string at, by, action, from_cursor, from_state, to_cursor, to_state, reason;
+};
+RECOVERY_EXPORT EditRecord ReadEdit(std::string_view audit_line);
 
 // Not thread-safe; one per thread.
 class RECOVERY_EXPORT JobState {
@@ -93,6 +110,14 @@ class RECOVERY_EXPORT JobState {
   // lock: FailedPrecondition while the job runs.
   absl::Status Reset(const std::optional<std::string>& shard_id = std::nullopt);
 
+  // Applies `edit` to the shard's checkpoint and appends its audit line
+  // (Checkpoint::edits), which it returns. Takes the job lock:
+  // FailedPrecondition while the job runs or the shard is leased; NotFound
+  // for a shard not in the plan; InvalidArgument for a missing reason or a
+  // position the source cannot take (the message gives the form it takes).
+  // A batch left in flight stays so: the next run still flags it.
+  absl::StatusOr<std::string> EditShard(const ShardEdit& edit);
+
  private:
   JobState(std::string job, std::vector<Shard> plan, std::unique_ptr<CheckpointStore> checkpoints);
 
@@ -100,6 +125,7 @@ class RECOVERY_EXPORT JobState {
   std::vector<Shard> plan_;
   std::unique_ptr<CheckpointStore> checkpoints_;
   bool partitions_by_shard_ = true;
+  std::unique_ptr<const JobSpec> spec_;  // for the source's positions
 };
 
 }  // namespace recovery

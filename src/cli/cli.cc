@@ -78,6 +78,18 @@ commands:
              grouped by reason with an example each (secret fields masked)
                -o PATH                where to write it (required)
                --probe PATH           also show a probe report saved with probe --save
+  state set  move a shard to a position an operator names (the vendor re-sent what came
+             before it, or the API can never return a record there), kept as an audit
+             line (who, when, from, to, why) that status shows; refused while the job
+             runs or the shard is leased
+               --shard ID             the shard (required)
+               --position P           a page number (page), an offset (offset), TIME,ID of
+                                      the record to start after (keyset), a byte offset at a
+                                      line's start (jsonl_file); other styles' cursors are
+                                      tokens only the server names
+               --reason TEXT          why (required)
+  state skip mark a shard done without reading it, with the same audit line
+               --shard ID, --reason TEXT
   reset      forget checkpoints so the next run starts over
                --shard ID             only this shard
                --yes                  do not ask for confirmation
@@ -94,7 +106,7 @@ bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
       {"--json", false},        {"--write-plan", true},     {"--trust-total", false}, {"--reason", true},
       {"--since", true},        {"--keys", false},          {"--keys-limit", true},   {"--samples", true},
       {"--pages", true},        {"--max-requests", true},   {"--save", true},         {"-o", true},
-      {"--probe", true},        {"--limit", true}};
+      {"--probe", true},        {"--limit", true},          {"--position", true}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0 || a.rfind("-o", 0) == 0) {  // -o: report's output
@@ -119,6 +131,8 @@ bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
       args->flags[a] = value;
     } else if (args->command.empty()) {
       args->command = a;
+    } else if (args->command == "state" && args->job_path.empty() && (a == "set" || a == "skip")) {
+      args->command = StrCat("state ", a);
     } else if (args->job_path.empty()) {
       args->job_path = a;
     } else {

@@ -52,6 +52,7 @@ int ReconcileCommand(const Args& args);
 int ProbeCommand(const Args& args);
 int ReportCommand(const Args& args);
 int ResetCommand(const Args& args);
+int StateEditCommand(const Args& args);  // state set, state skip
 
 }  // namespace recovery::cli
 

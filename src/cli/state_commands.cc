@@ -1,10 +1,12 @@
 // validate, plan, status and reset: they read the job file and the
 // checkpoints, never the vendor's secrets.
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/cli.h"
@@ -16,6 +18,31 @@ namespace {
 
 std::string Ellipsis(const std::string& s, size_t n) {
   return s.size() <= n ? s : s.substr(0, n - 3) + "...";
+}
+
+// One line per edit an operator made by hand, oldest first per shard.
+void PrintEdits(const std::vector<ShardReport>& reports) {
+  for (const ShardReport& r : reports) {
+    for (const std::string& line : r.checkpoint.edits) {
+      const EditRecord e = ReadEdit(line);
+      std::printf("edited: shard %s: %s by %s at %s: from %s \"%s\" to %s \"%s\": %s\n", r.shard.id.c_str(),
+                  e.action.c_str(), e.by.c_str(), e.at.c_str(), e.from_state.c_str(),
+                  Ellipsis(e.from_cursor, 80).c_str(), e.to_state.c_str(), Ellipsis(e.to_cursor, 80).c_str(),
+                  e.reason.c_str());
+    }
+  }
+}
+
+// Who is making an edit: the login name and the host.
+std::string Operator() {
+  const char* user = std::getenv("SUDO_USER");
+  if (user == nullptr) {
+    const passwd* pw = getpwuid(geteuid());
+    user = pw != nullptr ? pw->pw_name : std::getenv("USER");
+  }
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  return StrCat(user != nullptr ? user : "unknown", "@", host);
 }
 
 // What the table does not show: records skipped and why, warnings, restarts.
@@ -48,6 +75,7 @@ void PrintNotes(const std::vector<ShardReport>& reports, const JobSummary& s, bo
           r.shard.id.c_str(), r.checkpoint.cursor_restarts);
     }
   }
+  PrintEdits(reports);
   if (s.plan.records_already_present > 0) {
     std::printf("already present: %llu records the sink already held were not delivered again\n",
                 static_cast<unsigned long long>(s.plan.records_already_present));
@@ -175,6 +203,36 @@ int ResetCommand(const Args& args) {
     return s.code() == absl::StatusCode::kNotFound ? kExitUsage : kExitFailed;
   }
   std::fprintf(stderr, "reset %s\n", shard ? shard->c_str() : "every shard");
+  return kExitDone;
+}
+
+int StateEditCommand(const Args& args) {
+  const bool set = args.command == "state set";
+  auto shard = args.flags.find("--shard");
+  auto reason = args.flags.find("--reason");
+  auto position = args.flags.find("--position");
+  if (shard == args.flags.end() || reason == args.flags.end() || reason->second.empty() ||
+      set != (position != args.flags.end())) {
+    std::fprintf(stderr, "%s\n",
+                 set ? "state set needs --shard ID, --position P and --reason TEXT"
+                     : "state skip needs --shard ID and --reason TEXT (and no --position)");
+    return kExitUsage;
+  }
+  auto b = OpenState(args);
+  if (!b.ok()) return BadSpec(b.status());
+  ShardEdit edit;
+  edit.shard_id = shard->second;
+  if (set) edit.position = position->second;
+  edit.reason = reason->second;
+  edit.by = Operator();
+  absl::StatusOr<std::string> audit = (*b)->EditShard(edit);
+  if (!audit.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(ToStd(audit.status().message())).c_str());
+    const absl::StatusCode code = audit.status().code();
+    return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound ? kExitUsage
+                                                                                             : kExitFailed;
+  }
+  std::printf("%s\n", audit->c_str());
   return kExitDone;
 }
 

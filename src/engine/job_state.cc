@@ -1,10 +1,13 @@
 #include "recovery/job_state.h"
 
 #include <algorithm>
+#include <memory>
 
+#include "absl/time/clock.h"
 #include "engine/replay_source.h"
 #include "engine/stored_state.h"
 #include "json/json_writer.h"
+#include "simdjson.h"
 #include "spec/components.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
@@ -175,6 +178,11 @@ std::string StatusJson(std::string_view job, const std::vector<ShardReport>& rep
         .Str("last_error", r.checkpoint.last_error);
     if (!r.checkpoint.warning.empty()) w.Str("warning", r.checkpoint.warning);
     if (r.checkpoint.cursor_restarts > 0) w.Uint("cursor_restarts", r.checkpoint.cursor_restarts);
+    if (!r.checkpoint.edits.empty()) {
+      std::string edits = "[";
+      for (const std::string& e : r.checkpoint.edits) StrAppend(&edits, edits.size() > 1 ? "," : "", e);
+      w.Raw("edits", StrCat(edits, "]"));
+    }
     if (r.lease) {
       std::string lease;
       JsonObjectWriter(&lease)
@@ -205,6 +213,7 @@ absl::StatusOr<std::unique_ptr<JobState>> JobState::Open(const JobSpec& spec,
       ResolveComponents(spec, {.source = false, .mapper = false, .sink = false, .dead_letters = false}, &c));
   auto state = std::unique_ptr<JobState>(new JobState(spec.name, std::move(plan), std::move(c.checkpoints)));
   state->partitions_by_shard_ = SourcePartitionsByShard(spec);
+  state->spec_ = std::make_unique<const JobSpec>(spec);
   return state;
 }
 
@@ -219,6 +228,101 @@ absl::StatusOr<std::vector<ShardReport>> JobState::Status() {
 
 absl::Status JobState::Reset(const std::optional<std::string>& shard_id) {
   return ResetShards(*checkpoints_, job_, plan_, shard_id);
+}
+
+namespace {
+
+std::string CursorAndState(const Checkpoint& ck) {
+  std::string out;
+  JsonObjectWriter(&out).Str("cursor", ck.cursor).Str("state", ShardStateName(ck.state)).Close();
+  return out;
+}
+
+// FailedPrecondition when another worker holds the shard's lease.
+absl::Status CheckNotLeased(CheckpointStore& store, std::string_view job, std::string_view shard_id) {
+  ShardLeasing* leasing = store.leasing();
+  if (leasing == nullptr) return absl::OkStatus();
+  RECOVERY_ASSIGN_OR_RETURN(std::vector<LeaseInfo> leases, leasing->Leases(job));
+  for (const LeaseInfo& l : leases) {
+    if (l.shard_id == shard_id && l.live) {
+      return absl::FailedPreconditionError(StrCat("shard ", shard_id, " is leased by ", l.owner, " until ",
+                                                  FormatRfc3339(l.expires), ": stop that worker first"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+EditRecord ReadEdit(std::string_view audit_line) {
+  EditRecord out;
+  simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  if (parser.parse(audit_line.data(), audit_line.size()).get(e)) return out;
+  auto text = [&](simdjson::dom::element x) {
+    std::string_view v;
+    return x.get_string().get(v) ? std::string() : std::string(v);
+  };
+  out.at = text(e["at"]);
+  out.by = text(e["by"]);
+  out.action = text(e["action"]);
+  out.from_cursor = text(e["from"]["cursor"]);
+  out.from_state = text(e["from"]["state"]);
+  out.to_cursor = text(e["to"]["cursor"]);
+  out.to_state = text(e["to"]["state"]);
+  out.reason = text(e["reason"]);
+  return out;
+}
+
+absl::StatusOr<std::string> JobState::EditShard(const ShardEdit& edit) {
+  const std::string& id = edit.shard_id;
+  if (std::none_of(plan_.begin(), plan_.end(), [&](const Shard& s) { return s.id == id; })) {
+    if (IsReplayShardId(id)) {
+      return absl::FailedPreconditionError(StrCat(
+          "shard \"", id, "\" is a replay of the dead letters: it has no position of its own to edit"));
+    }
+    return absl::NotFoundError(StrCat("no shard \"", id, "\" in the plan of job \"", job_, "\""));
+  }
+  if (edit.reason.empty())
+    return absl::InvalidArgumentError("a reason is required: it is kept with the edit");
+  std::string cursor;
+  if (edit.position) {
+    RECOVERY_ASSIGN_OR_RETURN(cursor, SourceCursorAt(*spec_, *edit.position));
+  }
+  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobLock> lock, checkpoints_->Lock(job_, ""));
+  RECOVERY_RETURN_IF_ERROR(CheckNotLeased(*checkpoints_, job_, id));
+  RECOVERY_ASSIGN_OR_RETURN(std::optional<Checkpoint> found, checkpoints_->Load(job_, id));
+  Checkpoint ck = found.value_or(Checkpoint());
+  const std::string from = CursorAndState(ck);
+  if (edit.position) {
+    ck.cursor = std::move(cursor);
+    ck.state = ShardState::kRunning;  // goes on from there at the next run
+  } else {
+    ck.state = ShardState::kDone;
+    ck.progress = 1;
+    ck.in_flight = false;
+    ck.in_flight_keys.clear();
+  }
+  ck.last_error.clear();
+  ck.crashes = 0;  // the breaker's suspects were of the page at the old position
+  ck.suspect_keys.clear();
+  ck.suspect_deaths = 0;
+  ck.settled_keys.clear();
+  ck.page_taken = 0;
+  ck.page_taken_hash = 0;
+  ck.updated = absl::Now();
+  std::string audit;
+  JsonObjectWriter(&audit)
+      .Time("at", ck.updated)
+      .Str("by", edit.by)
+      .Str("action", edit.position ? "set" : "skip")
+      .Raw("from", from)
+      .Raw("to", CursorAndState(ck))
+      .Str("reason", edit.reason)
+      .Close();
+  ck.edits.push_back(audit);
+  RECOVERY_RETURN_IF_ERROR(checkpoints_->Save(job_, id, ck));
+  return audit;
 }
 
 }  // namespace recovery

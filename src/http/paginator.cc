@@ -6,6 +6,7 @@
 #include "http/http_client.h"
 #include "json/json_writer.h"
 #include "simdjson.h"
+#include "util/status_macros.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -17,7 +18,24 @@ absl::StatusOr<PagePosition> Paginator::Decode(std::string_view cursor) const {
   return p;
 }
 
+absl::StatusOr<PagePosition> Paginator::FromOperator(std::string_view) const {
+  return absl::InvalidArgumentError(
+      StrCat("pagination type \"", name(),
+             "\" follows tokens or URLs only the server names: a shard of it cannot be set to a position "
+             "(skip it with `recovery state skip`, or start it over with `recovery reset`)"));
+}
+
 namespace {
+
+// A whole number at least `min`, or InvalidArgument naming `what`.
+absl::StatusOr<int64_t> WholeNumber(std::string_view text, int64_t min, std::string_view what) {
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(ToAbsl(text), &n) || n < min) {
+    return absl::InvalidArgumentError(StrCat("a position of pagination type \"", what,
+                                             "\" is a whole number from ", min, ", got \"", text, "\""));
+  }
+  return n;
+}
 
 absl::Status NotACursor(std::string_view style) {
   return absl::DataLossError(
@@ -41,6 +59,12 @@ class PagePaginator : public Paginator {
     return p;
   }
   std::string Encode(const PagePosition& p) const override { return StrCat(p.page); }
+  absl::StatusOr<PagePosition> FromOperator(std::string_view position) const override {
+    PagePosition p = First();
+    p.started = true;
+    RECOVERY_ASSIGN_OR_RETURN(p.page, WholeNumber(position, first_, name()));
+    return p;
+  }
   absl::Status Advance(const PagePosition& at, PageFacts& page, PagePosition* next,
                        bool* exhausted) const override {
     const int64_t n = page.count();
@@ -67,6 +91,12 @@ class OffsetPaginator : public Paginator {
     return p;
   }
   std::string Encode(const PagePosition& p) const override { return StrCat(p.offset); }
+  absl::StatusOr<PagePosition> FromOperator(std::string_view position) const override {
+    PagePosition p;
+    p.started = true;
+    RECOVERY_ASSIGN_OR_RETURN(p.offset, WholeNumber(position, 0, name()));
+    return p;
+  }
   absl::Status Advance(const PagePosition& at, PageFacts& page, PagePosition* next,
                        bool* exhausted) const override {
     const int64_t n = page.count();
@@ -167,6 +197,21 @@ class KeysetPaginator : public Paginator {
     p.after_id = std::string(id);
     return p;
   }
+  // "TIME,ID": the time and id of the record to start after, as the API writes them.
+  absl::StatusOr<PagePosition> FromOperator(std::string_view position) const override {
+    const size_t comma = position.find(',');
+    if (comma == std::string_view::npos || comma == 0 || comma + 1 == position.size()) {
+      return absl::InvalidArgumentError(
+          StrCat("a position of pagination type \"keyset\" is TIME,ID: the time and id of the record to "
+                 "start after, as the API writes them (2026-11-14T03:00:00Z,ord-1234), got \"",
+                 position, "\""));
+    }
+    PagePosition p;
+    p.started = true;
+    p.after_time = std::string(position.substr(0, comma));
+    p.after_id = std::string(position.substr(comma + 1));
+    return p;
+  }
   std::string Encode(const PagePosition& p) const override {
     if (p.after_time.empty() && p.after_id.empty()) return "";
     std::string out;
@@ -253,6 +298,13 @@ std::unique_ptr<Paginator> NewPaginator(const HttpPagination& o, int64_t page_si
       return std::make_unique<GraphqlPaginator>(o.cursor_from, o.has_next_from);
   }
   return nullptr;
+}
+
+absl::StatusOr<std::string> CursorAtPosition(const HttpPagination& options, std::string_view position) {
+  const Redactor none;
+  const std::unique_ptr<Paginator> paginator = NewPaginator(options, 1, "", &none);
+  RECOVERY_ASSIGN_OR_RETURN(PagePosition p, paginator->FromOperator(position));
+  return paginator->Encode(p);
 }
 
 std::string NextLink(std::string_view header) {

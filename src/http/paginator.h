@@ -51,6 +51,11 @@ class Paginator {
   // it is not a cursor of this style (the pagination type was changed).
   virtual absl::StatusOr<PagePosition> Decode(std::string_view cursor) const;
   virtual std::string Encode(const PagePosition& p) const { return p.token; }
+  // The position an operator names (`recovery state set`): a page number, an
+  // offset, "TIME,ID" for keyset paging. InvalidArgument giving the form the
+  // style takes; for a style whose next page only the server names, why none
+  // can be set.
+  virtual absl::StatusOr<PagePosition> FromOperator(std::string_view position) const;
   // The URL to request from `p` when the style follows the server's own
   // URLs; empty to render the configured template.
   virtual std::string RequestUrl(const PagePosition& p) const { return ""; }
@@ -70,6 +75,10 @@ class Paginator {
 // (borrowed, outlives the paginator) hides secrets in messages.
 std::unique_ptr<Paginator> NewPaginator(const HttpPagination& options, int64_t page_size,
                                         std::string credential_query_param, const Redactor* redactor);
+
+// The cursor that starts a shard of `options`' style at the position an
+// operator names (Paginator::FromOperator).
+absl::StatusOr<std::string> CursorAtPosition(const HttpPagination& options, std::string_view position);
 
 // The rel="next" target of an RFC 8288 Link header, or "".
 std::string NextLink(std::string_view header);

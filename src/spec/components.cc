@@ -114,6 +114,29 @@ bool SourcePartitionsByShard(const JobSpec& spec) {
   return row == nullptr || row->partitions_by_shard;
 }
 
+absl::StatusOr<std::string> SourceCursorAt(const JobSpec& spec, std::string_view position) {
+  const SourceType* row = FindType(SourceTypes(), spec.source.type);
+  if (row == nullptr || row->position == nullptr) {
+    return absl::InvalidArgumentError(
+        StrCat("a shard of a source of type \"", spec.source.type,
+               "\" has no position an operator can name (a queue, or a source supplied in code): skip it "
+               "with `recovery state skip`, or start it over with `recovery reset`"));
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(spec.source.json.data(), spec.source.json.size()).get(root)) {
+    return absl::InvalidArgumentError("source: invalid JSON");
+  }
+  SpecErrors errors;
+  SpecObject o(root, "source", &errors);
+  o.String("type");
+  absl::StatusOr<std::string> cursor = row->position(spec, o, &errors, position);
+  o.SkipUnread();
+  o.Finish();
+  if (!errors.empty()) return absl::InvalidArgumentError(errors.list().front());
+  return cursor;
+}
+
 void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   bool cursors_may_expire = false;
   if (spec.source.present()) {

@@ -28,6 +28,11 @@ bool SourcePlansOneShard(const JobSpec& spec);
 // Whether each shard of the spec's source reads only its own records
 // (Source::partitions_by_shard); true for a type the registry does not know.
 bool SourcePartitionsByShard(const JobSpec& spec);
+// The cursor that starts a shard of the spec's source at the position an
+// operator names (`recovery state set`: a page number, an offset, keyset's
+// TIME,ID, a byte offset into an export), from the spec alone; InvalidArgument
+// giving the form a position takes, or why the source has none.
+absl::StatusOr<std::string> SourceCursorAt(const JobSpec& spec, std::string_view position);
 
 // Which components ResolveComponents builds when the caller gave none.
 struct ResolveOptions {

@@ -1,8 +1,10 @@
 #include "spec/registry.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "json/json_mapper.h"
 #include "recovery/secret.h"
@@ -12,6 +14,7 @@
 #include "aws/sqs.h"
 #include "http/http_sink.h"
 #include "http/http_source.h"
+#include "http/paginator.h"
 #include "spec/http_section.h"
 #include "spec/http_sink_section.h"
 #include "spec/sqs_section.h"
@@ -106,6 +109,45 @@ absl::StatusOr<std::unique_ptr<Source>> HttpSourceFrom(const JobSpec& spec, Spec
 #else
   (void)spec, (void)errors, (void)resolve;
   return NotBuilt<Source>(o, "http", "RECOVERY_WITH_HTTP");
+#endif
+}
+
+// A byte offset into the export, at the start of a line.
+absl::StatusOr<std::string> JsonlFileCursorAt(const JobSpec& spec, SpecObject& o, SpecErrors* errors,
+                                              std::string_view position) {
+  const std::string path = StatePath(spec, o.String("path", true).value_or(""));
+  if (!errors->empty()) return absl::InvalidArgumentError("invalid source");
+  int64_t offset = 0;
+  if (!absl::SimpleAtoi(ToAbsl(position), &offset) || offset < 0) {
+    return absl::InvalidArgumentError(StrCat("a position of a jsonl_file source is a byte offset into ", path,
+                                             " (a whole number), got \"", position, "\""));
+  }
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return absl::NotFoundError(StrCat("cannot open ", path, " to check the position"));
+  int before = '\n';
+  const bool inside =
+      std::fseek(f, 0, SEEK_END) == 0 && std::ftell(f) >= offset &&
+      (offset == 0 || (std::fseek(f, offset - 1, SEEK_SET) == 0 && (before = std::fgetc(f)) != EOF));
+  std::fclose(f);
+  if (!inside)
+    return absl::InvalidArgumentError(StrCat("byte offset ", offset, " is past the end of ", path));
+  if (before != '\n') {
+    return absl::InvalidArgumentError(
+        StrCat("byte offset ", offset, " of ", path, " is inside a line; a position starts a line"));
+  }
+  return StrCat(offset);
+}
+
+absl::StatusOr<std::string> HttpCursorAt(const JobSpec& spec, SpecObject& o, SpecErrors* errors,
+                                         std::string_view position) {
+#if RECOVERY_WITH_HTTP
+  HttpSourceOptions options = ReadHttpSource(o, spec);
+  if (!errors->empty()) return absl::InvalidArgumentError("invalid source");
+  return CursorAtPosition(options.pagination, position);
+#else
+  (void)spec, (void)o, (void)errors, (void)position;
+  return absl::InvalidArgumentError(
+      "\"http\" is not in this build of the library (built with RECOVERY_WITH_HTTP=OFF)");
 #endif
 }
 
@@ -316,8 +358,8 @@ absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresLettersBeside(const Job
 }
 
 constexpr SourceType kSources[] = {
-    {"http", HttpSourceFrom, false},
-    {"jsonl_file", JsonlFileSourceFrom, false, /*partitions_by_shard=*/false},
+    {"http", HttpSourceFrom, false, true, HttpCursorAt},
+    {"jsonl_file", JsonlFileSourceFrom, false, /*partitions_by_shard=*/false, JsonlFileCursorAt},
     {"sqs", SqsSourceFrom, true},
 };
 

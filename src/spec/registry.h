@@ -35,6 +35,12 @@ struct Ability {
   std::string_view when;  // the condition, when it depends on the options; empty: always
 };
 
+// The cursor that starts a shard of the section's source at the position an
+// operator names (`recovery state set`), read from the spec alone (no
+// secret); InvalidArgument giving the form a position takes.
+using PositionReader = absl::StatusOr<std::string> (*)(const JobSpec& spec, SpecObject& section,
+                                                       SpecErrors* errors, std::string_view position);
+
 struct SourceType {
   std::string_view type;
   SectionReader<Source> read;
@@ -42,6 +48,8 @@ struct SourceType {
   // Each shard reads its own records (Source::partitions_by_shard); false for
   // an export read whole by every shard.
   bool partitions_by_shard = true;
+  // Null when the source's positions are not the operator's to name (a queue).
+  PositionReader position = nullptr;
 };
 
 struct MapperType {
