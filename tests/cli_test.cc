@@ -318,6 +318,77 @@ TEST(CliTest, StateSetMovesAShardAndTheNextRunStartsExactlyThere) {
   EXPECT_THAT(Cli({"status", job}).out, HasSubstr("2 of 2 shards done"));
 }
 
+// Retention: `purge --dead-letters` rewrites each letter in place without its
+// raw record (the file keeps its length and every later letter its offset),
+// status counts them, a replay finds nothing to deliver, and --older-than
+// spares what is younger; `keep_raw: false` never writes the raw record.
+TEST(CliTest, PurgeRemovesTheRawRecordsOfDeadLettersAndKeepRawFalseNeverWritesThem) {
+  testing::SimulatedApiOptions options;
+  options.start = testing::T("2026-11-14T00:00:00Z");
+  options.end = testing::T("2026-11-15T00:00:00Z");
+  options.records = 400;
+  options.small_records = true;
+  options.bad_time_every = 40;
+  testing::SimulatedApi api(options);
+  testing::TempDir dir;
+  auto job = [&](const std::string& name, const std::string& extra) {
+    testing::WriteFile(dir.File(name + ".json"),
+                       StrCat(R"({"name":")", name,
+                              R"(","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+      "shard_duration":"6h","error_budget":{"max_fraction":1},)",
+                              extra, R"("source":{"type":"http","url":")", api.base_url(), R"(/v1/offset",
+        "query":{"from":"{start}","to":"{end}","offset":"{offset}","limit":"{limit}"},
+        "records":"/data","page_size":50,"pagination":{"type":"offset"}},
+      "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+      "sink":{"type":"jsonl_file","path":")",
+                              name, R"(.jsonl"},"checkpoint":{"type":"file","dir":"state"}})"));
+    return dir.File(name + ".json");
+  };
+  const std::string kept = job("kept", "");
+  ASSERT_EQ(Cli({"run", kept, "--quiet"}).exit_code, 0);
+  const std::string letters = dir.File("state/kept/dead_letters.jsonl");
+  const std::string before = testing::ReadFileOrEmpty(letters);
+  ASSERT_EQ(testing::ReadLines(letters).size(), 10u);
+  EXPECT_THAT(before, HasSubstr("\"raw\":"));
+
+  EXPECT_EQ(Cli({"purge", kept, "--dead-letters"}).exit_code, 2);  // no --yes
+  Result young = Cli({"purge", kept, "--dead-letters", "--older-than", "30d", "--yes"});
+  EXPECT_EQ(young.exit_code, 0) << young.err;
+  EXPECT_EQ(young.out, "purged the raw records of 0 dead letters\n");
+  EXPECT_EQ(testing::ReadFileOrEmpty(letters), before);
+  Result purge = Cli({"purge", kept, "--dead-letters", "--yes"});
+  EXPECT_EQ(purge.exit_code, 0) << purge.err;
+  EXPECT_EQ(purge.out, "purged the raw records of 10 dead letters\n");
+  const std::string after = testing::ReadFileOrEmpty(letters);
+  EXPECT_EQ(after.size(), before.size());
+  EXPECT_EQ(after.find("\"raw\":"), std::string::npos);
+  EXPECT_THAT(before, HasSubstr(R"(\"id\")"));  // a raw record's field, escaped in the letter
+  EXPECT_EQ(after.find(R"(\"id\")"), std::string::npos);  // the raw records' bytes are gone
+  simdjson::dom::parser parser;
+  for (const std::string& line : testing::ReadLines(letters)) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << line;
+    EXPECT_FALSE(std::string_view(e["reason"].get_string().value()).empty()) << line;
+    EXPECT_EQ(e["purged"].error(), simdjson::SUCCESS) << line;
+  }
+  EXPECT_THAT(Cli({"status", kept}).out, HasSubstr("purged: 10 dead letters had their raw records removed"));
+  Result replay = Cli({"replay", kept, "--quiet"});
+  EXPECT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(testing::ReadLines(dir.File("kept.jsonl")).size(), 390u);  // nothing more delivered
+  EXPECT_EQ(Cli({"purge", kept, "--state", "--yes"}).exit_code, 0);
+  EXPECT_THAT(Cli({"status", kept}).out, HasSubstr("0 of 4 shards done"));
+
+  const std::string lean =
+      job("lean", R"("dead_letters":{"type":"file","path":"lean-letters.jsonl","keep_raw":false},)");
+  ASSERT_EQ(Cli({"run", lean, "--quiet"}).exit_code, 0);
+  const std::vector<std::string> lines = testing::ReadLines(dir.File("lean-letters.jsonl"));
+  ASSERT_EQ(lines.size(), 10u);
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, HasSubstr("\"raw_kept\":false")) << line;
+    EXPECT_THAT(line, ::testing::Not(HasSubstr(R"(\"id\")"))) << line;
+  }
+}
+
 // /ready says 503 until the run has opened its sink (here a PostgreSQL
 // server that never answers), while /status already reads the checkpoints.
 TEST(CliTest, ReadyIsSaidOnlyOnceTheSinkIsOpen) {

@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recovery/backfiller.h"
+#include "recovery/job_state.h"
 #include "recovery/postgres.h"
 #include "recovery/status.h"
 #include "testing/cli_runner.h"
@@ -893,9 +894,32 @@ TEST_F(PostgresTest, ConstraintViolationsLandInThePostgresDeadLetters) {
   EXPECT_EQ(StrCat(r.progress.totals.dead_letters), dead);
   EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")),
             StrCat(300 - r.progress.totals.dead_letters));
-  // The raw record is kept, byte for byte.
+  // The raw record is kept, byte for byte, with the record's key and event time.
   EXPECT_THAT(Q(StrCat("SELECT convert_from(raw, 'UTF8') FROM ", schema_, ".recovery_dead_letters LIMIT 1")),
               HasSubstr("7\",\"created_at\""));
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_,
+                     ".recovery_dead_letters WHERE record_key LIKE '%7' AND event_time IS NOT NULL")),
+            "30");
+
+  // A retention purge empties the raw records, keeps the rest, counts them
+  // in status, and a replay finds nothing left to deliver.
+  auto state = JobState::Open(spec);
+  ASSERT_TRUE(state.ok()) << state.status();
+  absl::StatusOr<uint64_t> purged = (*state)->PurgeDeadLetters(absl::Now() + absl::Hours(1));
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 30u);
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_,
+                     ".recovery_dead_letters WHERE octet_length(raw) = 0 AND record_key IS NOT NULL")),
+            "30");
+  EXPECT_EQ(Summarize(*(*state)->Status()).dead_letters_purged, 30u);
+  EXPECT_EQ(*(*state)->PurgeDeadLetters(absl::Now() + absl::Hours(1)), 0u);  // nothing left to purge
+  BackfillerOptions replay;
+  replay.replay = ReplayOptions();
+  auto replayer = Backfiller::Create(spec, {}, replay);
+  ASSERT_TRUE(replayer.ok()) << replayer.status();
+  RunResult again = (*replayer)->Run();
+  ASSERT_TRUE(again.status.ok()) << again.status;
+  EXPECT_EQ(again.progress.records_this_run, 0u);
 }
 
 TEST_F(PostgresTest, CliRunsOneShardAndShowsLeasesInStatus) {

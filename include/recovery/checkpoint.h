@@ -90,6 +90,9 @@ struct Checkpoint {
   // "skip"), "from" and "to" (the cursor and state before and after),
   // "reason"}.
   std::vector<std::string> edits;
+  // Dead letters of this shard whose raw records a retention purge removed
+  // (`recovery purge --dead-letters`): they can no longer be replayed.
+  uint64_t dead_letters_purged = 0;
 };
 
 // The 64-bit hash of a record key stored in Checkpoint::in_flight_keys;

@@ -2,7 +2,9 @@
 #ifndef RECOVERY_DEAD_LETTER_STORE_H_
 #define RECOVERY_DEAD_LETTER_STORE_H_
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,6 +28,11 @@ struct DeadLetter {
   std::string_view raw;        // the raw record as the source returned it
   std::string_view source_id;  // the source's name for it (an SQS message id), or empty
   absl::Time time;             // when it was rejected
+  // The record's key and event time when the mapping got that far (a record
+  // the sink refused, say); empty and kUnknownEventTime otherwise. Kept even
+  // when the store keeps no raw records.
+  std::string_view key;
+  absl::Time event_time = kUnknownEventTime;
 };
 
 // A letter as a store lists it for replay (recovery replay).
@@ -80,6 +87,14 @@ class RECOVERY_EXPORT LetterReadback {
   // DeadLetterStore::Add(): durable with the next Flush(), and rolled back
   // with it.
   virtual absl::Status Mark(const LetterMark& mark) = 0;
+  // Retention (`recovery purge --dead-letters`): drops the raw record of
+  // every letter of `job` rejected before `before`, keeping its place,
+  // reason, key and event time; a purged letter is never listed for a replay
+  // again. Called with no run of the job under way. Returns how many letters
+  // each shard had purged now. Unimplemented unless the store offers it.
+  virtual absl::StatusOr<std::map<std::string, uint64_t>> Purge(std::string_view job, absl::Time before) {
+    return absl::UnimplementedError("this dead-letter store cannot purge its letters");
+  }
 };
 
 // Like a sink: Add() buffers, Flush() makes everything added durable and
@@ -103,13 +118,21 @@ class RECOVERY_EXPORT DeadLetterStore {
   virtual LetterReadback* readback() { return nullptr; }
 };
 
-// JSON lines: {"time","job","shard","cursor","index","source_id","reason","raw"}
-// ("raw_base64" when the raw record is not UTF-8; "source_id" only when known). Exactly once, like the
+// JSON lines: {"time","job","shard","cursor","index","source_id","key","event_time","reason","raw"}
+// ("raw_base64" when the raw record is not UTF-8; "source_id", "key" and
+// "event_time" only when known). Exactly once, like the
 // JSON-lines sink. A letter's id is the byte offset of its line; a replay
 // appends a line {"time","job","mark","replay","outcome"[,"reason"]} whose
 // "mark" is that id.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLetterStore(std::string path,
                                                                                         bool fsync = true);
+// The same; with `keep_raw` false a letter keeps its reason, place, key and
+// event time but not the raw record ("raw_kept": false), and cannot be
+// replayed. A purged letter's line is rewritten in place, the same length,
+// without its raw record ("purged": the time).
+RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLetterStore(std::string path,
+                                                                                        bool fsync,
+                                                                                        bool keep_raw);
 
 // Forwards every method to another store, as a base for stores that change
 // one or two things about it; no ability (listing and marking letters for a

@@ -49,6 +49,8 @@ struct JobSummary {
   uint64_t dead_letters_settled = 0;
   // Dead letters of the plan not yet settled by a replay.
   uint64_t dead_letters = 0;
+  // Dead letters whose raw records a retention purge removed.
+  uint64_t dead_letters_purged = 0;
   bool complete() const { return shards_done == shards; }
 };
 RECOVERY_EXPORT JobSummary Summarize(const std::vector<ShardReport>& reports);
@@ -117,6 +119,15 @@ class RECOVERY_EXPORT JobState {
   // position the source cannot take (the message gives the form it takes).
   // A batch left in flight stays so: the next run still flags it.
   absl::StatusOr<std::string> EditShard(const ShardEdit& edit);
+
+  // Retention (`recovery purge --dead-letters`): removes the raw records of
+  // the job's dead letters rejected before `before` (LetterReadback::Purge),
+  // keeping each letter's place, reason, key and event time, and adds each
+  // shard's count to its checkpoint (Checkpoint::dead_letters_purged), which
+  // status shows. Builds the job's dead-letter store; takes the job lock
+  // (FailedPrecondition while the job runs or any shard is leased).
+  // Returns how many letters it purged.
+  absl::StatusOr<uint64_t> PurgeDeadLetters(absl::Time before);
 
  private:
   JobState(std::string job, std::vector<Shard> plan, std::unique_ptr<CheckpointStore> checkpoints);

@@ -109,6 +109,9 @@ struct PostgresDeadLetterOptions {
   std::string dsn;                // libpq connection string, required; its password never appears in messages
   std::string schema = "public";  // of the table recovery_dead_letters; must exist
   absl::Duration connect_timeout = absl::Seconds(10);
+  // False: a letter keeps its reason, place, key and event time, not the raw
+  // record (stored empty), and cannot be replayed.
+  bool keep_raw = true;
 };
 
 // Dead letters in the table recovery_dead_letters (created on first use,

@@ -66,7 +66,7 @@ std::vector<uint64_t> GetHashes(SpecObject& o, std::string_view key, SpecErrors*
 // the newer ones says so with its version, one that does not stays readable
 // by them.
 int VersionNeeded(const Checkpoint& c) {
-  if (c.page_taken > 0 || !c.edits.empty()) return 7;
+  if (c.page_taken > 0 || !c.edits.empty() || c.dead_letters_purged > 0) return 7;
   if (c.counters.records_of_other_shards > 0) return 6;
   if (c.cursor_restarts > 0 || c.delivered_keys > 0) return 5;
   if (c.crashes > 0 || !c.suspect_keys.empty() || !c.settled_keys.empty()) return 4;
@@ -115,6 +115,7 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   PutHashes(w, "settled_keys_base64", c.settled_keys);
   if (c.cursor_restarts > 0) w.Uint("cursor_restarts", c.cursor_restarts);
   if (c.delivered_keys > 0) w.Uint("delivered_keys", c.delivered_keys);
+  if (c.dead_letters_purged > 0) w.Uint("dead_letters_purged", c.dead_letters_purged);
   if (!c.edits.empty()) {
     std::string edits = "[";
     for (const std::string& e : c.edits) StrAppend(&edits, edits.size() > 1 ? "," : "", e);
@@ -236,6 +237,8 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   c.settled_keys = GetHashes(o, "settled_keys_base64", &errors);
   c.cursor_restarts = static_cast<uint32_t>(o.Int("cursor_restarts", false, 0, 1 << 30).value_or(0));
   c.delivered_keys = static_cast<uint64_t>(o.Int("delivered_keys", false, 0, INT64_MAX).value_or(0));
+  c.dead_letters_purged =
+      static_cast<uint64_t>(o.Int("dead_letters_purged", false, 0, INT64_MAX).value_or(0));
   c.page_taken = static_cast<uint32_t>(o.Int("page_taken", false, 0, 1 << 30).value_or(0));
   if (auto edits = o.Array("edits")) {
     for (simdjson::dom::element e : *edits) {

@@ -13,7 +13,8 @@ namespace recovery {
 
 // Version 2 added records_already_present and in_flight_keys, version 3 the
 // source's warning, 4 the crash-loop breaker's keys, 5 the expired-cursor
-// restarts, 6 records_of_other_shards, 7 a page cut by max_records (page_taken);
+// restarts, 6 records_of_other_shards, 7 a page cut by max_records (page_taken),
+// operators' edits and purged dead letters;
 // a checkpoint is written with the lowest version that holds what it has, so
 // older readers keep reading what they can.
 inline constexpr int kCheckpointFormatVersion = 7;

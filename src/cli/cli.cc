@@ -90,6 +90,14 @@ commands:
                --reason TEXT          why (required)
   state skip mark a shard done without reading it, with the same audit line
                --shard ID, --reason TEXT
+  purge      remove what a retention policy says must go; refused while the job runs
+               --dead-letters         the raw records of the dead letters (their place, reason,
+                                      key and event time stay; a purged letter cannot be
+                                      replayed, and status counts them)
+               --older-than D         only letters rejected at least D ago (30d, 12h)
+               --state                every checkpoint of the job instead (a later run starts
+                                      over)
+               --yes                  required: nothing is asked
   reset      forget checkpoints so the next run starts over
                --shard ID             only this shard
                --yes                  do not ask for confirmation
@@ -100,13 +108,16 @@ exit codes: 0 done, 1 failed, 2 bad usage or job spec, 3 interrupted (resumable)
 
 bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
   static const std::map<std::string, bool> kTakesValue = {
-      {"--dry-run", false},     {"--concurrency", true},    {"--log-format", true},   {"--log-level", true},
-      {"--quiet", false},       {"--shard", true},          {"--yes", false},         {"--help", false},
-      {"--metrics-file", true}, {"--metrics-listen", true}, {"--bucket", true},       {"--thin", true},
-      {"--json", false},        {"--write-plan", true},     {"--trust-total", false}, {"--reason", true},
-      {"--since", true},        {"--keys", false},          {"--keys-limit", true},   {"--samples", true},
-      {"--pages", true},        {"--max-requests", true},   {"--save", true},         {"-o", true},
-      {"--probe", true},        {"--limit", true},          {"--position", true}};
+      {"--dry-run", false},       {"--concurrency", true}, {"--log-format", true},
+      {"--log-level", true},      {"--quiet", false},      {"--shard", true},
+      {"--yes", false},           {"--help", false},       {"--metrics-file", true},
+      {"--metrics-listen", true}, {"--bucket", true},      {"--thin", true},
+      {"--json", false},          {"--write-plan", true},  {"--trust-total", false},
+      {"--reason", true},         {"--since", true},       {"--keys", false},
+      {"--keys-limit", true},     {"--samples", true},     {"--pages", true},
+      {"--max-requests", true},   {"--save", true},        {"-o", true},
+      {"--probe", true},          {"--limit", true},       {"--position", true},
+      {"--dead-letters", false},  {"--older-than", true},  {"--state", false}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0 || a.rfind("-o", 0) == 0) {  // -o: report's output

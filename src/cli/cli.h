@@ -53,6 +53,7 @@ int ProbeCommand(const Args& args);
 int ReportCommand(const Args& args);
 int ResetCommand(const Args& args);
 int StateEditCommand(const Args& args);  // state set, state skip
+int PurgeCommand(const Args& args);
 
 }  // namespace recovery::cli
 

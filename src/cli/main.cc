@@ -36,6 +36,7 @@ int Main(int argc, char** argv) {
   if (args.command == "plan") return PlanCommand(args);
   if (args.command == "status") return StatusCommand(args);
   if (args.command == "reset") return ResetCommand(args);
+  if (args.command == "purge") return PurgeCommand(args);
   if (args.command == "state set" || args.command == "state skip") return StateEditCommand(args);
   if (args.command == "verify") return VerifyCommand(args);
   if (args.command == "reconcile") return ReconcileCommand(args);

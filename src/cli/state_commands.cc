@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "absl/time/clock.h"
 #include "cli/cli.h"
 #include "util/strings.h"
 #include "util/time_format.h"
@@ -76,6 +77,12 @@ void PrintNotes(const std::vector<ShardReport>& reports, const JobSummary& s, bo
     }
   }
   PrintEdits(reports);
+  if (s.dead_letters_purged > 0) {
+    std::printf(
+        "purged: %llu dead letters had their raw records removed by a retention purge; they cannot be "
+        "replayed\n",
+        static_cast<unsigned long long>(s.dead_letters_purged));
+  }
   if (s.plan.records_already_present > 0) {
     std::printf("already present: %llu records the sink already held were not delivered again\n",
                 static_cast<unsigned long long>(s.plan.records_already_present));
@@ -203,6 +210,47 @@ int ResetCommand(const Args& args) {
     return s.code() == absl::StatusCode::kNotFound ? kExitUsage : kExitFailed;
   }
   std::fprintf(stderr, "reset %s\n", shard ? shard->c_str() : "every shard");
+  return kExitDone;
+}
+
+int PurgeCommand(const Args& args) {
+  const bool letters = args.flags.count("--dead-letters") > 0, state = args.flags.count("--state") > 0;
+  if (letters == state) {
+    std::fprintf(stderr, "purge needs --dead-letters [--older-than D] or --state\n");
+    return kExitUsage;
+  }
+  absl::Duration older = absl::ZeroDuration();
+  if (auto it = args.flags.find("--older-than"); it != args.flags.end()) {
+    std::optional<absl::Duration> d = ParseDurationText(it->second);
+    if (!d || *d < absl::ZeroDuration() || state) {
+      std::fprintf(stderr,
+                   "--older-than: expected a duration such as 30d or 12h with --dead-letters, got \"%s\"\n",
+                   it->second.c_str());
+      return kExitUsage;
+    }
+    older = *d;
+  }
+  if (!args.flags.count("--yes")) {
+    std::fprintf(stderr, "purge removes data for good: confirm with --yes\n");
+    return kExitUsage;
+  }
+  auto b = OpenState(args);
+  if (!b.ok()) return BadSpec(b.status());
+  if (state) {  // every checkpoint of the job: the next run starts over
+    absl::Status s = (*b)->Reset();
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(ToStd(s.message())).c_str());
+      return kExitFailed;
+    }
+    std::fprintf(stderr, "purged the checkpoints of every shard of %s\n", (*b)->job().c_str());
+    return kExitDone;
+  }
+  absl::StatusOr<uint64_t> n = (*b)->PurgeDeadLetters(absl::Now() - older);
+  if (!n.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(ToStd(n.status().message())).c_str());
+    return kExitFailed;
+  }
+  std::printf("purged the raw records of %llu dead letters\n", static_cast<unsigned long long>(*n));
   return kExitDone;
 }
 

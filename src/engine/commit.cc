@@ -107,8 +107,16 @@ absl::Status AddLetters(Engine& engine, const ShardRun& run, const Page&, const 
   DeadLetterStore& store = *engine.components().dead_letters;
   for (const PendingDeadLetter& d : mapped.dead) {
     // Indexes count from the page's front, records an earlier cut took included.
-    DeadLetter letter{engine.spec().name, run.shard.id, run.checkpoint.cursor, d.index + run.dropped_in_page,
-                      d.reason,           d.raw,        d.source_id,           now};
+    DeadLetter letter{engine.spec().name,
+                      run.shard.id,
+                      run.checkpoint.cursor,
+                      d.index + run.dropped_in_page,
+                      d.reason,
+                      d.raw,
+                      d.source_id,
+                      now,
+                      d.key,
+                      d.event_time};
     RECOVERY_RETURN_IF_ERROR(store.Add(letter));
   }
   return absl::OkStatus();

@@ -79,7 +79,9 @@ absl::Status DeliverInPieces(const Engine& engine, ShardRun& run, const Page& pa
     const uint32_t i = mapped.origin[suspect.front()];
     const RawRecord& raw = page.records.records()[i];
     mapped.outcomes[i] = RecordOutcome::kDeadLettered;
-    mapped.dead.push_back({i, raw.data, StrCat("crashed the process ", ck.crashes, " times"), raw.id});
+    const Record& record = mapped.batch.records()[suspect.front()];
+    mapped.dead.push_back({i, raw.data, StrCat("crashed the process ", ck.crashes, " times"), raw.id,
+                           std::string(record.key), record.event_time});
     suspect.clear();
   }
   // The suspects in halves (one that is not proven yet goes alone), each

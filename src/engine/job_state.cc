@@ -1,6 +1,7 @@
 #include "recovery/job_state.h"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 
 #include "absl/time/clock.h"
@@ -129,6 +130,7 @@ JobSummary Summarize(const std::vector<ShardReport>& reports) {
     (replay ? s.replayed : s.plan) += r.checkpoint.counters;
     ++s.shards;
     s.shards_done += done;
+    s.dead_letters_purged += r.checkpoint.dead_letters_purged;
     (replay ? s.replays_not_done : s.plan_shards_not_done) += !done;
   }
   // A replay's own "dead letters" are letters that failed again: they stay
@@ -149,6 +151,7 @@ std::string StatusJson(std::string_view job, const std::vector<ShardReport>& rep
       .Uint("records_delivered", s.records_delivered)
       .Uint("dead_letters", s.dead_letters)
       .Uint("dead_letters_settled", s.dead_letters_settled)
+      .Uint("dead_letters_purged", s.dead_letters_purged)
       .Uint("replay_records_delivered", s.replayed.records_delivered)
       .Uint("replay_failed_again", s.replayed.dead_letters)
       .Uint("records_out_of_window", s.plan.records_out_of_window)
@@ -238,13 +241,14 @@ std::string CursorAndState(const Checkpoint& ck) {
   return out;
 }
 
-// FailedPrecondition when another worker holds the shard's lease.
+// FailedPrecondition when another worker holds the shard's lease (any
+// shard's, with `shard_id` empty).
 absl::Status CheckNotLeased(CheckpointStore& store, std::string_view job, std::string_view shard_id) {
   ShardLeasing* leasing = store.leasing();
   if (leasing == nullptr) return absl::OkStatus();
   RECOVERY_ASSIGN_OR_RETURN(std::vector<LeaseInfo> leases, leasing->Leases(job));
   for (const LeaseInfo& l : leases) {
-    if (l.shard_id == shard_id && l.live) {
+    if ((shard_id.empty() || l.shard_id == shard_id) && l.live) {
       return absl::FailedPreconditionError(StrCat("shard ", shard_id, " is leased by ", l.owner, " until ",
                                                   FormatRfc3339(l.expires), ": stop that worker first"));
     }
@@ -323,6 +327,29 @@ absl::StatusOr<std::string> JobState::EditShard(const ShardEdit& edit) {
   ck.edits.push_back(audit);
   RECOVERY_RETURN_IF_ERROR(checkpoints_->Save(job_, id, ck));
   return audit;
+}
+
+absl::StatusOr<uint64_t> JobState::PurgeDeadLetters(absl::Time before) {
+  Components c;
+  RECOVERY_RETURN_IF_ERROR(
+      ResolveComponents(*spec_, {.source = false, .mapper = false, .sink = false, .checkpoints = false}, &c));
+  LetterReadback* letters = c.dead_letters->readback();
+  if (letters == nullptr) {
+    return absl::FailedPreconditionError(
+        "the job's dead-letter store cannot read its letters back to purge them");
+  }
+  RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<JobLock> lock, checkpoints_->Lock(job_, ""));
+  RECOVERY_RETURN_IF_ERROR(CheckNotLeased(*checkpoints_, job_, ""));
+  RECOVERY_ASSIGN_OR_RETURN(auto purged, letters->Purge(job_, before));
+  uint64_t total = 0;
+  for (const auto& [shard, n] : purged) {
+    total += n;
+    RECOVERY_ASSIGN_OR_RETURN(std::optional<Checkpoint> ck, checkpoints_->Load(job_, shard));
+    if (!ck.has_value()) continue;  // a shard reset since: its letters stay, uncounted
+    ck->dead_letters_purged += n;
+    RECOVERY_RETURN_IF_ERROR(checkpoints_->Save(job_, shard, *ck));
+  }
+  return total;
 }
 
 }  // namespace recovery

@@ -31,10 +31,10 @@ size_t RejectClaims::size() const {
 
 namespace {
 
-// Whether this shard dead-letters a record the mapper rejected.
-bool OwnsReject(const Mapper& mapper, const Shard& shard, const RawRecord& raw, bool owns_rejects,
+// Whether this shard dead-letters a record the mapper rejected, whose event
+// time is `t` (kUnknownEventTime when it cannot be read).
+bool OwnsReject(const Shard& shard, const RawRecord& raw, absl::Time t, bool owns_rejects,
                 RejectClaims* claims) {
-  const absl::Time t = raw.error.empty() ? mapper.EventTimeOf(raw) : kUnknownEventTime;
   if (t != kUnknownEventTime) return t >= shard.start && t < shard.end;  // outside: another shard's
   if (!owns_rejects) return false;
   return claims == nullptr || claims->Claim(raw.data);
@@ -51,11 +51,12 @@ void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, con
     out->other_shards += t == kUnknownEventTime || (t >= job.start && t < job.end);
   };
   auto reject = [&](size_t i, const RawRecord& raw, std::string why) {
-    if (OwnsReject(mapper, shard, raw, owns_rejects, claims)) {
-      out->dead.push_back({i, raw.data, std::move(why), raw.id});
+    const absl::Time t = raw.error.empty() ? mapper.EventTimeOf(raw) : kUnknownEventTime;
+    if (OwnsReject(shard, raw, t, owns_rejects, claims)) {
+      out->dead.push_back({i, raw.data, std::move(why), raw.id, std::string(), t});
       out->outcomes[i] = RecordOutcome::kDeadLettered;
     } else {
-      outside(i, raw.error.empty() ? mapper.EventTimeOf(raw) : kUnknownEventTime);
+      outside(i, t);
     }
   };
   const auto& raw_records = records.records();
@@ -132,7 +133,9 @@ absl::Status ApplyWriteResult(const RawBatch& records, MappedPage* page) {
     if (!i.ok()) return i.status();
     const RawRecord& raw = records.records()[*i];
     page->outcomes[*i] = RecordOutcome::kDeadLettered;
-    page->dead.push_back({*i, raw.data, StrCat("rejected by the sink: ", r.reason), raw.id});
+    const Record& record = page->batch.records()[r.index];
+    page->dead.push_back({*i, raw.data, StrCat("rejected by the sink: ", r.reason), raw.id,
+                          std::string(record.key), record.event_time});
   }
   for (size_t index : written.already_present) {
     absl::StatusOr<uint32_t> i = name(index, "said it already held");

@@ -25,6 +25,9 @@ struct PendingDeadLetter {
   std::string_view raw;  // into the page
   std::string reason;
   std::string_view source_id;  // into the page
+  // When the mapping got that far: the record's key, and its event time.
+  std::string key;
+  absl::Time event_time = kUnknownEventTime;
 };
 
 struct MappedPage {

@@ -2,6 +2,7 @@
 // that every worker's land in one place.
 #include "recovery/dead_letter_store.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,13 +24,22 @@ namespace {
 // letters land once.
 class PostgresDeadLetterStore : public DeadLetterStore, public LetterReadback {
  public:
-  explicit PostgresDeadLetterStore(std::shared_ptr<StoreCore> core) : core_(std::move(core)) {}
+  PostgresDeadLetterStore(std::shared_ptr<StoreCore> core, bool keep_raw)
+      : core_(std::move(core)), keep_raw_(keep_raw) {}
 
   LetterReadback* readback() override { return this; }
 
   absl::Status Add(const DeadLetter& l) override {
-    Row row{std::string(l.job),    std::string(l.shard_id), std::string(l.cursor),    StrCat(l.index),
-            std::string(l.reason), HexBytea(l.raw),         std::string(l.source_id), FormatRfc3339(l.time)};
+    Row row{std::string(l.job),
+            std::string(l.shard_id),
+            std::string(l.cursor),
+            StrCat(l.index),
+            std::string(l.reason),
+            HexBytea(keep_raw_ ? l.raw : std::string_view()),
+            std::string(l.source_id),
+            FormatRfc3339(l.time),
+            std::string(l.key),
+            l.event_time == kUnknownEventTime ? std::string() : FormatRfc3339(l.event_time)};
     absl::MutexLock lock(&mu_);
     pending_[std::this_thread::get_id()].push_back(std::move(row));
     return absl::OkStatus();
@@ -37,8 +47,10 @@ class PostgresDeadLetterStore : public DeadLetterStore, public LetterReadback {
 
   absl::Status ForEachRaw(std::string_view job, const std::function<void(std::string_view)>& visit) override {
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, core_->Connect());
-    absl::StatusOr<pg::Result> rows = c->Exec(
-        StrCat("SELECT encode(raw, 'hex') FROM ", core_->dead_letters_table(), " WHERE job = $1"), {job});
+    absl::StatusOr<pg::Result> rows =
+        c->Exec(StrCat("SELECT encode(raw, 'hex') FROM ", core_->dead_letters_table(),
+                       " WHERE job = $1 AND octet_length(raw) > 0"),  // purged or not kept: nothing to claim
+                {job});
     if (!rows.ok()) {
       return absl::Status(rows.status().code(),
                           StrCat("dead letters (", core_->Describe(), "): ", rows.status().message()));
@@ -69,6 +81,7 @@ class PostgresDeadLetterStore : public DeadLetterStore, public LetterReadback {
         core_->dead_letters_table(), " d LEFT JOIN LATERAL (SELECT outcome, reason FROM ", marks, " l WHERE ",
         same_letter("l"),
         " AND l.replay <> $6 ORDER BY marked_at DESC LIMIT 1) m ON true WHERE d.job = $1 AND ",
+        "octet_length(d.raw) > 0 AND ",  // a letter purged, or kept without its record, cannot be replayed
         "(m.outcome IS NULL OR m.outcome = 'failed again') AND ($2 OR (d.shard, d.cursor, d.record_index) > "
         "($3, $4, "
         "$5::integer)) ORDER BY d.shard, d.cursor, d.record_index LIMIT ",
@@ -105,6 +118,23 @@ class PostgresDeadLetterStore : public DeadLetterStore, public LetterReadback {
     return absl::OkStatus();
   }
 
+  // Empties the raw record of each letter rejected before `before`.
+  absl::StatusOr<std::map<std::string, uint64_t>> Purge(std::string_view job, absl::Time before) override {
+    RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, core_->Connect());
+    absl::StatusOr<pg::Result> rows =
+        c->Exec(StrCat("UPDATE ", core_->dead_letters_table(),
+                       " SET raw = ''::bytea WHERE job = $1 AND rejected_at < $2 AND octet_length(raw) > 0 "
+                       "RETURNING shard"),
+                {job, FormatRfc3339(before)});
+    if (!rows.ok()) {
+      return absl::Status(rows.status().code(),
+                          StrCat("dead letters (", core_->Describe(), "): purge: ", rows.status().message()));
+    }
+    std::map<std::string, uint64_t> purged;
+    for (int i = 0; i < rows->rows(); ++i) ++purged[std::string(rows->Get(i, 0))];
+    return purged;
+  }
+
   // The engine calls Add(), Mark() and Flush() for one page from one thread.
   absl::StatusOr<std::string> Flush() override {
     std::vector<Row> rows;
@@ -127,10 +157,15 @@ class PostgresDeadLetterStore : public DeadLetterStore, public LetterReadback {
     absl::Status s = c->Run("BEGIN");
     for (size_t i = 0; s.ok() && i < rows.size(); ++i) {
       const Row& r = rows[i];
-      s = c->Exec(StrCat("INSERT INTO ", core_->dead_letters_table(),
-                         " VALUES ($1, $2, $3, $4, $5, $6::bytea, $7, $8) ON CONFLICT DO NOTHING"),
-                  {r.job, r.shard, r.cursor, r.index, r.reason, r.raw,
-                   r.source_id.empty() ? pg::Param() : pg::Param(r.source_id), r.time})
+      s = c->Exec(
+               StrCat("INSERT INTO ", core_->dead_letters_table(),
+                      " (job, shard, cursor, record_index, reason, raw, source_id, rejected_at, record_key, "
+                      "event_time) VALUES ($1, $2, $3, $4, $5, $6::bytea, $7, $8, $9, $10) ON CONFLICT DO "
+                      "NOTHING"),
+               {r.job, r.shard, r.cursor, r.index, r.reason, r.raw,
+                r.source_id.empty() ? pg::Param() : pg::Param(r.source_id), r.time,
+                r.key.empty() ? pg::Param() : pg::Param(r.key),
+                r.event_time.empty() ? pg::Param() : pg::Param(r.event_time)})
               .status();
     }
     // A page replayed again after a crash marks its letters again: the same
@@ -157,7 +192,7 @@ class PostgresDeadLetterStore : public DeadLetterStore, public LetterReadback {
 
  private:
   struct Row {
-    std::string job, shard, cursor, index, reason, raw, source_id, time;
+    std::string job, shard, cursor, index, reason, raw, source_id, time, key, event_time;
   };
   struct MarkRow {
     std::string job, shard, cursor, index, replay, outcome, reason, time;
@@ -197,6 +232,7 @@ class PostgresDeadLetterStore : public DeadLetterStore, public LetterReadback {
   }
 
   std::shared_ptr<StoreCore> core_;
+  const bool keep_raw_;
   absl::Mutex mu_;
   std::unordered_map<std::thread::id, std::vector<Row>> pending_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<std::thread::id, std::vector<MarkRow>> pending_marks_ ABSL_GUARDED_BY(mu_);
@@ -212,7 +248,7 @@ absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewPostgresDeadLetterStore(
   core.schema = options.schema.empty() ? "public" : std::move(options.schema);
   core.connect_timeout = options.connect_timeout;
   return std::unique_ptr<DeadLetterStore>(
-      new PostgresDeadLetterStore(std::make_shared<StoreCore>(std::move(core))));
+      new PostgresDeadLetterStore(std::make_shared<StoreCore>(std::move(core)), options.keep_raw));
 }
 
 }  // namespace recovery

@@ -50,6 +50,12 @@ absl::Status EnsurePostgresSchema(pg::Connection& c, const PostgresTables& t, st
       reason text,
       marked_at timestamptz NOT NULL,
       PRIMARY KEY (job, shard, cursor, record_index, replay)))")));
+    // A letter's key and event time, kept even without its raw record
+    // (dead_letters.keep_raw, purge): added the same way.
+    RECOVERY_RETURN_IF_ERROR(
+        c.Run(StrCat("ALTER TABLE IF EXISTS ", t.dead_letters,
+                     " ADD COLUMN IF NOT EXISTS record_key text, ADD COLUMN IF NOT EXISTS "
+                     "event_time timestamptz")));
     if (version == kSchemaVersion) return absl::OkStatus();
     RECOVERY_RETURN_IF_ERROR(c.Run(StrCat("CREATE TABLE IF NOT EXISTS ", t.checkpoints, R"( (
       job text NOT NULL,
@@ -72,6 +78,8 @@ absl::Status EnsurePostgresSchema(pg::Connection& c, const PostgresTables& t, st
       raw bytea NOT NULL,
       source_id text,
       rejected_at timestamptz NOT NULL,
+      record_key text,
+      event_time timestamptz,
       PRIMARY KEY (job, shard, cursor, record_index)))")));
     return c.Run(StrCat("INSERT INTO ", t.meta, " VALUES ('checkpoint_schema_version', '", kSchemaVersion,
                         "') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"));

@@ -3,11 +3,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "json/json_writer.h"
 #include "recovery/dead_letter_store.h"
 #include "simdjson.h"
 #include "util/append_file.h"
 #include "util/file.h"
+#include "util/status_macros.h"
 #include "util/strings.h"
 #include "util/time_format.h"
 
@@ -16,7 +18,8 @@ namespace {
 
 class FileDeadLetterStore : public DeadLetterStore, public LetterReadback {
  public:
-  FileDeadLetterStore(std::string path, bool fsync) : path_(std::move(path)), fsync_(fsync) {}
+  FileDeadLetterStore(std::string path, bool fsync, bool keep_raw)
+      : path_(std::move(path)), fsync_(fsync), keep_raw_(keep_raw) {}
 
   absl::Status Open(const SinkOpenContext& context) override {
     // A fresh job keeps an older file by renaming it: dead letters are never thrown away.
@@ -34,8 +37,12 @@ class FileDeadLetterStore : public DeadLetterStore, public LetterReadback {
     w.Time("time", d.time).Str("job", d.job).Str("shard", d.shard_id).Str("cursor", d.cursor);
     w.Uint("index", d.index);
     if (!d.source_id.empty()) w.Str("source_id", d.source_id);
+    if (!d.key.empty()) w.Str("key", d.key);
+    if (d.event_time != kUnknownEventTime) w.Time("event_time", d.event_time);
     w.Str("reason", d.reason);
-    if (IsValidUtf8(d.raw)) {
+    if (!keep_raw_) {
+      w.Bool("raw_kept", false);
+    } else if (IsValidUtf8(d.raw)) {
       w.Str("raw", d.raw);
     } else {
       w.Str("raw_base64", absl::Base64Escape(ToAbsl(d.raw)));
@@ -74,9 +81,11 @@ class FileDeadLetterStore : public DeadLetterStore, public LetterReadback {
   absl::Status ListLetters(std::string_view job, std::string_view replay, std::string_view after,
                            size_t limit, std::vector<ListedLetter>* out) override;
 
+  absl::StatusOr<std::map<std::string, uint64_t>> Purge(std::string_view job, absl::Time before) override;
+
   absl::Status ForEachRaw(std::string_view job, const std::function<void(std::string_view)>& visit) override {
     std::string raw;
-    return ForEachLine(job, [&](uint64_t, simdjson::dom::element line) {
+    return ForEachLine(job, [&](uint64_t, size_t, simdjson::dom::element line) {
       if (RawOf(line, &raw)) visit(raw);
     });
   }
@@ -84,8 +93,9 @@ class FileDeadLetterStore : public DeadLetterStore, public LetterReadback {
  private:
   // Calls `visit` with each line of the file that belongs to `job`, and the
   // line's byte offset; a file not written yet has none.
-  absl::Status ForEachLine(std::string_view job,
-                           const std::function<void(uint64_t offset, simdjson::dom::element line)>& visit) {
+  absl::Status ForEachLine(
+      std::string_view job,
+      const std::function<void(uint64_t offset, size_t length, simdjson::dom::element line)>& visit) {
     absl::StatusOr<std::string> text;
     {
       absl::MutexLock lock(&mu_);  // no letter is added meanwhile
@@ -101,7 +111,7 @@ class FileDeadLetterStore : public DeadLetterStore, public LetterReadback {
       std::string_view line_job;
       if (parser.parse(text->data() + start, end - start).get(line) == simdjson::SUCCESS &&
           line["job"].get_string().get(line_job) == simdjson::SUCCESS && line_job == job) {
-        visit(start, line);
+        visit(start, end - start, line);
       }
       start = end + 1;
     }
@@ -122,6 +132,7 @@ class FileDeadLetterStore : public DeadLetterStore, public LetterReadback {
 
   const std::string path_;
   const bool fsync_;
+  const bool keep_raw_;
   absl::Mutex mu_;
   std::unique_ptr<AppendFile> file_ ABSL_GUARDED_BY(mu_);
 };
@@ -142,7 +153,7 @@ absl::Status FileDeadLetterStore::ListLetters(std::string_view job, std::string_
   };
   std::vector<Found> found;  // in file order
   absl::flat_hash_map<uint64_t, size_t> by_offset;
-  absl::Status read = ForEachLine(job, [&](uint64_t offset, simdjson::dom::element line) {
+  absl::Status read = ForEachLine(job, [&](uint64_t offset, size_t, simdjson::dom::element line) {
     std::string_view v;
     if (line["mark"].get_string().get(v) == simdjson::SUCCESS) {
       uint64_t target = 0;
@@ -179,6 +190,56 @@ absl::Status FileDeadLetterStore::ListLetters(std::string_view job, std::string_
     if (!f.settled) out->push_back(std::move(f.letter));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// `line` (a letter, without its newline) rewritten without its raw record,
+// marked purged at `now`, padded with spaces to the same length so every
+// later letter keeps its offset (its id, and the committed lengths the
+// checkpoints hold); empty when even the shortest form would not fit.
+std::string PurgedLine(simdjson::dom::element letter, size_t length, absl::Time now) {
+  auto build = [&](bool whole) {
+    std::string out;
+    JsonObjectWriter w(&out);
+    for (auto [key, value] : letter.get_object()) {
+      if (key == "raw" || key == "raw_base64" || key == "raw_kept") continue;
+      if (!whole && key != "time" && key != "job" && key != "shard") continue;
+      w.Raw(key, simdjson::minify(value));
+    }
+    w.Time("purged", now).Close();
+    return out;
+  };
+  std::string out = build(true);
+  if (out.size() > length) out = build(false);
+  if (out.size() > length) return "";
+  out.append(length - out.size(), ' ');
+  return out;
+}
+
+}  // namespace
+
+// Rewrites each letter to purge in place, under no lock but the job's (no
+// run appends meanwhile): same length, so ids and committed lengths hold.
+absl::StatusOr<std::map<std::string, uint64_t>> FileDeadLetterStore::Purge(std::string_view job,
+                                                                           absl::Time before) {
+  std::map<std::string, uint64_t> purged;
+  std::vector<std::pair<uint64_t, std::string>> rewrites;
+  const absl::Time now = absl::Now();
+  std::string raw;
+  RECOVERY_RETURN_IF_ERROR(ForEachLine(job, [&](uint64_t offset, size_t length, simdjson::dom::element line) {
+    std::string_view t, shard;
+    std::optional<absl::Time> at;
+    if (!RawOf(line, &raw) || line["time"].get_string().get(t) || !(at = ParseRfc3339(t)) || *at >= before)
+      return;
+    std::string rewritten = PurgedLine(line, length, now);
+    if (rewritten.empty()) return;
+    rewrites.emplace_back(offset, std::move(rewritten));
+    if (line["shard"].get_string().get(shard) == simdjson::SUCCESS) ++purged[std::string(shard)];
+  }));
+  if (rewrites.empty()) return purged;
+  RECOVERY_RETURN_IF_ERROR(OverwriteInPlace(path_, rewrites, fsync_));
+  return purged;
 }
 
 class MemoryDeadLetterStore : public DeadLetterStore, public LetterReadback {
@@ -263,8 +324,13 @@ std::string_view ReplayOutcomeName(ReplayOutcome outcome) {
 }
 
 absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLetterStore(std::string path, bool fsync) {
+  return NewFileDeadLetterStore(std::move(path), fsync, /*keep_raw=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<DeadLetterStore>> NewFileDeadLetterStore(std::string path, bool fsync,
+                                                                        bool keep_raw) {
   if (path.empty()) return absl::InvalidArgumentError("dead_letters.path: must not be empty");
-  return std::unique_ptr<DeadLetterStore>(new FileDeadLetterStore(std::move(path), fsync));
+  return std::unique_ptr<DeadLetterStore>(new FileDeadLetterStore(std::move(path), fsync, keep_raw));
 }
 
 std::unique_ptr<DeadLetterStore> NewMemoryDeadLetterStore(std::vector<StoredDeadLetter>* sink) {

@@ -317,8 +317,9 @@ absl::StatusOr<std::unique_ptr<DeadLetterStore>> FileDeadLettersFrom(const JobSp
                                                                      SpecErrors* errors, bool /*resolve*/) {
   std::string path = StatePath(spec, o.String("path", true).value_or(""));
   bool fsync = o.Bool("fsync").value_or(true);
+  bool keep_raw = o.Bool("keep_raw").value_or(true);
   if (!errors->empty()) return absl::InvalidArgumentError("invalid dead_letters");
-  return NewFileDeadLetterStore(path, fsync);
+  return NewFileDeadLetterStore(path, fsync, keep_raw);
 }
 
 absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresDeadLettersFrom(const JobSpec& spec, SpecObject& o,
@@ -327,6 +328,7 @@ absl::StatusOr<std::unique_ptr<DeadLetterStore>> PostgresDeadLettersFrom(const J
   PostgresDeadLetterOptions options;
   options.dsn = ReadDsn(o, spec, resolve);
   options.schema = o.String("schema").value_or(options.schema);
+  options.keep_raw = o.Bool("keep_raw").value_or(true);
   if (!errors->empty()) return absl::InvalidArgumentError("invalid dead_letters");
   if (!resolve) return std::unique_ptr<DeadLetterStore>();
   return NewPostgresDeadLetterStore(std::move(options));

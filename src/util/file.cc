@@ -82,6 +82,26 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
   return SyncDirectory(DirName(path));
 }
 
+absl::Status OverwriteInPlace(const std::string& path,
+                              const std::vector<std::pair<uint64_t, std::string>>& pieces, bool sync) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError(errno, "open", path);
+  absl::Status status = absl::OkStatus();
+  for (const auto& [offset, bytes] : pieces) {
+    size_t done = 0;
+    while (status.ok() && done < bytes.size()) {
+      const ssize_t n =
+          ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) status = ErrnoError(errno, "write", path);
+      if (n > 0) done += static_cast<size_t>(n);
+    }
+  }
+  if (status.ok() && sync && ::fdatasync(fd) != 0) status = ErrnoError(errno, "fdatasync", path);
+  if (::close(fd) != 0 && status.ok()) status = ErrnoError(errno, "close", path);
+  return status;
+}
+
 absl::Status MakeDirectories(const std::string& path) {
   if (path.empty()) return absl::OkStatus();
   std::string partial;

@@ -2,9 +2,12 @@
 #ifndef RECOVERY_UTIL_FILE_H_
 #define RECOVERY_UTIL_FILE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,6 +22,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // Writes `content` to `path` so that after a crash the file holds either its
 // old content or `content`: a temp file, fsync, rename, fsync of the directory.
 absl::Status WriteFileAtomically(const std::string& path, std::string_view content);
+// Writes each (offset, bytes) over what the file holds there, then
+// fdatasync()s when `sync`; the file keeps its length.
+absl::Status OverwriteInPlace(const std::string& path,
+                              const std::vector<std::pair<uint64_t, std::string>>& pieces, bool sync);
 
 absl::Status SyncDirectory(const std::string& dir);
 absl::Status MakeDirectories(const std::string& path);  // like mkdir -p
