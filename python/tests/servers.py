@@ -118,8 +118,11 @@ class RedisServer:
 class FixtureApi:
     """The simulated transactions API in its own process; `url` is its base."""
 
-    def __init__(self, records, latency_ms=0, start=None, end=None, threads=None, total_understated=0):
+    def __init__(self, records, latency_ms=0, start=None, end=None, threads=None, total_understated=0,
+                 append_per_second=0, append_seconds=0):
         self.args = ["--records", str(records), "--latency-ms", str(latency_ms)]
+        if append_per_second:  # a live feed: records keep arriving, for follow mode
+            self.args += ["--append-per-second", str(append_per_second), "--append-seconds", str(append_seconds)]
         if total_understated:
             self.args += ["--total-understated", str(total_understated)]
         if threads:
