@@ -335,9 +335,14 @@ void EditTable(const ReportData& d, std::string* out) {
             rows, "</tbody></table></section>\n");
 }
 
-void LetterTable(const ReportData& d, std::string* out) {
+void LetterTable(const ReportData& d, const Sums& t, std::string* out) {
   StrAppend(out, "<section id=\"dead-letters\" data-letters=\"", d.letters_total,
             "\"><h2>Dead letters not yet settled</h2>");
+  if (t.summary.dead_letters_purged > 0) {  // no longer listed: nothing left to replay
+    StrAppend(out, "<p data-purged=\"", t.summary.dead_letters_purged, "\">",
+              Number(t.summary.dead_letters_purged),
+              " more had their raw records removed by a retention purge and cannot be replayed.</p>");
+  }
   if (!d.letters_error.empty()) {
     StrAppend(out, "<p>The dead letters could not be read: ", Html(d.letters_error), "</p></section>\n");
     return;
@@ -424,7 +429,7 @@ std::string ReportHtml(const ReportData& d) {
   WindowSection(d, t, &out);
   ShardTable(d, &out);
   EditTable(d, &out);
-  LetterTable(d, &out);
+  LetterTable(d, t, &out);
   ProbeSection(d, &out);
   StrAppend(&out, "</main>\n<footer>Made by recovery ", RECOVERY_VERSION_STRING,
             " from the job's checkpoints and dead letters.</footer></body></html>\n");

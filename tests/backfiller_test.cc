@@ -596,6 +596,29 @@ TEST_F(BackfillerTest, APageCutByTheLimitThatComesBackChangedGoesWholeAndFlagged
   for (const Delivered& d : delivered_) EXPECT_EQ(d.maybe_redelivered, d.shard == cut_shard) << d.key;
 }
 
+// A cut page whose records were not all delivered (one refused, one already
+// present) gives the rest of its allowance back, and the shard still stops
+// at the cut: its reader has moved past the page the checkpoint keeps, so the
+// records after the cut wait for the next run rather than being skipped.
+TEST_F(BackfillerTest, ACutPageThatDeliveredFewerThanItWasGrantedStillStopsItsShardAtTheCut) {
+  JobSpec spec = Spec();
+  spec.concurrency = 1;
+  spec.max_records = 4;
+  int runs = 0;
+  for (bool complete = false; !complete && runs < 30; ++runs) {
+    RunResult r = Run(spec, Records(40), std::make_unique<RejectingSink>(&delivered_, /*conflict=*/true));
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    complete = r.complete;
+  }
+  std::set<std::string> expected = AllKeys(40);
+  expected.erase("r2");  // refused: a dead letter
+  expected.erase("r5");  // the destination held it already
+  EXPECT_EQ(Keys(delivered_), std::multiset<std::string>(expected.begin(), expected.end()));
+  for (const Delivered& d : delivered_) EXPECT_FALSE(d.maybe_redelivered) << d.key;
+  ASSERT_EQ(dead_.size(), 1u);
+  EXPECT_EQ(dead_[0].index, 2u);
+}
+
 // A queue's receive is not fetched again: the records after the cut are not
 // confirmed, so the queue hands them out again later.
 TEST_F(BackfillerTest, ARecordLimitConfirmsToAQueueOnlyWhatItTook) {

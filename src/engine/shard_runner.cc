@@ -220,7 +220,8 @@ void RunShard(Engine& engine, ShardRun& run) {
     scope.TakeWarning(run.checkpoint);  // saved with the page
     const JobWindow job{engine.spec().start, engine.spec().end};
     MapPage(*c.mapper, run.shard, job, page.records, owns_rejects, claims, &mapped);
-    if (CutToLimit(engine, run, job, &page, &mapped) == Cut::kNothing) return pause();
+    const Cut cut = CutToLimit(engine, run, job, &page, &mapped);
+    if (cut == Cut::kNothing) return pause();
     if (partitioned && !c.source->plans_one_shard()) WarnOutOfWindow(engine, run, mapped);
     run.max_event_time = std::max(run.max_event_time, mapped.max_event_time);
     page_cursor = run.checkpoint.cursor;
@@ -233,6 +234,9 @@ void RunShard(Engine& engine, ShardRun& run) {
     if (page.reported_total >= 0) run.reported_total = page.reported_total;
     AfterPage(engine, run, page_cursor, page, counters);
     counters = ShardCounters();
+    // The reader has moved past the page a cut kept in the checkpoint: only a
+    // reader opened again at that cursor may go on, so the shard stops here.
+    if (cut == Cut::kCut) return pause();
     if (!page.exhausted) continue;
     if (IsOpenEnded(run.shard)) {  // follow mode: caught up, poll again later
       if (!engine.Sleep(engine.spec().poll_interval)) return pause();
