@@ -1,7 +1,9 @@
 // The worked example of docs/extending.md, compiled and run: a custom sink
 // that offers the presence check and the count per bucket, used by a run with
 // skip_already_present and by reconcile. Keep the two in step.
+#include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -120,6 +122,43 @@ TEST(CustomSinkTest, RecordsTheSinkSaysItHadCountAsAlreadyPresent) {
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.progress.totals.records_delivered, 50u);
   EXPECT_EQ(r.progress.totals.records_already_present, 50u);
+}
+
+// A callback sink with provenance hands each batch the job, this run's id
+// and when it was handed over; a second run of the job is a new run.
+TEST(CustomSinkTest, ACallbackSinkWithProvenanceLearnsTheJobTheRunAndTheTime) {
+  std::map<std::string, std::set<std::string>> runs_by_job;
+  size_t records = 0;
+  absl::Time first = absl::InfiniteFuture(), last = absl::InfinitePast();
+  auto store = NewMemoryCheckpointStore();
+  for (int run = 0; run < 2; ++run) {
+    Components c;
+    c.source = std::make_unique<FakeSource>(DayTimes(40), 10);
+    c.mapper = *NewJsonMapper(testing::kFakeRecordMapper);
+    c.sink =
+        NewCallbackSinkWithProvenance([&](const Shard&, absl::Span<const Record> batch, const Provenance& p) {
+          runs_by_job[std::string(p.job)].insert(std::string(p.run_id));
+          records += batch.size();
+          first = std::min(first, p.recovered_at);
+          last = std::max(last, p.recovered_at);
+          return absl::OkStatus();
+        });
+    c.checkpoints = std::make_unique<testing::SharedStore>(store.get());
+    c.dead_letters = NewMemoryDeadLetterStore();
+    JobSpec spec = DaySpec();
+    spec.max_records = 20;  // the first run stops half way; the second finishes
+    const absl::Time before = absl::Now();
+    auto b = Backfiller::Create(spec, std::move(c));
+    ASSERT_TRUE(b.ok()) << b.status();
+    ASSERT_TRUE((*b)->Run().status.ok());
+    EXPECT_GE(last, before);
+  }
+  EXPECT_EQ(records, 40u);
+  ASSERT_EQ(runs_by_job.size(), 1u);
+  EXPECT_EQ(runs_by_job.begin()->first, "custom-sink");
+  EXPECT_EQ(runs_by_job.begin()->second.size(), 2u);  // one id per run
+  EXPECT_FALSE(runs_by_job.begin()->second.begin()->empty());
+  EXPECT_LE(first, last);
 }
 
 }  // namespace

@@ -212,6 +212,22 @@ using PresenceCallback =
 RECOVERY_EXPORT std::unique_ptr<Sink> NewCallbackSink(SinkCallback callback, bool serialize = true,
                                                       PresenceCallback presence = nullptr);
 
+// Where a batch handed to a callback comes from, so that the destination can
+// tell recovered rows from the live feed's: the job, this run of it (a
+// resumed job is a new run) and when the batch was handed over. The shard is
+// the callback's first argument.
+struct Provenance {
+  std::string_view job;
+  std::string_view run_id;
+  absl::Time recovered_at;
+};
+using ProvenanceSinkCallback =
+    std::function<absl::Status(const Shard&, absl::Span<const Record>, const Provenance&)>;
+// NewCallbackSink, with each batch's provenance.
+RECOVERY_EXPORT std::unique_ptr<Sink> NewCallbackSinkWithProvenance(ProvenanceSinkCallback callback,
+                                                                    bool serialize = true,
+                                                                    PresenceCallback presence = nullptr);
+
 // Acknowledges and discards everything.
 RECOVERY_EXPORT std::unique_ptr<Sink> NewNullSink();
 

@@ -1,4 +1,5 @@
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "recovery/sink.h"
 #include "sinks/present_keys.h"
 
@@ -7,7 +8,7 @@ namespace {
 
 class CallbackSink : public Sink, public PresenceCheck {
  public:
-  CallbackSink(SinkCallback callback, bool serialize, PresenceCallback presence)
+  CallbackSink(ProvenanceSinkCallback callback, bool serialize, PresenceCallback presence)
       : callback_(std::move(callback)), presence_(std::move(presence)), serialize_(serialize) {}
 
   PresenceCheck* presence() override { return presence_ != nullptr ? this : nullptr; }
@@ -27,13 +28,14 @@ class CallbackSink : public Sink, public PresenceCheck {
   }
 
   absl::Status Write(const WriteRequest& request, WriteResult*) override {
-    if (!serialize_) return callback_(request.shard, request.batch.records());
+    const Provenance provenance{request.job, request.run_id, absl::Now()};
+    if (!serialize_) return callback_(request.shard, request.batch.records(), provenance);
     absl::MutexLock lock(&mu_);
-    return callback_(request.shard, request.batch.records());
+    return callback_(request.shard, request.batch.records(), provenance);
   }
 
  private:
-  SinkCallback callback_;
+  ProvenanceSinkCallback callback_;
   PresenceCallback presence_;
   const bool serialize_;
   absl::Mutex mu_;
@@ -47,6 +49,14 @@ class NullSink : public Sink {
 }  // namespace
 
 std::unique_ptr<Sink> NewCallbackSink(SinkCallback callback, bool serialize, PresenceCallback presence) {
+  return NewCallbackSinkWithProvenance(
+      [callback = std::move(callback)](const Shard& shard, absl::Span<const Record> records,
+                                       const Provenance&) { return callback(shard, records); },
+      serialize, std::move(presence));
+}
+
+std::unique_ptr<Sink> NewCallbackSinkWithProvenance(ProvenanceSinkCallback callback, bool serialize,
+                                                    PresenceCallback presence) {
   return std::make_unique<CallbackSink>(std::move(callback), serialize, std::move(presence));
 }
 
