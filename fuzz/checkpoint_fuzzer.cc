@@ -2,11 +2,12 @@
 // reason; what decodes re-encodes and decodes to the same checkpoint. An input
 // of one line gets a valid checksum line appended, so the fuzzer reaches the
 // JSON decoding behind it rather than stopping at the checksum; inputs with a
-// newline are whole files.
+// newline are whole files. Operators' audit lines read back.
 #include <cstdint>
 #include <string>
 
 #include "checkpoint/checkpoint_codec.h"
+#include "recovery/job_state.h"
 #include "util/hash.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -19,6 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (ck.status().message().empty()) __builtin_trap();
     return 0;
   }
+  for (const std::string& edit : ck->edits) (void)recovery::ReadEdit(edit);  // an operator's audit line
   const std::string encoded = recovery::EncodeCheckpoint("job", "shard", *ck);
   absl::StatusOr<recovery::Checkpoint> again = recovery::DecodeCheckpoint(encoded, "fuzz");
   if (!again.ok()) __builtin_trap();

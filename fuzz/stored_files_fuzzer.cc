@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,26 @@ void Letters(const std::string& path) {
   Refused(readback->ForEachRaw("job", [&raws](std::string_view) { ++raws; }));
 }
 
+// A retention purge of every letter rewrites lines in place: the file keeps
+// its length (every other letter its offset), and a second purge has nothing
+// left to do.
+void Purge(const std::string& path, size_t size) {
+  absl::StatusOr<std::unique_ptr<recovery::DeadLetterStore>> store =
+      recovery::NewFileDeadLetterStore(path, /*fsync=*/false);
+  if (!store.ok()) return Refused(store.status());
+  recovery::LetterReadback* readback = (*store)->readback();
+  absl::StatusOr<std::map<std::string, uint64_t>> purged = readback->Purge("job", absl::InfiniteFuture());
+  if (!purged.ok()) return Refused(purged.status());
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr || std::fseek(f, 0, SEEK_END) != 0) abort();
+  const long length = std::ftell(f);
+  std::fclose(f);
+  if (length != static_cast<long>(size)) __builtin_trap();  // rewritten in place, the same length
+  // A second purge finds nothing more it can rewrite.
+  purged = readback->Purge("job", absl::InfiniteFuture());
+  if (purged.ok() && !purged->empty()) __builtin_trap();
+}
+
 void Counts(const std::string& path) {
   recovery::JsonlFileSinkOptions options;
   options.path = path;
@@ -80,5 +101,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::fclose(f);
   Letters(path);
   Counts(path);
+  Purge(path, size);
   return 0;
 }

@@ -6,13 +6,16 @@ format than this build reads is refused with both versions named.
     golden_state_test.py CLI ROOT            the test
     golden_state_test.py CLI ROOT --write V  writes tests/golden/V/ with this
                                              build (once per release whose
-                                             formats changed; keep every one)
+                                             formats changed, or per format
+                                             change between releases, as
+                                             0.1.0-checkpoint-v7; keep every one)
 
 Each tests/golden/<version>/ holds two snapshots of one job over the same
 export (120 records, 6 with a decimal comma the first mapping refuses, 1 that
 no mapping takes): "interrupted" (the first run stopped by max_records after
 about 50) and "replayed" (run to the end, then its dead letters replayed with
-the fixed mapping)."""
+the fixed mapping). Since max_records is exact, the interrupted snapshots
+written from 0.1.0-checkpoint-v7 on stop inside a page (Checkpoint::page_taken)."""
 import json
 import os
 import shutil

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "recovery/checkpoint_store.h"
 #include "recovery/dead_letter_store.h"
+#include "recovery/job_state.h"
 #include "recovery/sink.h"
 #include "testing/test_util.h"
 #include "util/strings.h"
@@ -108,6 +109,23 @@ TEST(CheckpointCodecTest, ACutPageAndEditsNeedVersion7AndRoundTrip) {
   c.page_taken = 0;
   c.edits.clear();
   EXPECT_THAT(EncodeCheckpoint("job", "shard", c), HasSubstr(R"("version":1,)"));
+}
+
+// An audit line read back: every field, and a hand-edited line missing
+// fields or holding the wrong types reads as empty fields, never a throw.
+TEST(CheckpointCodecTest, AnAuditLineReadsBackAndAMangledOneReadsAsEmptyFields) {
+  const EditRecord e = ReadEdit(
+      R"({"at":"2026-12-07T08:00:00Z","by":"ops@h","action":"set","from":{"cursor":"","state":"pending"},)"
+      R"("to":{"cursor":"120","state":"running"},"reason":"vendor re-sent"})");
+  EXPECT_EQ(e.by, "ops@h");
+  EXPECT_EQ(e.from_state, "pending");
+  EXPECT_EQ(e.to_cursor, "120");
+  EXPECT_EQ(e.reason, "vendor re-sent");
+  const EditRecord mangled = ReadEdit(R"({"action":7,"from":"nope","to":{"steta":"running"}})");
+  EXPECT_EQ(mangled.action, "");
+  EXPECT_EQ(mangled.from_cursor, "");
+  EXPECT_EQ(mangled.to_state, "");
+  EXPECT_EQ(ReadEdit("not json").reason, "");
 }
 
 TEST(CheckpointCodecTest, EveryTruncationAndAlterationIsDataLossNamingTheFile) {

@@ -263,7 +263,9 @@ EditRecord ReadEdit(std::string_view audit_line) {
   simdjson::dom::parser parser;
   simdjson::dom::element e;
   if (parser.parse(audit_line.data(), audit_line.size()).get(e)) return out;
-  auto text = [&](simdjson::dom::element x) {
+  // Missing fields and fields of another type read as empty: an audit line
+  // may have been edited by hand.
+  auto text = [](simdjson::simdjson_result<simdjson::dom::element> x) {
     std::string_view v;
     return x.get_string().get(v) ? std::string() : std::string(v);
   };
