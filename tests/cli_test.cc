@@ -170,31 +170,47 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
                   "20261115T000000Z-20261116T000000Z +2026-11-15T00:00:00Z +2026-11-16T00:00:00Z +pending"));
 }
 
+// `records` small records of the simulated API from 2026-11-14 for `days` days.
+testing::SimulatedApiOptions SmallRecords(int64_t records, int days) {
+  testing::SimulatedApiOptions options;
+  options.start = testing::T("2026-11-14T00:00:00Z");
+  options.end = options.start + absl::Hours(24 * days);
+  options.records = records;
+  options.small_records = true;
+  return options;
+}
+
+// A job named `name` over the same days, read through the API's offset
+// paging in pages of 50, with file checkpoints in `dir`/state; `top` adds
+// top-level keys (each followed by a comma), `sink` is the sink section.
+// Returns the job file's path.
+std::string OffsetJob(const testing::TempDir& dir, const testing::SimulatedApi& api, const std::string& name,
+                      int days, const std::string& top, const std::string& sink) {
+  const std::string path = dir.File(name + ".json");
+  testing::WriteFile(
+      path, StrCat(R"({"name":")", name, R"(","window":{"start":"2026-11-14T00:00:00Z","end":")",
+                   FormatRfc3339(testing::T("2026-11-14T00:00:00Z") + absl::Hours(24 * days)), R"("},)", top,
+                   R"("source":{"type":"http","url":")", api.base_url(), R"(/v1/offset",
+      "query":{"from":"{start}","to":"{end}","offset":"{offset}","limit":"{limit}"},
+      "records":"/data","page_size":50,"pagination":{"type":"offset"}},
+    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+    "sink":)",
+                   sink, R"(,"checkpoint":{"type":"file","dir":"state"}})"));
+  return path;
+}
+
 // A canary: `run --limit N` delivers exactly N records (a page cut where the
 // limit falls), stops resumably, and the next run goes on from the record
 // after the last one delivered: through the file checkpoints, with bad
 // records dead-lettered once each, every record delivered once, none flagged.
 TEST(CliTest, ACanaryDeliversExactlyItsLimitAndTheNextRunGoesOnFromThere) {
-  testing::SimulatedApiOptions options;
-  options.start = testing::T("2026-11-14T00:00:00Z");
-  options.end = testing::T("2026-11-16T00:00:00Z");
-  options.records = 1000;
-  options.small_records = true;
+  testing::SimulatedApiOptions options = SmallRecords(1000, 2);
   options.bad_time_every = 40;
   testing::SimulatedApi api(options);
   testing::TempDir dir;
-  testing::WriteFile(
-      dir.File("job.json"),
-      StrCat(R"({"name":"canary","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-16T00:00:00Z"},
-    "shard_duration":"1d","concurrency":2,"error_budget":{"max_fraction":1},
-    "source":{"type":"http","url":")",
-             api.base_url(), R"(/v1/offset",
-      "query":{"from":"{start}","to":"{end}","offset":"{offset}","limit":"{limit}"},
-      "records":"/data","page_size":50,"pagination":{"type":"offset"}},
-    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/created_at"}},
-    "sink":{"type":"jsonl_file","path":"out.jsonl","format":"envelope"},
-    "checkpoint":{"type":"file","dir":"state"}})"));
-  const std::string job = dir.File("job.json");
+  const std::string job = OffsetJob(
+      dir, api, "canary", 2, R"("shard_duration":"1d","concurrency":2,"error_budget":{"max_fraction":1},)",
+      R"({"type":"jsonl_file","path":"out.jsonl","format":"envelope"})");
   auto lines = [&] { return testing::ReadLines(dir.File("out.jsonl")); };
 
   Result canary = Cli({"run", job, "--quiet", "--limit", "37"});
@@ -236,26 +252,12 @@ TEST(CliTest, ACanaryDeliversExactlyItsLimitAndTheNextRunGoesOnFromThere) {
 // run starts exactly there; `state skip` marks a shard done unread; both keep
 // an audit line that status shows, and neither is allowed while the job runs.
 TEST(CliTest, StateSetMovesAShardAndTheNextRunStartsExactlyThere) {
-  testing::SimulatedApiOptions options;
-  options.start = testing::T("2026-11-14T00:00:00Z");
-  options.end = testing::T("2026-11-16T00:00:00Z");
-  options.records = 8000;  // 4 s of paging a shard: the edit is tried well before the run could end
-  options.small_records = true;
-  options.latency = absl::Milliseconds(50);
+  testing::SimulatedApiOptions options = SmallRecords(8000, 2);  // 4 s of paging a shard: the edit is
+  options.latency = absl::Milliseconds(50);                      // tried well before the run could end
   testing::SimulatedApi api(options);
   testing::TempDir dir;
-  testing::WriteFile(
-      dir.File("job.json"),
-      StrCat(R"({"name":"edits","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-16T00:00:00Z"},
-    "shard_duration":"1d","concurrency":2,
-    "source":{"type":"http","url":")",
-             api.base_url(), R"(/v1/offset",
-      "query":{"from":"{start}","to":"{end}","offset":"{offset}","limit":"{limit}"},
-      "records":"/data","page_size":50,"pagination":{"type":"offset"}},
-    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/created_at"}},
-    "sink":{"type":"jsonl_file","path":"out.jsonl"},
-    "checkpoint":{"type":"file","dir":"state"}})"));
-  const std::string job = dir.File("job.json");
+  const std::string job = OffsetJob(dir, api, "edits", 2, R"("shard_duration":"1d","concurrency":2,)",
+                                    R"({"type":"jsonl_file","path":"out.jsonl"})");
   const std::string day1 = "20261114T000000Z-20261115T000000Z", day2 = "20261115T000000Z-20261116T000000Z";
 
   Result bad = Cli({"state", "set", job, "--shard", day1, "--position", "abc", "--reason", "x"});
@@ -323,26 +325,14 @@ TEST(CliTest, StateSetMovesAShardAndTheNextRunStartsExactlyThere) {
 // status counts them, a replay finds nothing to deliver, and --older-than
 // spares what is younger; `keep_raw: false` never writes the raw record.
 TEST(CliTest, PurgeRemovesTheRawRecordsOfDeadLettersAndKeepRawFalseNeverWritesThem) {
-  testing::SimulatedApiOptions options;
-  options.start = testing::T("2026-11-14T00:00:00Z");
-  options.end = testing::T("2026-11-15T00:00:00Z");
-  options.records = 400;
-  options.small_records = true;
+  testing::SimulatedApiOptions options = SmallRecords(400, 1);
   options.bad_time_every = 40;
   testing::SimulatedApi api(options);
   testing::TempDir dir;
   auto job = [&](const std::string& name, const std::string& extra) {
-    testing::WriteFile(dir.File(name + ".json"),
-                       StrCat(R"({"name":")", name,
-                              R"(","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
-      "shard_duration":"6h","error_budget":{"max_fraction":1},)",
-                              extra, R"("source":{"type":"http","url":")", api.base_url(), R"(/v1/offset",
-        "query":{"from":"{start}","to":"{end}","offset":"{offset}","limit":"{limit}"},
-        "records":"/data","page_size":50,"pagination":{"type":"offset"}},
-      "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/created_at"}},
-      "sink":{"type":"jsonl_file","path":")",
-                              name, R"(.jsonl"},"checkpoint":{"type":"file","dir":"state"}})"));
-    return dir.File(name + ".json");
+    return OffsetJob(dir, api, name, 1,
+                     StrCat(R"("shard_duration":"6h","error_budget":{"max_fraction":1},)", extra),
+                     StrCat(R"({"type":"jsonl_file","path":")", name, R"(.jsonl"})"));
   };
   const std::string kept = job("kept", "");
   ASSERT_EQ(Cli({"run", kept, "--quiet"}).exit_code, 0);
@@ -362,7 +352,7 @@ TEST(CliTest, PurgeRemovesTheRawRecordsOfDeadLettersAndKeepRawFalseNeverWritesTh
   const std::string after = testing::ReadFileOrEmpty(letters);
   EXPECT_EQ(after.size(), before.size());
   EXPECT_EQ(after.find("\"raw\":"), std::string::npos);
-  EXPECT_THAT(before, HasSubstr(R"(\"id\")"));  // a raw record's field, escaped in the letter
+  EXPECT_THAT(before, HasSubstr(R"(\"id\")"));            // a raw record's field, escaped in the letter
   EXPECT_EQ(after.find(R"(\"id\")"), std::string::npos);  // the raw records' bytes are gone
   simdjson::dom::parser parser;
   for (const std::string& line : testing::ReadLines(letters)) {
