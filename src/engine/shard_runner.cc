@@ -172,6 +172,29 @@ absl::Status OpenReader(Engine& engine, ShardRun& run, const ShardScope& scope, 
   });
 }
 
+// Commits a mapped page, confirms it to the source, and reports it (progress,
+// log, metrics); `counters` start again for the next page. False when a step
+// failed and stopped the shard.
+bool CommitAndConfirm(Engine& engine, ShardRun& run, ShardReader& reader, const Page& page,
+                      MappedPage& mapped, bool redeliver, ShardCounters* counters) {
+  const std::string page_cursor = run.checkpoint.cursor;
+  absl::Status st = engine.committer().Commit(run, page, mapped, redeliver, counters);
+  if (!st.ok()) {
+    Stop(engine, run, "commit page", st);
+    return false;
+  }
+  ReturnUnused(engine, run, engine.committer().ProgressRecords(*counters));
+  st = engine.committer().Confirm(run, reader, page, mapped, counters);
+  if (!st.ok()) {
+    Stop(engine, run, "confirm page to source", st);
+    return false;
+  }
+  if (page.reported_total >= 0) run.reported_total = page.reported_total;
+  AfterPage(engine, run, page_cursor, page, *counters);
+  *counters = ShardCounters();
+  return true;
+}
+
 }  // namespace
 
 void RunShard(Engine& engine, ShardRun& run) {
@@ -199,7 +222,6 @@ void RunShard(Engine& engine, ShardRun& run) {
   RejectClaims* claims = partitioned ? &engine.reject_claims() : nullptr;
   Page page;
   MappedPage mapped;
-  std::string page_cursor;
   while (true) {
     if (engine.Stopping() || engine.RecordsSpent()) return pause();
     st = engine.Retry("fetch page", run, &counters, [&] {
@@ -224,16 +246,8 @@ void RunShard(Engine& engine, ShardRun& run) {
     if (cut == Cut::kNothing) return pause();
     if (partitioned && !c.source->plans_one_shard()) WarnOutOfWindow(engine, run, mapped);
     run.max_event_time = std::max(run.max_event_time, mapped.max_event_time);
-    page_cursor = run.checkpoint.cursor;
-    st = engine.committer().Commit(run, page, mapped, redeliver, &counters);
-    if (!st.ok()) return Stop(engine, run, "commit page", st);
-    ReturnUnused(engine, run, engine.committer().ProgressRecords(counters));
+    if (!CommitAndConfirm(engine, run, *reader, page, mapped, redeliver, &counters)) return;
     redeliver = false;
-    st = engine.committer().Confirm(run, *reader, page, mapped, &counters);
-    if (!st.ok()) return Stop(engine, run, "confirm page to source", st);
-    if (page.reported_total >= 0) run.reported_total = page.reported_total;
-    AfterPage(engine, run, page_cursor, page, counters);
-    counters = ShardCounters();
     // The reader has moved past the page a cut kept in the checkpoint: only a
     // reader opened again at that cursor may go on, so the shard stops here.
     if (cut == Cut::kCut) return pause();
