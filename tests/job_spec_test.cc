@@ -175,12 +175,13 @@ absl::StatusOr<std::string> CursorAt(const std::string& source, const std::strin
   return SourceCursorAt(*spec, position);
 }
 
+#if RECOVERY_WITH_HTTP
 std::string Http(const std::string& pagination) {
   return StrCat(R"({"type":"http","url":"http://127.0.0.1:1/v1","records":"/data","pagination":)", pagination,
                 "}");
 }
 
-TEST(SourcePositionTest, EachStyleTakesItsOwnPositionsAndNamesTheFormOtherwise) {
+TEST(SourcePositionTest, EachHttpPagingStyleTakesItsOwnPositionsAndNamesTheFormOtherwise) {
   EXPECT_EQ(*CursorAt(Http(R"({"type":"page"})"), "7"), "7");
   EXPECT_THAT(CursorAt(Http(R"({"type":"page"})"), "0").status().message(),
               ::testing::HasSubstr("pagination type \"page\" is a whole number from 1, got \"0\""));
@@ -195,7 +196,11 @@ TEST(SourcePositionTest, EachStyleTakesItsOwnPositionsAndNamesTheFormOtherwise) 
               ::testing::HasSubstr("tokens or URLs only the server names"));
   EXPECT_THAT(CursorAt(R"({"type":"sqs","queue_url":"http://127.0.0.1:1/q"})", "5").status().message(),
               ::testing::HasSubstr("\"sqs\" has no position an operator can name"));
+}
+#endif
 
+// A JSON-lines export: a byte offset at the start of a line.
+TEST(SourcePositionTest, AnExportTakesAByteOffsetAtTheStartOfALine) {
   testing::TempDir dir;
   testing::WriteFile(dir.File("export.jsonl"), "{\"id\":1}\n{\"id\":2}\n");
   const std::string file = R"({"type":"jsonl_file","path":"export.jsonl"})";
