@@ -14,10 +14,6 @@
 namespace recovery {
 namespace {
 
-void CheckRequired(std::string_view value, const std::string& path, FieldErrors* errors) {
-  if (value.empty()) errors->Add(path, "required but missing");
-}
-
 // The job-spec key of the auth secret, for messages.
 std::string_view SecretKey(HttpAuthType type) {
   switch (type) {

@@ -30,16 +30,6 @@ void CheckTemplate(std::string_view text, const std::string& path, FieldErrors* 
   }
 }
 
-void CheckPointer(std::string_view pointer, const std::string& path, FieldErrors* errors) {
-  if (!pointer.empty() && pointer[0] != '/') {
-    errors->Add(path, StrCat("\"", pointer, "\" is not a JSON pointer (RFC 6901: \"\" or \"/a/b\")"));
-  }
-}
-
-void CheckRequired(std::string_view value, const std::string& path, FieldErrors* errors) {
-  if (value.empty()) errors->Add(path, "required but missing");
-}
-
 void CheckPagination(const HttpPagination& p, std::string_view path, FieldErrors* errors) {
   const std::string at = JoinPath(path, "pagination");
   switch (p.type) {

@@ -49,11 +49,6 @@ void CheckStatuses(const std::vector<int>& codes, int low, const std::string& pa
   }
 }
 
-void CheckPointer(std::string_view pointer, const std::string& path, FieldErrors* errors) {
-  if (!pointer.empty() && pointer[0] != '/')
-    errors->Add(path, StrCat("\"", pointer, "\" is not a JSON pointer (RFC 6901: \"\" or \"/a/b\")"));
-}
-
 // No status may mean two things.
 void CheckOverlaps(const HttpSinkOptions& o, std::string_view path, FieldErrors* errors) {
   const std::pair<const char*, const std::vector<int>*> lists[] = {{"present_statuses", &o.present_statuses},

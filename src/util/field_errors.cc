@@ -22,4 +22,14 @@ std::string JoinPath(std::string_view prefix, std::string_view field) {
   return prefix.empty() ? std::string(field) : StrCat(prefix, ".", field);
 }
 
+void CheckRequired(std::string_view value, std::string_view path, FieldErrors* errors) {
+  if (value.empty()) errors->Add(path, "required but missing");
+}
+
+void CheckPointer(std::string_view pointer, std::string_view path, FieldErrors* errors) {
+  if (!pointer.empty() && pointer[0] != '/') {
+    errors->Add(path, StrCat("\"", pointer, "\" is not a JSON pointer (RFC 6901: \"\" or \"/a/b\")"));
+  }
+}
+
 }  // namespace recovery

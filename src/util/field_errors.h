@@ -28,6 +28,11 @@ class FieldErrors {
 // "prefix.field", or "field" when the prefix is empty.
 std::string JoinPath(std::string_view prefix, std::string_view field);
 
+// The checks several sections share: a value that must be given, and a JSON
+// pointer (RFC 6901: "" or "/a/b").
+void CheckRequired(std::string_view value, std::string_view path, FieldErrors* errors);
+void CheckPointer(std::string_view pointer, std::string_view path, FieldErrors* errors);
+
 }  // namespace recovery
 
 #endif  // RECOVERY_UTIL_FIELD_ERRORS_H_

@@ -157,6 +157,11 @@ absl::StatusOr<std::unique_ptr<FileLock>> FileLock::Acquire(const std::string& p
   return std::unique_ptr<FileLock>(new FileLock(fd));
 }
 
+void ScopedFd::Close() {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
 FileLock::~FileLock() { ::close(fd_); }  // closing releases the flock
 
 }  // namespace recovery

@@ -33,6 +33,17 @@ std::string DirName(const std::string& path);
 // `path` when absolute or `base` is empty, else base/path.
 std::string ResolvePath(const std::string& base, const std::string& path);
 
+// A descriptor closed when the holder goes (a negative one is not open).
+struct ScopedFd {
+  explicit ScopedFd(int descriptor = -1) : fd(descriptor) {}
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  ~ScopedFd() { Close(); }
+  void Close();
+
+  int fd;
+};
+
 // An exclusive flock() on `path`, released when destroyed.
 class FileLock {
  public:

@@ -26,14 +26,6 @@ uint64_t GetLittleEndian(const char* in) {
   return v;
 }
 
-// Closes the descriptor however the function returns.
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
-
 // Entries the open file holds after its magic, checked; or DataLoss.
 absl::StatusOr<uint64_t> Entries(int fd, const std::string& path) {
   struct stat st {};
@@ -51,7 +43,7 @@ absl::StatusOr<uint64_t> Entries(int fd, const std::string& path) {
 
 absl::Status WriteKeyHashes(const std::string& path, uint64_t at, absl::Span<const uint64_t> hashes) {
   const bool existed = access(path.c_str(), F_OK) == 0;
-  const Fd f{open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)};
+  const ScopedFd f{open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)};
   if (f.fd < 0) return ErrnoError(errno, "open", path);
   absl::StatusOr<uint64_t> held = Entries(f.fd, path);
   if (!held.ok()) return held.status();
@@ -80,7 +72,7 @@ absl::Status WriteKeyHashes(const std::string& path, uint64_t at, absl::Span<con
 absl::StatusOr<std::vector<uint64_t>> ReadKeyHashes(const std::string& path, uint64_t count) {
   std::vector<uint64_t> out;
   if (count == 0) return out;
-  const Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  const ScopedFd f{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0) {
     if (errno == ENOENT) {
       return absl::DataLossError(

@@ -24,18 +24,6 @@ namespace {
 constexpr size_t kMaxSecretBytes = 1 << 16;
 constexpr size_t kMaxErrorBytes = 4096;
 
-// Closes what it holds when it goes.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  void Close() {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-};
-
 // The first line of what the command wrote to standard error, shortened.
 std::string FirstLine(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
@@ -76,9 +64,9 @@ absl::StatusOr<std::string> RunSecretCommand(const std::vector<std::string>& arg
   const std::string name = StrCat("secret command ", argv[0]);
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return ErrnoError(errno, "pipe", name);
-  Fd out_read{out_pipe[0]}, out_write{out_pipe[1]};
+  ScopedFd out_read{out_pipe[0]}, out_write{out_pipe[1]};
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoError(errno, "pipe", name);
-  Fd err_read{err_pipe[0]}, err_write{err_pipe[1]};
+  ScopedFd err_read{err_pipe[0]}, err_write{err_pipe[1]};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
