@@ -71,10 +71,14 @@ jobs="$(nproc)"
 # Every build goes at -O1, which compiles about a fifth faster than -O2 and
 # leaves the tests as fast as they need (none measures speed; the
 # benchmarks, built apart, do).
+# The library, the C ABI, the tool and the test helpers compile 8 files at a
+# time (RECOVERY_UNITY_BUILD): each build from scratch takes about a third of
+# the CPU it would otherwise (measured: 104 s against 279 s for the three with
+# g++), and there are four builds here.
 configure() {  # dir, optimization, extra cmake flags...
   local dir="$1" flags="$2 -g1 -DNDEBUG"; shift 2
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="$flags" \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags" "$@" >/dev/null
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags" -DRECOVERY_UNITY_BUILD=ON "$@" >/dev/null
 }
 phase "tests that need a build without sanitizers (g++): Python, Celery, install, example, SQS volume"
 # Every other test runs once, under the sanitizers below. The benchmarks are
