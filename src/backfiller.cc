@@ -330,6 +330,10 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
     return SinkLacks(absl::StatusCode::kInvalidArgument, spec, "skip_already_present",
                      "tell which records it already holds", &SinkType::presence);
   }
+  if (spec.key_log && !options.dry_run && c.checkpoints->key_log() == nullptr) {
+    return absl::InvalidArgumentError(
+        "key_log: the checkpoint store keeps no key log; use \"file\" checkpoints, or turn it off");
+  }
   if (c.source->cursors_may_expire() && !options.dry_run && c.checkpoints->delivered_keys() == nullptr &&
       !(spec.skip_already_present && c.sink->presence() != nullptr)) {
     const CheckpointStoreType* row = FindType(CheckpointStoreTypes(), spec.checkpoint.type);

@@ -24,6 +24,7 @@ class BorrowedMapper : public Mapper {
     return m_->Map(raw, shard, out, reason);
   }
   absl::Time EventTimeOf(const RawRecord& raw) const override { return m_->EventTimeOf(raw); }
+  std::string KeyOf(const RawRecord& raw) const override { return m_->KeyOf(raw); }
 
  private:
   const Mapper* m_;

@@ -549,5 +549,81 @@ TEST(CliTest, VerifyFlagsAHoleAndPassesCompleteCoverage) {
   EXPECT_THAT(hole.out, HasSubstr("coverage NOT OK"));
 }
 
+// `find` tells what became of each key, from the key log and the dead
+// letters: one record delivered, one the destination already held, one
+// dead-lettered (its key still read from the bad record), one outside the
+// job's window, one the job never saw. The export is read by both shards; a
+// record of the other shard leaves no entry. A shard reset and run again
+// starts its log over: its record is found delivered by the second run.
+TEST(CliTest, FindTellsWhatBecameOfEachKey) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("in.jsonl"),
+                     R"({"id":"a1","t":"2026-11-01T01:00:00Z"}
+{"id":"p1","t":"2026-11-01T02:00:00Z"}
+{"id":"d1","t":"not a time"}
+{"id":"w1","t":"2026-10-01T00:00:00Z"}
+{"id":"b2","t":"2026-11-01T13:00:00Z"}
+)");
+  testing::WriteFile(
+      dir.File("out.jsonl"),
+      R"({"key":"p1","event_time":"2026-11-01T02:00:00Z","maybe_redelivered":false,"record":{"id":"p1"}})"
+      "\n");
+  const std::string job = dir.File("find.json");
+  testing::WriteFile(job,
+                     R"({"name":"find","window":{"start":"2026-11-01T00:00:00Z","end":"2026-11-02T00:00:00Z"},
+    "shard_duration":"12h","skip_already_present":true,"key_log":true,
+    "source":{"type":"jsonl_file","path":"in.jsonl"},
+    "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},"event_time":{"from":"/t"}},
+    "sink":{"type":"jsonl_file","path":"out.jsonl","format":"envelope","append":true},
+    "checkpoint":{"type":"file","dir":"state"}})");
+  Result run = Cli({"run", job, "--quiet"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(Cli({"reset", job, "--shard", "20261101T120000Z-20261102T000000Z", "--yes"}).exit_code, 0);
+  ASSERT_EQ(Cli({"run", job, "--quiet"}).exit_code, 0);
+
+  Result found = Cli({"find", job, "a1", "p1", "d1", "w1", "b2", "never"});
+  EXPECT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_THAT(
+      found.out,
+      ::testing::ContainsRegex(
+          "a1: delivered by shard 20261101T000000Z-20261101T120000Z \\(run 2026[0-9T]+Z-[0-9a-f]{8}, "));
+  EXPECT_THAT(found.out, ::testing::ContainsRegex(
+                             "\np1: found already present in the destination by shard 20261101T000000Z-"));
+  EXPECT_THAT(found.out, HasSubstr("\nd1: dead-lettered by shard 20261101T000000Z-20261101T120000Z"));
+  EXPECT_THAT(found.out, HasSubstr(R"(: event_time (/t): expected rfc3339 time, got "not a time")"));
+  // Both shards read it, outside the job's window: one entry each.
+  EXPECT_THAT(found.out,
+              ::testing::ContainsRegex("\nw1: read, but its event time is outside the job's window by "
+                                       "shard [^\n]*; read 2 times\n"));
+  const std::string first_run = found.out.substr(found.out.find("(run ") + 5, 25);
+  EXPECT_THAT(found.out, HasSubstr("\nb2: delivered by shard 20261101T120000Z-20261102T000000Z (run "));
+  EXPECT_EQ(found.out.find("b2: delivered by shard 20261101T120000Z-20261102T000000Z (run " + first_run),
+            std::string::npos);
+  EXPECT_THAT(found.out, HasSubstr("\nnever: never seen by the job\n"));
+
+  Result json = Cli({"find", job, "a1", "never", "--json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(
+      json.out,
+      ::testing::ContainsRegex(
+          R"(^\{"key_log":true,"keys":\[\{"key":"a1","outcome":"delivered","shard":"20261101T000000Z-20261101T120000Z","run_id":"[^"]+","at":"[^"]+","times_seen":1\},)"
+          R"(\{"key":"never","outcome":"not_seen","times_seen":0\}\]\})"));
+  EXPECT_EQ(Cli({"find", job}).exit_code, 2);  // no key
+
+  // Without a key log, find says what it cannot know.
+  std::string text = testing::ReadFileOrEmpty(job);
+  text.replace(text.find(R"("key_log":true,)"), 15, "");
+  testing::WriteFile(dir.File("nolog.json"), text);
+  Result nolog = Cli({"find", dir.File("nolog.json"), "zz"});
+  EXPECT_THAT(nolog.out, HasSubstr("zz: not in the dead letters (the job keeps no key log"));
+  // A store that keeps no key log is refused before the first write.
+  const std::string file_store = R"("checkpoint":{"type":"file","dir":"state"})";
+  text.replace(text.find(file_store), file_store.size(), R"("checkpoint":{"type":"memory"},"key_log":true)");
+  testing::WriteFile(dir.File("memory.json"), text);
+  Result refused = Cli({"validate", dir.File("memory.json")});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_THAT(refused.out, HasSubstr("key_log: the memory checkpoint store keeps no key log"));
+}
+
 }  // namespace
 }  // namespace recovery

@@ -2,7 +2,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 #include "checkpoint/checkpoint_codec.h"
 #include "gmock/gmock.h"
@@ -11,6 +13,8 @@
 #include "recovery/dead_letter_store.h"
 #include "recovery/job_state.h"
 #include "recovery/sink.h"
+#include "recovery/source.h"
+#include "util/hash.h"
 #include "testing/test_util.h"
 #include "util/strings.h"
 
@@ -208,6 +212,58 @@ TEST(FileCheckpointStoreTest, LockIsExclusiveAcrossProcesses) {
   EXPECT_TRUE(store->Lock("other-job", "").ok());
   held->reset();
   EXPECT_TRUE(store->Lock("job", "").ok());
+}
+
+// The key log: entries come back with their shard, run and time; a torn tail
+// a killed process left is cut off before the next append; a log that is not
+// one, or another shard's, is DataLoss naming the file; a reset removes it.
+TEST(FileCheckpointStoreTest, KeyLogFindsEntriesAcrossRunsAndSurvivesATornTail) {
+  TempDir dir;
+  const uint64_t a = StableKeyHash("a"), b = StableKeyHash("b");
+  const absl::Time t1 = T("2026-12-07T10:00:00Z"), t2 = T("2026-12-07T11:00:00Z");
+  {
+    auto store = *NewFileCheckpointStore(dir.path());
+    KeyLog* log = store->key_log();
+    ASSERT_NE(log, nullptr);
+    const KeyLogEntry first[] = {{a, RecordOutcome::kDelivered}, {b, RecordOutcome::kDeadLettered}};
+    ASSERT_TRUE(log->Append("job", "s/1", "run-one", t1, first).ok());
+  }
+  const std::string path = dir.File("job/keys/") + Hex64(StableHash64("s/1")) + ".log";
+  const std::string whole = ReadFileOrEmpty(path);
+  EXPECT_EQ(whole.size(), 16 + 16 + 16 + 16 + 2 * 16u);  // header + id, run start + id, 2 entries
+  WriteFile(path, whole + std::string(7, 'x'));          // a write cut short by a kill
+  auto store = *NewFileCheckpointStore(dir.path());
+  const KeyLogEntry second[] = {{a, RecordOutcome::kAlreadyPresent}};
+  ASSERT_TRUE(store->key_log()->Append("job", "s/1", "run-two", t2, second).ok());
+  ASSERT_TRUE(store->key_log()->Append("job", "s2", "run-two", t2, second).ok());
+  const uint64_t wanted[] = {a};
+  absl::StatusOr<std::vector<KeyLogHit>> hits = store->key_log()->Find("job", wanted);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ(hits->size(), 3u);
+  std::sort(hits->begin(), hits->end(), [](const KeyLogHit& x, const KeyLogHit& y) {
+    return std::tie(x.shard_id, x.at) < std::tie(y.shard_id, y.at);
+  });
+  EXPECT_EQ((*hits)[0].shard_id, "s/1");
+  EXPECT_EQ((*hits)[0].run_id, "run-one");
+  EXPECT_EQ((*hits)[0].at, t1);
+  EXPECT_EQ((*hits)[0].outcome, RecordOutcome::kDelivered);
+  EXPECT_EQ((*hits)[1].run_id, "run-two");
+  EXPECT_EQ((*hits)[1].outcome, RecordOutcome::kAlreadyPresent);
+  EXPECT_EQ((*hits)[2].shard_id, "s2");
+
+  WriteFile(dir.File("job/keys/s3.log"), "not a key log at all");
+  absl::StatusOr<std::vector<KeyLogHit>> broken = store->key_log()->Find("job", wanted);
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(broken.status().message()), HasSubstr("s3.log: not a key log"));
+  std::filesystem::remove(dir.File("job/keys/s3.log"));
+  std::filesystem::copy_file(dir.File("job/keys/s2.log"), dir.File("job/keys/s4.log"));
+  const absl::Status other = store->key_log()->Append("job", "s4", "run-two", t2, second);
+  EXPECT_EQ(other.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(other.message()), HasSubstr("the key log of shard \"s2\", not of shard \"s4\""));
+  std::filesystem::remove(dir.File("job/keys/s4.log"));
+
+  ASSERT_TRUE(store->Delete("job", "s2").ok());
+  EXPECT_EQ(store->key_log()->Find("job", wanted)->size(), 2u);
 }
 
 TEST(MemoryCheckpointStoreTest, BehavesLikeAStore) {

@@ -93,6 +93,44 @@ class RECOVERY_EXPORT DeliveredKeys {
                                                      uint64_t count) = 0;
 };
 
+enum class RecordOutcome : uint8_t;  // recovery/source.h
+
+// A record's outcome as the key log keeps it (JobSpec::key_log).
+struct KeyLogEntry {
+  uint64_t key_hash;  // StableKeyHash of the record's key
+  RecordOutcome outcome;
+};
+
+// One entry found in a job's key log, with where and when it was written.
+struct KeyLogHit {
+  uint64_t key_hash;
+  RecordOutcome outcome;
+  std::string shard_id;
+  std::string run_id;  // the run (Backfiller) that wrote it
+  absl::Time at;       // when its page committed, to the second
+};
+
+// What a store keeps when a job asks for it (JobSpec::key_log,
+// CheckpointStore::key_log()): per shard, the key hash and outcome of every
+// record a committed page held, 16 bytes a record, for `recovery find`.
+// Written before the page's checkpoint, not synced: a process that dies
+// keeps what it wrote, a machine that loses power may lose the last pages'
+// entries (a later run that reads those pages again writes them again). A
+// record read twice has two entries; the later tells what became of it.
+// Removed with the shard's checkpoint (CheckpointStore::Delete). Thread-safe.
+class RECOVERY_EXPORT KeyLog {
+ public:
+  virtual ~KeyLog() = default;
+  // Appends one page's entries to the shard's log, written by run `run_id`
+  // at `at`.
+  virtual absl::Status Append(std::string_view job, std::string_view shard_id, std::string_view run_id,
+                              absl::Time at, absl::Span<const KeyLogEntry> entries) = 0;
+  // Every entry of `job`'s logs whose hash is one of `key_hashes`, each
+  // shard's in the order written; DataLoss naming a log that is not one.
+  virtual absl::StatusOr<std::vector<KeyLogHit>> Find(std::string_view job,
+                                                      absl::Span<const uint64_t> key_hashes) = 0;
+};
+
 // Thread-safe: shards save concurrently.
 class RECOVERY_EXPORT CheckpointStore {
  public:
@@ -139,6 +177,10 @@ class RECOVERY_EXPORT CheckpointStore {
   // (then a job whose cursors may expire needs the sink's presence check).
   // Owned by the store; lives as long as it.
   virtual DeliveredKeys* delivered_keys() { return nullptr; }
+
+  // The key logs this store can keep beside its checkpoints (the file
+  // store), or null. Owned by the store; lives as long as it.
+  virtual KeyLog* key_log() { return nullptr; }
 };
 
 // Forwards every method to another store, as a base for stores that change
@@ -177,6 +219,7 @@ class RECOVERY_EXPORT CheckpointStoreWrapper : public CheckpointStore {
   }
   ShardLeasing* leasing() override { return target_->leasing(); }
   DeliveredKeys* delivered_keys() override { return target_->delivered_keys(); }
+  KeyLog* key_log() override { return target_->key_log(); }
 
  private:
   std::unique_ptr<CheckpointStore> owned_;

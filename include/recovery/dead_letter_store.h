@@ -42,6 +42,7 @@ struct ListedLetter {
   size_t index = 0;
   absl::Time time;   // when it was first rejected
   int attempts = 0;  // replays that tried it and failed again
+  std::string key;   // the record's key, where the store kept one
 };
 
 // What a replay made of a letter. Stored with the letter, which is never

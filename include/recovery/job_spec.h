@@ -41,6 +41,10 @@ struct JobSpec {
   // checked against the sink first (Sink::presence), and those records
   // count as already present. The sink must offer the check.
   bool skip_already_present = false;
+  // Keeps a log of every record's key and outcome beside the checkpoints
+  // (KeyLog: 16 bytes a record), so that `recovery find` can tell what
+  // became of a key. Needs checkpoints that keep one (the file store).
+  bool key_log = false;
   // Follow mode: after the gap, one more shard keeps polling for new records
   // every `poll_interval` until cancelled (window.follow, window.poll_interval).
   bool follow = false;

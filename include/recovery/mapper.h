@@ -40,6 +40,11 @@ class RECOVERY_EXPORT Mapper {
   // another shard (which an API that ignores its window filter returned) from
   // a bad record of this one. Default: unknown.
   virtual absl::Time EventTimeOf(const RawRecord& raw) const { return kUnknownEventTime; }
+
+  // The key of `raw` when it can be read, else empty. The engine asks only
+  // about records Map() rejected, so that their dead letters (and the key
+  // log) name them. Default: unknown.
+  virtual std::string KeyOf(const RawRecord& raw) const { return {}; }
 };
 
 // The declarative JSON mapper, configured by the job spec's "mapper" section

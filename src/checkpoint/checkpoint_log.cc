@@ -1,6 +1,5 @@
 #include "checkpoint/checkpoint_log.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -167,16 +166,6 @@ absl::Status LockFile(int fd, int op, const std::string& path) {
     if (errno != EINTR) return ErrnoError(errno, "flock", path);
   }
   return absl::OkStatus();
-}
-
-// The names in `dir` (empty when it does not exist).
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
-  ::closedir(d);
-  return names;
 }
 
 bool EndsWith(std::string_view s, std::string_view suffix) {

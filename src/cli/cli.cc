@@ -78,6 +78,11 @@ commands:
              grouped by reason with an example each (secret fields masked)
                -o PATH                where to write it (required)
                --probe PATH           also show a probe report saved with probe --save
+  find       what became of records, by key: delivered (by which shard and run, when),
+             found already present, dead-lettered (why), out of the window, or never seen;
+             answered from the job's key log ("key_log": true) and its dead letters
+               KEY...                 the keys, after the job file
+               --json                 the answers as JSON
   state set  move a shard to a position an operator names (the vendor re-sent what came
              before it, or the API can never return a record there), kept as an audit
              line (who, when, from, to, why) that status shows; refused while the job
@@ -146,6 +151,8 @@ bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
       args->command = StrCat("state ", a);
     } else if (args->job_path.empty()) {
       args->job_path = a;
+    } else if (args->command == "find") {
+      args->keys.push_back(a);
     } else {
       *error = StrCat("unexpected argument \"", a, "\"");
       return false;

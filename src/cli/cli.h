@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -22,6 +23,7 @@ struct Args {
   std::string command;
   std::string job_path;
   std::map<std::string, std::string> flags;  // "--concurrency" -> "4"; switches -> ""
+  std::vector<std::string> keys;             // find's, after the job file
 };
 
 // False with `error` set on an unknown flag, a missing value or a stray argument.
@@ -54,6 +56,7 @@ int ReportCommand(const Args& args);
 int ResetCommand(const Args& args);
 int StateEditCommand(const Args& args);  // state set, state skip
 int PurgeCommand(const Args& args);
+int FindCommand(const Args& args);
 
 }  // namespace recovery::cli
 

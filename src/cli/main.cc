@@ -42,6 +42,7 @@ int Main(int argc, char** argv) {
   if (args.command == "reconcile") return ReconcileCommand(args);
   if (args.command == "probe") return ProbeCommand(args);
   if (args.command == "report") return ReportCommand(args);
+  if (args.command == "find") return FindCommand(args);
   std::fprintf(stderr, "recovery: unknown command \"%s\"\n\n%s", args.command.c_str(), kUsage);
   return kExitUsage;
 }

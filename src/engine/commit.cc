@@ -122,6 +122,23 @@ absl::Status AddLetters(Engine& engine, const ShardRun& run, const Page&, const 
   return absl::OkStatus();
 }
 
+// The page's keys and outcomes, to the key log when the job keeps one. A
+// record whose key could not be read has no entry.
+absl::Status LogKeys(Engine& engine, ShardRun& run, const MappedPage& mapped, ShardCounters* counters) {
+  KeyLog* log = engine.key_log();
+  if (log == nullptr) return absl::OkStatus();
+  std::vector<KeyLogEntry> entries;
+  entries.reserve(mapped.outcomes.size());
+  for (size_t i = 0; i < mapped.outcomes.size() && i < mapped.key_hashes.size(); ++i) {
+    if (mapped.key_hashes[i] != 0) entries.push_back({mapped.key_hashes[i], mapped.outcomes[i]});
+  }
+  if (entries.empty()) return absl::OkStatus();
+  const absl::Time now = absl::Now();
+  return engine.Retry("write key log", run, counters, [&] {
+    return log->Append(engine.spec().name, run.shard.id, engine.run_id(), now, entries);
+  });
+}
+
 // How a run treats the letters of a page: a run writes the new ones; a replay
 // marks every letter it took, so it letters every page.
 struct Lettering {
@@ -333,6 +350,7 @@ absl::Status WritingCommitter::DeliverAndSave(ShardRun& run, const Page& page, M
       return fail_after_shared_write(s);
     shared_state_written |= letters_serialize;
   }
+  if (absl::Status s = LogKeys(engine, run, mapped, counters); !s.ok()) return fail_after_shared_write(s);
   CountPage(page, mapped, /*dry_run=*/false, counters);
   AddCoverage(mapped, &ck.coverage);
   MovePast(run, page, *counters);

@@ -38,6 +38,7 @@ Engine::Engine(JobSpec spec, Components components, BackfillerOptions options, s
                       : nullptr),
       keeps_delivered_keys_(c_.source->cursors_may_expire() && c_.checkpoints->delivered_keys() != nullptr &&
                             !options_.dry_run),
+      key_log_(spec_.key_log && !options_.dry_run ? c_.checkpoints->key_log() : nullptr),
       progress_(plan_, spec_.start, spec_.end),
       metrics_(options_.metrics, spec_.name),
       records_left_(spec_.max_records),

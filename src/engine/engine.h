@@ -97,6 +97,9 @@ class Engine {
   // Each shard's delivered keys are logged (cursor_restart.h): the source's
   // cursors may expire and the checkpoint store keeps such logs.
   bool keeps_delivered_keys() const { return keeps_delivered_keys_; }
+  // Every committed page's keys and outcomes go to the store's key log
+  // (JobSpec::key_log); null when the job keeps none or writes nothing.
+  KeyLog* key_log() const { return key_log_; }
 
   // JobSpec::max_records, shared by every shard: TakeRecords grants up to
   // `wanted` of the records this run may still deliver (all of them when
@@ -182,6 +185,7 @@ class Engine {
   const Context context_{this};
   const std::unique_ptr<SinkMarks> sink_marks_;
   const bool keeps_delivered_keys_;
+  KeyLog* const key_log_;
   ProgressTracker progress_;
   EngineMetrics metrics_;
   RejectClaims reject_claims_;

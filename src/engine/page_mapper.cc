@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "recovery/checkpoint.h"
 #include "util/hash.h"
 #include "util/strings.h"
 
@@ -16,6 +17,7 @@ void MappedPage::Clear(size_t raw_records) {
   max_event_time = absl::InfinitePast();
   other_shards = 0;
   present_event_times.clear();
+  key_hashes.assign(hash_keys ? raw_records : 0, 0);
 }
 
 bool RejectClaims::Claim(std::string_view raw) {
@@ -48,12 +50,17 @@ void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, con
   thread_local std::string reason;              // reused: no allocation per record
   auto outside = [&](size_t i, absl::Time t) {  // t unknown: a reject another shard owns
     out->outcomes[i] = RecordOutcome::kOutOfWindow;
-    out->other_shards += t == kUnknownEventTime || (t >= job.start && t < job.end);
+    const bool other_shard = t == kUnknownEventTime || (t >= job.start && t < job.end);
+    out->other_shards += other_shard;
+    // The key log tells of a record where its own shard read it.
+    if (other_shard && out->hash_keys) out->key_hashes[i] = 0;
   };
   auto reject = [&](size_t i, const RawRecord& raw, std::string why) {
     const absl::Time t = raw.error.empty() ? mapper.EventTimeOf(raw) : kUnknownEventTime;
     if (OwnsReject(shard, raw, t, owns_rejects, claims)) {
-      out->dead.push_back({i, raw.data, std::move(why), raw.id, std::string(), t});
+      std::string key = raw.error.empty() ? mapper.KeyOf(raw) : std::string();
+      if (out->hash_keys && !key.empty()) out->key_hashes[i] = StableKeyHash(key);
+      out->dead.push_back({i, raw.data, std::move(why), raw.id, std::move(key), t});
       out->outcomes[i] = RecordOutcome::kDeadLettered;
     } else {
       outside(i, t);
@@ -70,6 +77,7 @@ void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, con
     switch (mapper.Map(raw, shard, &out->batch, &reason)) {
       case MapOutcome::kEmitted: {
         const absl::Time t = out->batch.back().event_time;
+        if (out->hash_keys) out->key_hashes[i] = StableKeyHash(out->batch.back().key);
         if (t != kUnknownEventTime && (t < shard.start || t >= shard.end)) {
           out->batch.PopBack();
           outside(i, t);
@@ -97,6 +105,7 @@ void KeepFirstMapped(const Mapper& mapper, const JobWindow& job, const RawBatch&
     out->origin.pop_back();
   }
   out->outcomes.resize(n);
+  if (out->hash_keys) out->key_hashes.resize(n);
   out->dead.erase(std::remove_if(out->dead.begin(), out->dead.end(),
                                  [n](const PendingDeadLetter& d) { return d.index >= n; }),
                   out->dead.end());

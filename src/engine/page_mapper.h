@@ -45,6 +45,10 @@ struct MappedPage {
   // held them (skip_already_present): the destination has them, so coverage
   // counts them.
   std::vector<absl::Time> present_event_times;
+  // With hash_keys (set once, kept by Clear): each raw record's key hash
+  // (StableKeyHash), 0 where its key could not be read; for the key log.
+  bool hash_keys = false;
+  std::vector<uint64_t> key_hashes;
 
   // Ready for a page of `raw_records`; keeps the buffers.
   void Clear(size_t raw_records);

@@ -222,6 +222,7 @@ void RunShard(Engine& engine, ShardRun& run) {
   RejectClaims* claims = partitioned ? &engine.reject_claims() : nullptr;
   Page page;
   MappedPage mapped;
+  mapped.hash_keys = engine.key_log() != nullptr;
   while (true) {
     if (engine.Stopping() || engine.RecordsSpent()) return pause();
     st = engine.Retry("fetch page", run, &counters, [&] {

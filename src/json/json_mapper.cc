@@ -226,6 +226,18 @@ class JsonMapper : public Mapper {
     return ParseTimeValue(s.slots[event_time_.slot], event_time_format_).value_or(kUnknownEventTime);
   }
 
+  std::string KeyOf(const RawRecord& raw) const override {
+    if (raw.data.size() > max_record_bytes_) return {};
+    Scratch& s = ThreadScratch();
+    s.slots.assign(slot_count_, Slot{});
+    if (whole_slot_ >= 0) s.slots[whole_slot_] = Slot{Kind::kObject, raw.data};
+    const char* error = nullptr;
+    std::string reason;
+    if (kernel_.walk(raw.data, nodes_, s.slots, &error) != walk::Result::kOk || !BuildKey(raw, s, &reason))
+      return {};
+    return s.key;
+  }
+
   MapOutcome Map(const RawRecord& raw, const Shard& shard, RecordBatch* out,
                  std::string* reason) const override {
     if (raw.data.size() > max_record_bytes_) {

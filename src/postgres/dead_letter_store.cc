@@ -77,7 +77,7 @@ class PostgresDeadLetterStore : public DeadLetterStore, public LetterReadback {
         "SELECT d.shard, d.cursor, d.record_index, COALESCE(m.reason, d.reason), encode(d.raw, 'hex'), "
         "d.source_id, (extract(epoch FROM d.rejected_at) * 1000000)::bigint, "
         "(SELECT count(*) FROM ",
-        marks, " a WHERE ", same_letter("a"), " AND a.outcome = 'failed again') FROM ",
+        marks, " a WHERE ", same_letter("a"), " AND a.outcome = 'failed again'), d.record_key FROM ",
         core_->dead_letters_table(), " d LEFT JOIN LATERAL (SELECT outcome, reason FROM ", marks, " l WHERE ",
         same_letter("l"),
         " AND l.replay <> $6 ORDER BY marked_at DESC LIMIT 1) m ON true WHERE d.job = $1 AND ",
@@ -102,6 +102,7 @@ class PostgresDeadLetterStore : public DeadLetterStore, public LetterReadback {
       if (!rows->IsNull(i, 5)) l.source_id = std::string(rows->Get(i, 5));
       l.time = ParseMicros(rows->Get(i, 6));
       (void)absl::SimpleAtoi(ToAbsl(rows->Get(i, 7)), &l.attempts);
+      if (!rows->IsNull(i, 8)) l.key = std::string(rows->Get(i, 8));
       l.id = IdOf(l.shard_id, l.cursor, l.index);
       out->push_back(std::move(l));
     }

@@ -176,6 +176,7 @@ absl::Status FileDeadLetterStore::ListLetters(std::string_view job, std::string_
     if (line["cursor"].get_string().get(v) == simdjson::SUCCESS) l.cursor = std::string(v);
     if (line["reason"].get_string().get(v) == simdjson::SUCCESS) l.reason = std::string(v);
     if (line["source_id"].get_string().get(v) == simdjson::SUCCESS) l.source_id = std::string(v);
+    if (line["key"].get_string().get(v) == simdjson::SUCCESS) l.key = std::string(v);
     uint64_t index = 0;
     if (line["index"].get_uint64().get(index) == simdjson::SUCCESS) l.index = index;
     if (line["time"].get_string().get(v) == simdjson::SUCCESS) {
@@ -277,7 +278,7 @@ class MemoryDeadLetterStore : public DeadLetterStore, public LetterReadback {
           d.replayed_by != replay)
         continue;
       out->push_back(
-          {StrCat(i), d.shard_id, d.cursor, d.reason, d.raw, d.source_id, d.index, absl::Time(), 0});
+          {StrCat(i), d.shard_id, d.cursor, d.reason, d.raw, d.source_id, d.index, absl::Time(), 0, ""});
     }
     return absl::OkStatus();
   }

@@ -156,6 +156,11 @@ void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   if (spec.checkpoint.present()) (void)CheckpointsFrom(spec, errors, resolve);
   if (spec.dead_letters.present()) (void)DeadLettersFrom(spec, errors, resolve);
   const CheckpointStoreType* store = FindType(CheckpointStoreTypes(), spec.checkpoint.type);
+  if (spec.key_log && store != nullptr && !store->keeps_key_log) {
+    errors->Add("key_log",
+                StrCat("the ", spec.checkpoint.type,
+                       " checkpoint store keeps no key log; use \"file\" checkpoints, or turn it off"));
+  }
   if (cursors_may_expire && store != nullptr && !store->keeps_delivered_keys &&
       !(spec.skip_already_present && sink != nullptr && sink->presence.offered)) {
     errors->Add("source.pagination.expired", RestartCannotBeExact(spec.checkpoint.type));

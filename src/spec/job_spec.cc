@@ -111,6 +111,7 @@ void ParseTop(std::string_view json, JobSpec* spec, SpecErrors* errors) {
   if (auto k = top.Int("isolate_after_crashes", false, 0, 1000))
     spec->isolate_after_crashes = static_cast<int>(*k);
   spec->skip_already_present = top.Bool("skip_already_present").value_or(false);
+  spec->key_log = top.Bool("key_log").value_or(false);
   if (auto retry = top.Object("retry")) {
     RetryPolicy& r = spec->retry;
     if (auto v = retry->Duration("initial_backoff", false, absl::Milliseconds(1))) r.initial_backoff = *v;

@@ -379,9 +379,9 @@ constexpr SinkType kSinks[] = {
 };
 
 constexpr CheckpointStoreType kCheckpointStores[] = {
-    {"file", FileCheckpointsFrom, FileLettersBeside, true},
-    {"memory", MemoryCheckpointsFrom, MemoryLettersBeside, true},
-    {"postgres", PostgresCheckpointsFrom, PostgresLettersBeside, false},
+    {"file", FileCheckpointsFrom, FileLettersBeside, true, true},
+    {"memory", MemoryCheckpointsFrom, MemoryLettersBeside, true, false},
+    {"postgres", PostgresCheckpointsFrom, PostgresLettersBeside, false, false},
 };
 
 constexpr DeadLetterStoreType kDeadLetterStores[] = {

@@ -73,6 +73,8 @@ struct CheckpointStoreType {
   SectionReader<DeadLetterStore> letters_beside;
   // Keeps each shard's delivered keys (CheckpointStore::delivered_keys).
   bool keeps_delivered_keys;
+  // Keeps the key log a job may ask for (JobSpec::key_log, CheckpointStore::key_log).
+  bool keeps_key_log;
 };
 
 struct DeadLetterStoreType {

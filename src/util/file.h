@@ -28,6 +28,8 @@ absl::Status OverwriteInPlace(const std::string& path,
                               const std::vector<std::pair<uint64_t, std::string>>& pieces, bool sync);
 
 absl::Status SyncDirectory(const std::string& dir);
+// The names in `dir` ("." and ".." among them; none when it does not exist).
+std::vector<std::string> ListDir(const std::string& dir);
 absl::Status MakeDirectories(const std::string& path);  // like mkdir -p
 std::string DirName(const std::string& path);
 // `path` when absolute or `base` is empty, else base/path.

@@ -16,16 +16,6 @@ namespace {
 constexpr char kMagic[8] = {'R', 'K', 'E', 'Y', 'S', '0', '0', '1'};
 constexpr off_t kHeader = sizeof kMagic;
 
-void PutLittleEndian(uint64_t v, char* out) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-uint64_t GetLittleEndian(const char* in) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
-  return v;
-}
-
 // Entries the open file holds after its magic, checked; or DataLoss.
 absl::StatusOr<uint64_t> Entries(int fd, const std::string& path) {
   struct stat st {};
@@ -57,7 +47,7 @@ absl::Status WriteKeyHashes(const std::string& path, uint64_t at, absl::Span<con
   bytes.reserve(bytes.size() + hashes.size() * 8);
   for (uint64_t h : hashes) {
     char le[8];
-    PutLittleEndian(h, le);
+    PutLittleEndian(h, 8, le);
     bytes.append(le, sizeof le);
   }
   if (pwrite(f.fd, bytes.data(), bytes.size(), offset) != static_cast<ssize_t>(bytes.size()))
@@ -94,7 +84,7 @@ absl::StatusOr<std::vector<uint64_t>> ReadKeyHashes(const std::string& path, uin
     got += static_cast<size_t>(n);
   }
   out.reserve(count);
-  for (size_t i = 0; i < bytes.size(); i += 8) out.push_back(GetLittleEndian(bytes.data() + i));
+  for (size_t i = 0; i < bytes.size(); i += 8) out.push_back(GetLittleEndian(bytes.data() + i, 8));
   return out;
 }
 

@@ -4,6 +4,7 @@
 #ifndef RECOVERY_UTIL_STRINGS_H_
 #define RECOVERY_UTIL_STRINGS_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -66,6 +67,16 @@ inline std::string UrlEncode(std::string_view s) {
     }
   }
   return out;
+}
+
+// The low `bytes` bytes of `v`, little-endian, into `out`; and back.
+inline void PutLittleEndian(uint64_t v, int bytes, char* out) {
+  for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+inline uint64_t GetLittleEndian(const char* in, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  return v;
 }
 
 inline absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }

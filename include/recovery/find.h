@@ -1,0 +1,59 @@
+// `recovery find`: what became of records, asked by key. Answered from the
+// job's stored state (no secret, no request): the key log the job keeps with
+// JobSpec::key_log, and the dead letters.
+#ifndef RECOVERY_FIND_H_
+#define RECOVERY_FIND_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "recovery/checkpoint_store.h"
+#include "recovery/components.h"
+#include "recovery/dead_letter_store.h"
+#include "recovery/export.h"
+#include "recovery/job_spec.h"
+
+namespace recovery {
+
+struct KeyFate {
+  std::string key;
+  // Every entry the key log holds of the key, oldest first: the last tells
+  // what became of it (a record read again, after a crash or by a replay,
+  // has several).
+  std::vector<KeyLogHit> seen;
+  // Its dead letter, while the store holds its record and no replay has
+  // settled it.
+  std::optional<ListedLetter> letter;
+
+  // What the answer rests on: the last entry's outcome; kDeadLettered when
+  // only a letter names the key; nullopt when nothing does.
+  std::optional<RecordOutcome> outcome() const;
+};
+
+struct FindReport {
+  std::vector<KeyFate> keys;  // in the order asked
+  bool key_log_kept = false;  // the spec asks for a key log (JobSpec::key_log)
+};
+
+// What became of each of `keys`. `components` may hold the checkpoint store,
+// dead-letter store and mapper; what it lacks is built from the spec.
+// Reads only.
+RECOVERY_EXPORT absl::StatusOr<FindReport> FindKeys(const JobSpec& spec, Components components,
+                                                    absl::Span<const std::string> keys);
+
+// One line per key, for a person: "KEY: delivered by shard S (run R, at T)",
+// "… found already present …", "… dead-lettered …: REASON", "… out of the
+// job's window …", "never seen by the job".
+RECOVERY_EXPORT std::string FindReportText(const FindReport& report);
+
+// {"key_log": bool, "keys": [{"key", "outcome", "shard"?, "run_id"?, "at"?,
+// "times_seen", "reason"?}]}; outcome is "delivered", "already_present",
+// "dead_lettered", "out_of_window", "dropped" or "not_seen".
+RECOVERY_EXPORT std::string FindReportJson(const FindReport& report);
+
+}  // namespace recovery
+
+#endif  // RECOVERY_FIND_H_
