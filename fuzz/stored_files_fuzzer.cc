@@ -1,7 +1,9 @@
 // Any bytes as a file the tool reads back after a run: the dead-letter file a
-// replay lists and the report groups, and the JSON-lines sink file that
-// reconcile counts in. Each is read, or refused with a reason; never a crash.
-// What a replay lists is bounded by its limit and its pages do not overlap.
+// replay lists and the report groups, the JSON-lines sink file that reconcile
+// counts in, and a shard's key log that `find` reads and the next run appends
+// to. Each is read, or refused with a reason; never a crash. What a replay
+// lists is bounded by its limit and its pages do not overlap; an append to a
+// key log it accepted is found by the next reading.
 #include <unistd.h>
 
 #include <cstdint>
@@ -11,10 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "checkpoint/key_log_file.h"
 #include "recovery/dead_letter_store.h"
 #include "recovery/sink.h"
 #include "recovery/sink_abilities.h"
+#include "recovery/source.h"
 
 namespace {
 
@@ -91,6 +96,22 @@ void Counts(const std::string& path) {
   if (counts->size() != 48) __builtin_trap();
 }
 
+// The bytes as shard "s"'s key log: read, then appended to.
+void KeyLog(const std::string& path) {
+  const uint64_t mark = 0x5eed5eed5eed5eedULL;
+  const absl::flat_hash_set<uint64_t> wanted = {mark};
+  std::vector<recovery::KeyLogHit> before;
+  Refused(recovery::FindInKeyLog(path, wanted, &before));
+  recovery::KeyLogFile file(path);
+  const recovery::KeyLogEntry entry[] = {{mark, recovery::RecordOutcome::kDelivered}};
+  const absl::Status appended = file.Append("s", "fuzz-run", absl::FromUnixSeconds(1794614400), entry);
+  if (!appended.ok()) return Refused(appended);
+  std::vector<recovery::KeyLogHit> after;
+  if (!recovery::FindInKeyLog(path, wanted, &after).ok() || after.empty() || after.back().shard_id != "s" ||
+      after.back().run_id != "fuzz-run")
+    __builtin_trap();  // what was appended is read back
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -102,5 +123,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Letters(path);
   Counts(path);
   Purge(path, size);
+  KeyLog(path);
   return 0;
 }
