@@ -12,6 +12,7 @@
 #include "json/json_writer.h"
 #include "simdjson.h"
 #include "spec/components.h"
+#include "util/file.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
 #include "util/time_format.h"
@@ -225,6 +226,16 @@ absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, Components compon
     RECOVERY_RETURN_IF_ERROR(ListMissingKeys(spec, components, &b));
   }
   return report;
+}
+
+std::string SavedReconcilePath(const JobSpec& spec) { return StrCat(JobFilesDir(spec), "/reconcile.json"); }
+
+absl::Status SaveReconcileReport(const JobSpec& spec, const ReconcileReport& report, absl::Duration bucket,
+                                 absl::Time now) {
+  RECOVERY_RETURN_IF_ERROR(MakeDirectories(JobFilesDir(spec)));
+  std::string doc;
+  JsonObjectWriter(&doc).Time("saved_at", now).Raw("reconcile", ReconcileReportJson(report, bucket)).Close();
+  return WriteFileAtomically(SavedReconcilePath(spec), doc + "\n");
 }
 
 const char* ReconcileStatus(const ReconcileBucket& b) {

@@ -9,7 +9,9 @@
 #include <regex>
 
 #include "absl/time/clock.h"
+#include "recovery/reconcile.h"
 #include "spec/components.h"
+#include "util/file.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
 
@@ -88,6 +90,8 @@ absl::StatusOr<ReportData> CollectReport(const JobSpec& spec, const ReportOption
   // A page without its dead letters still answers most questions: it says
   // why they are missing instead of failing.
   if (absl::Status s = CollectLetters(spec, &data); !s.ok()) data.letters_error = s.ToString();
+  if (absl::StatusOr<std::string> saved = ReadFile(SavedReconcilePath(spec)); saved.ok())
+    data.reconcile_json = *std::move(saved);
   return data;
 }
 

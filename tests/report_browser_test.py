@@ -5,7 +5,9 @@ error and makes no request but for the page itself, and it prints.
 
 The job: a JSON-lines export over two and a half days with unreadable records
 (dead letters, one carrying a token), run once with max_records so that some
-shards are done and some are not.
+shards are done and some are not, then reconciled against its JSON-lines
+destination: the page shows the buckets the reconcile found short, in its own
+section and on the heatmap.
 
 Usage: report_browser_test.py RECOVERY_CLI [--keep DIR]  (--keep: leave the
 page, its screenshot and its PDF in DIR, to look at)."""
@@ -49,7 +51,7 @@ def write_job(d):
         "mapper": {"type": "json", "key": {"from": "/id"}, "event_time": {"from": "/ts"},
                    "fields": [{"name": "id", "from": "/id", "required": True},
                               {"name": "amount", "from": "/amount", "type": "int64"}]},
-        "sink": {"type": "jsonl_file", "path": "out.jsonl"},
+        "sink": {"type": "jsonl_file", "path": "out.jsonl", "format": "envelope"},
         "checkpoint": {"type": "file", "dir": "state"},
     }
     path = os.path.join(d, "job.json")
@@ -77,7 +79,7 @@ def browser(profile):
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
-def check_page(driver, page_url, status, keep):
+def check_page(driver, page_url, status, reconciled, keep):
     problems = []
     main = driver.find_element(By.CSS_SELECTOR, "main#report")
     summary = status["summary"]
@@ -118,6 +120,23 @@ def check_page(driver, page_url, status, keep):
     letters = driver.find_element(By.ID, "dead-letters")
     if int(letters.get_attribute("data-letters")) != summary["dead_letters"]:
         problems.append(f"{letters.get_attribute('data-letters')} letters listed, status says {summary['dead_letters']}")
+    # The last reconcile: its short buckets listed, and drawn on their hours.
+    section = driver.find_element(By.ID, "reconcile")
+    short = [b for b in reconciled["buckets"] if b["status"] in ("SHORT", "MISSING")]
+    if not short:
+        problems.append("the reconcile found no short bucket: the job should have left some")
+    if int(section.get_attribute("data-short-buckets")) != len(short):
+        problems.append(f"{section.get_attribute('data-short-buckets')} short buckets shown, reconcile "
+                        f"--json says {len(short)}")
+    listed = {r.get_attribute("data-short-from") for r in section.find_elements(By.CSS_SELECTOR, "tr[data-short-from]")}
+    if listed != {b["start"] for b in short}:
+        problems.append(f"the short buckets listed are not reconcile's: {sorted(listed)}")
+    marked = {int(c.get_attribute("data-hour")) for c in driver.find_elements(By.CSS_SELECTOR, ".heatmap .cell.short")}
+    expected = {int(datetime.datetime.fromisoformat(b["start"].replace("Z", "+00:00")).timestamp()) for b in short}
+    if marked != expected:
+        problems.append(f"the heatmap marks {len(marked)} hours short, reconcile found {len(expected)}")
+    if "Reconcile" not in driver.find_element(By.ID, "verdict").text:
+        problems.append("the verdict does not point at the reconcile's short buckets")
     if "tok-SECRET-42" in driver.page_source:
         problems.append("the page shows a secret from a dead letter")
 
@@ -164,6 +183,8 @@ def main(argv):
         job = write_job(d)
         cli(binary, "run", job, "--quiet", ok=(3,))  # stopped at max_records: resumable
         status = json.loads(cli(binary, "status", job, "--json"))
+        # Hour buckets: the shards not yet done leave some short. Kept for the report.
+        reconciled = json.loads(cli(binary, "reconcile", job, "--json", "--bucket", "1h", ok=(1,)))
         page = os.path.join(d, "report.html")
         out = cli(binary, "report", job, "-o", page)
         if "not complete" not in out:
@@ -174,7 +195,7 @@ def main(argv):
         page_url = "file://" + page
         driver.get_log("performance")  # what the browser did before: its own start page
         driver.get(page_url)
-        problems = check_page(driver, page_url, status, keep)
+        problems = check_page(driver, page_url, status, reconciled, keep)
     finally:
         if driver is not None:
             driver.quit()
@@ -182,7 +203,8 @@ def main(argv):
     for p in problems:
         print("FAIL:", p)
     if not problems:
-        print("report in Chromium: renders, carries status --json's numbers, no console error, no request, prints")
+        print("report in Chromium: renders, carries status --json's and reconcile's numbers, no console error, "
+              "no request, prints")
     return 1 if problems else 0
 
 

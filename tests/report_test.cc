@@ -57,6 +57,14 @@ ReportData Sample() {
       R"({"job":"orders","verdict":"warning","checks":[{"id":"order","title":"Records come sorted","verdict":"ok",)"
       R"("finding":"they do","evidence":[]},{"id":"page_size","title":"Pages hold page_size records",)"
       R"("verdict":"warning","finding":"pages hold 50","evidence":[],"fix":"page_size: 50"}]})";
+  d.reconcile_json =
+      R"({"saved_at":"2026-11-20T07:00:00Z","reconcile":{"bucket_seconds":3600,"vendor":41,"destination":36,)"
+      R"("short_buckets":1,"complete":false,"buckets":[)"
+      R"({"start":"2026-11-14T12:00:00Z","end":"2026-11-14T13:00:00Z","vendor":10,"destination":10,"status":"ok"},)"
+      R"({"start":"2026-11-14T13:00:00Z","end":"2026-11-14T14:00:00Z","vendor":25,"destination":20,)"
+      R"("status":"SHORT"},)"
+      R"({"start":"2026-11-15T00:00:00Z","end":"2026-11-15T01:00:00Z","vendor":6,"destination":6,)"
+      R"("status":"ok"}],"notes":[]}})";
   return d;
 }
 
@@ -111,7 +119,11 @@ TEST(ReportTest, ThePageCarriesItsNumbersAndNothingFromElsewhere) {
   // Hours outside the window (the first day's morning, the last day's
   // afternoon) are drawn but hold no number.
   EXPECT_THAT(html, HasSubstr(R"(class="cell l2 letters" data-hour="1794657600" data-records="10")"));
-  EXPECT_THAT(html, HasSubstr(R"(class="cell l4 letters" data-hour="1794661200" data-records="20")"));
+  EXPECT_THAT(html, HasSubstr(R"(class="cell l4 letters short" data-hour="1794661200" data-records="20")"));
+  EXPECT_THAT(html, HasSubstr("short per the last reconcile"));
+  EXPECT_THAT(html, HasSubstr(R"(<section id="reconcile" data-short-buckets="1" data-buckets="3">)"));
+  EXPECT_THAT(html, HasSubstr(R"(<tr data-short-from="2026-11-14T13:00:00Z">)"));
+  EXPECT_THAT(html, HasSubstr("found 1 buckets where the destination holds fewer records than the vendor"));
   EXPECT_THAT(html, HasSubstr(R"(class="cell pending l1" data-hour="1794700800" data-records="5")"));
   EXPECT_THAT(html, HasSubstr(R"(class="cell outside" data-hour="1794614400")"));
   EXPECT_THAT(html, HasSubstr("<li>1 of the plan&#39;s shards are not done</li>"));
@@ -136,6 +148,10 @@ TEST(ReportTest, AnUnreadableProbeReportAndUnreadableLettersAreSaidOnThePage) {
   const std::string html = ReportHtml(d);
   EXPECT_THAT(html, HasSubstr("The probe report given is not one"));
   EXPECT_THAT(html, HasSubstr("The dead letters could not be read: NOT_FOUND: no such table"));
+  d.reconcile_json = R"({"saved_at":"2026-11-20T07:00:00Z","reconcile":{"buckets":"cut)";
+  EXPECT_THAT(ReportHtml(d), HasSubstr("The saved reconcile result could not be read"));
+  d.reconcile_json.clear();  // never reconciled: no section
+  EXPECT_THAT(ReportHtml(d), Not(HasSubstr("id=\"reconcile\"")));
 }
 
 TEST(ReportTest, AWindowLongerThanTwoMonthsIsDrawnOneCellPerShard) {

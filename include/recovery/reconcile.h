@@ -77,6 +77,15 @@ RECOVERY_EXPORT absl::StatusOr<ReconcileReport> Reconcile(const JobSpec& spec, C
 // recovery_job_reconcile_json returns).
 RECOVERY_EXPORT std::string ReconcileReportJson(const ReconcileReport& report, absl::Duration bucket);
 
+// Keeps `report` as the job's last reconcile, beside its checkpoints
+// (<checkpoint.dir>/<job>/reconcile.json, or recovery-state/<job>/ beside
+// the job file), as {"saved_at": RFC 3339, "reconcile": ReconcileReportJson},
+// for `recovery report`; replaces the one before, atomically.
+RECOVERY_EXPORT absl::Status SaveReconcileReport(const JobSpec& spec, const ReconcileReport& report,
+                                                 absl::Duration bucket, absl::Time now);
+// The path SaveReconcileReport writes.
+RECOVERY_EXPORT std::string SavedReconcilePath(const JobSpec& spec);
+
 // A bucket's status word: "ok", "more" (the destination holds more),
 // "SHORT", or "MISSING" (the destination holds none).
 RECOVERY_EXPORT const char* ReconcileStatus(const ReconcileBucket& bucket);

@@ -2,7 +2,8 @@
 // image or request from elsewhere; it prints) that shows where a job stands,
 // for the people who ask "is the gap closed?". Built from what the job keeps:
 // its checkpoints (records per hour of event time, each shard's counts and
-// state) and its dead letters; a probe's saved report is shown when given.
+// state), its dead letters and its last reconcile (SaveReconcileReport); a
+// probe's saved report is shown when given.
 // Reads only: no source or sink is built, no checkpoint or letter changes.
 #ifndef RECOVERY_REPORT_H_
 #define RECOVERY_REPORT_H_
@@ -44,6 +45,8 @@ struct ReportData {
   uint64_t letters_total = 0;
   std::string letters_error;  // the dead letters could not be read: why
   std::string probe_json;
+  // The job's last reconcile as SaveReconcileReport kept it, or empty.
+  std::string reconcile_json;
   absl::Time made;
 };
 

@@ -90,6 +90,11 @@ int ReconcileCommand(const Args& args) {
                ? kExitUsage
                : kExitFailed;
   }
+  // Kept for `recovery report`; the answer stands without it.
+  if (absl::Status s = SaveReconcileReport(*spec, *report, options->bucket, absl::Now()); !s.ok()) {
+    std::fprintf(stderr, "reconcile: could not keep this result for recovery report: %s\n",
+                 std::string(ToStd(s.message())).c_str());
+  }
   if (args.flags.count("--json")) {
     std::printf("%s\n", ReconcileReportJson(*report, options->bucket).c_str());
   } else {

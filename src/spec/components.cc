@@ -104,6 +104,18 @@ absl::Status Fill(bool wanted, const ComponentSpec* section, std::string_view na
 
 }  // namespace
 
+std::string JobFilesDir(const JobSpec& spec) {
+  std::string dir = kDefaultStateDir;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view named;
+  if (spec.checkpoint.present() && parser.parse(spec.checkpoint.json).get(root) == simdjson::SUCCESS &&
+      root["dir"].get_string().get(named) == simdjson::SUCCESS) {
+    dir = std::string(named);
+  }
+  return StatePath(spec, StrCat(dir, "/", spec.name));
+}
+
 bool SourcePlansOneShard(const JobSpec& spec) {
   const SourceType* row = FindType(SourceTypes(), spec.source.type);
   return row != nullptr && row->plans_one_shard;

@@ -46,6 +46,12 @@ struct ResolveOptions {
   bool dry_run = false;
 };
 
+// The directory of the job's own files beside its checkpoints:
+// <checkpoint.dir>/<job> when the checkpoint section names a directory (the
+// file store), else recovery-state/<job> beside the job file. `recovery
+// reconcile` keeps its last result there.
+std::string JobFilesDir(const JobSpec& spec);
+
 // Builds each component `options` asks for that `c` does not hold, from the
 // spec's section; InvalidArgument, naming the section, when it is absent or
 // invalid. An absent checkpoint section gives a file store in
