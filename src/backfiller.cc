@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "engine/engine.h"
 #include "engine/replay_source.h"
+#include "engine/run_log.h"
 #include "engine/shard_runner.h"
 #include "engine/stored_state.h"
 #include "json/json_writer.h"
@@ -115,6 +116,8 @@ class BackfillerImpl : public Backfiller {
   // Runs `pending` on the configured number of threads, this one included.
   void RunShards(const std::vector<ShardRun*>& pending, bool leasing);
   void Finish(std::vector<ShardRun>& runs, RunResult& result);
+  // A line of the job's run log (run_log.h); a failure is only logged.
+  void NoteRun(const std::string& path, std::string_view what, const RunResult& result);
 
   Engine engine_;
   const std::vector<Shard> job_plan_;
@@ -278,6 +281,10 @@ RunResult BackfillerImpl::Run() {
     }
   }
   engine_.CheckBudget();
+  // Beside the checkpoints, when the store keeps them in a directory.
+  const std::string files = c.checkpoints->files_dir(engine_.spec().name);
+  const std::string run_log = files.empty() ? "" : StrCat(files, "/", kRunLogName);
+  if (!dry_run && !run_log.empty()) NoteRun(run_log, "start", result);
 
   std::vector<ShardRun*> pending;
   for (ShardRun& r : runs) {
@@ -300,7 +307,16 @@ RunResult BackfillerImpl::Run() {
     if (!s.ok() && result.status.ok()) result.status = s;
   }
   Finish(runs, result);
+  if (!dry_run && !run_log.empty()) NoteRun(run_log, "end", result);
   return result;
+}
+
+void BackfillerImpl::NoteRun(const std::string& path, std::string_view what, const RunResult& result) {
+  const absl::Status s = AppendRunLog(path, what, engine_.run_id(), absl::Now(),
+                                      RunOutcomeName(result.outcome), result.progress.records_this_run);
+  if (!s.ok()) {  // the run's timeline in the report is all it costs
+    engine_.Log(LogLevel::kWarning, StrCat("could not write the run log: ", s.message()), "{}");
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "absl/time/clock.h"
+#include "engine/run_log.h"
 #include "recovery/reconcile.h"
 #include "spec/components.h"
 #include "util/file.h"
@@ -92,6 +93,8 @@ absl::StatusOr<ReportData> CollectReport(const JobSpec& spec, const ReportOption
   if (absl::Status s = CollectLetters(spec, &data); !s.ok()) data.letters_error = s.ToString();
   if (absl::StatusOr<std::string> saved = ReadFile(SavedReconcilePath(spec)); saved.ok())
     data.reconcile_json = *std::move(saved);
+  if (absl::StatusOr<std::vector<RunLogEntry>> runs = ReadRunLog(RunLogPath(spec)); runs.ok())
+    data.runs = *std::move(runs);
   return data;
 }
 

@@ -12,6 +12,7 @@
 #include "json/json_writer.h"
 #include "recovery/report.h"
 #include "recovery/version.h"
+#include "report_html_parts.h"
 #include "simdjson.h"
 #include "util/strings.h"
 #include "util/time_format.h"
@@ -19,44 +20,16 @@
 namespace recovery {
 namespace {
 
+using page::Html;
+using page::Number;
+using page::ReadReconciled;
+using page::ReconcileSection;
+using page::Reconciled;
+using page::RunsSection;
+using page::ShortBucket;
+
 constexpr int64_t kHour = 3600, kDay = 86400;
 constexpr int64_t kMaxHeatmapDays = 62;  // past that, one cell per shard
-
-std::string Html(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::string Number(uint64_t n) {  // 1234567 -> 1,234,567
-  std::string digits = StrCat(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 std::string Day(int64_t unix) { return FormatRfc3339(absl::FromUnixSeconds(unix)).substr(0, 10); }
 std::string HourOf(int64_t unix) { return FormatRfc3339(absl::FromUnixSeconds(unix)).substr(11, 5); }
@@ -79,6 +52,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .cell.pending.l1,.cell.pending.l2,.cell.pending.l3,.cell.pending.l4{background:repeating-linear-gradient(45deg,var(--l3) 0 3px,#fff 3px 6px);border-color:var(--l3)}
 .cell.letters{border:2px solid var(--bad)}
 .cell.short{outline:2px dashed #8250df;outline-offset:-1px}
+td.bar{width:30%;min-width:120px}.run{display:block;height:10px;border-radius:2px}.run.ended{background:var(--l3)}.run.died{background:var(--bad)}
 td.t{white-space:nowrap}
 .legend{display:flex;flex-wrap:wrap;gap:14px;align-items:center;font-size:12px;margin:6px 0}
 .legend .cell{display:inline-block;width:16px;vertical-align:middle;margin-right:4px}
@@ -91,62 +65,6 @@ code,.example{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:
 footer{margin-top:32px;color:#57606a;font-size:12px}
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}table,.heatmap{break-inside:avoid}.cell{print-color-adjust:exact;-webkit-print-color-adjust:exact}}
 )css";
-
-// A bucket of the last reconcile where the destination holds less than the vendor.
-struct ShortBucket {
-  std::string start, end, status;
-  int64_t from = 0, to = 0;  // Unix seconds
-  uint64_t vendor = 0, destination = 0;
-};
-
-// The job's last reconcile (ReportData::reconcile_json), read.
-struct Reconciled {
-  bool kept = false;  // a result was saved
-  bool read = false;  // and could be read
-  std::string saved_at;
-  int64_t bucket_seconds = 0, buckets = 0;
-  uint64_t vendor = 0, destination = 0;
-  std::vector<ShortBucket> short_buckets;
-};
-
-Reconciled ReadReconciled(const std::string& json) {
-  Reconciled r;
-  r.kept = !json.empty();
-  simdjson::dom::parser parser;
-  simdjson::dom::element root, rec;
-  simdjson::dom::array buckets;
-  std::string_view saved;
-  if (!r.kept || parser.parse(json).get(root) != simdjson::SUCCESS ||
-      root["saved_at"].get_string().get(saved) != simdjson::SUCCESS ||
-      root["reconcile"].get(rec) != simdjson::SUCCESS ||
-      rec["bucket_seconds"].get_int64().get(r.bucket_seconds) != simdjson::SUCCESS ||
-      rec["vendor"].get_uint64().get(r.vendor) != simdjson::SUCCESS ||
-      rec["destination"].get_uint64().get(r.destination) != simdjson::SUCCESS ||
-      rec["buckets"].get_array().get(buckets) != simdjson::SUCCESS) {
-    return r;
-  }
-  r.saved_at = std::string(saved);
-  for (simdjson::dom::element b : buckets) {
-    ++r.buckets;
-    ShortBucket sb;
-    std::string_view start, end, status;
-    if (b["start"].get_string().get(start) != simdjson::SUCCESS ||
-        b["end"].get_string().get(end) != simdjson::SUCCESS ||
-        b["status"].get_string().get(status) != simdjson::SUCCESS ||
-        b["vendor"].get_uint64().get(sb.vendor) != simdjson::SUCCESS ||
-        b["destination"].get_uint64().get(sb.destination) != simdjson::SUCCESS) {
-      return r;
-    }
-    if (status != "SHORT" && status != "MISSING") continue;
-    const std::optional<absl::Time> from = ParseRfc3339(start), to = ParseRfc3339(end);
-    if (!from || !to) return r;
-    sb.start = std::string(start), sb.end = std::string(end), sb.status = std::string(status);
-    sb.from = absl::ToUnixSeconds(*from), sb.to = absl::ToUnixSeconds(*to);
-    r.short_buckets.push_back(std::move(sb));
-  }
-  r.read = true;
-  return r;
-}
 
 // The numbers the page is about, summed once.
 struct Sums {
@@ -450,43 +368,6 @@ void LetterTable(const ReportData& d, const Sums& t, std::string* out) {
 }
 
 // A saved probe report: its verdict and each check's.
-// The last reconcile: when, the totals, and the buckets it found short.
-void ReconcileSection(const Sums& t, std::string* out) {
-  const Reconciled& r = t.reconciled;
-  if (!r.kept) return;
-  if (!r.read) {
-    StrAppend(out,
-              "<section id=\"reconcile\"><h2>Reconcile</h2><p>The saved reconcile result could not be "
-              "read; run <code>recovery reconcile</code> again.</p></section>\n");
-    return;
-  }
-  constexpr size_t kMaxRows = 200;
-  StrAppend(out, "<section id=\"reconcile\" data-short-buckets=\"", r.short_buckets.size(),
-            "\" data-buckets=\"", r.buckets, "\"><h2>Reconcile</h2><p>At ", Html(r.saved_at),
-            ", in buckets of ", r.bucket_seconds, " s, the vendor counted ", Number(r.vendor),
-            " records and the destination held ", Number(r.destination), ": ",
-            r.short_buckets.empty() ? std::string("no bucket short.")
-                                    : StrCat(r.short_buckets.size(), " of ", r.buckets, " buckets short."),
-            "</p>");
-  if (!r.short_buckets.empty()) {
-    StrAppend(out,
-              "<table><thead><tr><th>From</th><th>To</th><th class=\"n\">Vendor</th>"
-              "<th class=\"n\">Destination</th><th>Status</th></tr></thead><tbody>");
-    for (size_t i = 0; i < r.short_buckets.size() && i < kMaxRows; ++i) {
-      const ShortBucket& b = r.short_buckets[i];
-      StrAppend(out, "<tr data-short-from=\"", Html(b.start), "\"><td>", Html(b.start), "</td><td>",
-                Html(b.end), "</td><td class=\"n\">", Number(b.vendor), "</td><td class=\"n\">",
-                Number(b.destination), "</td><td>", Html(b.status), "</td></tr>");
-    }
-    StrAppend(out, "</tbody></table>");
-    if (r.short_buckets.size() > kMaxRows) {
-      StrAppend(out, "<p>And ", r.short_buckets.size() - kMaxRows,
-                " more: <code>recovery reconcile --json</code> lists them all.</p>");
-    }
-  }
-  StrAppend(out, "</section>\n");
-}
-
 void ProbeSection(const ReportData& d, std::string* out) {
   if (d.probe_json.empty()) return;
   StrAppend(out, "<section id=\"probe\"><h2>Probe</h2>");
@@ -548,7 +429,8 @@ std::string ReportHtml(const ReportData& d) {
   ShardTable(d, &out);
   EditTable(d, &out);
   LetterTable(d, t, &out);
-  ReconcileSection(t, &out);
+  ReconcileSection(t.reconciled, &out);
+  RunsSection(d.runs, &out);
   ProbeSection(d, &out);
   StrAppend(&out, "</main>\n<footer>Made by recovery ", RECOVERY_VERSION_STRING,
             " from the job's checkpoints and dead letters.</footer></body></html>\n");

@@ -135,6 +135,15 @@ def check_page(driver, page_url, status, reconciled, keep):
     expected = {int(datetime.datetime.fromisoformat(b["start"].replace("Z", "+00:00")).timestamp()) for b in short}
     if marked != expected:
         problems.append(f"the heatmap marks {len(marked)} hours short, reconcile found {len(expected)}")
+    # The run log: the one run, stopped at max_records, with what it delivered.
+    runs = driver.find_element(By.ID, "runs")
+    rows = runs.find_elements(By.CSS_SELECTOR, "tr[data-run]")
+    if runs.get_attribute("data-runs") != "1" or len(rows) != 1:
+        problems.append(f"the run log shows {runs.get_attribute('data-runs')} runs, {len(rows)} rows; one ran")
+    elif (rows[0].get_attribute("data-outcome") != "incomplete" or
+          int(rows[0].get_attribute("data-records")) != summary["records_delivered"]):
+        problems.append(f"the run is shown {rows[0].get_attribute('data-outcome')} with "
+                        f"{rows[0].get_attribute('data-records')} records")
     if "Reconcile" not in driver.find_element(By.ID, "verdict").text:
         problems.append("the verdict does not point at the reconcile's short buckets")
     if "tok-SECRET-42" in driver.page_source:

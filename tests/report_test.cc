@@ -65,6 +65,11 @@ ReportData Sample() {
       R"("status":"SHORT"},)"
       R"({"start":"2026-11-15T00:00:00Z","end":"2026-11-15T01:00:00Z","vendor":6,"destination":6,)"
       R"("status":"ok"}],"notes":[]}})";
+  // A run that stopped, one that died, and the last, with no end yet.
+  d.runs.push_back({"20261120T060000Z-0000000a", "h", 1, T("2026-11-20T06:00:00Z"), T("2026-11-20T06:10:00Z"),
+                    "interrupted", 30});
+  d.runs.push_back({"20261120T061500Z-0000000b", "h", 2, T("2026-11-20T06:15:00Z"), std::nullopt, "", 0});
+  d.runs.push_back({"20261120T070000Z-0000000c", "h", 3, T("2026-11-20T07:00:00Z"), std::nullopt, "", 0});
   return d;
 }
 
@@ -123,6 +128,14 @@ TEST(ReportTest, ThePageCarriesItsNumbersAndNothingFromElsewhere) {
   EXPECT_THAT(html, HasSubstr("short per the last reconcile"));
   EXPECT_THAT(html, HasSubstr(R"(<section id="reconcile" data-short-buckets="1" data-buckets="3">)"));
   EXPECT_THAT(html, HasSubstr(R"(<tr data-short-from="2026-11-14T13:00:00Z">)"));
+  EXPECT_THAT(html, HasSubstr(R"(<section id="runs" data-runs="3" data-died="1">)"));
+  EXPECT_THAT(
+      html,
+      HasSubstr(R"(data-run="20261120T060000Z-0000000a" data-outcome="interrupted" data-records="30")"));
+  EXPECT_THAT(html, HasSubstr(R"(data-run="20261120T061500Z-0000000b" data-outcome="died")"));
+  EXPECT_THAT(html, HasSubstr(R"(data-run="20261120T070000Z-0000000c" data-outcome="running, or died")"));
+  // The first run's bar starts the line and spans 10 of its 60 minutes.
+  EXPECT_THAT(html, HasSubstr(R"(class="run ended" style="margin-left:0.00%;width:16.67%")"));
   EXPECT_THAT(html, HasSubstr("found 1 buckets where the destination holds fewer records than the vendor"));
   EXPECT_THAT(html, HasSubstr(R"(class="cell pending l1" data-hour="1794700800" data-records="5")"));
   EXPECT_THAT(html, HasSubstr(R"(class="cell outside" data-hour="1794614400")"));
@@ -222,6 +235,12 @@ TEST(ReportTest, CollectedFromARunItAgreesWithTheCheckpointsAndMasksSecretsInExa
                               R"(data-shards-done="2" data-complete="false")"));
   EXPECT_THAT(html, HasSubstr(R"(data-hour="1794618000" data-records="2")"));  // 01:00: r2, r3
   EXPECT_FALSE(ReportComplete(*data));                                         // a dead letter is left
+  // The run log holds the run, ended, with what it delivered.
+  ASSERT_EQ(data->runs.size(), 1u);
+  EXPECT_EQ(data->runs[0].outcome, "done");
+  EXPECT_EQ(data->runs[0].records, 48u);
+  EXPECT_TRUE(data->runs[0].ended.has_value());
+  EXPECT_GT(data->runs[0].pid, 0);
 
   // Reasons that each carry a value of their record: past 200 groups, the
   // rest share one.

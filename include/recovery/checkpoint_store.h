@@ -181,6 +181,11 @@ class RECOVERY_EXPORT CheckpointStore {
   // The key logs this store can keep beside its checkpoints (the file
   // store), or null. Owned by the store; lives as long as it.
   virtual KeyLog* key_log() { return nullptr; }
+
+  // The directory where this store keeps `job`'s files (the file store:
+  // <dir>/<job>), for the files the engine keeps beside them (the run log);
+  // empty for a store with no directory of its own.
+  virtual std::string files_dir(std::string_view job) { return {}; }
 };
 
 // Forwards every method to another store, as a base for stores that change
@@ -220,6 +225,7 @@ class RECOVERY_EXPORT CheckpointStoreWrapper : public CheckpointStore {
   ShardLeasing* leasing() override { return target_->leasing(); }
   DeliveredKeys* delivered_keys() override { return target_->delivered_keys(); }
   KeyLog* key_log() override { return target_->key_log(); }
+  std::string files_dir(std::string_view job) override { return target_->files_dir(job); }
 
  private:
   std::unique_ptr<CheckpointStore> owned_;

@@ -8,6 +8,8 @@
 #ifndef RECOVERY_REPORT_H_
 #define RECOVERY_REPORT_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,18 @@ struct LetterGroup {
   std::vector<std::string> shards;  // where they came from, each once, in order
 };
 
+// One run of the job on this host, from its run log (beside the checkpoints:
+// a line when a run starts, one when it ends).
+struct RunLogEntry {
+  std::string run_id;
+  std::string host;
+  int64_t pid = 0;
+  absl::Time started;
+  std::optional<absl::Time> ended;  // nullopt: it died (a crash, a kill), or is running
+  std::string outcome;              // RunOutcomeName, once ended
+  uint64_t records = 0;             // delivered by the run, once ended
+};
+
 // What the page is made of, gathered once (CollectReport) and rendered
 // (ReportHtml); separate so that the page can be tested on fixed data.
 struct ReportData {
@@ -47,6 +61,7 @@ struct ReportData {
   std::string probe_json;
   // The job's last reconcile as SaveReconcileReport kept it, or empty.
   std::string reconcile_json;
+  std::vector<RunLogEntry> runs;  // oldest first
   absl::Time made;
 };
 

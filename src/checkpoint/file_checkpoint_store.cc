@@ -59,6 +59,7 @@ class FileCheckpointStore : public CheckpointStore, private DeliveredKeys, priva
 
   DeliveredKeys* delivered_keys() override { return this; }
   KeyLog* key_log() override { return this; }
+  std::string files_dir(std::string_view job) override { return JobDir(job); }
 
   bool saves_atomically() const override { return true; }
   absl::Status SaveAll(std::string_view job,
