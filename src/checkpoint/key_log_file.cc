@@ -160,13 +160,20 @@ absl::Status KeyLogFile::Append(std::string_view shard_id, std::string_view run_
     AppendPadded(run_id, &bytes);
   }
   for (const KeyLogEntry& e : entries) AppendEntry(e.key_hash, at, CodeOf(e.outcome), &bytes);
+  // A write cut short leaves a torn tail: the next append opens the file
+  // again, which cuts it off, and starts the run again.
+  auto failed = [this](absl::Status s) {
+    opened_ = false;
+    last_run_.clear();
+    return s;
+  };
   const ScopedFd f{open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC)};
-  if (f.fd < 0) return ErrnoError(errno, "open", path_);
+  if (f.fd < 0) return failed(ErrnoError(errno, "open", path_));
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = write(f.fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError(errno, "write", path_);
+    if (n < 0) return failed(ErrnoError(errno, "write", path_));
     done += static_cast<size_t>(n);
   }
   last_run_ = std::string(run_id);

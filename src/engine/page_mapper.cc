@@ -89,6 +89,10 @@ void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, con
       }
       case MapOutcome::kDropped:
         out->outcomes[i] = RecordOutcome::kDropped;
+        if (out->hash_keys) {  // a mapper that filters may still read the key
+          const std::string key = mapper.KeyOf(raw);
+          if (!key.empty()) out->key_hashes[i] = StableKeyHash(key);
+        }
         break;
       case MapOutcome::kRejected:
         reject(i, raw, reason.empty() ? "rejected by the mapper" : reason);
