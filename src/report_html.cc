@@ -23,8 +23,8 @@ namespace {
 using page::Html;
 using page::Number;
 using page::ReadReconciled;
-using page::ReconcileSection;
 using page::Reconciled;
+using page::ReconcileSection;
 using page::RunsSection;
 using page::ShortBucket;
 

@@ -14,8 +14,8 @@
 #include "recovery/job_state.h"
 #include "recovery/sink.h"
 #include "recovery/source.h"
-#include "util/hash.h"
 #include "testing/test_util.h"
+#include "util/hash.h"
 #include "util/strings.h"
 
 namespace recovery {
