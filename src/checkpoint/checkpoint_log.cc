@@ -40,7 +40,7 @@ uint64_t GetLe(std::string_view in, size_t pos, int bytes) {
   return v;
 }
 
-std::string Record(char kind, std::string_view shard, std::string_view payload) {
+std::string LogRecord(char kind, std::string_view shard, std::string_view payload) {
   std::string r;
   r.push_back(kind);
   PutLe(&r, shard.size(), 2);
@@ -313,14 +313,15 @@ absl::StatusOr<std::optional<Checkpoint>> CheckpointLog::Load(std::string_view s
 }
 
 absl::Status CheckpointLog::Save(std::string_view shard, const Checkpoint& checkpoint) {
-  return Append(Record('S', shard, EncodeCheckpoint(job_, shard, checkpoint)));
+  return Append(LogRecord('S', shard, EncodeCheckpoint(job_, shard, checkpoint)));
 }
 
-absl::Status CheckpointLog::Delete(std::string_view shard) { return Append(Record('D', shard, "")); }
+absl::Status CheckpointLog::Delete(std::string_view shard) { return Append(LogRecord('D', shard, "")); }
 
 absl::Status CheckpointLog::SaveAll(absl::Span<const std::pair<std::string, Checkpoint>> checkpoints) {
   std::string records;
-  for (const auto& [shard, c] : checkpoints) records += Record('S', shard, EncodeCheckpoint(job_, shard, c));
+  for (const auto& [shard, c] : checkpoints)
+    records += LogRecord('S', shard, EncodeCheckpoint(job_, shard, c));
   return Append(records);  // appended to a group as one piece
 }
 
@@ -456,7 +457,7 @@ absl::Status CheckpointLog::Compact() {
   RECOVERY_RETURN_IF_ERROR(SyncDirectory(dir_));
   At("compaction log created");
   std::string body;
-  for (const auto& [shard, raw] : raw_) body += Record('S', shard, raw);
+  for (const auto& [shard, raw] : raw_) body += LogRecord('S', shard, raw);
   const std::string snapshot = Header(kSnapshotMagic, next) + Frame(body);
   RECOVERY_RETURN_IF_ERROR(WriteFileAtomically(snapshot_path_, snapshot));
   At("compaction snapshot renamed");

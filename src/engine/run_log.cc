@@ -64,7 +64,8 @@ absl::StatusOr<std::vector<RunLogEntry>> ReadRunLog(const std::string& path) {
       r.run_id = std::string(id);
       r.started = ParseRfc3339(t).value_or(absl::InfinitePast());
       if (e["host"].get_string().get(s) == simdjson::SUCCESS) r.host = std::string(s);
-      (void)e["pid"].get_int64().get(r.pid);
+      int64_t pid = 0;
+      if (e["pid"].get_int64().get(pid) == simdjson::SUCCESS) r.pid = pid;
       by_id[r.run_id] = runs.size();
       runs.push_back(std::move(r));
     } else if (e["ended"].get_string().get(t) == simdjson::SUCCESS) {
@@ -73,7 +74,8 @@ absl::StatusOr<std::vector<RunLogEntry>> ReadRunLog(const std::string& path) {
       RunLogEntry& r = runs[it->second];
       r.ended = ParseRfc3339(t);
       if (e["outcome"].get_string().get(s) == simdjson::SUCCESS) r.outcome = std::string(s);
-      (void)e["records"].get_uint64().get(r.records);
+      uint64_t records = 0;
+      if (e["records"].get_uint64().get(records) == simdjson::SUCCESS) r.records = records;
     }
   }
   return runs;
