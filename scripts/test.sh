@@ -3,17 +3,19 @@
 # second command):
 #   1. g++, the tests that need a build without sanitizers (labelled
 #      "unsanitized": the Python package and Celery, the install, the
-#      example) and the volume tier (50,000 SQS messages); then the core
-#      alone, built without libcurl and libpq (RECOVERY_WITH_HTTP=OFF,
-#      RECOVERY_WITH_POSTGRES=OFF), with the tests that need neither;
+#      example) and the volume tier (50,000 SQS messages);
 #   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer, the whole
 #      suite but those (each test runs once, where it checks the most), then
 #      each libFuzzer target for a fixed time from its seed corpus;
-#   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP, OAuth2, SQS and PostgreSQL);
+#   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP, OAuth2,
+#      SQS and PostgreSQL), in two streams side by side;
+#   4. the core alone, built without libcurl and libpq (RECOVERY_WITH_HTTP=OFF,
+#      RECOVERY_WITH_POSTGRES=OFF), with the tests that need neither.
 # While a suite runs (much of it waits on servers and child processes), the
-# next phases' builds take what CPU the tests leave, at the lowest priority
-# (nice 19), so the tests run as if alone: the core and the sanitizer build
-# during the first suite, the ThreadSanitizer build during the second.
+# next phase's build takes what CPU the tests leave, at the lowest priority
+# (nice 19), so the tests run as if alone: the sanitizer build during the
+# first suite, the ThreadSanitizer build during the second, the core during
+# the third.
 # clang-tidy (scripts/lint.sh) is not part of it: the builds already fill most
 # of CI's 15 minutes on 2 cores. Run it before committing.
 set -euo pipefail
@@ -86,10 +88,6 @@ phase "tests that need a build without sanitizers (g++): Python, Celery, install
 configure build/tests -O1 -DRECOVERY_BUILD_BENCHMARKS=OFF
 cmake --build build/tests -j"$jobs" --target recovery recovery_c recovery_cli recovery_fixture_api \
   recovery_embed_example sqs_scale_test
-configure build/core -O1 -DRECOVERY_WITH_HTTP=OFF -DRECOVERY_WITH_POSTGRES=OFF -DRECOVERY_BUILD_BENCHMARKS=OFF \
-  -DRECOVERY_BUILD_EXAMPLES=OFF
-build_meanwhile build/core
-core_build=$background
 # The sanitizer build starts now too: the suite waits on servers and child
 # processes much of the time, and the build takes what it leaves.
 CC=clang CXX=clang++ configure build/asan -O1 -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_FUZZERS=ON \
@@ -97,10 +95,6 @@ CC=clang CXX=clang++ configure build/asan -O1 -DRECOVERY_SANITIZE=address,undefi
 build_meanwhile build/asan
 asan_build=$background
 (cd build/tests && ctest --output-on-failure -j"$jobs" -L 'unsanitized|volume')
-
-phase "the core alone: no HTTP or SQS (libcurl), no PostgreSQL (libpq)"
-await_build "$core_build"
-(cd build/core && ctest --output-on-failure -j"$jobs")
 
 phase "tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
 await_build "$asan_build"
@@ -114,14 +108,46 @@ phase "fuzzing"
 
 phase "concurrency tests under ThreadSanitizer"
 await_build "$tsan_build"
+configure build/core -O1 -DRECOVERY_WITH_HTTP=OFF -DRECOVERY_WITH_POSTGRES=OFF -DRECOVERY_BUILD_BENCHMARKS=OFF \
+  -DRECOVERY_BUILD_EXAMPLES=OFF
+build_meanwhile build/core
+core_build=$background
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp"
-build/tsan/tests/recovery_tests --gtest_brief=1
+# Two streams side by side, each into its own log (shown whatever the outcome):
+# the engine's suite runs mostly on one core, and so does each of the others.
+tsan_stream() {  # log, then commands separated by ';;'
+  local log="$1"; shift
+  local command=()
+  for word in "$@" ';;'; do
+    if [ "$word" = ';;' ]; then
+      "${command[@]}" >>"$log" 2>&1 || { echo "== failed: ${command[*]}" >>"$log"; return 1; }
+      command=()
+    else
+      command+=("$word")
+    fi
+  done
+}
+tsan_stream build/tsan/engine.log build/tsan/tests/recovery_tests --gtest_brief=1 &
+engine_stream=$!
 # The SQS tests that exercise every thread of the source (receivers, workers,
 # heartbeats, the CLI under kill -9); the rest repeat them against moto slowly.
-build/tsan/tests/sqs_test --gtest_brief=1 --gtest_filter='SqsFakeTest.*:SqsTest.Drains*:SqsTest.Heartbeats*:SqsTest.MessagesCheckpointed*:SqsTest.Sigkill*'
-# Lease renewal threads, concurrent shards on one store, two engines sharing a job.
-build/tsan/tests/postgres_test --gtest_brief=1
-# One OAuth2 token shared by every shard, renewed by one of them at a time.
-build/tsan/tests/oauth2_test --gtest_brief=1
-# The HTTP sink's pool of clients, shared by every shard's writes and presence checks.
-build/tsan/tests/http_sink_test --gtest_brief=1 --gtest_filter='HttpSinkTest.*'
+# Then lease renewal threads, concurrent shards on one store, two engines
+# sharing a job (PostgreSQL); one OAuth2 token shared by every shard, renewed
+# by one of them at a time; the HTTP sink's pool of clients, shared by every
+# shard's writes and presence checks.
+tsan_stream build/tsan/others.log \
+  build/tsan/tests/sqs_test --gtest_brief=1 \
+    --gtest_filter='SqsFakeTest.*:SqsTest.Drains*:SqsTest.Heartbeats*:SqsTest.MessagesCheckpointed*:SqsTest.Sigkill*' ';;' \
+  build/tsan/tests/postgres_test --gtest_brief=1 ';;' \
+  build/tsan/tests/oauth2_test --gtest_brief=1 ';;' \
+  build/tsan/tests/http_sink_test --gtest_brief=1 --gtest_filter='HttpSinkTest.*' &
+others_stream=$!
+tsan_status=0
+wait "$engine_stream" || tsan_status=1
+wait "$others_stream" || tsan_status=1
+cat build/tsan/engine.log build/tsan/others.log
+if [ "$tsan_status" != 0 ]; then echo "== a ThreadSanitizer test failed (above)"; exit 1; fi
+
+phase "the core alone: no HTTP or SQS (libcurl), no PostgreSQL (libpq)"
+await_build "$core_build"
+(cd build/core && ctest --output-on-failure -j"$jobs")
