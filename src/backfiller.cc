@@ -285,6 +285,11 @@ RunResult BackfillerImpl::Run() {
   const std::string files = c.checkpoints->files_dir(engine_.spec().name);
   const std::string run_log = files.empty() ? "" : StrCat(files, "/", kRunLogName);
   if (!dry_run && !run_log.empty()) NoteRun(run_log, "start", result);
+  // While it runs, the run's records so far every run_log_every: the
+  // report's records per minute, and where a run that died stopped.
+  std::optional<RunLogTicker> ticker;
+  if (!dry_run && !run_log.empty())
+    ticker.emplace(engine_.options().run_log_every, [&] { NoteRun(run_log, "progress", result); });
 
   std::vector<ShardRun*> pending;
   for (ShardRun& r : runs) {
@@ -306,14 +311,18 @@ RunResult BackfillerImpl::Run() {
     absl::Status s = c.sink->Close();
     if (!s.ok() && result.status.ok()) result.status = s;
   }
+  ticker.reset();
   Finish(runs, result);
   if (!dry_run && !run_log.empty()) NoteRun(run_log, "end", result);
   return result;
 }
 
 void BackfillerImpl::NoteRun(const std::string& path, std::string_view what, const RunResult& result) {
-  const absl::Status s = AppendRunLog(path, what, engine_.run_id(), absl::Now(),
-                                      RunOutcomeName(result.outcome), result.progress.records_this_run);
+  // (While the run goes on, its records so far are the engine's.)
+  const uint64_t records =
+      what == "progress" ? engine_.progress().records_this_run() : result.progress.records_this_run;
+  const absl::Status s =
+      AppendRunLog(path, what, engine_.run_id(), absl::Now(), RunOutcomeName(result.outcome), records);
   if (!s.ok()) {  // the run's timeline in the report is all it costs
     engine_.Log(LogLevel::kWarning, StrCat("could not write the run log: ", s.message()), "{}");
   }

@@ -22,6 +22,7 @@ namespace {
 
 using page::Html;
 using page::Number;
+using page::OtherOutcomesTable;
 using page::ReadReconciled;
 using page::Reconciled;
 using page::ReconcileSection;
@@ -52,6 +53,9 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .cell.pending.l1,.cell.pending.l2,.cell.pending.l3,.cell.pending.l4{background:repeating-linear-gradient(45deg,var(--l3) 0 3px,#fff 3px 6px);border-color:var(--l3)}
 .cell.letters{border:2px solid var(--bad)}
 .cell.short{outline:2px dashed #8250df;outline-offset:-1px}
+.cell.present{box-shadow:inset 0 -5px 0 #0969da}
+svg.rate{display:block;width:100%;height:110px;background:#f6f8fa;border:1px solid var(--line);margin:8px 0}
+svg.rate rect{fill:var(--l3)}svg.rate line.start{stroke:var(--ok);stroke-width:1.5}svg.rate line.died{stroke:var(--bad);stroke-width:2}
 td.bar{width:30%;min-width:120px}.run{display:block;height:10px;border-radius:2px}.run.ended{background:var(--l3)}.run.died{background:var(--bad)}
 td.t{white-space:nowrap}
 .legend{display:flex;flex-wrap:wrap;gap:14px;align-items:center;font-size:12px;margin:6px 0}
@@ -69,10 +73,19 @@ footer{margin-top:32px;color:#57606a;font-size:12px}
 // The numbers the page is about, summed once.
 struct Sums {
   JobSummary summary;
-  std::map<int64_t, uint64_t> hours;  // delivered per hour of event time, every shard
-  uint64_t busiest = 0;               // the most records in one hour
+  // Per hour of event time, every shard: the records the destination has
+  // thanks to the job (delivered or found already present), and the other
+  // outcomes.
+  std::map<int64_t, uint64_t> hours;
+  std::map<int64_t, HourOutcomes> other;
+  uint64_t busiest = 0;  // the most records in one hour
   Reconciled reconciled;
 };
+
+HourOutcomes OtherIn(const Sums& t, int64_t hour) {
+  const auto it = t.other.find(hour);
+  return it == t.other.end() ? HourOutcomes{} : it->second;
+}
 
 // Whether [hour, hour + 1h) overlaps a bucket the last reconcile found short.
 bool HourIsShort(const Sums& t, int64_t hour) {
@@ -88,6 +101,12 @@ Sums Sum(const ReportData& d) {
   t.summary = Summarize(d.shards);
   for (const ShardReport& r : d.shards) {
     for (const auto& [hour, n] : r.checkpoint.coverage) t.hours[hour] += n;
+    for (const auto& [hour, o] : r.checkpoint.hour_outcomes) {
+      HourOutcomes& sum = t.other[hour];
+      sum.already_present += o.already_present;
+      sum.dead_letters += o.dead_letters;
+      sum.out_of_window += o.out_of_window;
+    }
   }
   for (const auto& [hour, n] : t.hours) t.busiest = std::max(t.busiest, n);
   return t;
@@ -180,10 +199,19 @@ std::set<std::string> ShardsWithLetters(const ReportData& d) {
   return out;
 }
 
+// Whether the hour holds dead letters not yet settled: those of a shard
+// that has some, in the hours their event times fell in; every hour of the
+// shard when none of its letters has a known hour (a record that is not
+// JSON, say, or state written before the hours were kept).
 bool HourHasLetters(const ReportData& d, const std::set<std::string>& with_letters, int64_t hour) {
   const absl::Time from = absl::FromUnixSeconds(hour), to = from + absl::Hours(1);
   for (const ShardReport& r : d.shards) {
-    if (r.shard.start < to && r.shard.end > from && with_letters.count(r.shard.id) > 0) return true;
+    if (r.shard.start >= to || r.shard.end <= from || with_letters.count(r.shard.id) == 0) continue;
+    const auto& hours = r.checkpoint.hour_outcomes;
+    const bool dated =
+        std::any_of(hours.begin(), hours.end(), [](const auto& h) { return h.second.dead_letters > 0; });
+    const auto it = hours.find(hour);
+    if (!dated || (it != hours.end() && it->second.dead_letters > 0)) return true;
   }
   return false;
 }
@@ -198,12 +226,15 @@ void Legend(std::string* out) {
       out,
       "<div class=\"legend\" aria-hidden=\"true\">"
       "<span><span class=\"cell l1\"></span><span class=\"cell l2\"></span><span class=\"cell l3\"></span>"
-      "<span class=\"cell l4\"></span> records delivered (darker: more)</span>"
+      "<span class=\"cell l4\"></span> records recovered: delivered, or found already in the destination "
+      "(darker: more)</span>"
+      "<span><span class=\"cell l2 present\"></span> some were already in the destination</span>"
       "<span><span class=\"cell none\"></span> done, nothing delivered</span>"
       "<span><span class=\"cell pending l3\"></span> delivered so far, not done</span>"
       "<span><span class=\"cell pending\"></span> not yet done</span>"
       "<span><span class=\"cell failed\"></span> failed</span>"
-      "<span><span class=\"cell l2 letters\"></span> has dead letters</span>"
+      "<span><span class=\"cell l2 letters\"></span> has dead letters (in its shard, when their time is "
+      "unknown)</span>"
       "<span><span class=\"cell l2 short\"></span> short per the last reconcile</span>"
       "<span><span class=\"cell outside\"></span> outside the window</span></div>");
 }
@@ -229,23 +260,30 @@ void Heatmap(const ReportData& d, const Sums& t, int64_t first_day, int64_t days
     for (int64_t hour = day; hour < day + kDay; hour += kHour) {
       const bool inside = hour + kHour > start && hour < end;
       const auto it = t.hours.find(hour);
-      const uint64_t n = it == t.hours.end() ? 0 : it->second;
+      const uint64_t recovered = it == t.hours.end() ? 0 : it->second;
+      const HourOutcomes other = OtherIn(t, hour);
+      const uint64_t n = recovered - std::min(recovered, other.already_present);  // delivered
       day_total += n;
       std::string_view state = inside ? HourState(d, hour) : "outside";
       std::string cls(state);
-      if (state == "done") cls = n > 0 ? Level(n, t.busiest) : "none";
-      if (state == "pending" && n > 0) cls = "pending " + Level(n, t.busiest);
+      if (state == "done") cls = recovered > 0 ? Level(recovered, t.busiest) : "none";
+      if (state == "pending" && recovered > 0) cls = "pending " + Level(recovered, t.busiest);
+      if (inside && other.already_present > 0) cls += " present";
       const bool letters = inside && HourHasLetters(d, with_letters, hour);
       if (letters) cls += " letters";
       const bool short_hour = inside && HourIsShort(t, hour);
       if (short_hour) cls += " short";
-      StrAppend(&grid, "<span class=\"cell ", cls, "\" data-hour=\"", hour, "\" data-records=\"", n,
-                "\" title=\"", Day(hour), " ", HourOf(hour), " UTC: ", Number(n), " delivered",
-                state == "pending"  ? ", not done yet"
-                : state == "failed" ? ", failed"
-                                    : "",
-                letters ? ", dead letters in its shard" : "",
-                short_hour ? ", short per the last reconcile" : "", "\"></span>");
+      StrAppend(
+          &grid, "<span class=\"cell ", cls, "\" data-hour=\"", hour, "\" data-records=\"", n,
+          "\" data-present=\"", other.already_present, "\" data-dead=\"", other.dead_letters, "\" title=\"",
+          Day(hour), " ", HourOf(hour), " UTC: ", Number(n), " delivered",
+          other.already_present > 0 ? StrCat(", ", Number(other.already_present), " already present") : "",
+          other.dead_letters > 0 ? StrCat(", ", Number(other.dead_letters), " dead-lettered") : "",
+          state == "pending"  ? ", not done yet"
+          : state == "failed" ? ", failed"
+                              : "",
+          letters && other.dead_letters == 0 ? ", dead letters in its shard" : "",
+          short_hour ? ", short per the last reconcile" : "", "\"></span>");
       StrAppend(&table, "<td>", inside ? Number(n) : "", "</td>");
     }
     StrAppend(&table, "<td class=\"n\">", Number(day_total), "</td></tr>");
@@ -285,6 +323,10 @@ void WindowSection(const ReportData& d, const Sums& t, std::string* out) {
     StrAppend(out, "<p>The window spans ", days, " days: one cell per shard.</p>");
     ShardGrid(d, out);
   }
+  uint64_t dated_letters = 0;
+  for (const auto& [hour, o] : t.other) dated_letters += o.dead_letters;
+  const uint64_t letters = t.summary.plan.dead_letters + t.summary.replayed.dead_letters;
+  OtherOutcomesTable(t.other, letters - std::min(letters, dated_letters), out);
   StrAppend(out, "</section>\n");
 }
 

@@ -5,6 +5,7 @@
 #define RECOVERY_REPORT_HTML_PARTS_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,13 @@ void ReconcileSection(const Reconciled& r, std::string* out);
 // <section id="runs">: the runs on a line of time, each a bar from its start
 // to its end, and a table; a run with no end that a later one followed died.
 void RunsSection(const std::vector<RunLogEntry>& runs, std::string* out);
+
+// A table of the outcomes other than delivered, per day of event time (UTC),
+// summed from the shards' hours (`other`: hour -> outcomes): only days with
+// some. `letters_without_hour`: dead letters whose event time is unknown,
+// said below it.
+void OtherOutcomesTable(const std::map<int64_t, HourOutcomes>& other, uint64_t letters_without_hour,
+                        std::string* out);
 
 }  // namespace recovery::page
 

@@ -153,6 +153,14 @@ TEST(PageMapperTest, GivesEveryRawRecordOneOutcomeAndCountsFollowFromThem) {
   std::map<int64_t, uint64_t> coverage;
   AddCoverage(mapped, &coverage);
   EXPECT_EQ(coverage.size(), 1u);  // only the record the sink took
+  // Per hour: the refused record (00:50) and the bad one with no time are
+  // dead letters, but only the one whose time is known has an hour; 05:00
+  // is outside the job's window.
+  std::map<int64_t, HourOutcomes> hours;
+  AddHourOutcomes(mapped, &hours);
+  const int64_t midnight = absl::ToUnixSeconds(T("2026-11-14T00:00:00Z"));
+  EXPECT_THAT(hours, ElementsAre(std::pair(midnight, HourOutcomes{.dead_letters = 1}),
+                                 std::pair(midnight + 5 * 3600, HourOutcomes{.out_of_window = 1})));
   mapped.written.rejected = {{7, "no such record"}};
   EXPECT_EQ(ApplyWriteResult(page.records, &mapped).code(), absl::StatusCode::kInternal);
 

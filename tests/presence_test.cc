@@ -147,12 +147,19 @@ TEST_F(PresenceTest, OnlyWhatTheDestinationLacksIsDeliveredAndTheRestCountsAsAlr
       HasSubstr("recovery_records_already_present_total{job=\"seam-job\"} " + std::to_string(live.size())));
   ASSERT_FALSE(page_logs.empty());
   EXPECT_THAT(page_logs.front(), HasSubstr("\"already_present\":"));
-  uint64_t stored = 0;
+  uint64_t stored = 0, per_hour = 0;
   for (const ShardReport& s : r.shards) {
     stored += s.checkpoint.counters.records_already_present;
     EXPECT_TRUE(s.checkpoint.in_flight_keys.empty());
+    // Each in the hour of its event time, inside its shard.
+    for (const auto& [hour, o] : s.checkpoint.hour_outcomes) {
+      per_hour += o.already_present;
+      EXPECT_GT(absl::FromUnixSeconds(hour + 3600), s.shard.start) << s.shard.id;
+      EXPECT_LT(absl::FromUnixSeconds(hour), s.shard.end) << s.shard.id;
+    }
   }
   EXPECT_EQ(stored, live.size());
+  EXPECT_EQ(per_hour, live.size());
 }
 
 // A crash between the sink's write and the checkpoint: on resume the sink

@@ -35,6 +35,12 @@ def write_job(d):
             lines.append(json.dumps({"id": f"r{i}", "api_token": "tok-SECRET-42", "amount": i}))
         elif i % 97 == 3:  # not JSON: a dead letter
             lines.append('{"id":"r%d", cut short' % i)
+        elif i % 89 == 5:  # an amount that is no number: a dead letter in the hour of its time
+            ts = (start + datetime.timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines.append(json.dumps({"id": f"r{i}", "ts": ts, "amount": "twelve"}))
+        elif i % 211 == 0:  # a day before the window: outside it
+            ts = (start - datetime.timedelta(hours=20, minutes=i % 60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines.append(json.dumps({"id": f"r{i}", "ts": ts, "amount": i}))
         else:
             ts = (start + datetime.timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
             lines.append(json.dumps({"id": f"r{i}", "ts": ts, "amount": i}))
@@ -109,6 +115,23 @@ def check_page(driver, page_url, status, reconciled, keep):
     drawn = sum(int(c.get_attribute("data-records")) for c in cells)
     if drawn != summary["records_delivered"]:
         problems.append(f"the heatmap holds {drawn} records, status says {summary['records_delivered']}")
+    # Dead letters on the hours of their event times, the rest said to have
+    # none; records outside the window in the table of other outcomes.
+    other = driver.find_element(By.ID, "other-outcomes")
+    dated = sum(int(c.get_attribute("data-dead")) for c in cells)
+    undated = int(other.get_attribute("data-letters-without-hour"))
+    if dated == 0 or undated == 0 or dated + undated != summary["dead_letters"]:
+        problems.append(f"the heatmap holds {dated} dead letters and {undated} without an hour, "
+                        f"status says {summary['dead_letters']}")
+    days = other.find_elements(By.CSS_SELECTOR, "tr[data-day]")
+    outside = sum(int(r.get_attribute("data-outside")) for r in days)
+    if outside == 0 or outside != summary["records_out_of_window"] - summary["records_of_other_shards"]:
+        problems.append(f"the table holds {outside} records outside the window, status says "
+                        f"{summary['records_out_of_window']} less {summary['records_of_other_shards']}")
+    if "2026-11-13" not in {r.get_attribute("data-day") for r in days}:
+        problems.append("the day before the window is not in the table of other outcomes")
+    if len({c.get_attribute("data-hour") for c in cells if c.get_attribute("data-dead") != "0"}) < 2:
+        problems.append("the dead letters fall on fewer than two hours")
     if not driver.find_elements(By.CSS_SELECTOR, ".heatmap .cell.pending"):
         problems.append("no hour is drawn as not done")
     table_rows = driver.find_elements(By.CSS_SELECTOR, "table#hours tbody tr")
@@ -144,6 +167,11 @@ def check_page(driver, page_url, status, reconciled, keep):
           int(rows[0].get_attribute("data-records")) != summary["records_delivered"]):
         problems.append(f"the run is shown {rows[0].get_attribute('data-outcome')} with "
                         f"{rows[0].get_attribute('data-records')} records")
+    rate = driver.find_element(By.ID, "rate")
+    if int(rate.get_attribute("data-records")) != summary["records_delivered"]:
+        problems.append(f"the records-per-minute chart holds {rate.get_attribute('data-records')} records")
+    if not rate.find_elements(By.CSS_SELECTOR, "rect") or rate.size["height"] < 50:
+        problems.append("the records-per-minute chart draws nothing")
     if "Reconcile" not in driver.find_element(By.ID, "verdict").text:
         problems.append("the verdict does not point at the reconcile's short buckets")
     if "tok-SECRET-42" in driver.page_source:

@@ -12,9 +12,11 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recovery/backfiller.h"
+#include "testing/fakes.h"
 #include "testing/test_util.h"
 
 namespace recovery {
@@ -48,6 +50,11 @@ ReportData Sample() {
   d.shards[0].checkpoint.coverage = {{absl::ToUnixSeconds(T("2026-11-14T12:00:00Z")), 10},
                                      {absl::ToUnixSeconds(T("2026-11-14T13:00:00Z")), 20}};
   d.shards[0].checkpoint.counters.dead_letters = 4;
+  // Of the 20 records of 13:00 the destination has, 5 were there already;
+  // 3 of the 4 dead letters have a known hour; 2 records were days early.
+  d.shards[0].checkpoint.hour_outcomes = {
+      {absl::ToUnixSeconds(T("2026-11-10T08:00:00Z")), {.out_of_window = 2}},
+      {absl::ToUnixSeconds(T("2026-11-14T13:00:00Z")), {.already_present = 5, .dead_letters = 3}}};
   d.shards[1].checkpoint.coverage = {{absl::ToUnixSeconds(T("2026-11-15T00:00:00Z")), 5}};
   d.shards[1].checkpoint.warning = "a <b>warning</b>";
   d.letters.push_back({"amount: not a number <&>", 3, R"({"id":"o1","amount":"x"})", {d.shards[0].shard.id}});
@@ -68,7 +75,14 @@ ReportData Sample() {
   // A run that stopped, one that died, and the last, with no end yet.
   d.runs.push_back({"20261120T060000Z-0000000a", "h", 1, T("2026-11-20T06:00:00Z"), T("2026-11-20T06:10:00Z"),
                     "interrupted", 30});
-  d.runs.push_back({"20261120T061500Z-0000000b", "h", 2, T("2026-11-20T06:15:00Z"), std::nullopt, "", 0});
+  d.runs.push_back({"20261120T061500Z-0000000b",
+                    "h",
+                    2,
+                    T("2026-11-20T06:15:00Z"),
+                    std::nullopt,
+                    "",
+                    0,
+                    {{T("2026-11-20T06:16:00Z"), 20}, {T("2026-11-20T06:17:00Z"), 45}}});
   d.runs.push_back({"20261120T070000Z-0000000c", "h", 3, T("2026-11-20T07:00:00Z"), std::nullopt, "", 0});
   return d;
 }
@@ -123,8 +137,19 @@ TEST(ReportTest, ThePageCarriesItsNumbersAndNothingFromElsewhere) {
                               R"(data-shards-done="1" data-complete="false")"));
   // Hours outside the window (the first day's morning, the last day's
   // afternoon) are drawn but hold no number.
-  EXPECT_THAT(html, HasSubstr(R"(class="cell l2 letters" data-hour="1794657600" data-records="10")"));
-  EXPECT_THAT(html, HasSubstr(R"(class="cell l4 letters short" data-hour="1794661200" data-records="20")"));
+  // The letters are marked on the hour they fell in, not on all of their shard.
+  EXPECT_THAT(html,
+              HasSubstr(R"(class="cell l2" data-hour="1794657600" data-records="10" data-present="0")"));
+  EXPECT_THAT(html,
+              HasSubstr(R"(class="cell l4 present letters short" data-hour="1794661200" )"
+                        R"(data-records="15" data-present="5" data-dead="3" )"
+                        R"(title="2026-11-14 13:00 UTC: 15 delivered, 5 already present, 3 dead-lettered)"));
+  EXPECT_THAT(html, HasSubstr(R"(<div id="other-outcomes" data-days="2" data-letters-without-hour="1">)"));
+  EXPECT_THAT(html,
+              HasSubstr(R"(<tr data-day="2026-11-10" data-present="0" data-dead="0" data-outside="2">)"));
+  EXPECT_THAT(html,
+              HasSubstr(R"(<tr data-day="2026-11-14" data-present="5" data-dead="3" data-outside="0">)"));
+  EXPECT_THAT(html, HasSubstr("1 dead letters have no known event time"));
   EXPECT_THAT(html, HasSubstr("short per the last reconcile"));
   EXPECT_THAT(html, HasSubstr(R"(<section id="reconcile" data-short-buckets="1" data-buckets="3">)"));
   EXPECT_THAT(html, HasSubstr(R"(<tr data-short-from="2026-11-14T13:00:00Z">)"));
@@ -136,6 +161,11 @@ TEST(ReportTest, ThePageCarriesItsNumbersAndNothingFromElsewhere) {
   EXPECT_THAT(html, HasSubstr(R"(data-run="20261120T070000Z-0000000c" data-outcome="running, or died")"));
   // The first run's bar starts the line and spans 10 of its 60 minutes.
   EXPECT_THAT(html, HasSubstr(R"(class="run ended" style="margin-left:0.00%;width:16.67%")"));
+  // Records per minute: 3 a minute for the first run, then 20 and 25 for
+  // the one that died after its note at 06:17, marked there.
+  EXPECT_THAT(html, HasSubstr(R"(role="img" data-records="75" data-peak="25.0")"));
+  EXPECT_THAT(html, HasSubstr("<title>2026-11-20T06:16:00Z: 25.0 records a minute</title>"));
+  EXPECT_THAT(html, HasSubstr(R"(<line class="died" x1="283.33")"));
   EXPECT_THAT(html, HasSubstr("found 1 buckets where the destination holds fewer records than the vendor"));
   EXPECT_THAT(html, HasSubstr(R"(class="cell pending l1" data-hour="1794700800" data-records="5")"));
   EXPECT_THAT(html, HasSubstr(R"(class="cell outside" data-hour="1794614400")"));
@@ -151,6 +181,19 @@ TEST(ReportTest, ThePageCarriesItsNumbersAndNothingFromElsewhere) {
   EXPECT_THAT(html, Not(HasSubstr("https://")));
   EXPECT_THAT(html, Not(HasSubstr("url(")));
   EXPECT_THAT(html, Not(HasSubstr("<b>")));
+}
+
+// State written before the hours were kept (or letters whose time is
+// unknown): every hour of a shard with letters is marked, and nothing is
+// drawn as already present.
+TEST(ReportTest, LettersWithoutAnHourMarkTheirWholeShard) {
+  ReportData d = Sample();
+  d.shards[0].checkpoint.hour_outcomes.clear();
+  const std::string html = ReportHtml(d);
+  EXPECT_THAT(html, HasSubstr(R"(class="cell l2 letters" data-hour="1794657600" data-records="10")"));
+  EXPECT_THAT(html, HasSubstr(R"(class="cell l4 letters short" data-hour="1794661200" data-records="20")"));
+  EXPECT_THAT(html, HasSubstr(R"(<div id="other-outcomes" data-days="0" data-letters-without-hour="4">)"));
+  EXPECT_THAT(html, Not(HasSubstr("Records not delivered, per day")));
 }
 
 TEST(ReportTest, AnUnreadableProbeReportAndUnreadableLettersAreSaidOnThePage) {
@@ -259,6 +302,61 @@ TEST(ReportTest, CollectedFromARunItAgreesWithTheCheckpointsAndMasksSecretsInExa
   // Biggest first: the shared group holds the 6 reasons past the 200th.
   EXPECT_EQ(data->letters.front().count, 6u);
   EXPECT_THAT(data->letters.front().reason, HasSubstr("other reasons"));
+}
+
+// While a run goes on, it notes its records so far in the run log; the
+// sink holds its third batch until a note is there, so the test does not
+// depend on how fast the machine is.
+TEST(ReportTest, ARunNotesItsRecordsSoFarInTheRunLogWhileItGoesOn) {
+  TempDir dir;
+  std::string lines;
+  for (int i = 0; i < 48; ++i) {
+    lines += absl::StrCat(R"({"id":"r)", i, R"(","ts":"2026-11-14T)", absl::Dec(i / 2, absl::kZeroPad2),
+                          R"(:10:00Z"})", "\n");
+  }
+  WriteFile(dir.File("in.jsonl"), lines);
+  absl::StatusOr<JobSpec> spec = JobSpec::Parse(absl::StrCat(
+      R"({"name":"ticking","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
+      "source":{"type":"jsonl_file","batch_size":8,"path":")",
+      dir.File("in.jsonl"), R"("},
+      "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},
+                "event_time":{"from":"/ts"}},
+      "checkpoint":{"type":"file","dir":")",
+      dir.File("state"), R"("}})"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const std::string log = dir.File("state/ticking/runs.jsonl");
+  std::vector<testing::Delivered> delivered;
+  Components c;
+  c.sink = std::make_unique<testing::RecordingSink>(&delivered, [&](const Shard&, const RecordBatch&, int n) {
+    const absl::Time give_up = absl::Now() + absl::Minutes(2);
+    while (n == 3 && testing::ReadFileOrEmpty(log).find(R"("at":)") == std::string::npos) {
+      if (absl::Now() > give_up) return absl::DeadlineExceededError("no progress note in the run log");
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return absl::OkStatus();
+  });
+  BackfillerOptions options;
+  options.run_log_every = absl::Milliseconds(20);
+  auto b = Backfiller::Create(*spec, std::move(c), options);
+  ASSERT_TRUE(b.ok()) << b.status();
+  const RunResult r = (*b)->Run();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  absl::StatusOr<ReportData> data = CollectReport(*spec, {});
+  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_EQ(data->runs.size(), 1u);
+  const RunLogEntry& run = data->runs[0];
+  ASSERT_FALSE(run.progress.empty());
+  uint64_t before = 0;
+  for (const auto& [at, records] : run.progress) {
+    EXPECT_GE(at, run.started);
+    EXPECT_GE(records, before);
+    before = records;
+  }
+  EXPECT_LE(before, 48u);
+  EXPECT_EQ(run.records, 48u);
+  // Drawn: the chart holds every record the run delivered.
+  EXPECT_THAT(ReportHtml(*data), HasSubstr(R"(<svg id="rate" class="rate" )"));
+  EXPECT_THAT(ReportHtml(*data), HasSubstr(R"(role="img" data-records="48")"));
 }
 
 }  // namespace

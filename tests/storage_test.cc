@@ -61,6 +61,7 @@ void ExpectSame(const Checkpoint& a, const Checkpoint& b) {
   EXPECT_EQ(a.last_error, b.last_error);
   EXPECT_EQ(a.updated, b.updated);
   EXPECT_EQ(a.coverage, b.coverage);
+  EXPECT_EQ(a.hour_outcomes, b.hour_outcomes);
   EXPECT_EQ(a.reported_total, b.reported_total);
 }
 
@@ -112,6 +113,34 @@ TEST(CheckpointCodecTest, ACutPageAndEditsNeedVersion7AndRoundTrip) {
   EXPECT_EQ(decoded->edits, c.edits);
   c.page_taken = 0;
   c.edits.clear();
+  EXPECT_THAT(EncodeCheckpoint("job", "shard", c), HasSubstr(R"("version":1,)"));
+}
+
+// The outcomes per hour need version 8, and only when there are any; a
+// hand-mangled entry is refused naming the field.
+TEST(CheckpointCodecTest, OutcomesPerHourNeedVersion8AndRoundTrip) {
+  Checkpoint c = Sample();
+  c.hour_outcomes[1'700'000'000 - 1'700'000'000 % 3600] = {.already_present = 3, .dead_letters = 2};
+  c.hour_outcomes[-7200] = {.out_of_window = 11};  // before 1970: still an hour
+  const std::string encoded = EncodeCheckpoint("job", "shard", c);
+  EXPECT_THAT(encoded, HasSubstr(R"("version":8,)"));
+  EXPECT_THAT(encoded, HasSubstr(R"("hour_outcomes":{"-7200":[0,0,11],"1699999200":[3,2,0]})"));
+  auto decoded = DecodeCheckpoint(encoded, "f");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ExpectSame(*decoded, c);
+
+  for (std::string_view mangled :
+       {R"({"3600":[1,2]})", R"({"x":[1,2,3]})", R"({"3600":[1,-2,3]})", R"([])"}) {
+    std::string body = EncodeCheckpoint("job", "shard", c);
+    body = body.substr(0, body.find('\n'));
+    const size_t at = body.find(R"("hour_outcomes":)") + 16;
+    body = StrCat(body.substr(0, at), mangled, "}");
+    const std::string bytes = StrCat(body, "\n", Hex64(StableHash64(body)), "\n");
+    auto bad = DecodeCheckpoint(bytes, "f");
+    ASSERT_FALSE(bad.ok()) << mangled;
+    EXPECT_THAT(bad.status().message(), HasSubstr("hour_outcomes")) << mangled;
+  }
+  c.hour_outcomes.clear();
   EXPECT_THAT(EncodeCheckpoint("job", "shard", c), HasSubstr(R"("version":1,)"));
 }
 

@@ -69,6 +69,9 @@ struct BackfillerOptions {
   // fails again stays, with its new reason. Needs a store that lists and marks
   // letters (the file and PostgreSQL stores). Not with dry_run or shard_ids.
   std::optional<ReplayOptions> replay;
+  // How often a run notes the records it has delivered so far in the job's
+  // run log (file checkpoints only; the report's records per minute).
+  absl::Duration run_log_every = absl::Minutes(1);
 };
 
 // How a run ended, decided once by the engine. The CLI's exit code, the C

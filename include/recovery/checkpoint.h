@@ -36,6 +36,16 @@ struct ShardCounters {
 
 enum class ShardState { kPending, kRunning, kDone, kFailed };
 
+// What became of a shard's records of one hour of event time, beside the
+// delivered ones (Checkpoint::coverage): for the report's picture of the gap.
+struct HourOutcomes {
+  uint64_t already_present = 0;  // the sink held them (also in `coverage`: the destination has them)
+  uint64_t dead_letters = 0;     // those whose event time could be read
+  uint64_t out_of_window = 0;    // outside the job's whole window (not another shard's)
+
+  bool operator==(const HourOutcomes& other) const = default;
+};
+
 struct Checkpoint {
   ShardState state = ShardState::kPending;
   // Where the next page starts; empty for the shard's beginning.
@@ -53,6 +63,10 @@ struct Checkpoint {
   // -> count (records without an event time are not counted). For coverage
   // reports (`recovery verify`).
   std::map<int64_t, uint64_t> coverage;
+  // The other outcomes per hour of event time, keyed as `coverage`; hours
+  // with none are absent. Kept since checkpoint format 8: a shard that ran
+  // before has its earlier records in the counters only.
+  std::map<int64_t, HourOutcomes> hour_outcomes;
   // The source's last word on how many records the shard holds, or -1.
   int64_t reported_total = -1;
   // With skip_already_present, while `in_flight`: hashes (StableKeyHash) of

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -47,6 +48,8 @@ struct RunLogEntry {
   std::optional<absl::Time> ended;  // nullopt: it died (a crash, a kill), or is running
   std::string outcome;              // RunOutcomeName, once ended
   uint64_t records = 0;             // delivered by the run, once ended
+  // Records the run had delivered so far, about once a minute while it ran.
+  std::vector<std::pair<absl::Time, uint64_t>> progress;
 };
 
 // What the page is made of, gathered once (CollectReport) and rendered

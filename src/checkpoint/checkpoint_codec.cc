@@ -66,6 +66,7 @@ std::vector<uint64_t> GetHashes(SpecObject& o, std::string_view key, SpecErrors*
 // the newer ones says so with its version, one that does not stays readable
 // by them.
 int VersionNeeded(const Checkpoint& c) {
+  if (!c.hour_outcomes.empty()) return 8;
   if (c.page_taken > 0 || !c.edits.empty() || c.dead_letters_purged > 0) return 7;
   if (c.counters.records_of_other_shards > 0) return 6;
   if (c.cursor_restarts > 0 || c.delivered_keys > 0) return 5;
@@ -91,6 +92,18 @@ std::string EncodeCounters(const ShardCounters& c, int version) {
       .Uint("retries", c.retries);
   cw.Close();
   return counters;
+}
+
+// hour -> [already present, dead letters, out of window].
+std::string EncodeHourOutcomes(const std::map<int64_t, HourOutcomes>& hours) {
+  std::string out = "{";
+  out.reserve(40 * hours.size());
+  for (const auto& [hour, o] : hours) {
+    StrAppend(&out, out.size() > 1 ? "," : "", "\"", hour, "\":[", o.already_present, ",", o.dead_letters,
+              ",", o.out_of_window, "]");
+  }
+  out.push_back('}');
+  return out;
 }
 
 }  // namespace
@@ -145,6 +158,7 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
     cov.Close();
     w.Raw("coverage", coverage);
   }
+  if (!c.hour_outcomes.empty()) w.Raw("hour_outcomes", EncodeHourOutcomes(c.hour_outcomes));
   w.Close();
   const std::string hash = Hex64(StableHash64(body));
   body.push_back('\n');
@@ -192,6 +206,30 @@ void ReadCoverage(simdjson::dom::element coverage, SpecErrors* errors, Coverage*
       return;
     }
     (*out)[hour] = count;
+  }
+}
+
+// The hour_outcomes object of a checkpoint (EncodeHourOutcomes).
+void ReadHourOutcomes(simdjson::dom::element value, SpecErrors* errors,
+                      std::map<int64_t, HourOutcomes>* out) {
+  constexpr std::string_view kExpected = "expected hour -> [already present, dead letters, out of window]";
+  simdjson::dom::object hours;
+  if (value.get_object().get(hours) != simdjson::SUCCESS) {
+    errors->Add("hour_outcomes", kExpected);
+    return;
+  }
+  for (auto field : hours) {
+    int64_t hour;
+    simdjson::dom::array counts;
+    uint64_t n[3];
+    bool read = absl::SimpleAtoi(absl::string_view(field.key.data(), field.key.size()), &hour) &&
+                field.value.get_array().get(counts) == simdjson::SUCCESS && counts.size() == 3;
+    for (size_t i = 0; read && i < 3; ++i) read = counts.at(i).get_uint64().get(n[i]) == simdjson::SUCCESS;
+    if (!read) {
+      errors->Add("hour_outcomes", kExpected);
+      return;
+    }
+    (*out)[hour] = HourOutcomes{.already_present = n[0], .dead_letters = n[1], .out_of_window = n[2]};
   }
 }
 
@@ -260,6 +298,7 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   c.updated = o.Time("updated", true).value_or(absl::UnixEpoch());
   c.reported_total = o.Int("reported_total", false, 0, INT64_MAX).value_or(-1);
   if (auto coverage = o.Value("coverage")) ReadCoverage(*coverage, &errors, &c.coverage);
+  if (auto hours = o.Value("hour_outcomes")) ReadHourOutcomes(*hours, &errors, &c.hour_outcomes);
   o.Finish();
   if (!errors.empty()) return corrupt(errors.list().front());
   return c;

@@ -14,10 +14,10 @@ namespace recovery {
 // Version 2 added records_already_present and in_flight_keys, version 3 the
 // source's warning, 4 the crash-loop breaker's keys, 5 the expired-cursor
 // restarts, 6 records_of_other_shards, 7 a page cut by max_records (page_taken),
-// operators' edits and purged dead letters;
+// operators' edits and purged dead letters, 8 the outcomes per hour;
 // a checkpoint is written with the lowest version that holds what it has, so
 // older readers keep reading what they can.
-inline constexpr int kCheckpointFormatVersion = 7;
+inline constexpr int kCheckpointFormatVersion = 8;
 
 std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, const Checkpoint& checkpoint);
 

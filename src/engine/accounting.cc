@@ -36,17 +36,34 @@ ShardCounters PageCounters(const Page& page, const MappedPage& mapped, bool dry_
   return c;
 }
 
+namespace {
+
+// The start of the hour holding `t`, in unix seconds.
+int64_t HourStart(absl::Time t) {
+  const int64_t s = absl::ToUnixSeconds(t);
+  return s - ((s % kCoverageBucketSeconds) + kCoverageBucketSeconds) % kCoverageBucketSeconds;
+}
+
+}  // namespace
+
 void AddCoverage(const MappedPage& mapped, std::map<int64_t, uint64_t>* coverage) {
   auto add = [&](absl::Time t) {
-    if (t == kUnknownEventTime) return;
-    const int64_t s = absl::ToUnixSeconds(t);
-    ++(*coverage)[s - ((s % kCoverageBucketSeconds) + kCoverageBucketSeconds) % kCoverageBucketSeconds];
+    if (t != kUnknownEventTime) ++(*coverage)[HourStart(t)];
   };
   for (size_t j = 0; j < mapped.batch.size(); ++j) {
     if (mapped.outcomes[mapped.origin[j]] == RecordOutcome::kDelivered)
       add(mapped.batch.records()[j].event_time);
   }
   for (absl::Time t : mapped.present_event_times) add(t);
+}
+
+void AddHourOutcomes(const MappedPage& mapped, std::map<int64_t, HourOutcomes>* hours) {
+  auto add = [&](absl::Time t, uint64_t HourOutcomes::*field) {
+    if (t != kUnknownEventTime) ++((*hours)[HourStart(t)].*field);
+  };
+  for (absl::Time t : mapped.present_event_times) add(t, &HourOutcomes::already_present);
+  for (const PendingDeadLetter& d : mapped.dead) add(d.event_time, &HourOutcomes::dead_letters);
+  for (absl::Time t : mapped.outside_job_times) add(t, &HourOutcomes::out_of_window);
 }
 
 double ShardFraction(const Shard& shard, const Checkpoint& checkpoint, absl::Time max_event_time,

@@ -26,6 +26,10 @@ ShardCounters PageCounters(const Page& page, const MappedPage& mapped, bool dry_
 
 // Adds the page's delivered records to the hourly coverage buckets.
 void AddCoverage(const MappedPage& mapped, std::map<int64_t, uint64_t>* coverage);
+// Adds the page's already present, dead-lettered and outside-the-window
+// records to the hours of their event times (Checkpoint::hour_outcomes);
+// records whose event time is unknown are left out.
+void AddHourOutcomes(const MappedPage& mapped, std::map<int64_t, HourOutcomes>* hours);
 
 // The fraction of `shard` covered: the source's word when it has one (on
 // `page`), else how far the delivered event times reached.

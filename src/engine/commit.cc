@@ -353,6 +353,7 @@ absl::Status WritingCommitter::DeliverAndSave(ShardRun& run, const Page& page, M
   if (absl::Status s = LogKeys(engine, run, mapped, counters); !s.ok()) return fail_after_shared_write(s);
   CountPage(page, mapped, /*dry_run=*/false, counters);
   AddCoverage(mapped, &ck.coverage);
+  AddHourOutcomes(mapped, &ck.hour_outcomes);
   MovePast(run, page, *counters);
   ck.last_error.clear();
   if (grouped) {

@@ -17,6 +17,7 @@ void MappedPage::Clear(size_t raw_records) {
   max_event_time = absl::InfinitePast();
   other_shards = 0;
   present_event_times.clear();
+  outside_job_times.clear();
   key_hashes.assign(hash_keys ? raw_records : 0, 0);
 }
 
@@ -52,6 +53,7 @@ void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, con
     out->outcomes[i] = RecordOutcome::kOutOfWindow;
     const bool other_shard = t == kUnknownEventTime || (t >= job.start && t < job.end);
     out->other_shards += other_shard;
+    if (!other_shard) out->outside_job_times.push_back(t);
     // The key log tells of a record where its own shard read it.
     if (other_shard && out->hash_keys) out->key_hashes[i] = 0;
   };
@@ -115,11 +117,14 @@ void KeepFirstMapped(const Mapper& mapper, const JobWindow& job, const RawBatch&
                   out->dead.end());
   // Counted again for what is kept, as MapPage counted them.
   out->other_shards = 0;
+  out->outside_job_times.clear();
   for (size_t i = 0; i < n; ++i) {
     if (out->outcomes[i] != RecordOutcome::kOutOfWindow) continue;
     const RawRecord& raw = records.records()[i];
     const absl::Time t = raw.error.empty() ? mapper.EventTimeOf(raw) : kUnknownEventTime;
-    out->other_shards += t == kUnknownEventTime || (t >= job.start && t < job.end);
+    const bool other_shard = t == kUnknownEventTime || (t >= job.start && t < job.end);
+    out->other_shards += other_shard;
+    if (!other_shard) out->outside_job_times.push_back(t);
   }
   out->max_event_time = absl::InfinitePast();
   for (const Record& r : out->batch.records()) {

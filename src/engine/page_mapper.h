@@ -45,6 +45,9 @@ struct MappedPage {
   // held them (skip_already_present): the destination has them, so coverage
   // counts them.
   std::vector<absl::Time> present_event_times;
+  // Event times of the out-of-window records outside the job's window too
+  // (not another shard's), for the per-hour outcomes.
+  std::vector<absl::Time> outside_job_times;
   // With hash_keys (set once, kept by Clear): each raw record's key hash
   // (StableKeyHash), 0 where its key could not be read; for the key log.
   bool hash_keys = false;

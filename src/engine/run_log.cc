@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
+#include <optional>
 
 #include "json/json_writer.h"
 #include "simdjson.h"
@@ -21,13 +23,19 @@ absl::Status AppendRunLog(const std::string& path, std::string_view what, std::s
                           absl::Time at, std::string_view outcome, uint64_t records) {
   std::string line;
   JsonObjectWriter w(&line);
-  w.Str(what == "start" ? "started" : "ended", FormatRfc3339(at)).Str("run_id", run_id);
+  w.Str(what == "start" ? "started"
+        : what == "end" ? "ended"
+                        : "at",
+        FormatRfc3339(at))
+      .Str("run_id", run_id);
   if (what == "start") {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
     w.Str("host", host).Int("pid", getpid());
-  } else {
+  } else if (what == "end") {
     w.Str("outcome", outcome).Uint("records", records);
+  } else {
+    w.Uint("records", records);
   }
   w.Close();
   line.push_back('\n');
@@ -37,6 +45,16 @@ absl::Status AppendRunLog(const std::string& path, std::string_view what, std::s
   if (write(f.fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
     return ErrnoError(errno, "write", path);
   return absl::OkStatus();
+}
+
+RunLogTicker::RunLogTicker(absl::Duration every, std::function<void()> note)
+    : thread_([this, every = std::max(every, absl::Milliseconds(10)), note = std::move(note)] {
+        while (!stop_.WaitForNotificationWithTimeout(every)) note();
+      }) {}
+
+RunLogTicker::~RunLogTicker() {
+  stop_.Notify();
+  thread_.join();
 }
 
 absl::StatusOr<std::vector<RunLogEntry>> ReadRunLog(const std::string& path) {
@@ -68,14 +86,18 @@ absl::StatusOr<std::vector<RunLogEntry>> ReadRunLog(const std::string& path) {
       if (e["pid"].get_int64().get(pid) == simdjson::SUCCESS) r.pid = pid;
       by_id[r.run_id] = runs.size();
       runs.push_back(std::move(r));
-    } else if (e["ended"].get_string().get(t) == simdjson::SUCCESS) {
-      auto it = by_id.find(id);
-      if (it == by_id.end()) continue;
-      RunLogEntry& r = runs[it->second];
+      continue;
+    }
+    auto it = by_id.find(id);
+    uint64_t records = 0;
+    if (it == by_id.end() || e["records"].get_uint64().get(records) != simdjson::SUCCESS) continue;
+    RunLogEntry& r = runs[it->second];
+    if (e["ended"].get_string().get(t) == simdjson::SUCCESS) {
       r.ended = ParseRfc3339(t);
       if (e["outcome"].get_string().get(s) == simdjson::SUCCESS) r.outcome = std::string(s);
-      uint64_t records = 0;
-      if (e["records"].get_uint64().get(records) == simdjson::SUCCESS) r.records = records;
+      r.records = records;
+    } else if (e["at"].get_string().get(t) == simdjson::SUCCESS) {
+      if (std::optional<absl::Time> at = ParseRfc3339(t)) r.progress.emplace_back(*at, records);
     }
   }
   return runs;
