@@ -180,6 +180,13 @@ absl::Status Connection::Run(std::string_view sql) {
   return s;
 }
 
+absl::Status Connection::RunOncePerSession(std::string_view sql) {
+  if (std::find(ran_once_.begin(), ran_once_.end(), sql) != ran_once_.end()) return absl::OkStatus();
+  if (absl::Status s = Run(sql); !s.ok()) return s;
+  ran_once_.emplace_back(sql);
+  return absl::OkStatus();
+}
+
 absl::Status Connection::CopyIn(std::string_view copy_sql, std::string_view data) {
   pg_result* r = PQexec(conn_, std::string(copy_sql).c_str());
   if (r == nullptr || PQresultStatus(r) != PGRES_COPY_IN) {

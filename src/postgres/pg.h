@@ -63,6 +63,11 @@ class Connection {
   absl::StatusOr<Result> Exec(std::string_view sql, absl::Span<const Param> params = {});
   // Runs one statement, or several separated by ';', without parameters.
   absl::Status Run(std::string_view sql);
+  // Runs `sql` as Run() the first time this connection is asked for it, and
+  // then never again: what lasts for the session, such as creating a
+  // temporary table. Call it outside a transaction, so that a rollback
+  // cannot undo what it is then known to have done.
+  absl::Status RunOncePerSession(std::string_view sql);
   // Runs `copy_sql` (COPY … FROM STDIN) and sends it `data` in COPY's text
   // format. Errors as Exec()'s, from the server's answer to the whole COPY.
   absl::Status CopyIn(std::string_view copy_sql, std::string_view data);
@@ -73,6 +78,7 @@ class Connection {
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   absl::Status ErrorFrom(pg_result* r) const;
   pg_conn* conn_;
+  std::vector<std::string> ran_once_;  // RunOncePerSession's statements; a handful at most
 };
 
 // Connections opened on demand and reused; at most `max_idle` are kept.

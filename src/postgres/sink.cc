@@ -437,12 +437,12 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
         "; the batch was not written to ", table_));
   }
 
-  // COPY into a temporary table of the sink's columns (this session's, emptied
-  // at commit), then one INSERT … SELECT with the same ON CONFLICT.
+  // COPY into a temporary table of the sink's columns (this session's, made
+  // by Send before its transaction, emptied at commit), then one INSERT …
+  // SELECT with the same ON CONFLICT.
   absl::Status CopyRows(pg::Connection& c, const Rows& rows) {
     thread_local std::string text;
     CopyText(columns_.size(), rows, &text);
-    RECOVERY_RETURN_IF_ERROR(c.Run(stage_create_));
     RECOVERY_RETURN_IF_ERROR(c.CopyIn(stage_copy_, text));
     return c.Run(stage_insert_);
   }
@@ -450,9 +450,12 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
   absl::Status Send(pg::Connection& c, const Rows& rows, std::vector<SinkRejection>* rejected,
                     const WriteFence* fence) {
     const size_t n = rows.index.size();
+    const bool copy = options_.copy_min_rows > 0 && n >= static_cast<size_t>(options_.copy_min_rows);
+    // The staging table, once per connection: made outside the batch's
+    // transaction, so that no rollback undoes it.
+    if (copy) RECOVERY_RETURN_IF_ERROR(c.RunOncePerSession(stage_create_));
     absl::Status s = c.Run("BEGIN");
     if (s.ok() && fence != nullptr) s = CheckFence(c, *fence);
-    const bool copy = options_.copy_min_rows > 0 && n >= static_cast<size_t>(options_.copy_min_rows);
     if (s.ok() && copy) s = CopyRows(c, rows);
     for (size_t first = 0; s.ok() && !copy && first < n; first += ChunkRows()) {
       s = Insert(c, rows, first, std::min(ChunkRows(), n - first));
