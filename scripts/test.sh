@@ -10,7 +10,12 @@
 #   3. g++ with ThreadSanitizer, the concurrency tests (engine, HTTP, OAuth2,
 #      SQS and PostgreSQL), in two streams side by side;
 #   4. the core alone, built without libcurl and libpq (RECOVERY_WITH_HTTP=OFF,
-#      RECOVERY_WITH_POSTGRES=OFF), with the tests that need neither.
+#      RECOVERY_WITH_POSTGRES=OFF): the library, the C ABI and the tool, and
+#      what differs in such a build (what the tool says of the components it
+#      left out, the C ABI, the install, state of released versions resumed).
+#      The engine's suite does not run again there: the code it tests is the
+#      same in both builds but for the component registry, and the suite
+#      runs under the sanitizers above.
 # While a suite runs (much of it waits on servers and child processes), the
 # next phase's build takes what CPU the tests leave, at the lowest priority
 # (nice 19), so the tests run as if alone: the sanitizer build during the
@@ -110,7 +115,8 @@ phase "concurrency tests under ThreadSanitizer"
 await_build "$tsan_build"
 configure build/core -O1 -DRECOVERY_WITH_HTTP=OFF -DRECOVERY_WITH_POSTGRES=OFF -DRECOVERY_BUILD_BENCHMARKS=OFF \
   -DRECOVERY_BUILD_EXAMPLES=OFF
-build_meanwhile build/core
+build_meanwhile build/core --target recovery recovery_c recovery_cli c_api_test c_queue_test c_header_test_c \
+  c_header_test_cc
 core_build=$background
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/tests/tsan.supp"
 # Two streams side by side, each into its own log (shown whatever the outcome):
@@ -150,4 +156,5 @@ if [ "$tsan_status" != 0 ]; then echo "== a ThreadSanitizer test failed (above)"
 
 phase "the core alone: no HTTP or SQS (libcurl), no PostgreSQL (libpq)"
 await_build "$core_build"
-(cd build/core && ctest --output-on-failure -j"$jobs")
+(cd build/core && ctest --output-on-failure -j"$jobs" \
+  -R '^(core_build_test|c_api_test|c_queue_test|c_header_test_cc?|c_exports_test|install_test|golden_state_test)$')
