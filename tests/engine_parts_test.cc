@@ -172,6 +172,29 @@ TEST(PageMapperTest, GivesEveryRawRecordOneOutcomeAndCountsFollowFromThem) {
   EXPECT_EQ(mapped.other_shards, 2u);  // "garbage" and "xx"; 05:00 is outside the job
 }
 
+// Out-of-window records keep their hours only within a day of the job's
+// window: an API that ignores its filter and returns years of records must
+// not grow every checkpoint by an entry per hour of them.
+TEST(PageMapperTest, OnlyRecordsNearTheJobsWindowKeepTheirHours) {
+  Shard shard{"s", 0, T("2026-11-14T00:00:00Z"), T("2026-11-14T01:00:00Z")};
+  Page page;
+  page.records.Add("t=2026-11-13T02:30:00Z");  // 22 h before the job: kept by the hour
+  page.records.Add("t=2026-11-15T01:59:00Z");  // 23 h after it: kept
+  page.records.Add("t=2026-11-12T00:00:00Z");  // two days before: counted only
+  page.records.Add("t=2019-06-01T00:00:00Z");  // years before: counted only
+  EmitIdMapper mapper;
+  MappedPage mapped;
+  MapPage(mapper, shard, {shard.start, T("2026-11-14T03:00:00Z")}, page.records, true, nullptr, &mapped);
+  EXPECT_EQ(PageCounters(page, mapped, false).records_out_of_window, 4u);
+  std::map<int64_t, HourOutcomes> hours;
+  AddHourOutcomes(mapped, &hours);
+  EXPECT_THAT(
+      hours,
+      ElementsAre(
+          std::pair(absl::ToUnixSeconds(T("2026-11-13T02:00:00Z")), HourOutcomes{.out_of_window = 1}),
+          std::pair(absl::ToUnixSeconds(T("2026-11-15T01:00:00Z")), HourOutcomes{.out_of_window = 1})));
+}
+
 // An API that ignores the window hands every shard the same bad records.
 TEST(PageMapperTest, ABadRecordIsDeadLetteredOnceByItsOwnShardOrByTheFirstClaimant) {
   Shard first{"a", 0, T("2026-11-14T00:00:00Z"), T("2026-11-14T01:00:00Z")};

@@ -41,7 +41,7 @@ enum class ShardState { kPending, kRunning, kDone, kFailed };
 struct HourOutcomes {
   uint64_t already_present = 0;  // the sink held them (also in `coverage`: the destination has them)
   uint64_t dead_letters = 0;     // those whose event time could be read
-  uint64_t out_of_window = 0;    // outside the job's whole window (not another shard's)
+  uint64_t out_of_window = 0;    // outside the job's whole window, by a day at most (not another shard's)
 
   bool operator==(const HourOutcomes& other) const = default;
 };

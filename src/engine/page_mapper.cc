@@ -43,6 +43,14 @@ bool OwnsReject(const Shard& shard, const RawRecord& raw, absl::Time t, bool own
   return claims == nullptr || claims->Claim(raw.data);
 }
 
+// Whether `t`, outside the job's window, is within a day of it: the records
+// whose hours the checkpoint keeps (MappedPage::outside_job_times). An API
+// that ignores its filter may return years: those are counted, not kept by
+// the hour.
+bool NearJob(const JobWindow& job, absl::Time t) {
+  return t >= job.start - absl::Hours(24) && t < job.end + absl::Hours(24);
+}
+
 }  // namespace
 
 void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, const RawBatch& records,
@@ -53,7 +61,7 @@ void MapPage(const Mapper& mapper, const Shard& shard, const JobWindow& job, con
     out->outcomes[i] = RecordOutcome::kOutOfWindow;
     const bool other_shard = t == kUnknownEventTime || (t >= job.start && t < job.end);
     out->other_shards += other_shard;
-    if (!other_shard) out->outside_job_times.push_back(t);
+    if (!other_shard && NearJob(job, t)) out->outside_job_times.push_back(t);
     // The key log tells of a record where its own shard read it.
     if (other_shard && out->hash_keys) out->key_hashes[i] = 0;
   };
@@ -124,7 +132,7 @@ void KeepFirstMapped(const Mapper& mapper, const JobWindow& job, const RawBatch&
     const absl::Time t = raw.error.empty() ? mapper.EventTimeOf(raw) : kUnknownEventTime;
     const bool other_shard = t == kUnknownEventTime || (t >= job.start && t < job.end);
     out->other_shards += other_shard;
-    if (!other_shard) out->outside_job_times.push_back(t);
+    if (!other_shard && NearJob(job, t)) out->outside_job_times.push_back(t);
   }
   out->max_event_time = absl::InfinitePast();
   for (const Record& r : out->batch.records()) {

@@ -46,7 +46,7 @@ struct MappedPage {
   // counts them.
   std::vector<absl::Time> present_event_times;
   // Event times of the out-of-window records outside the job's window too
-  // (not another shard's), for the per-hour outcomes.
+  // (not another shard's) but within a day of it, for the per-hour outcomes.
   std::vector<absl::Time> outside_job_times;
   // With hash_keys (set once, kept by Clear): each raw record's key hash
   // (StableKeyHash), 0 where its key could not be read; for the key log.
