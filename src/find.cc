@@ -6,6 +6,9 @@
 
 #include "json/json_writer.h"
 #include "recovery/checkpoint.h"
+#include "recovery/record.h"
+#include "recovery/sink.h"
+#include "recovery/sink_abilities.h"
 #include "recovery/source.h"
 #include "spec/components.h"
 #include "util/status_macros.h"
@@ -73,6 +76,35 @@ absl::Status FindLetters(const JobSpec& spec, const Components& c, std::vector<K
   return absl::OkStatus();
 }
 
+// Asks the destination which of the keys it holds, when its presence check
+// answers by key alone; otherwise says why it was not asked.
+void AskDestination(const JobSpec& spec, Components& c, FindReport* report) {
+  PresenceCheck* presence = c.sink != nullptr ? c.sink->presence() : nullptr;
+  if (presence == nullptr) {
+    report->destination_note = "the destination was not asked: the sink has no presence check";
+    return;
+  }
+  if (!presence->answers_by_key()) {
+    report->destination_note =
+        "the destination was not asked: its presence check needs whole records, not keys alone";
+    return;
+  }
+  RecordBatch batch;
+  for (const KeyFate& f : report->keys) batch.Add(f.key, kUnknownEventTime, "{}", false);
+  PresenceAnswer answer;
+  Shard whole{"find", 0, spec.start, spec.end};
+  absl::Status s = presence->OpenForReading();
+  if (s.ok()) s = presence->Check(whole, batch.records(), &answer);
+  if (!s.ok() || answer.present.size() != report->keys.size()) {
+    report->destination_note =
+        StrCat("the destination could not be asked: ",
+               s.ok() ? std::string("it answered for other keys") : ToStd(s.message()));
+    return;
+  }
+  report->destination_asked = true;
+  for (size_t i = 0; i < report->keys.size(); ++i) report->keys[i].in_destination = answer.present[i];
+}
+
 }  // namespace
 
 std::optional<RecordOutcome> KeyFate::outcome() const {
@@ -82,8 +114,9 @@ std::optional<RecordOutcome> KeyFate::outcome() const {
 }
 
 absl::StatusOr<FindReport> FindKeys(const JobSpec& spec, Components components,
-                                    absl::Span<const std::string> keys) {
-  RECOVERY_RETURN_IF_ERROR(ResolveComponents(spec, {.source = false, .sink = false}, &components));
+                                    absl::Span<const std::string> keys, const FindOptions& options) {
+  RECOVERY_RETURN_IF_ERROR(ResolveComponents(
+      spec, {.source = false, .sink = options.ask_destination, .dry_run = true}, &components));
   FindReport report;
   report.key_log_kept = spec.key_log;
   std::vector<uint64_t> hashes;
@@ -104,6 +137,7 @@ absl::StatusOr<FindReport> FindKeys(const JobSpec& spec, Components components,
     }
   }
   RECOVERY_RETURN_IF_ERROR(FindLetters(spec, components, &report.keys));
+  if (options.ask_destination) AskDestination(spec, components, &report);
   return report;
 }
 
@@ -129,8 +163,15 @@ std::string FindReportText(const FindReport& report) {
                   f.letter->reason);
       }
     }
+    if (f.in_destination) {
+      StrAppend(&out,
+                *f.in_destination ? "; the destination holds it" : "; the destination does not hold it");
+      if (*f.in_destination && !outcome)
+        StrAppend(&out, " (written there by something else, such as the live feed)");
+    }
     out.push_back('\n');
   }
+  if (!report.destination_note.empty()) StrAppend(&out, "(", report.destination_note, ")\n");
   return out;
 }
 
@@ -148,12 +189,15 @@ std::string FindReportJson(const FindReport& report) {
     }
     w.Uint("times_seen", f.seen.size());
     if (f.letter) w.Str("reason", f.letter->reason);
+    if (f.in_destination) w.Bool("in_destination", *f.in_destination);
     w.Close();
   }
   keys.push_back(']');
   std::string out;
   JsonObjectWriter w(&out);
-  w.Bool("key_log", report.key_log_kept).Raw("keys", keys);
+  w.Bool("key_log", report.key_log_kept).Bool("destination_asked", report.destination_asked);
+  if (!report.destination_note.empty()) w.Str("destination_note", report.destination_note);
+  w.Raw("keys", keys);
   w.Close();
   return out;
 }

@@ -594,20 +594,36 @@ TEST(CliTest, FindTellsWhatBecameOfEachKey) {
   // Both shards read it, outside the job's window: one entry each.
   EXPECT_THAT(found.out,
               ::testing::ContainsRegex("\nw1: read, but its event time is outside the job's window by "
-                                       "shard [^\n]*; read 2 times\n"));
+                                       "shard [^\n]*; read 2 times; the destination does not hold it\n"));
   const std::string first_run = found.out.substr(found.out.find("(run ") + 5, 25);
   EXPECT_THAT(found.out, HasSubstr("\nb2: delivered by shard 20261101T120000Z-20261102T000000Z (run "));
   EXPECT_EQ(found.out.find("b2: delivered by shard 20261101T120000Z-20261102T000000Z (run " + first_run),
             std::string::npos);
-  EXPECT_THAT(found.out, HasSubstr("\nnever: never seen by the job\n"));
+  EXPECT_THAT(found.out, HasSubstr("\nnever: never seen by the job; the destination does not hold it\n"));
+  // The destination is asked too: it holds what was delivered and what was
+  // there before, not what was dead-lettered.
+  EXPECT_THAT(found.out, ::testing::ContainsRegex("^a1: delivered [^\n]*; the destination holds it\n"));
+  EXPECT_THAT(found.out,
+              ::testing::ContainsRegex("\nd1: dead-lettered [^\n]*; the destination does not hold it\n"));
+  // A key only the destination knows: written there by something else.
+  testing::WriteFile(
+      dir.File("out.jsonl"),
+      testing::ReadFileOrEmpty(dir.File("out.jsonl")) +
+          R"({"key":"live9","event_time":"2026-11-01T05:00:00Z","maybe_redelivered":false,"record":{}})"
+          "\n");
+  EXPECT_THAT(Cli({"find", job, "live9"}).out,
+              HasSubstr("live9: never seen by the job; the destination holds it (written there by something "
+                        "else, such as the live feed)\n"));
+  Result asked_not = Cli({"find", job, "live9", "--no-destination"});
+  EXPECT_EQ(asked_not.out, "live9: never seen by the job\n");
 
   Result json = Cli({"find", job, "a1", "never", "--json"});
   EXPECT_EQ(json.exit_code, 0) << json.err;
   EXPECT_THAT(
       json.out,
       ::testing::ContainsRegex(
-          R"(^\{"key_log":true,"keys":\[\{"key":"a1","outcome":"delivered","shard":"20261101T000000Z-20261101T120000Z","run_id":"[^"]+","at":"[^"]+","times_seen":1\},)"
-          R"(\{"key":"never","outcome":"not_seen","times_seen":0\}\]\})"));
+          R"(^\{"key_log":true,"destination_asked":true,"keys":\[\{"key":"a1","outcome":"delivered","shard":"20261101T000000Z-20261101T120000Z","run_id":"[^"]+","at":"[^"]+","times_seen":1,"in_destination":true\},)"
+          R"(\{"key":"never","outcome":"not_seen","times_seen":0,"in_destination":false\}\]\})"));
   EXPECT_EQ(Cli({"find", job}).exit_code, 2);  // no key
 
   // Without a key log, find says what it cannot know.

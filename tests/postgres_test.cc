@@ -439,6 +439,7 @@ TEST_F(PostgresTest, SinkPresenceCheckJoinsThePageToTheUniqueIndexInOneQuery) {
   absl::Status opened = sink->Open({});
   ASSERT_TRUE(opened.ok()) << opened;
   EXPECT_NE(sink->presence(), nullptr);
+  EXPECT_FALSE(sink->presence()->answers_by_key());  // its identity is in the record's fields
   RecordBatch batch;
   auto add = [&](std::string_view region, std::string_view id) {
     batch.Add(StrCat(region, id), kUnknownEventTime,
@@ -469,6 +470,30 @@ TEST_F(PostgresTest, SinkPresenceCheckJoinsThePageToTheUniqueIndexInOneQuery) {
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.message()), HasSubstr("sales"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("shard s: presence check"));
+}
+
+// A table deduplicating on the record's key answers for keys alone
+// (`recovery find`), even when its other columns are NOT NULL.
+TEST_F(PostgresTest, SinkPresenceCheckByKeyAloneForATableKeyedOnTheKey) {
+  ASSERT_TRUE(server_
+                  ->Exec(StrCat("CREATE TABLE ", schema_,
+                                ".orders (id text PRIMARY KEY, amount numeric(12,2) NOT NULL); INSERT INTO ",
+                                schema_, ".orders VALUES ('o1', 1), ('o3', 2)"))
+                  .ok());
+  PostgresSinkOptions o;
+  o.dsn = server_->dsn();
+  o.table = StrCat(schema_, ".orders");
+  o.columns = {{"id", "$key"}, {"amount", "/amount"}};
+  auto sink = *NewPostgresSink(o);
+  ASSERT_TRUE(sink->presence()->OpenForReading().ok());
+  EXPECT_TRUE(sink->presence()->answers_by_key());
+  RecordBatch keys;
+  for (const char* k : {"o1", "o2", "o3"}) keys.Add(k, kUnknownEventTime, "{}");
+  PresenceAnswer answer;
+  const absl::Status checked = sink->presence()->Check(
+      {"find", 0, T("2026-11-01T00:00:00Z"), T("2026-11-02T00:00:00Z")}, keys.records(), &answer);
+  ASSERT_TRUE(checked.ok()) << checked;
+  EXPECT_EQ(answer.present, std::vector<bool>({true, false, true}));
 }
 
 TEST_F(PostgresTest, SinkOnConflictNewerKeepsTheNewestVersionAndLeavesEqualOnesAlone) {

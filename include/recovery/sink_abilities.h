@@ -43,6 +43,11 @@ class RECOVERY_EXPORT PresenceCheck {
   // while writing nothing and leaving the destination as it is (the
   // PostgreSQL sink reads its table's columns). No Write() follows.
   virtual absl::Status OpenForReading() { return absl::OkStatus(); }
+  // True when Check() reads nothing of a record but its key, so that records
+  // carrying a key alone get a true answer: `recovery find` then asks the
+  // destination about keys. False (the default) when it needs more of the
+  // record (a PostgreSQL table whose conflict columns come from its fields).
+  virtual bool answers_by_key() const { return false; }
 };
 
 // For reconcile (include/recovery/reconcile.h): how many records the

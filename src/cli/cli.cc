@@ -80,9 +80,12 @@ commands:
                --probe PATH           also show a probe report saved with probe --save
   find       what became of records, by key: delivered (by which shard and run, when),
              found already present, dead-lettered (why), out of the window, or never seen;
-             answered from the job's key log ("key_log": true) and its dead letters
+             answered from the job's key log ("key_log": true) and its dead letters, and
+             whether the destination holds each key (when the sink's presence check can
+             tell by key alone: JSON lines, HTTP, PostgreSQL deduplicating on $key)
                KEY...                 the keys, after the job file
                --json                 the answers as JSON
+               --no-destination       do not ask the destination
   state set  move a shard to a position an operator names (the vendor re-sent what came
              before it, or the API can never return a record there), kept as an audit
              line (who, when, from, to, why) that status shows; refused while the job
@@ -122,7 +125,8 @@ bool ParseArgs(int argc, char** argv, Args* args, std::string* error) {
       {"--keys-limit", true},     {"--samples", true},     {"--pages", true},
       {"--max-requests", true},   {"--save", true},        {"-o", true},
       {"--probe", true},          {"--limit", true},       {"--position", true},
-      {"--dead-letters", false},  {"--older-than", true},  {"--state", false}};
+      {"--dead-letters", false},  {"--older-than", true},  {"--state", false},
+      {"--no-destination", false}};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0 || a.rfind("-o", 0) == 0) {  // -o: report's output

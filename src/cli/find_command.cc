@@ -14,7 +14,8 @@ int FindCommand(const Args& args) {
   }
   absl::StatusOr<JobSpec> spec = JobSpec::FromFile(args.job_path);
   if (!spec.ok()) return BadSpec(spec.status());
-  absl::StatusOr<FindReport> report = FindKeys(*spec, Components(), args.keys);
+  absl::StatusOr<FindReport> report = FindKeys(
+      *spec, Components(), args.keys, {.ask_destination = args.flags.count("--no-destination") == 0});
   if (!report.ok()) {
     std::fprintf(stderr, "find: %s\n", std::string(ToStd(report.status().message())).c_str());
     return report.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailed;

@@ -90,6 +90,7 @@ class HttpSink : public Sink, public PresenceCheck {
   absl::Status Write(const WriteRequest& request, WriteResult* result) override;
   PresenceCheck* presence() override { return o_.presence.url.empty() ? nullptr : this; }
   absl::Status Check(const Shard& shard, absl::Span<const Record> records, PresenceAnswer* answer) override;
+  bool answers_by_key() const override { return true; }  // the lookup sends keys alone
 
  private:
   bool batched() const { return o_.max_batch_records > 1; }

@@ -103,6 +103,12 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
   }
 
   PresenceCheck* presence() override { return this; }
+  // A table that deduplicates on the record's key alone.
+  bool answers_by_key() const override {
+    return std::any_of(columns_.begin(), columns_.end(), [](const Column& c) { return c.conflict; }) &&
+           std::all_of(columns_.begin(), columns_.end(),
+                       [](const Column& c) { return !c.conflict || c.kind == From::kKey; });
+  }
   ShapeCheck* shape_check() override { return this; }
 
   absl::Status Inspect() override { return Open(SinkOpenContext()); }
@@ -222,16 +228,18 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
   absl::Status Check(const Shard& shard, absl::Span<const Record> records, PresenceAnswer* answer) override {
     thread_local Rows rows;
     rows.Clear();
-    std::vector<SinkRejection> unfit;  // never present: Write() will reject them
-    BuildRows(columns_, records, ProbeProvenance(), &rows, &unfit);
+    // Only the conflict columns, the identity the table deduplicates on: a
+    // record whose identity the table holds is present, whatever else it has.
+    std::vector<Column> identity;
+    for (const Column& col : columns_) {
+      if (col.conflict) identity.push_back(col);
+    }
+    std::vector<SinkRejection> unfit;  // no identity: never present, and Write() will reject them
+    BuildRows(identity, records, ProbeProvenance(), &rows, &unfit);
     answer->present.assign(records.size(), false);
     if (rows.index.empty()) return absl::OkStatus();
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, pool_.Acquire());
-    std::vector<size_t> conflict;
-    for (size_t j = 0; j < columns_.size(); ++j) {
-      if (columns_[j].conflict) conflict.push_back(j);
-    }
-    const size_t chunk = std::max<size_t>(1, kMaxParams / (conflict.size() + 1));
+    const size_t chunk = std::max<size_t>(1, kMaxParams / (identity.size() + 1));
     std::vector<std::pair<size_t, size_t>> todo;  // (first, count), processed from the back
     for (size_t first = 0; first < rows.index.size(); first += chunk) {
       todo.emplace_back(first, std::min(chunk, rows.index.size() - first));
@@ -240,7 +248,7 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
     while (!todo.empty()) {
       auto [first, count] = todo.back();
       todo.pop_back();
-      absl::Status s = Present(*c, rows, conflict, first, count, answer);
+      absl::Status s = Present(*c, rows, identity, first, count, answer);
       if (s.ok()) continue;
       if (!pg::IsRowError(s)) {
         return absl::Status(s.code(), StrCat("sink ", table_, " (", pg::Describe(options_.dsn), "), shard ",
@@ -356,10 +364,12 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
   }
 
   // Marks present the rows [first, first + count) the table holds: one statement.
-  absl::Status Present(pg::Connection& c, const Rows& rows, const std::vector<size_t>& conflict, size_t first,
+  // Which rows of [first, first + count) the table holds; `rows` has the
+  // values of `identity` (the conflict columns) only.
+  absl::Status Present(pg::Connection& c, const Rows& rows, absl::Span<const Column> identity, size_t first,
                        size_t count, PresenceAnswer* answer) {
     std::vector<pg::Param> params;
-    params.reserve(count * (conflict.size() + 1));
+    params.reserve(count * (identity.size() + 1));
     std::vector<std::string> ids;  // the params point into it: reserved, never reallocated
     ids.reserve(count);
     std::string sql = "SELECT v.i FROM (VALUES ";
@@ -368,19 +378,19 @@ class PostgresSink : public Sink, public PresenceCheck, public DestinationCounte
       StrAppend(&sql, r == first ? "(" : ", (", "$", ++p, "::int8");
       ids.push_back(StrCat(rows.index[r]));
       params.push_back(pg::Param(ids.back()));
-      for (size_t j : conflict) {
-        StrAppend(&sql, ", $", ++p, "::", columns_[j].type);
-        const auto& v = rows.values[r * columns_.size() + j];
+      for (size_t j = 0; j < identity.size(); ++j) {
+        StrAppend(&sql, ", $", ++p, "::", identity[j].type);
+        const auto& v = rows.values[r * identity.size() + j];
         params.push_back(v ? pg::Param(std::string_view(rows.text).substr(v->first, v->second))
                            : std::nullopt);
       }
       sql += ")";
     }
     sql += ") AS v(i";
-    for (size_t j : conflict) StrAppend(&sql, ", ", pg::QuoteIdent(columns_[j].name));
+    for (const Column& col : identity) StrAppend(&sql, ", ", pg::QuoteIdent(col.name));
     StrAppend(&sql, ") WHERE EXISTS (SELECT 1 FROM ", table_, " t WHERE ");
-    for (size_t k = 0; k < conflict.size(); ++k) {
-      const std::string name = pg::QuoteIdent(columns_[conflict[k]].name);
+    for (size_t k = 0; k < identity.size(); ++k) {
+      const std::string name = pg::QuoteIdent(identity[k].name);
       StrAppend(&sql, k == 0 ? "" : " AND ", "t.", name, " = v.", name);
     }
     sql += ")";

@@ -137,6 +137,8 @@ class JsonlFileSink : public Sink, public PresenceCheck, public DestinationCount
     return counts;
   }
 
+  bool answers_by_key() const override { return true; }
+
   absl::Status Check(const Shard&, absl::Span<const Record> records, PresenceAnswer* answer) override {
     absl::MutexLock lock(&index_mu_);
     if (!indexed_) {
