@@ -234,15 +234,21 @@ TEST(ReportTest, AFollowModeWindowIsDrawnUpToWhenThePageWasMade) {
   EXPECT_THAT(html, Not(HasSubstr(R"(<th scope="row">2026-11-17</th>)")));
 }
 
-// Gathered from a real run: a JSON-lines file with records that cannot be
-// read (dead letters, one carrying a token), into a JSON-lines sink.
-TEST(ReportTest, CollectedFromARunItAgreesWithTheCheckpointsAndMasksSecretsInExamples) {
-  TempDir dir;
+// 48 JSON lines, r0..r47, two in each hour of 2026-11-14.
+std::string TwoAnHour() {
   std::string lines;
   for (int i = 0; i < 48; ++i) {
     lines += absl::StrCat(R"({"id":"r)", i, R"(","ts":"2026-11-14T)", absl::Dec(i / 2, absl::kZeroPad2),
                           R"(:10:00Z"})", "\n");
   }
+  return lines;
+}
+
+// Gathered from a real run: a JSON-lines file with records that cannot be
+// read (dead letters, one carrying a token), into a JSON-lines sink.
+TEST(ReportTest, CollectedFromARunItAgreesWithTheCheckpointsAndMasksSecretsInExamples) {
+  TempDir dir;
+  std::string lines = TwoAnHour();
   lines += R"({"id":"bad","api_token":"s3cr3t-value","note":"no time"})"
            "\n";
   WriteFile(dir.File("in.jsonl"), lines);
@@ -309,12 +315,7 @@ TEST(ReportTest, CollectedFromARunItAgreesWithTheCheckpointsAndMasksSecretsInExa
 // depend on how fast the machine is.
 TEST(ReportTest, ARunNotesItsRecordsSoFarInTheRunLogWhileItGoesOn) {
   TempDir dir;
-  std::string lines;
-  for (int i = 0; i < 48; ++i) {
-    lines += absl::StrCat(R"({"id":"r)", i, R"(","ts":"2026-11-14T)", absl::Dec(i / 2, absl::kZeroPad2),
-                          R"(:10:00Z"})", "\n");
-  }
-  WriteFile(dir.File("in.jsonl"), lines);
+  WriteFile(dir.File("in.jsonl"), TwoAnHour());
   absl::StatusOr<JobSpec> spec = JobSpec::Parse(absl::StrCat(
       R"({"name":"ticking","window":{"start":"2026-11-14T00:00:00Z","end":"2026-11-15T00:00:00Z"},
       "source":{"type":"jsonl_file","batch_size":8,"path":")",
