@@ -101,12 +101,7 @@ Sums Sum(const ReportData& d) {
   t.summary = Summarize(d.shards);
   for (const ShardReport& r : d.shards) {
     for (const auto& [hour, n] : r.checkpoint.coverage) t.hours[hour] += n;
-    for (const auto& [hour, o] : r.checkpoint.hour_outcomes) {
-      HourOutcomes& sum = t.other[hour];
-      sum.already_present += o.already_present;
-      sum.dead_letters += o.dead_letters;
-      sum.out_of_window += o.out_of_window;
-    }
+    for (const auto& [hour, o] : r.checkpoint.hour_outcomes) t.other[hour] += o;
   }
   for (const auto& [hour, n] : t.hours) t.busiest = std::max(t.busiest, n);
   return t;

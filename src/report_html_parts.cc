@@ -255,12 +255,7 @@ void RunsSection(const std::vector<RunLogEntry>& runs, std::string* out) {
 void OtherOutcomesTable(const std::map<int64_t, HourOutcomes>& other, uint64_t letters_without_hour,
                         std::string* out) {
   std::map<std::string, HourOutcomes> days;  // "YYYY-MM-DD" sorts as the days do
-  for (const auto& [hour, o] : other) {
-    HourOutcomes& day = days[FormatRfc3339(absl::FromUnixSeconds(hour)).substr(0, 10)];
-    day.already_present += o.already_present;
-    day.dead_letters += o.dead_letters;
-    day.out_of_window += o.out_of_window;
-  }
+  for (const auto& [hour, o] : other) days[FormatRfc3339(absl::FromUnixSeconds(hour)).substr(0, 10)] += o;
   StrAppend(out, "<div id=\"other-outcomes\" data-days=\"", days.size(), "\" data-letters-without-hour=\"",
             letters_without_hour, "\">");
   if (!days.empty()) {

@@ -43,6 +43,12 @@ struct HourOutcomes {
   uint64_t dead_letters = 0;     // those whose event time could be read
   uint64_t out_of_window = 0;    // outside the job's whole window, by a day at most (not another shard's)
 
+  HourOutcomes& operator+=(const HourOutcomes& other) {
+    already_present += other.already_present;
+    dead_letters += other.dead_letters;
+    out_of_window += other.out_of_window;
+    return *this;
+  }
   bool operator==(const HourOutcomes& other) const = default;
 };
 
