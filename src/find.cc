@@ -18,37 +18,25 @@
 namespace recovery {
 namespace {
 
-std::string_view OutcomeWord(std::optional<RecordOutcome> outcome) {
-  if (!outcome) return "not_seen";
-  switch (*outcome) {
-    case RecordOutcome::kDelivered:
-      return "delivered";
-    case RecordOutcome::kAlreadyPresent:
-      return "already_present";
-    case RecordOutcome::kDeadLettered:
-      return "dead_lettered";
-    case RecordOutcome::kOutOfWindow:
-      return "out_of_window";
-    case RecordOutcome::kDropped:
-      break;
-  }
-  return "dropped";
-}
+// How each outcome is named: the JSON word, and the sentence for a person.
+struct OutcomeNames {
+  std::string_view word, text;
+};
 
-std::string_view OutcomeText(RecordOutcome outcome) {
+OutcomeNames NamesOf(RecordOutcome outcome) {
   switch (outcome) {
     case RecordOutcome::kDelivered:
-      return "delivered";
+      return {"delivered", "delivered"};
     case RecordOutcome::kAlreadyPresent:
-      return "found already present in the destination";
+      return {"already_present", "found already present in the destination"};
     case RecordOutcome::kDeadLettered:
-      return "dead-lettered";
+      return {"dead_lettered", "dead-lettered"};
     case RecordOutcome::kOutOfWindow:
-      return "read, but its event time is outside the job's window";
+      return {"out_of_window", "read, but its event time is outside the job's window"};
     case RecordOutcome::kDropped:
       break;
   }
-  return "dropped by the mapping's filter";
+  return {"dropped", "dropped by the mapping's filter"};
 }
 
 // The letters of the job whose key is one of `fates`' (the stored key, or
@@ -151,7 +139,7 @@ std::string FindReportText(const FindReport& report) {
                                           : "not in the dead letters (the job keeps no key log: set "
                                             "\"key_log\": true to know more)");
     } else {
-      StrAppend(&out, OutcomeText(*outcome));
+      StrAppend(&out, NamesOf(*outcome).text);
       if (!f.seen.empty()) {
         const KeyLogHit& last = f.seen.back();
         StrAppend(&out, " by shard ", last.shard_id, " (run ", last.run_id, ", ", FormatRfc3339(last.at),
@@ -180,7 +168,8 @@ std::string FindReportJson(const FindReport& report) {
   for (const KeyFate& f : report.keys) {
     if (keys.size() > 1) keys.push_back(',');
     JsonObjectWriter w(&keys);
-    w.Str("key", f.key).Str("outcome", OutcomeWord(f.outcome()));
+    const std::optional<RecordOutcome> outcome = f.outcome();
+    w.Str("key", f.key).Str("outcome", outcome ? NamesOf(*outcome).word : "not_seen");
     if (!f.seen.empty()) {
       const KeyLogHit& last = f.seen.back();
       w.Str("shard", last.shard_id).Str("run_id", last.run_id).Time("at", last.at);
