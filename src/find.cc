@@ -109,7 +109,7 @@ absl::StatusOr<FindReport> FindKeys(const JobSpec& spec, Components components,
   report.key_log_kept = spec.key_log;
   std::vector<uint64_t> hashes;
   for (const std::string& key : keys) {
-    report.keys.push_back(KeyFate{key, {}, std::nullopt});
+    report.keys.push_back(KeyFate{key, {}, std::nullopt, std::nullopt});
     hashes.push_back(StableKeyHash(key));
   }
   if (KeyLog* log = components.checkpoints->key_log(); log != nullptr) {

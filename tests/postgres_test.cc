@@ -294,6 +294,60 @@ TEST_F(PostgresTest, ResetBumpsTheFencingTokenSoAStaleWorkerCannotWriteAfterIt) 
   EXPECT_FALSE(a->Load("job", "s1")->has_value());
 }
 
+// The delivered-keys log of a shard whose cursors may expire: a chain of
+// rows from entry 0, rewritten from where a crashed run left off, that a
+// worker which lost its lease cannot overwrite, and that goes with Delete.
+TEST_F(PostgresTest, DeliveredKeysAreAChainThatNeitherACrashedRunNorAStaleWorkerBreaks) {
+  auto a = Store("worker-a");
+  auto b = Store("worker-b");
+  DeliveredKeys* ka = a->delivered_keys();
+  DeliveredKeys* kb = b->delivered_keys();
+  ASSERT_NE(ka, nullptr);
+  auto la = a->leasing()->ClaimShard("job", "s1");
+  ASSERT_TRUE(la.ok()) << la.status();
+  const std::vector<uint64_t> first = {1, 2, 0xffffffffffffffffULL};
+  ASSERT_TRUE(ka->Append("job", "s1", 0, first).ok());
+  ASSERT_TRUE(ka->Append("job", "s1", 3, {4, 5}).ok());
+  EXPECT_EQ(*ka->Load("job", "s1", 5), (std::vector<uint64_t>{1, 2, 0xffffffffffffffffULL, 4, 5}));
+  EXPECT_EQ(*kb->Load("job", "s1", 4), (std::vector<uint64_t>{1, 2, 0xffffffffffffffffULL, 4}));
+  EXPECT_TRUE(ka->Load("job", "s1", 0)->empty());
+  absl::StatusOr<std::vector<uint64_t>> more = ka->Load("job", "s1", 6);
+  EXPECT_EQ(more.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(more.status().message(), HasSubstr(".recovery_delivered_keys (job, s1)"));
+  EXPECT_THAT(more.status().message(), HasSubstr("vouches for 6"));
+
+  // A crashed run had written entries 3.. that its checkpoint never counted:
+  // the next run writes from 3 again, and what was there is gone.
+  ASSERT_TRUE(ka->Append("job", "s1", 2, {3}).ok());
+  EXPECT_EQ(*ka->Load("job", "s1", 3), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(ka->Load("job", "s1", 4).status().code(), absl::StatusCode::kDataLoss);
+
+  // A stalls past its lease; B takes the shard over and carries on at 3.
+  ASSERT_TRUE(server_
+                  ->Exec(StrCat("UPDATE ", schema_,
+                                ".recovery_checkpoints SET lease_expires = now() - interval '1s'"))
+                  .ok());
+  auto lb = b->leasing()->ClaimShard("job", "s1");
+  ASSERT_TRUE(lb.ok()) << lb.status();
+  ASSERT_TRUE(kb->Append("job", "s1", 3, {7, 8}).ok());
+  // A wakes up: it cannot overwrite B's entries, and what it adds further
+  // on lies off B's chain, which B then writes over.
+  absl::Status stale = ka->Append("job", "s1", 3, {66});
+  EXPECT_TRUE(IsLeaseLost(stale)) << stale;
+  EXPECT_THAT(stale.message(), HasSubstr("shard s1 of job job (fencing token 1)"));
+  ASSERT_TRUE(ka->Append("job", "s1", 4, {99}).ok());
+  EXPECT_EQ(*kb->Load("job", "s1", 5), (std::vector<uint64_t>{1, 2, 3, 7, 8}));
+  ASSERT_TRUE(kb->Append("job", "s1", 5, {9}).ok());
+  EXPECT_EQ(*kb->Load("job", "s1", 6), (std::vector<uint64_t>{1, 2, 3, 7, 8, 9}));
+
+  // Resetting the shard removes its log.
+  lb->reset();
+  la->reset();
+  ASSERT_TRUE(b->Delete("job", "s1").ok());
+  EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".recovery_delivered_keys")), "0");
+  EXPECT_EQ(kb->Load("job", "s1", 1).status().code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_F(PostgresTest, UnreachableDatabaseIsRetryableAndNeverShowsThePassword) {
   PostgresCheckpointOptions o = StoreOptions("a");
   o.dsn =
@@ -899,6 +953,79 @@ TEST_F(PostgresTest, AWorkerWhoseLeaseIsTakenStopsWithoutWritingAndAnotherFinish
   EXPECT_TRUE(rb.complete);
   EXPECT_EQ(rb.progress.records_this_run, 400u - 100u);  // A's two committed batches of 50 stay done
   EXPECT_EQ(Q(StrCat("SELECT count(*) FROM ", schema_, ".transactions")), "300");
+}
+
+// Cursors that die 300 ms after they are handed out, with checkpoints in
+// PostgreSQL: a run stopped by its record limit, a pause past the cursors'
+// life, then two workers sharing the rest while the API also expires a
+// cursor in the middle: every shard restarts from its delivered-keys table
+// and every record reaches a sink exactly once.
+TEST_F(PostgresTest, ExpiredCursorsRestartShardsFromTheDeliveredKeysTableAcrossWorkers) {
+  testing::SimulatedApiOptions ao = Api(400);
+  ao.cursor_lifetime = absl::Milliseconds(300);
+  testing::SimulatedApi api(ao);
+  const std::string job = StrCat(
+      R"({"name":"pg-expiring","window":{"start":"2026-11-01T00:00:00Z","end":"2026-11-02T00:00:00Z"},
+      "shard_duration":"6h","concurrency":2,
+      "retry":{"initial_backoff":"1ms","max_backoff":"20ms","max_attempts":6},
+      "source":{"type":"http","url":")",
+      api.base_url(), R"(/v1/cursor",
+        "query":{"from":"{start}","to":"{end}","limit":"{limit}","cursor":"{cursor}"},
+        "records":"/data","page_size":10,
+        "pagination":{"type":"cursor","from":"/next_cursor",
+                      "expired":{"statuses":[400],"body_contains":"cursor_expired"}}},
+      "mapper":{"type":"json","fields":[{"name":"id","from":"/id","required":true}],
+        "key":{"from":"/id"},"event_time":{"from":"/created_at"}},
+      "checkpoint":{"type":"postgres","dsn":")",
+      server_->dsn(), R"(","schema":")", schema_, R"(","lease":"5s"}})");
+  absl::Mutex mu;
+  std::map<std::string, int> delivered;
+  std::vector<std::string> logs;
+  std::atomic<int> batches{0};
+  auto run = [&](int64_t max_records) {
+    auto spec = JobSpec::Parse(job);
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    spec->max_records = max_records;
+    Components c;
+    c.sink = NewCallbackSink([&](const Shard&, absl::Span<const Record> records) {
+      // The API expires the next cursor it is shown, now and then.
+      if (++batches % 9 == 0) api.Script({testing::Fault{testing::Fault::kCursorExpired}});
+      absl::MutexLock lock(&mu);
+      for (const Record& r : records) ++delivered[std::string(r.key)];
+      return absl::OkStatus();
+    });
+    BackfillerOptions options;
+    options.on_log = [&](const LogEvent& e) {
+      absl::MutexLock lock(&mu);
+      logs.emplace_back(e.message);
+    };
+    auto b = Backfiller::Create(*spec, std::move(c), options);
+    EXPECT_TRUE(b.ok()) << b.status();
+    return b.ok() ? (*b)->Run() : RunResult{};
+  };
+  const RunResult first = run(120);
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  ASSERT_FALSE(first.complete);
+  absl::SleepFor(absl::Milliseconds(400));  // every saved cursor is dead now
+  std::vector<RunResult> results(2);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 2; ++w) workers.emplace_back([&, w] { results[w] = run(0); });
+  for (std::thread& t : workers) t.join();
+  for (const RunResult& r : results) EXPECT_TRUE(r.status.ok()) << r.status;
+  RunResult last = run(0);  // whatever a worker skipped as leased is done by now
+  EXPECT_TRUE(last.status.ok()) << last.status;
+  EXPECT_TRUE(last.complete);
+
+  const std::vector<std::string> ids = api.Ids(ao.start, ao.end);
+  EXPECT_EQ(delivered.size(), ids.size());
+  for (const auto& [key, times] : delivered) EXPECT_EQ(times, 1) << key;
+  int restarts = 0;
+  for (const std::string& line : logs)
+    restarts += line.find("refused its cursor as expired") != std::string::npos;
+  // At least one shard stopped by the limit with a cursor that died, and
+  // the API expired others mid-run.
+  EXPECT_GE(restarts, 2);
+  EXPECT_NE(Q(StrCat("SELECT count(*) FROM ", schema_, ".recovery_delivered_keys")), "0");
 }
 
 TEST_F(PostgresTest, ConstraintViolationsLandInThePostgresDeadLetters) {

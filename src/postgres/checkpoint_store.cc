@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "checkpoint/checkpoint_codec.h"
+#include "postgres/delivered_keys.h"
 #include "postgres/store_core.h"
 #include "util/time_format.h"
 
@@ -87,7 +88,7 @@ class PostgresJobLock : public JobLock {
 class PostgresCheckpointStore : public CheckpointStore, public ShardLeasing {
  public:
   explicit PostgresCheckpointStore(PostgresCheckpointOptions options)
-      : core_(std::make_shared<StoreCore>(std::move(options))) {}
+      : core_(std::make_shared<StoreCore>(std::move(options))), delivered_(NewPostgresDeliveredKeys(core_)) {}
 
   absl::StatusOr<std::optional<Checkpoint>> Load(std::string_view job, std::string_view shard_id) override {
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, core_->Connect());
@@ -143,7 +144,7 @@ class PostgresCheckpointStore : public CheckpointStore, public ShardLeasing {
 
   // Clears the checkpoint but keeps the row, and bumps the fencing token:
   // deleting the row would restart tokens at 1 and let a stale worker that
-  // once held token 1 write again.
+  // once held token 1 write again. Removes the shard's delivered keys too.
   absl::Status Delete(std::string_view job, std::string_view shard_id) override {
     RECOVERY_ASSIGN_OR_RETURN(pg::Pool::Handle c, core_->Connect());
     RECOVERY_ASSIGN_OR_RETURN(
@@ -154,9 +155,11 @@ class PostgresCheckpointStore : public CheckpointStore, public ShardLeasing {
                        " updated = now() WHERE job = $1 AND shard = $2"
                        " AND (lease_expires IS NULL OR lease_expires < now()) RETURNING 1"),
                 {job, shard_id}));
-    if (r.rows() > 0) return absl::OkStatus();
-    absl::Status held = HeldBy(*c, job, shard_id);
-    return held.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : held;
+    if (r.rows() == 0) {
+      absl::Status held = HeldBy(*c, job, shard_id);
+      if (held.code() != absl::StatusCode::kNotFound) return held;
+    }
+    return DeletePostgresDeliveredKeys(*c, *core_, job, shard_id);
   }
 
   absl::StatusOr<std::unique_ptr<JobLock>> Lock(std::string_view job, std::string_view scope) override {
@@ -175,6 +178,7 @@ class PostgresCheckpointStore : public CheckpointStore, public ShardLeasing {
   }
 
   ShardLeasing* leasing() override { return this; }
+  DeliveredKeys* delivered_keys() override { return delivered_.get(); }
 
   absl::StatusOr<std::unique_ptr<ShardLease>> ClaimShard(std::string_view job,
                                                          std::string_view shard_id) override {
@@ -238,6 +242,7 @@ class PostgresCheckpointStore : public CheckpointStore, public ShardLeasing {
   }
 
   std::shared_ptr<StoreCore> core_;
+  std::unique_ptr<DeliveredKeys> delivered_;
 };
 
 }  // namespace

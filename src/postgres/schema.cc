@@ -11,12 +11,44 @@ namespace {
 constexpr int64_t kSchemaLockKey = 0x7265636f76657279;  // "recovery"
 constexpr int kSchemaVersion = kPostgresSchemaVersion;
 
+// What later releases added beside schema version 1 without changing it, so
+// that older workers sharing the database keep working (they never read it).
+absl::Status AddTablesOfLaterReleases(pg::Connection& c, const PostgresTables& t) {
+  // What replays made of dead letters.
+  RECOVERY_RETURN_IF_ERROR(c.Run(StrCat("CREATE TABLE IF NOT EXISTS ", t.letter_marks, R"( (
+    job text NOT NULL,
+    shard text NOT NULL,
+    cursor text NOT NULL,
+    record_index integer NOT NULL,
+    replay text NOT NULL,
+    outcome text NOT NULL,
+    reason text,
+    marked_at timestamptz NOT NULL,
+    PRIMARY KEY (job, shard, cursor, record_index, replay)))")));
+  // A letter's key and event time, kept even without its raw record
+  // (dead_letters.keep_raw, purge).
+  RECOVERY_RETURN_IF_ERROR(c.Run(StrCat("ALTER TABLE IF EXISTS ", t.dead_letters,
+                                        " ADD COLUMN IF NOT EXISTS record_key text, ADD COLUMN IF NOT EXISTS "
+                                        "event_time timestamptz")));
+  // The delivered-keys logs (only a worker that knows them runs a job
+  // whose cursors may expire with these checkpoints).
+  RECOVERY_RETURN_IF_ERROR(c.Run(StrCat("CREATE TABLE IF NOT EXISTS ", t.delivered_keys, R"( (
+    job text NOT NULL,
+    shard text NOT NULL,
+    at bigint NOT NULL,
+    fencing_token bigint NOT NULL,
+    hashes bytea NOT NULL,
+    PRIMARY KEY (job, shard, at)))")));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 PostgresTables::PostgresTables(std::string_view schema)
     : checkpoints(StrCat(pg::QuoteIdent(schema), ".recovery_checkpoints")),
       dead_letters(StrCat(pg::QuoteIdent(schema), ".recovery_dead_letters")),
       letter_marks(StrCat(pg::QuoteIdent(schema), ".recovery_dead_letter_marks")),
+      delivered_keys(StrCat(pg::QuoteIdent(schema), ".recovery_delivered_keys")),
       meta(StrCat(pg::QuoteIdent(schema), ".recovery_meta")) {}
 
 absl::Status EnsurePostgresSchema(pg::Connection& c, const PostgresTables& t, std::string_view describe) {
@@ -37,25 +69,7 @@ absl::Status EnsurePostgresSchema(pg::Connection& c, const PostgresTables& t, st
                                                   version, ", newer than this library's (", kSchemaVersion,
                                                   "): upgrade recovery"));
     }
-    // What replays made of dead letters: added after schema version 1
-    // without changing it, so that older workers sharing the database
-    // keep working (they never read it).
-    RECOVERY_RETURN_IF_ERROR(c.Run(StrCat("CREATE TABLE IF NOT EXISTS ", t.letter_marks, R"( (
-      job text NOT NULL,
-      shard text NOT NULL,
-      cursor text NOT NULL,
-      record_index integer NOT NULL,
-      replay text NOT NULL,
-      outcome text NOT NULL,
-      reason text,
-      marked_at timestamptz NOT NULL,
-      PRIMARY KEY (job, shard, cursor, record_index, replay)))")));
-    // A letter's key and event time, kept even without its raw record
-    // (dead_letters.keep_raw, purge): added the same way.
-    RECOVERY_RETURN_IF_ERROR(
-        c.Run(StrCat("ALTER TABLE IF EXISTS ", t.dead_letters,
-                     " ADD COLUMN IF NOT EXISTS record_key text, ADD COLUMN IF NOT EXISTS "
-                     "event_time timestamptz")));
+    RECOVERY_RETURN_IF_ERROR(AddTablesOfLaterReleases(c, t));
     if (version == kSchemaVersion) return absl::OkStatus();
     RECOVERY_RETURN_IF_ERROR(c.Run(StrCat("CREATE TABLE IF NOT EXISTS ", t.checkpoints, R"( (
       job text NOT NULL,

@@ -10,6 +10,10 @@
 //       need not agree.
 //   <schema>.recovery_dead_letters  one row per (job, shard, cursor, index).
 //   <schema>.recovery_dead_letter_marks  what replays made of each letter.
+//   <schema>.recovery_delivered_keys  the delivered-keys logs
+//       (CheckpointStore::delivered_keys): one row per appended run of key
+//       hashes (job, shard, the entry it starts at), 8 bytes a hash, with the
+//       fencing token of the lease that wrote it.
 //   <schema>.recovery_meta  checkpoint_schema_version.
 #ifndef RECOVERY_POSTGRES_SCHEMA_H_
 #define RECOVERY_POSTGRES_SCHEMA_H_
@@ -28,7 +32,7 @@ inline constexpr int kPostgresSchemaVersion = 1;
 // The quoted, schema-qualified table names.
 struct PostgresTables {
   explicit PostgresTables(std::string_view schema);
-  std::string checkpoints, dead_letters, letter_marks, meta;
+  std::string checkpoints, dead_letters, letter_marks, delivered_keys, meta;
 };
 
 // Creates what is missing, in one transaction under an advisory lock, so

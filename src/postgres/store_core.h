@@ -56,6 +56,7 @@ class StoreCore {
   const std::string& table() const { return tables_.checkpoints; }
   const std::string& dead_letters_table() const { return tables_.dead_letters; }
   const std::string& letter_marks_table() const { return tables_.letter_marks; }
+  const std::string& delivered_keys_table() const { return tables_.delivered_keys; }
   std::string Describe() const { return pg::Describe(options_.dsn); }
 
   // A connection to a database whose schema is current.
@@ -83,6 +84,15 @@ class StoreCore {
     if (l.lost) return Lost(l, "another worker claimed it");
     if (absl::Now() > l.deadline) return Lost(l, "it could not be renewed before it expired");
     return absl::OkStatus();
+  }
+  // The fencing token of the lease this store holds on `shard` of `job`,
+  // or 0 when it holds none.
+  int64_t HeldToken(std::string_view job, std::string_view shard) {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [ptr, l] : leases_) {
+      if (l->job == job && l->shard == shard) return l->token;
+    }
+    return 0;
   }
   void MarkLost(LeaseState& l) {
     absl::MutexLock lock(&mu_);

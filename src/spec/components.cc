@@ -197,7 +197,7 @@ std::string RestartCannotBeExact(std::string_view checkpoint_type) {
       "a shard whose cursor expires restarts from its beginning and must skip what it delivered "
       "before, but the ",
       checkpoint_type.empty() ? std::string("given") : StrCat(checkpoint_type),
-      " checkpoint store keeps no delivered keys (the file and memory stores do) and the job does not "
+      " checkpoint store keeps no delivered keys (the file, memory and postgres stores do) and the job does not "
       "ask the sink (skip_already_present, with a ",
       SinkTypesThat(&SinkType::presence), " sink)");
 }

@@ -381,7 +381,7 @@ constexpr SinkType kSinks[] = {
 constexpr CheckpointStoreType kCheckpointStores[] = {
     {"file", FileCheckpointsFrom, FileLettersBeside, true, true},
     {"memory", MemoryCheckpointsFrom, MemoryLettersBeside, true, false},
-    {"postgres", PostgresCheckpointsFrom, PostgresLettersBeside, false, false},
+    {"postgres", PostgresCheckpointsFrom, PostgresLettersBeside, true, false},
 };
 
 constexpr DeadLetterStoreType kDeadLetterStores[] = {
