@@ -26,6 +26,7 @@
 #include "testing/cli_runner.h"
 #include "testing/simulated_api.h"
 #include "testing/test_util.h"
+#include "testing/token_server.h"
 #include "util/strings.h"
 #include "util/time_format.h"
 
@@ -1026,6 +1027,85 @@ TEST_F(PostgresTest, ExpiredCursorsRestartShardsFromTheDeliveredKeysTableAcrossW
   // the API expired others mid-run.
   EXPECT_GE(restarts, 2);
   EXPECT_NE(Q(StrCat("SELECT count(*) FROM ", schema_, ".recovery_delivered_keys")), "0");
+}
+
+TEST_F(PostgresTest, AdvisoryLocksExcludeEachOtherAcrossConnectionsAndAWaitRunsOut) {
+  auto locks = PostgresAdvisoryLocks(StoreOptions("a"), absl::Milliseconds(200));
+  auto held = locks("refresh x");
+  ASSERT_TRUE(held.ok()) << held.status();
+  auto other = locks("refresh x");
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(other.status().message(), HasSubstr("no advisory lock in postgres"));
+  EXPECT_THAT(other.status().message(), HasSubstr("within 200ms"));
+  EXPECT_TRUE(locks("refresh y").ok());  // another name is another lock
+  held->reset();
+  EXPECT_TRUE(locks("refresh x").ok());
+
+  PostgresCheckpointOptions nowhere = StoreOptions("a");
+  nowhere.dsn =
+      StrCat("host=127.0.0.1 port=", testing::FreeLoopbackPort(), " dbname=x user=u password=pw-secret");
+  absl::StatusOr<std::unique_ptr<JobLock>> unreachable = PostgresAdvisoryLocks(nowhere)("refresh x");
+  EXPECT_EQ(unreachable.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(unreachable.status().message(), Not(HasSubstr("pw-secret")));
+}
+
+// A job whose checkpoints are in PostgreSQL refreshes its OAuth2 token under
+// the database's advisory lock, so workers on other hosts take turns: while
+// another holder (this test, standing for a worker elsewhere) keeps the lock,
+// the job waits without touching the token endpoint; released, it refreshes
+// and finishes.
+TEST_F(PostgresTest, ARefreshTokenIsSpentUnderAnAdvisoryLockThatWorkersOnEveryHostShare) {
+  testing::TokenServerOptions t;
+  t.lifetime = absl::Seconds(60);
+  t.refresh_token = "rt-initial-value";
+  t.rotate = true;
+  t.strict = true;
+  testing::TokenServer tokens(t);
+  testing::SimulatedApiOptions ao = Api(200);
+  ao.authorize = tokens.Authorizer();
+  testing::SimulatedApi api(ao);
+  testing::TempDir dir;
+  const std::string file = dir.File("refresh_token");
+  testing::WriteFile(file, "rt-initial-value\n");
+  const std::string job = StrCat(
+      R"({"name":"pg-oauth2","window":{"start":"2026-11-01T00:00:00Z","end":"2026-11-02T00:00:00Z"},
+      "shard_duration":"6h","concurrency":2,"retry":{"initial_backoff":"1ms","max_backoff":"20ms"},
+      "source":{"type":"http","url":")",
+      api.base_url(),
+      R"(/v1/cursor","query":{"from":"{start}","to":"{end}","limit":"{limit}","cursor":"{cursor}"},
+        "auth":{"type":"oauth2","grant":"refresh_token","token_url":")",
+      tokens.url(), R"(","refresh_token_file":")", file, R"("},
+        "records":"/data","page_size":20,"pagination":{"type":"cursor","from":"/next_cursor"}},
+      "mapper":{"type":"json","fields":[{"name":"id","from":"/id"}],"key":{"from":"/id"},
+        "event_time":{"from":"/created_at"}},
+      "sink":{"type":"null"},
+      "checkpoint":{"type":"postgres","dsn":")",
+      server_->dsn(), R"(","schema":")", schema_, R"("}})");
+  auto elsewhere =
+      PostgresAdvisoryLocks(StoreOptions("elsewhere"))(StrCat("recovery oauth2 refresh ", tokens.url(), " "));
+  ASSERT_TRUE(elsewhere.ok()) << elsewhere.status();
+  RunResult result;
+  std::atomic<bool> finished{false};
+  std::thread worker([&] {
+    auto spec = JobSpec::Parse(job);
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    auto b = spec.ok() ? Backfiller::Create(*spec) : spec.status();
+    EXPECT_TRUE(b.ok()) << b.status();
+    if (b.ok()) result = (*b)->Run();
+    finished = true;
+  });
+  // Wait until the job queues behind the lock (or, wrongly, ends).
+  while (!finished && Q("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == "0") {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(tokens.requests(), 0);
+  elsewhere->reset();
+  worker.join();
+  EXPECT_TRUE(result.status.ok()) << result.status;
+  EXPECT_TRUE(result.complete);
+  EXPECT_EQ(result.progress.records_this_run, 200u);
+  EXPECT_EQ(tokens.refused(), 0);
+  EXPECT_EQ(testing::ReadFileOrEmpty(file), tokens.refresh_token() + "\n");
 }
 
 TEST_F(PostgresTest, ConstraintViolationsLandInThePostgresDeadLetters) {

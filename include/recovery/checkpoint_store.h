@@ -21,7 +21,9 @@
 
 namespace recovery {
 
-// Held while a job runs so two processes cannot run the same job at once.
+// Held while it lives: a job's lock, so two processes cannot run the same
+// job at once (CheckpointStore::Lock), or a lock that hosts share
+// (HttpOAuth2::hosts_lock).
 class RECOVERY_EXPORT JobLock {
  public:
   virtual ~JobLock() = default;

@@ -6,6 +6,7 @@
 #define RECOVERY_HTTP_SOURCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "recovery/checkpoint_store.h"
 #include "recovery/export.h"
 #include "recovery/secret.h"
 #include "recovery/source.h"
@@ -98,6 +100,15 @@ struct HttpOAuth2 {
   // take turns and always spend the newest token.
   std::string refresh_token_file;
   absl::Duration refresh_margin = absl::Seconds(60);  // >= 0; at most half a token's life is used
+  // kRefreshToken, optional: a lock that every host running the job shares,
+  // taken after the file's lock around each refresh and its write-back, by a
+  // name that stands for the token family (the token URL and client id);
+  // for workers on several hosts spending one refresh token file on shared
+  // storage, where file locks may not reach across hosts. A job whose
+  // checkpoints are in PostgreSQL gets the database's advisory locks
+  // (PostgresAdvisoryLocks). An error fails the refresh as the token
+  // endpoint's failures do (Unavailable is retried).
+  std::function<absl::StatusOr<std::unique_ptr<JobLock>>(std::string_view name)> hosts_lock;
 };
 
 struct HttpAuth {

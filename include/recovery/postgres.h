@@ -4,8 +4,10 @@
 #ifndef RECOVERY_POSTGRES_H_
 #define RECOVERY_POSTGRES_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -104,6 +106,15 @@ struct PostgresCheckpointOptions {
 // knows is refused. Connects on first use, so creating it does no I/O.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<CheckpointStore>> NewPostgresCheckpointStore(
     PostgresCheckpointOptions options);
+
+// Session advisory locks in the database of `options` (its dsn and
+// connect_timeout), for HttpOAuth2::hosts_lock: each call opens a connection
+// of its own, waits at most `wait` for the lock on the name, and holds it
+// until the returned lock is destroyed (or the connection drops, as when the
+// process dies). Unavailable, naming the database and the wait, when the
+// database cannot be reached or another holder keeps the lock longer.
+RECOVERY_EXPORT std::function<absl::StatusOr<std::unique_ptr<JobLock>>(std::string_view name)>
+PostgresAdvisoryLocks(PostgresCheckpointOptions options, absl::Duration wait = absl::Minutes(2));
 
 struct PostgresDeadLetterOptions {
   std::string dsn;                // libpq connection string, required; its password never appears in messages

@@ -52,6 +52,28 @@ class RefreshLock {
   int fd_;
 };
 
+// What a refresh of a rotating token holds until its write-back: the lock
+// beside the file and, when the options give one, the lock hosts share.
+struct RefreshTurn {
+  std::unique_ptr<RefreshLock> file;
+  std::unique_ptr<JobLock> hosts;
+};
+
+absl::StatusOr<RefreshTurn> TakeRefreshTurn(const HttpOAuth2& options) {
+  RefreshTurn turn;
+  RECOVERY_ASSIGN_OR_RETURN(turn.file, RefreshLock::Take(options.refresh_token_file));
+  if (!options.hosts_lock) return turn;
+  absl::StatusOr<std::unique_ptr<JobLock>> held =
+      options.hosts_lock(StrCat("recovery oauth2 refresh ", options.token_url, " ", options.client_id));
+  if (!held.ok()) {
+    return absl::Status(held.status().code(),
+                        ToAbsl(StrCat("source.auth: the lock the hosts of the job share around a refresh: ",
+                                      held.status().message())));
+  }
+  turn.hosts = *std::move(held);
+  return turn;
+}
+
 std::string_view GrantName(HttpOAuth2Grant grant) {
   return grant == HttpOAuth2Grant::kRefreshToken ? "refresh_token" : "client_credentials";
 }
@@ -185,9 +207,9 @@ absl::Status OAuth2Tokens::SaveRotated(const std::string& refresh_token) {
 }
 
 absl::StatusOr<OAuth2Tokens::Issued> OAuth2Tokens::Exchange(bool reread) {
-  std::unique_ptr<RefreshLock> lock;  // held until the rotated token is saved
+  RefreshTurn turn;  // held until the rotated token is saved
   if (options_.grant == HttpOAuth2Grant::kRefreshToken) {
-    RECOVERY_ASSIGN_OR_RETURN(lock, RefreshLock::Take(options_.refresh_token_file));
+    RECOVERY_ASSIGN_OR_RETURN(turn, TakeRefreshTurn(options_));
   }
   RECOVERY_RETURN_IF_ERROR(ReadSecrets(reread));
   HttpRequest request;

@@ -259,4 +259,22 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> NewPostgresCheckpointStore(
   return std::unique_ptr<CheckpointStore>(new PostgresCheckpointStore(std::move(options)));
 }
 
+std::function<absl::StatusOr<std::unique_ptr<JobLock>>(std::string_view name)> PostgresAdvisoryLocks(
+    PostgresCheckpointOptions options, absl::Duration wait) {
+  return [options = std::move(options),
+          wait](std::string_view name) -> absl::StatusOr<std::unique_ptr<JobLock>> {
+    RECOVERY_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> c,
+                              pg::Connection::Open(pg::ConnectOptions{options.dsn, options.connect_timeout,
+                                                                      wait + absl::Seconds(30)}));
+    absl::Status s = c->Run(StrCat("SET lock_timeout = ", Millis(wait)));
+    if (s.ok()) s = c->Exec("SELECT pg_advisory_lock(hashtextextended($1, 0))", {name}).status();
+    if (!s.ok()) {
+      return absl::UnavailableError(
+          ToAbsl(StrCat("no advisory lock in ", pg::Describe(options.dsn), " within ",
+                        absl::FormatDuration(wait), ": ", s.message())));
+    }
+    return std::unique_ptr<JobLock>(new PostgresJobLock(std::move(c)));
+  };
+}
+
 }  // namespace recovery

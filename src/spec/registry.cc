@@ -105,6 +105,15 @@ absl::StatusOr<std::unique_ptr<Source>> HttpSourceFrom(const JobSpec& spec, Spec
 #if RECOVERY_WITH_HTTP
   HttpSourceOptions options = ReadHttpSource(o, spec);
   if (!resolve) return std::unique_ptr<Source>();
+#if RECOVERY_WITH_POSTGRES
+  // Workers on several hosts share the job: they take turns refreshing.
+  if (auto db = CheckpointDatabase(spec); db && options.auth.type == HttpAuthType::kOAuth2 &&
+                                          options.auth.oauth2.grant == HttpOAuth2Grant::kRefreshToken) {
+    PostgresCheckpointOptions where;
+    where.dsn = db->first;
+    options.auth.oauth2.hosts_lock = PostgresAdvisoryLocks(std::move(where));
+  }
+#endif
   return Built(BuildHttpSource(options, o.path(), errors), "source");
 #else
   (void)spec, (void)errors, (void)resolve;
