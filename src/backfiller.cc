@@ -359,7 +359,9 @@ absl::StatusOr<std::unique_ptr<Backfiller>> Backfiller::Create(JobSpec spec, Com
     return absl::InvalidArgumentError(
         "key_log: the checkpoint store keeps no key log; use \"file\" checkpoints, or turn it off");
   }
+  const PagingClaims* claims = c.source->paging_claims();
   if (c.source->cursors_may_expire() && !options.dry_run && c.checkpoints->delivered_keys() == nullptr &&
+      !(claims != nullptr && claims->facts().sorted) &&
       !(spec.skip_already_present && c.sink->presence() != nullptr)) {
     const CheckpointStoreType* row = FindType(CheckpointStoreTypes(), spec.checkpoint.type);
     return absl::InvalidArgumentError(ToAbsl(

@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "recovery/backfiller.h"
@@ -272,6 +276,204 @@ TEST(CursorRestartTest, AJobThatCannotRestartExactlyIsRefusedAndOptionsAreChecke
     }
     ASSERT_FALSE(st.ok());
     EXPECT_THAT(st.message(), HasSubstr(message));
+  }
+}
+
+// ---- records sorted by time (sorted_by): a restart reads from where they had got to
+
+// `job` with records said to come sorted by created_at.
+std::string Sorted(std::string job) {
+  const std::string records = R"("records":"/data",)";
+  const size_t at = job.find(records);
+  EXPECT_NE(at, std::string::npos);
+  job.insert(at + records.size(), R"("sorted_by":{"from":"/created_at"},)");
+  return job;
+}
+
+// A store that keeps no delivered keys, over a memory store the test keeps
+// across runs.
+class Forgetful : public CheckpointStoreWrapper {
+ public:
+  explicit Forgetful(CheckpointStore* kept) : CheckpointStoreWrapper(kept) {}
+  DeliveredKeys* delivered_keys() override { return nullptr; }
+};
+
+// The value of the query parameter `name` in `query`, URL-decoded enough
+// for a time (":" only).
+std::string QueryValue(const std::string& query, const std::string& name) {
+  for (absl::string_view part : absl::StrSplit(query, '&')) {
+    if (absl::StartsWith(part, name + "=")) {
+      return absl::StrReplaceAll(part.substr(name.size() + 1), {{"%3A", ":"}, {"%3a", ":"}});
+    }
+  }
+  return "";
+}
+
+// Requests without a cursor: each shard's first, and each restart's.
+std::vector<std::string> FromsWithoutCursor(const SimulatedApi& api) {
+  std::vector<std::string> out;
+  for (const testing::RequestRecord& r : api.requests()) {
+    if (r.path == "/v1/cursor" && QueryValue(r.query, "cursor").empty())
+      out.push_back(QueryValue(r.query, "from"));
+  }
+  return out;
+}
+
+Outcome RunWith(const std::string& job, std::unique_ptr<CheckpointStore> store,
+                const std::function<void(int)>& on_batch = nullptr, int64_t max_records = 0) {
+  auto spec = JobSpec::Parse(job);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  if (max_records > 0) spec->max_records = max_records;
+  Outcome out;
+  auto deliveries = std::make_shared<std::vector<Delivery>>();
+  auto batches = std::make_shared<int>(0);
+  Components c;
+  c.checkpoints = std::move(store);
+  c.sink = NewCallbackSink([deliveries, batches, on_batch](const Shard&, absl::Span<const Record> batch) {
+    if (on_batch) on_batch(++*batches);
+    for (const Record& r : batch) deliveries->push_back({std::string(r.key), r.maybe_redelivered});
+    return absl::OkStatus();
+  });
+  BackfillerOptions options;
+  auto logs = std::make_shared<std::vector<std::string>>();
+  options.on_log = [logs](const LogEvent& e) { logs->push_back(StrCat(e.message, " ", e.fields_json)); };
+  auto b = Backfiller::Create(*spec, std::move(c), options);
+  EXPECT_TRUE(b.ok()) << b.status();
+  if (!b.ok()) return out;
+  out.result = (*b)->Run();
+  out.deliveries = *deliveries;
+  out.logs = *logs;
+  return out;
+}
+
+void ExpectEachOnce(const std::vector<Delivery>& deliveries, const SimulatedApi& api) {
+  const std::map<std::string, int> n = Count(deliveries);
+  EXPECT_EQ(n.size(), api.Ids(T("2026-11-14T00:00:00Z"), T("2026-11-16T00:00:00Z")).size());
+  for (const auto& [key, times] : n) EXPECT_EQ(times, 1) << key;
+}
+
+TEST(CursorRestartTest, ASortedShardRestartsFromWhereItsRecordsHadGotToAndDeliversEachRecordOnce) {
+  SimulatedApiOptions options = Api(200);
+  options.same_time_group = 3;  // records at one time straddle page boundaries
+  SimulatedApi api(options);
+  const Outcome o = RunJob(
+      Sorted(Job(
+          api, "cursor",
+          R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400],"body_contains":"cursor_expired"}})",
+          "")),
+      [&api](int batch) {
+        if (batch == 4 || batch == 9) api.Script({Fault{Fault::kCursorExpired}});
+      });
+  ASSERT_TRUE(o.result.status.ok()) << o.result.status;
+  EXPECT_TRUE(o.result.complete);
+  ExpectEachOnce(o.deliveries, api);
+  EXPECT_EQ(Restarts(o.logs), 2);
+  EXPECT_EQ(o.result.progress.records_this_run, 200u);
+  // Two shards' first requests from their starts, two restarts from inside.
+  const std::vector<std::string> froms = FromsWithoutCursor(api);
+  ASSERT_EQ(froms.size(), 4u);
+  int inside = 0;
+  for (const std::string& from : froms) {
+    inside += from != "2026-11-14T00:00:00Z" && from != "2026-11-15T00:00:00Z";
+  }
+  EXPECT_EQ(inside, 2) << absl::StrJoin(froms, " ");
+  EXPECT_THAT(absl::StrJoin(o.logs, "\n"), HasSubstr("where its records (sorted by time) had got to"));
+}
+
+// Without delivered keys: the checkpoint's keys at the restart's time keep
+// it exact, in the run that restarts and in a later one that resumes a
+// restarted shard after a pause that killed its saved cursor.
+TEST(CursorRestartTest, ASortedRestartIsExactWithoutDeliveredKeysAcrossRunsAndPauses) {
+  SimulatedApiOptions options = Api(240);
+  options.same_time_group = 4;
+  options.cursor_lifetime = absl::Milliseconds(300);
+  SimulatedApi api(options);
+  const std::string job = Sorted(
+      Job(api, "cursor", R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})", "", 7));
+  std::unique_ptr<CheckpointStore> kept = NewMemoryCheckpointStore();
+  const Outcome first = RunWith(
+      job, std::make_unique<Forgetful>(kept.get()),
+      [&api](int batch) {
+        if (batch == 3) api.Script({Fault{Fault::kCursorExpired}});
+      },
+      /*max_records=*/90);
+  ASSERT_TRUE(first.result.status.ok()) << first.result.status;
+  ASSERT_FALSE(first.result.complete);
+  EXPECT_EQ(Restarts(first.logs), 1);
+  absl::SleepFor(absl::Milliseconds(400));  // the saved cursors are dead now
+  const Outcome second = RunWith(job, std::make_unique<Forgetful>(kept.get()));
+  ASSERT_TRUE(second.result.status.ok()) << second.result.status;
+  EXPECT_TRUE(second.result.complete);
+  EXPECT_GE(Restarts(second.logs), 1);
+  std::vector<Delivery> all = first.deliveries;
+  all.insert(all.end(), second.deliveries.begin(), second.deliveries.end());
+  ExpectEachOnce(all, api);
+  for (const Delivery& d : all) EXPECT_FALSE(d.flagged) << d.key;
+}
+
+// Cursors that die before the next page is asked for: read from the
+// beginning every time, the shard would loop; read from where it got to, it
+// moves on a page per restart and finishes.
+TEST(CursorRestartTest, SortedShardsFinishEvenWhenEveryCursorDiesBeforeItIsUsed) {
+  SimulatedApiOptions options = Api(120);
+  options.cursor_lifetime = absl::Milliseconds(1);
+  options.latency = absl::Milliseconds(5);
+  SimulatedApi api(options);
+  const Outcome o = RunJob(Sorted(
+      Job(api, "cursor", R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})", "")));
+  ASSERT_TRUE(o.result.status.ok()) << o.result.status;
+  EXPECT_TRUE(o.result.complete);
+  ExpectEachOnce(o.deliveries, api);
+  EXPECT_GE(Restarts(o.logs), 10);
+}
+
+// An API that ignores the window filter serves a restart from the window's
+// beginning again: what is sorted before the restart's time is skipped.
+TEST(CursorRestartTest, ASortedRestartAgainstAnApiThatIgnoresTheWindowSkipsWhatCameBefore) {
+  SimulatedApiOptions options = Api(160);
+  options.ignore_window = true;
+  SimulatedApi api(options);
+  std::unique_ptr<CheckpointStore> kept = NewMemoryCheckpointStore();
+  const Outcome o = RunWith(
+      Sorted(Job(api, "cursor", R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})", "",
+                 10, R"("shard_duration":"2d","concurrency":1)")),
+      std::make_unique<Forgetful>(kept.get()), [&api](int batch) {
+        if (batch == 5 || batch == 11) api.Script({Fault{Fault::kCursorExpired}});
+      });
+  ASSERT_TRUE(o.result.status.ok()) << o.result.status;
+  EXPECT_TRUE(o.result.complete);
+  ExpectEachOnce(o.deliveries, api);
+  EXPECT_EQ(Restarts(o.logs), 2);
+}
+
+// sorted_by that the API does not honour: the page out of order turns the
+// restart by time off. With delivered keys the shard reads again from its
+// beginning, exactly; without them it stops rather than guess.
+TEST(CursorRestartTest, ASortedByTheApiBreaksFallsBackToDeliveredKeysOrStops) {
+  SimulatedApiOptions options = Api(100);
+  options.unsorted = true;
+  const std::string expired = R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})";
+  {
+    SimulatedApi api(options);
+    const Outcome o = RunJob(Sorted(Job(api, "cursor", expired, "")), [&api](int batch) {
+      if (batch == 3) api.Script({Fault{Fault::kCursorExpired}});
+    });
+    ASSERT_TRUE(o.result.status.ok()) << o.result.status;
+    ExpectEachOnce(o.deliveries, api);
+    EXPECT_THAT(absl::StrJoin(o.logs, "\n"), HasSubstr("reading the shard again from its beginning"));
+  }
+  {
+    SimulatedApi api(options);
+    std::unique_ptr<CheckpointStore> kept = NewMemoryCheckpointStore();
+    const Outcome o = RunWith(Sorted(Job(api, "cursor", expired, "")),
+                              std::make_unique<Forgetful>(kept.get()), [&api](int batch) {
+                                if (batch == 3) api.Script({Fault{Fault::kCursorExpired}});
+                              });
+    ASSERT_FALSE(o.result.status.ok());
+    EXPECT_THAT(o.result.status.message(), HasSubstr("a page came out of order"));
+    EXPECT_THAT(o.result.status.message(), HasSubstr("cannot restart exactly"));
+    const std::map<std::string, int> n = Count(o.deliveries);
+    for (const auto& [key, times] : n) EXPECT_EQ(times, 1) << key;
   }
 }
 

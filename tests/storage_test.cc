@@ -144,6 +144,35 @@ TEST(CheckpointCodecTest, OutcomesPerHourNeedVersion8AndRoundTrip) {
   EXPECT_THAT(EncodeCheckpoint("job", "shard", c), HasSubstr(R"("version":1,)"));
 }
 
+// Where sorted records had got to, and where a restart reads from, need
+// version 9, to the nanosecond, and only when set.
+TEST(CheckpointCodecTest, ASortedPositionAndWhereARestartReadsFromNeedVersion9AndRoundTrip) {
+  Checkpoint c = Sample();
+  c.sorted_through = T("2026-11-14T07:12:33.123456789Z");
+  c.sorted_keys = {7, 0xffffffffffffffffULL};
+  c.read_from = T("2026-11-14T03:00:00.000000001Z");
+  std::string encoded = EncodeCheckpoint("job", "shard", c);
+  EXPECT_THAT(encoded, HasSubstr(R"("version":9,)"));
+  auto decoded = DecodeCheckpoint(encoded, "f");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ExpectSame(*decoded, c);
+  EXPECT_EQ(decoded->sorted_through, c.sorted_through);
+  EXPECT_EQ(decoded->sorted_keys, c.sorted_keys);
+  EXPECT_EQ(decoded->read_from, c.read_from);
+  EXPECT_FALSE(decoded->unsorted);
+
+  c = Sample();
+  c.unsorted = true;
+  encoded = EncodeCheckpoint("job", "shard", c);
+  EXPECT_THAT(encoded, HasSubstr(R"("version":9,)"));
+  decoded = DecodeCheckpoint(encoded, "f");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(decoded->unsorted);
+  EXPECT_EQ(decoded->sorted_through, absl::InfinitePast());
+  EXPECT_EQ(decoded->read_from, absl::InfinitePast());
+  EXPECT_THAT(EncodeCheckpoint("job", "shard", Sample()), HasSubstr(R"("version":1,)"));
+}
+
 // An audit line read back: every field, and a hand-edited line missing
 // fields or holding the wrong types reads as empty fields, never a throw.
 TEST(CheckpointCodecTest, AnAuditLineReadsBackAndAMangledOneReadsAsEmptyFields) {

@@ -99,6 +99,19 @@ struct Checkpoint {
   // (CheckpointStore::delivered_keys) this checkpoint vouches for.
   uint32_t cursor_restarts = 0;
   uint64_t delivered_keys = 0;
+  // ... whose records come sorted by time (PagingFacts::sorted): the sort
+  // time of the last record the committed pages held, and the key hashes of
+  // the records at that very time they held. A restart reads from that time
+  // on and skips those keys, instead of reading the shard from its beginning.
+  // `unsorted` once a page came out of order: restarts then go back to the
+  // beginning. Kept since checkpoint format 9.
+  absl::Time sorted_through = absl::InfinitePast();
+  std::vector<uint64_t> sorted_keys;
+  bool unsorted = false;
+  // After such a restart: the time the shard's reader reads from (its
+  // window's start, moved there), for every later run too; InfinitePast: the
+  // shard's own start.
+  absl::Time read_from = absl::InfinitePast();
   // A run stopped by max_records inside the page at `cursor`: how many of
   // that page's raw records it took (delivered, dead-lettered or counted),
   // and a hash of their bytes. The next run drops exactly those records

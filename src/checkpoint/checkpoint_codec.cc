@@ -66,6 +66,7 @@ std::vector<uint64_t> GetHashes(SpecObject& o, std::string_view key, SpecErrors*
 // the newer ones says so with its version, one that does not stays readable
 // by them.
 int VersionNeeded(const Checkpoint& c) {
+  if (c.sorted_through != absl::InfinitePast() || c.unsorted || c.read_from != absl::InfinitePast()) return 9;
   if (!c.hour_outcomes.empty()) return 8;
   if (c.page_taken > 0 || !c.edits.empty() || c.dead_letters_purged > 0) return 7;
   if (c.counters.records_of_other_shards > 0) return 6;
@@ -128,6 +129,12 @@ std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, co
   PutHashes(w, "settled_keys_base64", c.settled_keys);
   if (c.cursor_restarts > 0) w.Uint("cursor_restarts", c.cursor_restarts);
   if (c.delivered_keys > 0) w.Uint("delivered_keys", c.delivered_keys);
+  if (c.sorted_through != absl::InfinitePast()) {  // to the nanosecond: a restart skips by it
+    w.Int("sorted_through_unix_ns", absl::ToUnixNanos(c.sorted_through));
+    PutHashes(w, "sorted_keys_base64", c.sorted_keys);
+  }
+  if (c.unsorted) w.Bool("unsorted", true);
+  if (c.read_from != absl::InfinitePast()) w.Int("read_from_unix_ns", absl::ToUnixNanos(c.read_from));
   if (c.dead_letters_purged > 0) w.Uint("dead_letters_purged", c.dead_letters_purged);
   if (!c.edits.empty()) {
     std::string edits = "[";
@@ -233,6 +240,18 @@ void ReadHourOutcomes(simdjson::dom::element value, SpecErrors* errors,
   }
 }
 
+// What a source whose cursors expire keeps for restarting the shard.
+void ReadRestarts(SpecObject& o, SpecErrors* errors, Checkpoint* c) {
+  c->cursor_restarts = static_cast<uint32_t>(o.Int("cursor_restarts", false, 0, 1 << 30).value_or(0));
+  c->delivered_keys = static_cast<uint64_t>(o.Int("delivered_keys", false, 0, INT64_MAX).value_or(0));
+  if (auto ns = o.Int("sorted_through_unix_ns", false, INT64_MIN, INT64_MAX))
+    c->sorted_through = absl::FromUnixNanos(*ns);
+  c->sorted_keys = GetHashes(o, "sorted_keys_base64", errors);
+  c->unsorted = o.Bool("unsorted").value_or(false);
+  if (auto ns = o.Int("read_from_unix_ns", false, INT64_MIN, INT64_MAX))
+    c->read_from = absl::FromUnixNanos(*ns);
+}
+
 }  // namespace
 
 absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_view source) {
@@ -273,8 +292,7 @@ absl::StatusOr<Checkpoint> DecodeCheckpoint(std::string_view bytes, std::string_
   c.suspect_deaths = static_cast<uint32_t>(o.Int("suspect_deaths", false, 0, 1 << 30).value_or(0));
   c.suspect_keys = GetHashes(o, "suspect_keys_base64", &errors);
   c.settled_keys = GetHashes(o, "settled_keys_base64", &errors);
-  c.cursor_restarts = static_cast<uint32_t>(o.Int("cursor_restarts", false, 0, 1 << 30).value_or(0));
-  c.delivered_keys = static_cast<uint64_t>(o.Int("delivered_keys", false, 0, INT64_MAX).value_or(0));
+  ReadRestarts(o, &errors, &c);
   c.dead_letters_purged =
       static_cast<uint64_t>(o.Int("dead_letters_purged", false, 0, INT64_MAX).value_or(0));
   c.page_taken = static_cast<uint32_t>(o.Int("page_taken", false, 0, 1 << 30).value_or(0));

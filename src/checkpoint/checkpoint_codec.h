@@ -17,7 +17,7 @@ namespace recovery {
 // operators' edits and purged dead letters, 8 the outcomes per hour;
 // a checkpoint is written with the lowest version that holds what it has, so
 // older readers keep reading what they can.
-inline constexpr int kCheckpointFormatVersion = 8;
+inline constexpr int kCheckpointFormatVersion = 9;
 
 std::string EncodeCheckpoint(std::string_view job, std::string_view shard_id, const Checkpoint& checkpoint);
 

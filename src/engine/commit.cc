@@ -20,9 +20,10 @@ void CountPage(const Page& page, const MappedPage& mapped, bool dry_run, ShardCo
 }
 
 // The checkpoint once `page` is done, whatever wrote it.
-void MovePast(ShardRun& run, const Page& page, const ShardCounters& counters) {
+void MovePast(ShardRun& run, const Page& page, const MappedPage& mapped, const ShardCounters& counters) {
   Checkpoint& ck = run.checkpoint;
   ck.cursor = page.next_cursor;
+  MoveSortedThrough(mapped, ck);
   ck.in_flight = false;
   ck.in_flight_keys.clear();
   ck.crashes = 0;
@@ -216,7 +217,7 @@ class DryRunCommitter : public PageCommitter {
   absl::Status Commit(ShardRun& run, const Page& page, MappedPage& mapped, bool,
                       ShardCounters* counters) override {
     CountPage(page, mapped, /*dry_run=*/true, counters);
-    MovePast(run, page, *counters);
+    MovePast(run, page, mapped, *counters);
     return absl::OkStatus();
   }
   absl::Status Confirm(ShardRun&, ShardReader&, const Page&, const MappedPage&, ShardCounters*) override {
@@ -257,7 +258,7 @@ absl::Status WritingCommitter::PrepareBatch(ShardRun& run, const Page& page, Map
   Engine& engine = engine_;
   Checkpoint& ck = run.checkpoint;
   bool new_keys_in_flight = false;
-  if (run.restarted) SkipDeliveredBefore(run, mapped);
+  if (run.restarted) SkipDeliveredBefore(engine.sorted_restarts(), run, page, mapped);
   if (engine.spec().skip_already_present && !mapped.batch.empty()) {
     absl::StatusOr<bool> grew = SkipPresent(engine, run, mapped, counters);
     if (!grew.ok()) return grew.status();
@@ -354,7 +355,7 @@ absl::Status WritingCommitter::DeliverAndSave(ShardRun& run, const Page& page, M
   CountPage(page, mapped, /*dry_run=*/false, counters);
   AddCoverage(mapped, &ck.coverage);
   AddHourOutcomes(mapped, &ck.hour_outcomes);
-  MovePast(run, page, *counters);
+  MovePast(run, page, mapped, *counters);
   ck.last_error.clear();
   if (grouped) {
     // Let the next shard write while this batch waits for the durability

@@ -5,6 +5,7 @@
 #include "json/json_writer.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
+#include "util/time_format.h"
 
 namespace recovery {
 namespace {
@@ -40,6 +41,76 @@ absl::Status LoadDelivered(Engine& engine, ShardRun& run) {
   return absl::OkStatus();
 }
 
+absl::Status ResumeRestarted(Engine& engine, ShardRun& run) {
+  const Checkpoint& ck = run.checkpoint;
+  if (ck.cursor_restarts == 0) return absl::OkStatus();
+  if (engine.keeps_delivered_keys()) {
+    RECOVERY_RETURN_IF_ERROR(LoadDelivered(engine, run));
+  }
+  if (engine.sorted_restarts() != nullptr && ck.read_from != absl::InfinitePast()) {
+    run.restarted = true;
+    run.skip_sorted_before = ck.read_from;
+    // Past that time already, the reader returns nothing at it again.
+    if (ck.sorted_through == ck.read_from)
+      run.skip_sorted_keys = absl::flat_hash_set<uint64_t>(ck.sorted_keys.begin(), ck.sorted_keys.end());
+  }
+  return absl::OkStatus();
+}
+
+Shard ReaderShard(const ShardRun& run) {
+  Shard s = run.shard;
+  if (run.checkpoint.read_from > s.start && run.checkpoint.read_from < s.end)
+    s.start = run.checkpoint.read_from;
+  return s;
+}
+
+double ShardProgress(const ShardRun& run, double reader_progress) {
+  const Shard reader = ReaderShard(run);
+  if (reader.start == run.shard.start || reader_progress < 0 || IsOpenEnded(run.shard))
+    return reader_progress;
+  const double skipped = absl::FDivDuration(reader.start - run.shard.start, run.shard.end - run.shard.start);
+  return skipped + (1 - skipped) * reader_progress;
+}
+
+void NoteSortedEnd(const PagingClaims& claims, bool keep_keys, const Page& page, ShardRun& run,
+                   MappedPage& mapped) {
+  const absl::Span<const RawRecord> records = page.records.records();
+  std::vector<absl::Time> times(records.size(), absl::InfinitePast());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const std::optional<absl::Time> t = claims.SortTimeOf(records[i]);
+    if (!t) continue;
+    times[i] = *t;
+    if (*t < run.last_sort_time) mapped.out_of_order = true;
+    run.last_sort_time = std::max(run.last_sort_time, *t);
+    mapped.sorted_end = *t;
+  }
+  if (!keep_keys || mapped.sorted_end == absl::InfinitePast()) return;
+  for (size_t i = 0; i < records.size() && i < mapped.key_hashes.size(); ++i) {
+    if (times[i] == mapped.sorted_end && mapped.key_hashes[i] != 0)
+      mapped.sorted_end_keys.push_back(mapped.key_hashes[i]);
+  }
+}
+
+void MoveSortedThrough(const MappedPage& mapped, Checkpoint& ck) {
+  if (mapped.out_of_order) {
+    ck.unsorted = true;
+    ck.sorted_through = absl::InfinitePast();
+    ck.sorted_keys.clear();
+    return;
+  }
+  if (ck.unsorted || mapped.sorted_end == absl::InfinitePast() || mapped.sorted_end < ck.sorted_through)
+    return;
+  if (mapped.sorted_end > ck.sorted_through) {
+    ck.sorted_through = mapped.sorted_end;
+    ck.sorted_keys.clear();
+  }
+  if (mapped.sorted_end_keys.empty()) return;
+  absl::flat_hash_set<uint64_t> had(ck.sorted_keys.begin(), ck.sorted_keys.end());
+  for (uint64_t h : mapped.sorted_end_keys) {
+    if (had.insert(h).second) ck.sorted_keys.push_back(h);
+  }
+}
+
 absl::Status PrepareRestart(Engine& engine, ShardRun& run, const absl::Status& why) {
   Checkpoint& ck = run.checkpoint;
   const uint64_t delivered = ck.counters.records_delivered;
@@ -64,28 +135,59 @@ absl::Status PrepareRestart(Engine& engine, ShardRun& run, const absl::Status& w
   ck.cursor.clear();
   ck.page_taken = 0;
   ck.page_taken_hash = 0;
+  // Sorted records: from where they had got to, if that is inside the shard.
+  const bool by_order = engine.sorted_restarts() != nullptr && !ck.unsorted &&
+                        ck.sorted_through > run.shard.start && ck.sorted_through < run.shard.end;
+  if (!by_order && !engine.keeps_delivered_keys() && engine.presence() == nullptr &&
+      (delivered > 0 || ck.in_flight)) {
+    return absl::FailedPreconditionError(ToAbsl(StrCat(
+        "the source's cursor expired and the shard cannot restart exactly: its records were to come sorted by "
+        "time (sorted_by), but ",
+        ck.unsorted ? "a page came out of order" : "no record's sort time could be read",
+        ", and the checkpoint store keeps no delivered keys to skip what the shard delivered. Fix sorted_by, "
+        "or use a store that keeps delivered keys (file, memory, postgres), or reset the shard. Refusal: ",
+        why.message())));
+  }
+  ck.read_from = by_order ? ck.sorted_through : absl::InfinitePast();
+  run.skip_sorted_before = ck.read_from;
+  run.skip_sorted_keys = by_order
+                             ? absl::flat_hash_set<uint64_t>(ck.sorted_keys.begin(), ck.sorted_keys.end())
+                             : absl::flat_hash_set<uint64_t>();
+  run.last_sort_time = absl::InfinitePast();
   engine.metrics().CursorRestart();
   std::string fields;
-  JsonObjectWriter(&fields)
-      .Str("shard", run.shard.id)
+  JsonObjectWriter w(&fields);
+  w.Str("shard", run.shard.id)
       .Str("cursor", expired_cursor)
       .Uint("cursor_restarts", ck.cursor_restarts)
-      .Uint("delivered_keys", run.delivered_before.size())
-      .Str("error", ToStd(why.message()))
-      .Close();
-  engine.Log(LogLevel::kWarning,
-             StrCat("shard ", run.shard.id,
-                    ": the source refused its cursor as expired; reading the shard again from its beginning, "
-                    "skipping the ",
-                    engine.keeps_delivered_keys()
-                        ? StrCat(run.delivered_before.size(), " records it delivered before")
-                        : std::string("records the sink already holds")),
-             fields);
+      .Uint("delivered_keys", run.delivered_before.size());
+  if (by_order) w.Time("read_from", ck.read_from);
+  w.Str("error", ToStd(why.message())).Close();
+  const std::string from = by_order ? StrCat("from ", FormatRfc3339(ck.read_from),
+                                             ", where its records (sorted by time) had got to")
+                                    : std::string("from its beginning");
+  const std::string skipping = engine.keeps_delivered_keys() ? StrCat("the ", run.delivered_before.size(),
+                                                                      " records it delivered before")
+                               : by_order ? std::string("the records it had committed at that time")
+                                          : std::string("the records the sink already holds");
+  engine.Log(
+      LogLevel::kWarning,
+      StrCat("shard ", run.shard.id, ": the source refused its cursor as expired; reading the shard again ",
+             from, ", skipping ", skipping),
+      fields);
   return absl::OkStatus();
 }
 
-void SkipDeliveredBefore(const ShardRun& run, MappedPage& mapped) {
-  if (run.delivered_before.empty() && run.maybe_in_sink.empty()) return;
+void SkipDeliveredBefore(const PagingClaims* sorted, const ShardRun& run, const Page& page,
+                         MappedPage& mapped) {
+  const absl::Time before = sorted != nullptr ? run.skip_sorted_before : absl::InfinitePast();
+  if (run.delivered_before.empty() && run.maybe_in_sink.empty() && before == absl::InfinitePast()) return;
+  // Sorted before the restart's time, or at it and committed then.
+  auto sorted_out = [&](size_t raw, uint64_t hash) {
+    if (before == absl::InfinitePast()) return false;
+    const std::optional<absl::Time> t = sorted->SortTimeOf(page.records.records()[raw]);
+    return t && (*t < before || (*t == before && run.skip_sorted_keys.contains(hash)));
+  };
   const absl::Span<const Record> records = mapped.batch.records();
   RecordBatch kept;
   std::vector<uint32_t> origin;
@@ -93,7 +195,7 @@ void SkipDeliveredBefore(const ShardRun& run, MappedPage& mapped) {
   for (size_t j = 0; j < records.size(); ++j) {
     const Record& r = records[j];
     const uint64_t hash = StableKeyHash(r.key);
-    if (run.delivered_before.contains(hash)) {
+    if (run.delivered_before.contains(hash) || sorted_out(mapped.origin[j], hash)) {
       mapped.outcomes[mapped.origin[j]] = RecordOutcome::kAlreadyPresent;
       continue;
     }

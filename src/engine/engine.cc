@@ -21,6 +21,13 @@ std::string NewRunId(absl::Time now) {
   return StrCat(FormatCompactUtc(now), "-", absl::Hex(random(), absl::kZeroPad8));
 }
 
+// The source's claims when a restart can go by its records' sort order.
+const PagingClaims* SortedRestarts(const Source& source) {
+  if (!source.cursors_may_expire()) return nullptr;
+  const PagingClaims* claims = source.paging_claims();
+  return claims != nullptr && claims->facts().sorted ? claims : nullptr;
+}
+
 }  // namespace
 
 Engine::Engine(JobSpec spec, Components components, BackfillerOptions options, std::vector<Shard> plan)
@@ -38,6 +45,7 @@ Engine::Engine(JobSpec spec, Components components, BackfillerOptions options, s
                       : nullptr),
       keeps_delivered_keys_(c_.source->cursors_may_expire() && c_.checkpoints->delivered_keys() != nullptr &&
                             !options_.dry_run),
+      sorted_restarts_(SortedRestarts(*c_.source)),
       key_log_(spec_.key_log && !options_.dry_run ? c_.checkpoints->key_log() : nullptr),
       progress_(plan_, spec_.start, spec_.end),
       metrics_(options_.metrics, spec_.name),

@@ -49,6 +49,13 @@ struct ShardRun {
   absl::flat_hash_set<uint64_t> maybe_in_sink;
   uint64_t delivered_at_restart = 0;
   int fruitless_restarts = 0;
+  // After a restart from where sorted records had got to
+  // (Checkpoint::sorted_through): records sorted before it are skipped, and
+  // those at it whose key hash is here.
+  absl::Time skip_sorted_before = absl::InfinitePast();
+  absl::flat_hash_set<uint64_t> skip_sorted_keys;
+  // The latest sort time the reader has returned since it was opened.
+  absl::Time last_sort_time = absl::InfinitePast();
   // The page under way (page_cut.h): how many raw records of its front an
   // earlier cut took and this run dropped, and their hash; what the record
   // limit granted it; and, should it be cut, what the checkpoint is to say
@@ -97,6 +104,10 @@ class Engine {
   // Each shard's delivered keys are logged (cursor_restart.h): the source's
   // cursors may expire and the checkpoint store keeps such logs.
   bool keeps_delivered_keys() const { return keeps_delivered_keys_; }
+  // The source's claims when its cursors may expire and its records come
+  // sorted by time: a restart then reads from where the shard had got to
+  // (cursor_restart.h); else null.
+  const PagingClaims* sorted_restarts() const { return sorted_restarts_; }
   // Every committed page's keys and outcomes go to the store's key log
   // (JobSpec::key_log); null when the job keeps none or writes nothing.
   KeyLog* key_log() const { return key_log_; }
@@ -185,6 +196,7 @@ class Engine {
   const Context context_{this};
   const std::unique_ptr<SinkMarks> sink_marks_;
   const bool keeps_delivered_keys_;
+  const PagingClaims* const sorted_restarts_;
   KeyLog* const key_log_;
   ProgressTracker progress_;
   EngineMetrics metrics_;

@@ -19,6 +19,9 @@ void MappedPage::Clear(size_t raw_records) {
   present_event_times.clear();
   outside_job_times.clear();
   key_hashes.assign(hash_keys ? raw_records : 0, 0);
+  sorted_end = absl::InfinitePast();
+  sorted_end_keys.clear();
+  out_of_order = false;
 }
 
 bool RejectClaims::Claim(std::string_view raw) {

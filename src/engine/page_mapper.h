@@ -52,6 +52,12 @@ struct MappedPage {
   // (StableKeyHash), 0 where its key could not be read; for the key log.
   bool hash_keys = false;
   std::vector<uint64_t> key_hashes;
+  // With Engine::sorted_restarts (NoteSortedEnd): the sort time of the page's
+  // last record, the key hashes of its records at that time, and whether the
+  // page came out of order.
+  absl::Time sorted_end = absl::InfinitePast();
+  std::vector<uint64_t> sorted_end_keys;
+  bool out_of_order = false;
 
   // Ready for a page of `raw_records`; keeps the buffers.
   void Clear(size_t raw_records);

@@ -165,7 +165,7 @@ absl::Status OpenReader(Engine& engine, ShardRun& run, const ShardScope& scope, 
                         ShardCounters* counters, std::unique_ptr<ShardReader>* reader) {
   return engine.Retry("open source", run, counters, [&]() -> absl::Status {
     absl::StatusOr<std::unique_ptr<ShardReader>> r =
-        engine.components().source->Open(run.shard, cursor, scope);
+        engine.components().source->Open(ReaderShard(run), cursor, scope);
     if (!r.ok()) return r.status();
     *reader = *std::move(r);
     return absl::OkStatus();
@@ -210,10 +210,8 @@ void RunShard(Engine& engine, ShardRun& run) {
   std::unique_ptr<ShardReader> reader;
   absl::Status st = OpenReader(engine, run, scope, run.checkpoint.cursor, &counters, &reader);
   if (!st.ok()) return Stop(engine, run, "open source", st);
-  if (run.checkpoint.cursor_restarts > 0 && engine.keeps_delivered_keys()) {  // may be re-reading
-    st = LoadDelivered(engine, run);
-    if (!st.ok()) return Stop(engine, run, "resume a restarted shard", st);
-  }
+  st = ResumeRestarted(engine, run);  // may be re-reading
+  if (!st.ok()) return Stop(engine, run, "resume a restarted shard", st);
 
   // See Source::partitions_by_shard(); claims keep one API's record from being
   // dead-lettered by every shard it was handed to.
@@ -222,7 +220,9 @@ void RunShard(Engine& engine, ShardRun& run) {
   RejectClaims* claims = partitioned ? &engine.reject_claims() : nullptr;
   Page page;
   MappedPage mapped;
-  mapped.hash_keys = engine.key_log() != nullptr;
+  const PagingClaims* sorted = engine.sorted_restarts();
+  const bool sorted_keys = sorted != nullptr && !engine.keeps_delivered_keys();  // Checkpoint::sorted_keys
+  mapped.hash_keys = engine.key_log() != nullptr || sorted_keys;
   while (true) {
     if (engine.Stopping() || engine.RecordsSpent()) return pause();
     st = engine.Retry("fetch page", run, &counters, [&] {
@@ -238,6 +238,7 @@ void RunShard(Engine& engine, ShardRun& run) {
       continue;
     }
     if (!st.ok()) return Stop(engine, run, "fetch page", st);
+    page.progress = ShardProgress(run, page.progress);
     if (!DropTaken(engine, run, &page)) redeliver = true;
 
     scope.TakeWarning(run.checkpoint);  // saved with the page
@@ -245,6 +246,7 @@ void RunShard(Engine& engine, ShardRun& run) {
     MapPage(*c.mapper, run.shard, job, page.records, owns_rejects, claims, &mapped);
     const Cut cut = CutToLimit(engine, run, job, &page, &mapped);
     if (cut == Cut::kNothing) return pause();
+    if (sorted != nullptr) NoteSortedEnd(*sorted, sorted_keys, page, run, mapped);
     if (partitioned && !c.source->plans_one_shard()) WarnOutOfWindow(engine, run, mapped);
     run.max_event_time = std::max(run.max_event_time, mapped.max_event_time);
     if (!CommitAndConfirm(engine, run, *reader, page, mapped, redeliver, &counters)) return;

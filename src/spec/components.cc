@@ -153,7 +153,10 @@ void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
   bool cursors_may_expire = false;
   if (spec.source.present()) {
     absl::StatusOr<std::unique_ptr<Source>> source = SourceFrom(spec, errors, resolve);
-    cursors_may_expire = source.ok() && *source != nullptr && (*source)->cursors_may_expire();
+    // A source whose records come sorted by time restarts from where they got to.
+    cursors_may_expire =
+        source.ok() && *source != nullptr && (*source)->cursors_may_expire() &&
+        !((*source)->paging_claims() != nullptr && (*source)->paging_claims()->facts().sorted);
   }
   if (spec.mapper.present()) (void)MapperFrom(spec, errors, resolve);
   const SinkType* sink = FindType(SinkTypes(), spec.sink.type);
@@ -194,10 +197,11 @@ absl::Status ResolveComponents(const JobSpec& spec, const ResolveOptions& option
 
 std::string RestartCannotBeExact(std::string_view checkpoint_type) {
   return StrCat(
-      "a shard whose cursor expires restarts from its beginning and must skip what it delivered "
-      "before, but the ",
+      "a shard whose cursor expires restarts from its beginning (its records do not come sorted by time: "
+      "no sorted_by) and must skip what it delivered before, but the ",
       checkpoint_type.empty() ? std::string("given") : StrCat(checkpoint_type),
-      " checkpoint store keeps no delivered keys (the file, memory and postgres stores do) and the job does not "
+      " checkpoint store keeps no delivered keys (the file, memory and postgres stores do) and the job does "
+      "not "
       "ask the sink (skip_already_present, with a ",
       SinkTypesThat(&SinkType::presence), " sink)");
 }
