@@ -317,13 +317,15 @@ TEST(CrashTest, HttpApiThroughFaultStormsAndRepeatedSigkills) {
 // Cursors that live 150 ms (source.pagination.expired), through the same
 // kills: every third run starts after the saved cursors died, and a cursor
 // also expires now and then mid-run; each shard restarts from its beginning
-// and skips what its delivered-keys log holds. The log is appended before
-// the checkpoint that counts it, and a kill between the two leaves entries
-// the next append writes over.
-TEST(CrashTest, ExpiringCursorsThroughRepeatedSigkills) {
-  const int kRecords = Kills(40000, 200000);
+// (or, `sorted`, from where its records had got to, with records sharing
+// their times across pages) and skips what its delivered-keys log holds. The
+// log is appended before the checkpoint that counts it, and a kill between
+// the two leaves entries the next append writes over.
+void ExpiringCursorsThroughRepeatedSigkills(bool sorted) {
+  const int kRecords = sorted ? Kills(60000, 300000) : Kills(40000, 200000);
   constexpr int kPage = 500;
   testing::SimulatedApiOptions options;
+  if (sorted) options.same_time_group = 3;
   options.start = T("2026-11-14T00:00:00Z");
   options.end = T("2026-11-18T00:00:00Z");
   options.records = kRecords;
@@ -332,15 +334,17 @@ TEST(CrashTest, ExpiringCursorsThroughRepeatedSigkills) {
   options.cursor_lifetime = absl::Milliseconds(150);
   testing::SimulatedApi api(options);
   testing::TempDir dir;
-  testing::WriteFile(dir.File("job.json"), StrCat(R"({
+  testing::WriteFile(dir.File("job.json"),
+                     StrCat(R"({
     "name": "crash-expiring", "window": {"start": "2026-11-14T00:00:00Z", "end": "2026-11-18T00:00:00Z"},
     "shard_duration": "1d", "concurrency": 4,
     "retry": {"initial_backoff": "1ms", "max_backoff": "10ms", "max_attempts": 30},
     "source": {"type": "http", "url": ")",
-                                                  api.base_url(), R"(/v1/cursor",
+                            api.base_url(), R"(/v1/cursor",
                "query": {"from": "{start}", "to": "{end}", "cursor": "{cursor}", "limit": "{limit}"},
                "records": "/data", "page_size": )",
-                                                  kPage, R"(, "timeout": "5s",
+                            kPage, sorted ? R"(, "sorted_by": {"from": "/created_at"})" : "",
+                            R"(, "timeout": "5s",
                "pagination": {"type": "cursor", "from": "/next_cursor",
                               "expired": {"statuses": [400], "body_contains": "cursor_expired"}}},
     "mapper": {"type": "json", "fields": [{"name": "id", "from": "/id", "required": true}],
@@ -364,8 +368,15 @@ TEST(CrashTest, ExpiringCursorsThroughRepeatedSigkills) {
   RunTorture(t);
   int expired = 0;
   for (const testing::RequestRecord& r : api.requests()) expired += r.status == 400;
-  std::printf("crash-expiring: %d requests answered \"cursor expired\"\n", expired);
+  std::printf("crash-expiring%s: %d requests answered \"cursor expired\"\n", sorted ? " (sorted)" : "",
+              expired);
   EXPECT_GT(expired, 0);
+}
+
+TEST(CrashTest, ExpiringCursorsThroughRepeatedSigkills) { ExpiringCursorsThroughRepeatedSigkills(false); }
+
+TEST(CrashTest, ExpiringCursorsOverSortedRecordsThroughRepeatedSigkills) {
+  ExpiringCursorsThroughRepeatedSigkills(true);
 }
 
 // A GraphQL connection (a JSON body with a null cursor at first, the end
