@@ -92,7 +92,7 @@ bool ResolveOAuth2(const HttpOAuth2& oauth2, const HttpClientOptions& client, st
                 StrCat(oauth2.refresh_token_file, " cannot be read: ", std::strerror(errno)));
     return false;
   }
-  out->oauth2 = std::make_shared<OAuth2Tokens>(oauth2, client);
+  out->renewable = std::make_shared<OAuth2Tokens>(oauth2, client);
   return true;
 }
 
@@ -136,9 +136,11 @@ bool ResolveHttpAuth(const HttpAuth& auth, const HttpClientOptions& client, std:
   redactor->Add(*secret);
   if (!auth.secret.command.empty()) {
     // Sent per request, so that a refusal can run the command again.
-    out->rotating = std::make_shared<RotatingSecret>(auth, *secret);
+    auto rotating = std::make_shared<RotatingSecret>(auth, *secret);
+    size_t seen = 0;
+    rotating->AddSecretsTo(redactor, &seen);
+    out->renewable = std::move(rotating);
     if (auth.type == HttpAuthType::kQuery) out->query_name = auth.name;  // kept out of cursors
-    if (auth.type == HttpAuthType::kBasic) redactor->Add(out->rotating->Header(*secret).second.substr(6));
     return true;
   }
   if (!auth.secret.value.empty()) {
@@ -172,58 +174,40 @@ bool ResolveHttpAuth(const HttpAuth& auth, const HttpClientOptions& client, std:
 
 absl::Status RequestAuthorizer::Apply(HttpRequest* request, Redactor* redactor, bool* renewed) {
   for (const HttpHeader& h : credentials_.headers) request->headers.push_back(h);
-  if (!credentials_.query_name.empty() && credentials_.rotating == nullptr) {
+  if (!credentials_.query_name.empty() && credentials_.renewable == nullptr) {
     request->credential_query_param = credentials_.query_name;
     request->url = AddQueryParam(RemoveQueryParam(request->url, credentials_.query_name),
                                  credentials_.query_name, credentials_.query_value);
   }
-  if (credentials_.rotating != nullptr) {
-    absl::StatusOr<RotatingSecret::Current> secret = credentials_.rotating->Get();
-    if (!secret.ok()) return secret.status();
-    *renewed = *renewed || secret->rerun;
-    auto [name, value] = credentials_.rotating->Header(secret->value);
-    if (secret->generation != rotating_generation_) {
-      redactor->Add(secret->value);
-      redactor->Add(value);
-      if (value.rfind("Basic ", 0) == 0) redactor->Add(value.substr(6));
-      rotating_generation_ = secret->generation;
-    }
-    if (credentials_.rotating->in_query()) {
-      request->credential_query_param = name;
-      request->url = AddQueryParam(RemoveQueryParam(request->url, name), name, value);
-    } else {
-      request->headers.push_back({std::move(name), std::move(value), true});
-    }
+  RenewableSecret* secret = credentials_.renewable.get();
+  if (secret == nullptr) return absl::OkStatus();
+  absl::StatusOr<RenewableSecret::Current> current = secret->Get();
+  if (!current.ok()) return current.status();
+  *renewed = *renewed || current->renewed;
+  if (current->generation != generation_ || secrets_seen_ == 0) {
+    secret->AddSecretsTo(redactor, &secrets_seen_);
+    generation_ = current->generation;
   }
-  if (credentials_.oauth2 == nullptr) return absl::OkStatus();
-  absl::StatusOr<OAuth2Token> token = credentials_.oauth2->Get();
-  if (!token.ok()) return token.status();
-  *renewed = *renewed || token->refreshed;
-  if (token->generation != oauth2_generation_) {
-    credentials_.oauth2->AddSecretsTo(redactor, &oauth2_secrets_seen_);
-    oauth2_generation_ = token->generation;
+  RenewableSecret::Placement at = secret->Place(current->value);
+  if (at.in_query) {
+    request->credential_query_param = at.name;
+    request->url = AddQueryParam(RemoveQueryParam(request->url, at.name), at.name, at.content);
+  } else {
+    request->headers.push_back({std::move(at.name), std::move(at.content), true});
   }
-  request->headers.push_back({"Authorization", StrCat("Bearer ", token->access_token), true});
   return absl::OkStatus();
 }
 
 absl::Status RequestAuthorizer::Answered(const HttpRequest& request, long status, const Redactor& redactor) {
-  auto again = [&](std::string_view what) {
-    absl::Status s = absl::UnavailableError(
-        ToAbsl(StrCat(request.method, " ", redactor.Redact(request.url), " returned HTTP 401: ", what)));
+  RenewableSecret* secret = credentials_.renewable.get();
+  if (secret == nullptr) return absl::OkStatus();
+  if (status == 401 && secret->Refused(generation_)) {
+    absl::Status s = absl::UnavailableError(ToAbsl(StrCat(request.method, " ", redactor.Redact(request.url),
+                                                          " returned HTTP 401: ", secret->on_refusal())));
     SetRetryAfter(s, absl::ZeroDuration());
     return s;
-  };
-  if (credentials_.rotating != nullptr) {
-    if (status == 401 && credentials_.rotating->Refused(rotating_generation_))
-      return again("the secret was refused; running its command again");
-    if (status < 400) credentials_.rotating->Accepted(rotating_generation_);
   }
-  if (credentials_.oauth2 != nullptr) {
-    if (status == 401 && credentials_.oauth2->Refused(oauth2_generation_))
-      return again("the access token was refused; asking the token endpoint for a new one");
-    if (status < 400) credentials_.oauth2->Accepted(oauth2_generation_);
-  }
+  if (status < 400) secret->Accepted(generation_);
   return absl::OkStatus();
 }
 

@@ -22,12 +22,12 @@
 namespace recovery {
 
 struct HttpCredentials {
-  std::vector<HttpHeader> headers;       // bearer, header and basic secrets, marked as credentials
-  std::string query_name, query_value;   // auth.type "query" (no value when a command prints it)
-  std::shared_ptr<OAuth2Tokens> oauth2;  // auth.type "oauth2": tokens shared by every client
-  // A header secret a command prints: its header is added per request, and a
-  // 401 runs the command again once.
-  std::shared_ptr<RotatingSecret> rotating;
+  std::vector<HttpHeader> headers;      // bearer, header and basic secrets, marked as credentials
+  std::string query_name, query_value;  // auth.type "query" (no value when a command prints it)
+  // Sent per request, and fetched again when the API refuses it: OAuth2
+  // tokens (auth.type "oauth2") or a secret a command prints (auth.*_cmd),
+  // shared by every client.
+  std::shared_ptr<RenewableSecret> renewable;
 };
 
 // Checks `auth`, adding each problem under `path` ("source", "sink").
@@ -47,11 +47,10 @@ class RequestAuthorizer {
   // `credentials` must outlive the authorizer.
   explicit RequestAuthorizer(const HttpCredentials& credentials) : credentials_(credentials) {}
 
-  // Puts the credentials on `request`: headers, the query parameter, a
-  // current OAuth2 token or command secret (fetched if need be). Every new
-  // secret is added to `redactor`. `*renewed` is set when this call fetched
-  // a token or ran the command. Errors: those of OAuth2Tokens::Get and
-  // RotatingSecret::Get.
+  // Puts the credentials on `request`: headers, the query parameter, the
+  // current renewable secret (fetched if need be). Every new secret is added
+  // to `redactor`. `*renewed` is set when this call fetched a token or ran
+  // the command. Errors: those of RenewableSecret::Get.
   absl::Status Apply(HttpRequest* request, Redactor* redactor, bool* renewed);
 
   // After an answer with `status` to a request Apply() prepared: a 401 that
@@ -62,9 +61,8 @@ class RequestAuthorizer {
 
  private:
   const HttpCredentials& credentials_;
-  size_t oauth2_secrets_seen_ = 0;
-  uint64_t oauth2_generation_ = 0;    // of the token on the last request
-  uint64_t rotating_generation_ = 0;  // of the command's secret on the last request
+  size_t secrets_seen_ = 0;
+  uint64_t generation_ = 0;  // of the renewable secret on the last request
 };
 
 }  // namespace recovery

@@ -117,13 +117,13 @@ OAuth2Error ParseOAuth2Error(std::string_view body) {
 OAuth2Tokens::OAuth2Tokens(HttpOAuth2 options, HttpClientOptions client)
     : options_(std::move(options)), client_(std::move(client)) {}
 
-absl::StatusOr<OAuth2Token> OAuth2Tokens::Get() {
+absl::StatusOr<RenewableSecret::Current> OAuth2Tokens::Get() {
   {
     absl::MutexLock lock(&mu_);
     if (!permanent_.ok()) return permanent_;
     const absl::Time now = absl::Now();
     if (!access_token_.empty() && (now < refresh_at_ || (now < expires_at_ && refreshing_))) {
-      return OAuth2Token{access_token_, generation_, false};  // fresh, or valid while another renews it
+      return Current{access_token_, generation_, false};  // fresh, or valid while another renews it
     }
   }
   absl::MutexLock turn(&refresh_mu_);  // one renewal at a time
@@ -131,7 +131,7 @@ absl::StatusOr<OAuth2Token> OAuth2Tokens::Get() {
     absl::MutexLock lock(&mu_);
     if (!permanent_.ok()) return permanent_;
     if (!access_token_.empty() && absl::Now() < refresh_at_) {
-      return OAuth2Token{access_token_, generation_, false};  // renewed while this call waited
+      return Current{access_token_, generation_, false};  // renewed while this call waited
     }
     refreshing_ = true;
   }
@@ -154,7 +154,7 @@ absl::StatusOr<OAuth2Token> OAuth2Tokens::Get() {
   ++generation_;
   after_refusal_.store(refusal_pending_);
   refusal_pending_ = false;
-  return OAuth2Token{access_token_, generation_, true};
+  return Current{access_token_, generation_, true};
 }
 
 absl::StatusOr<OAuth2Tokens::Issued> OAuth2Tokens::Fetch() {

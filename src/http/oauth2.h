@@ -20,17 +20,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "http/http_client.h"
+#include "http/renewable_secret.h"
 #include "recovery/http_source.h"
 #include "util/redact.h"
+#include "util/strings.h"
 
 namespace recovery {
-
-// An access token and the count of tokens fetched before it (its generation).
-struct OAuth2Token {
-  std::string access_token;
-  uint64_t generation = 0;
-  bool refreshed = false;  // this call fetched it: one refresh, for the metrics
-};
 
 // A 2xx answer of a token endpoint.
 struct OAuth2Issued {
@@ -52,7 +47,7 @@ struct OAuth2Error {
 OAuth2Error ParseOAuth2Error(std::string_view body);
 
 // Thread-safe.
-class OAuth2Tokens {
+class OAuth2Tokens : public RenewableSecret {
  public:
   // `options` checked already; `client` for the token endpoint (TLS, timeouts).
   OAuth2Tokens(HttpOAuth2 options, HttpClientOptions client);
@@ -65,20 +60,22 @@ class OAuth2Tokens {
   // kUnauthenticated (it refused the grant twice, the secrets read anew in
   // between; every later call fails the same way without asking it again).
   // Messages name the token URL and the endpoint's error, never a secret.
-  absl::StatusOr<OAuth2Token> Get();
-
-  // The API refused the token of `generation` (401): the next Get() fetches
-  // a new one, unless a newer one exists already. False when that token was
-  // itself fetched because the API refused the one before it and has not
-  // been accepted since: the API refuses fresh tokens, renewing again would
-  // not help.
-  bool Refused(uint64_t generation);
-  // The API accepted the token of `generation`.
-  void Accepted(uint64_t generation);
-
-  // The secrets seen since the call that left `*seen` (start at 0): the
-  // client secret, refresh and access tokens, for a redactor.
-  void AddSecretsTo(Redactor* redactor, size_t* seen) const;
+  absl::StatusOr<Current> Get() override;
+  // A refusal renews the token at the next Get(), unless a newer one exists
+  // already; false when that token was itself fetched because the API
+  // refused the one before it and has not been accepted since: the API
+  // refuses fresh tokens.
+  bool Refused(uint64_t generation) override;
+  void Accepted(uint64_t generation) override;
+  // "Authorization: Bearer <token>".
+  Placement Place(const std::string& value) const override {
+    return {"Authorization", StrCat("Bearer ", value)};
+  }
+  // The client secret, refresh and access tokens.
+  void AddSecretsTo(Redactor* redactor, size_t* seen) const override;
+  std::string_view on_refusal() const override {
+    return "the access token was refused; asking the token endpoint for a new one";
+  }
 
  private:
   using Issued = OAuth2Issued;

@@ -5,7 +5,20 @@
 
 namespace recovery {
 
-absl::StatusOr<RotatingSecret::Current> RotatingSecret::Get() {
+RotatingSecret::RotatingSecret(HttpAuth auth, std::string value) : auth_(std::move(auth)) {
+  absl::MutexLock lock(&mu_);
+  value_ = std::move(value);
+  Seen(value_);
+}
+
+void RotatingSecret::Seen(const std::string& value) {
+  secrets_.push_back(value);
+  const Placement p = Place(value);
+  secrets_.push_back(p.content);
+  if (auth_.type == HttpAuthType::kBasic) secrets_.push_back(p.content.substr(6));  // after "Basic "
+}
+
+absl::StatusOr<RenewableSecret::Current> RotatingSecret::Get() {
   absl::MutexLock lock(&mu_);  // held while the command runs: one run for all shards
   bool rerun = false;
   if (stale_) {
@@ -17,6 +30,7 @@ absl::StatusOr<RotatingSecret::Current> RotatingSecret::Get() {
                                         fresh.status().message())));
     }
     value_ = *std::move(fresh);
+    Seen(value_);
     ++generation_;
     stale_ = false;
     rerun = true;
@@ -38,16 +52,23 @@ void RotatingSecret::Accepted(uint64_t generation) {
   if (generation == generation_) after_refusal_ = false;
 }
 
-std::pair<std::string, std::string> RotatingSecret::Header(const std::string& value) const {
+RenewableSecret::Placement RotatingSecret::Place(const std::string& value) const {
   switch (auth_.type) {
     case HttpAuthType::kBearer:
       return {"Authorization", StrCat("Bearer ", value)};
     case HttpAuthType::kBasic:
       return {"Authorization",
               StrCat("Basic ", absl::Base64Escape(ToAbsl(StrCat(auth_.username, ":", value))))};
+    case HttpAuthType::kQuery:
+      return {auth_.name, value, /*in_query=*/true};
     default:
       return {auth_.name, value};
   }
+}
+
+void RotatingSecret::AddSecretsTo(Redactor* redactor, size_t* seen) const {
+  absl::MutexLock lock(&mu_);
+  for (; *seen < secrets_.size(); ++*seen) redactor->Add(secrets_[*seen]);
 }
 
 }  // namespace recovery

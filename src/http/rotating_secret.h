@@ -9,48 +9,43 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "http/renewable_secret.h"
 #include "recovery/http_source.h"
 #include "recovery/secret.h"
 
 namespace recovery {
 
 // Thread-safe.
-class RotatingSecret {
+class RotatingSecret : public RenewableSecret {
  public:
   // `value`: what the command printed when the source was built.
-  RotatingSecret(HttpAuth auth, std::string value) : auth_(std::move(auth)), value_(std::move(value)) {}
+  RotatingSecret(HttpAuth auth, std::string value);
   RotatingSecret(const RotatingSecret&) = delete;
   RotatingSecret& operator=(const RotatingSecret&) = delete;
 
-  struct Current {
-    std::string value;
-    uint64_t generation = 0;  // how many times the command ran before this value
-    bool rerun = false;       // this call ran the command again
-  };
-  // The value to send; runs the command again (one caller at a time) when
-  // the last value was refused.
-  absl::StatusOr<Current> Get();
-  // The API refused the value of `generation`: true when another will be
-  // fetched (ask again), false when a value fetched after a refusal was
-  // refused too.
-  bool Refused(uint64_t generation);
-  // The API took the value of `generation`.
-  void Accepted(uint64_t generation);
-
-  // The header that carries `value`: name and content ("Authorization",
-  // "Bearer …"), and the other forms of the secret to redact; for a query
-  // secret, the parameter's name and the value.
-  std::pair<std::string, std::string> Header(const std::string& value) const;
-  // The secret goes in a query parameter (auth.type "query"), not a header.
-  bool in_query() const { return auth_.type == HttpAuthType::kQuery; }
+  // Runs the command again when the last value was refused.
+  absl::StatusOr<Current> Get() override;
+  bool Refused(uint64_t generation) override;
+  void Accepted(uint64_t generation) override;
+  // The header that carries `value` for the auth type (bearer, header,
+  // basic), or the query parameter (auth.type "query").
+  Placement Place(const std::string& value) const override;
+  // The command's values, and a basic secret's base64 form as sent.
+  void AddSecretsTo(Redactor* redactor, size_t* seen) const override;
+  std::string_view on_refusal() const override { return "the secret was refused; running its command again"; }
 
  private:
+  void Seen(const std::string& value) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const HttpAuth auth_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::string value_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> secrets_ ABSL_GUARDED_BY(mu_);  // every form of every value, for redactors
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool stale_ ABSL_GUARDED_BY(mu_) = false;          // refused: run the command before the next use
   bool after_refusal_ ABSL_GUARDED_BY(mu_) = false;  // the current value came from a refusal, unconfirmed
