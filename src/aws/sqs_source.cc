@@ -45,7 +45,11 @@ absl::Status SqsReader::Start() {
   if (!url.ok()) return url.status();
   queue_url_ = *url;
   WarnIfBeyondRetention();
-  const int workers = std::max(2, std::min(config_.receivers, 8));
+  // As many delete workers as receivers: a delete batch holds as many
+  // messages as a receive (10) and takes as long, so fewer would fall behind
+  // the receives, and every page's cursor would carry the growing backlog of
+  // messages not yet deleted.
+  const int workers = std::clamp(config_.receivers, 2, 64);
   auto add = [this](auto loop) {
     clients_.push_back(std::make_unique<AwsJsonClient>(&config_.aws));
     threads_.emplace_back([this, loop, c = clients_.back().get()] { (this->*loop)(*c); });
