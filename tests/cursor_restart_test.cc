@@ -81,9 +81,9 @@ struct Outcome {
 };
 
 // Runs `job`; `on_batch` (may be empty) is called with each batch's number
-// before the sink takes it.
+// before the sink takes it. `store`: the checkpoint store (else the job's).
 Outcome RunJob(const std::string& job, const std::function<void(int)>& on_batch = nullptr,
-               int64_t max_records = 0) {
+               int64_t max_records = 0, std::unique_ptr<CheckpointStore> store = nullptr) {
   auto spec = JobSpec::Parse(job);
   EXPECT_TRUE(spec.ok()) << spec.status();
   if (max_records > 0) spec->max_records = max_records;
@@ -91,6 +91,7 @@ Outcome RunJob(const std::string& job, const std::function<void(int)>& on_batch 
   auto deliveries = std::make_shared<std::vector<Delivery>>();
   auto batches = std::make_shared<int>(0);
   Components c;
+  c.checkpoints = std::move(store);
   c.sink = NewCallbackSink([deliveries, batches, on_batch](const Shard&, absl::Span<const Record> batch) {
     if (on_batch) on_batch(++*batches);
     for (const Record& r : batch) deliveries->push_back({std::string(r.key), r.maybe_redelivered});
@@ -319,33 +320,6 @@ std::vector<std::string> FromsWithoutCursor(const SimulatedApi& api) {
   return out;
 }
 
-Outcome RunWith(const std::string& job, std::unique_ptr<CheckpointStore> store,
-                const std::function<void(int)>& on_batch = nullptr, int64_t max_records = 0) {
-  auto spec = JobSpec::Parse(job);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  if (max_records > 0) spec->max_records = max_records;
-  Outcome out;
-  auto deliveries = std::make_shared<std::vector<Delivery>>();
-  auto batches = std::make_shared<int>(0);
-  Components c;
-  c.checkpoints = std::move(store);
-  c.sink = NewCallbackSink([deliveries, batches, on_batch](const Shard&, absl::Span<const Record> batch) {
-    if (on_batch) on_batch(++*batches);
-    for (const Record& r : batch) deliveries->push_back({std::string(r.key), r.maybe_redelivered});
-    return absl::OkStatus();
-  });
-  BackfillerOptions options;
-  auto logs = std::make_shared<std::vector<std::string>>();
-  options.on_log = [logs](const LogEvent& e) { logs->push_back(StrCat(e.message, " ", e.fields_json)); };
-  auto b = Backfiller::Create(*spec, std::move(c), options);
-  EXPECT_TRUE(b.ok()) << b.status();
-  if (!b.ok()) return out;
-  out.result = (*b)->Run();
-  out.deliveries = *deliveries;
-  out.logs = *logs;
-  return out;
-}
-
 void ExpectEachOnce(const std::vector<Delivery>& deliveries, const SimulatedApi& api) {
   const std::map<std::string, int> n = Count(deliveries);
   EXPECT_EQ(n.size(), api.Ids(T("2026-11-14T00:00:00Z"), T("2026-11-16T00:00:00Z")).size());
@@ -391,17 +365,17 @@ TEST(CursorRestartTest, ASortedRestartIsExactWithoutDeliveredKeysAcrossRunsAndPa
   const std::string job = Sorted(
       Job(api, "cursor", R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})", "", 7));
   std::unique_ptr<CheckpointStore> kept = NewMemoryCheckpointStore();
-  const Outcome first = RunWith(
-      job, std::make_unique<Forgetful>(kept.get()),
+  const Outcome first = RunJob(
+      job,
       [&api](int batch) {
         if (batch == 3) api.Script({Fault{Fault::kCursorExpired}});
       },
-      /*max_records=*/90);
+      /*max_records=*/90, std::make_unique<Forgetful>(kept.get()));
   ASSERT_TRUE(first.result.status.ok()) << first.result.status;
   ASSERT_FALSE(first.result.complete);
   EXPECT_EQ(Restarts(first.logs), 1);
   absl::SleepFor(absl::Milliseconds(400));  // the saved cursors are dead now
-  const Outcome second = RunWith(job, std::make_unique<Forgetful>(kept.get()));
+  const Outcome second = RunJob(job, nullptr, 0, std::make_unique<Forgetful>(kept.get()));
   ASSERT_TRUE(second.result.status.ok()) << second.result.status;
   EXPECT_TRUE(second.result.complete);
   EXPECT_GE(Restarts(second.logs), 1);
@@ -434,12 +408,13 @@ TEST(CursorRestartTest, ASortedRestartAgainstAnApiThatIgnoresTheWindowSkipsWhatC
   options.ignore_window = true;
   SimulatedApi api(options);
   std::unique_ptr<CheckpointStore> kept = NewMemoryCheckpointStore();
-  const Outcome o = RunWith(
+  const Outcome o = RunJob(
       Sorted(Job(api, "cursor", R"({"type":"cursor","from":"/next_cursor","expired":{"statuses":[400]}})", "",
                  10, R"("shard_duration":"2d","concurrency":1)")),
-      std::make_unique<Forgetful>(kept.get()), [&api](int batch) {
+      [&api](int batch) {
         if (batch == 5 || batch == 11) api.Script({Fault{Fault::kCursorExpired}});
-      });
+      },
+      0, std::make_unique<Forgetful>(kept.get()));
   ASSERT_TRUE(o.result.status.ok()) << o.result.status;
   EXPECT_TRUE(o.result.complete);
   ExpectEachOnce(o.deliveries, api);
@@ -465,10 +440,12 @@ TEST(CursorRestartTest, ASortedByTheApiBreaksFallsBackToDeliveredKeysOrStops) {
   {
     SimulatedApi api(options);
     std::unique_ptr<CheckpointStore> kept = NewMemoryCheckpointStore();
-    const Outcome o = RunWith(Sorted(Job(api, "cursor", expired, "")),
-                              std::make_unique<Forgetful>(kept.get()), [&api](int batch) {
-                                if (batch == 3) api.Script({Fault{Fault::kCursorExpired}});
-                              });
+    const Outcome o = RunJob(
+        Sorted(Job(api, "cursor", expired, "")),
+        [&api](int batch) {
+          if (batch == 3) api.Script({Fault{Fault::kCursorExpired}});
+        },
+        0, std::make_unique<Forgetful>(kept.get()));
     ASSERT_FALSE(o.result.status.ok());
     EXPECT_THAT(o.result.status.message(), HasSubstr("a page came out of order"));
     EXPECT_THAT(o.result.status.message(), HasSubstr("cannot restart exactly"));
