@@ -124,6 +124,22 @@ absl::Status PrepareRestart(Engine& engine, ShardRun& run, const absl::Status& w
         "shard's width with shard_duration). Last refusal: ",
         why.message())));
   }
+  // Sorted records: from where they had got to, if that is inside the shard.
+  // Decided before the checkpoint changes: a refusal leaves it as it was.
+  const bool by_order = engine.sorted_restarts() != nullptr && !ck.unsorted &&
+                        ck.sorted_through > run.shard.start && ck.sorted_through < run.shard.end;
+  if (!by_order && !engine.keeps_delivered_keys() && engine.presence() == nullptr &&
+      (delivered > 0 || ck.in_flight)) {
+    return absl::FailedPreconditionError(ToAbsl(StrCat(
+        "the source's cursor expired and the shard cannot restart exactly: its records were to come sorted "
+        "by "
+        "time (sorted_by), but ",
+        ck.unsorted ? "a page came out of order"
+                    : "no record committed so far has a sort time inside the shard's window",
+        ", and the checkpoint store keeps no delivered keys to skip what the shard delivered. Fix sorted_by, "
+        "or use a store that keeps delivered keys (file, memory, postgres), or reset the shard. Refusal: ",
+        why.message())));
+  }
   RECOVERY_RETURN_IF_ERROR(LoadDelivered(engine, run));
   // With the sink's presence check, the in-flight keys are the presence
   // step's own (presence.cc); else they are this batch's, which may be in the sink.
@@ -135,19 +151,6 @@ absl::Status PrepareRestart(Engine& engine, ShardRun& run, const absl::Status& w
   ck.cursor.clear();
   ck.page_taken = 0;
   ck.page_taken_hash = 0;
-  // Sorted records: from where they had got to, if that is inside the shard.
-  const bool by_order = engine.sorted_restarts() != nullptr && !ck.unsorted &&
-                        ck.sorted_through > run.shard.start && ck.sorted_through < run.shard.end;
-  if (!by_order && !engine.keeps_delivered_keys() && engine.presence() == nullptr &&
-      (delivered > 0 || ck.in_flight)) {
-    return absl::FailedPreconditionError(ToAbsl(StrCat(
-        "the source's cursor expired and the shard cannot restart exactly: its records were to come sorted by "
-        "time (sorted_by), but ",
-        ck.unsorted ? "a page came out of order" : "no record's sort time could be read",
-        ", and the checkpoint store keeps no delivered keys to skip what the shard delivered. Fix sorted_by, "
-        "or use a store that keeps delivered keys (file, memory, postgres), or reset the shard. Refusal: ",
-        why.message())));
-  }
   ck.read_from = by_order ? ck.sorted_through : absl::InfinitePast();
   run.skip_sorted_before = ck.read_from;
   run.skip_sorted_keys = by_order

@@ -53,11 +53,13 @@ void NoteSortedEnd(const PagingClaims& claims, bool keep_keys, const Page& page,
 // Moves the checkpoint's sort position by a committed page's (NoteSortedEnd).
 void MoveSortedThrough(const MappedPage& mapped, Checkpoint& checkpoint);
 
-// Prepares `run` to read its shard again from the beginning after `why` (a
-// CursorExpiredError): counts and logs the restart and loads what the shard
-// delivered. FailedPrecondition when restarts keep coming without anything
+// Prepares `run` to read its shard again after `why` (a CursorExpiredError),
+// from the beginning or from where its sorted records had got to: counts and
+// logs the restart and loads what the shard delivered. FailedPrecondition,
+// with the checkpoint unchanged, when restarts keep coming without anything
 // new delivered between them (the cursors expire before the shard gets past
-// what it had): restarting again would loop.
+// what it had: restarting again would loop), or when a restart could not be
+// exact (sorted records that came out of order, and nothing else to skip by).
 absl::Status PrepareRestart(Engine& engine, ShardRun& run, const absl::Status& why);
 
 // After a restart: takes the records `run` delivered before out of
