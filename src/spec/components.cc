@@ -150,11 +150,11 @@ absl::StatusOr<std::string> SourceCursorAt(const JobSpec& spec, std::string_view
 }
 
 void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
-  bool cursors_may_expire = false;
+  bool restarts_need_keys = false;  // cursors that expire, over records in no known order
   if (spec.source.present()) {
     absl::StatusOr<std::unique_ptr<Source>> source = SourceFrom(spec, errors, resolve);
     // A source whose records come sorted by time restarts from where they got to.
-    cursors_may_expire =
+    restarts_need_keys =
         source.ok() && *source != nullptr && (*source)->cursors_may_expire() &&
         !((*source)->paging_claims() != nullptr && (*source)->paging_claims()->facts().sorted);
   }
@@ -176,7 +176,7 @@ void CheckComponents(const JobSpec& spec, SpecErrors* errors, bool resolve) {
                 StrCat("the ", spec.checkpoint.type,
                        " checkpoint store keeps no key log; use \"file\" checkpoints, or turn it off"));
   }
-  if (cursors_may_expire && store != nullptr && !store->keeps_delivered_keys &&
+  if (restarts_need_keys && store != nullptr && !store->keeps_delivered_keys &&
       !(spec.skip_already_present && sink != nullptr && sink->presence.offered)) {
     errors->Add("source.pagination.expired", RestartCannotBeExact(spec.checkpoint.type));
   }
