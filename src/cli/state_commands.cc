@@ -69,7 +69,13 @@ void PrintNotes(const std::vector<ShardReport>& reports, const JobSummary& s, bo
   for (const ShardReport& r : reports) {
     if (!r.checkpoint.warning.empty())
       std::printf("warning: shard %s: %s\n", r.shard.id.c_str(), r.checkpoint.warning.c_str());
-    if (r.checkpoint.cursor_restarts > 0) {
+    if (r.checkpoint.cursor_restarts > 0 && r.checkpoint.read_from != absl::InfinitePast()) {
+      std::printf(
+          "cursor restarts: shard %s restarted %u time(s) after the source refused its cursor as expired; "
+          "it reads from %s, where its records (sorted by time) had got to at the last restart (records it "
+          "had delivered were not delivered again)\n",
+          r.shard.id.c_str(), r.checkpoint.cursor_restarts, FormatRfc3339(r.checkpoint.read_from).c_str());
+    } else if (r.checkpoint.cursor_restarts > 0) {
       std::printf(
           "cursor restarts: shard %s read again from its beginning %u time(s) after the source "
           "refused its cursor as expired (records it had delivered were not delivered again)\n",

@@ -181,6 +181,7 @@ std::string StatusJson(std::string_view job, const std::vector<ShardReport>& rep
         .Str("last_error", r.checkpoint.last_error);
     if (!r.checkpoint.warning.empty()) w.Str("warning", r.checkpoint.warning);
     if (r.checkpoint.cursor_restarts > 0) w.Uint("cursor_restarts", r.checkpoint.cursor_restarts);
+    if (r.checkpoint.read_from != absl::InfinitePast()) w.Time("reads_from", r.checkpoint.read_from);
     if (!r.checkpoint.edits.empty()) {
       std::string edits = "[";
       for (const std::string& e : r.checkpoint.edits) StrAppend(&edits, edits.size() > 1 ? "," : "", e);
