@@ -175,8 +175,9 @@ class RECOVERY_EXPORT CheckpointStore {
   // store; lives as long as it.
   virtual ShardLeasing* leasing() { return nullptr; }
 
-  // The delivered-keys logs this store keeps beside its checkpoints, or null
-  // (then a job whose cursors may expire needs the sink's presence check).
+  // The delivered-keys logs this store keeps beside its checkpoints (the
+  // file, memory and PostgreSQL stores), or null (then a job whose cursors
+  // may expire needs records sorted by time, or the sink's presence check).
   // Owned by the store; lives as long as it.
   virtual DeliveredKeys* delivered_keys() { return nullptr; }
 
