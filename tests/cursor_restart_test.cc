@@ -376,23 +376,24 @@ TEST(CursorRestartTest, ASortedRestartIsExactWithoutDeliveredKeysAcrossRunsAndPa
   // The scripted expiry, and, on a machine slow enough, cursors that died
   // between two pages.
   EXPECT_GE(Restarts(first.logs), 1);
-  // A restarted shard reads from where its records had got to, from now on.
-  int reading_later = 0;
-  for (const ShardReport& s : first.result.shards) {
-    auto ck = kept->Load("expiring-cursor", s.shard.id);
-    ASSERT_TRUE(ck.ok()) << ck.status();
-    if (ck->has_value() && (*ck)->read_from != absl::InfinitePast()) {
-      EXPECT_GT((*ck)->read_from, s.shard.start);
-      EXPECT_GE((*ck)->cursor_restarts, 1u);
-      ++reading_later;
-    }
-  }
-  EXPECT_GE(reading_later, 1);
   absl::SleepFor(absl::Milliseconds(400));  // the saved cursors are dead now
   const Outcome second = RunJob(job, nullptr, 0, std::make_unique<Forgetful>(kept.get()));
   ASSERT_TRUE(second.result.status.ok()) << second.result.status;
   EXPECT_TRUE(second.result.complete);
   EXPECT_GE(Restarts(second.logs), 1);
+  // Every shard that restarted reads from where its records had got to
+  // (the first run's restart is saved only if that shard committed a page
+  // after it; the second run's, once the pause killed the saved cursors, is).
+  int reading_later = 0;
+  for (const ShardReport& s : second.result.shards) {
+    auto ck = kept->Load("expiring-cursor", s.shard.id);
+    ASSERT_TRUE(ck.ok()) << ck.status();
+    ASSERT_TRUE(ck->has_value());
+    if ((*ck)->cursor_restarts == 0) continue;
+    EXPECT_GT((*ck)->read_from, s.shard.start) << s.shard.id;
+    ++reading_later;
+  }
+  EXPECT_GE(reading_later, 1);
   std::vector<Delivery> all = first.deliveries;
   all.insert(all.end(), second.deliveries.begin(), second.deliveries.end());
   ExpectEachOnce(all, api);
