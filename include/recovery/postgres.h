@@ -102,9 +102,10 @@ struct PostgresCheckpointOptions {
 // Every job's checkpoints in one PostgreSQL table, shared by any number of
 // workers on any number of hosts, with per-shard leases and fencing tokens
 // (see ShardLease), and each shard's delivered keys in another
-// (CheckpointStore::delivered_keys, written under the same fencing tokens). The tables are created on first use, under a versioned
-// schema (recovery_meta.schema_version); a newer schema than this library
-// knows is refused. Connects on first use, so creating it does no I/O.
+// (CheckpointStore::delivered_keys, written under the same fencing
+// tokens). The tables are created on first use, under a versioned schema
+// (recovery_meta.schema_version); a newer schema than this library knows is
+// refused. Connects on first use, so creating it does no I/O.
 RECOVERY_EXPORT absl::StatusOr<std::unique_ptr<CheckpointStore>> NewPostgresCheckpointStore(
     PostgresCheckpointOptions options);
 
