@@ -123,6 +123,136 @@ TEST_F(BackfillerTest, CheckpointMovesPastABatchOnlyAfterTheSinkAcknowledgedIt) 
   for (const ShardReport& s : r.shards) EXPECT_FALSE(s.checkpoint.in_flight);
 }
 
+// Counts the saves that reach the store.
+class SaveCounter : public CheckpointStoreWrapper {
+ public:
+  explicit SaveCounter(CheckpointStore* target) : CheckpointStoreWrapper(target) {}
+  absl::Status Save(std::string_view job, std::string_view shard_id, const Checkpoint& checkpoint) override {
+    saves_.fetch_add(1);
+    return CheckpointStoreWrapper::Save(job, shard_id, checkpoint);
+  }
+  int saves() const { return saves_.load(); }
+
+ private:
+  std::atomic<int> saves_{0};
+};
+
+// One shard of 50 records, 10 a page.
+JobSpec OneShard() {
+  JobSpec spec = Spec();
+  spec.shard_duration = absl::Hours(24);
+  spec.concurrency = 1;
+  return spec;
+}
+
+// With a sink that cannot roll back, a page waits for one durable save of its
+// own: the in-flight mark of the next page carries the commit of the one
+// before (PageCommitter::SaveTrailing).
+TEST_F(BackfillerTest, EachPageSavesOnceTheNextMarkCarryingTheCommitBeforeIt) {
+  auto counter = std::make_unique<SaveCounter>(store_.get());
+  SaveCounter* saves = counter.get();
+  CheckpointStore* store = store_.get();
+  std::vector<std::string> durable_at_write;  // the saved cursor each batch found
+  auto sink = std::make_unique<RecordingSink>(&delivered_, [&](const Shard& shard, const RecordBatch&, int) {
+    auto ck = store->Load("test-job", shard.id);
+    durable_at_write.push_back(ck.ok() && ck->has_value() && (*ck)->in_flight ? (*ck)->cursor
+                                                                              : "not in flight");
+    return absl::OkStatus();
+  });
+  Components c;
+  c.source = Records(50);
+  c.mapper = *NewJsonMapper(kMapper);
+  c.sink = std::move(sink);
+  c.checkpoints = std::move(counter);
+  c.dead_letters = NewMemoryDeadLetterStore(&dead_);
+  auto b = Backfiller::Create(OneShard(), std::move(c));
+  ASSERT_TRUE(b.ok()) << b.status();
+  RunResult r = (*b)->Run();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(UniqueKeys(delivered_), AllKeys(50));
+  EXPECT_EQ(durable_at_write, std::vector<std::string>({"", "10", "20", "30", "40"}));
+  // Five marks and the commit that finishes the shard; two saves a page would be eleven.
+  EXPECT_EQ(saves->saves(), 6);
+  auto ck = store_->Load("test-job", r.shards[0].shard.id);
+  ASSERT_TRUE(ck.ok() && ck->has_value());
+  EXPECT_EQ((*ck)->state, ShardState::kDone);
+}
+
+// A run that stops before its shard is done (here the record limit) saves the
+// commit that was trailing: the next run does not take the last page for one
+// in flight.
+TEST_F(BackfillerTest, ARunThatStopsEarlySavesTheCommitThatWasTrailing) {
+  JobSpec spec = OneShard();
+  spec.max_records = 25;
+  RunResult r = Run(spec, Records(50), std::make_unique<RecordingSink>(&delivered_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(delivered_.size(), 25u);
+  auto ck = store_->Load("test-job", r.shards[0].shard.id);
+  ASSERT_TRUE(ck.ok() && ck->has_value());
+  EXPECT_FALSE((*ck)->in_flight);
+  EXPECT_EQ((*ck)->counters.records_delivered, 25u);
+  EXPECT_EQ((*ck)->page_taken, 5u);
+}
+
+// A fetch that failed may take long to succeed: the commit that was trailing
+// is saved before it is tried again.
+TEST_F(BackfillerTest, AFailedFetchSavesTheTrailingCommitBeforeItIsTriedAgain) {
+  CheckpointStore* store = store_.get();
+  std::vector<std::string> durable_at_fetch;  // "cursor" or "cursor in flight", at fetches 3 and 4
+  auto source = std::make_unique<FakeSource>(DayTimes(50), 10);
+  source->set_fetch_hook([&](const Shard& shard, int n) {
+    if (n == 3 || n == 4) {
+      auto ck = store->Load("test-job", shard.id);
+      EXPECT_TRUE(ck.ok() && ck->has_value());
+      if (ck.ok() && ck->has_value())
+        durable_at_fetch.push_back((*ck)->cursor + ((*ck)->in_flight ? " in flight" : ""));
+    }
+    return n == 3 ? absl::UnavailableError("503 from vendor") : absl::OkStatus();
+  });
+  RunResult r = Run(OneShard(), std::move(source), std::make_unique<RecordingSink>(&delivered_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(UniqueKeys(delivered_), AllKeys(50));
+  // The first try found the second page's mark; the second, the second page committed.
+  EXPECT_EQ(durable_at_fetch, std::vector<std::string>({"10 in flight", "20"}));
+}
+
+// A dead-letter file is one shared token, so the pages that write letters
+// commit one at a time; the sinks of the other pages are written
+// concurrently all the same.
+TEST_F(BackfillerTest, ADeadLetterFileDoesNotSerializeTheSinkOfPagesWithoutLetters) {
+  testing::TempDir dir;
+  absl::Mutex mu;
+  int waiting = 0, waited = 0;
+  bool overlapped = false;
+  auto sink = std::make_unique<RecordingSink>(&delivered_, [&](const Shard&, const RecordBatch&, int) {
+    absl::MutexLock lock(&mu);
+    if (waited == 2) return absl::OkStatus();  // the first two writes wait for each other; the rest go on
+    ++waited;
+    // Two shards in the sink at once, unless their writes are serialized (then this waits in vain).
+    if (++waiting == 2) overlapped = true;
+    mu.AwaitWithTimeout(absl::Condition(&overlapped), absl::Seconds(30));
+    --waiting;
+    return absl::OkStatus();
+  });
+  auto source = std::make_unique<FakeSource>(DayTimes(200), 10);
+  source->set_bad_record(15, "not json");  // shard 0 writes a letter
+  Components c;
+  c.source = std::move(source);
+  c.mapper = *NewJsonMapper(kMapper);
+  c.sink = std::move(sink);
+  c.checkpoints = std::unique_ptr<CheckpointStore>(new SharedStore(store_.get()));
+  c.dead_letters = *NewFileDeadLetterStore(dir.File("dead.jsonl"));
+  auto b = Backfiller::Create(Spec(), std::move(c));
+  ASSERT_TRUE(b.ok()) << b.status();
+  RunResult r = (*b)->Run();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_TRUE(overlapped);
+  std::set<std::string> expected = AllKeys(200);
+  expected.erase("r15");
+  EXPECT_EQ(Keys(delivered_), std::multiset<std::string>(expected.begin(), expected.end()));
+  EXPECT_EQ(testing::ReadLines(dir.File("dead.jsonl")).size(), 1u);
+}
+
 TEST_F(BackfillerTest, TheBatchInFlightAtAFailureIsRedeliveredFlaggedAndNoOtherRecordIs) {
   JobSpec spec = Spec();
   spec.concurrency = 1;

@@ -170,7 +170,8 @@ class WritingCommitter : public PageCommitter {
       : engine_(engine),
         lettering_(lettering),
         groups_commits_(engine.GroupsCommits()),
-        isolates_(engine.spec().isolate_after_crashes > 0 && !engine.sink_traits().rolls_back_uncommitted) {}
+        isolates_(engine.spec().isolate_after_crashes > 0 && !engine.sink_traits().rolls_back_uncommitted),
+        trails_(!engine.sink_traits().rolls_back_uncommitted) {}
   absl::Status Commit(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
                       ShardCounters* counters) override {
     const absl::Time start = absl::Now();
@@ -189,6 +190,7 @@ class WritingCommitter : public PageCommitter {
   }
   std::string_view PageMessage() const override { return "page committed"; }
   void SaveFailed(ShardRun& run) override { (void)engine_.SaveCheckpoint(run); }
+  absl::Status SaveTrailing(ShardRun& run, ShardCounters* counters) override;
 
  private:
   // Checks the lease, takes the isolation lock, then the two steps below.
@@ -200,8 +202,15 @@ class WritingCommitter : public PageCommitter {
   absl::Status PrepareBatch(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver, bool alone,
                             ShardCounters* counters);
   // Delivers the batch, writes the dead letters and saves the checkpoint
-  // (or joins a commit group), serialized where a shared token demands it.
-  absl::Status DeliverAndSave(ShardRun& run, const Page& page, MappedPage& mapped, ShardCounters* counters);
+  // (or joins a commit group, or lets the save trail when `may_trail`),
+  // serialized where a shared token demands it.
+  absl::Status DeliverAndSave(ShardRun& run, const Page& page, MappedPage& mapped, bool may_trail,
+                              ShardCounters* counters);
+  // Joins the commit group and waits for it, letting go of `lock` (the
+  // commit lock) meanwhile; should the group fail, the shard's checkpoint is
+  // `before_commit` again.
+  absl::Status AwaitGroup(ShardRun& run, std::optional<absl::MutexLock>& lock, Checkpoint before_commit,
+                          ShardCounters* counters);
   // Saves the shard's checkpoint, with retries.
   absl::Status Save(ShardRun& run, ShardCounters* counters);
 
@@ -209,6 +218,7 @@ class WritingCommitter : public PageCommitter {
   const Lettering& lettering_;
   const bool groups_commits_;
   const bool isolates_;  // the crash-loop breaker: needs the in-flight mark
+  const bool trails_;    // every batch is marked in flight: a commit's save may trail
 };
 
 // Fetches and maps, writes nothing: the checkpoint moves in memory only.
@@ -226,6 +236,7 @@ class DryRunCommitter : public PageCommitter {
   uint64_t ProgressRecords(const ShardCounters& counters) const override { return counters.records_fetched; }
   std::string_view PageMessage() const override { return "page mapped (dry run)"; }
   void SaveFailed(ShardRun&) override {}
+  absl::Status SaveTrailing(ShardRun&, ShardCounters*) override { return absl::OkStatus(); }
 };
 
 }  // namespace
@@ -235,6 +246,18 @@ absl::Status WritingCommitter::Save(ShardRun& run, ShardCounters* counters) {
       engine_.Retry("save checkpoint", run, counters, [&] { return engine_.SaveCheckpoint(run); });
   run.has_checkpoint |= s.ok();
   return s;
+}
+
+absl::Status WritingCommitter::SaveTrailing(ShardRun& run, ShardCounters* counters) {
+  if (!run.trailing_commit) return absl::OkStatus();
+  return engine_.Retry("save the last commit", run, counters, [&]() -> absl::Status {
+    const Checkpoint& commit = *run.trailing_commit;
+    RECOVERY_RETURN_IF_ERROR(
+        run.lease ? run.lease->Save(commit)
+                  : engine_.components().checkpoints->Save(engine_.spec().name, run.shard.id, commit));
+    run.trailing_commit.reset();
+    return absl::OkStatus();
+  });
 }
 
 absl::Status WritingCommitter::CommitPage(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
@@ -250,7 +273,7 @@ absl::Status WritingCommitter::CommitPage(ShardRun& run, const Page& page, Mappe
     shared.emplace(&engine_.isolation_mutex());
   }
   RECOVERY_RETURN_IF_ERROR(PrepareBatch(run, page, mapped, redeliver, alone.has_value(), counters));
-  return DeliverAndSave(run, page, mapped, counters);
+  return DeliverAndSave(run, page, mapped, /*may_trail=*/trails_ && !alone.has_value(), counters);
 }
 
 absl::Status WritingCommitter::PrepareBatch(ShardRun& run, const Page& page, MappedPage& mapped,
@@ -303,23 +326,38 @@ absl::Status WritingCommitter::PrepareBatch(ShardRun& run, const Page& page, Map
   return absl::OkStatus();
 }
 
+absl::Status WritingCommitter::AwaitGroup(ShardRun& run, std::optional<absl::MutexLock>& lock,
+                                          Checkpoint before_commit, ShardCounters* counters) {
+  // Let the next shard write while this batch waits for the durability it
+  // shares with the others of its group.
+  std::shared_ptr<Engine::CommitGroup> group = engine_.JoinCommitGroup(run);
+  lock.reset();
+  if (absl::Status s = engine_.AwaitCommitGroup(group, run, counters); !s.ok()) {
+    // The batch may not be durable: the checkpoint the shard stops with must
+    // not vouch for it.
+    run.checkpoint = std::move(before_commit);
+    return s;
+  }
+  run.has_checkpoint = true;
+  return absl::OkStatus();
+}
+
 absl::Status WritingCommitter::DeliverAndSave(ShardRun& run, const Page& page, MappedPage& mapped,
-                                              ShardCounters* counters) {
+                                              bool may_trail, ShardCounters* counters) {
   Engine& engine = engine_;
   Checkpoint& ck = run.checkpoint;
   const bool delivering = !mapped.batch.empty();
   // Only a page that writes to a sink or dead-letter store with a shared commit
-  // token must not interleave with others; the rest commit concurrently. (A
-  // sink that rejects records adds dead letters after the fact, hence the lock
-  // whenever the batch is non-empty and dead letters serialize.)
+  // token must not interleave with others; the rest commit concurrently. A
+  // shared sink is locked before its write. A shared dead-letter store is
+  // locked only once the page has letters to write (the sink's rejections
+  // join them after its write), so that the sinks of other pages are written
+  // concurrently and their checkpoints share the store's commit groups.
   // A replay writes to the dead-letter store for every page: it marks each letter.
   const bool marking = lettering_.every_page && !page.records.empty();
-  const bool lettering = !mapped.dead.empty() || marking;
   const bool letters_serialize = engine.components().dead_letters->serialize_commits();
-  const bool serialize = (delivering && engine.sink_traits().serialize_commits) ||
-                         ((lettering || delivering) && letters_serialize);
   std::optional<absl::MutexLock> lock;
-  if (serialize) lock.emplace(&engine.commit_mutex());
+  if (delivering && engine.sink_traits().serialize_commits) lock.emplace(&engine.commit_mutex());
   // Once a shared sink or dead-letter file holds this page, a failure before
   // the checkpoint records it must stop every shard: a later commit by another
   // shard would otherwise vouch for bytes no checkpoint covers.
@@ -347,6 +385,7 @@ absl::Status WritingCommitter::DeliverAndSave(ShardRun& run, const Page& page, M
   }
   // (The sink's rejections have joined mapped.dead by now.)
   if (!mapped.dead.empty() || marking) {
+    if (letters_serialize && !lock.has_value()) lock.emplace(&engine.commit_mutex());
     if (absl::Status s = WriteDeadLetters(engine, lettering_, run, page, mapped, counters); !s.ok())
       return fail_after_shared_write(s);
     shared_state_written |= letters_serialize;
@@ -358,17 +397,11 @@ absl::Status WritingCommitter::DeliverAndSave(ShardRun& run, const Page& page, M
   MovePast(run, page, mapped, *counters);
   ck.last_error.clear();
   if (grouped) {
-    // Let the next shard write while this batch waits for the durability
-    // it shares with the others of its group.
-    std::shared_ptr<Engine::CommitGroup> group = engine.JoinCommitGroup(run);
-    lock.reset();
-    if (absl::Status s = engine.AwaitCommitGroup(group, run, counters); !s.ok()) {
-      // The batch may not be durable: the checkpoint the shard stops with
-      // must not vouch for it.
-      ck = *std::move(before_commit);
-      return fail_after_shared_write(s);
-    }
-    run.has_checkpoint = true;
+    absl::Status s = AwaitGroup(run, lock, *std::move(before_commit), counters);
+    return s.ok() ? s : fail_after_shared_write(s);
+  }
+  if (may_trail && !lock.has_value() && ck.state != ShardState::kDone && run.has_checkpoint) {
+    run.trailing_commit = ck;  // the shard's next mark saves it (PageCommitter::SaveTrailing)
     return absl::OkStatus();
   }
   if (absl::Status s = Save(run, counters); !s.ok()) return fail_after_shared_write(s);

@@ -44,6 +44,23 @@ class PageCommitter {
   virtual std::string_view PageMessage() const = 0;
   // Saves the checkpoint of a shard that failed (a dry run saves nothing).
   virtual void SaveFailed(ShardRun& run) = 0;
+
+  // A commit's save may trail. With a sink that cannot roll back, every
+  // batch is marked in flight before the sink gets it, and that mark, saved
+  // durably, holds everything the commit of the page before it would: so
+  // Commit() may leave the save of a page's commit to the shard's next mark
+  // (ShardRun::trailing_commit), and a page waits for one durable save of
+  // its own instead of two. A crash before the mark is saved redelivers the
+  // committed page flagged, as a crash just before its commit's save always
+  // did: never more than one page a shard. A commit does not trail when it
+  // finishes the shard, when it shares a lock with other shards' commits, or
+  // when its batch was delivered in pieces (crash_isolation.h).
+  //
+  // Saves `run`'s trailing commit, if any, with retries: before the shard
+  // lets go of its run, and before it waits (a failed fetch, a poll in
+  // follow mode), so that what `recovery status` and a crash see is never
+  // more than a page behind for long.
+  virtual absl::Status SaveTrailing(ShardRun& run, ShardCounters* counters) = 0;
 };
 
 // The committer for `engine`'s run, from its options and components.

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,6 +66,9 @@ struct ShardRun {
   int64_t records_granted = 0;
   uint32_t taken_after = 0;
   uint64_t taken_hash_after = 0;
+  // The checkpoint of the shard's last commit, while no save holds it yet
+  // (PageCommitter::SaveTrailing): the next save of the shard supersedes it.
+  std::optional<Checkpoint> trailing_commit;
 };
 
 class PageCommitter;  // commit.h
@@ -142,8 +146,9 @@ class Engine {
   void CheckBudget();
   // The progress callback and gauges, after a page or at the end.
   void ReportProgress();
-  // The saved checkpoint of `run`, through its lease when it holds one.
-  absl::Status SaveCheckpoint(const ShardRun& run);
+  // Saves `run`'s checkpoint, through its lease when it holds one; a commit
+  // that trailed (ShardRun::trailing_commit) is superseded by it.
+  absl::Status SaveCheckpoint(ShardRun& run);
 
   // Group commit for a sink that is one file shared by every shard
   // (Sink::defers_sync) over a store that saves several checkpoints

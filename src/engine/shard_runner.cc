@@ -1,6 +1,7 @@
 #include "engine/shard_runner.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -11,6 +12,7 @@
 #include "engine/page_mapper.h"
 #include "json/json_writer.h"
 #include "recovery/status.h"
+#include "util/status_macros.h"
 #include "util/strings.h"
 
 namespace recovery {
@@ -195,9 +197,21 @@ bool CommitAndConfirm(Engine& engine, ShardRun& run, ShardReader& reader, const 
   return true;
 }
 
-}  // namespace
+// The next page from `reader`, with retries.
+absl::Status FetchPage(Engine& engine, ShardRun& run, ShardReader& reader, Page* page,
+                       ShardCounters* counters) {
+  bool first_attempt = true;
+  return engine.Retry("fetch page", run, counters, [&]() -> absl::Status {
+    // A fetch that failed may take long to succeed: the last commit trails no longer.
+    if (!std::exchange(first_attempt, false))
+      RECOVERY_RETURN_IF_ERROR(engine.committer().SaveTrailing(run, counters));
+    page->Clear();
+    return reader.Next(page);
+  });
+}
 
-void RunShard(Engine& engine, ShardRun& run) {
+// The page loop of RunShard, up to where the shard stops, pauses or is done.
+void RunPages(Engine& engine, ShardRun& run) {
   const Components& c = engine.components();
   const int index = run.shard.index;
   const ShardScope scope(engine.source_context());  // outlives the reader
@@ -225,10 +239,7 @@ void RunShard(Engine& engine, ShardRun& run) {
   mapped.hash_keys = engine.key_log() != nullptr || sorted_keys;
   while (true) {
     if (engine.Stopping() || engine.RecordsSpent()) return pause();
-    st = engine.Retry("fetch page", run, &counters, [&] {
-      page.Clear();
-      return reader->Next(&page);
-    });
+    st = FetchPage(engine, run, *reader, &page, &counters);
     if (IsCursorExpired(st) && c.source->cursors_may_expire()) {  // from the beginning, skipping what was had
       reader.reset();
       st = PrepareRestart(engine, run, st);
@@ -256,6 +267,8 @@ void RunShard(Engine& engine, ShardRun& run) {
     if (cut == Cut::kCut) return pause();
     if (!page.exhausted) continue;
     if (IsOpenEnded(run.shard)) {  // follow mode: caught up, poll again later
+      st = engine.committer().SaveTrailing(run, &counters);
+      if (!st.ok()) return Stop(engine, run, "save the last commit", st);
       if (!engine.Sleep(engine.spec().poll_interval)) return pause();
       continue;
     }
@@ -263,6 +276,18 @@ void RunShard(Engine& engine, ShardRun& run) {
     engine.progress().SetState(index, ShardState::kDone);
     return;
   }
+}
+
+}  // namespace
+
+void RunShard(Engine& engine, ShardRun& run) {
+  RunPages(engine, run);
+  // The last commit may still trail (PageCommitter::SaveTrailing): it is
+  // saved before the shard's lease or the job's lock is let go. (A shard that
+  // failed saved its checkpoint as it stopped.)
+  ShardCounters counters;
+  const absl::Status st = engine.committer().SaveTrailing(run, &counters);
+  if (!st.ok()) Stop(engine, run, "save the last commit", st);
 }
 
 bool ClaimShard(Engine& engine, ShardRun& run) {
