@@ -6,7 +6,8 @@
 // records. Each measurement runs the API server and the library client in
 // processes of their own, so RSS is the library's alone.
 //
-//   http_benchmark [--quick | --durability]
+//   http_benchmark [--quick | --durability | --callback]
+//   http_benchmark --one callback|durable|volatile CONCURRENCY   (one run, e.g. under perf)
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -217,6 +219,42 @@ double PythonBaseline(int port, int pages) {
   return std::atof(testing::Shell(cmd).c_str());  // records/s; 0 when it failed
 }
 
+// The callback sink (no shared file: each page is marked in flight before
+// the callback, its commit carried by the next mark) against the fsync'ed
+// JSON-lines sink (commit groups, one save a page), both with file
+// checkpoints, and the volatile JSON-lines run (nothing durable: what the
+// machine gives any sink), alternating, medians of three, at the
+// concurrencies where the machine is the limit.
+int CallbackTable() {
+  std::printf(
+      "Callback sink, file checkpoints, against JSON-lines durable and volatile (medians of %d alternating "
+      "runs):\n%-12s %12s %15s %10s %15s %17s %15s %17s %12s\n",
+      kDurabilityRepetitions, "concurrency", "bound rec/s", "callback rec/s", "of bound", "durable rec/s",
+      "callback/durable", "volatile rec/s", "callback/volatile", "CPU us/rec");
+  for (int concurrency : {64, 256}) {
+    const int64_t records = static_cast<int64_t>(concurrency) * 40 * kPage;
+    std::map<Durability, std::vector<Result>> runs;
+    for (int i = 0; i < kDurabilityRepetitions; ++i) {
+      for (Durability d : {Durability::kCallback, Durability::kDurable, Durability::kVolatile}) {
+        Server server = StartServer(records, concurrency + 8);
+        runs[d].push_back(RunClient(server.port, concurrency, 0, d));
+        StopServer(server);
+      }
+    }
+    const Result c = Median(runs[Durability::kCallback]), d = Median(runs[Durability::kDurable]),
+                 v = Median(runs[Durability::kVolatile]);
+    const double bound = concurrency / absl::ToDoubleSeconds(kLatency) * kPage;
+    std::printf("%-12d %12.0f %15.0f %9.1f%% %15.0f %16.1f%% %15.0f %16.1f%% %5.2f / %4.2f\n", concurrency,
+                bound, c.records_per_second, 100 * c.records_per_second / bound, d.records_per_second,
+                100 * c.records_per_second / d.records_per_second, v.records_per_second,
+                100 * c.records_per_second / v.records_per_second,
+                1e6 * c.cpu_seconds / static_cast<double>(c.records),
+                1e6 * d.cpu_seconds / static_cast<double>(d.records));
+  }
+  std::printf("(CPU us/rec: the client's own CPU time per record, callback / durable)\n");
+  return 0;
+}
+
 }  // namespace
 }  // namespace recovery
 
@@ -225,6 +263,20 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   const bool quick = mode == "--quick";
   const bool durability_only = mode == "--durability";  // the durability table alone
+  if (mode == "--callback") return CallbackTable();
+  if (argc > 3 && mode == "--one") {  // one run, for profiling: --one callback|durable|volatile CONCURRENCY
+    const std::string kind = argv[2];
+    const int concurrency = std::atoi(argv[3]);
+    const Durability d = kind == "durable"    ? Durability::kDurable
+                         : kind == "volatile" ? Durability::kVolatile
+                                              : Durability::kCallback;
+    Server server = StartServer(static_cast<int64_t>(concurrency) * 40 * kPage, concurrency + 8);
+    const Result r = RunClient(server.port, concurrency, 0, d);
+    StopServer(server);
+    std::printf("%s at %d: %.0f records/s, %.2f us CPU a record\n", kind.c_str(), concurrency,
+                r.records_per_second, 1e6 * r.cpu_seconds / static_cast<double>(r.records));
+    return 0;
+  }
   if (argc > 2 && std::string(argv[1]) == "--serve") {  // a server alone, for manual experiments
     Server s = StartServer(std::atoll(argv[2]), 72);
     std::printf("%d\n", s.port);
