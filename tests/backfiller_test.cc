@@ -253,6 +253,76 @@ TEST_F(BackfillerTest, ADeadLetterFileDoesNotSerializeTheSinkOfPagesWithoutLette
   EXPECT_EQ(testing::ReadLines(dir.File("dead.jsonl")).size(), 1u);
 }
 
+// A shared sink that defers its sync to commit groups (as the fsync'ed
+// JSON-lines file does) over a store that cannot save several checkpoints as
+// one (the PostgreSQL store): no groups, so each batch is synced before a
+// checkpoint vouches for it.
+TEST_F(BackfillerTest, ASinkThatDefersItsSyncIsSyncedBeforeACheckpointOutsideAGroupVouchesForIt) {
+  class DeferringSink : public Sink {
+   public:
+    absl::Status Write(const WriteRequest& request, WriteResult* result) override {
+      absl::MutexLock lock(&mu_);
+      written_ += request.batch.size();
+      result->commit_token = std::to_string(written_);
+      return absl::OkStatus();
+    }
+    absl::Status Sync() override {
+      absl::MutexLock lock(&mu_);
+      synced_ = written_;
+      return absl::OkStatus();
+    }
+    SinkTraits traits() const override {
+      SinkTraits t;
+      t.serialize_commits = true;
+      t.defers_sync = true;
+      t.rolls_back_uncommitted = true;
+      return t;
+    }
+    uint64_t synced() {
+      absl::MutexLock lock(&mu_);
+      return synced_;
+    }
+
+   private:
+    absl::Mutex mu_;
+    uint64_t written_ = 0, synced_ = 0;
+  };
+  class OneAtATime : public CheckpointStoreWrapper {
+   public:
+    OneAtATime(CheckpointStore* target, DeferringSink* sink) : CheckpointStoreWrapper(target), sink_(sink) {}
+    bool saves_atomically() const override { return false; }
+    absl::Status Save(std::string_view job, std::string_view shard_id,
+                      const Checkpoint& checkpoint) override {
+      uint64_t token = 0;
+      if (absl::SimpleAtoi(checkpoint.sink_token, &token) && token > sink_->synced()) unsynced_.fetch_add(1);
+      saves_.fetch_add(1);
+      return CheckpointStoreWrapper::Save(job, shard_id, checkpoint);
+    }
+    int unsynced() const { return unsynced_.load(); }
+    int saves() const { return saves_.load(); }
+
+   private:
+    DeferringSink* sink_;
+    std::atomic<int> unsynced_{0}, saves_{0};
+  };
+  auto sink = std::make_unique<DeferringSink>();
+  auto store = std::make_unique<OneAtATime>(store_.get(), sink.get());
+  OneAtATime* saved = store.get();
+  Components c;
+  c.source = Records(200);
+  c.mapper = *NewJsonMapper(kMapper);
+  c.sink = std::move(sink);
+  c.checkpoints = std::move(store);
+  c.dead_letters = NewMemoryDeadLetterStore(&dead_);
+  auto b = Backfiller::Create(Spec(), std::move(c));
+  ASSERT_TRUE(b.ok()) << b.status();
+  RunResult r = (*b)->Run();
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.progress.totals.records_delivered, 200u);
+  EXPECT_GE(saved->saves(), 20);
+  EXPECT_EQ(saved->unsynced(), 0) << "checkpoints saved vouching for a sink's unsynced bytes";
+}
+
 TEST_F(BackfillerTest, TheBatchInFlightAtAFailureIsRedeliveredFlaggedAndNoOtherRecordIs) {
   JobSpec spec = Spec();
   spec.concurrency = 1;

@@ -65,6 +65,13 @@ absl::Status Deliver(Engine& engine, ShardRun& run, MappedPage& mapped, ShardCou
   return absl::OkStatus();
 }
 
+// A sink that defers its sync to commit groups (SinkTraits::defers_sync),
+// written outside one: synced before a checkpoint vouches for its bytes.
+absl::Status SyncOutsideGroup(Engine& engine, const ShardRun& run, ShardCounters* counters) {
+  if (!engine.sink_traits().defers_sync) return absl::OkStatus();
+  return engine.Retry("sync sink", run, counters, [&] { return engine.components().sink->Sync(); });
+}
+
 ReplayOutcome ReplayOutcomeOf(RecordOutcome outcome) {
   switch (outcome) {
     case RecordOutcome::kDelivered:
@@ -293,6 +300,7 @@ absl::Status WritingCommitter::PrepareBatch(ShardRun& run, const Page& page, Map
         engine, run, page, mapped,
         [&](MappedPage& piece) {
           RECOVERY_RETURN_IF_ERROR(Deliver(engine, run, piece, counters));
+          RECOVERY_RETURN_IF_ERROR(SyncOutsideGroup(engine, run, counters));
           return ApplyWriteResult(page.records, &piece);
         },
         [&] { return Save(run, counters); }));
@@ -380,6 +388,8 @@ absl::Status WritingCommitter::DeliverAndSave(ShardRun& run, const Page& page, M
   if (delivering) {
     RECOVERY_RETURN_IF_ERROR(Deliver(engine, run, mapped, counters));
     shared_state_written = engine.sink_traits().serialize_commits;
+    if (absl::Status s = grouped ? absl::OkStatus() : SyncOutsideGroup(engine, run, counters); !s.ok())
+      return fail_after_shared_write(s);
     // The sink will never take its rejections: they join the dead letters.
     if (absl::Status s = ApplyWriteResult(page.records, &mapped); !s.ok()) return fail_after_shared_write(s);
   }
