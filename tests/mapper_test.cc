@@ -7,6 +7,8 @@
 #include "recovery/json_mapper.h"
 #include "simdjson.h"
 #include "testing/test_util.h"
+#include "util/strings.h"
+#include "util/time_format.h"
 
 namespace recovery {
 namespace {
@@ -173,6 +175,29 @@ TEST_F(MapperTest, TimestampsInEveryFormatComeOutAsRfc3339Utc) {
   EXPECT_EQ(m.payload, R"({"a":"2026-11-14T10:00:00Z","b":"2025-11-14T10:00:00.250Z",)"
                        R"("c":"2025-11-14T10:00:00.123Z","d":"2025-11-14T10:00:00.000001Z"})");
   EXPECT_EQ(m.event_time, absl::FromUnixMillis(1763114400123));
+}
+
+// The event time's value is read once for a timestamp field of the same
+// pointer and format, and a text already in the written form is copied; the
+// payload is the same as when each is read and formatted on its own.
+TEST_F(MapperTest, ATimestampSharedWithTheEventTimeComesOutAsItsOwnFieldWould) {
+  Use(R"({"type":"json","fields":[
+      {"name":"at","from":"/at","type":"timestamp"},
+      {"name":"ms","from":"/ms","type":"timestamp","format":"epoch_ms"}],
+    "event_time":{"from":"/at"}})");
+  for (const char* at : {"2026-11-14T10:00:00Z", "2026-11-14T10:00:00.250Z", "2026-11-14T10:00:00.000Z",
+                         "2026-11-14T12:00:00+02:00", "2016-12-31T23:59:60Z", "2026-11-14t10:00:00z"}) {
+    Mapped m = Map(StrCat(R"({"at":")", at, R"(","ms":1763114400123})"));
+    ASSERT_EQ(m.outcome, MapOutcome::kEmitted) << m.reason;
+    EXPECT_EQ(m.payload,
+              StrCat(R"({"at":")", FormatRfc3339(*ParseRfc3339(at)), R"(","ms":"2025-11-14T10:00:00.123Z"})"))
+        << at;
+    EXPECT_EQ(m.event_time, *ParseRfc3339(at));
+  }
+  // "same" reads /ms as RFC 3339, not as the event time's format: a number is no such time.
+  Use(R"({"type":"json","fields":[{"name":"same","from":"/ms","type":"timestamp"}],
+    "event_time":{"from":"/ms","format":"epoch_ms"}})");
+  EXPECT_EQ(Reason(R"({"ms":1763114400123})"), "field same (/ms): expected rfc3339 time, got 1763114400123");
 }
 
 TEST_F(MapperTest, RequiredOptionalAndDefaults) {

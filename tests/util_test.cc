@@ -30,6 +30,27 @@ TEST(TimeFormatTest, Rfc3339RoundTripsAndAgreesWithAbseil) {
   }
 }
 
+// A text IsCanonicalRfc3339 vouches for is exactly what formatting its time
+// writes, so the mapper may copy it; every other accepted text is formatted.
+TEST(TimeFormatTest, ACanonicalTextIsWhatFormattingItsTimeWrites) {
+  for (const char* s :
+       {"2026-11-14T10:00:00Z", "2026-11-14T10:00:00.123Z", "2026-11-14T10:00:00.000Z",
+        "2026-11-14T10:00:00.5Z", "2026-11-14T10:00:00.120Z", "2026-11-14T10:00:00.123456Z",
+        "2026-11-14T10:00:00.123000Z", "2026-11-14T10:00:00.000001Z", "2026-11-14T10:00:00.000000Z",
+        "2026-11-14t10:00:00Z", "2026-11-14 10:00:00Z", "2026-11-14T10:00:00z", "2026-11-14T10:00:00+00:00",
+        "2026-11-14T12:00:00+02:00", "2016-12-31T23:59:60Z", "2016-12-31T23:59:60.250Z",
+        "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z"}) {
+    std::optional<absl::Time> t = ParseRfc3339(s);
+    ASSERT_TRUE(t) << s;
+    const bool canonical = FormatRfc3339(*t) == s;
+    EXPECT_EQ(IsCanonicalRfc3339(s), canonical) << s;
+  }
+  for (int i = 0; i < 2000; ++i) {  // the formatter's own output, whatever the fraction
+    const std::string s = FormatRfc3339(absl::FromUnixMicros(1763114400000000 + int64_t{i} * 997001));
+    EXPECT_TRUE(IsCanonicalRfc3339(s)) << s;
+  }
+}
+
 TEST(TimeFormatTest, EpochUnits) {
   EXPECT_EQ(ParseEpoch("1763114400", EpochUnit::kSeconds), absl::FromUnixSeconds(1763114400));
   EXPECT_EQ(ParseEpoch("1763114400.25", EpochUnit::kSeconds), absl::FromUnixMillis(1763114400250));

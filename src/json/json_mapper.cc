@@ -56,6 +56,11 @@ struct Scratch {
   std::string out;
   std::string key;
   simdjson::dom::parser json_values;  // validates "json" fields
+  // The record's event time as read (-1: none), for a timestamp field of
+  // the same value and format.
+  int event_time_slot = -1;
+  TimeFormat event_time_format = TimeFormat::kRfc3339;
+  absl::Time event_time;
 };
 
 Scratch& ThreadScratch() {
@@ -285,7 +290,8 @@ class JsonMapper : public Mapper {
 
  private:
   // The record's event time, when the mapping reads one, into `event_time`.
-  bool ReadEventTime(const Scratch& s, absl::Time* event_time, std::string* reason) const {
+  bool ReadEventTime(Scratch& s, absl::Time* event_time, std::string* reason) const {
+    s.event_time_slot = -1;
     if (event_time_.slot >= 0) {
       const Slot& slot = s.slots[event_time_.slot];
       if (slot.kind == Kind::kMissing || slot.kind == Kind::kNull) {
@@ -300,6 +306,9 @@ class JsonMapper : public Mapper {
         return false;
       }
       *event_time = *t;
+      s.event_time_slot = event_time_.slot;
+      s.event_time_format = event_time_format_;
+      s.event_time = *t;
     }
     return true;
   }
@@ -420,10 +429,17 @@ class JsonMapper : public Mapper {
         }
         return mismatch("decimal");
       case FieldType::kTimestamp: {
-        std::optional<absl::Time> t = ParseTimeValue(slot, f.format);
+        // The event time's own value is parsed once (same slot, same format).
+        std::optional<absl::Time> t = f.slot == s.event_time_slot && f.format == s.event_time_format
+                                          ? std::optional<absl::Time>(s.event_time)
+                                          : ParseTimeValue(slot, f.format);
         if (!t) return mismatch(StrCat(kTimeFormats[static_cast<int>(f.format)], " time"));
         s.out.push_back('"');
-        AppendRfc3339(*t, &s.out);
+        if (slot.kind == Kind::kString && f.format == TimeFormat::kRfc3339 && IsCanonicalRfc3339(slot.text)) {
+          s.out.append(slot.text);  // already as it would be written
+        } else {
+          AppendRfc3339(*t, &s.out);
+        }
         s.out.push_back('"');
         return true;
       }

@@ -168,6 +168,14 @@ void AppendRfc3339(absl::Time t, std::string* out) {
   out->push_back('Z');
 }
 
+bool IsCanonicalRfc3339(std::string_view text) {
+  if (text.size() != 20 && text.size() != 24 && text.size() != 27) return false;
+  if (text[10] != 'T' || text[17] == '6' || text.back() != 'Z') return false;  // second 60: a leap second
+  if (text.size() == 20) return true;
+  // Three digits unless they would all be zero; six unless the last three would be.
+  return text[19] == '.' && text.substr(text.size() - 4, 3) != "000";
+}
+
 std::string FormatRfc3339(absl::Time t) {
   std::string out;
   AppendRfc3339(t, &out);

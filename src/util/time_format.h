@@ -17,6 +17,11 @@ std::optional<absl::Time> ParseRfc3339(std::string_view text);
 
 // UTC, "Z", with 3 or 6 fraction digits only when needed.
 void AppendRfc3339(absl::Time t, std::string* out);
+// Whether `text`, which ParseRfc3339 accepted, is already what AppendRfc3339
+// writes for its time (UTC, 'T' and 'Z', no fraction, or three or six digits
+// whose last three are not all zero, no leap second), so a copy of it can
+// stand for the formatting. Conservative: false is always safe.
+bool IsCanonicalRfc3339(std::string_view text);
 std::string FormatRfc3339(absl::Time t);
 
 // "20261118T100000Z": compact and safe in file names.
