@@ -99,10 +99,15 @@ class CrashLoopTest(unittest.TestCase):
                     self.assertEqual(redelivered, "1", f"{key} came again unflagged")
                 seen[key] = seen.get(key, 0) + 1
         self.assertEqual(set(seen), {f"t{i:03d}" for i in range(RECORDS)} - {poison})
-        # Records outside the page that kills the process came once.
+        # Records outside the page that kills the process came once, but for
+        # a batch the other shard had in its sink when the process died (the
+        # shards' sinks run at once): that one came again, flagged (above),
+        # once per death at most.
         poisoned_page = int(poison[1:]) // PAGE
-        self.assertTrue(all(n == 1 for k, n in seen.items() if int(k[1:]) // PAGE != poisoned_page
+        self.assertTrue(all(n <= 1 + deaths for k, n in seen.items() if int(k[1:]) // PAGE != poisoned_page
                             and int(k[1:]) // PAGE != poisoned_page + 1), seen)
+        again = sum(n - 1 for k, n in seen.items() if int(k[1:]) // PAGE not in (poisoned_page, poisoned_page + 1))
+        self.assertLessEqual(again, deaths * PAGE, seen)
 
     def test_the_record_that_kills_the_process_is_dead_lettered_and_the_rest_delivered(self):
         self.check_isolated(POISON, self.run_until_done(job_spec(), limit=30))

@@ -43,13 +43,12 @@ def spec(name, concurrency=2, batch_size=50, with_mapper=True):
 
 
 class Collector:
-    """A sink that remembers keys; `delay` seconds per batch make runs interruptible."""
+    """A sink that remembers keys."""
 
-    def __init__(self, delay=0):
+    def __init__(self):
         self.lock = threading.Lock()
         self.keys = []
         self.flagged = []
-        self.delay = delay
 
     def __call__(self, shard_id, records):
         with self.lock:
@@ -57,8 +56,38 @@ class Collector:
                 self.keys.append(r.key)
                 if r.maybe_redelivered:
                     self.flagged.append(r.key)
-        if self.delay:
-            time.sleep(self.delay)
+
+
+class Interrupting(Collector):
+    """A sink that, at its third batch, calls `interrupt` on another thread and
+    holds its batches until the job was cancelled (`job.cancel` wrapped by
+    watch()): the run is cut short however fast or slow the machine is."""
+
+    def __init__(self, interrupt):
+        super().__init__()
+        self.interrupt = interrupt
+        self.cancelled = threading.Event()
+        self.batches = 0
+
+    def watch(self, job):
+        cancel = job.cancel
+
+        def cancel_and_say():
+            cancel()
+            self.cancelled.set()
+
+        job.cancel = cancel_and_say
+        return job
+
+    def __call__(self, shard_id, records):
+        super().__call__(shard_id, records)
+        with self.lock:
+            self.batches += 1
+            third = self.batches == 3
+        if third:
+            threading.Thread(target=self.interrupt).start()
+        if self.batches >= 3:
+            self.cancelled.wait(60)
 
 
 class RecoveryTest(unittest.TestCase):
@@ -209,10 +238,9 @@ class RecoveryTest(unittest.TestCase):
         self.assertTrue(set(sink.flagged) <= set(sink.keys))
 
     def test_cancel_from_another_thread_then_resume_exactly_once(self):
-        first = Collector(delay=0.02)
         with recovery.Job(spec("py-cancel", batch_size=10), base_dir=self.path) as job:
-            job.set_sink(first)
-            threading.Timer(0.15, job.cancel).start()
+            first = Interrupting(lambda: job.cancel())
+            first.watch(job).set_sink(first)
             with self.assertRaises(recovery.RecoveryError) as cm:
                 job.run()
         self.assertEqual(cm.exception.status_name, "CANCELLED")
@@ -226,10 +254,9 @@ class RecoveryTest(unittest.TestCase):
         self.assertEqual(len(set(everything)), 498)
 
     def test_keyboard_interrupt_stops_after_the_current_batch(self):
-        sink = Collector(delay=0.02)
         with recovery.Job(spec("py-sigint", batch_size=10), base_dir=self.path) as job:
-            job.set_sink(sink)
-            threading.Timer(0.15, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+            sink = Interrupting(lambda: os.kill(os.getpid(), signal.SIGINT))
+            sink.watch(job).set_sink(sink)
             with self.assertRaises(KeyboardInterrupt):
                 job.run()
         delivered = len(sink.keys)
