@@ -174,6 +174,11 @@ class CSourceOf : public Source {
                                                     const ShardContext&) override {
     return std::unique_ptr<ShardReader>(new Reader(plugin_.v(), shard, std::string(cursor)));
   }
+  // Only a version 2 source with a commit callback acknowledges anything.
+  bool commit_needs_saved_checkpoint() const override {
+    if constexpr (std::is_same_v<VTable, recovery_source_vtable_v2_t>) return plugin_.v().commit != nullptr;
+    return false;
+  }
 
  private:
   class Reader : public ShardReader {

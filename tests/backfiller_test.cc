@@ -216,6 +216,51 @@ TEST_F(BackfillerTest, AFailedFetchSavesTheTrailingCommitBeforeItIsTriedAgain) {
   EXPECT_EQ(durable_at_fetch, std::vector<std::string>({"10 in flight", "20"}));
 }
 
+// A source that acknowledges in Commit() (a queue, a lease) finds the page's
+// checkpoint saved by then: its commit does not trail.
+TEST_F(BackfillerTest, ASourceThatAcknowledgesInCommitFindsThePageSavedFirst) {
+  class Acknowledging : public SourceWrapper {
+   public:
+    Acknowledging(std::unique_ptr<Source> target, CheckpointStore* store, std::vector<std::string>* seen)
+        : SourceWrapper(std::move(target)), store_(store), seen_(seen) {}
+    bool commit_needs_saved_checkpoint() const override { return true; }
+    absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
+                                                      const ShardContext& context) override {
+      absl::StatusOr<std::unique_ptr<ShardReader>> inner = SourceWrapper::Open(shard, cursor, context);
+      if (!inner.ok()) return inner.status();
+      return std::unique_ptr<ShardReader>(new Reader(*std::move(inner), shard, this));
+    }
+
+   private:
+    class Reader : public ShardReader {
+     public:
+      Reader(std::unique_ptr<ShardReader> inner, Shard shard, Acknowledging* source)
+          : inner_(std::move(inner)), shard_(std::move(shard)), source_(source) {}
+      absl::Status Next(Page* page) override { return inner_->Next(page); }
+      absl::Status Commit(const Page& page, absl::Span<const RecordOutcome>) override {
+        auto ck = source_->store_->Load("test-job", shard_.id);
+        const bool saved =
+            ck.ok() && ck->has_value() && !(*ck)->in_flight && (*ck)->cursor == page.next_cursor;
+        source_->seen_->push_back(saved ? page.next_cursor : "not saved at " + page.next_cursor);
+        return absl::OkStatus();
+      }
+
+     private:
+      std::unique_ptr<ShardReader> inner_;
+      Shard shard_;
+      Acknowledging* source_;
+    };
+    CheckpointStore* store_;
+    std::vector<std::string>* seen_;
+  };
+  std::vector<std::string> seen;
+  RunResult r = Run(OneShard(), std::make_unique<Acknowledging>(Records(50), store_.get(), &seen),
+                    std::make_unique<RecordingSink>(&delivered_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(UniqueKeys(delivered_), AllKeys(50));
+  EXPECT_EQ(seen, std::vector<std::string>({"10", "20", "30", "40", "50"}));
+}
+
 // A dead-letter file is one shared token, so the pages that write letters
 // commit one at a time; the sinks of the other pages are written
 // concurrently all the same.

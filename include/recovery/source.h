@@ -209,7 +209,8 @@ class RECOVERY_EXPORT ShardReader {
   virtual absl::Status Next(Page* page) = 0;
 
   // Called once the page's records were acknowledged by the sink (or went to
-  // dead letters) and the checkpoint moved past it, with one outcome per raw
+  // dead letters) and the checkpoint moved past it (saved, unless the source
+  // says commit_needs_saved_checkpoint() is false), with one outcome per raw
   // record. Sources that must confirm consumption (SQS: delete the messages)
   // do it here.
   virtual absl::Status Commit(const Page& page, absl::Span<const RecordOutcome> outcomes) {
@@ -248,6 +249,16 @@ class RECOVERY_EXPORT Source {
   // delivered before (it keeps their key hashes, or asks the sink). The
   // engine refuses such a source when it can do neither.
   virtual bool cursors_may_expire() const { return false; }
+
+  // Whether ShardReader::Commit() needs the page's checkpoint saved first.
+  // With a sink that cannot roll back, the engine may otherwise leave the
+  // save of a page's checkpoint to the shard's next batch (whose in-flight
+  // mark holds it), so that a crash in between resumes at the page's own
+  // cursor and delivers it again, flagged. A source whose Commit()
+  // acknowledges something that reading the page again at that cursor
+  // would need (a queue's receipts, a lease) keeps true, the default; one
+  // whose Commit() does nothing, or leaves the page readable, says false.
+  virtual bool commit_needs_saved_checkpoint() const { return true; }
 
   // Risky settings the operator should know about (an inline secret, TLS
   // verification off); the engine logs each as a warning when a run starts.
@@ -292,6 +303,7 @@ class RECOVERY_EXPORT SourceWrapper : public Source {
   bool partitions_by_shard() const override { return target_->partitions_by_shard(); }
   bool plans_one_shard() const override { return target_->plans_one_shard(); }
   bool cursors_may_expire() const override { return target_->cursors_may_expire(); }
+  bool commit_needs_saved_checkpoint() const override { return target_->commit_needs_saved_checkpoint(); }
   std::vector<std::string> ConfigWarnings() const override { return target_->ConfigWarnings(); }
   const PagingClaims* paging_claims() const override { return target_->paging_claims(); }
   QueueDescription* queue_description() override { return target_->queue_description(); }

@@ -178,7 +178,8 @@ class WritingCommitter : public PageCommitter {
         lettering_(lettering),
         groups_commits_(engine.GroupsCommits()),
         isolates_(engine.spec().isolate_after_crashes > 0 && !engine.sink_traits().rolls_back_uncommitted),
-        trails_(!engine.sink_traits().rolls_back_uncommitted) {}
+        trails_(!engine.sink_traits().rolls_back_uncommitted &&
+                !engine.components().source->commit_needs_saved_checkpoint()) {}
   absl::Status Commit(ShardRun& run, const Page& page, MappedPage& mapped, bool redeliver,
                       ShardCounters* counters) override {
     const absl::Time start = absl::Now();

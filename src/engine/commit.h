@@ -53,8 +53,9 @@ class PageCommitter {
   // its own instead of two. A crash before the mark is saved redelivers the
   // committed page flagged, as a crash just before its commit's save always
   // did: never more than one page a shard. A commit does not trail when it
-  // finishes the shard, when it shares a lock with other shards' commits, or
-  // when its batch was delivered in pieces (crash_isolation.h).
+  // finishes the shard, when it shares a lock with other shards' commits,
+  // when its batch was delivered in pieces (crash_isolation.h), or when the
+  // source's Commit() needs it saved (Source::commit_needs_saved_checkpoint).
   //
   // Saves `run`'s trailing commit, if any, with retries: before the shard
   // lets go of its run, and before it waits (a failed fetch, a poll in

@@ -66,6 +66,7 @@ class ReplaySource : public Source {
         new ReplayReader(letters_, &job_, shard.id, &options_, page_size_, std::string(cursor)));
   }
   bool partitions_by_shard() const override { return true; }
+  bool commit_needs_saved_checkpoint() const override { return false; }  // a reader commits nothing
 
  private:
   LetterReadback* letters_;

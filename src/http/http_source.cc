@@ -169,6 +169,7 @@ class HttpSource : public Source {
 
   std::vector<std::string> ConfigWarnings() const override { return config_.warnings; }
   bool cursors_may_expire() const override { return !config_.pagination.expired_statuses.empty(); }
+  bool commit_needs_saved_checkpoint() const override { return false; }  // a reader commits nothing
   const PagingClaims* paging_claims() const override { return claims_.get(); }
   RateLimiter& limiter() { return limiter_; }
   AdaptiveLimiter* adaptive() { return adaptive_.get(); }

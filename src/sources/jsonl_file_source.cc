@@ -203,6 +203,7 @@ class JsonlFileSource : public Source {
   }
 
   bool partitions_by_shard() const override { return false; }
+  bool commit_needs_saved_checkpoint() const override { return false; }  // a reader commits nothing
 
  private:
   const JsonlFileSourceOptions options_;

@@ -67,6 +67,7 @@ class FakeSource : public Source {
       : times_(std::move(times)), page_size_(page_size) {}
 
   void set_fetch_hook(FetchHook hook) { hook_ = std::move(hook); }
+  bool commit_needs_saved_checkpoint() const override { return false; }  // its readers commit nothing
   void set_bad_record(int index, std::string raw) { bad_[index] = std::move(raw); }
 
   absl::StatusOr<std::unique_ptr<ShardReader>> Open(const Shard& shard, std::string_view cursor,
