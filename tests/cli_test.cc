@@ -102,20 +102,23 @@ TEST(CliTest, RunInterruptStatusResumeAndReset) {
 
   const int port = testing::FreeLoopbackPort();
   std::string scraped, ready, status_doc, unknown;
-  // Scraped once the run has had an answer from the API (a slow machine may
-  // take longer than any fixed delay to start the listener), then stopped
-  // 300 ms later: the API's 30 ms per answer leaves the run more than a
-  // second of work at that point, however fast the machine.
+  // Scraped once the run has committed a page (a slow machine may take
+  // longer than any fixed delay to start the listener, and an answer from
+  // the API comes before its page's commit), then stopped 300 ms later: the
+  // API's 30 ms per answer leaves the run more than a second of work at that
+  // point, however fast the machine.
   Result interrupted =
       Cli({"run", job, "--log-format", "json", "--log-level", "info", "--metrics-listen",
            StrCat("127.0.0.1:", port)},
           600, [&] {
             const absl::Time give_up = absl::Now() + absl::Seconds(60);
-            while (scraped.find("class=\"2xx\"") == std::string::npos && absl::Now() < give_up) {
+            while ((scraped.find("class=\"2xx\"") == std::string::npos ||
+                    scraped.find("# TYPE recovery_pages_total counter") == std::string::npos) &&
+                   absl::Now() < give_up) {
               absl::SleepFor(absl::Milliseconds(20));
               scraped = Shell(StrCat("curl -s http://127.0.0.1:", port, "/metrics"));
             }
-            // The run answered a page: it is ready, and its status is live.
+            // The run committed a page: it is ready, and its status is live.
             ready = Shell(StrCat("curl -s -w ' %{http_code}' http://127.0.0.1:", port, "/ready"));
             status_doc = Shell(StrCat("curl -s http://127.0.0.1:", port, "/status?pretty=no"));
             unknown = Shell(StrCat("curl -s -w ' %{http_code}' http://127.0.0.1:", port, "/nope"));
