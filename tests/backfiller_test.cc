@@ -43,15 +43,18 @@ JobSpec Spec() {
 
 class BackfillerTest : public ::testing::Test {
  protected:
-  // Runs the job once with the shared checkpoint store and dead letters.
+  // Runs the job once with the shared checkpoint store and dead letters, or
+  // with `checkpoints` and `dead_letters` when given.
   RunResult Run(JobSpec spec, std::unique_ptr<recovery::Source> source, std::unique_ptr<Sink> sink,
-                BackfillerOptions options = {}) {
+                BackfillerOptions options = {}, std::unique_ptr<CheckpointStore> checkpoints = nullptr,
+                std::unique_ptr<DeadLetterStore> dead_letters = nullptr) {
     Components c;
     c.source = std::move(source);
     c.mapper = *NewJsonMapper(kMapper);
     c.sink = std::move(sink);
-    c.checkpoints = std::unique_ptr<CheckpointStore>(new SharedStore(store_.get()));
-    c.dead_letters = NewMemoryDeadLetterStore(&dead_);
+    c.checkpoints = checkpoints ? std::move(checkpoints)
+                                : std::unique_ptr<CheckpointStore>(new SharedStore(store_.get()));
+    c.dead_letters = dead_letters ? std::move(dead_letters) : NewMemoryDeadLetterStore(&dead_);
     auto b = Backfiller::Create(std::move(spec), std::move(c), std::move(options));
     EXPECT_TRUE(b.ok()) << b.status();
     backfiller_ = *std::move(b);
@@ -159,15 +162,7 @@ TEST_F(BackfillerTest, EachPageSavesOnceTheNextMarkCarryingTheCommitBeforeIt) {
                                                                               : "not in flight");
     return absl::OkStatus();
   });
-  Components c;
-  c.source = Records(50);
-  c.mapper = *NewJsonMapper(kMapper);
-  c.sink = std::move(sink);
-  c.checkpoints = std::move(counter);
-  c.dead_letters = NewMemoryDeadLetterStore(&dead_);
-  auto b = Backfiller::Create(OneShard(), std::move(c));
-  ASSERT_TRUE(b.ok()) << b.status();
-  RunResult r = (*b)->Run();
+  RunResult r = Run(OneShard(), Records(50), std::move(sink), {}, std::move(counter));
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(UniqueKeys(delivered_), AllKeys(50));
   EXPECT_EQ(durable_at_write, std::vector<std::string>({"", "10", "20", "30", "40"}));
@@ -281,15 +276,8 @@ TEST_F(BackfillerTest, ADeadLetterFileDoesNotSerializeTheSinkOfPagesWithoutLette
   });
   auto source = std::make_unique<FakeSource>(DayTimes(200), 10);
   source->set_bad_record(15, "not json");  // shard 0 writes a letter
-  Components c;
-  c.source = std::move(source);
-  c.mapper = *NewJsonMapper(kMapper);
-  c.sink = std::move(sink);
-  c.checkpoints = std::unique_ptr<CheckpointStore>(new SharedStore(store_.get()));
-  c.dead_letters = *NewFileDeadLetterStore(dir.File("dead.jsonl"));
-  auto b = Backfiller::Create(Spec(), std::move(c));
-  ASSERT_TRUE(b.ok()) << b.status();
-  RunResult r = (*b)->Run();
+  RunResult r = Run(Spec(), std::move(source), std::move(sink), {}, nullptr,
+                    *NewFileDeadLetterStore(dir.File("dead.jsonl")));
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_TRUE(overlapped);
   std::set<std::string> expected = AllKeys(200);
@@ -353,15 +341,7 @@ TEST_F(BackfillerTest, ASinkThatDefersItsSyncIsSyncedBeforeACheckpointOutsideAGr
   auto sink = std::make_unique<DeferringSink>();
   auto store = std::make_unique<OneAtATime>(store_.get(), sink.get());
   OneAtATime* saved = store.get();
-  Components c;
-  c.source = Records(200);
-  c.mapper = *NewJsonMapper(kMapper);
-  c.sink = std::move(sink);
-  c.checkpoints = std::move(store);
-  c.dead_letters = NewMemoryDeadLetterStore(&dead_);
-  auto b = Backfiller::Create(Spec(), std::move(c));
-  ASSERT_TRUE(b.ok()) << b.status();
-  RunResult r = (*b)->Run();
+  RunResult r = Run(Spec(), Records(200), std::move(sink), {}, std::move(store));
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.progress.totals.records_delivered, 200u);
   EXPECT_GE(saved->saves(), 20);
