@@ -259,10 +259,7 @@ absl::Status WritingCommitter::Save(ShardRun& run, ShardCounters* counters) {
 absl::Status WritingCommitter::SaveTrailing(ShardRun& run, ShardCounters* counters) {
   if (!run.trailing_commit) return absl::OkStatus();
   return engine_.Retry("save the last commit", run, counters, [&]() -> absl::Status {
-    const Checkpoint& commit = *run.trailing_commit;
-    RECOVERY_RETURN_IF_ERROR(
-        run.lease ? run.lease->Save(commit)
-                  : engine_.components().checkpoints->Save(engine_.spec().name, run.shard.id, commit));
+    RECOVERY_RETURN_IF_ERROR(engine_.SaveCheckpointAs(run, *run.trailing_commit));
     run.trailing_commit.reset();
     return absl::OkStatus();
   });

@@ -170,8 +170,12 @@ absl::Status Engine::AwaitCommitGroup(const std::shared_ptr<CommitGroup>& mine, 
 
 absl::Status Engine::SaveCheckpoint(ShardRun& run) {
   run.trailing_commit.reset();  // older than run.checkpoint; should this save fail, the shard stops
-  if (run.lease) return run.lease->Save(run.checkpoint);
-  return c_.checkpoints->Save(spec_.name, run.shard.id, run.checkpoint);
+  return SaveCheckpointAs(run, run.checkpoint);
+}
+
+absl::Status Engine::SaveCheckpointAs(const ShardRun& run, const Checkpoint& checkpoint) {
+  if (run.lease) return run.lease->Save(checkpoint);
+  return c_.checkpoints->Save(spec_.name, run.shard.id, checkpoint);
 }
 
 }  // namespace recovery

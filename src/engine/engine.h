@@ -149,6 +149,8 @@ class Engine {
   // Saves `run`'s checkpoint, through its lease when it holds one; a commit
   // that trailed (ShardRun::trailing_commit) is superseded by it.
   absl::Status SaveCheckpoint(ShardRun& run);
+  // Saves `checkpoint` as `run`'s, through its lease when it holds one.
+  absl::Status SaveCheckpointAs(const ShardRun& run, const Checkpoint& checkpoint);
 
   // Group commit for a sink that is one file shared by every shard
   // (Sink::defers_sync) over a store that saves several checkpoints
