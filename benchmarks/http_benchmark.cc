@@ -24,8 +24,8 @@
 
 #include "absl/strings/str_format.h"
 #include "http/http_client.h"
+#include "loopback_api.h"
 #include "recovery/backfiller.h"
-#include "testing/simulated_api.h"
 #include "testing/test_util.h"
 #include "util/strings.h"
 #include "util/time_format.h"
@@ -33,47 +33,12 @@
 namespace recovery {
 namespace {
 
-constexpr absl::Duration kLatency = absl::Milliseconds(20);
-constexpr int kPage = 100;
-const absl::Time kStart = absl::FromUnixSeconds(1763078400);  // 2025-11-14T00:00:00Z
-
-struct Server {
-  pid_t pid;
-  int port;
-};
-
-// Forks a process that serves `records` records until killed.
-Server StartServer(int64_t records, int threads) {
-  int fds[2];
-  if (pipe(fds) != 0) std::abort();
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    testing::SimulatedApiOptions o;
-    o.start = kStart;
-    o.end = kStart + absl::Hours(24);
-    o.records = records;
-    o.small_records = true;
-    o.latency = kLatency;
-    o.max_page_size = kPage;
-    o.threads = threads;
-    testing::SimulatedApi api(o);
-    const int port = api.port();
-    (void)!write(fds[1], &port, sizeof port);
-    close(fds[1]);
-    while (true) pause();
-  }
-  close(fds[1]);
-  int port = 0;
-  (void)!read(fds[0], &port, sizeof port);
-  close(fds[0]);
-  return {pid, port};
-}
-
-void StopServer(const Server& s) {
-  kill(s.pid, SIGKILL);
-  waitpid(s.pid, nullptr, 0);
-}
+using bench::kLatency;
+using bench::kPage;
+using bench::kStart;
+using bench::Server;
+using bench::StartServer;
+using bench::StopServer;
 
 struct Result {
   double records_per_second = 0;
