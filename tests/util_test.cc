@@ -1,8 +1,15 @@
+#include <atomic>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "recovery/secret.h"
 #include "recovery/shard.h"
 #include "testing/test_util.h"
 #include "util/hash.h"
+#include "util/task_thread.h"
 #include "util/time_format.h"
 
 namespace recovery {
@@ -148,6 +155,31 @@ TEST(SecretTest, ACommandPrintsItAndAFailingOrSlowCommandIsNamed) {
             "secret command sh was killed by signal 9");
   EXPECT_EQ(ResolveSecret({.env = "A", .command = {"true"}}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TaskThreadTest, EveryTaskRunsInTurnOnTheSameThreadOfItsOwn) {
+  TaskThread<std::thread::id> runner;
+  std::vector<std::thread::id> ran;
+  ran.reserve(5);
+  for (int i = 0; i < 5; ++i) ran.push_back(runner.Run([] { return std::this_thread::get_id(); }).get());
+  EXPECT_NE(ran[0], std::this_thread::get_id());
+  for (const std::thread::id& id : ran) EXPECT_EQ(id, ran[0]);
+}
+
+TEST(TaskThreadTest, ItsEndWaitsForTheTaskUnderWay) {
+  std::atomic<bool> finished{false};
+  absl::Notification started;
+  {
+    TaskThread<int> runner;
+    std::future<int> result = runner.Run([&] {
+      started.Notify();
+      absl::SleepFor(absl::Milliseconds(50));
+      finished = true;
+      return 7;
+    });
+    started.WaitForNotification();
+  }
+  EXPECT_TRUE(finished);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include "util/redact.h"
 #include "util/status_macros.h"
 #include "util/strings.h"
+#include "util/task_thread.h"
 #include "util/time_format.h"
 
 namespace recovery {
@@ -75,7 +76,7 @@ class HttpSource;
 class ParsedPage;
 
 // One request and its answer; made on the reader's thread, or ahead of time on
-// a prefetch thread.
+// its prefetch thread.
 struct Fetched {
   absl::Status status;
   HttpRequest request;
@@ -136,11 +137,14 @@ class HttpReader : public ShardReader {
   // config_.redactor and, with OAuth2, every token seen so far.
   Redactor redactor_;
   RequestAuthorizer authorizer_;
-  // The next page, requested while the engine commits the current one.
+  // The next page, requested on prefetcher_'s thread while the engine
+  // commits the current one.
   std::future<Fetched> prefetch_;
   od::parser parser_;
   od::parser record_parser_;
   std::set<std::string> seen_tokens_;  // a cursor that comes back would loop forever
+  // Runs the prefetches; last, so that it stops before what they use goes.
+  TaskThread<Fetched> prefetcher_;
 };
 
 class HttpSource : public Source {
@@ -457,7 +461,7 @@ absl::Status HttpReader::Next(Page* page) {
   page->next_cursor = paginator_.Encode(position_);
   // Pipeline: fetch the following page while the engine maps and commits this one.
   if (!page->exhausted && !context_.Stopping()) {
-    prefetch_ = std::async(std::launch::async, [this, position = position_] { return Fetch(position); });
+    prefetch_ = prefetcher_.Run([this, position = position_] { return Fetch(position); });
   }
   return absl::OkStatus();
 }
