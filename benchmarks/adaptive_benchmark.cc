@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "loopback_api.h"
 #include "recovery/backfiller.h"
 #include "testing/simulated_api.h"
 #include "testing/test_util.h"
@@ -30,7 +31,7 @@
 namespace recovery {
 namespace {
 
-const absl::Time kStart = absl::FromUnixSeconds(1763078400);  // 2025-11-14T00:00:00Z
+using bench::kStart;
 constexpr int kPage = 20;
 
 struct Measured {
@@ -96,17 +97,6 @@ Measured Run(testing::SimulatedApi& api, int concurrency, bool adaptive, absl::D
   return m;
 }
 
-testing::SimulatedApiOptions Api(int64_t records) {
-  testing::SimulatedApiOptions o;
-  o.start = kStart;
-  o.end = kStart + absl::Hours(24);
-  o.records = records;
-  o.small_records = true;
-  o.max_page_size = kPage;
-  o.latency = absl::Milliseconds(20);
-  return o;
-}
-
 int Main(bool quick) {
   const absl::Duration length = quick ? absl::Seconds(20) : absl::Seconds(40);
   const absl::Duration warmup = absl::Seconds(10);
@@ -115,7 +105,7 @@ int Main(bool quick) {
       absl::FormatDuration(length - warmup).c_str());
   std::printf("%-34s %10s %10s %10s\n", "client", "ok req/s", "of quota", "429 share");
   for (int variant = 0; variant < 3; ++variant) {
-    testing::SimulatedApiOptions o = Api(400000);
+    testing::SimulatedApiOptions o = bench::ApiOptions(400000, kPage);
     o.quota_per_second = 40;
     o.quota_headers = variant == 1;
     testing::SimulatedApi api(o);
@@ -135,7 +125,7 @@ int Main(bool quick) {
   std::vector<std::pair<std::string, double>> rows;
   double best = 0;
   for (int fixed : {1, 2, 4, 8, 16, 32}) {
-    testing::SimulatedApiOptions o = Api(600000);
+    testing::SimulatedApiOptions o = bench::ApiOptions(600000, kPage);
     o.threads = 80;
     o.max_concurrent = 8;
     testing::SimulatedApi api(o);
@@ -143,7 +133,7 @@ int Main(bool quick) {
     rows.emplace_back(StrCat("fixed ", fixed), m.records_per_second);
     best = std::max(best, m.records_per_second);
   }
-  testing::SimulatedApiOptions o = Api(600000);
+  testing::SimulatedApiOptions o = bench::ApiOptions(600000, kPage);
   o.threads = 80;
   o.max_concurrent = 8;
   testing::SimulatedApi api(o);

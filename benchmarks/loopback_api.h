@@ -26,6 +26,19 @@ struct Server {
   int port;
 };
 
+// The simulated API the benchmarks share: `records` ~200-byte records spread
+// over one day from kStart, at most `page` a page, kLatency a request.
+inline testing::SimulatedApiOptions ApiOptions(int64_t records, int page = kPage) {
+  testing::SimulatedApiOptions o;
+  o.start = kStart;
+  o.end = kStart + absl::Hours(24);
+  o.records = records;
+  o.small_records = true;
+  o.latency = kLatency;
+  o.max_page_size = page;
+  return o;
+}
+
 // Forks a process that serves `records` records on `threads` threads until
 // StopServer().
 inline Server StartServer(int64_t records, int threads) {
@@ -34,13 +47,7 @@ inline Server StartServer(int64_t records, int threads) {
   const pid_t pid = fork();
   if (pid == 0) {
     close(fds[0]);
-    testing::SimulatedApiOptions o;
-    o.start = kStart;
-    o.end = kStart + absl::Hours(24);
-    o.records = records;
-    o.small_records = true;
-    o.latency = kLatency;
-    o.max_page_size = kPage;
+    testing::SimulatedApiOptions o = ApiOptions(records);
     o.threads = threads;
     testing::SimulatedApi api(o);
     const int port = api.port();
