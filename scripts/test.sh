@@ -19,8 +19,8 @@
 # While a suite runs (much of it waits on servers and child processes), the
 # next phase's build takes what CPU the tests leave, at the lowest priority
 # (nice 19), so the tests run as if alone: the sanitizer build during the
-# first suite, the ThreadSanitizer build during the second, the core during
-# the third.
+# first build and suite, the ThreadSanitizer build during the second suite,
+# the core during the third.
 # clang-tidy (scripts/lint.sh) is not part of it: the builds already fill most
 # of CI's 15 minutes on 2 cores. Run it before committing.
 set -euo pipefail
@@ -91,14 +91,16 @@ phase "tests that need a build without sanitizers (g++): Python, Celery, install
 # Every other test runs once, under the sanitizers below. The benchmarks are
 # left out to keep CI short; benchmarks/README.md builds them.
 configure build/tests -O1 -DRECOVERY_BUILD_BENCHMARKS=OFF
-cmake --build build/tests -j"$jobs" --target recovery recovery_c recovery_cli recovery_fixture_api \
-  recovery_embed_example sqs_scale_test
-# The sanitizer build starts now too: the suite waits on servers and child
-# processes much of the time, and the build takes what it leaves.
+# The sanitizer build starts first, at the lowest priority: it takes what the
+# g++ build leaves (for about a minute, that build's last steps use one core
+# of two), then what the suite leaves while it waits on servers and child
+# processes.
 CC=clang CXX=clang++ configure build/asan -O1 -DRECOVERY_SANITIZE=address,undefined -DRECOVERY_BUILD_FUZZERS=ON \
   -DRECOVERY_BUILD_BENCHMARKS=OFF -DRECOVERY_BUILD_EXAMPLES=OFF
 build_meanwhile build/asan
 asan_build=$background
+cmake --build build/tests -j"$jobs" --target recovery recovery_c recovery_cli recovery_fixture_api \
+  recovery_embed_example sqs_scale_test
 (cd build/tests && ctest --output-on-failure -j"$jobs" -L 'unsanitized|volume')
 
 phase "tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
