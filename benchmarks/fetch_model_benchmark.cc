@@ -57,7 +57,6 @@ struct Walk {
   std::string from, to;  // RFC 3339
   std::string after_time, after_id;
   std::string body;
-  std::string url;
   bool done = false;
   uint64_t records = 0;
   CURL* easy = nullptr;
@@ -82,12 +81,12 @@ CURL* NewHandle(Walk& walk) {
 
 // Sets the URL of the walk's next page and clears the body.
 void PrepareNext(Walk& walk, int port) {
-  walk.url =
+  // libcurl keeps its own copy of the URL.
+  std::string url =
       StrCat("http://127.0.0.1:", port, "/v1/keyset?from=", walk.from, "&to=", walk.to, "&limit=", kPage);
-  if (!walk.after_time.empty())
-    StrAppend(&walk.url, "&after_time=", walk.after_time, "&after_id=", walk.after_id);
+  if (!walk.after_time.empty()) StrAppend(&url, "&after_time=", walk.after_time, "&after_id=", walk.after_id);
   walk.body.clear();
-  curl_easy_setopt(walk.easy, CURLOPT_URL, walk.url.c_str());
+  curl_easy_setopt(walk.easy, CURLOPT_URL, url.c_str());
 }
 
 // Reads every record of the page (the mapper's share of the work, roughly),
